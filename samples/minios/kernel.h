@@ -1,0 +1,116 @@
+/* kernel.h - types, port I/O and the interfaces between the kernel's files. */
+#ifndef MINIOS_KERNEL_H
+#define MINIOS_KERNEL_H
+#include <stdarg.h>
+#include "syscall.h"
+#include "fmt.h"
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+
+static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline u32 read_cr2(void) { u32 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static inline void write_cr3(u32 v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+
+/* Segment selectors (gdt.c) */
+#define KERNEL_CS 0x08
+#define KERNEL_DS 0x10
+#define USER_CS   0x1b   /* GDT entry 3, RPL 3 */
+#define USER_DS   0x23   /* GDT entry 4, RPL 3 */
+#define TSS_SEL   0x28
+
+/* What isr.S pushes on the kernel stack for every interrupt, lowest address first. */
+struct regs {
+    u32 gs, fs, es, ds;                          /* pushed by isr_common */
+    u32 edi, esi, ebp, esp_dummy, ebx, edx, ecx, eax;   /* pusha */
+    u32 int_no, err_code;                        /* pushed by the stub */
+    u32 eip, cs, eflags;                         /* pushed by the CPU */
+    u32 useresp, ss;                             /* only when coming from ring 3 */
+};
+
+/* console.c */
+void console_init(void);
+void kputc(char c);
+void kprintf(const char *fmt, ...);
+void input_poll(void);                 /* move received UART bytes to the input buffer */
+int  input_getc(void);                 /* -1 when empty */
+void keyboard_irq(void);
+
+/* gdt.c */
+void gdt_init(void);
+void tss_set_kernel_stack(u32 esp0);
+
+/* idt.c */
+void idt_init(void);
+void isr_handler(struct regs *r);
+
+/* pic.c */
+void pic_init(void);
+void pic_eoi(int irq);
+int  pic_spurious(int irq);
+
+/* pit.c */
+void pit_init(u32 hz);
+extern volatile u32 ticks;
+
+/* paging.c */
+#define PAGE_SIZE 4096
+#define PTE_P 0x1
+#define PTE_W 0x2
+#define PTE_U 0x4
+extern u32 kernel_pd;                  /* physical address of the kernel-only page directory */
+extern u32 frames_total, frames_free;
+void paging_init(u32 mem_upper_kib);
+u32  frame_alloc(void);                /* zeroed 4 KiB frame, 0 if none */
+void frame_free(u32 pa);
+u32  pd_create(void);                  /* new page directory with the kernel mapped */
+void pd_destroy(u32 pd);               /* frees the user half and the directory */
+u32  map_user_page(u32 pd, u32 va);    /* maps a fresh zeroed frame, returns it (0 = no memory) */
+int  user_ok(u32 pd, u32 va, u32 len); /* 1 if [va, va+len) is mapped user memory */
+
+/* sched.c */
+#define NPROC 16
+#define CHAN_NONE  0
+#define CHAN_INPUT 1
+#define CHAN_CHILD 2
+#define CHAN_SLEEP 3
+struct proc {
+    int  pid, ppid, state;
+    char name[16];
+    u32  pd;                           /* physical address of its page directory */
+    u32  kstack;                       /* 4 KiB kernel stack (frame) */
+    u32  esp;                          /* saved kernel ESP while switched out */
+    u32  brk;                          /* program break (end of heap) */
+    int  detached;                     /* background: reaped by the kernel */
+    int  chan;                         /* what a BLOCKED process waits for */
+    u32  wake_tick;
+    int  exit_status;
+};
+extern struct proc procs[NPROC];
+extern struct proc *current;
+void sched_init(void);
+void schedule(void);
+void sched_tick(void);
+void wakeup(int chan);
+int  proc_spawn(const char *name, int flags);
+void proc_exit(int status) __attribute__((noreturn));
+int  proc_wait(int pid, int *status);
+void swtch(u32 *old_esp, u32 new_esp);  /* isr.S */
+extern char isr_return[];               /* isr.S */
+
+/* syscall.c */
+void syscall_handler(struct regs *r);
+
+/* programs.c */
+struct program { const char *name, *desc; const u8 *start, *end; };
+extern const struct program programs[];
+extern const int nprograms;
+
+/* main.c */
+extern char kernel_cmdline[256];
+extern u32 mem_upper_kib;
+void shutdown(int code) __attribute__((noreturn));
+void panic(const char *msg) __attribute__((noreturn));
+#endif

@@ -1,0 +1,193 @@
+/*
+ * sched.c - processes and the preemptive round-robin scheduler.
+ *
+ * procs[0] is the idle process (pid 0): the boot code after kmain's setup,
+ * running in ring 0 on the boot stack. Every other process runs in ring 3
+ * with its own page directory and a 4 KiB kernel stack that holds its
+ * interrupt frame while it is in the kernel or switched out.
+ *
+ * Switching: schedule() picks the next RUNNABLE process after the current
+ * one in the table (round robin), loads its CR3 and TSS.esp0 and calls
+ * swtch() (isr.S), which swaps kernel stacks. The timer interrupt calls
+ * schedule() whenever it interrupts ring 3: every tick (10 ms) is a slice.
+ */
+#include "kernel.h"
+
+struct proc procs[NPROC];
+struct proc *current;
+static int next_pid = 1;
+
+void sched_init(void)
+{
+    struct proc *idle = &procs[0];
+    idle->pid = 0;
+    idle->ppid = 0;
+    idle->state = PROC_RUNNING;
+    memcpy(idle->name, "idle", 5);
+    idle->pd = kernel_pd;
+    current = idle;
+}
+
+/* Free what is left of exited background processes (not the running one:
+ * we may be on its kernel stack). */
+static void reap_detached(void)
+{
+    for (int i = 1; i < NPROC; i++) {
+        struct proc *p = &procs[i];
+        if (p->state == PROC_ZOMBIE && p->detached && p != current) {
+            frame_free(p->kstack);
+            p->state = PROC_UNUSED;
+        }
+    }
+}
+
+void schedule(void)
+{
+    reap_detached();
+    struct proc *prev = current, *next = 0;
+    int start = (int)(prev - procs);
+    for (int i = 1; i <= NPROC; i++) {
+        struct proc *p = &procs[(start + i) % NPROC];
+        if (p != &procs[0] && p->state == PROC_RUNNABLE) { next = p; break; }
+    }
+    if (!next)   /* nobody else is ready: keep running, or idle */
+        next = (prev->state == PROC_RUNNING && prev != &procs[0]) ? prev : &procs[0];
+    if (prev->state == PROC_RUNNING) prev->state = PROC_RUNNABLE;
+    next->state = PROC_RUNNING;
+    if (next == prev) return;
+    current = next;
+    tss_set_kernel_stack(next->kstack + PAGE_SIZE);
+    write_cr3(next->pd);
+    swtch(&prev->esp, next->esp);
+    /* ...we continue here when someone switches back to prev */
+}
+
+void wakeup(int chan)
+{
+    for (int i = 1; i < NPROC; i++)
+        if (procs[i].state == PROC_BLOCKED && procs[i].chan == chan)
+            procs[i].state = PROC_RUNNABLE;
+}
+
+/* Timer tick: wake the sleepers whose time has come. */
+void sched_tick(void)
+{
+    for (int i = 1; i < NPROC; i++) {
+        struct proc *p = &procs[i];
+        if (p->state == PROC_BLOCKED && p->chan == CHAN_SLEEP && (int)(ticks - p->wake_tick) >= 0)
+            p->state = PROC_RUNNABLE;
+    }
+}
+
+static const struct program *find_program(const char *name)
+{
+    for (int i = 0; i < nprograms; i++)
+        if (!strcmp(programs[i].name, name)) return &programs[i];
+    return 0;
+}
+
+/* Create a process running program `name` (from the in-kernel file table). */
+int proc_spawn(const char *name, int flags)
+{
+    const struct program *prog = find_program(name);
+    if (!prog) return -1;
+    const struct prog_header *h = (const struct prog_header *)prog->start;
+    u32 size = (u32)(prog->end - prog->start);
+    if (h->magic != PROG_MAGIC || h->end < USER_BASE + size || h->end > USER_HEAP_LIMIT) return -1;
+
+    reap_detached();
+    struct proc *p = 0;
+    for (int i = 1; i < NPROC; i++)
+        if (procs[i].state == PROC_UNUSED) { p = &procs[i]; break; }
+    if (!p) return -1;
+
+    u32 pd = pd_create();
+    u32 kstack = frame_alloc();
+    if (!pd || !kstack) goto oom;
+    /* copy the image page by page into fresh frames; the rest (bss) stays zero */
+    for (u32 va = USER_BASE; va < h->end; va += PAGE_SIZE) {
+        u32 pa = map_user_page(pd, va);
+        if (!pa) goto oom;
+        u32 off = va - USER_BASE;
+        if (off < size) memcpy((void *)pa, prog->start + off, size - off < PAGE_SIZE ? size - off : PAGE_SIZE);
+    }
+    for (u32 i = 1; i <= USER_STACK_PAGES; i++)
+        if (!map_user_page(pd, USER_STACK_TOP - i * PAGE_SIZE)) goto oom;
+
+    memset(p, 0, sizeof(*p));
+    p->pid = next_pid++;
+    p->ppid = current->pid;
+    p->detached = flags & SPAWN_BACKGROUND;
+    for (int i = 0; i < 15 && name[i]; i++) p->name[i] = name[i];
+    p->pd = pd;
+    p->kstack = kstack;
+    p->brk = (h->end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+
+    /* Build the kernel stack so that the first swtch() to it "returns" into
+     * isr_return, which pops this frame and irets to ring 3 at the entry point. */
+    u32 sp = kstack + PAGE_SIZE;
+    sp -= sizeof(struct regs);
+    struct regs *r = (struct regs *)sp;
+    memset(r, 0, sizeof(*r));
+    r->gs = r->fs = r->es = r->ds = USER_DS;
+    r->eip = h->entry;
+    r->cs = USER_CS;
+    r->eflags = 0x202;                  /* IF = 1: interrupts on in user mode */
+    r->useresp = USER_STACK_TOP;
+    r->ss = USER_DS;
+    sp -= 4; *(u32 *)sp = (u32)isr_return;       /* swtch's ret goes here */
+    sp -= 16; memset((void *)sp, 0, 16);         /* ebp, ebx, esi, edi */
+    p->esp = sp;
+    p->state = PROC_RUNNABLE;
+    return p->pid;
+
+oom:
+    if (pd) pd_destroy(pd);
+    if (kstack) frame_free(kstack);
+    return -1;
+}
+
+void proc_exit(int status)
+{
+    struct proc *p = current;
+    write_cr3(kernel_pd);               /* leave the address space before freeing it */
+    pd_destroy(p->pd);
+    p->pd = kernel_pd;
+    p->exit_status = status;
+    for (int i = 1; i < NPROC; i++)     /* orphans are reaped by the kernel */
+        if (procs[i].state != PROC_UNUSED && procs[i].ppid == p->pid)
+            procs[i].detached = 1;
+    p->state = PROC_ZOMBIE;
+    if (p->detached)
+        kprintf("[%d] %s finished, status %d\n", p->pid, p->name, status);
+    else
+        for (int i = 0; i < NPROC; i++)  /* wake the parent if it is in wait() */
+            if (procs[i].pid == p->ppid && procs[i].state == PROC_BLOCKED && procs[i].chan == CHAN_CHILD)
+                procs[i].state = PROC_RUNNABLE;
+    schedule();
+    panic("zombie scheduled");
+}
+
+int proc_wait(int pid, int *status)
+{
+    for (;;) {
+        int found = 0;
+        for (int i = 1; i < NPROC; i++) {
+            struct proc *q = &procs[i];
+            if (q->state == PROC_UNUSED || q->ppid != current->pid || q->detached) continue;
+            if (pid != -1 && q->pid != pid) continue;
+            found = 1;
+            if (q->state == PROC_ZOMBIE) {
+                int got = q->pid;
+                *status = q->exit_status;
+                frame_free(q->kstack);
+                q->state = PROC_UNUSED;
+                return got;
+            }
+        }
+        if (!found) return -1;
+        current->state = PROC_BLOCKED;
+        current->chan = CHAN_CHILD;
+        schedule();
+    }
+}
