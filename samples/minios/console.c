@@ -102,7 +102,8 @@ int input_getc(void)
 void input_poll(void)
 {
     static int last_cr;
-    while (inb(COM1 + 5) & 0x01) {        /* LSR bit 0: data ready */
+    /* Stop when the buffer is full: the rest waits in the UART (no byte is lost). */
+    while (in_head - in_tail < sizeof(inbuf) && (inb(COM1 + 5) & 0x01)) {   /* LSR bit 0: data ready */
         char c = (char)inb(COM1);
         if (c == '\n' && last_cr) { last_cr = 0; continue; }   /* CR LF -> one '\n' */
         last_cr = c == '\r';

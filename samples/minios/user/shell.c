@@ -37,6 +37,7 @@ static void cmd_help(void)
            "  ls            list the programs\n"
            "  run PROG      run a program and wait for it\n"
            "  run PROG &    run a program in the background\n"
+           "  wait          wait until the background programs have finished\n"
            "  ps            list the processes\n"
            "  mem           physical memory usage\n"
            "  uptime        time since boot\n"
@@ -62,6 +63,22 @@ static void cmd_ps(void)
         printf("  %3d  %4d  %-7s  %s", pi.pid, pi.ppid, states[pi.state], pi.name);
         if (pi.wait[0]) printf(" (waiting for %s)", pi.wait);
         printf("\n");
+    }
+}
+
+/* Background programs are detached (the kernel reaps them), so `wait` just
+ * sleeps until the process table holds nobody but the idle process and us. */
+static void cmd_wait(void)
+{
+    struct procinfo pi;
+    int me = getpid();
+    for (;;) {
+        int others = 0, r;
+        for (int slot = 0; (r = ps(slot, &pi)) >= 0; slot++)
+            if (r == 1 && pi.pid != 0 && pi.pid != me && pi.state != PROC_ZOMBIE)
+                others++;
+        if (!others) return;
+        sleep(10);                                    /* 10 ticks = 0.1 s */
     }
 }
 
@@ -131,6 +148,7 @@ int main(void)
         else if (!strcmp(cmd, "ls")) cmd_ls();
         else if (!strncmp(cmd, "run", 3) && (cmd[3] == ' ' || !cmd[3])) cmd_run(cmd + 3);
         else if (!strcmp(cmd, "ps")) cmd_ps();
+        else if (!strcmp(cmd, "wait")) cmd_wait();
         else if (!strcmp(cmd, "mem")) cmd_mem();
         else if (!strcmp(cmd, "uptime")) cmd_uptime();
         else if (!strcmp(cmd, "exit")) { printf("bye\n"); shutdown(0); }
