@@ -48,8 +48,13 @@ _start:
         /* ask the BIOS where the cursor is (INT 10h AH=03h: DH = row, DL = column) */
         mov     $0x03, %ah
         xor     %bh, %bh                /* page 0 */
+        mov     $0x0100, %dx            /* row 1 if the BIOS does not answer */
         int     $0x10
         movzbl  %dh, %ebp               /* row for the protected-mode message */
+        cmp     $24, %bp
+        jbe     9f
+        mov     $24, %bp                /* stay on the 80x25 screen */
+9:
 
         /* --- enable A20 with the "fast A20" bit of System Control Port A --- */
         in      $0x92, %al
