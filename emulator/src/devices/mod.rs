@@ -1,0 +1,460 @@
+//! The PC's devices and the port-I/O hub that ties them together: 8259A PIC pair, 8254 PIT
+//! (and port 0x61), 16550A UART on COM1, MC146818 RTC/CMOS, 8042 keyboard controller, VGA text
+//! mode registers, an optional ATA disk, and the small ports (0x80 POST code, 0x92 fast A20 and
+//! reset, 0xCF9 reset control, 0xE9 debug console, 0xF4 exit). The hub routes device interrupt
+//! lines into the PIC after every access, so an interrupt is never lost. It never touches guest
+//! memory (the VGA text buffer is read from a RAM slice the machine lends), the CPU or the host.
+//!
+//! Conventions:
+//! - Time is virtual: every call that needs it takes `now_ns`, which must not go backwards
+//!   (an earlier value is treated as "no time passed").
+//! - Port accesses of 2 or 4 bytes on byte-wide devices are split into byte accesses on
+//!   consecutive ports (as the ISA bus does), but only within the same device: the bytes that
+//!   would fall on another device are dropped on writes and read as 0xFF. The ATA data port
+//!   (0x1F0) is 16-bit (a 32-bit access moves two words), the exit port 0xF4 takes the whole
+//!   value, and 0xCF8-0xCFF (PCI configuration, not present) is one unit reading all ones.
+//! - A20: the line follows the last write on either path, 0x92 bit 1 or the 8042 output port
+//!   (as in QEMU, where both drive one line); each path reads back its own register.
+//! - Unmapped ports read all ones and ignore writes.
+
+pub mod ata;
+pub mod cmos;
+pub mod pic;
+pub mod pit;
+pub mod ps2;
+pub mod uart;
+pub mod vga;
+
+pub use ata::Ata;
+pub use cmos::Cmos;
+pub use pic::Pic;
+pub use pit::Pit;
+pub use ps2::Ps2;
+pub use uart::Uart;
+pub use vga::{Cell, TextScreen, Vga};
+
+use serde::{Deserialize, Serialize};
+
+/// Debug console bytes kept before the oldest are dropped.
+const DEBUGCON_LIMIT: usize = 16 << 20;
+
+/// What a port write asks of the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IoEffect {
+    None,
+    /// Port 0xF4 (QEMU isa-debug-exit): the run ends with this process status, `(v << 1) | 1`.
+    Exit(u32),
+    /// The guest asked for a system reset (0x64 pulse, 0x92 bit 0, 0xCF9).
+    Reset,
+    /// The A20 line changed (0x92 or the 8042 output port).
+    A20Changed(bool),
+    /// A POST code was written to port 0x80.
+    PostCode(u8),
+    /// A byte was written to the debug console (port 0xE9); it is also kept in `debugcon`.
+    /// For a multi-byte write only the first byte is reported here.
+    DebugByte(u8),
+}
+
+impl IoEffect {
+    /// Rank for merging the effects of the bytes of one access: the most important wins.
+    fn rank(self) -> u8 {
+        match self {
+            IoEffect::None => 0,
+            IoEffect::DebugByte(_) => 1,
+            IoEffect::PostCode(_) => 2,
+            IoEffect::A20Changed(_) => 3,
+            IoEffect::Reset => 4,
+            IoEffect::Exit(_) => 5,
+        }
+    }
+
+    fn merge(self, other: IoEffect) -> IoEffect {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// How to build the devices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevicesConfig {
+    /// Disk image for the primary master ATA disk, if any.
+    pub disk: Option<Vec<u8>>,
+    /// RTC time at virtual time 0, in Unix seconds.
+    pub rtc_epoch: i64,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            disk: None,
+            rtc_epoch: cmos::DEFAULT_EPOCH,
+        }
+    }
+}
+
+/// Which device owns a port, for splitting wide accesses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Pic,
+    Elcr,
+    Pit,
+    Ps2,
+    Cmos,
+    Uart,
+    Vga,
+    Ata,
+    Misc,
+    Pci,
+    Unmapped,
+}
+
+fn owner(port: u16) -> Owner {
+    match port {
+        0x20 | 0x21 | 0xA0 | 0xA1 => Owner::Pic,
+        0x4D0 | 0x4D1 => Owner::Elcr,
+        0x40..=0x43 | 0x61 => Owner::Pit,
+        0x60 | 0x64 => Owner::Ps2,
+        0x70 | 0x71 => Owner::Cmos,
+        0x3F8..=0x3FF => Owner::Uart,
+        0x3C0..=0x3DF => Owner::Vga,
+        0x1F0..=0x1F7 | 0x3F6 => Owner::Ata,
+        0x80 | 0x92 | 0xE9 | 0xF4 | 0xCF9 => Owner::Misc,
+        0xCF8..=0xCFF => Owner::Pci,
+        _ => Owner::Unmapped,
+    }
+}
+
+/// All PC devices plus the small ports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Devices {
+    pub pic: Pic,
+    pub pit: Pit,
+    pub uart: Uart,
+    pub cmos: Cmos,
+    pub ps2: Ps2,
+    pub vga: Vga,
+    pub ata: Option<Ata>,
+    /// Bytes written to port 0xE9.
+    #[serde(with = "serde_bytes")]
+    pub debugcon: Vec<u8>,
+    /// Last value written to port 0x80.
+    pub post_code: u8,
+    /// Port 0x92 (system control port A): bit 1 fast A20, bit 0 fast reset.
+    pub port92: u8,
+    /// Port 0xCF9 (reset control register), bits other than the reset trigger.
+    pub reset_control: u8,
+    /// The A20 line.
+    a20: bool,
+    /// A reset was requested and not yet taken by the machine.
+    pub reset_requested: bool,
+    last_a20_8042: bool,
+    now_ns: u64,
+}
+
+impl Devices {
+    /// Devices for a machine with `ram_bytes` of RAM, A20 enabled.
+    pub fn new(ram_bytes: u32, config: DevicesConfig) -> Self {
+        let ps2 = Ps2::new();
+        Devices {
+            pic: Pic::new(),
+            pit: Pit::new(),
+            uart: Uart::new(),
+            cmos: Cmos::new(ram_bytes, config.rtc_epoch),
+            last_a20_8042: ps2.a20(),
+            ps2,
+            vga: Vga::new(),
+            ata: config.disk.map(Ata::new),
+            debugcon: Vec::new(),
+            post_code: 0,
+            port92: 0x02,
+            reset_control: 0,
+            a20: true,
+            reset_requested: false,
+            now_ns: 0,
+        }
+    }
+
+    /// Resets what a system reset resets, keeping the disk image, the CMOS contents and time,
+    /// and the host-side serial and debug console data.
+    pub fn reset(&mut self, now_ns: u64) {
+        self.update(now_ns);
+        self.pic = Pic::new();
+        let mut pit = Pit::new();
+        pit.update(now_ns);
+        pit.take_irq0_edges();
+        self.pit = pit;
+        self.uart.reset();
+        self.ps2 = Ps2::new();
+        self.last_a20_8042 = self.ps2.a20();
+        self.vga = Vga::new();
+        if let Some(ata) = &mut self.ata {
+            ata.write(0x3F6, 0x04);
+            ata.write(0x3F6, 0x00);
+        }
+        self.port92 = 0x02;
+        self.reset_control = 0;
+        self.a20 = true;
+        self.reset_requested = false;
+        self.route();
+    }
+
+    /// The A20 line.
+    pub fn a20_enabled(&self) -> bool {
+        self.a20
+    }
+
+    /// True once after the guest asked for a reset.
+    pub fn take_reset_request(&mut self) -> bool {
+        std::mem::take(&mut self.reset_requested)
+    }
+
+    /// Bytes written to port 0xE9 since the last call.
+    pub fn take_debugcon(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.debugcon)
+    }
+
+    /// Queues serial input for the guest.
+    pub fn push_serial_input(&mut self, bytes: &[u8]) {
+        self.uart.push_input(bytes);
+        self.route();
+    }
+
+    /// Serial output since the last call.
+    pub fn take_serial_output(&mut self) -> Vec<u8> {
+        self.uart.take_output()
+    }
+
+    /// A raw set-1 scan code from the host keyboard.
+    pub fn inject_scancode(&mut self, code: u8) {
+        self.ps2.inject_scancode(code);
+        self.route();
+    }
+
+    /// Types an ASCII character on the US keyboard; false if it has no key.
+    pub fn inject_ascii_key(&mut self, c: char) -> bool {
+        let ok = self.ps2.inject_ascii_key(c);
+        self.route();
+        ok
+    }
+
+    /// Decoded VGA text screen from guest RAM (a slice starting at physical 0).
+    pub fn text_screen(&self, ram: &[u8]) -> TextScreen {
+        self.vga.text(ram)
+    }
+
+    /// Advances timers to `now_ns` and routes interrupt lines into the PIC.
+    pub fn update(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+        let now = self.now_ns;
+        self.pit.update(now);
+        self.cmos.update(now);
+        self.uart.update(now);
+        self.route();
+    }
+
+    /// The earliest virtual time at which a device needs `update`.
+    pub fn next_event_ns(&self) -> Option<u64> {
+        [
+            self.pit.next_event_ns(),
+            self.cmos.next_event_ns(),
+            self.uart.next_event_ns(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The PIC asks for an interrupt (the CPU checks IF itself).
+    pub fn interrupt_pending(&self) -> bool {
+        self.pic.has_interrupt()
+    }
+
+    /// INTA: the vector to deliver (spurious IRQs give vector base + 7).
+    pub fn acknowledge_interrupt(&mut self) -> u8 {
+        let v = self.pic.acknowledge();
+        self.route();
+        v
+    }
+
+    /// Drives every device's interrupt line into the PIC.
+    fn route(&mut self) {
+        let edges = self.pit.take_irq0_edges();
+        if edges > 0 {
+            self.pic.set_irq(0, false);
+            self.pic.set_irq(0, true);
+        }
+        self.pic.set_irq(0, self.pit.irq0_level());
+        self.pic.set_irq(1, self.ps2.irq1_level());
+        self.pic.set_irq(4, self.uart.irq_level());
+        self.pic.set_irq(8, self.cmos.irq_level());
+        self.pic.set_irq(12, self.ps2.irq12_level());
+        let ata = self.ata.as_ref().is_some_and(Ata::irq_level);
+        self.pic.set_irq(14, ata);
+    }
+
+    /// Port read of `size` bytes (1, 2 or 4; other sizes act as 1).
+    pub fn io_read(&mut self, port: u16, size: u8, now_ns: u64) -> u32 {
+        self.update(now_ns);
+        let size = normalize(size);
+        let value = match owner(port) {
+            Owner::Ata if port == 0x1F0 && self.ata.is_some() => {
+                let mut v = 0u32;
+                for i in 0..size.div_ceil(2) {
+                    let w = self.ata.as_mut().map_or(0xFFFF, |a| a.read_data());
+                    v |= (w as u32) << (16 * i);
+                }
+                v
+            }
+            Owner::Pci | Owner::Unmapped => u32::MAX,
+            own => {
+                let mut v = 0u32;
+                for i in 0..size {
+                    let p = port.wrapping_add(i as u16);
+                    let b = if owner(p) == own { self.read8(p) } else { 0xFF };
+                    v |= (b as u32) << (8 * i);
+                }
+                v
+            }
+        };
+        self.route();
+        value & width_mask(size)
+    }
+
+    /// Port write of `size` bytes (1, 2 or 4; other sizes act as 1).
+    pub fn io_write(&mut self, port: u16, size: u8, value: u32, now_ns: u64) -> IoEffect {
+        self.update(now_ns);
+        let size = normalize(size);
+        let value = value & width_mask(size);
+        let effect = match owner(port) {
+            Owner::Misc if port == 0xF4 => IoEffect::Exit(value.wrapping_shl(1) | 1),
+            Owner::Ata if port == 0x1F0 => {
+                if let Some(ata) = &mut self.ata {
+                    for i in 0..size.div_ceil(2) {
+                        ata.write_data((value >> (16 * i)) as u16);
+                    }
+                }
+                IoEffect::None
+            }
+            Owner::Pci | Owner::Unmapped => IoEffect::None,
+            own => {
+                let mut effect = IoEffect::None;
+                for i in 0..size {
+                    let p = port.wrapping_add(i as u16);
+                    if owner(p) == own {
+                        effect = effect.merge(self.write8(p, (value >> (8 * i)) as u8));
+                    }
+                }
+                effect
+            }
+        };
+        self.route();
+        effect
+    }
+
+    fn read8(&mut self, port: u16) -> u8 {
+        let now = self.now_ns;
+        match port {
+            0x20 | 0x21 | 0xA0 | 0xA1 => self.pic.read(port),
+            0x4D0 | 0x4D1 => 0x00, // ELCR: every line edge-triggered
+            0x40..=0x43 | 0x61 => self.pit.read(port, now),
+            0x60 | 0x64 => self.ps2.read(port),
+            0x70 | 0x71 => self.cmos.read(port, now),
+            0x3F8..=0x3FF => self.uart.read(port - 0x3F8, now),
+            0x3C0..=0x3DF => self.vga.read(port, now),
+            0x1F0..=0x1F7 | 0x3F6 => self.ata.as_mut().map_or(0xFF, |a| a.read(port)),
+            0x80 => self.post_code,
+            0x92 => self.port92,
+            0xE9 => 0xE9,
+            0xCF9 => self.reset_control,
+            _ => 0xFF,
+        }
+    }
+
+    fn write8(&mut self, port: u16, value: u8) -> IoEffect {
+        let now = self.now_ns;
+        match port {
+            0x20 | 0x21 | 0xA0 | 0xA1 => self.pic.write(port, value),
+            0x40..=0x43 | 0x61 => self.pit.write(port, value, now),
+            0x60 | 0x64 => {
+                self.ps2.write(port, value);
+                if self.ps2.take_reset_request() {
+                    self.reset_requested = true;
+                    return IoEffect::Reset;
+                }
+                let a20 = self.ps2.a20();
+                if a20 != self.last_a20_8042 {
+                    self.last_a20_8042 = a20;
+                    return self.set_a20(a20);
+                }
+            }
+            0x70 | 0x71 => self.cmos.write(port, value, now),
+            0x3F8..=0x3FF => self.uart.write(port - 0x3F8, value, now),
+            0x3C0..=0x3DF => self.vga.write(port, value),
+            0x1F0..=0x1F7 | 0x3F6 => {
+                if let Some(ata) = &mut self.ata {
+                    ata.write(port, value);
+                }
+            }
+            0x80 => {
+                self.post_code = value;
+                return IoEffect::PostCode(value);
+            }
+            0x92 => {
+                let old = self.port92;
+                self.port92 = value & 0x03;
+                if old & 0x01 == 0 && value & 0x01 != 0 {
+                    self.reset_requested = true;
+                    return IoEffect::Reset;
+                }
+                if (old ^ value) & 0x02 != 0 {
+                    return self.set_a20(value & 0x02 != 0);
+                }
+            }
+            0xE9 => {
+                if self.debugcon.len() >= DEBUGCON_LIMIT {
+                    self.debugcon.drain(..DEBUGCON_LIMIT / 2);
+                }
+                self.debugcon.push(value);
+                return IoEffect::DebugByte(value);
+            }
+            0xCF9 => {
+                self.reset_control = value & 0x0A;
+                if value & 0x04 != 0 {
+                    self.reset_requested = true;
+                    return IoEffect::Reset;
+                }
+            }
+            _ => {}
+        }
+        IoEffect::None
+    }
+
+    fn set_a20(&mut self, on: bool) -> IoEffect {
+        if on == self.a20 {
+            return IoEffect::None;
+        }
+        self.a20 = on;
+        IoEffect::A20Changed(on)
+    }
+}
+
+fn normalize(size: u8) -> u8 {
+    match size {
+        2 | 4 => size,
+        _ => 1,
+    }
+}
+
+fn width_mask(size: u8) -> u32 {
+    match size {
+        1 => 0xFF,
+        2 => 0xFFFF,
+        _ => u32::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests;
