@@ -15,7 +15,8 @@
 //!   value, and 0xCF8-0xCFF (PCI configuration, not present) is one unit reading all ones.
 //! - A20: the line follows the last write on either path, 0x92 bit 1 or the 8042 output port
 //!   (as in QEMU, where both drive one line); each path reads back its own register.
-//! - Unmapped ports read all ones and ignore writes.
+//! - Unmapped ports read all ones and ignore writes; without a disk the ATA ports are unmapped
+//!   too (0xFF is the floating bus a BIOS or driver reads as "no controller").
 
 pub mod ata;
 pub mod cmos;
@@ -287,6 +288,12 @@ impl Devices {
             self.pic.set_irq(0, true);
         }
         self.pic.set_irq(0, self.pit.irq0_level());
+        // Lines as the guest's last access left them, then after the keyboard and UART load
+        // their next byte: a byte following one just read gives a fresh edge.
+        self.pic.set_irq(1, self.ps2.irq1_level());
+        self.pic.set_irq(4, self.uart.irq_level());
+        self.ps2.service();
+        self.uart.service();
         self.pic.set_irq(1, self.ps2.irq1_level());
         self.pic.set_irq(4, self.uart.irq_level());
         self.pic.set_irq(8, self.cmos.irq_level());

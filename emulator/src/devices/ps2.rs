@@ -165,13 +165,20 @@ impl Ps2 {
         true
     }
 
+    /// Loads the next pending byte into an empty output buffer. The hub calls it after
+    /// routing IRQ1, so each byte gives the PIC a fresh rising edge.
+    pub fn service(&mut self) {
+        self.refill();
+    }
+
     /// Reads port 0x60 or 0x64 (others read 0xFF).
     pub fn read(&mut self, port: u16) -> u8 {
+        self.refill();
         match port {
             0x60 => {
+                // The next byte is loaded later (next access or `service`), so IRQ1 drops.
                 if let Some((b, _)) = self.obf.take() {
                     self.last_data = b;
-                    self.refill();
                 }
                 self.last_data
             }
@@ -194,6 +201,7 @@ impl Ps2 {
 
     /// Writes port 0x60 (data) or 0x64 (controller command).
     pub fn write(&mut self, port: u16, value: u8) {
+        self.refill();
         match port {
             0x60 => {
                 self.last_was_command = false;

@@ -12,6 +12,9 @@
 //! - Character timeout (FIFO mode): data below the trigger level and no FIFO activity for four
 //!   character times (10 bits each, from the divisor latch) in virtual time.
 //! - Loopback (MCR bit 4): THR goes to the receiver, MSR bits 7-4 mirror OUT2, OUT1, RTS, DTR.
+//! - After the guest reads RBR, host bytes move into the FIFO at the next access or `service`
+//!   call (on a real line the next character arrives later), so INTR can fall and rise again
+//!   and the edge-triggered PIC sees a new interrupt.
 //! - IRQ4 is asserted whenever IIR shows a pending interrupt; like QEMU (and unlike a PC's
 //!   board logic) it is not gated by MCR.OUT2, so guests written for QEMU behave the same.
 
@@ -220,15 +223,22 @@ impl Uart {
         self.lcr & 0x80 != 0
     }
 
+    /// Moves host input into the receive FIFO. The hub calls it after routing IRQ4, so a byte
+    /// that follows one the guest just read gives the PIC a fresh rising edge.
+    pub fn service(&mut self) {
+        self.refill();
+    }
+
     /// Reads register `offset` (0-7) at `now_ns`.
     pub fn read(&mut self, offset: u16, now_ns: u64) -> u8 {
         self.update(now_ns);
+        self.refill();
         match offset & 7 {
             0 if self.dlab() => self.divisor as u8,
             0 => {
+                // Refilled from the host queue at the next access or `service`, so INTR drops.
                 let b = self.rx_fifo.pop_front().unwrap_or(0);
                 self.rx_activity_ns = self.now_ns;
-                self.refill();
                 b
             }
             1 if self.dlab() => (self.divisor >> 8) as u8,
@@ -259,6 +269,7 @@ impl Uart {
     /// Writes register `offset` (0-7) at `now_ns`.
     pub fn write(&mut self, offset: u16, value: u8, now_ns: u64) {
         self.update(now_ns);
+        self.refill();
         match offset & 7 {
             0 if self.dlab() => self.divisor = (self.divisor & 0xFF00) | value as u16,
             0 => {

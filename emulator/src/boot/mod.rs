@@ -1,0 +1,97 @@
+//! Boot paths: Multiboot v1 ELF kernels (goblin), flat binaries at an address.
+//! Boot sectors with the built-in BIOS and `--bios` ROM images come next.
+//! Loaders only set up machine state; they must not run the machine.
+
+pub mod multiboot;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BootError {
+    #[error("not an ELF file and no Multiboot header found")]
+    NotElf,
+    #[error("corrupt ELF file: {0}")]
+    BadElf(String),
+    #[error("not a 32-bit x86 ELF (machine {0})")]
+    WrongMachine(u16),
+    #[error("no Multiboot header in the first 8 KiB")]
+    NoMultiboot,
+    #[error("bad Multiboot header checksum")]
+    BadChecksum,
+    #[error("segment at {addr:#x} (+{len:#x} bytes) does not fit in guest RAM ({ram} MiB)")]
+    OutsideRam { addr: u64, len: u64, ram: usize },
+    #[error("segment data runs past the end of the file (truncated?)")]
+    Truncated,
+    #[error("image is empty")]
+    Empty,
+    #[error("{0}")]
+    Other(String),
+}
+
+use crate::machine::{Machine, MachineConfig};
+use crate::mmu::segment::{Seg, CS};
+
+/// How to start an image.
+#[derive(Clone, Debug)]
+pub enum BootKind {
+    /// A Multiboot v1 kernel (ELF or a.out kludge).
+    Multiboot {
+        cmdline: String,
+        modules: Vec<multiboot::Module>,
+    },
+    /// A raw binary copied to `addr` and entered there: in 32-bit flat protected mode,
+    /// or in real mode (CS = addr >> 4, IP = addr & 15) when `real`.
+    Flat { addr: u32, real: bool },
+}
+
+/// Builds a machine and boots `image` in it.
+pub fn boot(cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Machine, BootError> {
+    if cfg.ram_bytes < 2 << 20 {
+        return Err(BootError::Other("guest RAM must be at least 2 MiB".into()));
+    }
+    let mut m = Machine::new(cfg);
+    match kind {
+        BootKind::Multiboot { cmdline, modules } => {
+            multiboot::load(&mut m, image, cmdline, modules)?;
+        }
+        BootKind::Flat { addr, real } => {
+            if image.is_empty() {
+                return Err(BootError::Empty);
+            }
+            if !m.core.mem.load(*addr, image) {
+                return Err(BootError::OutsideRam {
+                    addr: *addr as u64,
+                    len: image.len() as u64,
+                    ram: m.core.mem.ram.len() >> 20,
+                });
+            }
+            let c = &mut m.core;
+            if *real {
+                c.cpu.seg = [Seg::real(0); 6];
+                c.cpu.seg[CS] = Seg::real((*addr >> 4) as u16);
+                c.cpu.seg[CS].attr |= crate::mmu::segment::attr::CODE;
+                c.cpu.eip = addr & 15;
+                c.cpu.gpr[4] = 0xFFFE;
+            } else {
+                let flat = |sel: u16, typ: u16| Seg {
+                    sel,
+                    base: 0,
+                    limit: 0xFFFF_FFFF,
+                    attr: typ | 0x10 | 0x80 | 0x400 | 0x800,
+                    valid: true,
+                };
+                c.cpu.cr0 = 0x11;
+                c.cpu.seg = [flat(0x10, 0x3); 6];
+                c.cpu.seg[CS] = flat(0x08, 0xB);
+                c.cpu.eip = *addr;
+                c.cpu.gpr[4] = 0x7_FF00;
+            }
+            c.cpu.idtr = crate::mmu::segment::TableReg {
+                base: 0,
+                limit: 0x3FF,
+            };
+            m.flush_code_cache();
+        }
+    }
+    Ok(m)
+}

@@ -1,0 +1,248 @@
+//! Multiboot v1 loader (Multiboot Specification 0.6.96): finds the header in the first
+//! 8 KiB, loads the ELF's PT_LOAD segments (or the a.out-kludge addresses), writes the
+//! information structure (memory sizes, memory map, command line, modules) and sets the
+//! machine state the spec promises: 32-bit protected mode, flat CS/DS/ES/FS/GS/SS, paging
+//! off, IF=0, EAX=0x2BADB002, EBX=physical address of the info structure.
+
+use super::BootError;
+use crate::machine::Machine;
+use crate::mmu::segment::{Seg, CS};
+use goblin::elf::{program_header::PT_LOAD, Elf};
+
+pub const MAGIC: u32 = 0x1BAD_B002;
+pub const BOOT_MAGIC: u32 = 0x2BAD_B002;
+/// Where the info structure, command line and memory map are placed.
+const INFO_ADDR: u32 = 0x9000;
+
+/// A boot module (initial ramdisk): its bytes and its string.
+#[derive(Clone, Debug)]
+pub struct Module {
+    pub data: Vec<u8>,
+    pub string: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Header {
+    flags: u32,
+    header_addr: u32,
+    load_addr: u32,
+    load_end_addr: u32,
+    bss_end_addr: u32,
+    entry_addr: u32,
+    offset: usize,
+}
+
+fn find_header(img: &[u8]) -> Result<Header, BootError> {
+    let n = img.len().min(8192);
+    let rd = |o: usize| u32::from_le_bytes([img[o], img[o + 1], img[o + 2], img[o + 3]]);
+    let mut off = 0;
+    while off + 12 <= n {
+        if rd(off) == MAGIC {
+            let flags = rd(off + 4);
+            if rd(off).wrapping_add(flags).wrapping_add(rd(off + 8)) != 0 {
+                return Err(BootError::BadChecksum);
+            }
+            let mut h = Header {
+                flags,
+                header_addr: 0,
+                load_addr: 0,
+                load_end_addr: 0,
+                bss_end_addr: 0,
+                entry_addr: 0,
+                offset: off,
+            };
+            if flags & (1 << 16) != 0 {
+                if off + 32 > img.len() {
+                    return Err(BootError::Truncated);
+                }
+                h.header_addr = rd(off + 12);
+                h.load_addr = rd(off + 16);
+                h.load_end_addr = rd(off + 20);
+                h.bss_end_addr = rd(off + 24);
+                h.entry_addr = rd(off + 28);
+            }
+            return Ok(h);
+        }
+        off += 4;
+    }
+    Err(BootError::NoMultiboot)
+}
+
+/// Loads a Multiboot kernel into `m` and prepares the CPU to enter it.
+pub fn load(
+    m: &mut Machine,
+    img: &[u8],
+    cmdline: &str,
+    modules: &[Module],
+) -> Result<u32, BootError> {
+    if img.is_empty() {
+        return Err(BootError::Empty);
+    }
+    let hdr = find_header(img)?;
+    let ram = m.core.mem.ram.len();
+    let fits = |addr: u64, len: u64| addr.checked_add(len).is_some_and(|e| e <= ram as u64);
+    let mut kernel_end: u64 = 0x10_0000;
+    let entry;
+    if img.starts_with(b"\x7fELF") && hdr.flags & (1 << 16) == 0 {
+        let elf = Elf::parse(img).map_err(|e| BootError::BadElf(e.to_string()))?;
+        if elf.header.e_machine != goblin::elf::header::EM_386 || elf.is_64 {
+            return Err(BootError::WrongMachine(elf.header.e_machine));
+        }
+        for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD) {
+            let addr = ph.p_paddr;
+            if !fits(addr, ph.p_memsz) || ph.p_filesz > ph.p_memsz {
+                return Err(BootError::OutsideRam {
+                    addr,
+                    len: ph.p_memsz,
+                    ram: ram >> 20,
+                });
+            }
+            let start = ph.p_offset as usize;
+            let end = start
+                .checked_add(ph.p_filesz as usize)
+                .ok_or(BootError::Truncated)?;
+            let data = img.get(start..end).ok_or(BootError::Truncated)?;
+            m.core.mem.load(addr as u32, data);
+            // The rest up to memsz is .bss: zero.
+            let z = vec![0u8; (ph.p_memsz - ph.p_filesz) as usize];
+            m.core.mem.load((addr + ph.p_filesz) as u32, &z);
+            kernel_end = kernel_end.max(addr + ph.p_memsz);
+        }
+        entry = elf.entry as u32;
+    } else if hdr.flags & (1 << 16) != 0 {
+        // a.out kludge: the header gives the load addresses.
+        let file_off = hdr.offset as i64 - (hdr.header_addr as i64 - hdr.load_addr as i64);
+        if file_off < 0 {
+            return Err(BootError::Other(
+                "multiboot header addresses are inconsistent".into(),
+            ));
+        }
+        let load_end = if hdr.load_end_addr == 0 {
+            hdr.load_addr as u64 + (img.len() as u64 - file_off as u64)
+        } else {
+            hdr.load_end_addr as u64
+        };
+        let len = load_end.saturating_sub(hdr.load_addr as u64);
+        let data = img
+            .get(file_off as usize..file_off as usize + len as usize)
+            .ok_or(BootError::Truncated)?;
+        let bss_end = (hdr.bss_end_addr as u64).max(load_end);
+        if !fits(hdr.load_addr as u64, bss_end - hdr.load_addr as u64) {
+            return Err(BootError::OutsideRam {
+                addr: hdr.load_addr as u64,
+                len: bss_end - hdr.load_addr as u64,
+                ram: ram >> 20,
+            });
+        }
+        m.core.mem.load(hdr.load_addr, data);
+        kernel_end = bss_end;
+        entry = hdr.entry_addr;
+    } else {
+        return Err(BootError::NotElf);
+    }
+
+    // Modules go after the kernel, page aligned.
+    let mut next = (kernel_end as u32).next_multiple_of(4096);
+    let mut mods = Vec::new();
+    for md in modules {
+        if !fits(next as u64, md.data.len() as u64) {
+            return Err(BootError::OutsideRam {
+                addr: next as u64,
+                len: md.data.len() as u64,
+                ram: ram >> 20,
+            });
+        }
+        m.core.mem.load(next, &md.data);
+        mods.push((next, next + md.data.len() as u32, md.string.clone()));
+        next = (next + md.data.len() as u32).next_multiple_of(4096);
+    }
+    write_info(m, cmdline, &mods);
+    enter(m, entry);
+    Ok(entry)
+}
+
+fn w32(m: &mut Machine, a: u32, v: u32) {
+    m.core.mem.load(a, &v.to_le_bytes());
+}
+
+/// Builds the Multiboot information structure at INFO_ADDR.
+fn write_info(m: &mut Machine, cmdline: &str, mods: &[(u32, u32, String)]) {
+    let ram = m.core.mem.ram.len() as u64;
+    let info = INFO_ADDR;
+    let cmd_addr = info + 0x100;
+    let mmap_addr = info + 0x600;
+    let mods_addr = info + 0x700;
+    let strings = info + 0x800;
+    m.core.mem.load(info, &[0u8; 0x1000]);
+    let mut flags = 1 | (1 << 2) | (1 << 6) | (1 << 9); // mem, cmdline, mmap, boot loader name
+    w32(m, info + 4, 640);
+    w32(m, info + 8, ((ram.saturating_sub(0x10_0000)) / 1024) as u32);
+    let mut cmd = cmdline.as_bytes().to_vec();
+    cmd.truncate(0x4FF);
+    cmd.push(0);
+    m.core.mem.load(cmd_addr, &cmd);
+    w32(m, info + 16, cmd_addr);
+    // Memory map: usable 0-640K, reserved 640K-1M, usable 1M-end.
+    let entries: [(u64, u64, u32); 3] = [
+        (0, 0x9_FC00, 1),
+        (0x9_FC00, 0x6_0400, 2),
+        (0x10_0000, ram - 0x10_0000, 1),
+    ];
+    let mut a = mmap_addr;
+    for (base, len, typ) in entries {
+        w32(m, a, 20);
+        m.core.mem.load(a + 4, &base.to_le_bytes());
+        m.core.mem.load(a + 12, &len.to_le_bytes());
+        w32(m, a + 20, typ);
+        a += 24;
+    }
+    w32(m, info + 44, a - mmap_addr);
+    w32(m, info + 48, mmap_addr);
+    // Boot loader name.
+    m.core.mem.load(strings, b"Traplab\0");
+    w32(m, info + 64, strings);
+    if !mods.is_empty() {
+        flags |= 1 << 3;
+        let mut s = strings + 16;
+        for (k, (start, end, string)) in mods.iter().enumerate() {
+            let e = mods_addr + 16 * k as u32;
+            w32(m, e, *start);
+            w32(m, e + 4, *end);
+            let mut b = string.as_bytes().to_vec();
+            b.truncate(120);
+            b.push(0);
+            m.core.mem.load(s, &b);
+            w32(m, e + 8, s);
+            s += 128;
+        }
+        w32(m, info + 20, mods.len() as u32);
+        w32(m, info + 24, mods_addr);
+    }
+    w32(m, info, flags);
+}
+
+/// Machine state at entry (Multiboot spec 3.2).
+fn enter(m: &mut Machine, entry: u32) {
+    let c = &mut m.core;
+    let flat = |sel: u16, typ: u16| Seg {
+        sel,
+        base: 0,
+        limit: 0xFFFF_FFFF,
+        attr: typ | 0x10 | 0x80 | 0x400 | 0x800,
+        valid: true,
+    };
+    c.cpu.cr0 = 0x11; // PE | ET
+    c.cpu.seg = [flat(0x10, 0x3); 6];
+    c.cpu.seg[CS] = flat(0x08, 0xB);
+    c.cpu.cpl = 0;
+    c.cpu.flags.set(2);
+    c.cpu.eip = entry;
+    c.cpu.gpr = [BOOT_MAGIC, 0, 0, INFO_ADDR, 0x7_FF00, 0, 0, 0];
+    c.cpu.gdtr = Default::default();
+    c.cpu.idtr = crate::mmu::segment::TableReg {
+        base: 0,
+        limit: 0x3FF,
+    };
+    c.tlb.flush_all();
+    m.flush_code_cache();
+}

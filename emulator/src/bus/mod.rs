@@ -1,0 +1,136 @@
+//! Physical address space: RAM (one byte vector), an optional firmware ROM at the top of
+//! 4 GiB (aliased below 1 MiB), and bookkeeping of which RAM pages hold decoded code.
+//! It must not know about paging, segments or devices (port I/O lives in `devices`).
+
+use serde::{Deserialize, Serialize};
+
+pub const PAGE: u32 = 4096;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Memory {
+    #[serde(with = "serde_bytes")]
+    pub ram: Vec<u8>,
+    /// Firmware image mapped at 4 GiB - len and aliased to 1 MiB - len (max 128 KiB alias).
+    #[serde(with = "serde_bytes")]
+    pub rom: Vec<u8>,
+    /// Pages below 1 MiB that shadow the ROM (writes ignored).
+    pub rom_alias_start: u32,
+    /// One entry per RAM page: >0 when the decoded-instruction cache holds code from it.
+    #[serde(skip)]
+    pub code_pages: Vec<u8>,
+}
+
+impl Memory {
+    pub fn new(ram_bytes: usize) -> Memory {
+        Memory {
+            ram: vec![0; ram_bytes],
+            rom: Vec::new(),
+            rom_alias_start: 0x10_0000,
+            code_pages: vec![0; ram_bytes.div_ceil(PAGE as usize)],
+        }
+    }
+
+    /// Maps a firmware ROM (must be 64..=256 KiB, multiple of 64 KiB): visible at the top of
+    /// the 4 GiB space, and its last 128 KiB (at most) aliased just below 1 MiB, as on a PC.
+    pub fn map_rom(&mut self, rom: Vec<u8>) {
+        let alias = rom.len().min(128 * 1024);
+        self.rom_alias_start = 0x10_0000 - alias as u32;
+        let start = self.rom_alias_start as usize;
+        if self.ram.len() >= 0x10_0000 {
+            self.ram[start..0x10_0000].copy_from_slice(&rom[rom.len() - alias..]);
+        }
+        self.rom = rom;
+    }
+
+    pub fn ensure_code_map(&mut self) {
+        let n = self.ram.len().div_ceil(PAGE as usize);
+        if self.code_pages.len() != n {
+            self.code_pages = vec![0; n];
+        }
+    }
+
+    /// True when a write to this physical page must go through the slow path
+    /// (ROM shadow or page holding cached code).
+    #[inline]
+    pub fn write_protected_page(&self, phys: u32) -> bool {
+        (phys >= self.rom_alias_start && phys < 0x10_0000)
+            || self
+                .code_pages
+                .get((phys / PAGE) as usize)
+                .is_some_and(|&c| c != 0)
+    }
+
+    fn rom_byte(&self, phys: u32) -> Option<u8> {
+        if self.rom.is_empty() {
+            return None;
+        }
+        let start = (0x1_0000_0000u64 - self.rom.len() as u64) as u32;
+        if phys >= start {
+            return Some(self.rom[(phys - start) as usize]);
+        }
+        None
+    }
+
+    /// Reads one byte of physical memory (no side effects). Unmapped reads give 0xFF.
+    #[inline]
+    pub fn read_u8(&self, phys: u32) -> u8 {
+        match self.ram.get(phys as usize) {
+            Some(&b) => b,
+            None => self.rom_byte(phys).unwrap_or(0xFF),
+        }
+    }
+
+    pub fn read(&self, phys: u32, size: u8) -> u32 {
+        if let Some(b) = self.ram.get(phys as usize..phys as usize + size as usize) {
+            return match size {
+                1 => b[0] as u32,
+                2 => u16::from_le_bytes([b[0], b[1]]) as u32,
+                _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            };
+        }
+        let mut v = 0u32;
+        for i in 0..size as u32 {
+            v |= (self.read_u8(phys.wrapping_add(i)) as u32) << (8 * i);
+        }
+        v
+    }
+
+    /// Writes physical memory. Returns true if a page holding cached code was touched
+    /// (the caller must invalidate the decoded-instruction cache for it).
+    pub fn write(&mut self, phys: u32, size: u8, v: u32) -> bool {
+        let mut smc = false;
+        for i in 0..size as u32 {
+            let a = phys.wrapping_add(i);
+            if a >= self.rom_alias_start && a < 0x10_0000 {
+                continue; // ROM shadow: writes are ignored
+            }
+            if let Some(b) = self.ram.get_mut(a as usize) {
+                *b = (v >> (8 * i)) as u8;
+                smc |= self
+                    .code_pages
+                    .get((a / PAGE) as usize)
+                    .is_some_and(|&c| c != 0);
+            }
+        }
+        smc
+    }
+
+    /// Side-effect-free copy of physical memory (for front ends and tests).
+    pub fn peek(&self, phys: u32, len: usize) -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| self.read_u8(phys.wrapping_add(i)))
+            .collect()
+    }
+
+    /// Loads bytes into RAM (boot loaders). Returns false if they don't fit.
+    pub fn load(&mut self, phys: u32, data: &[u8]) -> bool {
+        let start = phys as usize;
+        match start.checked_add(data.len()) {
+            Some(end) if end <= self.ram.len() => {
+                self.ram[start..end].copy_from_slice(data);
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The decoded-instruction cache: short blocks of pre-decoded instructions (handler chosen
+//! at decode time) keyed by the physical address of their first byte and the code size.
+//! A block never crosses a page, so invalidating a written page drops every block that could
+//! hold stale bytes. Owns lookup and invalidation; building blocks needs memory and lives in
+//! `machine::run` (see `build_block`).
+
+use crate::cpu::insn::Insn;
+use rustc_hash::FxHashMap;
+
+pub const MAX_BLOCK: usize = 64;
+const FRONT: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub key: u64,
+    pub insns: Vec<Insn>,
+    pub valid: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DecodeCache {
+    pub blocks: Vec<Block>,
+    map: FxHashMap<u64, u32>,
+    /// Direct-mapped front table: (key, block index).
+    front: Vec<(u64, u32)>,
+    page_blocks: FxHashMap<u32, Vec<u32>>,
+    pub hits: u64,
+    pub misses: u64,
+    pub invalidations: u64,
+    pub flushes: u64,
+}
+
+#[inline(always)]
+pub fn key(phys: u32, code32: bool) -> u64 {
+    phys as u64 | (code32 as u64) << 32
+}
+
+impl DecodeCache {
+    pub fn new() -> Self {
+        DecodeCache {
+            front: vec![(u64::MAX, 0); FRONT],
+            ..Default::default()
+        }
+    }
+
+    #[inline(always)]
+    pub fn lookup(&mut self, k: u64) -> Option<u32> {
+        let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
+        let (fk, idx) = self.front[f];
+        if fk == k {
+            self.hits += 1;
+            return Some(idx);
+        }
+        match self.map.get(&k) {
+            Some(&idx) => {
+                self.front[f] = (k, idx);
+                self.hits += 1;
+                Some(idx)
+            }
+            None => None,
+        }
+    }
+
+    /// Adds a block; returns its index. The caller marks the page as holding code.
+    pub fn insert(&mut self, k: u64, insns: Vec<Insn>) -> u32 {
+        if self.blocks.len() >= 1 << 16 {
+            self.flush();
+        }
+        self.misses += 1;
+        let idx = self.blocks.len() as u32;
+        self.blocks.push(Block {
+            key: k,
+            insns,
+            valid: true,
+        });
+        self.map.insert(k, idx);
+        let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
+        self.front[f] = (k, idx);
+        self.page_blocks
+            .entry((k as u32) >> 12)
+            .or_default()
+            .push(idx);
+        idx
+    }
+
+    /// Drops every block from a physical page. Returns true if anything was dropped.
+    pub fn invalidate_page(&mut self, page: u32) -> bool {
+        let Some(list) = self.page_blocks.remove(&page) else {
+            return false;
+        };
+        for idx in list {
+            let b = &mut self.blocks[idx as usize];
+            if b.valid {
+                b.valid = false;
+                self.map.remove(&b.key);
+                let f = ((b.key ^ (b.key >> 12)) as usize) & (FRONT - 1);
+                if self.front[f].1 == idx {
+                    self.front[f] = (u64::MAX, 0);
+                }
+                b.insns = Vec::new();
+            }
+        }
+        self.invalidations += 1;
+        true
+    }
+
+    pub fn has_page(&self, page: u32) -> bool {
+        self.page_blocks.contains_key(&page)
+    }
+
+    pub fn flush(&mut self) {
+        self.blocks.clear();
+        self.map.clear();
+        self.page_blocks.clear();
+        self.front.fill((u64::MAX, 0));
+        self.flushes += 1;
+    }
+
+    pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {
+        self.page_blocks.keys().copied()
+    }
+}

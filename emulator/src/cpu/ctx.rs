@@ -1,0 +1,133 @@
+//! `Core`: everything an instruction handler may touch (CPU registers, physical memory,
+//! TLB, devices, virtual clock, counters). Handlers are `fn(&mut Core, &Insn) -> Res`.
+//! The decoded-instruction cache is kept outside `Core` so handlers can run while a
+//! block is borrowed; writes to code pages are reported through `smc_pages` + `stop`.
+
+use crate::bus::Memory;
+use crate::cpu::state::Cpu;
+use crate::devices::{Devices, IoEffect};
+use crate::mmu::tlb::Tlb;
+use crate::trace::{Event, EventKind, EventLog, Stats};
+use serde::{Deserialize, Serialize};
+
+/// Virtual nanoseconds per clock tick: one retired instruction = one tick = 10 ns,
+/// i.e. the guest sees a 100 MIPS machine whatever the host speed (the cycle model).
+pub const NS_PER_TICK: u64 = 10;
+
+/// Why the machine wants to stop running (set by devices or the CPU, read by `Machine`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// The guest wrote to the exit port: process status (v << 1) | 1.
+    Exit(u32),
+    Reset,
+    TripleFault,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Core {
+    pub cpu: Cpu,
+    pub mem: Memory,
+    #[serde(skip)]
+    pub tlb: Tlb,
+    pub dev: Devices,
+    /// Retired instructions.
+    pub icount: u64,
+    /// Virtual clock in ticks: retired instructions plus ticks skipped while halted.
+    pub clock: u64,
+    pub a20_mask: u32,
+    pub request: Option<Request>,
+    pub stats: Stats,
+    #[serde(skip)]
+    pub events: EventLog,
+    /// End the current block after this instruction (state changed in a way the dispatch
+    /// loop must look at: code written, IF set, mode changed, exit requested...).
+    #[serde(skip)]
+    pub stop: bool,
+    /// Physical pages holding cached code that were written.
+    #[serde(skip)]
+    pub smc_pages: Vec<u32>,
+    /// Nesting of exception delivery (for #DF / triple fault detection).
+    #[serde(skip)]
+    pub delivering: Option<u8>,
+}
+
+impl Core {
+    pub fn new(ram_bytes: usize, dev: Devices) -> Core {
+        Core {
+            cpu: Cpu::power_on(),
+            mem: Memory::new(ram_bytes),
+            tlb: Tlb::default(),
+            dev,
+            icount: 0,
+            clock: 0,
+            a20_mask: 0xFFFF_FFFF,
+            request: None,
+            stats: Stats::default(),
+            events: EventLog::default(),
+            stop: false,
+            smc_pages: Vec::new(),
+            delivering: None,
+        }
+    }
+
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.clock * NS_PER_TICK
+    }
+
+    pub fn event(&mut self, kind: EventKind) {
+        let e = Event {
+            icount: self.icount,
+            cs: self.cpu.seg[1].sel,
+            eip: self.cpu.eip,
+            kind,
+        };
+        self.events.push(e);
+    }
+
+    /// Port input (after the privilege checks done by the instruction).
+    pub fn io_read(&mut self, port: u16, size: u8) -> u32 {
+        let now = self.now_ns();
+        let v = self.dev.io_read(port, size, now);
+        if self.events.io {
+            self.event(EventKind::Io {
+                write: false,
+                port,
+                size,
+                value: v,
+            });
+        }
+        self.stop = true;
+        v
+    }
+
+    /// Port output; applies the device's effect on the machine.
+    pub fn io_write(&mut self, port: u16, size: u8, v: u32) {
+        let now = self.now_ns();
+        if self.events.io {
+            self.event(EventKind::Io {
+                write: true,
+                port,
+                size,
+                value: v,
+            });
+        }
+        match self.dev.io_write(port, size, v, now) {
+            IoEffect::None | IoEffect::DebugByte(_) => {}
+            IoEffect::Exit(code) => self.request = Some(Request::Exit(code)),
+            IoEffect::Reset => self.request = Some(Request::Reset),
+            IoEffect::A20Changed(on) => self.set_a20(on),
+            IoEffect::PostCode(c) => self.event(EventKind::PostCode(c)),
+        }
+        // A write may raise an IRQ, end the run or change A20: let the loop look.
+        self.stop = true;
+    }
+
+    pub fn set_a20(&mut self, on: bool) {
+        let mask = if on { 0xFFFF_FFFF } else { !(1 << 20) };
+        if mask != self.a20_mask {
+            self.a20_mask = mask;
+            self.tlb.flush_all();
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Architectural exceptions as values. Every memory and execution path returns
+//! `Result<_, Exception>`; delivery happens in one place (`cpu::interrupt`).
+
+/// Exception vectors (Intel SDM Vol. 3A, Table 6-1).
+pub mod vec {
+    pub const DE: u8 = 0;
+    pub const DB: u8 = 1;
+    pub const NMI: u8 = 2;
+    pub const BP: u8 = 3;
+    pub const OF: u8 = 4;
+    pub const BR: u8 = 5;
+    pub const UD: u8 = 6;
+    pub const NM: u8 = 7;
+    pub const DF: u8 = 8;
+    pub const TS: u8 = 10;
+    pub const NP: u8 = 11;
+    pub const SS: u8 = 12;
+    pub const GP: u8 = 13;
+    pub const PF: u8 = 14;
+    pub const MF: u8 = 16;
+    pub const AC: u8 = 17;
+    pub const MC: u8 = 18;
+    pub const XM: u8 = 19;
+}
+
+/// A fault or abort raised by an instruction (traps such as INT n are delivered directly).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exception {
+    pub vector: u8,
+    pub error_code: Option<u32>,
+    /// For #PF: the linear address that faulted (loaded into CR2 on delivery).
+    pub cr2: u32,
+}
+
+impl Exception {
+    pub const fn new(vector: u8) -> Self {
+        Exception {
+            vector,
+            error_code: None,
+            cr2: 0,
+        }
+    }
+    pub const fn with_code(vector: u8, code: u32) -> Self {
+        Exception {
+            vector,
+            error_code: Some(code),
+            cr2: 0,
+        }
+    }
+    pub const fn de() -> Self {
+        Self::new(vec::DE)
+    }
+    pub const fn ud() -> Self {
+        Self::new(vec::UD)
+    }
+    pub const fn nm() -> Self {
+        Self::new(vec::NM)
+    }
+    pub const fn gp(code: u32) -> Self {
+        Self::with_code(vec::GP, code)
+    }
+    pub const fn ss(code: u32) -> Self {
+        Self::with_code(vec::SS, code)
+    }
+    pub const fn np(code: u32) -> Self {
+        Self::with_code(vec::NP, code)
+    }
+    pub const fn ts(code: u32) -> Self {
+        Self::with_code(vec::TS, code)
+    }
+    pub const fn pf(addr: u32, code: u32) -> Self {
+        Exception {
+            vector: vec::PF,
+            error_code: Some(code),
+            cr2: addr,
+        }
+    }
+    /// Faults whose error code is pushed (SDM Vol. 3A 6.13).
+    pub fn has_error_code(vector: u8) -> bool {
+        matches!(vector, 8 | 10 | 11 | 12 | 13 | 14 | 17)
+    }
+    /// Benign / contributory / page-fault classes used for double-fault detection
+    /// (SDM Vol. 3A Table 6-4 and 6-5).
+    pub fn class(vector: u8) -> ExcClass {
+        match vector {
+            0 | 10 | 11 | 12 | 13 => ExcClass::Contributory,
+            14 => ExcClass::PageFault,
+            8 => ExcClass::DoubleFault,
+            _ => ExcClass::Benign,
+        }
+    }
+    pub fn name(vector: u8) -> &'static str {
+        const NAMES: [&str; 20] = [
+            "#DE divide error",
+            "#DB debug",
+            "NMI",
+            "#BP breakpoint",
+            "#OF overflow",
+            "#BR bound range",
+            "#UD invalid opcode",
+            "#NM device not available",
+            "#DF double fault",
+            "coprocessor segment overrun",
+            "#TS invalid TSS",
+            "#NP segment not present",
+            "#SS stack fault",
+            "#GP general protection",
+            "#PF page fault",
+            "reserved",
+            "#MF x87 error",
+            "#AC alignment check",
+            "#MC machine check",
+            "#XM SIMD exception",
+        ];
+        NAMES.get(vector as usize).copied().unwrap_or("interrupt")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExcClass {
+    Benign,
+    Contributory,
+    PageFault,
+    DoubleFault,
+}
+
+pub type Res<T = ()> = Result<T, Exception>;

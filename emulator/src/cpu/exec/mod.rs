@@ -1,0 +1,75 @@
+//! Instruction handlers, one file per family. Each family exposes
+//! `select(&Instruction) -> Option<Handler>`; `select` asks them in turn once per decode.
+//! Handlers follow the SDM's pseudo-code; they must leave the machine unchanged when they
+//! return an exception (faults are restartable).
+
+pub mod alu;
+pub mod bcd;
+pub mod bits;
+pub mod control;
+pub mod data;
+pub mod far;
+pub mod io;
+pub mod muldiv;
+pub mod segload;
+pub mod shift;
+pub mod stack;
+pub mod string;
+pub mod system;
+pub mod task;
+
+use crate::cpu::ctx::Core;
+use crate::cpu::exception::{Exception, Res};
+use crate::cpu::insn::{Handler, Insn};
+use iced_x86::{Code, Instruction};
+
+type Select = fn(&Instruction) -> Option<Handler>;
+
+const FAMILIES: &[Select] = &[
+    alu::select,
+    data::select,
+    control::select,
+    stack::select,
+    string::select,
+    shift::select,
+    muldiv::select,
+    bits::select,
+    bcd::select,
+    io::select,
+    system::select,
+    far::select,
+    segload::select,
+    task::select,
+];
+
+/// Chooses the handler for a decoded instruction (once, at decode time).
+pub fn select(ins: &Instruction) -> Handler {
+    if ins.code() == Code::INVALID {
+        return invalid;
+    }
+    for f in FAMILIES {
+        if let Some(h) = f(ins) {
+            return h;
+        }
+    }
+    unimplemented_insn
+}
+
+/// Bytes that do not decode to an instruction: #UD.
+pub fn invalid(_c: &mut Core, _i: &Insn) -> Res {
+    Err(Exception::ud())
+}
+
+/// A valid instruction Traplab does not implement (x87, MMX, SSE...): #UD as on a CPU
+/// without the feature, counted so that `--stats` shows it.
+pub fn unimplemented_insn(c: &mut Core, i: &Insn) -> Res {
+    c.stats.unimplemented += 1;
+    // x87 escape opcodes with CR0.EM or CR0.TS raise #NM (SDM Vol. 3A 2.5); otherwise #UD
+    // because CPUID reports no FPU.
+    let esc = format!("{:?}", i.ins.mnemonic()).starts_with('F')
+        || i.ins.mnemonic() == iced_x86::Mnemonic::Wait;
+    if esc && c.cpu.cr0 & (crate::cpu::state::cr0::EM | crate::cpu::state::cr0::TS) != 0 {
+        return Err(Exception::nm());
+    }
+    Err(Exception::ud())
+}

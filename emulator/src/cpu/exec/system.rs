@@ -1,0 +1,637 @@
+//! System instructions: CLI/STI, descriptor-table registers (LGDT/LIDT/SGDT/SIDT, LLDT/SLDT,
+//! LTR/STR), control and debug registers (MOV CRn/DRn, LMSW/SMSW, CLTS), INVLPG, INVD,
+//! WBINVD, CPUID, RDTSC, RDMSR/WRMSR, SYSENTER/SYSEXIT, LAR/LSL/VERR/VERW/ARPL.
+//! CR writes flush the TLB exactly as SDM Vol. 3A 4.10.4 requires.
+
+use crate::cpu::ctx::Core;
+use crate::cpu::exception::{Exception, Res};
+use crate::cpu::flags::{IF, RF, VM, ZF};
+use crate::cpu::insn::{ea, Handler, Insn, K_MEM, K_REG};
+use crate::cpu::interrupt::read_descriptor;
+use crate::cpu::state::{cr0, cr4};
+use crate::mmu::segment::{Seg, TableReg, CS, SS};
+use crate::trace::EventKind;
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
+
+pub fn select(ins: &Instruction) -> Option<Handler> {
+    use Mnemonic::*;
+    Some(match ins.mnemonic() {
+        Cli => cli,
+        Sti => sti,
+        Lgdt => lgdt,
+        Lidt => lidt,
+        Sgdt => sgdt,
+        Sidt => sidt,
+        Lldt => lldt,
+        Sldt => sldt,
+        Ltr => ltr,
+        Str => str_,
+        Lmsw => lmsw,
+        Smsw => smsw,
+        Clts => clts,
+        Invlpg => invlpg,
+        Invd | Wbinvd => cache_op,
+        Cpuid => cpuid,
+        Rdtsc => rdtsc,
+        Rdmsr => rdmsr,
+        Wrmsr => wrmsr,
+        Sysenter => sysenter,
+        Sysexit => sysexit,
+        Lar => lar,
+        Lsl => lsl,
+        Verr => verr,
+        Verw => verw,
+        Arpl => arpl,
+        Mov if ins.op_kind(0) == OpKind::Register && ins.op0_register().is_cr() => mov_to_cr,
+        Mov if ins.op_kind(1) == OpKind::Register && ins.op1_register().is_cr() => mov_from_cr,
+        Mov if ins.op_kind(0) == OpKind::Register && ins.op0_register().is_dr() => mov_to_dr,
+        Mov if ins.op_kind(1) == OpKind::Register && ins.op1_register().is_dr() => mov_from_dr,
+        _ => return None,
+    })
+}
+
+/// #GP(0) unless CPL 0 (privileged instructions; in v8086 mode CPL is 3).
+#[inline]
+pub fn require_cpl0(c: &Core) -> Res {
+    if c.cpu.pe() && c.cpu.cpl != 0 {
+        return Err(Exception::gp(0));
+    }
+    Ok(())
+}
+
+fn cli(c: &mut Core, _i: &Insn) -> Res {
+    if c.cpu.pe() && c.cpu.cpl > c.cpu.flags.iopl() {
+        return Err(Exception::gp(0));
+    }
+    c.cpu.flags.bits &= !IF;
+    Ok(())
+}
+
+fn sti(c: &mut Core, _i: &Insn) -> Res {
+    if c.cpu.pe() && c.cpu.cpl > c.cpu.flags.iopl() {
+        return Err(Exception::gp(0));
+    }
+    if c.cpu.flags.bits & IF == 0 {
+        // Interrupts stay blocked until after the next instruction (SDM STI).
+        c.cpu.shadow = true;
+    }
+    c.cpu.flags.bits |= IF;
+    c.stop = true;
+    Ok(())
+}
+
+fn table_operand(c: &mut Core, i: &Insn) -> Res<(u16, u32)> {
+    if i.k0 != K_MEM {
+        return Err(Exception::ud());
+    }
+    let a = ea(c, i);
+    let limit = c.read(i.seg as usize, a, 2)? as u16;
+    let base = c.read(i.seg as usize, a.wrapping_add(2), 4)?;
+    // With a 16-bit operand size only 24 bits of base are loaded.
+    let base = if i.ins.code() == iced_x86::Code::Lgdt_m1632_16
+        || i.ins.code() == iced_x86::Code::Lidt_m1632_16
+    {
+        base & 0xFF_FFFF
+    } else {
+        base
+    };
+    Ok((limit, base))
+}
+
+fn lgdt(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let (limit, base) = table_operand(c, i)?;
+    c.cpu.gdtr = TableReg { base, limit };
+    Ok(())
+}
+
+fn lidt(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let (limit, base) = table_operand(c, i)?;
+    c.cpu.idtr = TableReg { base, limit };
+    Ok(())
+}
+
+fn store_table(c: &mut Core, i: &Insn, t: TableReg) -> Res {
+    if i.k0 != K_MEM {
+        return Err(Exception::ud());
+    }
+    let a = ea(c, i);
+    c.probe_write(i.seg as usize, a, 2)?;
+    c.probe_write(i.seg as usize, a.wrapping_add(2), 4)?;
+    c.write(i.seg as usize, a, 2, t.limit as u32)?;
+    c.write(i.seg as usize, a.wrapping_add(2), 4, t.base)
+}
+
+fn sgdt(c: &mut Core, i: &Insn) -> Res {
+    let t = c.cpu.gdtr;
+    store_table(c, i, t)
+}
+
+fn sidt(c: &mut Core, i: &Insn) -> Res {
+    let t = c.cpu.idtr;
+    store_table(c, i, t)
+}
+
+fn prot_only(c: &Core) -> Res {
+    if !c.cpu.protected() {
+        return Err(Exception::ud());
+    }
+    Ok(())
+}
+
+fn read_rm16(c: &mut Core, i: &Insn) -> Res<u16> {
+    Ok(if i.k0 == K_REG {
+        c.cpu.get16(i.r0 as usize) as u16
+    } else {
+        let a = ea(c, i);
+        c.read(i.seg as usize, a, 2)? as u16
+    })
+}
+
+fn write_rm16(c: &mut Core, i: &Insn, v: u32) -> Res {
+    if i.k0 == K_REG {
+        // Register destinations get the selector zero-extended (P6 behaviour for 32-bit).
+        c.cpu.set(i.size.max(2), i.r0 as usize, v);
+        Ok(())
+    } else {
+        let a = ea(c, i);
+        c.write(i.seg as usize, a, 2, v)
+    }
+}
+
+fn lldt(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    require_cpl0(c)?;
+    let sel = read_rm16(c, i)?;
+    if sel & !3 == 0 {
+        c.cpu.ldtr = Seg {
+            sel,
+            valid: false,
+            ..Seg::default()
+        };
+        return Ok(());
+    }
+    if sel & 4 != 0 {
+        return Err(Exception::gp(sel as u32 & !3));
+    }
+    let d = match read_descriptor(c, sel) {
+        Ok(r) => r?,
+        Err(()) => return Err(Exception::gp(sel as u32 & !3)),
+    };
+    if d.is_seg() || d.typ() != 2 {
+        return Err(Exception::gp(sel as u32 & !3));
+    }
+    if !d.present() {
+        return Err(Exception::np(sel as u32 & !3));
+    }
+    c.cpu.ldtr = d.to_seg(sel);
+    Ok(())
+}
+
+fn sldt(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    let v = c.cpu.ldtr.sel as u32;
+    write_rm16(c, i, v)
+}
+
+fn ltr(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    require_cpl0(c)?;
+    let sel = read_rm16(c, i)?;
+    let err = sel as u32 & !3;
+    if sel & !3 == 0 || sel & 4 != 0 {
+        return Err(Exception::gp(err));
+    }
+    let d = match read_descriptor(c, sel) {
+        Ok(r) => r?,
+        Err(()) => return Err(Exception::gp(err)),
+    };
+    // Available 16-bit (1) or 32-bit (9) TSS.
+    if d.is_seg() || !matches!(d.typ(), 1 | 9) {
+        return Err(Exception::gp(err));
+    }
+    if !d.present() {
+        return Err(Exception::np(err));
+    }
+    // Mark busy in the descriptor.
+    let a = c.cpu.gdtr.base.wrapping_add((sel & !7) as u32 + 4);
+    c.write_sys(a, 4, d.hi() | 0x200)?;
+    let mut s = d.to_seg(sel);
+    s.attr |= 2;
+    c.cpu.tr = s;
+    Ok(())
+}
+
+fn str_(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    let v = c.cpu.tr.sel as u32;
+    write_rm16(c, i, v)
+}
+
+fn smsw(c: &mut Core, i: &Insn) -> Res {
+    let v = c.cpu.cr0;
+    if i.k0 == K_REG {
+        c.cpu.set(i.size, i.r0 as usize, v);
+        Ok(())
+    } else {
+        let a = ea(c, i);
+        c.write(i.seg as usize, a, 2, v & 0xFFFF)
+    }
+}
+
+fn lmsw(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let v = read_rm16(c, i)? as u32;
+    // LMSW changes PE, MP, EM, TS only, and cannot clear PE.
+    let old = c.cpu.cr0;
+    let new = (old & !0xE) | (v & 0xF) | (old & cr0::PE);
+    write_cr0(c, new)
+}
+
+fn clts(c: &mut Core, _i: &Insn) -> Res {
+    require_cpl0(c)?;
+    c.cpu.cr0 &= !cr0::TS;
+    Ok(())
+}
+
+fn invlpg(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    if i.k0 != K_MEM {
+        return Err(Exception::ud());
+    }
+    let off = ea(c, i);
+    let lin = c.cpu.seg[i.seg as usize].base.wrapping_add(off);
+    c.tlb.invlpg(lin);
+    Ok(())
+}
+
+fn cache_op(c: &mut Core, _i: &Insn) -> Res {
+    require_cpl0(c)
+}
+
+pub fn write_cr0(c: &mut Core, v: u32) -> Res {
+    let v = v | cr0::ET;
+    // PG without PE, or NW without CD: #GP(0) (SDM MOV CR).
+    if (v & cr0::PG != 0 && v & cr0::PE == 0) || (v & cr0::NW != 0 && v & cr0::CD == 0) {
+        return Err(Exception::gp(0));
+    }
+    let old = c.cpu.cr0;
+    c.cpu.cr0 = v;
+    if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
+        c.tlb.flush_all();
+    }
+    if (old ^ v) & cr0::PE != 0 {
+        let to = if v & cr0::PE != 0 {
+            "protected"
+        } else {
+            "real"
+        };
+        c.event(EventKind::ModeChange { to: to.into() });
+        if v & cr0::PE == 0 {
+            c.cpu.cpl = 0;
+        }
+    }
+    c.event(EventKind::CrWrite { cr: 0, old, new: v });
+    c.stop = true;
+    Ok(())
+}
+
+fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let v = c.cpu.gpr[i.r1 as usize];
+    match i.r0 {
+        0 => write_cr0(c, v),
+        2 => {
+            c.cpu.cr2 = v;
+            Ok(())
+        }
+        3 => {
+            let old = c.cpu.cr3;
+            c.cpu.cr3 = v & 0xFFFF_F018;
+            c.tlb.flush_nonglobal();
+            c.event(EventKind::CrWrite { cr: 3, old, new: v });
+            c.stop = true;
+            Ok(())
+        }
+        4 => {
+            if v & !cr4::SUPPORTED != 0 {
+                return Err(Exception::gp(0));
+            }
+            let old = c.cpu.cr4;
+            c.cpu.cr4 = v;
+            if (old ^ v) & (cr4::PSE | cr4::PGE | cr4::PAE) != 0 {
+                c.tlb.flush_all();
+            }
+            c.event(EventKind::CrWrite { cr: 4, old, new: v });
+            c.stop = true;
+            Ok(())
+        }
+        _ => Err(Exception::ud()),
+    }
+}
+
+fn mov_from_cr(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let v = match i.r1 {
+        0 => c.cpu.cr0,
+        2 => c.cpu.cr2,
+        3 => c.cpu.cr3,
+        4 => c.cpu.cr4,
+        _ => return Err(Exception::ud()),
+    };
+    c.cpu.gpr[i.r0 as usize] = v;
+    Ok(())
+}
+
+fn mov_to_dr(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let v = c.cpu.gpr[i.r1 as usize];
+    let n = i.r0 as usize;
+    if n > 7 || ((n == 4 || n == 5) && c.cpu.cr4 & cr4::DE != 0) {
+        return Err(Exception::ud());
+    }
+    let n = if n == 4 {
+        6
+    } else if n == 5 {
+        7
+    } else {
+        n
+    };
+    c.cpu.dr[n] = match n {
+        6 => (v & 0xE00F) | 0xFFFF_0FF0,
+        7 => (v & 0xFFFF_2BFF) | 0x400,
+        _ => v,
+    };
+    c.stop = true;
+    Ok(())
+}
+
+fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let n = i.r1 as usize;
+    if n > 7 || ((n == 4 || n == 5) && c.cpu.cr4 & cr4::DE != 0) {
+        return Err(Exception::ud());
+    }
+    let n = if n == 4 {
+        6
+    } else if n == 5 {
+        7
+    } else {
+        n
+    };
+    c.cpu.gpr[i.r0 as usize] = c.cpu.dr[n];
+    Ok(())
+}
+
+/// CPUID: a P6-class "TraplabCPU" with no FPU, TSC, MSR, PSE, CX8, SEP, PGE, CMOV, VME, DE.
+fn cpuid(c: &mut Core, _i: &Insn) -> Res {
+    let leaf = c.cpu.gpr[0];
+    let (a, b, cc, d) = match leaf {
+        0 => (
+            2,
+            u32::from_le_bytes(*b"Trap"),
+            u32::from_le_bytes(*b"PU  "),
+            u32::from_le_bytes(*b"labC"),
+        ),
+        1 => {
+            // Family 6, model 1 (Pentium Pro class), stepping 9.
+            let feat = (1 << 1) // VME
+                | (1 << 2) // DE
+                | (1 << 3) // PSE
+                | (1 << 4) // TSC
+                | (1 << 5) // MSR
+                | (1 << 8) // CX8
+                | (1 << 11) // SEP
+                | (1 << 13) // PGE
+                | (1 << 15); // CMOV
+            (0x619, 0, 0, feat)
+        }
+        2 => (0x0000_0001, 0, 0, 0),
+        0x8000_0000 => (0x8000_0000, 0, 0, 0),
+        _ => (0, 0, 0, 0),
+    };
+    c.cpu.gpr[0] = a;
+    c.cpu.gpr[3] = b;
+    c.cpu.gpr[1] = cc;
+    c.cpu.gpr[2] = d;
+    Ok(())
+}
+
+/// TSC = virtual clock ticks + offset (deterministic).
+pub fn tsc(c: &Core) -> u64 {
+    c.clock.wrapping_add(c.cpu.msr.tsc_offset)
+}
+
+fn rdtsc(c: &mut Core, _i: &Insn) -> Res {
+    if c.cpu.cr4 & cr4::TSD != 0 && c.cpu.pe() && c.cpu.cpl != 0 {
+        return Err(Exception::gp(0));
+    }
+    let t = tsc(c);
+    c.cpu.gpr[0] = t as u32;
+    c.cpu.gpr[2] = (t >> 32) as u32;
+    Ok(())
+}
+
+fn rdmsr(c: &mut Core, _i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let m = &c.cpu.msr;
+    let v: u64 = match c.cpu.gpr[1] {
+        0x10 => tsc(c),
+        0x174 => m.sysenter_cs as u64,
+        0x175 => m.sysenter_esp as u64,
+        0x176 => m.sysenter_eip as u64,
+        0x1B => m.apic_base,
+        0xC000_0080 => m.efer,
+        _ => return Err(Exception::gp(0)),
+    };
+    c.cpu.gpr[0] = v as u32;
+    c.cpu.gpr[2] = (v >> 32) as u32;
+    Ok(())
+}
+
+fn wrmsr(c: &mut Core, _i: &Insn) -> Res {
+    require_cpl0(c)?;
+    let v = (c.cpu.gpr[2] as u64) << 32 | c.cpu.gpr[0] as u64;
+    let msr = c.cpu.gpr[1];
+    match msr {
+        0x10 => c.cpu.msr.tsc_offset = v.wrapping_sub(c.clock),
+        0x174 => c.cpu.msr.sysenter_cs = v as u32,
+        0x175 => c.cpu.msr.sysenter_esp = v as u32,
+        0x176 => c.cpu.msr.sysenter_eip = v as u32,
+        0x1B => c.cpu.msr.apic_base = v & 0xFFFF_F900,
+        0xC000_0080 => {
+            // Only SVME (bit 12) will be writable once SVM lands; today no bit is.
+            if v != 0 {
+                return Err(Exception::gp(0));
+            }
+            c.cpu.msr.efer = v;
+        }
+        _ => return Err(Exception::gp(0)),
+    }
+    c.event(EventKind::MsrWrite { msr, value: v });
+    Ok(())
+}
+
+fn flat(sel: u16, code: bool, dpl: u8) -> Seg {
+    let typ = if code { 0xB } else { 0x3 };
+    Seg {
+        sel,
+        base: 0,
+        limit: 0xFFFF_FFFF,
+        attr: typ | 0x10 | ((dpl as u16) << 5) | 0x80 | 0x400 | 0x800,
+        valid: true,
+    }
+}
+
+/// SYSENTER (SDM Vol. 2): flat ring-0 CS/SS from IA32_SYSENTER_CS.
+fn sysenter(c: &mut Core, _i: &Insn) -> Res {
+    let cs = c.cpu.msr.sysenter_cs as u16;
+    if !c.cpu.pe() || cs & !3 == 0 {
+        return Err(Exception::gp(0));
+    }
+    let from = c.cpu.cpl;
+    c.cpu.flags.set_bit(VM, false);
+    c.cpu.flags.bits &= !(IF | RF);
+    c.cpu.seg[CS] = flat(cs & 0xFFFC, true, 0);
+    c.cpu.seg[SS] = flat((cs & 0xFFFC) + 8, false, 0);
+    c.cpu.cpl = 0;
+    c.cpu.gpr[4] = c.cpu.msr.sysenter_esp;
+    c.cpu.eip = c.cpu.msr.sysenter_eip;
+    c.event(EventKind::PrivilegeChange { from, to: 0 });
+    c.stop = true;
+    Ok(())
+}
+
+/// SYSEXIT: back to flat ring-3 CS = SYSENTER_CS+16, SS = +24; EIP = EDX, ESP = ECX.
+fn sysexit(c: &mut Core, _i: &Insn) -> Res {
+    let cs = c.cpu.msr.sysenter_cs as u16;
+    if !c.cpu.protected() || c.cpu.cpl != 0 || cs & !3 == 0 {
+        return Err(Exception::gp(0));
+    }
+    c.cpu.seg[CS] = flat(((cs & 0xFFFC) + 16) | 3, true, 3);
+    c.cpu.seg[SS] = flat(((cs & 0xFFFC) + 24) | 3, false, 3);
+    c.cpu.cpl = 3;
+    c.cpu.gpr[4] = c.cpu.gpr[1];
+    c.cpu.eip = c.cpu.gpr[2];
+    c.event(EventKind::PrivilegeChange { from: 0, to: 3 });
+    c.stop = true;
+    Ok(())
+}
+
+/// Common checks of LAR/LSL/VERR/VERW: Some(descriptor) when visible at CPL/RPL.
+fn visible(
+    c: &mut Core,
+    sel: u16,
+    system_ok: fn(u8) -> bool,
+) -> Res<Option<crate::mmu::segment::Descriptor>> {
+    if sel & !3 == 0 {
+        return Ok(None);
+    }
+    let d = match read_descriptor(c, sel) {
+        Ok(r) => r?,
+        Err(()) => return Ok(None),
+    };
+    if !d.is_seg() && !system_ok(d.typ()) {
+        return Ok(None);
+    }
+    let conforming = d.is_code() && d.typ() & 4 != 0;
+    let rpl = (sel & 3) as u8;
+    if !conforming && (d.dpl() < c.cpu.cpl || d.dpl() < rpl) {
+        return Ok(None);
+    }
+    Ok(Some(d))
+}
+
+fn lar(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    let sel = if i.k1 == K_REG {
+        c.cpu.get16(i.r1 as usize) as u16
+    } else {
+        let a = ea(c, i);
+        c.read(i.seg as usize, a, 2)? as u16
+    };
+    let d = visible(c, sel, |t| matches!(t, 1 | 2 | 3 | 4 | 5 | 9 | 0xB | 0xC))?;
+    match d {
+        Some(d) => {
+            let v = d.hi() & if i.size == 2 { 0xFF00 } else { 0x00FF_FF00 };
+            c.cpu.set(i.size, i.r0 as usize, v);
+            c.cpu.flags.set_bit(ZF, true);
+        }
+        None => c.cpu.flags.set_bit(ZF, false),
+    }
+    Ok(())
+}
+
+fn lsl(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    let sel = if i.k1 == K_REG {
+        c.cpu.get16(i.r1 as usize) as u16
+    } else {
+        let a = ea(c, i);
+        c.read(i.seg as usize, a, 2)? as u16
+    };
+    let d = visible(c, sel, |t| matches!(t, 1 | 2 | 3 | 9 | 0xB))?;
+    match d {
+        Some(d) => {
+            c.cpu.set(i.size, i.r0 as usize, d.limit());
+            c.cpu.flags.set_bit(ZF, true);
+        }
+        None => c.cpu.flags.set_bit(ZF, false),
+    }
+    Ok(())
+}
+
+fn verx(c: &mut Core, i: &Insn, write: bool) -> Res {
+    prot_only(c)?;
+    let sel = read_rm16(c, i)?;
+    let d = visible(c, sel, |_| false)?;
+    let ok = match d {
+        Some(d) => {
+            if write {
+                !d.is_code() && d.typ() & 2 != 0
+            } else {
+                !d.is_code() || d.typ() & 2 != 0
+            }
+        }
+        None => false,
+    };
+    c.cpu.flags.set_bit(ZF, ok);
+    Ok(())
+}
+
+fn verr(c: &mut Core, i: &Insn) -> Res {
+    verx(c, i, false)
+}
+
+fn verw(c: &mut Core, i: &Insn) -> Res {
+    verx(c, i, true)
+}
+
+fn arpl(c: &mut Core, i: &Insn) -> Res {
+    prot_only(c)?;
+    let src = c.cpu.get16(i.r1 as usize);
+    let mut res = Ok(());
+    let mut zf = false;
+    let dst = read_rm16(c, i)? as u32;
+    if dst & 3 < src & 3 {
+        zf = true;
+        res = write_rm16_exact(c, i, (dst & !3) | (src & 3));
+    }
+    res?;
+    c.cpu.flags.set_bit(ZF, zf);
+    Ok(())
+}
+
+fn write_rm16_exact(c: &mut Core, i: &Insn, v: u32) -> Res {
+    if i.k0 == K_REG {
+        c.cpu.set16(i.r0 as usize, v);
+        Ok(())
+    } else {
+        let a = ea(c, i);
+        c.write(i.seg as usize, a, 2, v)
+    }
+}
+
+#[allow(dead_code)]
+fn unused(_: Register) {}

@@ -1,0 +1,335 @@
+//! A decoded instruction as the dispatch loop sees it: iced-x86's decode plus operands
+//! pre-resolved to register indices and an effective-address recipe, and the handler chosen
+//! once at decode time. Owns operand access helpers; must not execute anything itself.
+
+use crate::cpu::ctx::Core;
+use crate::cpu::exception::Res;
+use iced_x86::{Instruction, MemorySize, OpKind, Register};
+
+pub type Handler = fn(&mut Core, &Insn) -> Res;
+
+/// "No register".
+pub const NONE: u8 = 0xFF;
+
+/// Operand kinds for operand 0 / operand 1.
+pub const K_NONE: u8 = 0;
+pub const K_REG: u8 = 1;
+pub const K_MEM: u8 = 2;
+pub const K_IMM: u8 = 3;
+
+#[derive(Clone, Debug)]
+pub struct Insn {
+    pub exec: Handler,
+    pub len: u8,
+    /// Operand size in bytes (1, 2 or 4) of the main operation.
+    pub size: u8,
+    pub k0: u8,
+    pub k1: u8,
+    /// Register index of operand 0 / 1 when they are general registers (8-bit indices use
+    /// the encoding AL CL DL BL AH CH DH BH) or segment registers (ES..GS = 0..5).
+    pub r0: u8,
+    pub r1: u8,
+    // Effective address recipe: disp + base + (index << scale), masked to 16 bits if a16.
+    pub base: u8,
+    pub index: u8,
+    pub scale: u8,
+    pub seg: u8,
+    pub a16: bool,
+    pub disp: u32,
+    /// Immediate, branch target, or far offset.
+    pub imm: u32,
+    /// Second immediate (ENTER level, far selector, third operand of IMUL/SHLD...).
+    pub imm2: u32,
+    /// Condition code 0..15 for Jcc/SETcc/CMOVcc/LOOPcc (Intel order), else 0xFF.
+    pub cc: u8,
+    pub ins: Instruction,
+}
+
+/// Maps an iced register to (index, size in bytes) for general registers.
+pub fn gpr(r: Register) -> Option<(u8, u8)> {
+    use Register::*;
+    Some(match r {
+        AL => (0, 1),
+        CL => (1, 1),
+        DL => (2, 1),
+        BL => (3, 1),
+        AH => (4, 1),
+        CH => (5, 1),
+        DH => (6, 1),
+        BH => (7, 1),
+        AX => (0, 2),
+        CX => (1, 2),
+        DX => (2, 2),
+        BX => (3, 2),
+        SP => (4, 2),
+        BP => (5, 2),
+        SI => (6, 2),
+        DI => (7, 2),
+        EAX => (0, 4),
+        ECX => (1, 4),
+        EDX => (2, 4),
+        EBX => (3, 4),
+        ESP => (4, 4),
+        EBP => (5, 4),
+        ESI => (6, 4),
+        EDI => (7, 4),
+        _ => return Option::None,
+    })
+}
+
+pub fn sreg(r: Register) -> Option<u8> {
+    use Register::*;
+    Some(match r {
+        ES => 0,
+        CS => 1,
+        SS => 2,
+        DS => 3,
+        FS => 4,
+        GS => 5,
+        _ => return Option::None,
+    })
+}
+
+fn mem_size_bytes(m: MemorySize) -> u8 {
+    match m.size() {
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    }
+}
+
+impl Insn {
+    /// Builds the operand recipe from iced's decode; the handler is set by the caller.
+    pub fn new(ins: Instruction, exec: Handler) -> Insn {
+        let mut i = Insn {
+            exec,
+            len: ins.len() as u8,
+            size: 4,
+            k0: K_NONE,
+            k1: K_NONE,
+            r0: NONE,
+            r1: NONE,
+            base: NONE,
+            index: NONE,
+            scale: 0,
+            seg: 3,
+            a16: false,
+            disp: 0,
+            imm: 0,
+            imm2: 0,
+            cc: (ins.condition_code() as u8).wrapping_sub(1),
+            ins,
+        };
+        let mut size = 0u8;
+        let n = ins.op_count().min(3);
+        let mut imm_slot = 0;
+        for k in 0..n {
+            let (kind, reg) = match ins.op_kind(k) {
+                OpKind::Register => {
+                    let r = ins.op_register(k);
+                    if let Some((idx, sz)) = gpr(r) {
+                        if size == 0 {
+                            size = sz;
+                        }
+                        (K_REG, idx)
+                    } else if let Some(s) = sreg(r) {
+                        if size == 0 && k > 0 {
+                            size = 2;
+                        }
+                        (K_REG, s)
+                    } else {
+                        // Control/debug registers: number in r.
+                        let num = match r {
+                            Register::CR0 => 0,
+                            Register::CR2 => 2,
+                            Register::CR3 => 3,
+                            Register::CR4 => 4,
+                            Register::DR0 => 0,
+                            Register::DR1 => 1,
+                            Register::DR2 => 2,
+                            Register::DR3 => 3,
+                            Register::DR6 => 6,
+                            Register::DR7 => 7,
+                            _ => NONE,
+                        };
+                        (K_REG, num)
+                    }
+                }
+                OpKind::Memory => {
+                    if size == 0 {
+                        size = mem_size_bytes(ins.memory_size());
+                    }
+                    i.fill_mem(&ins);
+                    (K_MEM, NONE)
+                }
+                OpKind::Immediate8
+                | OpKind::Immediate16
+                | OpKind::Immediate32
+                | OpKind::Immediate8to16
+                | OpKind::Immediate8to32
+                | OpKind::Immediate8_2nd => {
+                    let v = ins.immediate(k) as u32;
+                    if imm_slot == 0 {
+                        i.imm = v;
+                    } else {
+                        i.imm2 = v;
+                    }
+                    imm_slot += 1;
+                    (K_IMM, NONE)
+                }
+                OpKind::NearBranch16 => {
+                    i.imm = ins.near_branch16() as u32;
+                    (K_IMM, NONE)
+                }
+                OpKind::NearBranch32 => {
+                    i.imm = ins.near_branch32();
+                    (K_IMM, NONE)
+                }
+                OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                    i.imm = if ins.op_kind(k) == OpKind::FarBranch16 {
+                        ins.far_branch16() as u32
+                    } else {
+                        ins.far_branch32()
+                    };
+                    i.imm2 = ins.far_branch_selector() as u32;
+                    (K_IMM, NONE)
+                }
+                OpKind::MemorySegSI
+                | OpKind::MemorySegESI
+                | OpKind::MemorySegDI
+                | OpKind::MemorySegEDI
+                | OpKind::MemoryESDI
+                | OpKind::MemoryESEDI => {
+                    if size == 0 {
+                        size = mem_size_bytes(ins.memory_size());
+                    }
+                    i.seg = sreg(ins.memory_segment()).unwrap_or(3);
+                    (K_MEM, NONE)
+                }
+                _ => (K_NONE, NONE),
+            };
+            if k == 0 {
+                i.k0 = kind;
+                i.r0 = reg;
+            } else if k == 1 {
+                i.k1 = kind;
+                i.r1 = reg;
+            }
+        }
+        i.size = match size {
+            0 => 4,
+            s => s,
+        };
+        i
+    }
+
+    fn fill_mem(&mut self, ins: &Instruction) {
+        self.seg = sreg(ins.memory_segment()).unwrap_or(3);
+        let b = ins.memory_base();
+        let x = ins.memory_index();
+        self.base = gpr(b).map(|(r, _)| r).unwrap_or(NONE);
+        self.index = gpr(x).map(|(r, _)| r).unwrap_or(NONE);
+        self.scale = ins.memory_index_scale().trailing_zeros() as u8;
+        self.disp = ins.memory_displacement32();
+        let a16 = match (gpr(b), gpr(x)) {
+            (Some((_, s)), _) | (None, Some((_, s))) => s == 2,
+            (None, None) => ins.memory_displ_size() == 2,
+        };
+        self.a16 = a16;
+    }
+}
+
+// ---- operand access used by handlers ----
+
+/// Effective address (offset within the segment).
+#[inline(always)]
+pub fn ea(c: &Core, i: &Insn) -> u32 {
+    let mut a = i.disp;
+    if i.base != NONE {
+        a = a.wrapping_add(c.cpu.gpr[i.base as usize]);
+    }
+    if i.index != NONE {
+        a = a.wrapping_add(c.cpu.gpr[i.index as usize] << i.scale);
+    }
+    if i.a16 {
+        a & 0xFFFF
+    } else {
+        a
+    }
+}
+
+/// Reads operand 0 (register or memory) at the instruction's size.
+#[inline(always)]
+pub fn get0(c: &mut Core, i: &Insn) -> Res<u32> {
+    if i.k0 == K_REG {
+        Ok(c.cpu.get(i.size, i.r0 as usize))
+    } else {
+        let a = ea(c, i);
+        c.read(i.seg as usize, a, i.size)
+    }
+}
+
+#[inline(always)]
+pub fn set0(c: &mut Core, i: &Insn, v: u32) -> Res {
+    if i.k0 == K_REG {
+        c.cpu.set(i.size, i.r0 as usize, v);
+        Ok(())
+    } else {
+        let a = ea(c, i);
+        c.write(i.seg as usize, a, i.size, v)
+    }
+}
+
+/// Reads operand 1 (register, memory or immediate) at the instruction's size.
+#[inline(always)]
+pub fn get1(c: &mut Core, i: &Insn) -> Res<u32> {
+    match i.k1 {
+        K_REG => Ok(c.cpu.get(i.size, i.r1 as usize)),
+        K_MEM => {
+            let a = ea(c, i);
+            c.read(i.seg as usize, a, i.size)
+        }
+        _ => Ok(i.imm),
+    }
+}
+
+/// Reads operand 1 with an explicit size (MOVZX/MOVSX sources, shifts by CL...).
+#[inline(always)]
+pub fn get1_sized(c: &mut Core, i: &Insn, size: u8) -> Res<u32> {
+    match i.k1 {
+        K_REG => Ok(c.cpu.get(size, i.r1 as usize)),
+        K_MEM => {
+            let a = ea(c, i);
+            c.read(i.seg as usize, a, size)
+        }
+        _ => Ok(i.imm),
+    }
+}
+
+/// Read-modify-write of operand 0: the closure gets the old value and returns the new one
+/// (or None to skip the write, e.g. CMP). The write is checked before anything changes.
+#[inline(always)]
+pub fn rmw0(c: &mut Core, i: &Insn, f: impl FnOnce(&mut Core, u32) -> Option<u32>) -> Res {
+    if i.k0 == K_REG {
+        let old = c.cpu.get(i.size, i.r0 as usize);
+        if let Some(v) = f(c, old) {
+            c.cpu.set(i.size, i.r0 as usize, v);
+        }
+        Ok(())
+    } else {
+        let a = ea(c, i);
+        let lin = c.linear(i.seg as usize, a, i.size, true)?;
+        let user = c.user_mode();
+        let old = c.read_lin(lin, i.size, user)?;
+        // If the write faults, the flags the closure set are rolled back. Closures must
+        // change nothing but flags (XADD/CMPXCHG probe the write first instead).
+        let saved = c.cpu.flags;
+        if let Some(v) = f(c, old) {
+            if let Err(e) = c.write_lin(lin, i.size, v, user) {
+                c.cpu.flags = saved;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,311 @@
+//! Exception and interrupt delivery, in one place (SDM Vol. 3A ch. 6 and 20.1.4):
+//! real-mode IVT, protected-mode IDT gates (interrupt, trap, task), privilege changes with
+//! the stack switch from the TSS, delivery from virtual-8086 mode, double fault and triple
+//! fault. It must not decide *when* to interrupt (the dispatch loop does).
+
+use crate::cpu::ctx::{Core, Request};
+use crate::cpu::exception::{vec, ExcClass, Exception, Res};
+use crate::cpu::flags::{AC, IF, NT, RF, TF, VM};
+use crate::mmu::segment::{Descriptor, Seg, CS, DS, ES, FS, GS, SS};
+use crate::trace::EventKind;
+
+/// What kind of event is being delivered: it decides the DPL check and the EXT bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A fault or abort raised by the CPU (EXT = 0 for CPU exceptions per SDM 6.13 is
+    /// only for software; exceptions set EXT when nested: we use 0 for the first level).
+    Exception,
+    /// INT n / INT3 / INTO: the gate DPL must be >= CPL (SDM 6.12.1.1).
+    Software,
+    /// An external interrupt (PIC): EXT = 1 in any error code.
+    External,
+}
+
+/// Raises an exception at the current instruction (EIP already points at it), handling
+/// double and triple faults.
+pub fn raise(c: &mut Core, e: Exception) {
+    let mut cur = e;
+    for _ in 0..8 {
+        if (cur.vector as usize) < c.stats.exceptions.len() {
+            c.stats.exceptions[cur.vector as usize] += 1;
+        }
+        if cur.vector == vec::PF {
+            c.cpu.cr2 = cur.cr2;
+            c.event(EventKind::PageFault {
+                addr: cur.cr2,
+                error_code: cur.error_code.unwrap_or(0),
+            });
+        } else {
+            c.event(EventKind::Exception {
+                vector: cur.vector,
+                error_code: cur.error_code,
+            });
+        }
+        let eip = c.cpu.eip;
+        match deliver(c, cur.vector, cur.error_code, eip, Source::Exception) {
+            Ok(()) => return,
+            Err(e2) => {
+                if cur.vector == vec::DF {
+                    break;
+                }
+                let (c1, c2) = (Exception::class(cur.vector), Exception::class(e2.vector));
+                let double = (c1 == ExcClass::Contributory && c2 == ExcClass::Contributory)
+                    || (c1 == ExcClass::PageFault && c2 != ExcClass::Benign);
+                if double {
+                    c.event(EventKind::DoubleFault);
+                    cur = Exception::with_code(vec::DF, 0);
+                } else {
+                    cur = e2;
+                }
+            }
+        }
+    }
+    triple_fault(c);
+}
+
+pub fn triple_fault(c: &mut Core) {
+    c.event(EventKind::TripleFault);
+    c.request = Some(Request::TripleFault);
+    c.stop = true;
+}
+
+/// Delivers vector `v` with the return address `ret_eip`. On failure the machine state is
+/// unchanged except for what the SDM says happens before the fault is detected.
+pub fn deliver(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source) -> Res {
+    c.cpu.halted = false;
+    c.stop = true;
+    if src != Source::Exception {
+        c.stats.interrupts[v as usize] += 1;
+    }
+    if !c.cpu.pe() {
+        return deliver_real(c, v, ret_eip);
+    }
+    deliver_protected(c, v, code, ret_eip, src)
+}
+
+fn deliver_real(c: &mut Core, v: u8, ret_eip: u32) -> Res {
+    let off = v as u32 * 4;
+    if off + 3 > c.cpu.idtr.limit as u32 {
+        return Err(Exception::gp(off + 2));
+    }
+    let base = c.cpu.idtr.base;
+    let ip = c.read_sys(base.wrapping_add(off), 2)?;
+    let cs = c.read_sys(base.wrapping_add(off + 2), 2)? as u16;
+    let flags = c.cpu.flags.get();
+    let old_cs = c.cpu.seg[CS].sel as u32;
+    let sp = c.cpu.gpr[4];
+    let r = (|| {
+        c.push(2, flags)?;
+        c.push(2, old_cs)?;
+        c.push(2, ret_eip & 0xFFFF)
+    })();
+    if let Err(e) = r {
+        c.cpu.gpr[4] = sp;
+        return Err(e);
+    }
+    c.cpu.flags.set_bit(IF, false);
+    c.cpu.flags.set_bit(TF, false);
+    c.cpu.flags.set_bit(AC, false);
+    c.cpu.flags.set_bit(RF, false);
+    load_real_cs(c, cs);
+    c.cpu.eip = ip;
+    Ok(())
+}
+
+/// Real-mode style CS load (base = sel * 16; the limit and attributes keep what the
+/// hidden cache held, as on a P6, except when coming from protected mode).
+pub fn load_real_cs(c: &mut Core, sel: u16) {
+    let s = &mut c.cpu.seg[CS];
+    s.sel = sel;
+    s.base = (sel as u32) << 4;
+    s.valid = true;
+}
+
+/// Reads a descriptor for `sel` from the GDT or LDT. Err(()) when outside the table.
+pub fn read_descriptor(c: &mut Core, sel: u16) -> Result<Res<Descriptor>, ()> {
+    let (base, limit) = if sel & 4 != 0 {
+        if !c.cpu.ldtr.valid || c.cpu.ldtr.sel & !3 == 0 {
+            return Err(());
+        }
+        (c.cpu.ldtr.base, c.cpu.ldtr.limit)
+    } else {
+        (c.cpu.gdtr.base, c.cpu.gdtr.limit as u32)
+    };
+    let off = (sel & !7) as u32;
+    if off + 7 > limit {
+        return Err(());
+    }
+    let a = base.wrapping_add(off);
+    Ok((|| {
+        let lo = c.read_sys(a, 4)?;
+        let hi = c.read_sys(a.wrapping_add(4), 4)?;
+        Ok(Descriptor::new(lo, hi))
+    })())
+}
+
+/// Sets the accessed bit of a code/data descriptor in memory (SDM 3.4.5.1).
+pub fn set_accessed(c: &mut Core, sel: u16, d: &Descriptor) -> Res {
+    if d.is_seg() && d.hi() & 0x100 == 0 {
+        let base = if sel & 4 != 0 {
+            c.cpu.ldtr.base
+        } else {
+            c.cpu.gdtr.base
+        };
+        let a = base.wrapping_add((sel & !7) as u32 + 4);
+        c.write_sys(a, 4, d.hi() | 0x100)?;
+    }
+    Ok(())
+}
+
+/// Reads the ring-`dpl` stack pointer from the current TSS (SDM 7.2.1).
+pub fn tss_stack(c: &mut Core, dpl: u8, ext: u32) -> Res<(u16, u32)> {
+    let tr = c.cpu.tr;
+    let tss32 = tr.attr & 0x8 != 0;
+    if tss32 {
+        let off = 4 + dpl as u32 * 8;
+        if off + 5 > tr.limit {
+            return Err(Exception::ts((tr.sel as u32 & !3) | ext));
+        }
+        let esp = c.read_sys(tr.base.wrapping_add(off), 4)?;
+        let ss = c.read_sys(tr.base.wrapping_add(off + 4), 2)? as u16;
+        Ok((ss, esp))
+    } else {
+        let off = 2 + dpl as u32 * 4;
+        if off + 3 > tr.limit {
+            return Err(Exception::ts((tr.sel as u32 & !3) | ext));
+        }
+        let sp = c.read_sys(tr.base.wrapping_add(off), 2)?;
+        let ss = c.read_sys(tr.base.wrapping_add(off + 2), 2)? as u16;
+        Ok((ss, sp))
+    }
+}
+
+/// Validates a stack segment selector for a privilege change to `dpl` (SDM 6.12.1.2).
+pub fn check_new_ss(c: &mut Core, ss: u16, dpl: u8, ext: u32) -> Res<Seg> {
+    if ss & !3 == 0 {
+        return Err(Exception::ts(ext));
+    }
+    let err = (ss as u32 & !3) | ext;
+    let d = match read_descriptor(c, ss) {
+        Ok(r) => r?,
+        Err(()) => return Err(Exception::ts(err)),
+    };
+    if (ss & 3) as u8 != dpl || d.dpl() != dpl || !d.is_seg() || d.is_code() || d.typ() & 2 == 0 {
+        return Err(Exception::ts(err));
+    }
+    if !d.present() {
+        return Err(Exception::ss(err));
+    }
+    set_accessed(c, ss, &d)?;
+    Ok(d.to_seg(ss))
+}
+
+fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source) -> Res {
+    let ext = (src == Source::External) as u32;
+    let idt_err = v as u32 * 8 + 2 + ext;
+    if v as u32 * 8 + 7 > c.cpu.idtr.limit as u32 {
+        return Err(Exception::gp(idt_err));
+    }
+    let a = c.cpu.idtr.base.wrapping_add(v as u32 * 8);
+    let gate = Descriptor::new(c.read_sys(a, 4)?, c.read_sys(a.wrapping_add(4), 4)?);
+    let typ = gate.typ();
+    if gate.is_seg() || !matches!(typ, 0x5 | 0x6 | 0x7 | 0xE | 0xF) {
+        return Err(Exception::gp(idt_err));
+    }
+    // Software interrupts check the gate DPL; in v8086 mode with IOPL < 3 INT n is #GP(0)
+    // before getting here (handled by the INT instruction).
+    if src == Source::Software && gate.dpl() < c.cpu.cpl {
+        return Err(Exception::gp(idt_err));
+    }
+    if !gate.present() {
+        return Err(Exception::np(idt_err));
+    }
+    if typ == 0x5 {
+        return crate::cpu::exec::task::task_gate_interrupt(c, gate.gate_selector(), code, ret_eip);
+    }
+    let gate32 = typ & 8 != 0;
+    let trap = typ & 1 != 0;
+    let sel = gate.gate_selector();
+    if sel & !3 == 0 {
+        return Err(Exception::gp(ext));
+    }
+    let serr = (sel as u32 & !3) | ext;
+    let d = match read_descriptor(c, sel) {
+        Ok(r) => r?,
+        Err(()) => return Err(Exception::gp(serr)),
+    };
+    if !d.is_code() || d.dpl() > c.cpu.cpl {
+        return Err(Exception::gp(serr));
+    }
+    if !d.present() {
+        return Err(Exception::np(serr));
+    }
+    let conforming = d.typ() & 4 != 0;
+    let from_vm = c.cpu.vm86();
+    let new_cpl = if conforming { c.cpu.cpl } else { d.dpl() };
+    let offset = gate.gate_offset() & if gate32 { 0xFFFF_FFFF } else { 0xFFFF };
+    if offset > d.limit() {
+        return Err(Exception::gp(ext));
+    }
+    let old = c.cpu.clone();
+    let flags = c.cpu.flags.get();
+    let r = (|| -> Res {
+        if new_cpl < c.cpu.cpl {
+            if from_vm && new_cpl != 0 {
+                return Err(Exception::gp(serr));
+            }
+            let (ss, esp) = tss_stack(c, new_cpl, ext)?;
+            let ss_seg = check_new_ss(c, ss, new_cpl, ext)?;
+            let (old_ss, old_esp) = (c.cpu.seg[SS].sel as u32, c.cpu.gpr[4]);
+            c.cpu.seg[SS] = ss_seg;
+            c.cpu.gpr[4] = esp;
+            c.cpu.cpl = new_cpl;
+            c.cpu.flags.set_bit(VM, false);
+            let sz = if gate32 { 4 } else { 2 };
+            if from_vm {
+                for s in [GS, FS, DS, ES] {
+                    let sel = old.seg[s].sel as u32;
+                    c.push(sz, sel)?;
+                }
+            }
+            c.push(sz, old_ss)?;
+            c.push(sz, old_esp)?;
+            if from_vm {
+                for s in [ES, DS, FS, GS] {
+                    c.cpu.seg[s] = Seg {
+                        valid: false,
+                        ..Seg::default()
+                    };
+                }
+            }
+            c.event(EventKind::PrivilegeChange {
+                from: old.cpl,
+                to: new_cpl,
+            });
+        } else if from_vm {
+            return Err(Exception::gp(serr));
+        }
+        let sz = if gate32 { 4 } else { 2 };
+        c.push(sz, flags)?;
+        c.push(sz, old.seg[CS].sel as u32)?;
+        c.push(sz, ret_eip)?;
+        if let Some(e) = code {
+            c.push(sz, e)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        c.cpu = old;
+        return Err(e);
+    }
+    set_accessed(c, sel, &d)?;
+    c.cpu.seg[CS] = d.to_seg((sel & !3) | new_cpl as u16);
+    c.cpu.cpl = new_cpl;
+    c.cpu.eip = offset;
+    c.cpu.flags.materialize();
+    c.cpu.flags.bits &= !(TF | NT | RF | VM);
+    if !trap {
+        c.cpu.flags.bits &= !IF;
+    }
+    Ok(())
+}

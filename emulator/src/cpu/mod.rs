@@ -1,0 +1,12 @@
+//! The i686 CPU: register state, lazy flags, decoded instructions and their handlers
+//! (one file per instruction family under `exec/`), the decoded-instruction cache and
+//! exception/interrupt delivery. It sees memory and devices only through `ctx::Core`.
+
+pub mod cache;
+pub mod ctx;
+pub mod exception;
+pub mod exec;
+pub mod flags;
+pub mod insn;
+pub mod interrupt;
+pub mod state;

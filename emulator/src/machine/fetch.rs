@@ -1,0 +1,100 @@
+//! Instruction fetch for the dispatch loop: translate CS:EIP, find or build the block of
+//! decoded instructions. Blocks never cross a page; an instruction that does is decoded on
+//! its own each time (`Fetched::Temp`) so that both of its pages are translated every time.
+
+use super::Machine;
+use crate::cpu::cache::{key, MAX_BLOCK};
+use crate::cpu::exception::{Exception, Res};
+use crate::cpu::exec;
+use crate::cpu::insn::Insn;
+use crate::mmu::segment::CS;
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl};
+
+pub enum Fetched {
+    Cached(u32),
+    Temp(Vec<Insn>),
+}
+
+pub fn fetch(m: &mut Machine) -> Res<Fetched> {
+    let c = &mut m.core;
+    let code32 = c.cpu.code32();
+    let eip = c.cpu.eip;
+    let cs = c.cpu.seg[CS];
+    if eip > cs.limit {
+        return Err(Exception::gp(0));
+    }
+    let lin = cs.base.wrapping_add(eip);
+    let user = c.user_mode();
+    let phys = c.translate(lin, false, user)?;
+    let k = key(phys, code32);
+    if let Some(idx) = m.cache.lookup(k) {
+        return Ok(Fetched::Cached(idx));
+    }
+    // Decode a new block from the rest of this page.
+    let avail = (0x1000 - (phys & 0xFFF)) as usize;
+    let bytes: Vec<u8> = match c.mem.ram.get(phys as usize..phys as usize + avail) {
+        Some(b) => b.to_vec(),
+        None => c.mem.peek(phys, avail),
+    };
+    let bits = if code32 { 32 } else { 16 };
+    let mut dec = Decoder::with_ip(bits, &bytes, eip as u64, DecoderOptions::NONE);
+    let mut insns = Vec::new();
+    let cs_limit = cs.limit as u64;
+    while insns.len() < MAX_BLOCK && dec.can_decode() {
+        let ins = dec.decode();
+        if dec.last_error() == DecoderError::NoMoreBytes {
+            break;
+        }
+        let last = ins.ip().wrapping_add(ins.len() as u64 - 1);
+        if last > cs_limit || (!code32 && last > 0xFFFF) {
+            if insns.is_empty() {
+                return Err(Exception::gp(0));
+            }
+            break;
+        }
+        let h = exec::select(&ins);
+        let flow = ins.flow_control();
+        insns.push(Insn::new(ins, h));
+        if flow != FlowControl::Next {
+            break;
+        }
+    }
+    if insns.is_empty() {
+        // The first instruction crosses into the next page: fetch up to 15 bytes through
+        // both translations and decode it alone, uncached.
+        let mut buf = Vec::with_capacity(15);
+        for k in 0..15u32 {
+            let a = lin.wrapping_add(k);
+            if eip.wrapping_add(k) > cs.limit {
+                break;
+            }
+            match c.translate(a, false, user) {
+                Ok(p) => buf.push(c.mem.read_u8(p)),
+                Err(e) => {
+                    // Only fault if the instruction really needs the bytes of that page.
+                    let mut d = Decoder::with_ip(bits, &buf, eip as u64, DecoderOptions::NONE);
+                    let ins = d.decode();
+                    if d.last_error() == DecoderError::NoMoreBytes {
+                        return Err(e);
+                    }
+                    let h = exec::select(&ins);
+                    return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
+                }
+            }
+        }
+        let mut d = Decoder::with_ip(bits, &buf, eip as u64, DecoderOptions::NONE);
+        let ins = d.decode();
+        if d.last_error() == DecoderError::NoMoreBytes {
+            // Runs past the CS limit.
+            return Err(Exception::gp(0));
+        }
+        let h = exec::select(&ins);
+        return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
+    }
+    if m.cache.blocks.len() >= (1 << 16) - 1 {
+        m.flush_code_cache();
+    }
+    m.mark_code_page(phys);
+    let idx = m.cache.insert(k, insns);
+    Ok(Fetched::Cached(idx))
+}

@@ -1,0 +1,288 @@
+//! `Machine`: the CPU core, the decoded-instruction cache and the dispatch loop.
+//! `run(budget)` executes until the budget of instructions is spent, a breakpoint hits,
+//! the guest halts for good, asks to exit, or triple-faults. Owns the order of things
+//! between instructions (SMC invalidation, device deadlines, interrupt acceptance, traps);
+//! it must not contain instruction semantics (those are in `cpu::exec`).
+
+mod fetch;
+
+use crate::bus::PAGE;
+use crate::cpu::cache::DecodeCache;
+use crate::cpu::ctx::{Core, Request, NS_PER_TICK};
+use crate::cpu::exception::vec;
+use crate::cpu::flags::{IF, TF};
+use crate::cpu::interrupt::{deliver, raise, Source};
+use crate::devices::{Devices, DevicesConfig};
+use crate::mmu::segment::CS;
+pub use fetch::Fetched;
+
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    /// Guest RAM in bytes.
+    pub ram_bytes: usize,
+    pub devices: DevicesConfig,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        MachineConfig {
+            ram_bytes: 32 << 20,
+            devices: DevicesConfig::default(),
+        }
+    }
+}
+
+/// Why `run` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget is spent.
+    Budget,
+    /// The guest wrote to the exit port: process exit status.
+    Exit(u32),
+    /// HLT with interrupts disabled (or nothing left that could wake it).
+    Halted,
+    /// Shutdown after a triple fault; the machine stays dead until reset.
+    TripleFault,
+    /// The guest asked for a reset (port 0x64 / 0xCF9 / 0x92).
+    Reset,
+    /// A breakpoint at this linear address is about to execute.
+    Breakpoint(u32),
+}
+
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub core: Core,
+    pub cache: DecodeCache,
+    /// Linear addresses (CS base + EIP) where `run` stops before executing.
+    pub breakpoints: Vec<u32>,
+    next_dev_tick: u64,
+}
+
+impl Machine {
+    pub fn new(cfg: MachineConfig) -> Machine {
+        let dev = Devices::new(cfg.ram_bytes as u32, cfg.devices.clone());
+        Machine {
+            core: Core::new(cfg.ram_bytes, dev),
+            cache: DecodeCache::new(),
+            breakpoints: Vec::new(),
+            next_dev_tick: 0,
+        }
+    }
+
+    /// Rebuilds a machine around a restored core (caches start empty).
+    pub fn from_core(core: Core) -> Machine {
+        let mut m = Machine {
+            core,
+            cache: DecodeCache::new(),
+            breakpoints: Vec::new(),
+            next_dev_tick: 0,
+        };
+        m.flush_code_cache();
+        m
+    }
+
+    /// Linear address of the next instruction.
+    pub fn pc(&self) -> u32 {
+        self.core.cpu.seg[CS].base.wrapping_add(self.core.cpu.eip)
+    }
+
+    pub fn icount(&self) -> u64 {
+        self.core.icount
+    }
+
+    /// Drops every cached decode (after a snapshot restore or a bulk memory load).
+    pub fn flush_code_cache(&mut self) {
+        self.cache.flush();
+        self.core.mem.ensure_code_map();
+        self.core.mem.code_pages.fill(0);
+        self.core.tlb.flush_all();
+        self.next_dev_tick = 0;
+    }
+
+    /// Executes exactly one instruction (or delivers one pending event).
+    pub fn step(&mut self) -> RunExit {
+        self.run_inner(1, true)
+    }
+
+    /// Runs at most `budget` instructions.
+    pub fn run(&mut self, budget: u64) -> RunExit {
+        self.run_inner(budget, false)
+    }
+
+    fn run_inner(&mut self, budget: u64, single_only: bool) -> RunExit {
+        let end = self.core.icount.saturating_add(budget);
+        let mut first = true;
+        loop {
+            if let Some(r) = self.core.request {
+                match r {
+                    Request::Exit(s) => {
+                        self.core.request = None;
+                        return RunExit::Exit(s);
+                    }
+                    Request::Reset => {
+                        self.core.request = None;
+                        return RunExit::Reset;
+                    }
+                    Request::TripleFault => return RunExit::TripleFault,
+                }
+            }
+            self.apply_smc();
+            self.core.stop = false;
+
+            // Devices whose deadline has come.
+            if self.core.clock >= self.next_dev_tick {
+                self.update_devices();
+            }
+
+            // External interrupts are taken between instructions when IF=1 and no shadow.
+            let c = &mut self.core;
+            if c.cpu.flags.bits & IF != 0 && !c.cpu.shadow && c.dev.interrupt_pending() {
+                let v = c.dev.acknowledge_interrupt();
+                let eip = c.cpu.eip;
+                c.event(crate::trace::EventKind::Interrupt {
+                    vector: v,
+                    external: true,
+                });
+                if let Err(e) = deliver(c, v, None, eip, Source::External) {
+                    raise(c, e);
+                }
+                if single_only && !first {
+                    return RunExit::Budget;
+                }
+                continue;
+            }
+
+            if c.cpu.halted {
+                let wake = c.cpu.flags.bits & IF != 0;
+                match (wake, c.dev.next_event_ns()) {
+                    (true, Some(ns)) => {
+                        let t = ns.div_ceil(NS_PER_TICK).max(c.clock + 1);
+                        c.stats.halted_ticks += t - c.clock;
+                        c.clock = t;
+                        if single_only {
+                            return RunExit::Budget;
+                        }
+                        continue;
+                    }
+                    _ => return RunExit::Halted,
+                }
+            }
+
+            if self.core.icount >= end {
+                return RunExit::Budget;
+            }
+
+            let single = single_only
+                || self.core.cpu.shadow
+                || self.core.cpu.flags.bits & TF != 0
+                || !self.breakpoints.is_empty()
+                || self.core.cpu.dr[7] & 0xFF != 0;
+            if !self.breakpoints.is_empty() && !first {
+                let pc = self.pc();
+                if self.breakpoints.contains(&pc) {
+                    return RunExit::Breakpoint(pc);
+                }
+            }
+            first = false;
+            let limit = if single {
+                1
+            } else {
+                (end - self.core.icount) as usize
+            };
+            self.exec_block(limit);
+            if single_only {
+                // One instruction done (or one exception delivered).
+                if let Some(Request::TripleFault) = self.core.request {
+                    return RunExit::TripleFault;
+                }
+                if let Some(Request::Exit(s)) = self.core.request {
+                    self.core.request = None;
+                    return RunExit::Exit(s);
+                }
+                self.apply_smc();
+                return RunExit::Budget;
+            }
+        }
+    }
+
+    fn update_devices(&mut self) {
+        let c = &mut self.core;
+        let now = c.now_ns();
+        c.dev.update(now);
+        self.next_dev_tick = match c.dev.next_event_ns() {
+            Some(ns) => ns.div_ceil(NS_PER_TICK).max(c.clock + 1),
+            None => u64::MAX,
+        };
+    }
+
+    fn apply_smc(&mut self) {
+        if self.core.smc_pages.is_empty() {
+            return;
+        }
+        let pages = std::mem::take(&mut self.core.smc_pages);
+        for p in pages {
+            self.cache.invalidate_page(p);
+            if let Some(cp) = self.core.mem.code_pages.get_mut(p as usize) {
+                *cp = 0;
+            }
+        }
+    }
+
+    /// Executes up to `limit` instructions from the block at the current EIP.
+    fn exec_block(&mut self, limit: usize) {
+        let fetched = match fetch::fetch(self) {
+            Ok(f) => f,
+            Err(e) => {
+                raise(&mut self.core, e);
+                return;
+            }
+        };
+        let Machine { core, cache, .. } = self;
+        let insns = match &fetched {
+            Fetched::Cached(idx) => &cache.blocks[*idx as usize].insns[..],
+            Fetched::Temp(v) => &v[..],
+        };
+        let ipmask = if core.cpu.code32() { u32::MAX } else { 0xFFFF };
+        let tf = core.cpu.flags.bits & TF != 0;
+        let shadow = core.cpu.shadow;
+        let n = insns.len().min(limit);
+        for insn in &insns[..n] {
+            let start = core.cpu.eip;
+            core.cpu.eip = start.wrapping_add(insn.len as u32) & ipmask;
+            if let Err(e) = (insn.exec)(core, insn) {
+                core.cpu.eip = start;
+                raise(core, e);
+                return;
+            }
+            core.icount += 1;
+            core.clock += 1;
+            if core.stop {
+                break;
+            }
+        }
+        if shadow {
+            core.cpu.shadow = false;
+        }
+        if tf && core.request.is_none() {
+            // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS.
+            core.cpu.dr[6] |= 1 << 14;
+            let eip = core.cpu.eip;
+            core.stats.exceptions[vec::DB as usize] += 1;
+            if let Err(e) = deliver(core, vec::DB, None, eip, Source::Exception) {
+                raise(core, e);
+            }
+        }
+    }
+
+    /// Marks a physical page as holding cached code: its writes take the slow path.
+    pub(crate) fn mark_code_page(&mut self, phys: u32) {
+        let p = (phys / PAGE) as usize;
+        self.core.mem.ensure_code_map();
+        if let Some(cp) = self.core.mem.code_pages.get_mut(p) {
+            if *cp == 0 {
+                *cp = 1;
+                self.core.tlb.drop_writes_to(phys & !0xFFF);
+            }
+        }
+    }
+}

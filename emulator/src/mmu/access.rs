@@ -1,0 +1,275 @@
+//! Memory access paths used by instructions: segmentation checks (SDM Vol. 3A 5.3-5.6),
+//! then the TLB fast path, then the page walk. Faults come back as `Exception` values.
+
+use crate::bus::PAGE;
+use crate::cpu::ctx::Core;
+use crate::cpu::exception::{Exception, Res};
+use crate::mmu::paging::{self, Access};
+use crate::mmu::segment::SS;
+use crate::mmu::tlb::slot;
+
+#[inline(always)]
+fn le(b: &[u8], size: u8) -> u32 {
+    match size {
+        1 => b[0] as u32,
+        2 => u16::from_le_bytes([b[0], b[1]]) as u32,
+        _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+    }
+}
+
+#[inline(always)]
+fn seg_fault(seg: usize, code: u32) -> Exception {
+    if seg == SS {
+        Exception::ss(code)
+    } else {
+        Exception::gp(code)
+    }
+}
+
+impl Core {
+    /// Segmentation: offset -> linear address, with null/type/limit checks.
+    #[inline(always)]
+    pub fn linear(&self, seg: usize, off: u32, len: u8, write: bool) -> Res<u32> {
+        let s = &self.cpu.seg[seg];
+        if self.cpu.protected() {
+            if !s.valid {
+                return Err(seg_fault(seg, 0));
+            }
+            if write {
+                if !s.writable() {
+                    return Err(seg_fault(seg, 0));
+                }
+            } else if !s.readable() {
+                return Err(seg_fault(seg, 0));
+            }
+        }
+        if !s.in_limit(off, len as u32) {
+            return Err(seg_fault(seg, 0));
+        }
+        Ok(s.base.wrapping_add(off))
+    }
+
+    #[inline(always)]
+    pub fn user_mode(&self) -> bool {
+        self.cpu.cpl == 3
+    }
+
+    /// Linear -> physical for one access; fills the TLB. `user` is the privilege of the
+    /// access (CPL 3 data accesses are user accesses; descriptor-table reads are not).
+    pub fn translate(&mut self, lin: u32, write: bool, user: bool) -> Res<u32> {
+        let i = slot(write, user, lin);
+        let e = self.tlb.e[i];
+        if e.tag == lin & !0xFFF {
+            return Ok(e.phys | (lin & 0xFFF));
+        }
+        if !write {
+            // A write entry also proves readability for the same privilege.
+            let w = self.tlb.e[slot(true, user, lin)];
+            if w.tag == lin & !0xFFF {
+                return Ok(w.phys | (lin & 0xFFF));
+            }
+        }
+        self.tlb.misses += 1;
+        let (phys, global) = if self.cpu.paging() {
+            let acc = Access {
+                write,
+                user,
+                fetch: false,
+            };
+            match paging::walk(
+                &mut self.mem,
+                self.cpu.cr0,
+                self.cpu.cr3,
+                self.cpu.cr4,
+                lin,
+                acc,
+                true,
+                None,
+            ) {
+                Ok(t) => (t.phys & self.a20_mask, t.global),
+                Err(code) => return Err(Exception::pf(lin, code)),
+            }
+        } else {
+            (lin & self.a20_mask, false)
+        };
+        let page_ok = (phys as usize) + (PAGE as usize) <= self.mem.ram.len();
+        if !write {
+            if page_ok {
+                self.tlb.insert(false, user, lin, phys, global);
+            }
+        } else if page_ok && !self.mem.write_protected_page(phys & !0xFFF) {
+            self.tlb.insert(true, user, lin, phys, global);
+        }
+        Ok(phys)
+    }
+
+    /// Reads `size` bytes at a linear address.
+    #[inline(always)]
+    pub fn read_lin(&mut self, lin: u32, size: u8, user: bool) -> Res<u32> {
+        let e = self.tlb.e[slot(false, user, lin)];
+        let off = lin & 0xFFF;
+        if e.tag == lin & !0xFFF && off <= 0x1000 - size as u32 {
+            let p = (e.phys | off) as usize;
+            if let Some(b) = self.mem.ram.get(p..p + size as usize) {
+                return Ok(le(b, size));
+            }
+        }
+        self.read_lin_slow(lin, size, user)
+    }
+
+    #[inline(never)]
+    fn read_lin_slow(&mut self, lin: u32, size: u8, user: bool) -> Res<u32> {
+        if (lin & 0xFFF) + size as u32 <= 0x1000 {
+            let p = self.translate(lin, false, user)?;
+            return Ok(self.mem.read(p, size));
+        }
+        // Crosses a page: translate both pages before reading anything.
+        let mut v = 0;
+        for k in 0..size as u32 {
+            let p = self.translate(lin.wrapping_add(k), false, user)?;
+            v |= (self.mem.read_u8(p) as u32) << (8 * k);
+        }
+        Ok(v)
+    }
+
+    #[inline(always)]
+    pub fn write_lin(&mut self, lin: u32, size: u8, v: u32, user: bool) -> Res<()> {
+        let e = self.tlb.e[slot(true, user, lin)];
+        let off = lin & 0xFFF;
+        if e.tag == lin & !0xFFF && off <= 0x1000 - size as u32 {
+            let p = (e.phys | off) as usize;
+            if let Some(b) = self.mem.ram.get_mut(p..p + size as usize) {
+                b.copy_from_slice(&v.to_le_bytes()[..size as usize]);
+                return Ok(());
+            }
+        }
+        self.write_lin_slow(lin, size, v, user)
+    }
+
+    #[inline(never)]
+    fn write_lin_slow(&mut self, lin: u32, size: u8, v: u32, user: bool) -> Res<()> {
+        if (lin & 0xFFF) + size as u32 <= 0x1000 {
+            let p = self.translate(lin, true, user)?;
+            self.write_phys(p, size, v);
+            return Ok(());
+        }
+        // Page-crossing write: both pages must be writable before any byte changes.
+        let last = lin.wrapping_add(size as u32 - 1);
+        self.translate(lin, true, user)?;
+        self.translate(last, true, user)?;
+        for k in 0..size as u32 {
+            let p = self.translate(lin.wrapping_add(k), true, user)?;
+            self.write_phys(p, 1, v >> (8 * k));
+        }
+        Ok(())
+    }
+
+    /// Physical write with self-modifying-code detection.
+    pub fn write_phys(&mut self, phys: u32, size: u8, v: u32) {
+        if self.mem.write(phys, size, v) {
+            let first = phys / PAGE;
+            let last = phys.wrapping_add(size as u32 - 1) / PAGE;
+            self.smc_pages.push(first);
+            if last != first {
+                self.smc_pages.push(last);
+            }
+            self.stop = true;
+        }
+    }
+
+    // ---- segment:offset accessors used by instruction handlers ----
+
+    #[inline(always)]
+    pub fn read(&mut self, seg: usize, off: u32, size: u8) -> Res<u32> {
+        let lin = self.linear(seg, off, size, false)?;
+        let user = self.user_mode();
+        self.read_lin(lin, size, user)
+    }
+
+    #[inline(always)]
+    pub fn write(&mut self, seg: usize, off: u32, size: u8, v: u32) -> Res<()> {
+        let lin = self.linear(seg, off, size, true)?;
+        let user = self.user_mode();
+        self.write_lin(lin, size, v, user)
+    }
+
+    /// Checks that a write would succeed (segment and page) without writing: used by
+    /// read-modify-write instructions and multi-part stores so state stays unchanged on fault.
+    pub fn probe_write(&mut self, seg: usize, off: u32, size: u8) -> Res<()> {
+        let lin = self.linear(seg, off, size, true)?;
+        let user = self.user_mode();
+        self.translate(lin, true, user)?;
+        if (lin & 0xFFF) + size as u32 > 0x1000 {
+            self.translate(lin.wrapping_add(size as u32 - 1), true, user)?;
+        }
+        Ok(())
+    }
+
+    /// Supervisor-privilege ("implicit") reads of system structures (GDT, IDT, TSS).
+    pub fn read_sys(&mut self, lin: u32, size: u8) -> Res<u32> {
+        self.read_lin(lin, size, false)
+    }
+    pub fn write_sys(&mut self, lin: u32, size: u8, v: u32) -> Res<()> {
+        self.write_lin(lin, size, v, false)
+    }
+
+    /// Side-effect-free read of linear memory for front ends: None if unmapped.
+    pub fn peek_lin(&self, lin: u32, len: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        for k in 0..len as u32 {
+            let a = lin.wrapping_add(k);
+            let phys = if self.cpu.paging() {
+                let r = paging::explain(
+                    &self.mem,
+                    self.cpu.cr0,
+                    self.cpu.cr3,
+                    self.cpu.cr4,
+                    a,
+                    Access::READ,
+                );
+                r.result.ok()?
+            } else {
+                a
+            };
+            out.push(self.mem.read_u8(phys & self.a20_mask));
+        }
+        Some(out)
+    }
+
+    // ---- stack ----
+
+    #[inline(always)]
+    pub fn sp_mask(&self) -> u32 {
+        if self.cpu.stack32() {
+            0xFFFF_FFFF
+        } else {
+            0xFFFF
+        }
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, size: u8, v: u32) -> Res<()> {
+        let mask = self.sp_mask();
+        let esp = self.cpu.gpr[4];
+        let nsp = esp.wrapping_sub(size as u32) & mask;
+        self.write(SS, nsp, size, v)?;
+        self.cpu.gpr[4] = (esp & !mask) | nsp;
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub fn pop(&mut self, size: u8) -> Res<u32> {
+        let mask = self.sp_mask();
+        let esp = self.cpu.gpr[4];
+        let v = self.read(SS, esp & mask, size)?;
+        self.cpu.gpr[4] = (esp & !mask) | (esp.wrapping_add(size as u32) & mask);
+        Ok(v)
+    }
+
+    /// Reads the stack at ESP+`delta` without popping.
+    pub fn stack_peek(&mut self, delta: u32, size: u8) -> Res<u32> {
+        let mask = self.sp_mask();
+        let a = self.cpu.gpr[4].wrapping_add(delta) & mask;
+        self.read(SS, a, size)
+    }
+}

@@ -1,0 +1,55 @@
+//! `traplab`: the headless command line of Traplab.
+//! Subcommands: `run` (boot an image, serial on stdio), `vectors` (CPU test vectors),
+//! `bench` (guest MIPS table), `disasm` (disassemble guest code).
+//! Bad input gets one clear line on stderr and exit status 2, never a panic.
+
+mod bench;
+mod run;
+mod vectors;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "traplab",
+    version,
+    about = "Traplab: an educational x86 PC emulator (headless front end)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Boot an image: serial port (COM1) and debug port 0xE9 go to stdout, stdin to COM1.
+    Run(run::RunArgs),
+    /// Run CPU test vectors (SingleStepTests JSON, .json or .json.gz) and print pass counts.
+    Vectors(vectors::VectorArgs),
+    /// Measure guest MIPS on the benchmark guests and print a table.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::Run(a) => run::main(a),
+        Cmd::Vectors(a) => vectors::main(a),
+        Cmd::Bench(a) => bench::main(a),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("traplab: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
