@@ -453,7 +453,9 @@ mod tests {
         assert!(k.inject_ascii_key('A'));
         assert!(k.irq1_level());
         assert_eq!(k.read(0x60), 0x2A);
-        assert!(k.irq1_level()); // next byte is already in the buffer
+        assert!(!k.irq1_level()); // IRQ1 drops until the next byte is loaded...
+        k.service();
+        assert!(k.irq1_level()); // ...and rises again: a new edge per byte
         assert_eq!(drain(&mut k), [0x1E, 0x9E, 0xAA]);
         assert!(!k.irq1_level());
         k.inject_ascii_key('\n');
