@@ -36,10 +36,25 @@ const MIN_WORDS: usize = 300;
 
 /// Terms each chapter must keep from the notes (lower-case substrings).
 const REQUIRED_TERMS: &[(&str, &[&str])] = &[
-    ("03-beneficios.md", &["para las empresas", "eficiencia de recursos"]),
-    ("04-gestion.md", &["gestión más sencilla", "plantilla", "tiempo de inactividad", "migración", "aprovisionamiento"]),
+    (
+        "03-beneficios.md",
+        &["para las empresas", "eficiencia de recursos"],
+    ),
+    (
+        "04-gestion.md",
+        &[
+            "gestión más sencilla",
+            "plantilla",
+            "tiempo de inactividad",
+            "migración",
+            "aprovisionamiento",
+        ],
+    ),
     ("05-soluciones.md", &["vmware", "citrix", "hyper-v"]),
-    ("06-maquinas-virtuales.md", &["configuración", "disco virtual", "instantánea"]),
+    (
+        "06-maquinas-virtuales.md",
+        &["configuración", "disco virtual", "instantánea"],
+    ),
     ("07-hipervisores.md", &["tipo 1", "tipo 2", "bare-metal"]),
     (
         "08-tipos.md",
@@ -56,14 +71,45 @@ const REQUIRED_TERMS: &[(&str, &[&str])] = &[
             "virtualización en la nube",
         ],
     ),
-    ("09-entornos.md", &["ordenadores personales", "servidores locales", "iaas"]),
-    ("10-contenedores.md", &["contenedor", "kubernetes", "orquest"]),
+    (
+        "09-entornos.md",
+        &["ordenadores personales", "servidores locales", "iaas"],
+    ),
+    (
+        "10-contenedores.md",
+        &["contenedor", "kubernetes", "orquest"],
+    ),
     (
         "11-docker.md",
-        &["contenedores", "imágenes", "volúmenes", "redes", "cliente-servidor", "docker engine", "dockerd", "api rest", "registro", "docker hub"],
+        &[
+            "contenedores",
+            "imágenes",
+            "volúmenes",
+            "redes",
+            "cliente-servidor",
+            "docker engine",
+            "dockerd",
+            "api rest",
+            "registro",
+            "docker hub",
+        ],
     ),
-    ("12-traplab.md", &["caché de instrucciones decodificadas", "dirección física", "manejador", "indicadores perezosos", "tlb", "excepci", "tiempo virtual"]),
-    ("13-trap-and-emulate.md", &["popek", "goldberg", "popf", "amd-v", "vt-x", "vmcb"]),
+    (
+        "12-traplab.md",
+        &[
+            "caché de instrucciones decodificadas",
+            "dirección física",
+            "manejador",
+            "indicadores perezosos",
+            "tlb",
+            "excepci",
+            "tiempo virtual",
+        ],
+    ),
+    (
+        "13-trap-and-emulate.md",
+        &["popek", "goldberg", "popf", "amd-v", "vt-x", "vmcb"],
+    ),
 ];
 
 fn workbook() -> PathBuf {
@@ -112,7 +158,12 @@ fn prose_lines(text: &str) -> Vec<String> {
     for line in text.lines() {
         let trimmed = line.trim_start();
         if let Some(f) = &fence {
-            if trimmed.starts_with(f.as_str()) && trimmed.trim_start_matches(f.chars().next().unwrap()).trim().is_empty() {
+            if trimmed.starts_with(f.as_str())
+                && trimmed
+                    .trim_start_matches(f.chars().next().unwrap())
+                    .trim()
+                    .is_empty()
+            {
                 fence = None;
             }
             continue;
@@ -151,7 +202,10 @@ fn headings(text: &str) -> Vec<(usize, String)> {
             let t = l.trim_start();
             let level = t.chars().take_while(|&c| c == '#').count();
             if (1..=6).contains(&level) && t[level..].starts_with(' ') {
-                Some((level, t[level..].trim().trim_end_matches('#').trim().to_string()))
+                Some((
+                    level,
+                    t[level..].trim().trim_end_matches('#').trim().to_string(),
+                ))
             } else {
                 None
             }
@@ -201,7 +255,11 @@ fn anchors(text: &str) -> BTreeSet<String> {
             })
             .collect();
         let n = seen.entry(id.clone()).or_insert(0);
-        out.insert(if *n == 0 { id.clone() } else { format!("{id}-{n}") });
+        out.insert(if *n == 0 {
+            id.clone()
+        } else {
+            format!("{id}-{n}")
+        });
         *n += 1;
     }
     out
@@ -216,7 +274,11 @@ fn link_targets(text: &str) -> Vec<String> {
     while let Some(i) = rest.find("](") {
         rest = &rest[i + 2..];
         let end = rest.find(')').expect("unclosed link target");
-        let target = rest[..end].split_whitespace().next().unwrap_or("").trim_matches(['<', '>']);
+        let target = rest[..end]
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches(['<', '>']);
         out.push(target.to_string());
         rest = &rest[end..];
     }
@@ -239,7 +301,11 @@ fn is_external(target: &str) -> bool {
 fn resolve(from: &str, target: &str) -> Option<String> {
     let mut parts: Vec<String> = Path::new(from)
         .parent()
-        .map(|p| p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect())
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     for c in Path::new(target).components() {
         match c {
@@ -261,7 +327,9 @@ fn summary_entries() -> Vec<(String, String)> {
     for line in prose_lines(&text) {
         let mut rest = line.as_str();
         while let Some(open) = rest.find('[') {
-            let Some(close) = rest[open..].find("](") else { break };
+            let Some(close) = rest[open..].find("](") else {
+                break;
+            };
             let title = rest[open + 1..open + close].to_string();
             let after = &rest[open + close + 2..];
             let end = after.find(')').expect("unclosed SUMMARY link");
@@ -273,7 +341,11 @@ fn summary_entries() -> Vec<(String, String)> {
 }
 
 fn word_count(text: &str) -> usize {
-    prose_lines(text).iter().flat_map(|l| l.split_whitespace()).filter(|w| w.chars().any(char::is_alphabetic)).count()
+    prose_lines(text)
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count()
 }
 
 #[test]
@@ -281,7 +353,10 @@ fn summary_lists_every_chapter_in_order() {
     let entries = summary_entries();
     let paths: Vec<&str> = entries.iter().map(|(_, p)| p.as_str()).collect();
     for (path, title) in NOTES_CHAPTERS {
-        assert!(paths.contains(path), "SUMMARY.md does not list {path} ({title})");
+        assert!(
+            paths.contains(path),
+            "SUMMARY.md does not list {path} ({title})"
+        );
         let (listed_title, _) = entries.iter().find(|(_, p)| p == path).unwrap();
         assert_eq!(listed_title, title, "SUMMARY.md title of {path}");
     }
@@ -292,27 +367,55 @@ fn summary_lists_every_chapter_in_order() {
         .chain(EXTRA_CHAPTERS.iter().copied())
         .chain(BACK_MATTER.iter().copied())
         .collect();
-    let listed: Vec<&str> = paths.iter().copied().filter(|p| expected.contains(p)).collect();
+    let listed: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| expected.contains(p))
+        .collect();
     assert_eq!(listed, expected, "chapter order in SUMMARY.md");
-    assert_eq!(paths.last(), BACK_MATTER.last(), "the answers must be the last chapter");
+    assert_eq!(
+        paths.last(),
+        BACK_MATTER.last(),
+        "the answers must be the last chapter"
+    );
     for (title, path) in &entries {
-        assert!(!path.is_empty(), "draft chapter (no file) in SUMMARY.md: {title}");
-        assert!(src().join(path).is_file(), "SUMMARY.md links to missing file {path} ({title})");
+        assert!(
+            !path.is_empty(),
+            "draft chapter (no file) in SUMMARY.md: {title}"
+        );
+        assert!(
+            src().join(path).is_file(),
+            "SUMMARY.md links to missing file {path} ({title})"
+        );
     }
     // Every Markdown file is part of the book (no orphan chapters).
     for md in markdown_files() {
-        assert!(md == "SUMMARY.md" || paths.contains(&md.as_str()), "{md} is not listed in SUMMARY.md");
+        assert!(
+            md == "SUMMARY.md" || paths.contains(&md.as_str()),
+            "{md} is not listed in SUMMARY.md"
+        );
     }
 }
 
 #[test]
 fn chapters_are_complete() {
-    for path in NOTES_CHAPTERS.iter().map(|(p, _)| *p).chain(EXTRA_CHAPTERS.iter().copied()) {
+    for path in NOTES_CHAPTERS
+        .iter()
+        .map(|(p, _)| *p)
+        .chain(EXTRA_CHAPTERS.iter().copied())
+    {
         let text = read(&src().join(path));
         let words = word_count(&text);
-        assert!(words >= MIN_WORDS, "{path} has {words} words; at least {MIN_WORDS} expected");
+        assert!(
+            words >= MIN_WORDS,
+            "{path} has {words} words; at least {MIN_WORDS} expected"
+        );
         let hs = headings(&text);
-        assert_eq!(hs.first().map(|(l, _)| *l), Some(1), "{path} must start with a level-1 heading");
+        assert_eq!(
+            hs.first().map(|(l, _)| *l),
+            Some(1),
+            "{path} must start with a level-1 heading"
+        );
         assert!(
             hs.iter().any(|(l, h)| *l == 2 && h == "Preguntas"),
             "{path} has no \"## Preguntas\" section"
@@ -324,7 +427,10 @@ fn chapters_are_complete() {
         );
         // Every chapter's questions have answers in the appendix.
         let answers = read(&src().join("respuestas.md"));
-        assert!(answers.contains(&format!("]({path})")), "respuestas.md has no answers for {path}");
+        assert!(
+            answers.contains(&format!("]({path})")),
+            "respuestas.md has no answers for {path}"
+        );
     }
     for (path, terms) in REQUIRED_TERMS {
         let text = read(&src().join(path)).to_lowercase();
@@ -338,19 +444,37 @@ fn chapters_are_complete() {
 fn glossary_is_a_two_language_table() {
     let text = read(&src().join("glosario.md"));
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
-    assert!(rows.len() > 50, "the glossary has only {} table rows", rows.len());
-    assert!(rows[0].contains("Español") && rows[0].contains("Inglés"), "glossary header: {}", rows[0]);
+    assert!(
+        rows.len() > 50,
+        "the glossary has only {} table rows",
+        rows.len()
+    );
+    assert!(
+        rows[0].contains("Español") && rows[0].contains("Inglés"),
+        "glossary header: {}",
+        rows[0]
+    );
     for row in &rows[2..] {
-        let cells: Vec<&str> = row.trim().trim_matches('|').split('|').map(str::trim).collect();
-        assert!(cells.len() >= 3 && cells.iter().all(|c| !c.is_empty()), "bad glossary row: {row}");
+        let cells: Vec<&str> = row
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        assert!(
+            cells.len() >= 3 && cells.iter().all(|c| !c.is_empty()),
+            "bad glossary row: {row}"
+        );
     }
 }
 
 #[test]
 fn links_images_and_anchors_resolve() {
     let files = markdown_files();
-    let anchor_map: BTreeMap<String, BTreeSet<String>> =
-        files.iter().map(|f| (f.clone(), anchors(&read(&src().join(f))))).collect();
+    let anchor_map: BTreeMap<String, BTreeSet<String>> = files
+        .iter()
+        .map(|f| (f.clone(), anchors(&read(&src().join(f)))))
+        .collect();
     let mut errors = Vec::new();
     for file in &files {
         let text = read(&src().join(file));
@@ -382,8 +506,12 @@ fn links_images_and_anchors_resolve() {
             if let Some(anchor) = anchor {
                 match anchor_map.get(&resolved) {
                     Some(ids) if ids.contains(anchor) => {}
-                    Some(ids) => errors.push(format!("{file}: anchor #{anchor} not found in {resolved}; headings: {ids:?}")),
-                    None => errors.push(format!("{file}: anchor #{anchor} points into non-Markdown file {resolved}")),
+                    Some(ids) => errors.push(format!(
+                        "{file}: anchor #{anchor} not found in {resolved}; headings: {ids:?}"
+                    )),
+                    None => errors.push(format!(
+                        "{file}: anchor #{anchor} points into non-Markdown file {resolved}"
+                    )),
                 }
             }
         }
@@ -394,7 +522,10 @@ fn links_images_and_anchors_resolve() {
 #[test]
 fn every_figure_is_used_and_well_formed() {
     let img = src().join("img");
-    let all_text: String = markdown_files().iter().map(|f| read(&src().join(f))).collect();
+    let all_text: String = markdown_files()
+        .iter()
+        .map(|f| read(&src().join(f)))
+        .collect();
     let mut count = 0;
     for entry in fs::read_dir(&img).expect("workbook/src/img must exist") {
         let path = entry.unwrap().path();
@@ -403,7 +534,10 @@ fn every_figure_is_used_and_well_formed() {
         }
         count += 1;
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(all_text.contains(&format!("img/{name}")), "figure {name} is not used by any chapter");
+        assert!(
+            all_text.contains(&format!("img/{name}")),
+            "figure {name} is not used by any chapter"
+        );
         let svg = read(&path);
         if let Err(e) = check_svg(&svg) {
             panic!("{name} is not well-formed: {e}");
@@ -452,7 +586,9 @@ fn check_svg(svg: &str) -> Result<(), String> {
                 (Some(q), c) if c == q => quote = None,
                 (Some(_), _) => {}
                 (None, '"' | '\'') => quote = Some(c),
-                (None, '<') => return Err(format!("'<' inside a tag near: {}", &rest[..i.min(60)])),
+                (None, '<') => {
+                    return Err(format!("'<' inside a tag near: {}", &rest[..i.min(60)]))
+                }
                 (None, '>') => {
                     end = Some(i);
                     break;
@@ -505,17 +641,24 @@ fn check_attributes(tag: &str, mut attrs: &str) -> Result<(), String> {
         if attrs.is_empty() {
             return Ok(());
         }
-        let eq = attrs.find('=').ok_or_else(|| format!("<{tag}>: attribute without value: {attrs}"))?;
+        let eq = attrs
+            .find('=')
+            .ok_or_else(|| format!("<{tag}>: attribute without value: {attrs}"))?;
         let name = attrs[..eq].trim();
         if name.is_empty() || name.contains(char::is_whitespace) {
             return Err(format!("<{tag}>: bad attribute name in: {attrs}"));
         }
         let value = attrs[eq + 1..].trim_start();
-        let q = value.chars().next().ok_or_else(|| format!("<{tag}>: missing value for {name}"))?;
+        let q = value
+            .chars()
+            .next()
+            .ok_or_else(|| format!("<{tag}>: missing value for {name}"))?;
         if q != '"' && q != '\'' {
             return Err(format!("<{tag}>: unquoted value for {name}"));
         }
-        let close = value[1..].find(q).ok_or_else(|| format!("<{tag}>: unterminated value for {name}"))?;
+        let close = value[1..]
+            .find(q)
+            .ok_or_else(|| format!("<{tag}>: unterminated value for {name}"))?;
         check_entities(&value[1..1 + close])?;
         attrs = &value[close + 2..];
     }
@@ -528,8 +671,12 @@ fn check_entities(text: &str) -> Result<(), String> {
         let end = rest.find(';').ok_or("'&' without ';'")?;
         let entity = &rest[..end];
         let ok = matches!(entity, "amp" | "lt" | "gt" | "quot" | "apos")
-            || entity.strip_prefix("#x").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
-            || entity.strip_prefix('#').is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()));
+            || entity
+                .strip_prefix("#x")
+                .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+            || entity
+                .strip_prefix('#')
+                .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()));
         if !ok {
             return Err(format!("unknown entity &{entity};"));
         }
@@ -547,21 +694,39 @@ fn lab_blocks_are_marked() {
     // would run those.
     for file in markdown_files() {
         let text = read(&src().join(&file));
-        assert!(!text.contains("```console"), "{file}: console blocks are not allowed yet");
+        assert!(
+            !text.contains("```console"),
+            "{file}: console blocks are not allowed yet"
+        );
         let mut lines = text.lines();
         while let Some(line) = lines.next() {
             if line.trim_start() != "```text" {
                 continue;
             }
-            let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim_start() != "```").collect();
+            let block: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| l.trim_start() != "```")
+                .collect();
             let runs_traplab = block.iter().any(|l| l.trim_start().starts_with("traplab "));
             let runs_foreign = block.iter().any(|l| {
                 let l = l.trim_start();
-                ["docker ", "virsh ", "Get-VM", "curl "].iter().any(|p| l.starts_with(p))
+                ["docker ", "virsh ", "Get-VM", "curl "]
+                    .iter()
+                    .any(|p| l.starts_with(p))
             });
+            for cmd in block.iter().map(|l| l.trim_start()).filter(|l| l.starts_with("traplab ")) {
+                // Images and input files named by a lab must exist in the repository.
+                for word in cmd.split_whitespace().filter(|w| w.starts_with("samples/") || w.starts_with("workbook/")) {
+                    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(word);
+                    assert!(path.is_file(), "{file}: lab command uses missing file {word}: {cmd}");
+                }
+            }
             if runs_traplab {
                 assert!(
-                    block.iter().any(|l| l.trim_start().starts_with('#') && l.contains("comprobarán los tests")),
+                    block
+                        .iter()
+                        .any(|l| l.trim_start().starts_with('#')
+                            && l.contains("comprobarán los tests")),
                     "{file}: a traplab lab block lacks the 'checked by tests' comment: {block:?}"
                 );
             }
@@ -577,7 +742,10 @@ fn lab_blocks_are_marked() {
 
 #[test]
 fn mdbook_builds_if_installed() {
-    let available = Command::new("mdbook").arg("--version").output().is_ok_and(|o| o.status.success());
+    let available = Command::new("mdbook")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !available {
         println!("mdbook is not on PATH: skipping the mdbook build (install it with `cargo install mdbook --locked`)");
         return;
@@ -593,11 +761,17 @@ fn mdbook_builds_if_installed() {
         .expect("failed to run mdbook");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "mdbook build failed:\n{stderr}");
-    assert!(!stderr.contains("WARN") && !stderr.contains("ERROR"), "mdbook build reported problems:\n{stderr}");
+    assert!(
+        !stderr.contains("WARN") && !stderr.contains("ERROR"),
+        "mdbook build reported problems:\n{stderr}"
+    );
     for (path, _) in NOTES_CHAPTERS {
         let html = out_dir.join(path.replace(".md", ".html"));
         assert!(html.is_file(), "mdbook did not produce {}", html.display());
     }
-    assert!(out_dir.join("img/capa-abstraccion.svg").is_file(), "figures were not copied");
+    assert!(
+        out_dir.join("img/capa-abstraccion.svg").is_file(),
+        "figures were not copied"
+    );
     let _ = fs::remove_dir_all(&out_dir);
 }
