@@ -33,7 +33,8 @@ _start:
         mov     %ax, %es
         mov     %ax, %ss
         mov     $0x7c00, %sp            /* stack grows down below us */
-        sti
+        /* Interrupts stay off throughout: the BIOS teletype does not need them,
+         * and a protected-mode IRQ without an IDT would triple-fault. */
 
         /* --- real mode: print with the BIOS teletype service INT 10h AH=0Eh --- */
         mov     $msg_real, %si
@@ -63,7 +64,7 @@ _start:
         out     %al, $0x92
 
         /* --- enter protected mode --- */
-        cli                             /* no IDT for protected mode: no interrupts */
+        cli                             /* (still) no interrupts: there is no protected-mode IDT */
         lgdt    gdt_desc
         mov     %cr0, %eax
         or      $1, %eax                /* CR0.PE */
