@@ -1,0 +1,33 @@
+#!/bin/bash
+# check-qemu.sh - run every test of expected/manifest.tsv under QEMU and compare
+# the serial output and the exit status with the recorded ones.
+#   QEMU=/path/to/qemu-system-i386 ./check-qemu.sh       (default: qemu-system-i386)
+# Extra QEMU options (e.g. "-L /usr/share/seabios") can be given in QEMU_OPTS.
+cd "$(dirname "$0")" || exit 2
+QEMU=${QEMU:-qemu-system-i386}
+fail=0
+while IFS=$'\t' read -r name image boot cmdline input expected status match _; do
+    case "$name" in ''|'#'*) continue ;; esac
+    args=(-display none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot)
+    if [ "$boot" = disk ]; then args+=(-drive "format=raw,file=$image"); else args+=(-kernel "$image"); fi
+    [ "$cmdline" != - ] && args+=(-append "$cmdline")
+    [ "$input" = - ] && input=/dev/null
+    out=$(mktemp)
+    # shellcheck disable=SC2086
+    timeout 120 "$QEMU" $QEMU_OPTS "${args[@]}" < "$input" > "$out" 2>/dev/null
+    got=$?
+    if [ "$match" = lines ]; then
+        same=$(cmp -s <(sort "$out") <(sort "$expected") && echo yes)
+    else
+        same=$(cmp -s "$out" "$expected" && echo yes)
+    fi
+    if [ "$same" = yes ] && [ "$got" = "$status" ]; then
+        echo "ok    $name"
+    else
+        echo "FAIL  $name (status $got, expected $status; output matches: ${same:-no})"
+        diff "$expected" "$out" | head -20
+        fail=1
+    fi
+    rm -f "$out"
+done < expected/manifest.tsv
+exit $fail
