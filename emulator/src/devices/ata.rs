@@ -17,6 +17,7 @@
 //!   raises no interrupt. Only 28-bit addressing (LBA28 and CHS); 48-bit commands abort.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 const BSY: u8 = 0x80;
 const DRDY: u8 = 0x40;
@@ -48,8 +49,9 @@ enum Transfer {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ata {
-    #[serde(with = "serde_bytes")]
-    image: Vec<u8>,
+    /// Shared until written, so cloning the machine for a snapshot does not copy the disk.
+    #[serde(with = "arc_bytes")]
+    image: Arc<Vec<u8>>,
     dirty: bool,
     features: u8,
     error: u8,
@@ -75,7 +77,7 @@ impl Ata {
     /// A disk holding `image` (a trailing partial sector is not addressable).
     pub fn new(image: Vec<u8>) -> Self {
         let mut ata = Ata {
-            image,
+            image: Arc::new(image),
             dirty: false,
             features: 0,
             error: 0x01,
@@ -105,7 +107,7 @@ impl Ata {
 
     /// Takes the image out of the device.
     pub fn into_image(self) -> Vec<u8> {
-        self.image
+        Arc::try_unwrap(self.image).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// True when the guest wrote a sector since creation or the last `clear_dirty`.
@@ -115,6 +117,16 @@ impl Ata {
 
     pub fn clear_dirty(&mut self) {
         self.dirty = false;
+    }
+
+    /// Status register, without clearing the interrupt (as alternate status).
+    pub fn status(&self) -> u8 {
+        self.status
+    }
+
+    /// Error register.
+    pub fn error(&self) -> u8 {
+        self.error
     }
 
     /// Addressable sectors (capped at the LBA28 limit).
@@ -437,7 +449,8 @@ impl Ata {
                     return self.fail(IDNF);
                 }
                 let start = lba as usize * SECTOR;
-                self.image[start..start + self.buffer.len()].copy_from_slice(&self.buffer);
+                let image = Arc::make_mut(&mut self.image);
+                image[start..start + self.buffer.len()].copy_from_slice(&self.buffer);
                 self.dirty = true;
                 self.set_address(lba + n - 1);
                 let remaining = remaining - n;
@@ -508,6 +521,20 @@ impl Ata {
         let sum = bytes[..511].iter().fold(0u8, |a, &b| a.wrapping_add(b));
         bytes[511] = sum.wrapping_neg();
         bytes
+    }
+}
+
+/// Serde for the shared image: plain bytes on the wire (serde's `rc` feature not needed).
+mod arc_bytes {
+    use serde::{Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(v: &Arc<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(v.as_slice(), s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<u8>>, D::Error> {
+        serde_bytes::deserialize::<Vec<u8>, D>(d).map(Arc::new)
     }
 }
 
@@ -643,6 +670,20 @@ mod tests {
         a.write(0x1F3, 0);
         a.write(0x1F7, 0x20);
         assert_eq!(a.read(0x1F1), IDNF);
+    }
+
+    #[test]
+    fn clones_share_the_image_until_written() {
+        let mut a = disk(4);
+        let snapshot = a.clone();
+        lba_command(&mut a, 0x30, 0, 1);
+        for _ in 0..256 {
+            a.write_data(0xBEEF);
+        }
+        assert_eq!(&a.image()[..2], &[0xEF, 0xBE]);
+        assert_eq!(snapshot.image(), disk(4).image());
+        assert!(!snapshot.dirty());
+        assert_eq!(snapshot.into_image().len(), 4 * SECTOR);
     }
 
     #[test]

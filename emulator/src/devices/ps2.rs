@@ -95,6 +95,16 @@ impl Ps2 {
         matches!(self.obf, Some((_, true))) && self.command_byte & 0x02 != 0
     }
 
+    /// The controller's command byte (0x20/0x60).
+    pub fn command_byte(&self) -> u8 {
+        self.command_byte
+    }
+
+    /// The controller's output port (0xD0/0xD1).
+    pub fn output_port(&self) -> u8 {
+        self.output_port
+    }
+
     /// Keyboard LEDs (bit 0 scroll, 1 num, 2 caps lock) as last set by the guest.
     pub fn leds(&self) -> u8 {
         self.leds

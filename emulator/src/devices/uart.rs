@@ -101,6 +101,31 @@ impl Uart {
         std::mem::take(&mut self.output)
     }
 
+    /// Interrupt enable register.
+    pub fn ier(&self) -> u8 {
+        self.ier
+    }
+    /// Line control register.
+    pub fn lcr(&self) -> u8 {
+        self.lcr
+    }
+    /// Modem control register.
+    pub fn mcr(&self) -> u8 {
+        self.mcr
+    }
+    /// Divisor latch (baud rate = 115200 / divisor).
+    pub fn divisor(&self) -> u16 {
+        self.divisor
+    }
+    /// Bytes waiting in the receive FIFO (or holding register).
+    pub fn rx_len(&self) -> usize {
+        self.rx_fifo.len()
+    }
+    /// FIFO mode (FCR bit 0).
+    pub fn fifo_enabled(&self) -> bool {
+        self.fifo_enabled
+    }
+
     /// Host bytes not yet moved into the receive FIFO.
     pub fn pending_input(&self) -> usize {
         self.host_input.len()
