@@ -714,11 +714,21 @@ fn lab_blocks_are_marked() {
                     .iter()
                     .any(|p| l.starts_with(p))
             });
-            for cmd in block.iter().map(|l| l.trim_start()).filter(|l| l.starts_with("traplab ")) {
+            for cmd in block
+                .iter()
+                .map(|l| l.trim_start())
+                .filter(|l| l.starts_with("traplab "))
+            {
                 // Images and input files named by a lab must exist in the repository.
-                for word in cmd.split_whitespace().filter(|w| w.starts_with("samples/") || w.starts_with("workbook/")) {
+                for word in cmd
+                    .split_whitespace()
+                    .filter(|w| w.starts_with("samples/") || w.starts_with("workbook/"))
+                {
                     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(word);
-                    assert!(path.is_file(), "{file}: lab command uses missing file {word}: {cmd}");
+                    assert!(
+                        path.is_file(),
+                        "{file}: lab command uses missing file {word}: {cmd}"
+                    );
                 }
             }
             if runs_traplab {
