@@ -11,8 +11,11 @@
 //! - Port accesses of 2 or 4 bytes on byte-wide devices are split into byte accesses on
 //!   consecutive ports (as the ISA bus does), but only within the same device: the bytes that
 //!   would fall on another device are dropped on writes and read as 0xFF. The ATA data port
-//!   (0x1F0) is 16-bit (a 32-bit access moves two words), the exit port 0xF4 takes the whole
-//!   value, and 0xCF8-0xCFF (PCI configuration, not present) is one unit reading all ones.
+//!   (0x1F0) is 16-bit (a 32-bit access moves two words, an 8-bit one still consumes a word),
+//!   the exit port 0xF4 takes the whole value, and 0xCF8-0xCFF (PCI configuration, not
+//!   present) is one unit reading all ones.
+//! - After any access or host input the machine should ask `next_event_ns` again: a guest
+//!   that reprograms the PIT or the RTC, or host input that arms the UART timeout, moves it.
 //! - A20: the line follows the last write on either path, 0x92 bit 1 or the 8042 output port
 //!   (as in QEMU, where both drive one line); each path reads back its own register.
 //! - Unmapped ports read all ones and ignore writes; without a disk the ATA ports are unmapped
@@ -256,16 +259,41 @@ impl Devices {
         self.route();
     }
 
-    /// The earliest virtual time at which a device needs `update`.
+    /// The earliest virtual time at which a device needs `update` (PIT channel 0 edge, RTC
+    /// periodic/update/alarm, UART receive timeout), whether or not the PIC masks the line.
     pub fn next_event_ns(&self) -> Option<u64> {
+        self.events().map(|(_, t)| t).min()
+    }
+
+    /// Like `next_event_ns`, but only events on IRQ lines the PIC's masks let through: None
+    /// when no timer can interrupt the CPU (a halted CPU with IF=1 may then stop for good).
+    /// Skipping updates for masked lines loses nothing: their effects are computed from time
+    /// at the next update or port access, which is when a guest could first observe them.
+    pub fn next_interrupt_event_ns(&self) -> Option<u64> {
+        self.events()
+            .filter(|&(line, _)| self.line_unmasked(line))
+            .map(|(_, t)| t)
+            .min()
+    }
+
+    fn events(&self) -> impl Iterator<Item = (u8, u64)> {
         [
-            self.pit.next_event_ns(),
-            self.cmos.next_event_ns(),
-            self.uart.next_event_ns(),
+            (0, self.pit.next_event_ns()),
+            (8, self.cmos.next_event_ns()),
+            (4, self.uart.next_event_ns()),
         ]
         .into_iter()
-        .flatten()
-        .min()
+        .filter_map(|(line, t)| t.map(|t| (line, t)))
+    }
+
+    /// True when IRQ `line` is not masked at the PIC (through the cascade for 8-15).
+    fn line_unmasked(&self, line: u8) -> bool {
+        let master = self.pic.master.imr();
+        if line < 8 {
+            master & (1 << line) == 0
+        } else {
+            master & 0x04 == 0 && self.pic.slave.imr() & (1 << (line & 7)) == 0
+        }
     }
 
     /// The PIC asks for an interrupt (the CPU checks IF itself).

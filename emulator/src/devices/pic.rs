@@ -252,9 +252,12 @@ impl Pic {
         }
     }
 
-    /// Drives IRQ `line` (0-15; larger numbers are ignored) to `level`.
+    /// Drives IRQ `line` (0-15) to `level`. Line 2 is the cascade input, driven only by the
+    /// slave (an ISA device on "IRQ2" uses line 9, as on an AT); it and lines above 15 are
+    /// ignored.
     pub fn set_irq(&mut self, line: u8, level: bool) {
         match line {
+            2 => {}
             0..=7 => self.master.set_line(line, level),
             8..=15 => {
                 self.slave.set_line(line - 8, level);
@@ -473,12 +476,12 @@ mod tests {
         assert_eq!(pic.master.isr(), 0);
         // Set priority: IR3 lowest, so IR4 is now highest.
         pic.write(0x20, 0xC3);
-        pulse(&mut pic, 2);
+        pulse(&mut pic, 5);
         pulse(&mut pic, 4);
         assert_eq!(pic.acknowledge(), 0x44);
         // Poll command.
         pic.write(0x20, 0x0C);
-        assert_eq!(pic.read(0x20), 0x82);
+        assert_eq!(pic.read(0x20), 0x85);
         pic.write(0x20, 0x0C);
         assert_eq!(pic.read(0x20), 0x00);
     }

@@ -46,6 +46,9 @@ fn devices_with_disk() -> Devices {
 #[test]
 fn pit_tick_reaches_cpu_as_vector_0x20() {
     let mut d = Devices::new(16 << 20, DevicesConfig::default());
+    // Everything masked: the PIT still has a deadline, but none can interrupt.
+    assert_eq!(d.next_event_ns(), Some(pit::ns_of_tick(65536)));
+    assert_eq!(d.next_interrupt_event_ns(), None);
     remap(&mut d, 0xFE, 0xFF);
     d.io_write(0x43, 1, 0x34, 0);
     d.io_write(0x40, 1, 0xA9, 0); // 1193 = 0x04A9: 1 kHz
@@ -54,6 +57,7 @@ fn pit_tick_reaches_cpu_as_vector_0x20() {
     let mut last = 0;
     for _ in 0..3 {
         let next = d.next_event_ns().unwrap();
+        assert_eq!(d.next_interrupt_event_ns(), Some(next));
         assert!(next > last);
         d.update(next - 1);
         assert!(!d.interrupt_pending());
