@@ -493,7 +493,10 @@ impl Ata {
         w[50] = 0x4000;
         w[51] = 0x0200; // PIO timing mode 2
         w[53] = 0x0003; // words 54-58 and 64-70 valid
-        let (ccyl, cheads, cspt) = (cyl, self.heads as u16, self.sectors_per_track as u16);
+                        // Current translation (words 54-58), after INITIALIZE DEVICE PARAMETERS.
+        let (cheads, cspt) = (self.heads as u16, self.sectors_per_track as u16);
+        let per_cyl = cheads as u32 * cspt as u32;
+        let ccyl = total.checked_div(per_cyl).unwrap_or(0).min(0xFFFF) as u16;
         let cur_cap = ccyl as u32 * cheads as u32 * cspt as u32;
         w[54] = ccyl;
         w[55] = cheads;
@@ -670,6 +673,23 @@ mod tests {
         a.write(0x1F3, 0);
         a.write(0x1F7, 0x20);
         assert_eq!(a.read(0x1F1), IDNF);
+    }
+
+    #[test]
+    fn odd_sized_images() {
+        for len in [0, 100, 513] {
+            let mut a = Ata::new(vec![0; len]);
+            assert_eq!(a.sectors(), (len / SECTOR) as u32);
+            a.write(0x1F7, 0xEC);
+            assert_eq!(read_words(&mut a, 256).len(), 512);
+            lba_command(&mut a, 0x20, 1, 1);
+            assert_eq!(a.read(0x1F1), IDNF);
+            lba_command(&mut a, 0x30, 0, 0);
+            for _ in 0..256 * 256 {
+                a.write_data(0xFFFF);
+            }
+            assert_eq!(a.image().len(), len);
+        }
     }
 
     #[test]

@@ -402,6 +402,19 @@ mod tests {
     }
 
     #[test]
+    fn extreme_epochs_do_not_panic() {
+        for epoch in [i64::MIN, -1, 0, 253_402_300_799, i64::MAX] {
+            let mut c = Cmos::new(u32::MAX, epoch);
+            for r in 0..=0x7F {
+                c.write(0x70, r, u64::MAX / 2);
+                c.read(0x71, u64::MAX / 2);
+                c.write(0x71, 0xFF, u64::MAX / 2);
+                c.read(0x71, u64::MAX);
+            }
+        }
+    }
+
+    #[test]
     fn setting_the_clock() {
         let mut c = Cmos::new(1 << 20, DEFAULT_EPOCH);
         c.write(0x70, 0x0B, 0);

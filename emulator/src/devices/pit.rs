@@ -138,7 +138,7 @@ impl Channel {
         (v % m) as u32
     }
 
-    /// Absolute ticks in (after, ..] at which OUT rises, counted; plus the first one after.
+    /// How many times OUT rises at absolute ticks in (from, to].
     fn rising_edges(&self, from: u64, to: u64) -> u32 {
         let Some(start) = self.running.then_some(self.load_tick) else {
             return 0;
