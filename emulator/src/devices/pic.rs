@@ -113,7 +113,11 @@ impl Pic8259 {
 
     /// The IR line this chip would present at INTA, if any (datasheet "Priority Resolver").
     fn pending(&self, is_master: bool) -> Option<u8> {
-        let req = self.highest(self.irr & !self.imr)?;
+        let requests = self.irr & !self.imr;
+        if requests == 0 {
+            return None; // the common case, checked by the CPU loop
+        }
+        let req = self.highest(requests)?;
         let mut in_service = self.isr;
         if self.special_mask {
             // Special mask mode: masked in-service levels do not inhibit lower priorities.

@@ -2,7 +2,8 @@
 //! this device owns only the registers (CRTC at 0x3D4/0x3D5, misc output 0x3C2/0x3CC, input
 //! status 1 at 0x3DA, attribute controller 0x3C0/0x3C1, sequencer 0x3C4/0x3C5, graphics
 //! controller 0x3CE/0x3CF, DAC 0x3C6-0x3C9) and the decoding of the buffer for front ends.
-//! It renders no pixels and supports no graphics modes: other registers just read back.
+//! It renders no pixels and supports no graphics modes: other registers just read back, and
+//! the monochrome aliases (0x3B4/0x3B5/0x3BA) are not decoded.
 //!
 //! Notes (IBM VGA Technical Reference): the cursor location (CRTC 0x0E/0x0F) and the start
 //! address (0x0C/0x0D) count 16-bit character cells; CRTC 0x0A bit 5 hides the cursor;
