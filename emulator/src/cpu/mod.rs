@@ -10,3 +10,4 @@ pub mod flags;
 pub mod insn;
 pub mod interrupt;
 pub mod state;
+pub mod undefined_flags;

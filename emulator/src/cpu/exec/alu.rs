@@ -7,13 +7,13 @@ use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{get0, get1, rmw0, Handler, Insn};
 use iced_x86::{Instruction, Mnemonic};
 
-const ADD: u8 = 0;
-const OR: u8 = 1;
-const ADC: u8 = 2;
-const SBB: u8 = 3;
-const AND: u8 = 4;
-const SUB: u8 = 5;
-const XOR: u8 = 6;
+pub const ADD: u8 = 0;
+pub const OR: u8 = 1;
+pub const ADC: u8 = 2;
+pub const SBB: u8 = 3;
+pub const AND: u8 = 4;
+pub const SUB: u8 = 5;
+pub const XOR: u8 = 6;
 
 pub fn select(ins: &Instruction) -> Option<Handler> {
     Some(match ins.mnemonic() {
