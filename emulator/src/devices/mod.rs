@@ -415,15 +415,17 @@ impl Devices {
             0x40..=0x43 | 0x61 => self.pit.write(port, value, now),
             0x60 | 0x64 => {
                 self.ps2.write(port, value);
-                if self.ps2.take_reset_request() {
-                    self.reset_requested = true;
-                    return IoEffect::Reset;
-                }
+                let mut effect = IoEffect::None;
                 let a20 = self.ps2.a20();
                 if a20 != self.last_a20_8042 {
                     self.last_a20_8042 = a20;
-                    return self.set_a20(a20);
+                    effect = self.set_a20(a20);
                 }
+                if self.ps2.take_reset_request() {
+                    self.reset_requested = true;
+                    effect = IoEffect::Reset;
+                }
+                return effect;
             }
             0x70 | 0x71 => self.cmos.write(port, value, now),
             0x3F8..=0x3FF => self.uart.write(port - 0x3F8, value, now),
@@ -440,13 +442,15 @@ impl Devices {
             0x92 => {
                 let old = self.port92;
                 self.port92 = value & 0x03;
+                let mut effect = IoEffect::None;
+                if (old ^ value) & 0x02 != 0 {
+                    effect = self.set_a20(value & 0x02 != 0);
+                }
                 if old & 0x01 == 0 && value & 0x01 != 0 {
                     self.reset_requested = true;
-                    return IoEffect::Reset;
+                    effect = IoEffect::Reset;
                 }
-                if (old ^ value) & 0x02 != 0 {
-                    return self.set_a20(value & 0x02 != 0);
-                }
+                return effect;
             }
             0xE9 => {
                 if self.debugcon.len() >= DEBUGCON_LIMIT {
