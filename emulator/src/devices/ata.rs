@@ -49,9 +49,7 @@ enum Transfer {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ata {
-    /// Shared until written, so cloning the machine for a snapshot does not copy the disk.
-    #[serde(with = "arc_bytes")]
-    image: Arc<Vec<u8>>,
+    image: DiskImage,
     dirty: bool,
     features: u8,
     error: u8,
@@ -77,7 +75,7 @@ impl Ata {
     /// A disk holding `image` (a trailing partial sector is not addressable).
     pub fn new(image: Vec<u8>) -> Self {
         let mut ata = Ata {
-            image: Arc::new(image),
+            image: DiskImage(Arc::new(image)),
             dirty: false,
             features: 0,
             error: 0x01,
@@ -102,12 +100,12 @@ impl Ata {
 
     /// The disk contents, including guest writes.
     pub fn image(&self) -> &[u8] {
-        &self.image
+        &self.image.0
     }
 
     /// Takes the image out of the device.
     pub fn into_image(self) -> Vec<u8> {
-        Arc::try_unwrap(self.image).unwrap_or_else(|shared| (*shared).clone())
+        Arc::try_unwrap(self.image.0).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// True when the guest wrote a sector since creation or the last `clear_dirty`.
@@ -131,7 +129,7 @@ impl Ata {
 
     /// Addressable sectors (capped at the LBA28 limit).
     pub fn sectors(&self) -> u32 {
-        ((self.image.len() / SECTOR) as u64).min(0x0FFF_FFFF) as u32
+        ((self.image.0.len() / SECTOR) as u64).min(0x0FFF_FFFF) as u32
     }
 
     /// Default CHS geometry: (cylinders, 16 heads, 63 sectors per track).
@@ -395,7 +393,7 @@ impl Ata {
             return self.fail(IDNF);
         }
         let start = lba as usize * SECTOR;
-        self.buffer = self.image[start..start + n as usize * SECTOR].to_vec();
+        self.buffer = self.image.0[start..start + n as usize * SECTOR].to_vec();
         self.buf_pos = 0;
         self.set_address(lba + n - 1);
         self.sector_count = (remaining - n) as u8;
@@ -449,7 +447,7 @@ impl Ata {
                     return self.fail(IDNF);
                 }
                 let start = lba as usize * SECTOR;
-                let image = Arc::make_mut(&mut self.image);
+                let image = Arc::make_mut(&mut self.image.0);
                 image[start..start + self.buffer.len()].copy_from_slice(&self.buffer);
                 self.dirty = true;
                 self.set_address(lba + n - 1);
@@ -527,17 +525,27 @@ impl Ata {
     }
 }
 
-/// Serde for the shared image: plain bytes on the wire (serde's `rc` feature not needed).
-mod arc_bytes {
-    use serde::{Deserializer, Serializer};
-    use std::sync::Arc;
+/// The disk contents, shared until written so that cloning the machine for a snapshot does
+/// not copy the disk. Serialized as plain bytes (serde's `rc` feature is not needed); `Debug`
+/// shows only the size, so printing the machine does not dump the disk.
+#[derive(Clone, PartialEq, Eq)]
+struct DiskImage(Arc<Vec<u8>>);
 
-    pub fn serialize<S: Serializer>(v: &Arc<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        serde_bytes::serialize(v.as_slice(), s)
+impl std::fmt::Debug for DiskImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DiskImage({} bytes)", self.0.len())
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<u8>>, D::Error> {
-        serde_bytes::deserialize::<Vec<u8>, D>(d).map(Arc::new)
+impl Serialize for DiskImage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(self.0.as_slice(), s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DiskImage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_bytes::deserialize::<Vec<u8>, D>(d).map(|v| DiskImage(Arc::new(v)))
     }
 }
 
@@ -704,6 +712,7 @@ mod tests {
         assert_eq!(snapshot.image(), disk(4).image());
         assert!(!snapshot.dirty());
         assert_eq!(snapshot.into_image().len(), 4 * SECTOR);
+        assert!(format!("{a:?}").contains("DiskImage(2048 bytes)"));
     }
 
     #[test]
