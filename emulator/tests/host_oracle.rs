@@ -11,9 +11,11 @@
 //! for IMUL): the SDM defines the immediate and register forms identically, and Traplab
 //! gets ECX set to that value too, so the whole register file still has to match.
 //!
-//! DAA DAS AAA AAS AAM AAD do not exist in 64-bit mode, so the host cannot run them here;
-//! they are checked in `bcd_vs_sdm_pseudocode` against the SDM pseudo-code written out in
-//! this file independently of the emulator (a weaker oracle, and said so).
+//! DAA DAS AAA AAS AAM AAD do not exist in 64-bit mode. On Linux the host still runs them,
+//! in compatibility mode through the 32-bit user code segment (`oracle::compat`,
+//! `bcd_matches_host_in_compat_mode`); everywhere they are also checked in
+//! `bcd_vs_sdm_pseudocode` against the SDM pseudo-code written out in this file
+//! independently of the emulator (a weaker oracle, and said so).
 #![cfg(target_arch = "x86_64")]
 
 use proptest::prelude::*;
@@ -251,6 +253,78 @@ fn emu_fault(bytes: &[u8], st: St) -> Option<u8> {
 
 // ---- BCD: SDM pseudo-code oracle (the host cannot run these in 64-bit mode) ----
 
+const BCD_OPS: [(&str, u8); 6] = [
+    ("daa", 0x27),
+    ("das", 0x2F),
+    ("aaa", 0x37),
+    ("aas", 0x3F),
+    ("aam", 0xD4),
+    ("aad", 0xD5),
+];
+
+/// The instruction bytes of BCD op `k` (AAM/AAD get an immediate base, often 10).
+fn bcd_bytes(k: usize, imm: u8) -> Vec<u8> {
+    let (name, op) = BCD_OPS[k];
+    if name == "aam" || name == "aad" {
+        vec![op, if imm.is_multiple_of(4) { 10 } else { imm }]
+    } else {
+        vec![op]
+    }
+}
+
+/// The flags each BCD instruction defines (SDM "Flags Affected").
+fn bcd_defined(name: &str) -> u32 {
+    match name {
+        "daa" | "das" => ARITH & !OF,
+        "aaa" | "aas" => CF | AF,
+        _ => SF | ZF | PF,
+    }
+}
+
+/// Runs in the child process started by `oracle::compat::available()` only.
+#[cfg(target_os = "linux")]
+#[test]
+fn compat_probe() {
+    if std::env::var_os("TRAPLAB_COMPAT_PROBE").is_none() {
+        return;
+    }
+    let mut c = oracle::compat::Compat::new().expect("mmap below 2 GiB");
+    let (eax, _) = c.run(&[0x27], 0x0F, 0);
+    assert_eq!(eax & 0xFF, 0x15);
+}
+
+/// The host CPU itself, in 32-bit compatibility mode, as the oracle for the BCD group.
+#[cfg(target_os = "linux")]
+#[test]
+fn bcd_matches_host_in_compat_mode() {
+    if !oracle::compat::available() {
+        eprintln!("skipped: this host cannot run 32-bit compatibility-mode code");
+        return;
+    }
+    let host = RefCell::new(oracle::compat::Compat::new().expect("mmap below 2 GiB"));
+    let mut runner = proptest::test_runner::TestRunner::new(cfg(3000));
+    let strat = (0usize..6, val(), any::<u32>(), 1u8..=255);
+    runner
+        .run(&strat, |(k, eax, f, imm)| {
+            let name = BCD_OPS[k].0;
+            let bytes = bcd_bytes(k, imm);
+            let (h_eax, h_f) = host.borrow_mut().run(&bytes, eax, f);
+            let st = St {
+                a: eax,
+                c: 0,
+                d: 0,
+                s: 0,
+                f,
+            };
+            let got = emu(&bytes, st, None).map_err(|_| TestCaseError::fail("fault"))?;
+            prop_assert_eq!(got.a, h_eax, "{} {:x?}", name, st);
+            let m = bcd_defined(name);
+            prop_assert_eq!(got.f & m, h_f & m, "{} flags {:x?}", name, st);
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// SDM Vol. 2A pseudo-code, written out step by step. Returns (AX, CF, AF, and the final
 /// AL for SF/ZF/PF where defined).
 // The SDM assigns CF in DAA's first step and overwrites it in the second; kept literally.
@@ -323,28 +397,12 @@ fn sdm_bcd(op: &str, ax: u16, cf: bool, af: bool, imm: u8) -> (u16, bool, bool) 
 #[test]
 fn bcd_vs_sdm_pseudocode() {
     let mut runner = proptest::test_runner::TestRunner::new(cfg(2000));
-    let ops: [(&str, u8); 6] = [
-        ("daa", 0x27),
-        ("das", 0x2F),
-        ("aaa", 0x37),
-        ("aas", 0x3F),
-        ("aam", 0xD4),
-        ("aad", 0xD5),
-    ];
     let strat = (0usize..6, any::<u32>(), any::<u32>(), 1u8..=255);
     runner
         .run(&strat, |(k, eax, f, imm)| {
-            let (name, op) = ops[k];
-            let imm = if name == "aam" || name == "aad" {
-                if imm % 4 == 0 {
-                    10
-                } else {
-                    imm
-                }
-            } else {
-                0
-            };
-            let bytes: Vec<u8> = if imm != 0 { vec![op, imm] } else { vec![op] };
+            let name = BCD_OPS[k].0;
+            let bytes = bcd_bytes(k, imm);
+            let imm = bytes.get(1).copied().unwrap_or(0);
             let st = St {
                 a: eax,
                 c: 0,
@@ -358,13 +416,21 @@ fn bcd_vs_sdm_pseudocode() {
             let al = ax as u8;
             let szp = (if al == 0 { ZF } else { 0 })
                 | (if al & 0x80 != 0 { SF } else { 0 })
-                | (if al.count_ones().is_multiple_of(2) { PF } else { 0 });
-            let (want, mask) = match name {
-                "daa" | "das" => (szp | (cf as u32 * CF) | (af as u32 * AF), ARITH & !OF),
-                "aaa" | "aas" => ((cf as u32 * CF) | (af as u32 * AF), CF | AF),
-                _ => (szp, SF | ZF | PF),
-            };
-            prop_assert_eq!(got.f & mask, want, "{} flags {:x?} -> {:x?}", name, st, got);
+                | (if al.count_ones().is_multiple_of(2) {
+                    PF
+                } else {
+                    0
+                });
+            let want = szp | (cf as u32 * CF) | (af as u32 * AF);
+            let mask = bcd_defined(name);
+            prop_assert_eq!(
+                got.f & mask,
+                want & mask,
+                "{} flags {:x?} -> {:x?}",
+                name,
+                st,
+                got
+            );
             Ok(())
         })
         .unwrap();

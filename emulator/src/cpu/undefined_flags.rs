@@ -15,11 +15,11 @@
 //! | NOT | (no flag changes) | unchanged | none |
 //! | SHL/SAL SHR SAR, count 0 | none: no flag changes | unchanged | none |
 //! | SHL/SAL SHR SAR, count >= 1 | AF; OF unless count = 1 | AF = 0; OF by the count-1 formula for every count: SHL MSB(r) xor CF, SHR MSB(original), SAR 0 | AF; OF when count != 1 |
-//! | SHL/SHR 8/16-bit, count > width | CF (and the result is defined as 0 but CF is not) | CF = 0 (last bit shifted out of a zero-extended operand) | CF when count > width |
+//! | SHL SHR, count >= width (8/16-bit) | CF | CF = the last bit shifted out of the zero-extended operand: at count = width bit 0 (SHL) or the MSB (SHR), 0 beyond | CF when count >= width |
 //! | ROL ROR, count >= 1 | OF unless count = 1 | ROL: MSB(r) xor CF; ROR: MSB(r) xor MSB-1(r) | OF when count != 1 |
 //! | RCL RCR (count mod 9 / 17 / 32) | OF unless count = 1 | RCL: MSB(r) xor CF; RCR: MSB(r) xor MSB-1(r) | OF when count != 1 |
 //! | SHLD SHRD, count >= 1 | AF; OF unless count = 1 | AF = 0; SHLD OF = MSB(r) xor CF, SHRD OF = MSB(r) xor MSB-1(r) | AF; OF when count != 1 |
-//! | SHLD SHRD 16-bit, count 17..31 | result and all flags | P6: shift the 48-bit value dest:src:dest; CF = last bit out; SF ZF PF from the result | result and all flags |
+//! | SHLD SHRD 16-bit, count 17..31 | result and all flags | P6: shift the 48-bit value dest:src:dest; CF = last bit out; SF ZF PF from the result | result and all flags (the Intel Xeon this was written on agrees on result, CF SF ZF PF, but other hosts need not) |
 //! | MUL, IMUL (all forms) | SF ZF AF PF | SF ZF PF from the low half of the result (AL/AX/EAX or the destination), AF = 0 | SF ZF AF PF |
 //! | DIV, IDIV | CF OF SF ZF AF PF | all unchanged | all six |
 //! | BT BTS BTR BTC | OF SF AF PF (ZF is "unaffected") | unchanged | OF SF AF PF |
@@ -33,6 +33,6 @@
 //! Faults are not "undefined": DIV/IDIV raise #DE for a zero divisor or a quotient that
 //! does not fit (including IDIV of -2^31 by -1), AAM raises #DE for a zero base, and LOCK on
 //! a non-lockable instruction or a register destination is #UD. DAA DAS AAA AAS AAM AAD are
-//! invalid only in 64-bit mode, which Traplab does not have, so the oracle tests check them
-//! against the SDM pseudo-code written independently in the test (the 64-bit host cannot
-//! execute them natively).
+//! invalid only in 64-bit mode, which Traplab does not have; the oracle tests run them on
+//! the host in 32-bit compatibility mode (Linux) and check them against the SDM pseudo-code
+//! written independently in the test (everywhere).

@@ -2,6 +2,9 @@
 //! hand-written 32-bit encoding of the same instruction (ModRM bytes spelled out in the
 //! comments' terms: `mod=11 reg=... rm=...`), plus which flags and registers are defined.
 
+#[cfg(target_os = "linux")]
+pub mod compat;
+
 use proptest::prelude::*;
 use std::arch::asm;
 use traplab::cpu::flags::{AF, ARITH, CF, OF, ZF};
