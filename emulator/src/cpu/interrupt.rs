@@ -12,8 +12,8 @@ use crate::trace::EventKind;
 /// What kind of event is being delivered: it decides the DPL check and the EXT bit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A fault or abort raised by the CPU (EXT = 0 for CPU exceptions per SDM 6.13 is
-    /// only for software; exceptions set EXT when nested: we use 0 for the first level).
+    /// A fault, trap or abort raised by the CPU (also ICEBP): a fault during its delivery
+    /// has EXT = 1 in its error code (SDM 6.13).
     Exception,
     /// INT n / INT3 / INTO: the gate DPL must be >= CPL (SDM 6.12.1.1).
     Software,
@@ -121,7 +121,9 @@ pub fn load_real_cs(c: &mut Core, sel: u16) {
     s.valid = true;
 }
 
-/// Reads a descriptor for `sel` from the GDT or LDT. Err(()) when outside the table.
+/// Reads a descriptor for `sel` from the GDT or LDT. Err(()) when outside the table (each
+/// caller picks the exception and error code the SDM gives for its case).
+#[allow(clippy::result_unit_err)]
 pub fn read_descriptor(c: &mut Core, sel: u16) -> Result<Res<Descriptor>, ()> {
     let (base, limit) = if sel & 4 != 0 {
         if !c.cpu.ldtr.valid || c.cpu.ldtr.sel & !3 == 0 {
@@ -201,7 +203,9 @@ pub fn check_new_ss(c: &mut Core, ss: u16, dpl: u8, ext: u32) -> Res<Seg> {
 }
 
 fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source) -> Res {
-    let ext = (src == Source::External) as u32;
+    // SDM 6.13: EXT is set when the fault happens while delivering an event external to
+    // the program (an IRQ or an earlier exception), clear for INT n / INT3 / INTO.
+    let ext = (src != Source::Software) as u32;
     let idt_err = v as u32 * 8 + 2 + ext;
     if v as u32 * 8 + 7 > c.cpu.idtr.limit as u32 {
         return Err(Exception::gp(idt_err));
@@ -221,7 +225,9 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
         return Err(Exception::np(idt_err));
     }
     if typ == 0x5 {
-        return crate::cpu::exec::task::task_gate_interrupt(c, gate.gate_selector(), code, ret_eip);
+        // SDM 6.12.2: a task gate switches tasks; the error code goes on the new stack.
+        let tsel = gate.gate_selector();
+        return crate::cpu::exec::task::task_gate_interrupt(c, tsel, code, ret_eip, ext);
     }
     let gate32 = typ & 8 != 0;
     let trap = typ & 1 != 0;
@@ -256,6 +262,13 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
             }
             let (ss, esp) = tss_stack(c, new_cpl, ext)?;
             let ss_seg = check_new_ss(c, ss, new_cpl, ext)?;
+            // SDM 6.12.1.2 / INT pseudo-code: no room on the new stack is #SS(new SS).
+            let words = if from_vm { 9 } else { 5 } + code.is_some() as u32;
+            let need = words * if gate32 { 4 } else { 2 };
+            let nmask = if ss_seg.big() { u32::MAX } else { 0xFFFF };
+            if !ss_seg.in_limit(esp.wrapping_sub(need) & nmask, need) {
+                return Err(Exception::ss((ss as u32 & !3) | ext));
+            }
             let (old_ss, old_esp) = (c.cpu.seg[SS].sel as u32, c.cpu.gpr[4]);
             c.cpu.seg[SS] = ss_seg;
             c.cpu.gpr[4] = esp;
@@ -308,4 +321,111 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
         c.cpu.flags.bits &= !IF;
     }
     Ok(())
+}
+
+// ---- Debug registers (SDM Vol. 3A 17.2) ----
+
+/// DR7: breakpoint `n` is enabled locally or globally (L n / G n).
+fn bp_enabled(dr7: u32, n: usize) -> bool {
+    (dr7 >> (2 * n)) & 3 != 0
+}
+
+/// DR7 R/W n: 00 execute, 01 data write, 10 I/O (unsupported: CR4.DE is not offered),
+/// 11 data read or write.
+fn bp_rw(dr7: u32, n: usize) -> u32 {
+    (dr7 >> (16 + 4 * n)) & 3
+}
+
+/// DR7 LEN n in bytes (00 = 1, 01 = 2, 11 = 4, 10 = 8 on later CPUs).
+fn bp_len(dr7: u32, n: usize) -> u32 {
+    match (dr7 >> (18 + 4 * n)) & 3 {
+        0 => 1,
+        1 => 2,
+        3 => 4,
+        _ => 8,
+    }
+}
+
+/// Instruction breakpoints (SDM 17.3.1.1): before the instruction at CS:EIP executes, an
+/// enabled DR0-DR3 with R/W = 00 equal to its linear address raises a #DB *fault*
+/// (EIP = that instruction), unless EFLAGS.RF = 1 (the handler resumes with RF set).
+/// Returns true when #DB was delivered.
+pub fn insn_breakpoint(c: &mut Core) -> bool {
+    let dr7 = c.cpu.dr[7];
+    if dr7 & 0xFF == 0 || c.cpu.flags.bits & RF != 0 {
+        return false;
+    }
+    let pc = c.cpu.seg[CS].base.wrapping_add(c.cpu.eip);
+    let mut hit = 0;
+    for n in 0..4 {
+        if bp_enabled(dr7, n) && bp_rw(dr7, n) == 0 && c.cpu.dr[n] == pc {
+            hit |= 1 << n;
+        }
+    }
+    if hit == 0 {
+        return false;
+    }
+    // B0-B3 report the breakpoints that matched (17.2.3).
+    c.cpu.dr[6] = (c.cpu.dr[6] & !0xF) | hit;
+    raise(c, Exception::new(vec::DB));
+    true
+}
+
+/// Data breakpoints hit by the memory accesses of `ins`, computed from the register state
+/// *before* it executes (iced-x86's operand info, implicit stack and string accesses
+/// included; a REP string instruction is checked at its first element). Returns the DR6
+/// B0-B3 bits; the caller raises the #DB trap after the instruction retires (17.3.1.2).
+pub fn data_breakpoints(c: &Core, ins: &iced_x86::Instruction) -> u32 {
+    use iced_x86::{InstructionInfoFactory, OpAccess, Register};
+    let dr7 = c.cpu.dr[7];
+    let mut armed = false;
+    for n in 0..4 {
+        armed |= bp_enabled(dr7, n) && bp_rw(dr7, n) & 1 == 1;
+    }
+    if !armed {
+        return 0;
+    }
+    let mut f = InstructionInfoFactory::new();
+    let info = f.info(ins);
+    let reg = |r: Register, _e: usize, _s: usize| -> Option<u64> {
+        let seg = match r {
+            Register::ES => Some(ES),
+            Register::CS => Some(CS),
+            Register::SS => Some(SS),
+            Register::DS => Some(DS),
+            Register::FS => Some(FS),
+            Register::GS => Some(GS),
+            _ => None,
+        };
+        if let Some(s) = seg {
+            return Some(c.cpu.seg[s].base as u64);
+        }
+        let (i, size) = crate::cpu::insn::gpr(r)?;
+        Some(c.cpu.get(size, i as usize) as u64)
+    };
+    let mut hit = 0;
+    for m in info.used_memory() {
+        let write = matches!(
+            m.access(),
+            OpAccess::Write | OpAccess::ReadWrite | OpAccess::CondWrite | OpAccess::ReadCondWrite
+        );
+        let Some(lin) = m.virtual_address(0, reg) else {
+            continue;
+        };
+        let lin = lin as u32;
+        let len = (m.memory_size().size() as u32).max(1);
+        for n in 0..4 {
+            let rw = bp_rw(dr7, n);
+            if !bp_enabled(dr7, n) || rw & 1 == 0 || (rw == 1 && !write) {
+                continue;
+            }
+            let blen = bp_len(dr7, n);
+            let start = c.cpu.dr[n] & !(blen - 1);
+            // Overlap of [lin, lin+len) and [start, start+blen).
+            if lin < start.wrapping_add(blen) && start < lin.wrapping_add(len) {
+                hit |= 1 << n;
+            }
+        }
+    }
+    hit
 }

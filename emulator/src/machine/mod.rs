@@ -111,6 +111,9 @@ impl Machine {
 
     fn run_inner(&mut self, budget: u64, single_only: bool) -> RunExit {
         let end = self.core.icount.saturating_add(budget);
+        // Halted time skips count against the budget too, so a guest halted with IF=1
+        // whose device events never raise an interrupt (masked PIC) cannot hang `run`.
+        let clock_end = self.core.clock.saturating_add(budget);
         let mut first = true;
         loop {
             if let Some(r) = self.core.request {
@@ -159,7 +162,7 @@ impl Machine {
                         let t = ns.div_ceil(NS_PER_TICK).max(c.clock + 1);
                         c.stats.halted_ticks += t - c.clock;
                         c.clock = t;
-                        if single_only {
+                        if single_only || c.clock >= clock_end {
                             return RunExit::Budget;
                         }
                         continue;
@@ -184,12 +187,28 @@ impl Machine {
                 }
             }
             first = false;
+            // Debug registers: instruction breakpoints fault before the instruction, and
+            // RF (set by a #DB handler's IRET) suppresses them for one instruction.
+            if self.core.cpu.dr[7] & 0xFF != 0
+                && crate::cpu::interrupt::insn_breakpoint(&mut self.core)
+            {
+                if single_only {
+                    return RunExit::Budget;
+                }
+                continue;
+            }
             let limit = if single {
                 1
             } else {
                 (end - self.core.icount) as usize
             };
+            let rf = self.core.cpu.flags.bits & crate::cpu::flags::RF != 0;
+            let retired = self.core.icount;
             self.exec_block(limit);
+            if rf && self.core.icount != retired {
+                // SDM 17.3.1.1: RF is cleared once an instruction completes.
+                self.core.cpu.flags.bits &= !crate::cpu::flags::RF;
+            }
             if single_only {
                 // One instruction done (or one exception delivered).
                 if let Some(Request::TripleFault) = self.core.request {
@@ -246,6 +265,12 @@ impl Machine {
         let tf = core.cpu.flags.bits & TF != 0;
         let shadow = core.cpu.shadow;
         let n = insns.len().min(limit);
+        // Data breakpoints (DR7 R/W = 01/11) of the one instruction run while DR7 is armed.
+        let dbits = if n == 1 && core.cpu.dr[7] & 0xFF != 0 {
+            crate::cpu::interrupt::data_breakpoints(core, &insns[0].ins)
+        } else {
+            0
+        };
         for insn in &insns[..n] {
             let start = core.cpu.eip;
             core.cpu.eip = start.wrapping_add(insn.len as u32) & ipmask;
@@ -263,9 +288,13 @@ impl Machine {
         if shadow {
             core.cpu.shadow = false;
         }
-        if tf && core.request.is_none() {
-            // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS.
-            core.cpu.dr[6] |= 1 << 14;
+        if (tf || dbits != 0) && core.request.is_none() {
+            // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS; data
+            // breakpoint traps (17.3.1.2): DR6.B0-B3. One #DB reports both.
+            if tf {
+                core.cpu.dr[6] |= 1 << 14;
+            }
+            core.cpu.dr[6] = (core.cpu.dr[6] & !0xF) | dbits;
             let eip = core.cpu.eip;
             core.stats.exceptions[vec::DB as usize] += 1;
             if let Err(e) = deliver(core, vec::DB, None, eip, Source::Exception) {

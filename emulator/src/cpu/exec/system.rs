@@ -315,7 +315,7 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
             Ok(())
         }
         4 => {
-            if v & !cr4::SUPPORTED != 0 {
+            if v & !CR4_IMPLEMENTED != 0 {
                 return Err(Exception::gp(0));
             }
             let old = c.cpu.cr4;
@@ -384,7 +384,13 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-/// CPUID: a P6-class "TraplabCPU" with no FPU, TSC, MSR, PSE, CX8, SEP, PGE, CMOV, VME, DE.
+/// CR4 bits this CPU really implements: virtual-8086 mode extensions (VME, PVI) and
+/// debugging extensions (DE, I/O breakpoints) are not, so CPUID does not offer them and
+/// setting them is #GP(0) (SDM Vol. 3A 2.5, MOV CR4).
+const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
+
+/// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering PSE, TSC, MSR,
+/// CX8, SEP, PGE and CMOV; no FPU, VME or DE (not implemented).
 fn cpuid(c: &mut Core, _i: &Insn) -> Res {
     let leaf = c.cpu.gpr[0];
     let (a, b, cc, d) = match leaf {
@@ -396,9 +402,7 @@ fn cpuid(c: &mut Core, _i: &Insn) -> Res {
         ),
         1 => {
             // Family 6, model 1 (Pentium Pro class), stepping 9.
-            let feat = (1 << 1) // VME
-                | (1 << 2) // DE
-                | (1 << 3) // PSE
+            let feat = (1 << 3) // PSE
                 | (1 << 4) // TSC
                 | (1 << 5) // MSR
                 | (1 << 8) // CX8

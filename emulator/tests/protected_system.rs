@@ -1,0 +1,426 @@
+//! System instructions: CPUID, RDTSC (virtual time, CR4.TSD), RDMSR/WRMSR, SYSENTER and
+//! SYSEXIT, LAR/LSL/VERR/VERW/ARPL, the descriptor-table stores, privileged instructions
+//! at CPL 3, CLTS, and the debug registers (instruction and data breakpoints, DR6, RF).
+
+mod common;
+use common::*;
+use traplab::RunExit;
+
+fn run_halt(m: &mut traplab::Machine) {
+    let exit = run(m);
+    assert_eq!(exit, RunExit::Halted, "eip {:#x}", m.core.cpu.eip);
+}
+
+#[test]
+fn cpuid_vendor_and_features() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x31, 0xC0], "xor eax,eax");
+    a.i(&[0x0F, 0xA2], "cpuid");
+    a.i(&[0x89, 0xC6], "mov esi,eax");
+    a.i(&[0x89, 0xDD], "mov ebp,ebx");
+    a.i(&[0x89, 0xD7], "mov edi,edx");
+    a.i(&[0x89, 0x0D, 0x00, 0x00, 0x04, 0x00], "mov [0x40000],ecx");
+    a.mov_r32(0, 1);
+    a.i(&[0x0F, 0xA2], "cpuid");
+    a.hlt();
+    a.load(&mut m);
+    run_halt(&mut m);
+    let c = &m.core.cpu;
+    let mut vendor = Vec::new();
+    vendor.extend_from_slice(&c.gpr[5].to_le_bytes()); // EBX
+    vendor.extend_from_slice(&c.gpr[7].to_le_bytes()); // EDX
+    vendor.extend_from_slice(&r32(&m, DATA).to_le_bytes()); // ECX
+    assert_eq!(&vendor, b"TraplabCPU  ");
+    assert!(c.gpr[6] >= 1, "max leaf");
+    let edx = c.gpr[2];
+    assert_eq!(edx & (1 << 1), 0, "no VME: not implemented");
+    assert_eq!(edx & (1 << 2), 0, "no DE: not implemented");
+    assert_eq!(edx & 1, 0, "no FPU");
+    for bit in [3, 4, 5, 11, 13] {
+        assert_ne!(edx & (1 << bit), 0, "feature bit {bit}");
+    }
+    assert_eq!(c.gpr[0] >> 8 & 0xF, 6, "family 6");
+}
+
+#[test]
+fn cr4_bits_that_are_not_implemented_are_gp() {
+    for bit in [0u32, 1, 3] {
+        // VME, PVI, DE
+        let mut m = pm();
+        let mut a = Asm::new32(CODE);
+        a.mov_r32(0, 1 << bit);
+        a.i(&[0x0F, 0x22, 0xE0], "mov cr4,eax");
+        a.load(&mut m);
+        expect_vector(&mut m, 13);
+        assert_eq!(m.core.cpu.cr4, 0);
+    }
+    // PSE is fine.
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, 0x10);
+    a.i(&[0x0F, 0x22, 0xE0], "mov cr4,eax");
+    a.hlt();
+    a.load(&mut m);
+    run_halt(&mut m);
+    assert_eq!(m.core.cpu.cr4, 0x10);
+}
+
+#[test]
+fn rdtsc_counts_virtual_time_and_wrmsr_sets_it() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x0F, 0x31], "rdtsc");
+    a.i(&[0x89, 0xC6], "mov esi,eax");
+    a.nop();
+    a.nop();
+    a.i(&[0x0F, 0x31], "rdtsc");
+    a.i(&[0x29, 0xF0], "sub eax,esi");
+    a.i(&[0x89, 0xC3], "mov ebx,eax");
+    // TSC := 1000 (MSR 0x10); the next RDTSC sees 1000 + 1 retired instruction.
+    a.mov_r32(1, 0x10);
+    a.mov_r32(0, 1000);
+    a.i(&[0x31, 0xD2], "xor edx,edx");
+    a.i(&[0x0F, 0x30], "wrmsr");
+    a.i(&[0x0F, 0x31], "rdtsc");
+    a.hlt();
+    a.load(&mut m);
+    run_halt(&mut m);
+    assert_eq!(m.core.cpu.gpr[3], 4, "one tick per retired instruction");
+    assert_eq!(m.core.cpu.gpr[0], 1001);
+    assert_eq!(m.core.cpu.gpr[2], 0);
+}
+
+#[test]
+fn rdtsc_with_tsd_is_privileged() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x0F, 0x31], "rdtsc");
+    a.load(&mut m);
+    m.core.cpu.cr4 = 4; // TSD
+    to_ring3(&mut m);
+    expect_vector(&mut m, 13);
+    // Without TSD ring 3 may read it.
+    let mut m = pm();
+    user_gate(&mut m, 0x81);
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x0F, 0x31], "rdtsc");
+    a.int(0x81);
+    a.load(&mut m);
+    to_ring3(&mut m);
+    expect_vector(&mut m, 0x81);
+}
+
+#[test]
+fn msrs_round_trip_and_unknown_msrs_fault() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    for (msr, v) in [(0x174u32, 0x08u32), (0x175, STACK0), (0x176, CODE2)] {
+        a.mov_r32(1, msr);
+        a.mov_r32(0, v);
+        a.i(&[0x31, 0xD2], "xor edx,edx");
+        a.i(&[0x0F, 0x30], "wrmsr");
+    }
+    a.mov_r32(1, 0x175);
+    a.i(&[0x0F, 0x32], "rdmsr");
+    a.i(&[0x89, 0xC3], "mov ebx,eax");
+    a.mov_r32(1, 0x1B);
+    a.i(&[0x0F, 0x32], "rdmsr");
+    a.i(&[0x89, 0xC7], "mov edi,eax");
+    a.mov_r32(1, 0xC000_0080);
+    a.i(&[0x0F, 0x32], "rdmsr");
+    a.i(&[0x89, 0xC6], "mov esi,eax");
+    a.mov_r32(1, 0x1234);
+    a.i(&[0x0F, 0x32], "rdmsr"); // unknown: #GP(0)
+    a.load(&mut m);
+    expect_vector(&mut m, 13);
+    assert_eq!(stack(&m, 0), 0);
+    let c = &m.core.cpu;
+    assert_eq!(c.gpr[3], STACK0);
+    assert_eq!(c.gpr[7], 0xFEE0_0900, "APIC base: BSP, enabled");
+    assert_eq!(c.gpr[6], 0, "EFER");
+    assert_eq!((c.msr.sysenter_cs, c.msr.sysenter_eip), (0x08, CODE2));
+
+    // RDMSR at CPL 3: #GP(0).
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(1, 0x10);
+    a.i(&[0x0F, 0x32], "rdmsr");
+    a.load(&mut m);
+    to_ring3(&mut m);
+    expect_vector(&mut m, 13);
+}
+
+#[test]
+fn sysenter_and_sysexit() {
+    let mut m = pm();
+    user_gate(&mut m, 0x81);
+    m.core.cpu.msr.sysenter_cs = K_CODE as u32;
+    m.core.cpu.msr.sysenter_esp = STACK0;
+    m.core.cpu.msr.sysenter_eip = CODE2;
+    let mut k = Asm::new32(CODE2);
+    k.i(&[0x89, 0x25, 0x00, 0x00, 0x04, 0x00], "mov [0x40000],esp");
+    k.i(&[0x8C, 0xC8], "mov eax,cs");
+    k.store_eax(DATA + 4);
+    k.mov_r32(2, CODE + 0x20); // EDX = return EIP
+    k.mov_r32(1, STACK3 - 0x10); // ECX = return ESP
+    k.i(&[0x0F, 0x35], "sysexit");
+    k.load(&mut m);
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x0F, 0x34], "sysenter");
+    a.load(&mut m);
+    let mut b = Asm::new32(CODE + 0x20);
+    b.int(0x81);
+    b.load(&mut m);
+    to_ring3(&mut m);
+    expect_vector(&mut m, 0x81);
+    assert_eq!(r32(&m, DATA), STACK0);
+    assert_eq!(r32(&m, DATA + 4) & 0xFFFF, K_CODE as u32);
+    assert_eq!(stack(&m, 1), (K_CODE as u32 + 16) | 3, "SYSEXIT CS");
+    assert_eq!(stack(&m, 3), STACK3 - 0x10);
+    assert_eq!(stack(&m, 4), (K_CODE as u32 + 24) | 3, "SYSEXIT SS");
+
+    // SYSENTER with IA32_SYSENTER_CS = 0: #GP(0); SYSEXIT at CPL 3: #GP(0).
+    for (bytes, text, cs) in [
+        (&[0x0F, 0x34], "sysenter", 0),
+        (&[0x0F, 0x35], "sysexit", 8),
+    ] {
+        let mut m = pm();
+        m.core.cpu.msr.sysenter_cs = cs;
+        let mut a = Asm::new32(CODE);
+        a.i(bytes, text);
+        a.load(&mut m);
+        to_ring3(&mut m);
+        expect_vector(&mut m, 13);
+        assert_eq!(stack(&m, 0), 0);
+    }
+}
+
+#[test]
+fn lar_lsl_verr_verw_arpl() {
+    let mut m = pm();
+    user_gate(&mut m, 0x81);
+    set_gdt(&mut m, FREE, seg_desc(0x1234, 0xFF, 0xF2, 0x4)); // DPL 3 data, limit 0xFF
+    set_gdt(&mut m, FREE + 8, seg_desc(0, 0xFFFFF, 0xF8, 0xC)); // DPL 3 execute-only
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(1, U_CODE as u32);
+    a.i(&[0x0F, 0x02, 0xC1], "lar eax,ecx");
+    a.store_eax(DATA);
+    a.mov_r32(1, K_CODE as u32); // DPL 0: invisible at CPL 3
+    a.mov_r32(0, 0x5555);
+    a.i(&[0x0F, 0x02, 0xC1], "lar eax,ecx");
+    a.i(&[0x9C], "pushfd");
+    a.i(&[0x8F, 0x05, 0x04, 0x00, 0x04, 0x00], "pop dword [0x40004]");
+    a.mov_r32(1, FREE as u32 | 3);
+    a.i(&[0x0F, 0x03, 0xD1], "lsl edx,ecx");
+    a.i(&[0x0F, 0x00, 0xE1], "verr cx");
+    a.i(&[0x9C], "pushfd");
+    a.i(&[0x8F, 0x05, 0x08, 0x00, 0x04, 0x00], "pop dword [0x40008]");
+    a.mov_r32(1, (FREE + 8) as u32 | 3);
+    a.i(&[0x0F, 0x00, 0xE1], "verr cx"); // execute-only: not readable
+    a.i(&[0x9C], "pushfd");
+    a.i(&[0x8F, 0x05, 0x0C, 0x00, 0x04, 0x00], "pop dword [0x4000c]");
+    a.i(&[0x0F, 0x00, 0xE9], "verw cx"); // code: never writable
+    a.i(&[0x9C], "pushfd");
+    a.i(&[0x8F, 0x05, 0x10, 0x00, 0x04, 0x00], "pop dword [0x40010]");
+    a.mov_r32(3, 0x10);
+    a.mov_r32(6, 0x13);
+    a.i(&[0x63, 0xF3], "arpl bx,si");
+    a.int(0x81);
+    a.load(&mut m);
+    to_ring3(&mut m);
+    expect_vector(&mut m, 0x81);
+    let zf = |a: u32| r32(&m, a) & 0x40 != 0;
+    assert_eq!(
+        r32(&m, DATA),
+        0x00CF_FA00 & 0x00FF_FF00,
+        "LAR of the user code"
+    );
+    assert!(!zf(DATA + 4), "LAR of a DPL-0 selector at CPL 3 fails");
+    assert_eq!(
+        m.core.cpu.gpr[0], 0x5555,
+        "failed LAR leaves the destination"
+    );
+    assert_eq!(m.core.cpu.gpr[2], 0xFF, "LSL");
+    assert!(zf(DATA + 8), "VERR data");
+    assert!(!zf(DATA + 12), "VERR execute-only code");
+    assert!(!zf(DATA + 16), "VERW code");
+    assert_eq!(m.core.cpu.gpr[3], 0x13, "ARPL raised the RPL");
+    assert_ne!(stack(&m, 2) & 0x40, 0, "ARPL set ZF");
+}
+
+#[test]
+fn table_stores_work_in_ring3_and_loads_do_not() {
+    let mut m = pm();
+    user_gate(&mut m, 0x81);
+    m.core.cpu.cr0 |= 8; // TS, visible through SMSW
+    let mut a = Asm::new32(CODE);
+    a.i(
+        &[0x0F, 0x01, 0x05, 0x00, 0x00, 0x04, 0x00],
+        "sgdt [0x40000]",
+    );
+    a.i(
+        &[0x0F, 0x01, 0x0D, 0x08, 0x00, 0x04, 0x00],
+        "sidt [0x40008]",
+    );
+    a.i(&[0x0F, 0x00, 0xC8], "str eax");
+    a.i(&[0x0F, 0x00, 0xC3], "sldt ebx");
+    a.i(&[0x0F, 0x01, 0xE1], "smsw ecx");
+    a.int(0x81);
+    a.load(&mut m);
+    to_ring3(&mut m);
+    m.core.cpu.gpr[3] = 0xFFFF_FFFF;
+    expect_vector(&mut m, 0x81);
+    assert_eq!(r16(&m, DATA), GDT_LIMIT);
+    assert_eq!(r32(&m, DATA + 2), GDT);
+    assert_eq!(r16(&m, DATA + 8), 0x7FF);
+    assert_eq!(r32(&m, DATA + 10), IDT);
+    assert_eq!(m.core.cpu.gpr[0], SEL_TSS_A as u32);
+    assert_eq!(m.core.cpu.gpr[3], 0);
+    assert_eq!(m.core.cpu.gpr[1] & 0xF, 0x9, "PE | TS");
+
+    let privileged: [(&[u8], &str); 8] = [
+        (
+            &[0x0F, 0x01, 0x15, 0x00, 0x00, 0x04, 0x00],
+            "lgdt [0x40000]",
+        ),
+        (
+            &[0x0F, 0x01, 0x1D, 0x00, 0x00, 0x04, 0x00],
+            "lidt [0x40000]",
+        ),
+        (&[0x0F, 0x00, 0xD0], "lldt ax"),
+        (&[0x0F, 0x00, 0xD8], "ltr ax"),
+        (&[0x0F, 0x20, 0xC0], "mov eax,cr0"),
+        (&[0x0F, 0x23, 0xF8], "mov dr7,eax"),
+        (&[0x0F, 0x06], "clts"),
+        (
+            &[0x0F, 0x01, 0x3D, 0x00, 0x00, 0x04, 0x00],
+            "invlpg [0x40000]",
+        ),
+    ];
+    for (bytes, text) in privileged {
+        let mut m = pm();
+        let mut a = Asm::new32(CODE);
+        a.i(bytes, text);
+        a.load(&mut m);
+        to_ring3(&mut m);
+        expect_vector(&mut m, 13);
+        assert_eq!(stack(&m, 0), 0, "{text}");
+        assert_eq!(stack(&m, 1), CODE, "{text}");
+    }
+}
+
+#[test]
+fn clts_and_ltr_lldt_at_ring0() {
+    let mut m = pm();
+    m.core.cpu.cr0 |= 8;
+    let ldt = 0x5000;
+    set_gdt(&mut m, FREE, seg_desc(ldt, 0xF, 0x82, 0));
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x0F, 0x06], "clts");
+    a.mov_r32(0, FREE as u32);
+    a.i(&[0x0F, 0x00, 0xD0], "lldt ax");
+    a.mov_r32(0, SEL_TSS_B as u32);
+    a.i(&[0x0F, 0x00, 0xD8], "ltr ax");
+    a.i(&[0x0F, 0x00, 0xD8], "ltr ax"); // now busy: #GP(sel)
+    a.load(&mut m);
+    expect_vector(&mut m, 13);
+    assert_eq!(stack(&m, 0), SEL_TSS_B as u32);
+    assert_eq!(m.core.cpu.cr0 & 8, 0);
+    assert_eq!(m.core.cpu.ldtr.base, ldt);
+    assert_eq!(m.core.cpu.tr.sel, SEL_TSS_B);
+    assert_eq!(gdt_type(&m, SEL_TSS_B), 0xB);
+}
+
+#[test]
+fn instruction_breakpoint_faults_and_rf_resumes() {
+    let mut m = pm();
+    // #DB handler: record DR6, set RF in the pushed EFLAGS, IRETD.
+    set_idt(&mut m, 1, gate(K_CODE, CODE2, 0xE, 0, 0));
+    let mut h = Asm::new32(CODE2);
+    h.i(&[0x0F, 0x21, 0xF0], "mov eax,dr6");
+    h.store_eax(DATA);
+    h.i(&[0x8B, 0x04, 0x24], "mov eax,[esp]");
+    h.store_eax(DATA + 4);
+    h.i(
+        &[0x81, 0x4C, 0x24, 0x08, 0x00, 0x00, 0x01, 0x00],
+        "or dword [esp+8],0x10000",
+    );
+    h.iretd();
+    h.load(&mut m);
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, 0); // replaced below once the target address is known
+    a.load(&mut m);
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, CODE + 0x20);
+    a.i(&[0x0F, 0x23, 0xC8], "mov dr1,eax");
+    a.mov_r32(0, 1 << 2); // L1, R/W1 = 00 (execute), LEN1 = 00
+    a.i(&[0x0F, 0x23, 0xF8], "mov dr7,eax");
+    a.mov_r32(3, 0);
+    a.load(&mut m);
+    let mut b = Asm::new32(CODE + a.bytes.len() as u32);
+    while b.here() < CODE + 0x20 {
+        b.nop();
+    }
+    b.i(&[0x43], "inc ebx"); // the breakpoint
+    b.i(&[0x43], "inc ebx");
+    b.hlt();
+    b.load(&mut m);
+    run_halt(&mut m);
+    assert_eq!(
+        m.core.cpu.gpr[3], 2,
+        "the instruction ran once after the #DB"
+    );
+    assert_eq!(m.core.stats.exceptions[1], 1, "one #DB");
+    assert_eq!(r32(&m, DATA) & 0xF, 0b0010, "DR6.B1");
+    assert_eq!(
+        r32(&m, DATA + 4),
+        CODE + 0x20,
+        "fault: EIP = the breakpoint"
+    );
+    assert_eq!(
+        m.core.cpu.flags.bits & 0x10000,
+        0,
+        "RF cleared after one instruction"
+    );
+}
+
+#[test]
+fn data_breakpoints_trap_after_the_access() {
+    // DR0 = DATA, R/W0 = 01 (writes), LEN0 = 11 (4 bytes).
+    let dr7 = 1 | (0b01 << 16) | (0b11 << 18);
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, DATA);
+    a.i(&[0x0F, 0x23, 0xC0], "mov dr0,eax");
+    a.mov_r32(0, dr7);
+    a.i(&[0x0F, 0x23, 0xF8], "mov dr7,eax");
+    a.load_eax(DATA); // a read: no trap for R/W = 01
+    a.store_eax(DATA + 4); // outside the 4 bytes
+    a.i(
+        &[0x66, 0x89, 0x05, 0x02, 0x00, 0x04, 0x00],
+        "mov [0x40002],ax",
+    ); // overlaps
+    let after = a.here();
+    a.hlt();
+    a.load(&mut m);
+    expect_vector(&mut m, 1);
+    assert_eq!(stack(&m, 0), after, "data breakpoint is a trap");
+    assert_eq!(m.core.cpu.dr[6] & 0xF, 1, "DR6.B0");
+
+    // R/W = 11 also catches reads, including PUSH/POP's implicit stack accesses.
+    let dr7 = 1 | (0b11 << 16) | (0b11 << 18);
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, STACK_INIT - 4);
+    a.i(&[0x0F, 0x23, 0xC0], "mov dr0,eax");
+    a.mov_r32(0, dr7);
+    a.i(&[0x0F, 0x23, 0xF8], "mov dr7,eax");
+    a.nop();
+    a.i(&[0x50], "push eax");
+    let after = a.here();
+    a.hlt();
+    a.load(&mut m);
+    expect_vector(&mut m, 1);
+    assert_eq!(stack(&m, 0), after);
+}
