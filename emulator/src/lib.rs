@@ -6,6 +6,7 @@
 pub mod boot;
 pub mod bus;
 pub mod cpu;
+pub mod debug;
 pub mod devices;
 pub mod machine;
 pub mod mmu;

@@ -1,5 +1,6 @@
 //! Data movement and flag-register helpers: MOV, MOVZX, MOVSX, LEA, XCHG, CBW/CWDE,
-//! CWD/CDQ, BSWAP, XLAT, LAHF/SAHF, SETcc, CMOVcc, CLC/STC/CMC/CLD/STD, NOP forms.
+//! CWD/CDQ, BSWAP, XLAT, LAHF/SAHF, SALC, SETcc, CMOVcc, CLC/STC/CMC/CLD/STD, NOP forms,
+//! and WAIT (which only checks for a coprocessor that Traplab does not have yet).
 
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
@@ -47,6 +48,8 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         Cld => cld,
         Std => std_,
         Nop => nop,
+        Salc => salc,
+        Wait => wait,
         Seto | Setno | Setb | Setae | Sete | Setne | Setbe | Seta | Sets | Setns | Setp | Setnp
         | Setl | Setge | Setle | Setg => setcc,
         Cmovo | Cmovno | Cmovb | Cmovae | Cmove | Cmovne | Cmovbe | Cmova | Cmovs | Cmovns
@@ -242,6 +245,24 @@ fn cmovcc(c: &mut Core, i: &Insn) -> Res {
     let v = get1(c, i)?;
     if c.cpu.flags.cond(i.cc) {
         c.cpu.set(i.size, i.r0 as usize, v);
+    }
+    Ok(())
+}
+
+/// SALC (D6, undocumented but present on every Intel CPU from the 8086 to the P6 and
+/// later): AL = CF ? 0xFF : 0x00, flags unchanged.
+fn salc(c: &mut Core, _i: &Insn) -> Res {
+    let v = if c.cpu.flags.cf() { 0xFF } else { 0 };
+    c.cpu.set8(0, v);
+    Ok(())
+}
+
+/// WAIT/FWAIT (9B): #NM when CR0.MP and CR0.TS are both set (SDM Vol. 2B WAIT/FWAIT);
+/// otherwise it waits for pending x87 exceptions, and without an x87 there are none.
+fn wait(c: &mut Core, _i: &Insn) -> Res {
+    use crate::cpu::state::cr0::{MP, TS};
+    if c.cpu.cr0 & (MP | TS) == MP | TS {
+        return Err(Exception::nm());
     }
     Ok(())
 }

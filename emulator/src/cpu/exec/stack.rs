@@ -112,7 +112,11 @@ fn pusha(c: &mut Core, i: &Insn) -> Res {
     };
     let esp = c.cpu.gpr[4];
     let mask = c.sp_mask();
-    c.probe_write(SS, esp.wrapping_sub(8 * size as u32) & mask, 8 * size)?;
+    // Probe every slot: with a 16-bit stack the eight pushes may wrap from offset 0 to
+    // 0xFFFE (SP=8 pushes at 6, 4, 2, 0, FFFE...), which is legal in real mode.
+    for k in 1..=8u32 {
+        c.probe_write(SS, esp.wrapping_sub(k * size as u32) & mask, size)?;
+    }
     for r in 0..8 {
         let v = if r == 4 { esp } else { c.cpu.gpr[r] };
         if let Err(e) = c.push(size, v) {
