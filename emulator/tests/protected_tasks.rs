@@ -286,3 +286,60 @@ fn task_switch_to_a_ring3_task_sets_cpl_from_cs() {
     assert_eq!(m.core.cpu.seg[CS].sel, K_CODE);
     assert_eq!(m.core.cpu.gpr[4], STACK0 - 20, "ring-0 stack from TSS B");
 }
+
+#[test]
+fn sixteen_bit_tss_through_a_gdt_task_gate() {
+    let mut m = pm();
+    // 16-bit TSS at TSS_C (type 1, limit 0x2B), reached through a task gate in the GDT.
+    set_gdt(&mut m, SEL_TSS_C, seg_desc(TSS_C, 0x2B, 0x81, 0));
+    set_gdt(&mut m, FREE, gate(SEL_TSS_C, 0, 0x5, 0, 0));
+    for k in (0..0x2C).step_by(2) {
+        w16(&mut m, TSS_C + k, 0);
+    }
+    w16(&mut m, TSS_C + 0x0E, 0x8000); // IP
+    w16(&mut m, TSS_C + 0x10, 0x0002); // FLAGS
+    w16(&mut m, TSS_C + 0x12, 0x1234); // AX
+    w16(&mut m, TSS_C + 0x1A, 0x6000); // SP
+    w16(&mut m, TSS_C + 0x22, K_DATA); // ES
+    w16(&mut m, TSS_C + 0x24, K_CODE); // CS
+    w16(&mut m, TSS_C + 0x26, K_DATA); // SS
+    w16(&mut m, TSS_C + 0x28, 0); // DS null
+    let mut t = Asm::new32(0x8000);
+    t.hlt();
+    t.load(&mut m);
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, 0xABCD_0000);
+    a.call_far(FREE, 0);
+    a.load(&mut m);
+    assert_eq!(run(&mut m), RunExit::Halted);
+    let c = &m.core.cpu;
+    assert_eq!(c.tr.sel, SEL_TSS_C);
+    assert_eq!(c.eip, 0x8001);
+    assert_eq!(c.gpr[0], 0xABCD_1234, "16-bit TSS loads the low words only");
+    assert_eq!(c.gpr[4] & 0xFFFF, 0x6000);
+    assert!(!c.seg[DS].valid);
+    assert_ne!(c.flags.bits & 0x4000, 0, "NT");
+    assert_eq!(gdt_type(&m, SEL_TSS_C), 0x3, "busy 16-bit TSS");
+    assert_eq!(r16(&m, TSS_C), SEL_TSS_A, "back link");
+}
+
+#[test]
+fn tss_trap_bit_raises_debug_and_local_breakpoints_are_disabled() {
+    let mut m = pm();
+    task_b(&mut m);
+    w16(&mut m, TSS_B + 0x64, 1); // T
+    let mut b = Asm::new32(CODE2);
+    b.hlt();
+    b.load(&mut m);
+    let mut a = Asm::new32(CODE);
+    a.jmp_far(SEL_TSS_B, 0);
+    a.load(&mut m);
+    // DR7: L0 and G1 enabled on an address nobody executes.
+    m.core.cpu.dr[0] = 0x7777;
+    m.core.cpu.dr[1] = 0x7777;
+    m.core.cpu.dr[7] = 0x400 | 0b1001;
+    expect_vector(&mut m, 1);
+    assert_ne!(m.core.cpu.dr[6] & (1 << 15), 0, "DR6.BT");
+    assert_eq!(stack(&m, 0), CODE2, "#DB before B's first instruction");
+    assert_eq!(m.core.cpu.dr[7] & 0xFF, 0b1000, "L0 cleared, G1 kept");
+}
