@@ -297,4 +297,51 @@ mod tests {
         exec(&mut m, &[0xF0, 0x0F, 0xAB, 0x18]).unwrap(); // lock bts [eax], ebx (bit 10)
         assert_eq!(m.core.mem.read(0x4000, 4), 17 | 1 << 10);
     }
+
+    /// CMPXCHG and XADD always write a memory destination (SDM CMPXCHG: "the destination
+    /// operand is written back if the comparison fails"), so a read-only segment faults even
+    /// when the comparison fails, and nothing (accumulator, flags) changes.
+    #[test]
+    fn cmpxchg_to_read_only_memory_faults_without_changes() {
+        use crate::boot::{boot, BootKind};
+        use crate::mmu::segment::attr;
+        let mut m = boot(
+            MachineConfig::default(),
+            &[0x90],
+            &BootKind::Flat {
+                addr: 0x1000,
+                real: false,
+            },
+        )
+        .unwrap();
+        m.core.mem.write(0x5000, 4, 0x1234);
+        m.core.cpu.gpr[0] = 0x9999; // EAX != [ESI]: the comparison fails
+        m.core.cpu.gpr[6] = 0x5000;
+        m.core.cpu.seg[3].attr &= !attr::RW; // DS read-only
+        let flags = m.core.cpu.flags.get();
+        // cmpxchg [esi], ecx
+        assert_eq!(
+            exec(&mut m, &[0x0F, 0xB1, 0x0E]).unwrap_err().vector,
+            vec::GP
+        );
+        assert_eq!(m.core.cpu.gpr[0], 0x9999);
+        assert_eq!(m.core.cpu.flags.get(), flags);
+        // xadd [esi], ecx and bts [esi], ecx fault the same way; bt only reads.
+        assert_eq!(
+            exec(&mut m, &[0x0F, 0xC1, 0x0E]).unwrap_err().vector,
+            vec::GP
+        );
+        assert_eq!(
+            exec(&mut m, &[0x0F, 0xAB, 0x0E]).unwrap_err().vector,
+            vec::GP
+        );
+        assert_eq!(m.core.cpu.gpr[1], 0);
+        assert_eq!(m.core.mem.read(0x5000, 4), 0x1234);
+        exec(&mut m, &[0x0F, 0xA3, 0x0E]).unwrap();
+        // Writable again: the failed comparison loads EAX from memory.
+        m.core.cpu.seg[3].attr |= attr::RW;
+        exec(&mut m, &[0x0F, 0xB1, 0x0E]).unwrap();
+        assert_eq!(m.core.cpu.gpr[0], 0x1234);
+        assert!(!m.core.cpu.flags.zf());
+    }
 }

@@ -10,9 +10,9 @@ use crate::cpu::flags::{mask, parity, CF, OF};
 use crate::cpu::insn::{get1, rmw0, Handler, Insn, K_REG};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
-const SHL: u8 = 0;
-const SHR: u8 = 1;
-const SAR: u8 = 2;
+pub const SHL: u8 = 0;
+pub const SHR: u8 = 1;
+pub const SAR: u8 = 2;
 const ROL: u8 = 3;
 const ROR: u8 = 4;
 const RCL: u8 = 5;
@@ -44,6 +44,7 @@ fn count(c: &Core, i: &Insn) -> u32 {
 /// Computes a shift or rotate of `d` (`size` bytes) by a masked count `n` (1..=31) given the
 /// incoming CF. Returns the result and the new (CF, OF); the caller decides which other
 /// flags change. Pure, so the oracle tests and the handlers share it.
+#[inline]
 pub fn compute(kind: u8, size: u8, d: u32, n: u32, cf_in: bool) -> (u32, bool, bool) {
     let bits = size as u32 * 8;
     let m = mask(size);
@@ -223,5 +224,44 @@ mod tests {
         // 16-bit SHLD by 20: dest:src:dest << 20, P6 behaviour.
         assert_eq!(compute_double(true, 2, 0x1234, 0xABCD, 20).0, 0xBCD1);
         assert_eq!(compute_double(false, 2, 0x1234, 0xABCD, 20).0, 0x4ABC);
+    }
+
+    /// A shift whose memory write faults leaves the operand and the flags unchanged.
+    #[test]
+    fn faulting_memory_shift_changes_nothing() {
+        use crate::boot::{boot, BootKind};
+        use crate::cpu::exception::vec;
+        use crate::cpu::insn::Insn;
+        use crate::machine::MachineConfig;
+        use iced_x86::{Decoder, DecoderOptions};
+        let mut m = boot(
+            MachineConfig::default(),
+            &[0x90],
+            &BootKind::Flat {
+                addr: 0x1000,
+                real: false,
+            },
+        )
+        .unwrap();
+        let c = &mut m.core;
+        c.mem.write(0x5000, 4, 0x8000_0001);
+        c.cpu.gpr[6] = 0x5000;
+        c.cpu.gpr[1] = 3;
+        c.cpu.flags.set(2 | CF);
+        c.cpu.seg[3].attr &= !crate::mmu::segment::attr::RW;
+        // shl dword [esi], cl; rcr dword [esi], 1; shld [esi], ecx, 4
+        for bytes in [&[0xD3, 0x26][..], &[0xD1, 0x1E], &[0x0F, 0xA4, 0x0E, 4]] {
+            let ins = Decoder::new(32, bytes, DecoderOptions::NONE).decode();
+            let i = Insn::new(ins, crate::cpu::exec::select(&ins));
+            assert_eq!((i.exec)(c, &i).unwrap_err().vector, vec::GP);
+            assert_eq!(c.cpu.flags.get(), 2 | CF);
+            assert_eq!(c.mem.read(0x5000, 4), 0x8000_0001);
+        }
+        c.cpu.seg[3].attr |= crate::mmu::segment::attr::RW;
+        let ins = Decoder::new(32, &[0xD3, 0x26], DecoderOptions::NONE).decode();
+        let i = Insn::new(ins, crate::cpu::exec::select(&ins));
+        (i.exec)(c, &i).unwrap();
+        assert_eq!(c.mem.read(0x5000, 4), 8);
+        assert!(!c.cpu.flags.cf());
     }
 }
