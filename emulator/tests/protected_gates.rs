@@ -262,3 +262,20 @@ fn stack_limit_in_ring3_is_ss0() {
     assert_eq!(stack(&m, 0), 0, "#SS(0) for a limit violation");
     assert_eq!(stack(&m, 4), 2, "faulting ESP unchanged");
 }
+
+#[test]
+fn call_gate_without_room_on_the_inner_stack_is_ss_new_selector() {
+    let mut m = pm();
+    set_gdt(&mut m, FREE, gate(K_CODE, CODE2, 0xC, 3, 2));
+    w32(&mut m, TSS_A + 4, 8); // ESP0 = 8: no room for SS, ESP, 2 params, CS, EIP
+    let mut a = Asm::new32(CODE);
+    a.call_far(FREE | 3, 0);
+    a.load(&mut m);
+    to_ring3(&mut m);
+    // Delivering the #SS needs the same inner stack: it escalates to a triple fault;
+    // the first exception (from the event log) is #SS(SS0 selector).
+    assert_eq!(run(&mut m), traplab::RunExit::TripleFault);
+    assert_eq!(first_exception(&m), Some((12, Some(K_DATA as u32))));
+    assert_eq!(m.core.cpu.cpl, 3, "nothing changed before the fault");
+    assert_eq!(m.core.cpu.gpr[4], STACK3);
+}

@@ -424,3 +424,41 @@ fn data_breakpoints_trap_after_the_access() {
     expect_vector(&mut m, 1);
     assert_eq!(stack(&m, 0), after);
 }
+
+#[test]
+fn general_detect_faults_on_debug_register_access() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, 0x2000); // GD
+    a.i(&[0x0F, 0x23, 0xF8], "mov dr7,eax");
+    let at = a.here();
+    a.i(&[0x0F, 0x21, 0xC3], "mov ebx,dr0");
+    a.load(&mut m);
+    expect_vector(&mut m, 1);
+    assert_eq!(stack(&m, 0), at, "#DB fault: EIP = the MOV DR");
+    assert_ne!(m.core.cpu.dr[6] & (1 << 13), 0, "DR6.BD");
+    assert_eq!(
+        m.core.cpu.dr[7] & (1 << 13),
+        0,
+        "GD cleared for the handler"
+    );
+}
+
+#[test]
+fn outs_and_ins_check_the_io_bitmap() {
+    for (bytes, text) in [(&[0x6E], "outsb dx,[esi]"), (&[0x6C], "insb [edi],dx")] {
+        let mut m = pm();
+        let mut a = Asm::new32(CODE);
+        a.i(&[0x66, 0xBA, 0x81, 0x00], "mov dx,0x81");
+        a.mov_r32(6, DATA);
+        a.mov_r32(7, DATA);
+        let at = a.here();
+        a.i(bytes, text);
+        a.load(&mut m);
+        to_ring3(&mut m);
+        expect_vector(&mut m, 13);
+        assert_eq!(stack(&m, 1), at, "{text}");
+        assert_eq!(m.core.cpu.gpr[6], DATA, "{text}: ESI unchanged");
+        assert_eq!(m.core.cpu.gpr[7], DATA, "{text}: EDI unchanged");
+    }
+}

@@ -344,6 +344,17 @@ fn mov_from_cr(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
+/// DR7.GD (general detect, SDM Vol. 3A 17.2.4): a MOV to or from any debug register is a
+/// #DB fault with DR6.BD set; GD is cleared so that the handler can use them.
+fn general_detect(c: &mut Core) -> Res {
+    if c.cpu.dr[7] & (1 << 13) != 0 {
+        c.cpu.dr[6] |= 1 << 13;
+        c.cpu.dr[7] &= !(1 << 13);
+        return Err(Exception::new(crate::cpu::exception::vec::DB));
+    }
+    Ok(())
+}
+
 fn mov_to_dr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
     let v = c.cpu.gpr[i.r1 as usize];
@@ -351,6 +362,7 @@ fn mov_to_dr(c: &mut Core, i: &Insn) -> Res {
     if n > 7 || ((n == 4 || n == 5) && c.cpu.cr4 & cr4::DE != 0) {
         return Err(Exception::ud());
     }
+    general_detect(c)?;
     let n = if n == 4 {
         6
     } else if n == 5 {
@@ -373,6 +385,7 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
     if n > 7 || ((n == 4 || n == 5) && c.cpu.cr4 & cr4::DE != 0) {
         return Err(Exception::ud());
     }
+    general_detect(c)?;
     let n = if n == 4 {
         6
     } else if n == 5 {
