@@ -114,3 +114,45 @@ fn known_nasty_sequences() {
         assert!(bounded(move || real_mode(bytes)).is_ok());
     }
 }
+
+#[test]
+fn fault_storms_end_with_the_budget() {
+    // The #PF handler itself is on a not-present page: every delivery faults on fetch at
+    // the handler, forever (as on hardware), but `run` must still return.
+    let r = bounded(|| {
+        let mut m = pm();
+        enable_paging(&mut m);
+        set_pte(&mut m, CODE2, 0);
+        set_idt(&mut m, 14, gate(K_CODE, CODE2, 0xE, 0, 0));
+        set_idt(&mut m, 13, gate(K_CODE, CODE2, 0xE, 0, 0));
+        let mut a = Asm::new32(CODE);
+        a.i(&[0xFF, 0xE3], "jmp ebx");
+        a.load(&mut m);
+        m.core.cpu.gpr[3] = CODE2;
+        format!(
+            "{:?} icount {} exc {:?}",
+            m.run(1000),
+            m.icount(),
+            &m.core.stats.exceptions[..16]
+        )
+    });
+    assert!(r.is_ok(), "{r:?}");
+    // An instruction breakpoint on the #DB handler's own first instruction.
+    let r = bounded(|| {
+        let mut m = pm();
+        set_idt(&mut m, 1, gate(K_CODE, CODE2, 0xE, 0, 0));
+        m.core.cpu.dr[0] = CODE2;
+        m.core.cpu.dr[7] = 0x401;
+        let mut a = Asm::new32(CODE);
+        a.i(&[0xFF, 0xE3], "jmp ebx");
+        a.load(&mut m);
+        m.core.cpu.gpr[3] = CODE2;
+        format!(
+            "{:?} icount {} exc {:?}",
+            m.run(1000),
+            m.icount(),
+            &m.core.stats.exceptions[..16]
+        )
+    });
+    assert!(r.is_ok(), "{r:?}");
+}
