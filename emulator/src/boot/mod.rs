@@ -1,8 +1,11 @@
-//! Boot paths: Multiboot v1 ELF kernels (goblin), flat binaries at an address.
-//! Boot sectors with the built-in BIOS and `--bios` ROM images come next.
-//! Loaders only set up machine state; they must not run the machine.
+//! Boot paths: Multiboot v1 ELF kernels (goblin), flat binaries at an address, boot
+//! sectors from a disk with the built-in BIOS (`bios`, `disk`), and `--bios` ROM images at
+//! the reset vector (`rom`). Loaders only set up machine state; they must not run the machine.
 
+pub mod bios;
+pub mod disk;
 pub mod multiboot;
+pub mod rom;
 
 use thiserror::Error;
 
@@ -42,15 +45,42 @@ pub enum BootKind {
     /// A raw binary copied to `addr` and entered there: in 32-bit flat protected mode,
     /// or in real mode (CS = addr >> 4, IP = addr & 15) when `real`.
     Flat { addr: u32, real: bool },
+    /// A PC boot from the disk with the built-in BIOS: sector 0 at 0000:7C00, DL = 80h.
+    /// The disk is `MachineConfig::devices.disk`, or else the image itself.
+    Disk,
+    /// A firmware ROM image (the image) mapped at the top of 4 GiB and below 1 MiB; the CPU
+    /// starts at the reset vector F000:FFF0.
+    Firmware,
 }
 
 /// Builds a machine and boots `image` in it.
-pub fn boot(cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Machine, BootError> {
+pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Machine, BootError> {
     if cfg.ram_bytes < 2 << 20 {
         return Err(BootError::Other("guest RAM must be at least 2 MiB".into()));
     }
+    if let BootKind::Disk = kind {
+        if cfg.devices.disk.is_none() {
+            cfg.devices.disk = Some(image.to_vec());
+        }
+    }
+    if let Some(d) = &cfg.devices.disk {
+        disk::check_image(d)?;
+    }
     let mut m = Machine::new(cfg);
     match kind {
+        BootKind::Disk => {
+            let d = m.core.dev.ata.as_ref().map(|a| a.image()).unwrap_or(&[]);
+            if !disk::has_boot_signature(d) {
+                return Err(BootError::Other(
+                    "sector 0 of the disk does not end in the 55 AA boot signature".into(),
+                ));
+            }
+            bios::install(&mut m.core);
+            bios::post(&mut m.core);
+            bios::boot_disk(&mut m.core);
+            m.flush_code_cache();
+        }
+        BootKind::Firmware => rom::load_firmware(&mut m, image)?,
         BootKind::Multiboot { cmdline, modules } => {
             multiboot::load(&mut m, image, cmdline, modules)?;
         }

@@ -103,6 +103,11 @@ impl Core {
 
     /// Port output; applies the device's effect on the machine.
     pub fn io_write(&mut self, port: u16, size: u8, v: u32) {
+        // The built-in BIOS's stubs call their services through this port (boot::bios).
+        if port == crate::boot::rom::HYPERCALL_PORT as u16 && crate::boot::bios::hypercall(self) {
+            self.stop = true;
+            return;
+        }
         let now = self.now_ns();
         if self.events.io {
             self.event(EventKind::Io {

@@ -2,6 +2,9 @@
 //! to COM1 (piped input is fed one line at a time, when the guest has consumed the last).
 //! Exit status: the guest's (port 0xF4: (v << 1) | 1), 0 when it halts for good,
 //! 124 when the instruction budget is spent, 125 on a triple fault, 2 on bad input.
+//! Boot paths: Multiboot kernels, raw boot sectors / disk images with the built-in BIOS
+//! (`--boot disk`, or detected from the 55AA signature), `--bios ROM` at the reset vector,
+//! flat binaries. `--disk FILE` attaches an ATA disk; `--writable` saves guest writes to it.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -18,8 +21,14 @@ pub const STATUS_RESET: u8 = 126;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BootMode {
-    /// A Multiboot v1 kernel (the default).
+    /// Multiboot if the image has a Multiboot header, else a disk boot if it is a raw
+    /// image ending its first sector in 55 AA, else Multiboot (which explains the failure).
+    Auto,
+    /// A Multiboot v1 kernel.
     Multiboot,
+    /// A PC boot from disk with the built-in BIOS: sector 0 at 0000:7C00 (the image, or
+    /// --disk).
+    Disk,
     /// A raw binary loaded at --load-addr and entered in 32-bit protected mode.
     Flat,
     /// A raw binary loaded at --load-addr and entered in real mode.
@@ -28,11 +37,25 @@ pub enum BootMode {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The image to boot (a Multiboot ELF by default).
+    /// The image to boot: a Multiboot ELF, or a raw disk image / boot sector.
     pub image: Option<PathBuf>,
     /// How to boot the image.
-    #[arg(long, value_enum, default_value = "multiboot")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub boot: BootMode,
+    /// Disk image for the ATA primary master (BIOS drive 80h); a multiple of 512 bytes.
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
+    /// Write the disk image back to its file at exit if the guest wrote to it (otherwise
+    /// guest writes stay in memory).
+    #[arg(long)]
+    pub writable: bool,
+    /// Firmware ROM image (64-256 KiB, a multiple of 64 KiB) mapped below 4 GiB and 1 MiB;
+    /// the CPU starts at its reset vector F000:FFF0. No IMAGE is needed.
+    #[arg(long, value_name = "FILE", conflicts_with = "image")]
+    pub bios: Option<PathBuf>,
+    /// Print the VGA text screen on stderr when the run stops.
+    #[arg(long)]
+    pub screen: bool,
     /// Guest RAM in MiB (2..=3072).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..=3072))]
     pub mem: u32,
@@ -96,10 +119,30 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
         return snapshot::restore(&bytes)
             .with_context(|| format!("cannot restore {}", p.display()));
     }
-    let Some(img_path) = &a.image else {
-        bail!("no image given (try `traplab run samples/hello/hello.elf`)");
+    let disk = match &a.disk {
+        Some(p) => Some(read_file(p, "disk image")?),
+        None => None,
     };
-    let image = read_file(img_path, "image")?;
+    let cfg = MachineConfig {
+        ram_bytes: (a.mem as usize) << 20,
+        devices: traplab::devices::DevicesConfig {
+            disk,
+            ..Default::default()
+        },
+    };
+    if let Some(p) = &a.bios {
+        let rom = read_file(p, "ROM image")?;
+        return boot::boot(cfg, &rom, &BootKind::Firmware)
+            .with_context(|| format!("cannot boot {}", p.display()));
+    }
+    let (img_path, image) = match (&a.image, &a.disk) {
+        (Some(p), _) => (p, read_file(p, "image")?),
+        (None, Some(p)) if a.boot == BootMode::Disk => (p, Vec::new()),
+        _ => bail!("no image given (try `traplab run samples/hello/hello.elf`)"),
+    };
+    if a.boot == BootMode::Disk && a.image.is_some() && a.disk.is_some() {
+        bail!("--boot disk: give the disk either as IMAGE or as --disk, not both");
+    }
     let mut modules = Vec::new();
     for p in &a.modules {
         modules.push(Module {
@@ -107,7 +150,17 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
             string: p.display().to_string(),
         });
     }
-    let kind = match a.boot {
+    let mode = match a.boot {
+        BootMode::Auto
+            if !has_multiboot_header(&image) && boot::disk::has_boot_signature(&image) =>
+        {
+            BootMode::Disk
+        }
+        BootMode::Auto => BootMode::Multiboot,
+        m => m,
+    };
+    let kind = match mode {
+        BootMode::Auto | BootMode::Disk => BootKind::Disk,
         BootMode::Multiboot => BootKind::Multiboot {
             cmdline: a.cmdline.clone(),
             modules,
@@ -121,11 +174,53 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
             real: true,
         },
     };
-    let cfg = MachineConfig {
-        ram_bytes: (a.mem as usize) << 20,
-        ..Default::default()
-    };
     boot::boot(cfg, &image, &kind).with_context(|| format!("cannot boot {}", img_path.display()))
+}
+
+/// A Multiboot v1 header in the first 8 KiB (on a 4-byte boundary, checksum right).
+fn has_multiboot_header(img: &[u8]) -> bool {
+    let n = img.len().min(8192);
+    let rd = |o: usize| u32::from_le_bytes([img[o], img[o + 1], img[o + 2], img[o + 3]]);
+    (0..n.saturating_sub(11)).step_by(4).any(|o| {
+        rd(o) == boot::multiboot::MAGIC
+            && rd(o).wrapping_add(rd(o + 4)).wrapping_add(rd(o + 8)) == 0
+    })
+}
+
+/// The file that holds the machine's disk, for `--writable`.
+fn disk_path(a: &RunArgs) -> Option<&PathBuf> {
+    a.disk.as_ref().or(match a.boot {
+        BootMode::Disk | BootMode::Auto => a.image.as_ref(),
+        _ => None,
+    })
+}
+
+/// `--writable`: saves the disk image if the guest wrote to it.
+fn save_disk(a: &RunArgs, m: &Machine) -> Result<()> {
+    let (Some(p), Some(ata)) = (disk_path(a), m.core.dev.ata.as_ref()) else {
+        return Ok(());
+    };
+    if ata.dirty() {
+        std::fs::write(p, ata.image())
+            .with_context(|| format!("cannot write the disk image back to {}", p.display()))?;
+        eprintln!("traplab: disk image written back to {}", p.display());
+    }
+    Ok(())
+}
+
+/// Prints the BIOS's notes (unsupported services, boot failures) logged since `seen`.
+fn print_notes(m: &Machine, seen: &mut u64) {
+    let ev = &m.core.events;
+    let new = (ev.total - *seen) as usize;
+    let skip = ev.events.len().saturating_sub(new);
+    for e in ev.events.iter().skip(skip) {
+        if let traplab::trace::EventKind::Note(n) = &e.kind {
+            if n.starts_with("BIOS") {
+                eprintln!("traplab: {n}");
+            }
+        }
+    }
+    *seen = ev.total;
 }
 
 /// Feeds COM1 from piped input one line at a time: the next line goes in only when the
@@ -180,6 +275,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         budget = budget.min(n);
     }
     let mut io_seen = m.core.events.total;
+    let mut notes_seen = 0;
     let mut tracer = if a.trace {
         Some(crate::run::Tracer::new(&m))
     } else {
@@ -193,8 +289,26 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         let r = match tracer.as_mut() {
             Some(t) => {
+                let before = (m.icount(), m.core.cpu.eip, m.core.cpu.seg[1].sel);
                 let r = m.step();
-                t.line(&m, &mut out)?;
+                // While the CPU sits in HLT nothing retires: print nothing until it wakes.
+                if m.icount() != before.0 {
+                    t.line(&m, &mut out)?;
+                } else if (m.core.cpu.eip, m.core.cpu.seg[1].sel) != (before.1, before.2) {
+                    // An interrupt or exception was delivered without retiring anything.
+                    let c = &m.core.cpu;
+                    writeln!(
+                        out,
+                        "{:>10} ---- event delivered: now at {:04x}:{:08x} (cpl {})",
+                        m.icount(),
+                        c.seg[1].sel,
+                        c.eip,
+                        c.cpl
+                    )?;
+                    t.resync(&m);
+                } else {
+                    t.resync(&m);
+                }
                 r
             }
             None => m.run((budget - done).min(200_000)),
@@ -208,6 +322,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         if a.trace_io {
             print_io(&m, &mut io_seen);
         }
+        print_notes(&m, &mut notes_seen);
         match r {
             RunExit::Budget | RunExit::Breakpoint(_) => continue,
             other => break other,
@@ -216,6 +331,16 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let elapsed = start.elapsed();
     out.flush()?;
     drop(out);
+    if a.screen {
+        let screen = m.core.dev.text_screen(&m.core.mem.ram);
+        eprintln!("--- VGA text screen ---");
+        for row in 0..traplab::devices::vga::ROWS {
+            eprintln!("{}", screen.line(row).trim_end());
+        }
+    }
+    if a.writable {
+        save_disk(&a, &m)?;
+    }
     let status = match exit {
         RunExit::Exit(s) => (s & 0xFF) as u8,
         RunExit::Halted => {
@@ -400,6 +525,11 @@ impl Tracer {
             prev: m.core.cpu.clone(),
             fmt: traplab::iced_x86::IntelFormatter::new(),
         }
+    }
+
+    /// Takes the current state as the reference for the next line.
+    pub fn resync(&mut self, m: &Machine) {
+        self.prev = m.core.cpu.clone();
     }
 
     pub fn line(&mut self, m: &Machine, out: &mut impl Write) -> Result<()> {

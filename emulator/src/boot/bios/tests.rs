@@ -1,0 +1,140 @@
+//! Boot sectors run on the built-in BIOS, checked through COM1 and the VGA screen.
+
+use crate::boot::{boot, rom, BootKind};
+use crate::machine::{Machine, MachineConfig, RunExit};
+use crate::trace::EventKind;
+
+const BOOTSECTOR: &[u8] = include_bytes!("../../../../samples/bootsector/bootsector.img");
+/// tests/boot/biostest.asm (nasm): exercises INT 10h/12h/13h/14h/15h/16h/1Ah.
+const BIOSTEST: &[u8] = include_bytes!("../../../../tests/boot/biostest.img");
+
+fn run(m: &mut Machine, budget: u64, input: &[u8]) -> (RunExit, String) {
+    m.core.dev.push_serial_input(input);
+    let mut out = Vec::new();
+    let mut left = budget;
+    let exit = loop {
+        let r = m.run(left.min(100_000));
+        out.extend(m.core.dev.take_serial_output());
+        left = left.saturating_sub(100_000);
+        match r {
+            RunExit::Budget if left > 0 => continue,
+            other => break other,
+        }
+    };
+    (exit, String::from_utf8_lossy(&out).into_owned())
+}
+
+fn screen(m: &Machine) -> Vec<String> {
+    let s = m.core.dev.text_screen(&m.core.mem.ram);
+    (0..25).map(|r| s.line(r).trim_end().to_string()).collect()
+}
+
+#[test]
+fn bootsector_sample_prints_both_lines() {
+    let mut m = boot(MachineConfig::default(), BOOTSECTOR, &BootKind::Disk).unwrap();
+    assert_eq!(m.core.cpu.eip, 0x7C00);
+    assert_eq!(m.core.cpu.gpr[2] & 0xFF, 0x80, "DL = boot drive");
+    let (exit, out) = run(&mut m, 1_000_000, b"");
+    assert_eq!(exit, RunExit::Exit(1));
+    assert_eq!(out, "Traplab boot sector: now in 32-bit protected mode\n");
+    let lines = screen(&m);
+    let first = lines
+        .iter()
+        .position(|l| l == "Traplab boot sector: real mode, BIOS teletype")
+        .expect("the teletype line on the screen");
+    assert_eq!(
+        lines[first + 1],
+        "Traplab boot sector: now in 32-bit protected mode"
+    );
+    assert!(lines[0].starts_with("Traplab BIOS"), "banner: {lines:?}");
+}
+
+#[test]
+fn biostest_exercises_the_services() {
+    let mut m = boot(MachineConfig::default(), BIOSTEST, &BootKind::Disk).unwrap();
+    let (exit, out) = run(&mut m, 20_000_000, b"hi\r\n");
+    assert_eq!(
+        out,
+        "biostest: boot drive 80\ncursor 0201\nint12 027F\ngeometry 003F0F\nSECTOR-4\n\
+         SECTOR-5\nWRITTEN\ne820 entries 04\nunknown 86FF\ntick\nkeys: hi\nbye\n"
+    );
+    assert_eq!(exit, RunExit::Exit(1));
+    let ata = m.core.dev.ata.as_ref().unwrap();
+    assert!(ata.dirty());
+    assert_eq!(&ata.image()[3072..3080], b"WRITTEN\0");
+    let noted = m.core.events.events.iter().any(|e| {
+        matches!(&e.kind, EventKind::Note(n) if n.contains("unsupported service INT 10h AX=77"))
+    });
+    assert!(noted, "the unknown service is in the event log");
+    assert!(m.core.mem.read(0x46C, 4) > 0, "ticks counted");
+}
+
+#[test]
+fn keyboard_irq_fills_the_bios_buffer() {
+    let mut m = boot(MachineConfig::default(), BIOSTEST, &BootKind::Disk).unwrap();
+    // Type through the PS/2 keyboard instead of COM1: "ok" then Enter.
+    for ch in "ok\n".chars() {
+        assert!(m.core.dev.inject_ascii_key(ch));
+    }
+    let (exit, out) = run(&mut m, 20_000_000, b"");
+    assert!(out.ends_with("keys: ok\nbye\n"), "{out}");
+    assert_eq!(exit, RunExit::Exit(1));
+}
+
+#[test]
+fn bad_disks_are_refused() {
+    let cfg = MachineConfig::default;
+    assert!(boot(cfg(), &BOOTSECTOR[..511], &BootKind::Disk).is_err());
+    let mut unsigned = BOOTSECTOR.to_vec();
+    unsigned[511] = 0;
+    let e = boot(cfg(), &unsigned, &BootKind::Disk).err().unwrap();
+    assert!(e.to_string().contains("55 AA"), "{e}");
+}
+
+#[test]
+fn guest_cannot_forge_bios_calls() {
+    // `out 0xEB, al` from a boot sector is an ordinary port write, not a BIOS call.
+    let mut img = vec![0u8; 512];
+    img[..6].copy_from_slice(&[0xB4, 0x0E, 0xE6, 0xEB, 0xF4, 0x90]); // mov ah,0Eh; out; hlt
+    img[510] = 0x55;
+    img[511] = 0xAA;
+    let mut m = boot(MachineConfig::default(), &img, &BootKind::Disk).unwrap();
+    m.core.cpu.flags.set(0x2); // IF off so that HLT stops the run
+    assert_eq!(m.run(100), RunExit::Halted);
+    assert_eq!(m.core.cpu.eip, 0x7C05);
+}
+
+#[test]
+fn int19_reboots_and_int18_halts() {
+    // int 19h must land at 0000:7C00 again; the second time round, int 18h halts.
+    let mut img = vec![0u8; 512];
+    // inc byte [0x600]; cmp byte [0x600], 2; je +2; int 19h; int 18h
+    img[..13].copy_from_slice(&[
+        0xFE, 0x06, 0x00, 0x06, 0x80, 0x3E, 0x00, 0x06, 0x02, 0x74, 0x02, 0xCD, 0x19,
+    ]);
+    img[13..15].copy_from_slice(&[0xCD, 0x18]);
+    img[510] = 0x55;
+    img[511] = 0xAA;
+    let mut m = boot(MachineConfig::default(), &img, &BootKind::Disk).unwrap();
+    assert_eq!(m.run(10_000), RunExit::Halted);
+    assert_eq!(m.core.mem.read(0x600, 1), 2);
+    assert!(screen(&m).iter().any(|l| l.starts_with("No bootable disk")));
+}
+
+#[test]
+fn firmware_rom_runs_from_the_reset_vector() {
+    // At F000:FFF0: mov al,'R'; out 0xE9,al; mov al,0x21; out 0xF4,al
+    let mut rom = vec![0xF4u8; 0x1_0000];
+    rom[0xFFF0..0xFFF8].copy_from_slice(&[0xB0, b'R', 0xE6, 0xE9, 0xB0, 0x21, 0xE6, 0xF4]);
+    let mut m = boot(MachineConfig::default(), &rom, &BootKind::Firmware).unwrap();
+    assert_eq!(m.core.mem.read(0xFFFF5, 1), 0x21, "aliased below 1 MiB");
+    assert_eq!(m.run(100), RunExit::Exit(0x43));
+    assert_eq!(m.core.dev.take_debugcon(), b"R");
+    assert!(!rom::builtin_present(&m.core.mem.rom));
+    assert!(boot(
+        MachineConfig::default(),
+        &rom[..0x8000],
+        &BootKind::Firmware
+    )
+    .is_err());
+}
