@@ -316,6 +316,8 @@ pub struct Rule {
     pub select: Select,
     pub action: Action,
     pub reason: String,
+    /// `FORM SELECT ACTION` as written in the file (for reports).
+    pub spec: String,
 }
 
 /// `i686-differences.txt`: one rule per line, `FORM SELECT ACTION REASON...`, `#` comments.
@@ -384,6 +386,7 @@ impl Differences {
                 _ => return Err(err(format!("unknown action {act}"))),
             };
             rules.push(Rule {
+                spec: format!("{form} {sel} {act}"),
                 form: form.to_ascii_uppercase(),
                 select,
                 action,
@@ -391,10 +394,6 @@ impl Differences {
             });
         }
         Ok(Differences { rules })
-    }
-
-    fn matching<'a>(&'a self, form: &'a str, t: &'a Test) -> impl Iterator<Item = &'a Rule> {
-        self.rules.iter().filter(move |r| r.applies(form, t))
     }
 }
 
@@ -427,8 +426,9 @@ fn port_mapped(port: u16, size: u8) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
-    /// Differs only where the differences list says the 286 and an i686 differ.
-    Listed,
+    /// Differs only where the differences list says the 286 and an i686 differ: the index
+    /// of the (first) rule that covered it.
+    Listed(usize),
     /// Mismatches, one line each.
     Fail(Vec<String>),
 }
@@ -440,6 +440,8 @@ pub struct FormResult {
     pub passed: u32,
     pub failed: u32,
     pub listed: u32,
+    /// Listed tests per rule index of the differences list.
+    pub listed_by_rule: Vec<(usize, u32)>,
     /// (idx, disassembly, mismatches)
     pub failures: Vec<(u32, String, Vec<String>)>,
 }
@@ -497,7 +499,13 @@ impl Runner {
         for t in tests {
             match self.run_test(form, t, meta, diffs) {
                 Outcome::Pass => r.passed += 1,
-                Outcome::Listed => r.listed += 1,
+                Outcome::Listed(k) => {
+                    r.listed += 1;
+                    match r.listed_by_rule.iter_mut().find(|(i, _)| *i == k) {
+                        Some((_, n)) => *n += 1,
+                        None => r.listed_by_rule.push((k, 1)),
+                    }
+                }
                 Outcome::Fail(d) => {
                     r.failed += 1;
                     if r.failures.len() < keep {
@@ -519,18 +527,18 @@ impl Runner {
     ) -> Outcome {
         let mut init_mask = 0xFFFFu16;
         let mut alias = None;
-        for r in &diffs.rules {
+        for (k, r) in diffs.rules.iter().enumerate() {
             match r.action {
                 // Not run at all: the i686 behaviour (#UD, #SS...) would vector through an
                 // IVT entry the test does not provide and run away until the step limit.
-                Action::Skip if r.applies(form, t) => return Outcome::Listed,
+                Action::Skip if r.applies(form, t) => return Outcome::Listed(k),
                 Action::InitFlags(m) if r.applies(form, t) => init_mask &= m,
-                Action::Vector(v) if r.applies(form, t) => alias = Some(v),
+                Action::Vector(v) if r.applies(form, t) => alias = Some((v, k)),
                 _ => {}
             }
         }
         self.load(t, init_mask);
-        if let (Some(v), Some(e)) = (alias, &t.exception) {
+        if let (Some((v, _)), Some(e)) = (alias, &t.exception) {
             let ram = &mut self.m.core.mem.ram;
             let (from, to) = (e.number as usize * 4, v as usize * 4);
             let entry: [u8; 4] = ram[from..from + 4].try_into().unwrap_or([0; 4]);
@@ -542,13 +550,13 @@ impl Runner {
         if let Some(e) = exit {
             strict.push(e);
         }
-        if let Some(v) = alias {
+        if let Some((v, _)) = alias {
             // Not part of the test's RAM: put the zeros back before the stray-write check.
             self.m.core.mem.ram[v as usize * 4..v as usize * 4 + 4].fill(0);
         }
         strict.extend(self.restore(t, runaway));
-        if strict.is_empty() && alias.is_some() {
-            return Outcome::Listed;
+        if let (true, Some((_, k))) = (strict.is_empty(), alias) {
+            return Outcome::Listed(k);
         }
         if strict.is_empty() {
             return Outcome::Pass;
@@ -556,21 +564,24 @@ impl Runner {
         // Relax the comparison by the listed differences.
         let mut mask = meta.flags_mask(form);
         let mut ignore: Vec<&str> = Vec::new();
-        let mut any = false;
-        for r in diffs.matching(form, t) {
+        let mut first = None;
+        for (k, r) in diffs.rules.iter().enumerate() {
+            if !r.applies(form, t) {
+                continue;
+            }
             match &r.action {
                 Action::FlagsMask(m) => {
                     mask &= m;
-                    any = true;
+                    first.get_or_insert(k);
                 }
                 Action::Ignore(v) => {
                     ignore.extend(v.iter().map(|s| s.as_str()));
-                    any = true;
+                    first.get_or_insert(k);
                 }
                 Action::Skip | Action::InitFlags(_) | Action::Vector(_) => {}
             }
         }
-        if any {
+        if let Some(k) = first {
             let relaxed: Vec<String> = strict
                 .iter()
                 .filter(|d| {
@@ -586,7 +597,7 @@ impl Runner {
                 .cloned()
                 .collect();
             if relaxed.is_empty() {
-                return Outcome::Listed;
+                return Outcome::Listed(k);
             }
             return Outcome::Fail(relaxed);
         }
@@ -798,57 +809,5 @@ pub fn totals(results: &[FormResult]) -> (u32, u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_names() {
-        assert_eq!(form_of_file("80.3.json.gz").as_deref(), Some("80.3"));
-        assert_eq!(form_of_file("a4.json").as_deref(), Some("A4"));
-        assert_eq!(form_of_file("metadata.json"), None);
-        assert_eq!(form_of_file("README.md"), None);
-    }
-
-    #[test]
-    fn differences_parse_and_reject() {
-        let d = Differences::parse(
-            "# c\n*  all   init-flags=0FFF reason one\n8C modrm-reg=4,5 skip FS/GS exist\n",
-        )
-        .unwrap();
-        assert_eq!(d.rules.len(), 2);
-        assert_eq!(d.rules[1].select, Select::ModrmReg(vec![4, 5]));
-        assert!(
-            Differences::parse("9D all skip").is_err(),
-            "reason required"
-        );
-        assert!(Differences::parse("9D some skip x").is_err());
-    }
-
-    /// A hand-made test: NOP at 0000:0100 then HLT; a wrong expectation must fail.
-    #[test]
-    fn runs_a_nop_and_detects_mismatch() {
-        let json = r#"[{"idx":0,"name":"nop","bytes":[144,244],
-          "initial":{"regs":{"ax":1,"bx":0,"cx":0,"dx":0,"cs":0,"ss":0,"ds":0,"es":0,
-            "sp":256,"bp":0,"si":0,"di":0,"ip":256,"flags":2},"ram":[[256,144],[257,244]]},
-          "final":{"regs":{"ip":258},"ram":[]},"hash":"x"},
-          {"idx":1,"name":"nop","bytes":[144,244],
-          "initial":{"regs":{"ax":1,"bx":0,"cx":0,"dx":0,"cs":0,"ss":0,"ds":0,"es":0,
-            "sp":256,"bp":0,"si":0,"di":0,"ip":256,"flags":2},"ram":[[256,144],[257,244]]},
-          "final":{"regs":{"ip":258,"ax":2},"ram":[]},"hash":"y"}]"#;
-        let tests = parse_tests(json.as_bytes(), false).unwrap();
-        let mut r = Runner::new();
-        let res = r.run_form(
-            "90",
-            &tests,
-            &Metadata::default(),
-            &Differences::default(),
-            9,
-        );
-        assert_eq!((res.passed, res.failed), (1, 1));
-        assert_eq!(
-            res.failures[0].2,
-            vec!["ax: got 0001 want 0002".to_string()]
-        );
-        assert!(r.m.core.mem.ram[256..258].iter().all(|&b| b == 0));
-    }
-}
+#[path = "vectors_tests.rs"]
+mod tests;

@@ -79,6 +79,17 @@ pub fn main(a: VectorArgs) -> anyhow::Result<u8> {
         }
         results.push(r);
     }
+    let mut by_rule = vec![0u32; diffs.rules.len()];
+    for r in &results {
+        for &(k, n) in &r.listed_by_rule {
+            by_rule[k] += n;
+        }
+    }
+    for (rule, n) in diffs.rules.iter().zip(by_rule) {
+        if n > 0 {
+            println!("listed {n:>6}  {}", rule.spec);
+        }
+    }
     let (p, f, l) = totals(&results);
     println!("vectors: {p} passed, {f} failed, {l} listed as 286/i686 differences");
     Ok(if f == 0 { 0 } else { 1 })
