@@ -298,6 +298,9 @@ pub enum Select {
 pub enum Action {
     /// Do not run the test; it is counted as listed.
     Skip,
+    /// The i686 raises #UD where the 286 executed the instruction: run it with IVT entry 6
+    /// pointing at a HLT and check that the #UD frame (CS:IP of the instruction) was pushed.
+    ExpectUd,
     /// Also AND the flags with this mask when comparing.
     FlagsMask(u16),
     /// Do not compare these registers.
@@ -377,6 +380,7 @@ impl Differences {
             };
             let action = match act.split_once('=') {
                 None if act == "skip" => Action::Skip,
+                None if act == "expect-ud" => Action::ExpectUd,
                 Some(("flags-mask", v)) => Action::FlagsMask(hex16(v).map_err(err)?),
                 Some(("init-flags", v)) => Action::InitFlags(hex16(v).map_err(err)?),
                 Some(("vector", v)) => {
@@ -527,15 +531,28 @@ impl Runner {
     ) -> Outcome {
         let mut init_mask = 0xFFFFu16;
         let mut alias = None;
+        let mut skip = None;
+        let mut expect_ud = None;
         for (k, r) in diffs.rules.iter().enumerate() {
             match r.action {
-                // Not run at all: the i686 behaviour (#UD, #SS...) would vector through an
-                // IVT entry the test does not provide and run away until the step limit.
-                Action::Skip if r.applies(form, t) => return Outcome::Listed(k),
+                // Not run at all: the i686 behaviour would vector through an IVT entry the
+                // test does not provide and run away until the step limit.
+                Action::Skip if r.applies(form, t) => {
+                    skip.get_or_insert(k);
+                }
+                Action::ExpectUd if r.applies(form, t) => {
+                    expect_ud.get_or_insert(k);
+                }
                 Action::InitFlags(m) if r.applies(form, t) => init_mask &= m,
                 Action::Vector(v) if r.applies(form, t) => alias = Some((v, k)),
                 _ => {}
             }
+        }
+        if let Some(k) = skip {
+            return Outcome::Listed(k);
+        }
+        if let Some(k) = expect_ud {
+            return self.run_expect_ud(t, init_mask, k);
         }
         self.load(t, init_mask);
         if let (Some((v, _)), Some(e)) = (alias, &t.exception) {
@@ -578,7 +595,7 @@ impl Runner {
                     ignore.extend(v.iter().map(|s| s.as_str()));
                     first.get_or_insert(k);
                 }
-                Action::Skip | Action::InitFlags(_) | Action::Vector(_) => {}
+                _ => {}
             }
         }
         if let Some(k) = first {
@@ -602,6 +619,64 @@ impl Runner {
             return Outcome::Fail(relaxed);
         }
         Outcome::Fail(strict)
+    }
+
+    /// See `Action::ExpectUd`. The handler is a HLT at 0000:0400 (IVT entry 6 = 0000:0400).
+    fn run_expect_ud(&mut self, t: &Test, init_mask: u16, k: usize) -> Outcome {
+        const HANDLER: u32 = 0x400;
+        let used = |a: u32| (0x18..0x1C).contains(&a) || a == HANDLER;
+        if t.initial
+            .ram
+            .iter()
+            .chain(&t.fin.ram)
+            .any(|&(a, _)| used(a))
+        {
+            return Outcome::Listed(k); // the test owns those bytes: cannot check
+        }
+        self.load(t, init_mask);
+        let ram = &mut self.m.core.mem.ram;
+        ram[0x18..0x1C].copy_from_slice(&[0x00, 0x04, 0x00, 0x00]);
+        ram[HANDLER as usize] = 0xF4;
+        let exit = self.execute();
+        let r = &t.initial.regs;
+        let (ss, sp) = ((r.ss.unwrap_or(0) as u32) << 4, r.sp.unwrap_or(0));
+        let at = |d: u16| (ss + sp.wrapping_sub(6).wrapping_add(d) as u32) as usize;
+        let c = &self.m.core;
+        let word = |d: u16| u16::from_le_bytes([c.mem.ram[at(d)], c.mem.ram[at(d + 1)]]);
+        let mut d: Vec<String> = exit.iter().cloned().collect();
+        let got = (c.cpu.seg[CS].sel, c.cpu.eip as u16, c.cpu.gpr[4] as u16);
+        if got != (0, HANDLER as u16 + 1, sp.wrapping_sub(6)) {
+            d.push(format!(
+                "#UD expected: at {:04X}:{:04X} sp {:04X}",
+                got.0, got.1, got.2
+            ));
+        }
+        let frame = (word(0), word(2));
+        if frame != (r.ip.unwrap_or(0), r.cs.unwrap_or(0)) {
+            d.push(format!("#UD frame: IP {:04X} CS {:04X}", frame.0, frame.1));
+        }
+        let ram = &mut self.m.core.mem.ram;
+        ram[0x18..0x1C].fill(0);
+        ram[HANDLER as usize] = 0;
+        for k in 0..6 {
+            ram[at(k)] = 0;
+        }
+        self.m.cache.invalidate_page(HANDLER / PAGE);
+        if let Some(cp) = self
+            .m
+            .core
+            .mem
+            .code_pages
+            .get_mut((HANDLER / PAGE) as usize)
+        {
+            *cp = 0;
+        }
+        d.extend(self.restore(t, exit.is_some()));
+        if d.is_empty() {
+            Outcome::Listed(k)
+        } else {
+            Outcome::Fail(d)
+        }
     }
 
     fn load(&mut self, t: &Test, init_mask: u16) {
