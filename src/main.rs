@@ -1,4 +1,5 @@
-//! `cargo run --release`: opens the Traplab GUI with the default guest.
+//! `cargo run --release`: opens the Traplab GUI with samples/minios/minios.elf loaded and
+//! paused at its first instruction (`traplab-gui [IMAGE] [--run] [--lesson]`).
 fn main() -> anyhow::Result<()> {
     traplab_gui::run()
 }

@@ -1,0 +1,363 @@
+//! The application shell: menu and toolbar, panel layout, keyboard shortcuts (Ctrl +/-
+//! zoom, F11 full screen), theme and language, the error banner and the lesson side panel.
+//! It turns clicks into `Command`s for the machine thread; it holds no machine state.
+
+use crate::i18n::{tr, Lang};
+use crate::lessons::LessonPlayer;
+use crate::panels::{self, PanelId, Panels};
+use crate::view::View;
+use crate::worker::{Command, Worker};
+use egui::{Color32, RichText};
+use std::sync::Arc;
+
+/// Sample images offered in the Samples menu (paths relative to the repository root).
+pub const SAMPLES: &[(&str, &str)] = &[
+    ("minios", "samples/minios/minios.elf"),
+    ("hello", "samples/hello/hello.elf"),
+    ("bench: intloop", "samples/bench/intloop.elf"),
+    ("bench: memloop", "samples/bench/memloop.elf"),
+    ("bench: callret", "samples/bench/callret.elf"),
+];
+
+/// Resolves a sample path against the repository root (works from any working directory
+/// when run through cargo; falls back to the relative path).
+pub fn sample_path(rel: &str) -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let p = std::path::Path::new(root).join(rel);
+    if p.exists() {
+        p.to_string_lossy().into_owned()
+    } else {
+        rel.to_string()
+    }
+}
+
+pub struct TraplabApp {
+    pub worker: Worker,
+    pub lang: Lang,
+    pub high_contrast: bool,
+    pub fullscreen: bool,
+    pub zoom: f32,
+    pub path_text: String,
+    pub panels: Panels,
+    pub lessons: LessonPlayer,
+    pub speed_log: f32,
+    pub flat_out: bool,
+    /// The latest view (refreshed each frame).
+    pub view: Arc<View>,
+    dismissed_error: Option<String>,
+    style_applied: Option<bool>,
+}
+
+impl TraplabApp {
+    /// A new app whose machine thread loads `image` (if any). `ctx` is used to wake the UI
+    /// when the machine thread publishes.
+    pub fn new(ctx: &egui::Context, image: Option<&str>) -> TraplabApp {
+        let c = ctx.clone();
+        let worker = Worker::start(image, Box::new(move || c.request_repaint()));
+        TraplabApp {
+            worker,
+            lang: Lang::from_env(),
+            high_contrast: false,
+            fullscreen: false,
+            zoom: 1.0,
+            path_text: image.unwrap_or("").to_string(),
+            panels: Panels::default(),
+            lessons: LessonPlayer::default(),
+            speed_log: 6.0,
+            flat_out: true,
+            view: Arc::new(View::default()),
+            dismissed_error: None,
+            style_applied: None,
+        }
+    }
+
+    pub fn send(&self, c: Command) {
+        self.worker.send(c);
+    }
+
+    fn t(&self, key: &'static str) -> &'static str {
+        tr(self.lang, key)
+    }
+
+    /// Draws one frame (called by eframe and by the tests' harness).
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.view = self.worker.view();
+        self.shortcuts(&ctx);
+        self.apply_style(&ctx);
+        let mut cmds: Vec<Command> = Vec::new();
+
+        egui::Panel::top("menu").show(ui, |ui| {
+            self.menu_bar(ui, &mut cmds);
+            self.toolbar(ui, &mut cmds);
+            self.error_banner(ui);
+        });
+        if self.lessons.open {
+            let view = self.view.clone();
+            egui::Panel::left("lesson")
+                .resizable(true)
+                .default_size(320.0)
+                .show(ui, |ui| {
+                    self.lessons
+                        .ui(ui, self.lang, &view, &mut cmds, &mut self.panels);
+                });
+        }
+        let view = self.view.clone();
+        let lang = self.lang;
+        egui::Panel::right("cpu")
+            .resizable(true)
+            .default_size(430.0)
+            .show(ui, |ui| {
+                self.panels.framed(ui, PanelId::Cpu, lang, |p, ui| {
+                    panels::cpu::ui(ui, p, &view, lang, &mut cmds)
+                });
+            });
+        egui::Panel::bottom("tabs")
+            .resizable(true)
+            .default_size(360.0)
+            .show(ui, |ui| {
+                self.panels.tabs(ui, lang, &view, &mut cmds);
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.panels.framed(ui, PanelId::Disassembly, lang, |p, ui| {
+                panels::disasm::ui(ui, p, &view, lang, &mut cmds)
+            });
+        });
+        for c in cmds {
+            if let Command::Load(p) = &c {
+                self.path_text = p.clone();
+            }
+            self.send(c);
+        }
+        if self.view.running {
+            ctx.request_repaint_after(std::time::Duration::from_millis(33));
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let (plus, minus, f11) = ctx.input(|i| {
+            let cmd = i.modifiers.command;
+            (
+                cmd && (i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals)),
+                cmd && i.key_pressed(egui::Key::Minus),
+                i.key_pressed(egui::Key::F11),
+            )
+        });
+        if plus {
+            self.set_zoom(ctx, self.zoom + 0.25);
+        }
+        if minus {
+            self.set_zoom(ctx, self.zoom - 0.25);
+        }
+        if f11 {
+            self.toggle_fullscreen(ctx);
+        }
+    }
+
+    pub fn set_zoom(&mut self, ctx: &egui::Context, z: f32) {
+        self.zoom = z.clamp(0.5, 3.0);
+        ctx.set_zoom_factor(self.zoom);
+    }
+
+    fn toggle_fullscreen(&mut self, ctx: &egui::Context) {
+        self.fullscreen = !self.fullscreen;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(self.fullscreen));
+    }
+
+    fn apply_style(&mut self, ctx: &egui::Context) {
+        if self.style_applied == Some(self.high_contrast) {
+            return;
+        }
+        self.style_applied = Some(self.high_contrast);
+        // Ctrl +/- are ours (0.25 steps up to 3x), not egui's built-in 0.1 steps.
+        ctx.options_mut(|o| o.zoom_with_keyboard = false);
+        if self.high_contrast {
+            let mut v = egui::Visuals::dark();
+            v.override_text_color = Some(Color32::WHITE);
+            v.panel_fill = Color32::BLACK;
+            v.window_fill = Color32::BLACK;
+            v.extreme_bg_color = Color32::BLACK;
+            v.faint_bg_color = Color32::from_gray(30);
+            v.selection.bg_fill = Color32::from_rgb(0, 70, 200);
+            v.selection.stroke = egui::Stroke::new(2.0, Color32::YELLOW);
+            v.hyperlink_color = Color32::YELLOW;
+            for w in [
+                &mut v.widgets.noninteractive,
+                &mut v.widgets.inactive,
+                &mut v.widgets.hovered,
+                &mut v.widgets.active,
+                &mut v.widgets.open,
+            ] {
+                w.fg_stroke = egui::Stroke::new(2.0, Color32::WHITE);
+                w.bg_stroke = egui::Stroke::new(1.5, Color32::WHITE);
+            }
+            v.widgets.inactive.bg_fill = Color32::from_gray(20);
+            v.widgets.inactive.weak_bg_fill = Color32::from_gray(20);
+            v.widgets.hovered.bg_fill = Color32::from_rgb(40, 40, 0);
+            v.widgets.hovered.weak_bg_fill = Color32::from_rgb(40, 40, 0);
+            ctx.set_visuals(v);
+        } else {
+            ctx.set_visuals(egui::Visuals::dark());
+        }
+    }
+
+    fn menu_bar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button(self.t("file"), |ui| {
+                ui.label(self.t("samples"));
+                for (name, rel) in SAMPLES {
+                    if ui.button(*name).clicked() {
+                        cmds.push(Command::Load(sample_path(rel)));
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                if ui.button(self.t("save_snapshot")).clicked() {
+                    cmds.push(Command::SaveSnapshot("traplab.snap".into()));
+                    ui.close();
+                }
+            });
+            ui.menu_button(self.t("view"), |ui| {
+                let ctx = ui.ctx().clone();
+                if ui.button(self.t("zoom_in")).clicked() {
+                    self.set_zoom(&ctx, self.zoom + 0.25);
+                }
+                if ui.button(self.t("zoom_out")).clicked() {
+                    self.set_zoom(&ctx, self.zoom - 0.25);
+                }
+                let label = self.t("high_contrast");
+                ui.checkbox(&mut self.high_contrast, label);
+                if ui.button(self.t("fullscreen")).clicked() {
+                    self.toggle_fullscreen(&ctx);
+                }
+            });
+            ui.menu_button(self.t("language"), |ui| {
+                ui.radio_value(&mut self.lang, Lang::En, "English");
+                ui.radio_value(&mut self.lang, Lang::Es, "Español");
+            });
+            if ui.button(self.t("lessons")).clicked() {
+                self.lessons.open = !self.lessons.open;
+            }
+            ui.separator();
+            // Load by typed path (no native file dialog: it would need system libraries).
+            ui.label(self.t("path"));
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.path_text)
+                    .desired_width(260.0)
+                    .hint_text("samples/minios/minios.elf"),
+            );
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button(self.t("load")).clicked() || enter {
+                cmds.push(Command::Load(self.path_text.trim().to_string()));
+            }
+            ui.separator();
+            ui.label(format!(
+                "{}: {}",
+                self.t("zoom_in").split(' ').next().unwrap_or(""),
+                (self.zoom * 100.0).round()
+            ));
+        });
+    }
+
+    fn toolbar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        let running = self.view.running;
+        ui.horizontal_wrapped(|ui| {
+            if running {
+                if ui.button(self.t("pause")).clicked() {
+                    cmds.push(Command::Pause);
+                }
+            } else if ui.button(self.t("run")).clicked() {
+                cmds.push(Command::Run);
+            }
+            if ui.button(self.t("step")).clicked() {
+                cmds.push(Command::Step);
+            }
+            if ui.button(self.t("step_over")).clicked() {
+                cmds.push(Command::StepOver);
+            }
+            if ui.button(self.t("step_out")).clicked() {
+                cmds.push(Command::StepOut);
+            }
+            if ui.button(self.t("step_back")).clicked() {
+                cmds.push(Command::StepBack);
+            }
+            if ui.button(self.t("reset")).clicked() {
+                cmds.push(Command::Reset);
+            }
+            // One click switches the language (the Language menu has both).
+            let other = if self.lang == Lang::En {
+                (Lang::Es, "Español")
+            } else {
+                (Lang::En, "English")
+            };
+            if ui.button(other.1).clicked() {
+                self.lang = other.0;
+            }
+            ui.separator();
+            ui.label(self.t("speed"));
+            let before = (self.flat_out, self.speed_log);
+            let label = self.t("flat_out");
+            ui.checkbox(&mut self.flat_out, label);
+            if !self.flat_out {
+                let ips = self.t("ips");
+                ui.add(
+                    egui::Slider::new(&mut self.speed_log, 0.0..=8.0)
+                        .custom_formatter(|v, _| format!("{:.0}", 10f64.powf(v)))
+                        .suffix(format!(" {ips}")),
+                );
+            }
+            if before != (self.flat_out, self.speed_log) {
+                let sp = (!self.flat_out)
+                    .then(|| 10f64.powf(self.speed_log as f64).round().max(1.0) as u64);
+                cmds.push(Command::SetSpeed(sp));
+            }
+            ui.separator();
+            let state = if running {
+                self.t("running")
+            } else {
+                self.t("paused")
+            };
+            let mut line = format!("{}: {state}", self.t("status"));
+            if let Some(m) = &self.view.machine {
+                line += &format!(
+                    "  |  {} {}  |  EIP {:#010x}",
+                    self.t("instructions"),
+                    m.icount,
+                    m.pc
+                );
+            }
+            if running {
+                line += &format!("  |  {:.1} MIPS", self.view.mips);
+            }
+            ui.label(RichText::new(line).monospace());
+            if !self.view.status.is_empty() {
+                ui.label(RichText::new(&self.view.status).color(Color32::from_rgb(255, 200, 80)));
+            }
+        });
+    }
+
+    fn error_banner(&mut self, ui: &mut egui::Ui) {
+        let Some(err) = self.view.error.clone() else {
+            return;
+        };
+        if self.dismissed_error.as_ref() == Some(&err) {
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("{}: {err}", self.t("error")))
+                    .color(Color32::from_rgb(255, 90, 90))
+                    .strong(),
+            );
+            if ui.button(self.t("dismiss")).clicked() {
+                self.dismissed_error = Some(err.clone());
+            }
+        });
+    }
+}
+
+impl eframe::App for TraplabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        TraplabApp::ui(self, ui);
+    }
+}

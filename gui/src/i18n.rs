@@ -1,0 +1,246 @@
+//! Every label of the GUI in English and Spanish: one table, looked up by key.
+//! The language comes from LC_ALL / LC_MESSAGES / LANG at start and can be switched at
+//! runtime. Owns strings only; panels call `tr(lang, "key")`.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Es,
+}
+
+impl Lang {
+    /// The language of the user's locale (Spanish for `es*`, else English).
+    pub fn from_env() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(v) = std::env::var(var) {
+                if v.is_empty() {
+                    continue;
+                }
+                return if v.to_ascii_lowercase().starts_with("es") {
+                    Lang::Es
+                } else {
+                    Lang::En
+                };
+            }
+        }
+        Lang::En
+    }
+}
+
+/// (key, English, Spanish).
+const TABLE: &[(&str, &str, &str)] = &[
+    // Toolbar and menus
+    ("file", "File", "Archivo"),
+    ("load", "Load", "Cargar"),
+    ("samples", "Samples", "Ejemplos"),
+    ("path", "Image path", "Ruta de la imagen"),
+    ("save_snapshot", "Save snapshot", "Guardar instantánea"),
+    ("run", "Run", "Ejecutar"),
+    ("pause", "Pause", "Pausa"),
+    ("step", "Step", "Paso"),
+    ("step_over", "Step over", "Saltar llamada"),
+    ("step_out", "Step out", "Salir de la función"),
+    ("step_back", "Step back", "Paso atrás"),
+    ("run_to", "Run to", "Ejecutar hasta"),
+    ("reset", "Reset", "Reiniciar"),
+    ("speed", "Speed", "Velocidad"),
+    ("flat_out", "flat out", "máxima"),
+    ("ips", "instr/s", "instr/s"),
+    ("view", "View", "Ver"),
+    ("zoom_in", "Zoom in (Ctrl +)", "Ampliar (Ctrl +)"),
+    ("zoom_out", "Zoom out (Ctrl -)", "Reducir (Ctrl -)"),
+    ("high_contrast", "High contrast", "Alto contraste"),
+    ("fullscreen", "Full screen (F11)", "Pantalla completa (F11)"),
+    ("language", "Language", "Idioma"),
+    ("lessons", "Lessons", "Lecciones"),
+    ("status", "Status", "Estado"),
+    ("running", "running", "ejecutando"),
+    ("paused", "paused", "en pausa"),
+    ("error", "Error", "Error"),
+    ("dismiss", "Dismiss", "Cerrar"),
+    ("instructions", "Instructions", "Instrucciones"),
+    // Panels
+    ("disassembly", "Disassembly", "Desensamblado"),
+    ("cpu", "CPU", "CPU"),
+    ("memory", "Memory", "Memoria"),
+    ("paging", "Paging", "Paginación"),
+    ("screen", "Screen", "Pantalla"),
+    ("serial", "Serial", "Serie"),
+    ("events", "Events", "Eventos"),
+    ("devices", "Devices", "Dispositivos"),
+    ("statistics", "Statistics", "Estadísticas"),
+    // Disassembly
+    ("syntax", "Syntax", "Sintaxis"),
+    ("follow_pc", "Follow EIP", "Seguir EIP"),
+    ("go", "Go", "Ir"),
+    ("address", "Address", "Dirección"),
+    (
+        "click_bp",
+        "Click a line to toggle a breakpoint; -> follows a jump",
+        "Clic en una línea: punto de ruptura; -> sigue un salto",
+    ),
+    ("breakpoints", "Breakpoints", "Puntos de ruptura"),
+    ("watchpoints", "Watchpoints", "Puntos de observación"),
+    ("add", "Add", "Añadir"),
+    ("clear", "Clear", "Borrar"),
+    ("unmapped", "(not mapped)", "(no mapeada)"),
+    ("reads", "reads", "lecturas"),
+    ("writes", "writes", "escrituras"),
+    // CPU
+    ("registers", "Registers", "Registros"),
+    ("flags", "Flags", "Indicadores"),
+    ("segments", "Segments", "Segmentos"),
+    ("selector", "Selector", "Selector"),
+    ("base", "Base", "Base"),
+    ("limit", "Limit", "Límite"),
+    ("dpl", "DPL", "DPL"),
+    ("type", "Type", "Tipo"),
+    ("control", "Control registers", "Registros de control"),
+    ("tables", "Descriptor tables", "Tablas de descriptores"),
+    ("mode", "Mode", "Modo"),
+    ("cpl", "CPL", "CPL"),
+    (
+        "changed",
+        "changed by the last step",
+        "cambiado en el último paso",
+    ),
+    // Memory
+    ("physical", "Physical", "Física"),
+    ("linear", "Linear", "Lineal"),
+    ("follow", "Follow", "Seguir"),
+    ("none", "none", "ninguno"),
+    ("stack", "Stack", "Pila"),
+    ("return_to", "return to", "retorno a"),
+    // Paging
+    ("linear_address", "Linear address", "Dirección lineal"),
+    ("explain", "Explain", "Explicar"),
+    (
+        "paging_off",
+        "Paging is off (CR0.PG = 0): linear = physical",
+        "Paginación desactivada (CR0.PG = 0): lineal = física",
+    ),
+    ("entry", "Entry", "Entrada"),
+    ("at", "at", "en"),
+    ("result", "Result", "Resultado"),
+    (
+        "page_fault",
+        "page fault, error code",
+        "fallo de página, código de error",
+    ),
+    ("supervisor", "supervisor", "supervisor"),
+    ("user", "user", "usuario"),
+    ("read", "read", "lectura"),
+    ("write", "write", "escritura"),
+    // Screen / serial
+    (
+        "keyboard_to_guest",
+        "Click here to type to the guest (PS/2 keyboard)",
+        "Haz clic aquí para escribir al invitado (teclado PS/2)",
+    ),
+    (
+        "serial_to_guest",
+        "Click here to type to the guest (COM1)",
+        "Haz clic aquí para escribir al invitado (COM1)",
+    ),
+    (
+        "typing",
+        "typing goes to the guest",
+        "lo que escribes va al invitado",
+    ),
+    ("send", "Send", "Enviar"),
+    // Events
+    ("filter", "Filter", "Filtro"),
+    ("exceptions", "Exceptions", "Excepciones"),
+    ("interrupts", "Interrupts", "Interrupciones"),
+    ("privilege", "Privilege", "Privilegio"),
+    ("other", "Other", "Otros"),
+    (
+        "goto_event",
+        "Click an event to travel to that moment",
+        "Haz clic en un evento para viajar a ese momento",
+    ),
+    (
+        "too_far_back",
+        "too far back: the oldest reachable instruction is",
+        "demasiado atrás: la instrucción más antigua alcanzable es",
+    ),
+    // Devices / stats
+    ("pic", "PIC (8259A)", "PIC (8259A)"),
+    ("pit", "PIT (8254)", "PIT (8254)"),
+    ("uart", "UART (16550A, COM1)", "UART (16550A, COM1)"),
+    ("mips", "MIPS", "MIPS"),
+    ("tlb_hits", "TLB hit rate", "Aciertos de TLB"),
+    (
+        "cache_hits",
+        "Decode cache hit rate",
+        "Aciertos de la caché de decodificación",
+    ),
+    ("by_vector", "by vector", "por vector"),
+    ("halted_ticks", "Ticks halted", "Ciclos detenido"),
+    (
+        "reverse_window",
+        "Step back reaches",
+        "El paso atrás alcanza",
+    ),
+    // Lessons
+    ("lesson", "Lesson", "Lección"),
+    ("next", "Next", "Siguiente"),
+    ("previous", "Previous", "Anterior"),
+    ("do_it", "Do it", "Hazlo"),
+    ("close", "Close", "Cerrar"),
+    // Errors and stops
+    ("stopped_bp", "breakpoint", "punto de ruptura"),
+    ("stopped_wp", "watchpoint", "punto de observación"),
+    (
+        "guest_exit",
+        "guest exited with status",
+        "el invitado terminó con estado",
+    ),
+    (
+        "halted",
+        "halted (HLT with interrupts off)",
+        "detenido (HLT con interrupciones desactivadas)",
+    ),
+    (
+        "triple_fault",
+        "triple fault: the machine shut down",
+        "triple fallo: la máquina se apagó",
+    ),
+    (
+        "guest_reset",
+        "the guest asked for a reset",
+        "el invitado pidió un reinicio",
+    ),
+    ("loaded", "loaded", "cargado"),
+    ("bad_image", "cannot load", "no se puede cargar"),
+];
+
+/// The label for `key` in `lang` (the key itself if the table lacks it).
+pub fn tr(lang: Lang, key: &'static str) -> &'static str {
+    for (k, en, es) in TABLE {
+        if *k == key {
+            return match lang {
+                Lang::En => en,
+                Lang::Es => es,
+            };
+        }
+    }
+    debug_assert!(false, "missing i18n key {key}");
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_translated() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, en, es) in TABLE {
+            assert!(seen.insert(*k), "duplicate key {k}");
+            assert!(!en.is_empty() && !es.is_empty(), "{k}");
+        }
+        assert_eq!(tr(Lang::Es, "step"), "Paso");
+        assert_eq!(tr(Lang::En, "step"), "Step");
+    }
+}

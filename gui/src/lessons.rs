@@ -1,0 +1,223 @@
+//! The lesson side panel: scripted demos for the classroom. A lesson is a list of steps,
+//! each with markdown text (English and Spanish) and actions (load an image, run to a
+//! symbol, step, point at a panel). Owns the lesson data and the player; the actions are
+//! ordinary `Command`s, so a lesson can do nothing the toolbar cannot.
+
+use crate::app::sample_path;
+use crate::i18n::{tr, Lang};
+use crate::panels::{PanelId, Panels};
+use crate::symbols::parse_address;
+use crate::view::View;
+use crate::worker::Command;
+use egui::RichText;
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Load the first of these sample images that boots.
+    Load(&'static [&'static str]),
+    /// Run until this symbol or address.
+    RunTo(&'static str),
+    Step(u32),
+    StepOut,
+    Run,
+    Pause,
+    /// Point at a panel (and select its tab).
+    Highlight(PanelId),
+    /// Show this linear address in the paging panel.
+    Explain(u32),
+}
+
+pub struct LessonStep {
+    pub en: &'static str,
+    pub es: &'static str,
+    pub actions: &'static [Action],
+}
+
+pub struct Lesson {
+    pub title_en: &'static str,
+    pub title_es: &'static str,
+    pub steps: &'static [LessonStep],
+}
+
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        title_en: "From power-on to protected mode",
+        title_es: "Del encendido al modo protegido",
+        steps: &[
+            LessonStep {
+                en: "# Power-on\nAt reset an x86 CPU starts in **real mode**: 16-bit code, segments are `selector * 16`, no protection.\n- Press *Do it* to load the boot image (the boot sector if this build has the BIOS boot path, else the `hello` kernel, which the Multiboot loader starts already in protected mode).\n- Look at the CPU panel: **Mode**, CR0 and the CS hidden cache.",
+                es: "# Encendido\nAl arrancar, una CPU x86 está en **modo real**: código de 16 bits, los segmentos son `selector * 16`, sin protección.\n- Pulsa *Hazlo* para cargar la imagen de arranque (el sector de arranque si esta versión tiene la BIOS, si no el núcleo `hello`, que el cargador Multiboot arranca ya en modo protegido).\n- Mira el panel de CPU: **Modo**, CR0 y la caché oculta de CS.",
+                actions: &[
+                    Action::Load(&["samples/bootsector/bootsector.img", "samples/hello/hello.elf"]),
+                    Action::Highlight(PanelId::Cpu),
+                ],
+            },
+            LessonStep {
+                en: "# The GDT and CR0.PE\nProtected mode needs a **GDT** (GDTR holds its base and limit) and **CR0.PE = 1**. After the far jump, CS is reloaded from a descriptor: its hidden cache holds base 0, limit 4 GiB, D = 1 (32-bit).\n- Step a few instructions and watch the highlighted registers.",
+                es: "# La GDT y CR0.PE\nEl modo protegido necesita una **GDT** (GDTR guarda su base y límite) y **CR0.PE = 1**. Tras el salto lejano, CS se recarga desde un descriptor: su caché oculta guarda base 0, límite 4 GiB, D = 1 (32 bits).\n- Avanza unas instrucciones y mira los registros resaltados.",
+                actions: &[Action::Step(5), Action::Highlight(PanelId::Cpu)],
+            },
+            LessonStep {
+                en: "# Running\nRun the machine: the guest writes to the serial port and to the VGA text screen.\n- The Screen tab shows video memory at 0xB8000 decoded as characters.",
+                es: "# En marcha\nEjecuta la máquina: el invitado escribe en el puerto serie y en la pantalla de texto VGA.\n- La pestaña Pantalla muestra la memoria de vídeo en 0xB8000 como caracteres.",
+                actions: &[Action::Run, Action::Highlight(PanelId::Screen)],
+            },
+        ],
+    },
+    Lesson {
+        title_en: "A system call, from user mode to the kernel and back",
+        title_es: "Una llamada al sistema, de modo usuario al núcleo y vuelta",
+        steps: &[
+            LessonStep {
+                en: "# minios\nLoad the teaching kernel. Its shell runs in **ring 3** and asks the kernel for services with `int $0x80` (EAX = call number, EBX/ECX/EDX = arguments).",
+                es: "# minios\nCarga el núcleo didáctico. Su shell corre en el **anillo 3** y pide servicios al núcleo con `int $0x80` (EAX = número de llamada, EBX/ECX/EDX = argumentos).",
+                actions: &[Action::Load(&["samples/minios/minios.elf"]), Action::Highlight(PanelId::Disassembly)],
+            },
+            LessonStep {
+                en: "# Into the kernel\n*Do it* runs until the entry stub of vector 0x80 (`isr128`). The IDT gate has DPL 3, so ring 3 may use it. The CPU switched to the kernel stack from the **TSS** (SS0:ESP0) and pushed the user's SS, ESP, EFLAGS, CS and EIP.\n- CPU panel: CPL is now 0.\n- Memory panel: the stack shows the saved user state.",
+                es: "# Entrada al núcleo\n*Hazlo* ejecuta hasta la entrada del vector 0x80 (`isr128`). La puerta de la IDT tiene DPL 3, así que el anillo 3 puede usarla. La CPU cambió a la pila del núcleo indicada en la **TSS** (SS0:ESP0) y apiló SS, ESP, EFLAGS, CS y EIP del usuario.\n- Panel de CPU: el CPL ahora es 0.\n- Panel de memoria: la pila muestra el estado guardado del usuario.",
+                actions: &[Action::RunTo("isr128"), Action::Highlight(PanelId::Memory)],
+            },
+            LessonStep {
+                en: "# The handler\nThe C handler `syscall_handler` reads the saved registers, does the work and stores the result in the saved EAX.",
+                es: "# El manejador\nEl manejador en C `syscall_handler` lee los registros guardados, hace el trabajo y deja el resultado en el EAX guardado.",
+                actions: &[Action::RunTo("syscall_handler"), Action::Highlight(PanelId::Disassembly)],
+            },
+            LessonStep {
+                en: "# Back to user mode\n*Do it* steps out of the handler; then use *Step over* until `iret`, and *Step*: IRET pops CS with RPL 3, so the CPU returns to ring 3 and reloads the user stack. The Events tab lists the privilege changes.",
+                es: "# Vuelta a modo usuario\n*Hazlo* sale del manejador; luego usa *Saltar llamada* hasta `iret`, y *Paso*: IRET desapila un CS con RPL 3, así que la CPU vuelve al anillo 3 y recarga la pila de usuario. La pestaña Eventos lista los cambios de privilegio.",
+                actions: &[Action::StepOut, Action::Highlight(PanelId::Events)],
+            },
+        ],
+    },
+];
+
+#[derive(Default)]
+pub struct LessonPlayer {
+    pub open: bool,
+    pub lesson: usize,
+    pub step: usize,
+}
+
+impl LessonPlayer {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        view: &View,
+        cmds: &mut Vec<Command>,
+        panels: &mut Panels,
+    ) {
+        ui.heading(tr(lang, "lessons"));
+        for (i, l) in LESSONS.iter().enumerate() {
+            let title = if lang == Lang::Es {
+                l.title_es
+            } else {
+                l.title_en
+            };
+            if ui.selectable_label(self.lesson == i, title).clicked() {
+                self.lesson = i;
+                self.step = 0;
+            }
+        }
+        ui.separator();
+        let lesson = &LESSONS[self.lesson.min(LESSONS.len() - 1)];
+        let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
+        ui.label(
+            RichText::new(format!(
+                "{} {}/{}",
+                tr(lang, "lesson"),
+                self.step + 1,
+                lesson.steps.len()
+            ))
+            .weak(),
+        );
+        egui::ScrollArea::vertical()
+            .max_height(ui.available_height() - 60.0)
+            .show(ui, |ui| {
+                markdown(ui, if lang == Lang::Es { step.es } else { step.en });
+            });
+        ui.separator();
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(self.step > 0, egui::Button::new(tr(lang, "previous")))
+                .clicked()
+            {
+                self.step -= 1;
+            }
+            if ui
+                .button(RichText::new(tr(lang, "do_it")).strong())
+                .clicked()
+            {
+                for a in step.actions {
+                    perform(a, view, cmds, panels);
+                }
+            }
+            if ui
+                .add_enabled(
+                    self.step + 1 < lesson.steps.len(),
+                    egui::Button::new(tr(lang, "next")),
+                )
+                .clicked()
+            {
+                self.step += 1;
+            }
+            if ui.button(tr(lang, "close")).clicked() {
+                self.open = false;
+                panels.highlight = None;
+            }
+        });
+    }
+}
+
+fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels) {
+    match a {
+        Action::Load(paths) => cmds.push(Command::LoadFirst(
+            paths.iter().map(|p| sample_path(p)).collect(),
+        )),
+        Action::RunTo(target) => {
+            if let Some(addr) = parse_address(target, &view.symbols) {
+                cmds.push(Command::RunTo(addr));
+            }
+        }
+        Action::Step(n) => {
+            for _ in 0..*n {
+                cmds.push(Command::Step);
+            }
+        }
+        Action::StepOut => cmds.push(Command::StepOut),
+        Action::Run => cmds.push(Command::Run),
+        Action::Pause => cmds.push(Command::Pause),
+        Action::Highlight(p) => {
+            panels.highlight = Some(*p);
+            if PanelId::TABS.contains(p) {
+                panels.tab = *p;
+            }
+        }
+        Action::Explain(addr) => {
+            let a = *addr;
+            panels.update_request(cmds, |r| r.walk_addr = a);
+            panels.tab = PanelId::Paging;
+        }
+    }
+}
+
+/// A small markdown subset: `# heading`, `- bullet`, paragraphs; `**` and backticks are
+/// shown as emphasis-free text.
+pub fn markdown(ui: &mut egui::Ui, text: &str) {
+    for line in text.lines() {
+        let clean = line.replace(['`', '*'], "");
+        if let Some(h) = clean.strip_prefix("# ") {
+            ui.label(RichText::new(h).heading().strong());
+        } else if let Some(b) = clean.strip_prefix("- ") {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("*");
+                ui.label(b);
+            });
+        } else if clean.trim().is_empty() {
+            ui.add_space(6.0);
+        } else {
+            ui.label(clean);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The panels, one file each. Every panel is a function `ui(ui, state, view, lang, cmds)`
+//! that draws from the published `View` and pushes `Command`s; `Panels` keeps their
+//! UI-only state (text fields, choices), the selected tab and the lesson highlight.
+
+pub mod cpu;
+pub mod devices;
+pub mod disasm;
+pub mod events;
+pub mod memory;
+pub mod paging;
+pub mod screen;
+pub mod serial;
+pub mod stats;
+
+use crate::i18n::{tr, Lang};
+use crate::view::{View, ViewRequest};
+use crate::worker::Command;
+use egui::{Color32, Stroke};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelId {
+    Disassembly,
+    Cpu,
+    Memory,
+    Paging,
+    Screen,
+    Serial,
+    Events,
+    Devices,
+    Statistics,
+}
+
+impl PanelId {
+    pub const TABS: [PanelId; 7] = [
+        PanelId::Screen,
+        PanelId::Serial,
+        PanelId::Memory,
+        PanelId::Paging,
+        PanelId::Events,
+        PanelId::Devices,
+        PanelId::Statistics,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            PanelId::Disassembly => "disassembly",
+            PanelId::Cpu => "cpu",
+            PanelId::Memory => "memory",
+            PanelId::Paging => "paging",
+            PanelId::Screen => "screen",
+            PanelId::Serial => "serial",
+            PanelId::Events => "events",
+            PanelId::Devices => "devices",
+            PanelId::Statistics => "statistics",
+        }
+    }
+}
+
+pub struct Panels {
+    pub tab: PanelId,
+    /// A panel a lesson points at (drawn with a bright frame).
+    pub highlight: Option<PanelId>,
+    /// What the panels asked the machine thread to publish.
+    pub request: ViewRequest,
+    pub disasm: disasm::State,
+    pub memory: memory::State,
+    pub paging: paging::State,
+    pub screen: screen::State,
+    pub serial: serial::State,
+    pub events: events::State,
+}
+
+impl Default for Panels {
+    fn default() -> Self {
+        Panels {
+            tab: PanelId::Screen,
+            highlight: None,
+            request: ViewRequest::default(),
+            disasm: Default::default(),
+            memory: Default::default(),
+            paging: Default::default(),
+            screen: Default::default(),
+            serial: Default::default(),
+            events: Default::default(),
+        }
+    }
+}
+
+impl Panels {
+    /// Changes the view request and tells the machine thread if it changed.
+    pub fn update_request(&mut self, cmds: &mut Vec<Command>, f: impl FnOnce(&mut ViewRequest)) {
+        let before = self.request.clone();
+        f(&mut self.request);
+        if self.request != before {
+            cmds.push(Command::SetRequest(self.request.clone()));
+        }
+    }
+
+    /// Draws `f` with a heading, inside a highlight frame when a lesson points at it.
+    pub fn framed(
+        &mut self,
+        ui: &mut egui::Ui,
+        id: PanelId,
+        lang: Lang,
+        f: impl FnOnce(&mut Panels, &mut egui::Ui),
+    ) {
+        let lit = self.highlight == Some(id);
+        let frame = egui::Frame::new().inner_margin(4.0).stroke(if lit {
+            Stroke::new(3.0, Color32::from_rgb(255, 200, 0))
+        } else {
+            Stroke::NONE
+        });
+        frame.show(ui, |ui| {
+            if id != PanelId::Disassembly && id != PanelId::Cpu {
+                // Tabs have their name in the tab bar.
+            } else {
+                ui.heading(tr(lang, id.key()));
+            }
+            f(self, ui);
+        });
+    }
+
+    /// The tab bar of the bottom area and the selected panel.
+    pub fn tabs(&mut self, ui: &mut egui::Ui, lang: Lang, view: &View, cmds: &mut Vec<Command>) {
+        ui.horizontal(|ui| {
+            for id in PanelId::TABS {
+                let text = if self.highlight == Some(id) {
+                    egui::RichText::new(tr(lang, id.key()))
+                        .color(Color32::from_rgb(255, 200, 0))
+                        .strong()
+                } else {
+                    egui::RichText::new(tr(lang, id.key()))
+                };
+                ui.selectable_value(&mut self.tab, id, text);
+            }
+        });
+        ui.separator();
+        let tab = self.tab;
+        self.framed(ui, tab, lang, |p, ui| match tab {
+            PanelId::Memory => memory::ui(ui, p, view, lang, cmds),
+            PanelId::Paging => paging::ui(ui, p, view, lang, cmds),
+            PanelId::Screen => screen::ui(ui, p, view, lang, cmds),
+            PanelId::Serial => serial::ui(ui, p, view, lang, cmds),
+            PanelId::Events => events::ui(ui, p, view, lang, cmds),
+            PanelId::Devices => devices::ui(ui, view, lang),
+            PanelId::Statistics => stats::ui(ui, view, lang),
+            PanelId::Disassembly | PanelId::Cpu => {}
+        });
+    }
+}
+
+/// Monospace text helper.
+pub fn mono(s: impl Into<String>) -> egui::RichText {
+    egui::RichText::new(s.into()).monospace()
+}
+
+/// Colour for values that changed in the last step.
+pub const CHANGED: Color32 = Color32::from_rgb(255, 170, 40);
+/// Colour of the current instruction / highlighted rows.
+pub const CURRENT_BG: Color32 = Color32::from_rgb(30, 70, 140);

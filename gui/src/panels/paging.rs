@@ -1,0 +1,95 @@
+//! Paging panel: type a linear address and see the two-level walk (`mmu::paging::explain`):
+//! each entry read, its bits (`describe_entry`), and the result or the #PF error code for
+//! supervisor/user reads and writes. The walk has no side effects on the guest.
+
+use super::{mono, Panels};
+use crate::i18n::{tr, Lang};
+use crate::symbols::parse_address;
+use crate::view::View;
+use crate::worker::Command;
+use egui::{Color32, RichText};
+use traplab::mmu::paging::describe_entry;
+
+#[derive(Default)]
+pub struct State {
+    pub text: String,
+}
+
+pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.label(tr(lang, "linear_address"));
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut p.paging.text)
+                .desired_width(120.0)
+                .hint_text("0x400000"),
+        );
+        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button(tr(lang, "explain")).clicked() || enter {
+            if let Some(a) = parse_address(&p.paging.text, &view.symbols) {
+                p.update_request(cmds, |r| r.walk_addr = a);
+            }
+        }
+    });
+    let Some(m) = &view.machine else {
+        return;
+    };
+    let c = &m.cpu;
+    ui.label(mono(format!(
+        "CR0.PG={} CR0.WP={} CR4.PSE={} CR3={:08x}",
+        (c.cr0 >> 31) & 1,
+        (c.cr0 >> 16) & 1,
+        (c.cr4 >> 4) & 1,
+        c.cr3
+    )));
+    let Some((_, _, first)) = m.walks.first() else {
+        return;
+    };
+    let lin = first.linear;
+    ui.label(mono(format!(
+        "{:08x} = dir {:#05x} | table {:#05x} | offset {:#05x}",
+        lin,
+        lin >> 22,
+        (lin >> 12) & 0x3FF,
+        lin & 0xFFF
+    )));
+    if !first.paging {
+        ui.label(tr(lang, "paging_off"));
+        return;
+    }
+    egui::Grid::new("walk")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for s in &first.steps {
+                ui.label(mono(&s.level));
+                ui.label(mono(format!(
+                    "{} {:08x}: {:08x}",
+                    tr(lang, "at"),
+                    s.entry_addr,
+                    s.entry
+                )));
+                ui.label(mono(describe_entry(s.entry)));
+                ui.end_row();
+            }
+        });
+    ui.separator();
+    ui.label(RichText::new(tr(lang, "result")).strong());
+    for (user, write, r) in &m.walks {
+        let who = format!(
+            "{} {}",
+            tr(lang, if *user { "user" } else { "supervisor" }),
+            tr(lang, if *write { "write" } else { "read" })
+        );
+        let (text, color) = match r.result {
+            Ok(phys) => (
+                format!("{who:<22} -> {phys:#010x}"),
+                Color32::from_rgb(120, 220, 120),
+            ),
+            Err(code) => (
+                format!("{who:<22} -> #PF, {} {code:#x}", tr(lang, "page_fault")),
+                Color32::from_rgb(255, 110, 110),
+            ),
+        };
+        ui.label(mono(text).color(color));
+    }
+}

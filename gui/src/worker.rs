@@ -1,0 +1,490 @@
+//! The machine thread: owns the `Session` (machine + debugger), executes the typed commands
+//! the UI sends, runs the guest in short slices paced by the speed setting, and publishes
+//! a `View` (everything the panels show) between slices. The UI never touches the machine.
+
+use crate::symbols::Symbols;
+use crate::view::{self, View, ViewRequest};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use traplab::boot::{boot, BootKind};
+use traplab::debug::session::{Input, Session, Stop, Watchpoint};
+use traplab::machine::{Machine, MachineConfig, RunExit};
+
+/// What the UI can ask of the machine thread.
+#[derive(Clone, Debug)]
+pub enum Command {
+    Run,
+    Pause,
+    Step,
+    StepOver,
+    StepOut,
+    StepBack,
+    RunTo(u32),
+    /// Travel to an instruction count (backwards by replay, forwards by running).
+    GoTo(u64),
+    ToggleBreakpoint(u32),
+    ClearBreakpoints,
+    AddWatchpoint(Watchpoint),
+    ClearWatchpoints,
+    /// Load an image or snapshot from a path; on error the current machine stays.
+    Load(String),
+    /// Load the first of these paths that boots (lessons: a preferred image and fallbacks).
+    LoadFirst(Vec<String>),
+    SaveSnapshot(String),
+    Reset,
+    /// A character typed on the PS/2 keyboard.
+    Key(char),
+    /// Bytes typed into the serial terminal (COM1).
+    Serial(Vec<u8>),
+    /// Instructions per second; None = flat out.
+    SetSpeed(Option<u64>),
+    /// What the panels want to see (memory window, page walk address...).
+    SetRequest(ViewRequest),
+    Quit,
+}
+
+/// The handle the UI holds.
+pub struct Worker {
+    tx: Sender<Command>,
+    view: Arc<Mutex<Arc<View>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the machine thread with `path` loaded (or an empty machine and an error).
+    /// `repaint` is called after each published view (the UI's `request_repaint`).
+    pub fn start(path: Option<&str>, repaint: Box<dyn Fn() + Send>) -> Worker {
+        let (tx, rx) = channel();
+        let view = Arc::new(Mutex::new(Arc::new(View::default())));
+        let v2 = view.clone();
+        let path = path.map(str::to_string);
+        let thread = std::thread::Builder::new()
+            .name("traplab-machine".into())
+            .spawn(move || {
+                let mut e = Engine::new(v2, repaint);
+                if let Some(p) = path {
+                    e.handle(Command::Load(p));
+                }
+                e.publish();
+                e.main_loop(rx);
+            })
+            .expect("spawning the machine thread");
+        Worker {
+            tx,
+            view,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn send(&self, c: Command) {
+        let _ = self.tx.send(c);
+    }
+
+    /// The latest published view.
+    pub fn view(&self) -> Arc<View> {
+        self.view.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Quit);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Guest RAM of machines the GUI creates.
+pub fn machine_config() -> MachineConfig {
+    MachineConfig::default()
+}
+
+/// Boots an image file's bytes: ELF / Multiboot kernels, or a Traplab snapshot.
+pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
+    if bytes.starts_with(traplab::snapshot::MAGIC) {
+        return traplab::snapshot::restore(bytes).map_err(|e| e.to_string());
+    }
+    if bytes.len() == 512 && bytes[510] == 0x55 && bytes[511] == 0xAA {
+        return Err(
+            "this is a BIOS boot sector; this build boots Multiboot kernels and snapshots \
+                    (the BIOS boot path is not available yet)"
+                .into(),
+        );
+    }
+    let kind = BootKind::Multiboot {
+        cmdline: String::new(),
+        modules: vec![],
+    };
+    boot(machine_config(), bytes, &kind).map_err(|e| e.to_string())
+}
+
+struct Engine {
+    session: Option<Session>,
+    symbols: Arc<Symbols>,
+    image: String,
+    out: Arc<Mutex<Arc<View>>>,
+    repaint: Box<dyn Fn() + Send>,
+    running: bool,
+    /// A multi-slice goal (step over/out, run to) is in progress.
+    pending: bool,
+    speed: Option<u64>,
+    request: ViewRequest,
+    status: String,
+    error: Option<String>,
+    serial: String,
+    prev_cpu: Option<traplab::cpu::state::Cpu>,
+    mips_history: Vec<[f64; 2]>,
+    started: Instant,
+    /// Instructions and time since the last MIPS sample.
+    sample_icount: u64,
+    sample_time: Instant,
+    mips: f64,
+    slice: u64,
+    credit: f64,
+    last_pace: Instant,
+    seq: u64,
+}
+
+impl Engine {
+    fn new(out: Arc<Mutex<Arc<View>>>, repaint: Box<dyn Fn() + Send>) -> Engine {
+        Engine {
+            session: None,
+            symbols: Arc::new(Symbols::default()),
+            image: String::new(),
+            out,
+            repaint,
+            running: false,
+            pending: false,
+            speed: None,
+            request: ViewRequest::default(),
+            status: String::new(),
+            error: None,
+            serial: String::new(),
+            prev_cpu: None,
+            mips_history: Vec::new(),
+            started: Instant::now(),
+            sample_icount: 0,
+            sample_time: Instant::now(),
+            mips: 0.0,
+            slice: 100_000,
+            credit: 0.0,
+            last_pace: Instant::now(),
+            seq: 0,
+        }
+    }
+
+    fn main_loop(&mut self, rx: Receiver<Command>) {
+        let mut last_publish = Instant::now();
+        loop {
+            let busy = self.running || self.pending;
+            // Wait for a command when idle; only peek while running.
+            let first = if busy {
+                rx.try_recv().ok()
+            } else {
+                match rx.recv_timeout(Duration::from_millis(250)) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            let mut changed = false;
+            if let Some(c) = first {
+                if matches!(c, Command::Quit) {
+                    return;
+                }
+                self.handle(c);
+                changed = true;
+                while let Ok(c) = rx.try_recv() {
+                    if matches!(c, Command::Quit) {
+                        return;
+                    }
+                    self.handle(c);
+                }
+            }
+            if self.running || self.pending {
+                self.slice_once();
+                changed = true;
+            }
+            self.sample_mips();
+            // While running: about 30 views a second; when paused: at once after a
+            // command; idle: a heartbeat twice a second.
+            let age = last_publish.elapsed();
+            let busy = self.running || self.pending;
+            let publish = if changed {
+                !busy || age >= Duration::from_millis(33)
+            } else {
+                age >= Duration::from_millis(500)
+            };
+            if publish {
+                self.publish();
+                last_publish = Instant::now();
+            }
+        }
+    }
+
+    /// One slice of execution: ~2 ms flat out, or the instructions due at the set speed.
+    fn slice_once(&mut self) {
+        let Some(s) = self.session.as_mut() else {
+            self.running = false;
+            self.pending = false;
+            return;
+        };
+        let budget = match self.speed {
+            None => self.slice,
+            Some(ips) => {
+                let now = Instant::now();
+                self.credit += ips as f64 * now.duration_since(self.last_pace).as_secs_f64();
+                self.last_pace = now;
+                let n = self.credit.floor() as u64;
+                if n == 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                    return;
+                }
+                self.credit -= n as f64;
+                self.credit = self.credit.min(ips as f64);
+                n
+            }
+        };
+        s.checkpoint_every = if self.speed.is_none() {
+            2_000_000
+        } else {
+            10_000
+        };
+        let t0 = Instant::now();
+        let stop = s.advance(budget);
+        if self.speed.is_none() {
+            // Aim at ~2 ms per slice so the UI's commands are answered promptly.
+            let dt = t0.elapsed().as_secs_f64().max(1e-6);
+            let ideal = (budget as f64 * 0.002 / dt) as u64;
+            self.slice = ideal.clamp(1_000, 5_000_000);
+        }
+        self.after_stop(stop);
+        if self.speed.is_some() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn after_stop(&mut self, stop: Stop) {
+        match stop {
+            Stop::Pending => {}
+            Stop::Done => {
+                if self.pending {
+                    self.pending = false;
+                    self.status = String::new();
+                }
+            }
+            other => {
+                self.running = false;
+                self.pending = false;
+                self.status = view::stop_text(&other);
+            }
+        }
+        self.take_serial();
+    }
+
+    fn take_serial(&mut self) {
+        if let Some(s) = self.session.as_mut() {
+            let out = s.m.core.dev.take_serial_output();
+            let dbg = s.m.core.dev.take_debugcon();
+            for b in out.into_iter().chain(dbg) {
+                match b {
+                    b'\r' => {}
+                    b'\n' | b'\t' | 0x20..=0x7E => self.serial.push(b as char),
+                    0x08 => {
+                        self.serial.pop();
+                    }
+                    _ => self.serial.push(traplab::devices::vga::cp437_to_char(b)),
+                }
+            }
+            if self.serial.len() > 64_000 {
+                let cut = self.serial.len() - 48_000;
+                let cut = (cut..self.serial.len())
+                    .find(|&i| self.serial.is_char_boundary(i))
+                    .unwrap_or(0);
+                self.serial.drain(..cut);
+            }
+        }
+    }
+
+    fn sample_mips(&mut self) {
+        let dt = self.sample_time.elapsed().as_secs_f64();
+        if dt < 0.25 {
+            return;
+        }
+        let ic = self.session.as_ref().map_or(0, |s| s.icount());
+        let n = ic.saturating_sub(self.sample_icount);
+        self.mips = n as f64 / dt / 1e6;
+        self.sample_icount = ic;
+        self.sample_time = Instant::now();
+        if self.running || self.mips > 0.0 {
+            let t = self.started.elapsed().as_secs_f64();
+            self.mips_history.push([t, self.mips]);
+            if self.mips_history.len() > 240 {
+                self.mips_history.remove(0);
+            }
+        }
+    }
+
+    /// A debugger step: remember the registers before, for change highlighting.
+    fn stepped<F: FnOnce(&mut Session) -> Stop>(&mut self, f: F) {
+        self.running = false;
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        s.checkpoint_every = 10_000;
+        self.prev_cpu = Some(s.m.core.cpu.clone());
+        let stop = f(s);
+        self.pending = matches!(stop, Stop::Pending);
+        self.status = String::new();
+        self.after_stop(stop);
+    }
+
+    fn handle(&mut self, c: Command) {
+        match c {
+            Command::Run => {
+                if self.session.is_some() {
+                    self.running = true;
+                    self.pending = false;
+                    self.status = String::new();
+                    self.last_pace = Instant::now();
+                    self.credit = 0.0;
+                    if let Some(s) = self.session.as_mut() {
+                        s.cancel_goal();
+                        self.prev_cpu = Some(s.m.core.cpu.clone());
+                    }
+                }
+            }
+            Command::Pause => {
+                self.running = false;
+                self.pending = false;
+                if let Some(s) = self.session.as_mut() {
+                    s.cancel_goal();
+                }
+            }
+            Command::Step => self.stepped(|s| s.step()),
+            Command::StepOver => self.stepped(|s| s.step_over(200_000)),
+            Command::StepOut => self.stepped(|s| s.step_out(200_000)),
+            Command::RunTo(a) => self.stepped(|s| s.run_to(a, 200_000)),
+            Command::StepBack => self.stepped(|s| s.step_back()),
+            Command::GoTo(ic) => self.stepped(|s| s.go_to(ic)),
+            Command::ToggleBreakpoint(a) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.toggle_breakpoint(a);
+                }
+            }
+            Command::ClearBreakpoints => {
+                if let Some(s) = self.session.as_mut() {
+                    s.breakpoints.clear();
+                }
+            }
+            Command::AddWatchpoint(w) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.watchpoints.push(w);
+                }
+            }
+            Command::ClearWatchpoints => {
+                if let Some(s) = self.session.as_mut() {
+                    s.watchpoints.clear();
+                }
+            }
+            Command::Load(path) => self.load(&path),
+            Command::LoadFirst(paths) => {
+                for p in &paths {
+                    self.error = None;
+                    self.load(p);
+                    if self.error.is_none() {
+                        break;
+                    }
+                }
+            }
+            Command::SaveSnapshot(path) => {
+                if let Some(s) = self.session.as_ref() {
+                    let bytes = traplab::snapshot::save(&s.m);
+                    match std::fs::write(&path, bytes) {
+                        Ok(()) => self.status = format!("snapshot -> {path}"),
+                        Err(e) => self.error = Some(format!("{path}: {e}")),
+                    }
+                }
+            }
+            Command::Reset => {
+                if !self.image.is_empty() {
+                    let p = self.image.clone();
+                    self.load(&p);
+                }
+            }
+            Command::Key(ch) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.input(Input::Key(ch));
+                }
+            }
+            Command::Serial(bytes) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.input(Input::Serial(bytes));
+                }
+            }
+            Command::SetSpeed(sp) => {
+                self.speed = sp;
+                self.credit = 0.0;
+                self.last_pace = Instant::now();
+            }
+            Command::SetRequest(r) => self.request = r,
+            Command::Quit => {}
+        }
+    }
+
+    fn load(&mut self, path: &str) {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.error = Some(format!("{path}: {e}"));
+                return;
+            }
+        };
+        match load_bytes(&bytes) {
+            Ok(m) => {
+                self.symbols = Arc::new(Symbols::from_elf(&bytes));
+                self.session = Some(Session::new(m));
+                self.image = path.to_string();
+                self.running = false;
+                self.pending = false;
+                self.serial.clear();
+                self.prev_cpu = None;
+                self.error = None;
+                self.status = format!("{path}: loaded");
+                self.sample_icount = 0;
+            }
+            Err(e) => self.error = Some(format!("{path}: {e}")),
+        }
+    }
+
+    fn publish(&mut self) {
+        self.take_serial();
+        self.seq += 1;
+        let v = View {
+            seq: self.seq,
+            image: self.image.clone(),
+            running: self.running || self.pending,
+            status: self.status.clone(),
+            error: self.error.clone(),
+            serial: self.serial.clone(),
+            mips: self.mips,
+            mips_history: self.mips_history.clone(),
+            speed: self.speed,
+            symbols: self.symbols.clone(),
+            machine: self.session.as_ref().map(|s| {
+                view::MachineView::capture(s, &self.request, self.prev_cpu.as_ref(), &self.symbols)
+            }),
+        };
+        if let Ok(mut g) = self.out.lock() {
+            *g = Arc::new(v);
+        }
+        (self.repaint)();
+    }
+}
+
+/// Used by benches: is the guest still runnable?
+pub fn runnable(r: RunExit) -> bool {
+    matches!(r, RunExit::Budget | RunExit::Breakpoint(_))
+}
