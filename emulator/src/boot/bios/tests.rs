@@ -123,13 +123,24 @@ fn int19_reboots_and_int18_halts() {
 
 #[test]
 fn firmware_rom_runs_from_the_reset_vector() {
-    // At F000:FFF0: mov al,'R'; out 0xE9,al; mov al,0x21; out 0xF4,al
+    // At F000:FFF0: jmp F000:E000. There: mov al,'R'; out 0xE9,al; mov al,0x21;
+    // out 0x80,al (POST code); out 0xF4,al
     let mut rom = vec![0xF4u8; 0x1_0000];
-    rom[0xFFF0..0xFFF8].copy_from_slice(&[0xB0, b'R', 0xE6, 0xE9, 0xB0, 0x21, 0xE6, 0xF4]);
+    rom[0xFFF0..0xFFF5].copy_from_slice(&[0xEA, 0x00, 0xE0, 0x00, 0xF0]);
+    rom[0xE000..0xE00A]
+        .copy_from_slice(&[0xB0, b'R', 0xE6, 0xE9, 0xB0, 0x21, 0xE6, 0x80, 0xE6, 0xF4]);
     let mut m = boot(MachineConfig::default(), &rom, &BootKind::Firmware).unwrap();
-    assert_eq!(m.core.mem.read(0xFFFF5, 1), 0x21, "aliased below 1 MiB");
+    assert_eq!(m.pc(), 0xFFFF_FFF0, "reset vector");
+    assert_eq!(m.core.mem.read(0xFFFF1, 2), 0xE000, "aliased below 1 MiB");
     assert_eq!(m.run(100), RunExit::Exit(0x43));
     assert_eq!(m.core.dev.take_debugcon(), b"R");
+    assert!(m
+        .core
+        .events
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::PostCode(0x21)));
+    assert!(m.core.dev.a20_enabled(), "A20 on at reset, as in QEMU");
     assert!(!rom::builtin_present(&m.core.mem.rom));
     assert!(boot(
         MachineConfig::default(),
