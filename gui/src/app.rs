@@ -14,6 +14,10 @@ use std::sync::Arc;
 pub const SAMPLES: &[(&str, &str)] = &[
     ("minios", "samples/minios/minios.elf"),
     ("hello", "samples/hello/hello.elf"),
+    (
+        "bootsector (BIOS disk boot)",
+        "samples/bootsector/bootsector.img",
+    ),
     ("bench: intloop", "samples/bench/intloop.elf"),
     ("bench: memloop", "samples/bench/memloop.elf"),
     ("bench: callret", "samples/bench/callret.elf"),

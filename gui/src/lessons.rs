@@ -45,16 +45,21 @@ pub const LESSONS: &[Lesson] = &[
         title_es: "Del encendido al modo protegido",
         steps: &[
             LessonStep {
-                en: "# Power-on\nAt reset an x86 CPU starts in **real mode**: 16-bit code, segments are `selector * 16`, no protection.\n- Press *Do it* to load the boot image (the boot sector if this build has the BIOS boot path, else the `hello` kernel, which the Multiboot loader starts already in protected mode).\n- Look at the CPU panel: **Mode**, CR0 and the CS hidden cache.",
-                es: "# Encendido\nAl arrancar, una CPU x86 está en **modo real**: código de 16 bits, los segmentos son `selector * 16`, sin protección.\n- Pulsa *Hazlo* para cargar la imagen de arranque (el sector de arranque si esta versión tiene la BIOS, si no el núcleo `hello`, que el cargador Multiboot arranca ya en modo protegido).\n- Mira el panel de CPU: **Modo**, CR0 y la caché oculta de CS.",
+                en: "# Power-on\nAt reset an x86 CPU starts in **real mode**: 16-bit code, segments are `selector * 16`, no protection.\n- Press *Do it* to boot the 512-byte boot sector from a disk with the built-in BIOS.\n- Look at the CPU panel: **Mode**, CR0 and the CS hidden cache.",
+                es: "# Encendido\nAl arrancar, una CPU x86 está en **modo real**: código de 16 bits, los segmentos son `selector * 16`, sin protección.\n- Pulsa *Hazlo* para arrancar el sector de arranque de 512 bytes desde un disco con la BIOS integrada.\n- Mira el panel de CPU: **Modo**, CR0 y la caché oculta de CS.",
                 actions: &[
-                    Action::Load(&["samples/bootsector/bootsector.img", "samples/hello/hello.elf"]),
+                    Action::Load(&["samples/bootsector/bootsector.img"]),
                     Action::Highlight(PanelId::Cpu),
                 ],
             },
             LessonStep {
-                en: "# The GDT and CR0.PE\nProtected mode needs a **GDT** (GDTR holds its base and limit) and **CR0.PE = 1**. After the far jump, CS is reloaded from a descriptor: its hidden cache holds base 0, limit 4 GiB, D = 1 (32-bit).\n- Step a few instructions and watch the highlighted registers.",
-                es: "# La GDT y CR0.PE\nEl modo protegido necesita una **GDT** (GDTR guarda su base y límite) y **CR0.PE = 1**. Tras el salto lejano, CS se recarga desde un descriptor: su caché oculta guarda base 0, límite 4 GiB, D = 1 (32 bits).\n- Avanza unas instrucciones y mira los registros resaltados.",
+                en: "# Real mode\nThe BIOS loaded the boot sector at 0000:7C00 and jumped to it. The code prints with the BIOS (int 10h), enables the A20 line and prepares a **GDT**.\n- *Do it* runs to the LGDT instruction at 0x7C40.\n- CPU panel: CS base = selector * 16, 16-bit segments.",
+                es: "# Modo real\nLa BIOS cargó el sector de arranque en 0000:7C00 y saltó a él. El código escribe con la BIOS (int 10h), activa la línea A20 y prepara una **GDT**.\n- *Hazlo* ejecuta hasta la instrucción LGDT en 0x7C40.\n- Panel de CPU: base de CS = selector * 16, segmentos de 16 bits.",
+                actions: &[Action::RunTo("0x7c40"), Action::Highlight(PanelId::Cpu)],
+            },
+            LessonStep {
+                en: "# The GDT and CR0.PE\nLGDT loads GDTR (base and limit of the table); MOV CR0 sets **PE = 1**. The CPU is now in protected mode, but CS still holds its real-mode cache until the far jump reloads it from descriptor 0x08: base 0, limit 4 GiB, D = 1 (32-bit code).\n- *Do it* steps five instructions; watch GDTR, CR0 and CS change (highlighted).",
+                es: "# La GDT y CR0.PE\nLGDT carga GDTR (base y límite de la tabla); MOV CR0 pone **PE = 1**. La CPU ya está en modo protegido, pero CS conserva su caché de modo real hasta que el salto lejano lo recarga desde el descriptor 0x08: base 0, límite 4 GiB, D = 1 (código de 32 bits).\n- *Hazlo* avanza cinco instrucciones; mira cómo cambian GDTR, CR0 y CS (resaltados).",
                 actions: &[Action::Step(5), Action::Highlight(PanelId::Cpu)],
             },
             LessonStep {

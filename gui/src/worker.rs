@@ -101,23 +101,47 @@ pub fn machine_config() -> MachineConfig {
     MachineConfig::default()
 }
 
-/// Boots an image file's bytes: ELF / Multiboot kernels, or a Traplab snapshot.
+/// Boots an image file's bytes: a Traplab snapshot, an ELF / Multiboot kernel, or a disk
+/// image whose sector 0 ends in 55 AA (booted by the built-in BIOS).
 pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
     if bytes.starts_with(traplab::snapshot::MAGIC) {
         return traplab::snapshot::restore(bytes).map_err(|e| e.to_string());
     }
-    if bytes.len() == 512 && bytes[510] == 0x55 && bytes[511] == 0xAA {
-        return Err(
-            "this is a BIOS boot sector; this build boots Multiboot kernels and snapshots \
-                    (the BIOS boot path is not available yet)"
-                .into(),
-        );
-    }
-    let kind = BootKind::Multiboot {
-        cmdline: String::new(),
-        modules: vec![],
+    let elf = bytes.starts_with(b"\x7fELF");
+    let kind = if !elf && bytes.len() >= 512 && bytes[510] == 0x55 && bytes[511] == 0xAA {
+        BootKind::Disk
+    } else {
+        BootKind::Multiboot {
+            cmdline: String::new(),
+            modules: vec![],
+        }
     };
     boot(machine_config(), bytes, &kind).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(rel: &str) -> Vec<u8> {
+        std::fs::read(crate::app::sample_path(rel)).unwrap()
+    }
+
+    #[test]
+    fn loads_kernels_disks_and_snapshots_and_rejects_junk() {
+        let m = load_bytes(&sample("samples/hello/hello.elf")).unwrap();
+        assert!(m.core.cpu.pe(), "multiboot starts in protected mode");
+        let m = load_bytes(&sample("samples/bootsector/bootsector.img")).unwrap();
+        assert!(!m.core.cpu.pe(), "a boot sector starts in real mode");
+        assert_eq!(m.pc(), 0x7C00);
+        let snap = traplab::snapshot::save(&m);
+        assert_eq!(load_bytes(&snap).unwrap().pc(), 0x7C00);
+        assert!(load_bytes(b"hello, I am not a kernel").is_err());
+        assert!(
+            load_bytes(&snap[..snap.len() / 2]).is_err(),
+            "truncated snapshot"
+        );
+    }
 }
 
 struct Engine {

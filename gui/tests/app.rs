@@ -198,3 +198,37 @@ fn zoom_and_high_contrast() {
         egui::Color32::BLACK
     );
 }
+
+#[test]
+fn lesson_power_on_to_protected_mode_plays() {
+    let mut h = harness("samples/hello/hello.elf");
+    loaded(&mut h);
+    h.get_by_label("Lessons").click();
+    h.run_steps(2);
+    h.get_by_label("Do it").click();
+    wait(&mut h, "boot sector loaded", |a| {
+        a.view.image.ends_with("bootsector.img") && pc(a) == 0x7C00
+    });
+    assert!(
+        !h.state().view.machine.as_ref().unwrap().cpu.pe(),
+        "real mode"
+    );
+    h.get_by_label("Next").click();
+    h.run_steps(2);
+    h.get_by_label("Do it").click();
+    wait(&mut h, "at LGDT", |a| pc(a) == 0x7C40 && !a.view.running);
+    h.get_by_label("Next").click();
+    h.run_steps(2);
+    let before = icount(h.state());
+    h.get_by_label("Do it").click();
+    wait(&mut h, "five steps", |a| icount(a) == before + 5);
+    let m = h.state().view.machine.clone().unwrap();
+    assert!(m.cpu.pe(), "CR0.PE set");
+    assert_eq!(m.cpu.seg[1].sel, 0x08, "CS reloaded from the GDT");
+    assert!(m.cpu.code32(), "32-bit code segment");
+    assert_eq!(m.pc, 0x7C54);
+    assert_eq!(
+        h.state().panels.highlight,
+        Some(traplab_gui::panels::PanelId::Cpu)
+    );
+}
