@@ -119,31 +119,6 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
     boot(machine_config(), bytes, &kind).map_err(|e| e.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(rel: &str) -> Vec<u8> {
-        std::fs::read(crate::app::sample_path(rel)).unwrap()
-    }
-
-    #[test]
-    fn loads_kernels_disks_and_snapshots_and_rejects_junk() {
-        let m = load_bytes(&sample("samples/hello/hello.elf")).unwrap();
-        assert!(m.core.cpu.pe(), "multiboot starts in protected mode");
-        let m = load_bytes(&sample("samples/bootsector/bootsector.img")).unwrap();
-        assert!(!m.core.cpu.pe(), "a boot sector starts in real mode");
-        assert_eq!(m.pc(), 0x7C00);
-        let snap = traplab::snapshot::save(&m);
-        assert_eq!(load_bytes(&snap).unwrap().pc(), 0x7C00);
-        assert!(load_bytes(b"hello, I am not a kernel").is_err());
-        assert!(
-            load_bytes(&snap[..snap.len() / 2]).is_err(),
-            "truncated snapshot"
-        );
-    }
-}
-
 struct Engine {
     session: Option<Session>,
     symbols: Arc<Symbols>,
@@ -511,4 +486,29 @@ impl Engine {
 /// Used by benches: is the guest still runnable?
 pub fn runnable(r: RunExit) -> bool {
     matches!(r, RunExit::Budget | RunExit::Breakpoint(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(rel: &str) -> Vec<u8> {
+        std::fs::read(crate::app::sample_path(rel)).unwrap()
+    }
+
+    #[test]
+    fn loads_kernels_disks_and_snapshots_and_rejects_junk() {
+        let m = load_bytes(&sample("samples/hello/hello.elf")).unwrap();
+        assert!(m.core.cpu.pe(), "multiboot starts in protected mode");
+        let m = load_bytes(&sample("samples/bootsector/bootsector.img")).unwrap();
+        assert!(!m.core.cpu.pe(), "a boot sector starts in real mode");
+        assert_eq!(m.pc(), 0x7C00);
+        let snap = traplab::snapshot::save(&m);
+        assert_eq!(load_bytes(&snap).unwrap().pc(), 0x7C00);
+        assert!(load_bytes(b"hello, I am not a kernel").is_err());
+        assert!(
+            load_bytes(&snap[..snap.len() / 2]).is_err(),
+            "truncated snapshot"
+        );
+    }
 }
