@@ -128,14 +128,14 @@ stage2:
     call hex8
     call nl
 
-    mov ax, 0x0201              ; read CHS 0/0/5 (sector 4) to 0x8000
+    mov ax, 0x0201              ; read CHS 0/0/5 (sector 4) to 0xA000
     mov cx, 0x0005
     xor dh, dh
     mov dl, [drive]
-    mov bx, 0x8000
+    mov bx, 0xA000
     int 0x13
     jc fail
-    mov si, 0x8000
+    mov si, 0xA000
     call puts
     call nl
 
@@ -144,32 +144,32 @@ stage2:
     mov dl, [drive]
     int 0x13
     jc fail
-    mov ah, 0x42                ; extended read of LBA 5 to 0x8200
+    mov ah, 0x42                ; extended read of LBA 5 to 0xA200
     mov si, dap
     mov dl, [drive]
     int 0x13
     jc fail
-    mov si, 0x8200
+    mov si, 0xA200
     call puts
     call nl
 
     mov si, msg_w               ; write "WRITTEN" to LBA 6 (CHS 0/0/7), read it back
-    mov di, 0x8400
+    mov di, 0xA400
     mov cx, 8
     rep movsb
     mov ax, 0x0301
     mov cx, 0x0007
     xor dh, dh
     mov dl, [drive]
-    mov bx, 0x8400
+    mov bx, 0xA400
     int 0x13
     jc fail
-    mov byte [0x8400], 0
+    mov byte [0xA400], 0
     mov ax, 0x0201
     mov cx, 0x0007
     int 0x13
     jc fail
-    mov si, 0x8400
+    mov si, 0xA400
     call puts
     call nl
 
@@ -190,6 +190,43 @@ stage2:
     call puts
     mov ax, bp
     call hex8
+    call nl
+
+    mov si, msg_a20             ; A20 off: FFFF:0510 wraps to 0000:0500; on: it does not
+    call puts
+    mov byte [0x500], 0
+    mov ax, 0x2400
+    int 0x15
+    call a20_probe
+    mov ax, 0x2401
+    int 0x15
+    call a20_probe
+    call nl
+
+    mov ax, 0xE801              ; memory sizes: E801h (AX KiB to 16M, BX 64K blocks), 88h
+    int 0x15
+    mov si, msg_e801
+    call puts
+    call hex16
+    mov ax, bx
+    call hex16
+    mov ah, 0x88
+    int 0x15
+    mov si, msg_ext
+    call puts
+    call hex16
+    int 0x11                    ; equipment word
+    mov si, msg_equip
+    call puts
+    call hex16
+    mov ah, 0x04                ; RTC date (BCD): century, year, month, day
+    int 0x1A
+    mov si, msg_date
+    call puts
+    mov ax, cx
+    call hex16
+    mov ax, dx
+    call hex16
     call nl
 
     mov ah, 0x77                ; unknown INT 10h function: CF and AH=86h
@@ -237,8 +274,23 @@ stage2:
     out 0xF4, al
     hlt
 
+; a20_probe: prints the A20 status (INT 15h AX=2402h), then writes FFFF:0510 and prints
+; the byte at 0000:0500
+a20_probe:
+    mov ax, 0x2402
+    int 0x15
+    call hex8
+    push es
+    mov ax, 0xFFFF
+    mov es, ax
+    inc byte [es:0x510]
+    pop es
+    mov al, [0x500]
+    call hex8
+    ret
+
 dap: db 16, 0
-     dw 1, 0x8200, 0
+     dw 1, 0xA200, 0
      dq 5
 msg_hello: db "biostest: boot drive ", 0
 msg_cur:   db "cursor ", 0
@@ -247,6 +299,11 @@ msg_geom:  db "geometry ", 0
 msg_w:     db "WRITTEN", 0
 msg_e820:  db "e820 entries ", 0
 msg_unk:   db "unknown ", 0
+msg_a20:   db "a20 ", 0
+msg_e801:  db "e801 ", 0
+msg_ext:   db " ext ", 0
+msg_equip: db " equip ", 0
+msg_date:  db " date ", 0
 msg_tick:  db "tick", 10, 0
 msg_keys:  db "keys: ", 0
 msg_bye:   db "bye", 10, 0
