@@ -141,6 +141,8 @@ struct Engine {
     sample_time: Instant,
     mips: f64,
     slice: u64,
+    /// Measured instructions per second while running flat out.
+    rate: f64,
     credit: f64,
     last_pace: Instant,
     seq: u64,
@@ -168,6 +170,7 @@ impl Engine {
             sample_time: Instant::now(),
             mips: 0.0,
             slice: 100_000,
+            rate: 50e6,
             credit: 0.0,
             last_pace: Instant::now(),
             seq: 0,
@@ -246,16 +249,23 @@ impl Engine {
                 n
             }
         };
-        s.checkpoint_every = if self.speed.is_none() {
-            2_000_000
-        } else {
-            10_000
+        // Checkpoints for reverse execution cost a scan of guest RAM: flat out, take one
+        // about every 0.1 s of execution (overhead of a few percent; a step back after a
+        // long run replays at most that much); at a set speed, every 10,000 instructions.
+        s.checkpoint_every = match self.speed {
+            None => ((self.rate * 0.1) as u64).clamp(2_000_000, 50_000_000),
+            Some(_) => 10_000,
         };
         let t0 = Instant::now();
+        let ic0 = s.icount();
         let stop = s.advance(budget);
         if self.speed.is_none() {
             // Aim at ~2 ms per slice so the UI's commands are answered promptly.
             let dt = t0.elapsed().as_secs_f64().max(1e-6);
+            let done = s.icount().saturating_sub(ic0) as f64;
+            if done > 10_000.0 {
+                self.rate = 0.8 * self.rate + 0.2 * (done / dt);
+            }
             let ideal = (budget as f64 * 0.002 / dt) as u64;
             self.slice = ideal.clamp(1_000, 5_000_000);
         }
