@@ -175,7 +175,8 @@ fn write_info(m: &mut Machine, cmdline: &str, mods: &[(u32, u32, String)]) {
     let strings = info + 0x800;
     m.core.mem.load(info, &[0u8; 0x1000]);
     let mut flags = 1 | (1 << 2) | (1 << 6) | (1 << 9); // mem, cmdline, mmap, boot loader name
-    w32(m, info + 4, 640);
+                                                        // 639 KiB: the last KiB below 640 KiB is the EBDA, as on a PC (and as QEMU reports).
+    w32(m, info + 4, 639);
     w32(m, info + 8, ((ram.saturating_sub(0x10_0000)) / 1024) as u32);
     let mut cmd = cmdline.as_bytes().to_vec();
     cmd.truncate(0x4FF);

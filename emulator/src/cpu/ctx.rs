@@ -35,6 +35,9 @@ pub struct Core {
     /// Virtual clock in ticks: retired instructions plus ticks skipped while halted.
     pub clock: u64,
     pub a20_mask: u32,
+    /// Clock tick at which the devices next need `update` (part of the saved state: an
+    /// extra update at another time could move serial input earlier).
+    pub next_dev_tick: u64,
     pub request: Option<Request>,
     pub stats: Stats,
     #[serde(skip)]
@@ -61,6 +64,7 @@ impl Core {
             icount: 0,
             clock: 0,
             a20_mask: 0xFFFF_FFFF,
+            next_dev_tick: 0,
             request: None,
             stats: Stats::default(),
             events: EventLog::default(),
@@ -98,6 +102,8 @@ impl Core {
             });
         }
         self.stop = true;
+        // The access may have reprogrammed a timer: recompute the device deadline.
+        self.next_dev_tick = 0;
         v
     }
 
@@ -124,8 +130,10 @@ impl Core {
             IoEffect::A20Changed(on) => self.set_a20(on),
             IoEffect::PostCode(c) => self.event(EventKind::PostCode(c)),
         }
-        // A write may raise an IRQ, end the run or change A20: let the loop look.
+        // A write may raise an IRQ, end the run, change A20 or reprogram a timer: let the
+        // loop look, and recompute the device deadline.
         self.stop = true;
+        self.next_dev_tick = 0;
     }
 
     pub fn set_a20(&mut self, on: bool) {

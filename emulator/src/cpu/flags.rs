@@ -6,10 +6,8 @@
 //! result (carry vector `(a & b) | ((a | b) & !r)`), so carry-in needs no extra state.
 //! This module owns flag storage and evaluation; it must not know about instructions.
 //!
-//! Undefined flags policy (one place): where the SDM leaves a flag undefined, Traplab
-//! follows what Intel P6-family processors are documented or observed to do where that is
-//! known (e.g. MUL/IMUL leave SF/ZF/AF/PF computed from the low result as on P6; logic ops
-//! clear AF); test oracles mask every undefined flag before comparing (see `tests/`).
+//! Undefined flags: the policy and the table of what the SDM leaves undefined live in one
+//! place, `cpu::undefined_flags`.
 
 use serde::{Deserialize, Serialize};
 
@@ -86,9 +84,21 @@ pub fn mask(size: u8) -> u32 {
     }
 }
 
+/// PF for every low byte (true = even number of set bits): one load instead of a software
+/// popcount on hosts built without POPCNT.
+const PARITY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() & 1 == 0;
+        i += 1;
+    }
+    t
+};
+
 #[inline(always)]
 pub fn parity(v: u32) -> bool {
-    (v as u8).count_ones() & 1 == 0
+    PARITY[(v & 0xFF) as usize]
 }
 
 impl Flags {
@@ -197,14 +207,15 @@ impl Flags {
     /// Set the arithmetic flags eagerly (shifts, multiplies, BCD...).
     #[inline]
     pub fn set_arith(&mut self, cf: bool, pf: bool, af: bool, zf: bool, sf: bool, of: bool) {
-        self.materialize();
+        // All six arithmetic flags are overwritten: no need to evaluate the pending ones.
+        self.op = CcOp::None;
         self.bits = (self.bits & !ARITH)
-            | cf as u32 * CF
-            | pf as u32 * PF
-            | af as u32 * AF
-            | zf as u32 * ZF
-            | sf as u32 * SF
-            | of as u32 * OF;
+            | (cf as u32 * CF)
+            | (pf as u32 * PF)
+            | (af as u32 * AF)
+            | (zf as u32 * ZF)
+            | (sf as u32 * SF)
+            | (of as u32 * OF);
     }
 
     /// Set one flag bit (materializing first).

@@ -10,6 +10,26 @@ use crate::cpu::insn::Insn;
 use crate::mmu::segment::CS;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl};
 
+/// A one-entry translation cache for code fetch, valid for one TLB generation.
+#[derive(Clone, Copy, Debug)]
+pub struct Hint {
+    lin_page: u32,
+    phys_page: u32,
+    user: bool,
+    gen: u64,
+}
+
+impl Default for Hint {
+    fn default() -> Self {
+        Hint {
+            lin_page: 1,
+            phys_page: 0,
+            user: false,
+            gen: u64::MAX,
+        }
+    }
+}
+
 pub enum Fetched {
     Cached(u32),
     Temp(Vec<Insn>),
@@ -25,7 +45,19 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     }
     let lin = cs.base.wrapping_add(eip);
     let user = c.user_mode();
-    let phys = c.translate(lin, false, user)?;
+    let h = m.hint;
+    let phys = if h.lin_page == lin & !0xFFF && h.user == user && h.gen == c.tlb.generation {
+        h.phys_page | (lin & 0xFFF)
+    } else {
+        let p = c.translate(lin, false, user)?;
+        m.hint = Hint {
+            lin_page: lin & !0xFFF,
+            phys_page: p & !0xFFF,
+            user,
+            gen: c.tlb.generation,
+        };
+        p
+    };
     let k = key(phys, code32);
     if let Some(idx) = m.cache.lookup(k) {
         return Ok(Fetched::Cached(idx));

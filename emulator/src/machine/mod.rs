@@ -55,7 +55,8 @@ pub struct Machine {
     pub cache: DecodeCache,
     /// Linear addresses (CS base + EIP) where `run` stops before executing.
     pub breakpoints: Vec<u32>,
-    next_dev_tick: u64,
+    /// The last code page translated by fetch (saves a TLB lookup per block).
+    hint: fetch::Hint,
 }
 
 impl Machine {
@@ -65,7 +66,7 @@ impl Machine {
             core: Core::new(cfg.ram_bytes, dev),
             cache: DecodeCache::new(),
             breakpoints: Vec::new(),
-            next_dev_tick: 0,
+            hint: fetch::Hint::default(),
         }
     }
 
@@ -75,7 +76,7 @@ impl Machine {
             core,
             cache: DecodeCache::new(),
             breakpoints: Vec::new(),
-            next_dev_tick: 0,
+            hint: fetch::Hint::default(),
         };
         m.flush_code_cache();
         m
@@ -96,7 +97,6 @@ impl Machine {
         self.core.mem.ensure_code_map();
         self.core.mem.code_pages.fill(0);
         self.core.tlb.flush_all();
-        self.next_dev_tick = 0;
     }
 
     /// Executes exactly one instruction (or delivers one pending event).
@@ -133,7 +133,7 @@ impl Machine {
             self.core.stop = false;
 
             // Devices whose deadline has come.
-            if self.core.clock >= self.next_dev_tick {
+            if self.core.clock >= self.core.next_dev_tick {
                 self.update_devices();
             }
 
@@ -149,7 +149,7 @@ impl Machine {
                 if let Err(e) = deliver(c, v, None, eip, Source::External) {
                     raise(c, e);
                 }
-                if single_only && !first {
+                if single_only {
                     return RunExit::Budget;
                 }
                 continue;
@@ -157,11 +157,15 @@ impl Machine {
 
             if c.cpu.halted {
                 let wake = c.cpu.flags.bits & IF != 0;
-                match (wake, c.dev.next_event_ns()) {
+                // Only an unmasked interrupt source can wake the CPU; with none, it is
+                // halted for good.
+                match (wake, c.dev.next_interrupt_event_ns()) {
                     (true, Some(ns)) => {
                         let t = ns.div_ceil(NS_PER_TICK).max(c.clock + 1);
                         c.stats.halted_ticks += t - c.clock;
                         c.clock = t;
+                        self.update_devices();
+                        let c = &mut self.core;
                         if single_only || c.clock >= clock_end {
                             return RunExit::Budget;
                         }
@@ -197,14 +201,25 @@ impl Machine {
                 }
                 continue;
             }
+            // Blocks stop at the next device deadline, so interrupts are raised and taken at
+            // instruction counts that do not depend on how the run was sliced (determinism).
+            let to_dev = self
+                .core
+                .next_dev_tick
+                .saturating_sub(self.core.clock)
+                .max(1);
             let limit = if single {
                 1
             } else {
-                (end - self.core.icount) as usize
+                (end - self.core.icount).min(to_dev) as usize
             };
             let rf = self.core.cpu.flags.bits & crate::cpu::flags::RF != 0;
             let retired = self.core.icount;
-            self.exec_block(limit);
+            if single {
+                self.exec_block(limit);
+            } else {
+                self.exec_chain(end, limit);
+            }
             if rf && self.core.icount != retired {
                 // SDM 17.3.1.1: RF is cleared once an instruction completes.
                 self.core.cpu.flags.bits &= !crate::cpu::flags::RF;
@@ -228,7 +243,7 @@ impl Machine {
         let c = &mut self.core;
         let now = c.now_ns();
         c.dev.update(now);
-        self.next_dev_tick = match c.dev.next_event_ns() {
+        self.core.next_dev_tick = match c.dev.next_event_ns() {
             Some(ns) => ns.div_ceil(NS_PER_TICK).max(c.clock + 1),
             None => u64::MAX,
         };
@@ -244,6 +259,23 @@ impl Machine {
             if let Some(cp) = self.core.mem.code_pages.get_mut(p as usize) {
                 *cp = 0;
             }
+        }
+    }
+
+    /// The fast path: runs block after block while nothing needs the outer loop's
+    /// attention (no `stop`, budget and device deadline not reached). Everything that could
+    /// change what the outer loop decides (IF, TF, DR7, breakpoints, requests, written
+    /// code) sets `core.stop`, so checking it once per block is enough.
+    fn exec_chain(&mut self, end: u64, first_limit: usize) {
+        let mut limit = first_limit;
+        loop {
+            self.exec_block(limit);
+            let c = &self.core;
+            if c.stop || c.icount >= end || c.clock >= self.core.next_dev_tick {
+                return;
+            }
+            let to_dev = self.core.next_dev_tick - c.clock;
+            limit = (end - c.icount).min(to_dev) as usize;
         }
     }
 

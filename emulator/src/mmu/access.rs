@@ -60,12 +60,15 @@ impl Core {
         let i = slot(write, user, lin);
         let e = self.tlb.e[i];
         if e.tag == lin & !0xFFF {
+            self.tlb.hits += 1;
             return Ok(e.phys | (lin & 0xFFF));
         }
         if !write {
             // A write entry also proves readability for the same privilege.
             let w = self.tlb.e[slot(true, user, lin)];
             if w.tag == lin & !0xFFF {
+                self.tlb.hits += 1;
+                self.tlb.e[i] = w;
                 return Ok(w.phys | (lin & 0xFFF));
             }
         }
@@ -111,6 +114,7 @@ impl Core {
         if e.tag == lin & !0xFFF && off <= 0x1000 - size as u32 {
             let p = (e.phys | off) as usize;
             if let Some(b) = self.mem.ram.get(p..p + size as usize) {
+                self.tlb.hits += 1;
                 return Ok(le(b, size));
             }
         }
@@ -140,6 +144,7 @@ impl Core {
             let p = (e.phys | off) as usize;
             if let Some(b) = self.mem.ram.get_mut(p..p + size as usize) {
                 b.copy_from_slice(&v.to_le_bytes()[..size as usize]);
+                self.tlb.hits += 1;
                 return Ok(());
             }
         }

@@ -69,6 +69,7 @@ pub struct WalkReport {
 
 /// Walks the page tables. With `commit`, sets accessed/dirty bits as the CPU would;
 /// without it, the walk has no side effects. `a20_mask` applies to table reads too.
+#[allow(clippy::too_many_arguments)]
 pub fn walk(
     mem: &mut Memory,
     cr0v: u32,
@@ -82,7 +83,7 @@ pub fn walk(
     let err_base = (acc.write as u32) << 1 | (acc.user as u32) << 2;
     let pde_addr = (cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
     let pde = mem.read(pde_addr, 4);
-    if let Some(s) = steps.as_deref_mut() {
+    if let Some(s) = steps.as_mut() {
         s.push(WalkStep {
             level: "PDE".into(),
             entry_addr: pde_addr,
@@ -114,7 +115,7 @@ pub fn walk(
     }
     let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
     let pte = mem.read(pte_addr, 4);
-    if let Some(s) = steps.as_deref_mut() {
+    if let Some(s) = steps.as_mut() {
         s.push(WalkStep {
             level: "PTE".into(),
             entry_addr: pte_addr,

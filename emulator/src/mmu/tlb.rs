@@ -27,6 +27,9 @@ pub struct Tlb {
     pub hits: u64,
     pub misses: u64,
     pub flushes: u64,
+    /// Bumped whenever entries are removed (flush, INVLPG): cached translations made
+    /// outside the TLB (the fetch hint) are valid only for the generation they saw.
+    pub generation: u64,
 }
 
 impl Default for Tlb {
@@ -36,6 +39,7 @@ impl Default for Tlb {
             hits: 0,
             misses: 0,
             flushes: 0,
+            generation: 0,
         }
     }
 }
@@ -49,6 +53,7 @@ impl Tlb {
     pub fn flush_all(&mut self) {
         self.e.fill(EMPTY);
         self.flushes += 1;
+        self.generation += 1;
     }
     pub fn flush_nonglobal(&mut self) {
         for e in self.e.iter_mut() {
@@ -57,8 +62,10 @@ impl Tlb {
             }
         }
         self.flushes += 1;
+        self.generation += 1;
     }
     pub fn invlpg(&mut self, lin: u32) {
+        self.generation += 1;
         let tag = lin & !0xFFF;
         for k in 0..4 {
             let i = (k << TLB_BITS) | ((lin >> 12) as usize & (TLB_SIZE - 1));

@@ -223,8 +223,10 @@ fn print_notes(m: &Machine, seen: &mut u64) {
     *seen = ev.total;
 }
 
-/// Feeds COM1 from piped input one line at a time: the next line goes in only when the
-/// guest has read everything given so far, so output interleaves as on a terminal.
+/// Feeds COM1 from piped input. Each line is queued as soon as the guest has consumed the
+/// previous one, and the check happens whenever the guest could have read a byte, so what
+/// the guest sees does not depend on how the run is sliced (`--trace` or not): in practice
+/// the UART always has the next byte ready, exactly as if everything had been typed ahead.
 struct Input {
     lines: Vec<Vec<u8>>,
     next: usize,
@@ -247,7 +249,10 @@ impl Input {
         Ok(Input { lines, next: 0 })
     }
     fn feed(&mut self, m: &mut Machine) {
-        if self.next < self.lines.len() && m.core.dev.uart.pending_input() == 0 {
+        // Queue everything now: the UART hands the guest one byte at a time from its host
+        // queue, so this is indistinguishable from refilling line by line at the exact
+        // instruction where the previous line was consumed, and it is slicing-independent.
+        while self.next < self.lines.len() {
             m.core.dev.push_serial_input(&self.lines[self.next]);
             self.next += 1;
         }
@@ -265,6 +270,12 @@ pub fn main(a: RunArgs) -> Result<u8> {
     }
     let mut m = build_machine(&a)?;
     m.core.events.io = a.trace_io;
+    if a.trace_io {
+        // Room for every port access of one slice (print_io reads them between slices).
+        m.core.events.capacity = 1 << 16;
+    }
+    let mut last_byte = b'\n';
+    let mut held: Vec<u8> = Vec::new();
     let mut input = Input::new(&a)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -311,16 +322,31 @@ pub fn main(a: RunArgs) -> Result<u8> {
                 }
                 r
             }
-            None => m.run((budget - done).min(200_000)),
+            // With --trace-io, short slices keep port lines close to the output they cause.
+            None => m.run((budget - done).min(if a.trace_io { 1 } else { 200_000 })),
         };
+        if a.trace_io {
+            // Port accesses first: the serial bytes of this slice were produced by them.
+            out.flush()?;
+            print_io(&m, &mut io_seen);
+        }
         let mut o = m.core.dev.take_serial_output();
         o.extend(m.core.dev.take_debugcon());
+        if a.trace_io {
+            // Whole lines only, so port lines (stderr) and guest lines (stdout) do not cut
+            // into each other; each guest line follows the port accesses that wrote it.
+            held.extend_from_slice(&o);
+            o.clear();
+            if let Some(k) = held.iter().rposition(|&b| b == b'\n') {
+                o = held.drain(..=k).collect();
+            }
+        }
+        if let Some(&b) = o.last() {
+            last_byte = b;
+        }
         if !o.is_empty() {
             out.write_all(&o)?;
             out.flush()?;
-        }
-        if a.trace_io {
-            print_io(&m, &mut io_seen);
         }
         print_notes(&m, &mut notes_seen);
         match r {
@@ -329,6 +355,10 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
     };
     let elapsed = start.elapsed();
+    if !held.is_empty() {
+        last_byte = *held.last().unwrap_or(&b'\n');
+        out.write_all(&held)?;
+    }
     out.flush()?;
     drop(out);
     if a.screen {
@@ -378,6 +408,10 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         RunExit::Breakpoint(_) => 0,
     };
+    if last_byte != b'\n' && (a.save_snapshot.is_some() || a.hash || a.stats) {
+        // Start our own messages on a fresh line after a guest prompt.
+        eprintln!();
+    }
     if let Some(p) = &a.save_snapshot {
         std::fs::write(p, snapshot::save(&m))
             .with_context(|| format!("cannot write {}", p.display()))?;
@@ -588,8 +622,7 @@ impl Tracer {
         if c.cpl != p.cpl {
             changes.push(format!("cpl={}", c.cpl));
         }
-        writeln!(
-            out,
+        let line = format!(
             "{:>10} {:04x}:{:08x} {:<20} {:<32} {}",
             m.icount(),
             p.seg[1].sel,
@@ -597,7 +630,8 @@ impl Tracer {
             hex,
             text,
             changes.join(" ")
-        )?;
+        );
+        writeln!(out, "{}", line.trim_end())?;
         self.prev = c.clone();
         Ok(())
     }

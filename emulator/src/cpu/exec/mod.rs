@@ -9,6 +9,7 @@ pub mod bits;
 pub mod control;
 pub mod data;
 pub mod far;
+pub mod fast;
 pub mod io;
 pub mod muldiv;
 pub mod segload;
@@ -26,6 +27,8 @@ use iced_x86::{Code, Instruction};
 type Select = fn(&Instruction) -> Option<Handler>;
 
 const FAMILIES: &[Select] = &[
+    // Specialized hot forms first; they fall through (None) for anything unusual.
+    fast::select,
     alu::select,
     data::select,
     control::select,

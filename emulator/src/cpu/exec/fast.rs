@@ -1,0 +1,342 @@
+//! Specialized handlers for the hottest instruction forms, chosen at decode time before the
+//! general families: register/immediate/memory forms of the ALU, MOV, INC/DEC, PUSH/POP of
+//! a register, near CALL/RET with a 32-bit stack. Operand kinds and sizes are const generic
+//! parameters, so each handler compiles to straight-line code without operand dispatch.
+//! Semantics must equal the general handlers' (the oracle tests and vectors go through
+//! `select`, hence through here); anything unusual (prefixes like LOCK, 16-bit stacks,
+//! segment registers) is left to the general families.
+
+use crate::cpu::ctx::Core;
+use crate::cpu::exception::{Exception, Res};
+use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
+use crate::cpu::exec::{muldiv, shift};
+use crate::cpu::flags::parity;
+use crate::cpu::flags::{mask, CcOp};
+use crate::cpu::insn::{ea, Handler, Insn};
+use crate::mmu::segment::{CS, SS};
+use iced_x86::{Code, Instruction, Mnemonic, OpKind};
+
+const R: u8 = 0;
+const M: u8 = 1;
+const I: u8 = 2;
+
+#[inline(always)]
+fn rget<const S: u8>(c: &Core, r: u8) -> u32 {
+    match S {
+        1 => c.cpu.get8(r as usize),
+        2 => c.cpu.get16(r as usize),
+        _ => c.cpu.gpr[r as usize],
+    }
+}
+
+#[inline(always)]
+fn rset<const S: u8>(c: &mut Core, r: u8, v: u32) {
+    match S {
+        1 => c.cpu.set8(r as usize, v),
+        2 => c.cpu.set16(r as usize, v),
+        _ => c.cpu.gpr[r as usize] = v,
+    }
+}
+
+fn kind(ins: &Instruction, k: u32) -> Option<u8> {
+    match ins.op_kind(k) {
+        OpKind::Register => crate::cpu::insn::gpr(ins.op_register(k)).map(|_| R),
+        OpKind::Memory => Some(M),
+        OpKind::Immediate8
+        | OpKind::Immediate16
+        | OpKind::Immediate32
+        | OpKind::Immediate8to16
+        | OpKind::Immediate8to32 => Some(I),
+        _ => None,
+    }
+}
+
+fn size(ins: &Instruction) -> Option<u8> {
+    let s = match ins.op_kind(0) {
+        OpKind::Register => crate::cpu::insn::gpr(ins.op0_register())?.1,
+        OpKind::Memory => ins.memory_size().size() as u8,
+        _ => return None,
+    };
+    matches!(s, 1 | 2 | 4).then_some(s)
+}
+
+macro_rules! by_size {
+    ($s:expr, $f:ident, $($g:expr),*) => {
+        match $s {
+            1 => $f::<$($g,)* 1> as Handler,
+            2 => $f::<$($g,)* 2> as Handler,
+            _ => $f::<$($g,)* 4> as Handler,
+        }
+    };
+}
+
+macro_rules! by_kinds {
+    ($k0:expr, $k1:expr, $s:expr, $f:ident, $op:expr) => {
+        match ($k0, $k1) {
+            (R, R) => by_size!($s, $f, $op, R, R),
+            (R, M) => by_size!($s, $f, $op, R, M),
+            (R, I) => by_size!($s, $f, $op, R, I),
+            (M, R) => by_size!($s, $f, $op, M, R),
+            (M, I) => by_size!($s, $f, $op, M, I),
+            _ => return None,
+        }
+    };
+}
+
+pub fn select(ins: &Instruction) -> Option<Handler> {
+    if ins.has_lock_prefix() || ins.has_xacquire_prefix() || ins.has_xrelease_prefix() {
+        return None;
+    }
+    use Mnemonic::*;
+    let m = ins.mnemonic();
+    match m {
+        Add | Or | And | Sub | Xor | Cmp | Test | Mov => {
+            if ins.op_count() != 2 {
+                return None;
+            }
+            let (k0, k1) = (kind(ins, 0)?, kind(ins, 1)?);
+            let s = size(ins)?;
+            if k1 == R && crate::cpu::insn::gpr(ins.op1_register())?.1 != s {
+                return None;
+            }
+            Some(match m {
+                Add => by_kinds!(k0, k1, s, alu2, ADD),
+                Or => by_kinds!(k0, k1, s, alu2, OR),
+                And => by_kinds!(k0, k1, s, alu2, AND),
+                Sub => by_kinds!(k0, k1, s, alu2, SUB),
+                Xor => by_kinds!(k0, k1, s, alu2, XOR),
+                Cmp => by_kinds!(k0, k1, s, alu2, CMP),
+                Test => by_kinds!(k0, k1, s, alu2, TEST),
+                _ => by_kinds!(k0, k1, s, alu2, MOV),
+            })
+        }
+        Inc | Dec if ins.op_kind(0) == OpKind::Register => {
+            let s = size(ins)?;
+            Some(if m == Inc {
+                by_size!(s, incdec, true)
+            } else {
+                by_size!(s, incdec, false)
+            })
+        }
+        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
+            let cc = (ins.condition_code() as u8).wrapping_sub(1);
+            Some(jcc_table(cc))
+        }
+        Shl | Shr | Sar
+            if ins.op_kind(0) == OpKind::Register
+                && ins.op_count() == 2
+                && matches!(ins.op_kind(1), OpKind::Immediate8) =>
+        {
+            if size(ins)? != 4 {
+                return None;
+            }
+            Some(match m {
+                Shl => shift_ri::<{ shift::SHL }>,
+                Shr => shift_ri::<{ shift::SHR }>,
+                _ => shift_ri::<{ shift::SAR }>,
+            })
+        }
+        Imul if ins.op_count() == 3 && ins.op_kind(1) == OpKind::Register && size(ins)? == 4 => {
+            Some(imul_rri)
+        }
+        Imul if ins.op_count() == 2 && ins.op_kind(1) == OpKind::Register && size(ins)? == 4 => {
+            Some(imul_rr)
+        }
+        Push if ins.code() == Code::Push_r32 => Some(push_r32),
+        Pop if ins.code() == Code::Pop_r32 => Some(pop_r32),
+        Call if ins.code() == Code::Call_rel32_32 => Some(call_rel32),
+        Ret if ins.code() == Code::Retnd => Some(ret32),
+        _ => None,
+    }
+}
+
+const CMP: u8 = 100;
+const TEST: u8 = 101;
+const MOV: u8 = 102;
+
+/// Two-operand ALU/MOV with operand kinds K0 (R or M) and K1 (R, M or I), size S.
+#[inline(always)]
+fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: &Insn) -> Res {
+    let b = match K1 {
+        R => rget::<S>(c, i.r1),
+        I => i.imm & mask(S),
+        _ => {
+            let a = ea(c, i);
+            c.read(i.seg as usize, a, S)?
+        }
+    };
+    if K0 == R {
+        if OP == MOV {
+            rset::<S>(c, i.r0, b);
+            return Ok(());
+        }
+        let a = rget::<S>(c, i.r0);
+        match OP {
+            CMP => {
+                alu::op(c, SUB, S, a, b);
+            }
+            TEST => {
+                let r = a & b;
+                c.cpu.flags.set_lazy(CcOp::Logic, S, 0, 0, r);
+            }
+            _ => {
+                let r = alu::op(c, OP, S, a, b);
+                rset::<S>(c, i.r0, r);
+            }
+        }
+        return Ok(());
+    }
+    // Memory destination.
+    let off = ea(c, i);
+    let seg = i.seg as usize;
+    match OP {
+        MOV => c.write(seg, off, S, b),
+        CMP | TEST => {
+            let a = c.read(seg, off, S)?;
+            if OP == CMP {
+                alu::op(c, SUB, S, a, b);
+            } else {
+                c.cpu.flags.set_lazy(CcOp::Logic, S, 0, 0, a & b);
+            }
+            Ok(())
+        }
+        _ => {
+            let lin = c.linear(seg, off, S, true)?;
+            let user = c.user_mode();
+            let a = c.read_lin(lin, S, user)?;
+            let saved = c.cpu.flags;
+            let r = alu::op(c, OP, S, a, b);
+            if let Err(e) = c.write_lin(lin, S, r, user) {
+                c.cpu.flags = saved;
+                return Err(e);
+            }
+            Ok(())
+        }
+    }
+}
+
+#[inline(always)]
+fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
+    let a = rget::<S>(c, i.r0);
+    let r = if INC {
+        a.wrapping_add(1)
+    } else {
+        a.wrapping_sub(1)
+    } & mask(S);
+    c.cpu.flags.set_incdec(INC, S, a, r);
+    rset::<S>(c, i.r0, r);
+    Ok(())
+}
+
+fn push_r32(c: &mut Core, i: &Insn) -> Res {
+    if !c.cpu.stack32() {
+        return c.push(4, c.cpu.gpr[i.r0 as usize]);
+    }
+    let v = c.cpu.gpr[i.r0 as usize];
+    let sp = c.cpu.gpr[4].wrapping_sub(4);
+    c.write(SS, sp, 4, v)?;
+    c.cpu.gpr[4] = sp;
+    Ok(())
+}
+
+fn pop_r32(c: &mut Core, i: &Insn) -> Res {
+    if !c.cpu.stack32() {
+        let v = c.pop(4)?;
+        c.cpu.gpr[i.r0 as usize] = v;
+        return Ok(());
+    }
+    let sp = c.cpu.gpr[4];
+    let v = c.read(SS, sp, 4)?;
+    // POP ESP: the popped value wins over the increment.
+    c.cpu.gpr[4] = sp.wrapping_add(4);
+    c.cpu.gpr[i.r0 as usize] = v;
+    Ok(())
+}
+
+fn call_rel32(c: &mut Core, i: &Insn) -> Res {
+    if i.imm > c.cpu.seg[CS].limit {
+        return Err(Exception::gp(0));
+    }
+    let ret = c.cpu.eip;
+    if !c.cpu.stack32() {
+        c.push(4, ret)?;
+    } else {
+        let sp = c.cpu.gpr[4].wrapping_sub(4);
+        c.write(SS, sp, 4, ret)?;
+        c.cpu.gpr[4] = sp;
+    }
+    c.cpu.eip = i.imm;
+    Ok(())
+}
+
+fn ret32(c: &mut Core, _i: &Insn) -> Res {
+    let mask = c.sp_mask();
+    let sp = c.cpu.gpr[4];
+    let t = c.read(SS, sp & mask, 4)?;
+    if t > c.cpu.seg[CS].limit {
+        return Err(Exception::gp(0));
+    }
+    c.cpu.gpr[4] = (sp & !mask) | (sp.wrapping_add(4) & mask);
+    c.cpu.eip = t;
+    Ok(())
+}
+
+/// Jcc with the condition fixed at decode time.
+fn jcc<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
+    if c.cpu.flags.cond(CC) {
+        if i.imm > c.cpu.seg[CS].limit {
+            return Err(Exception::gp(0));
+        }
+        c.cpu.eip = i.imm;
+    }
+    Ok(())
+}
+
+fn jcc_table(cc: u8) -> Handler {
+    const T: [Handler; 16] = [
+        jcc::<0>, jcc::<1>, jcc::<2>, jcc::<3>, jcc::<4>, jcc::<5>, jcc::<6>, jcc::<7>, jcc::<8>,
+        jcc::<9>, jcc::<10>, jcc::<11>, jcc::<12>, jcc::<13>, jcc::<14>, jcc::<15>,
+    ];
+    T[(cc & 15) as usize]
+}
+
+/// SHL/SHR/SAR r32, imm8 (flags as in `shift`: see `cpu::undefined_flags`).
+fn shift_ri<const K: u8>(c: &mut Core, i: &Insn) -> Res {
+    let n = i.imm & 0x1F;
+    if n == 0 {
+        return Ok(());
+    }
+    let d = c.cpu.gpr[i.r0 as usize];
+    let (r, cf, of) = shift::compute(K, 4, d, n, false);
+    c.cpu.gpr[i.r0 as usize] = r;
+    c.cpu
+        .flags
+        .set_arith(cf, parity(r), false, r == 0, r >> 31 != 0, of);
+    Ok(())
+}
+
+#[inline(always)]
+fn imul_flags(c: &mut Core, r: u32, wide: bool) {
+    c.cpu
+        .flags
+        .set_arith(wide, parity(r), false, r == 0, r >> 31 != 0, wide);
+}
+
+/// IMUL r32, r32, imm.
+fn imul_rri(c: &mut Core, i: &Insn) -> Res {
+    let a = c.cpu.gpr[i.r1 as usize];
+    let (r, wide) = muldiv::imul_trunc(4, a, i.imm);
+    c.cpu.gpr[i.r0 as usize] = r;
+    imul_flags(c, r, wide);
+    Ok(())
+}
+
+/// IMUL r32, r32.
+fn imul_rr(c: &mut Core, i: &Insn) -> Res {
+    let a = c.cpu.gpr[i.r0 as usize];
+    let b = c.cpu.gpr[i.r1 as usize];
+    let (r, wide) = muldiv::imul_trunc(4, a, b);
+    c.cpu.gpr[i.r0 as usize] = r;
+    imul_flags(c, r, wide);
+    Ok(())
+}
