@@ -4,8 +4,9 @@
 //! execution, view publishing) while this thread polls views at 60 Hz like the UI does.
 //! Throughput is in guest instructions, so "elem/s" reads as instructions per second.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::time::{Duration, Instant};
+use traplab::debug::session::Session;
 use traplab_gui::app::sample_path;
 use traplab_gui::worker::{load_bytes, Command, Worker};
 
@@ -49,6 +50,46 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n));
     g.bench_function("bare", |b| b.iter(|| bare(&image)));
     g.bench_function("gui thread", |b| b.iter(|| attached(&path)));
+    g.finish();
+
+    // Reverse execution latency: a step back after running flat out (checkpoints every
+    // 5M instructions, as the GUI takes them at ~50 MIPS), then a repeated step back (dense
+    // checkpoints taken by the first one).
+    let mut g = c.benchmark_group("step back");
+    g.sample_size(10);
+    let ran = || {
+        let mut s = Session::new(load_bytes(&image).unwrap());
+        s.checkpoint_every = 5_000_000;
+        while s.icount() < 12_345_678 {
+            s.advance(1_000_000);
+        }
+        s
+    };
+    g.bench_function("first, after a flat-out run", |b| {
+        b.iter_batched(ran, |mut s| s.step_back(), BatchSize::PerIteration)
+    });
+    g.bench_function("first, after pause (densified)", |b| {
+        b.iter_batched(
+            || {
+                let mut s = ran();
+                s.densify();
+                s
+            },
+            |mut s| s.step_back(),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("repeated", |b| {
+        b.iter_batched(
+            || {
+                let mut s = ran();
+                s.step_back();
+                s
+            },
+            |mut s| s.step_back(),
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 

@@ -370,6 +370,8 @@ impl Engine {
                 self.pending = false;
                 if let Some(s) = self.session.as_mut() {
                     s.cancel_goal();
+                    // Pay the replay now, so the first step back is instant.
+                    s.densify();
                 }
             }
             Command::Step => self.stepped(|s| s.step()),

@@ -490,6 +490,23 @@ impl Session {
             }
             return Stop::Done;
         }
+        self.replay(target)
+    }
+
+    /// Prepares cheap steps back from here (call it when the user pauses): replays from the
+    /// last checkpoint to the current instruction, which rebuilds exactly the same state
+    /// and leaves dense checkpoints just behind it.
+    pub fn densify(&mut self) {
+        let t = self.icount();
+        if self.ckpts.back().is_some_and(|c| c.icount < t) {
+            self.replay(t);
+        }
+    }
+
+    /// Restores the newest checkpoint at or before `target` and re-issues the logged calls
+    /// up to `target`.
+    fn replay(&mut self, target: u64) -> Stop {
+        self.last_reexecuted = 0;
         let Some(idx) = self.ckpts.iter().rposition(|c| c.icount <= target) else {
             return Stop::TooFarBack {
                 oldest: self.oldest(),

@@ -283,3 +283,25 @@ fn reverse_is_exact_with_interrupts_and_input() {
         assert_eq!(&s.m.core.cpu, want);
     }
 }
+
+#[test]
+fn densify_keeps_the_state_and_makes_the_first_step_back_cheap() {
+    let mut s = Session::new(irq_machine());
+    s.checkpoint_every = 200_000;
+    while s.icount() < 345_678 {
+        s.advance(10_000);
+    }
+    let cpu = s.m.core.cpu.clone();
+    let hash = crate::snapshot::state_hash(&s.m);
+    let ic = s.icount();
+    s.densify();
+    assert_eq!(s.icount(), ic);
+    assert_eq!(s.m.core.cpu, cpu);
+    assert_eq!(crate::snapshot::state_hash(&s.m), hash);
+    assert_eq!(s.step_back(), Stop::Done);
+    assert!(
+        s.last_reexecuted <= 25_000,
+        "re-executed {}",
+        s.last_reexecuted
+    );
+}
