@@ -80,6 +80,8 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Clic en una línea: punto de ruptura; -> sigue un salto",
     ),
     ("breakpoints", "Breakpoints", "Puntos de ruptura"),
+    ("toggle_bp", "Breakpoint", "Punto de ruptura"),
+    ("remove", "Click to remove", "Clic para quitar"),
     ("watchpoints", "Watchpoints", "Puntos de observación"),
     ("add", "Add", "Añadir"),
     ("clear", "Clear", "Borrar"),

@@ -232,3 +232,37 @@ fn lesson_power_on_to_protected_mode_plays() {
         Some(traplab_gui::panels::PanelId::Cpu)
     );
 }
+
+#[test]
+fn breakpoint_on_a_symbol_by_name() {
+    let mut h = harness("samples/hello/hello.elf");
+    loaded(&mut h);
+    h.state_mut().panels.disasm.goto = "main".into();
+    h.step();
+    h.get_by_label("Breakpoint").click();
+    let main = h
+        .state()
+        .view
+        .symbols
+        .address_of("main")
+        .expect("hello has main");
+    wait(&mut h, "breakpoint on main", |a| {
+        a.view
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.breakpoints.contains(&main))
+    });
+    h.get_by_label("Run").click();
+    wait(&mut h, "stopped in main", |a| {
+        !a.view.running && pc(a) == main
+    });
+    h.step();
+    // The breakpoint list names it; clicking it removes the breakpoint.
+    h.get_by_label(&format!("{main:08x} main")).click();
+    wait(&mut h, "breakpoint removed", |a| {
+        a.view
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.breakpoints.is_empty())
+    });
+}

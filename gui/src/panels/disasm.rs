@@ -133,7 +133,37 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 cmds.push(Command::RunTo(a));
             }
         }
+        // Breakpoints by address or symbol name (`kmain`, `syscall_handler+0x10`).
+        if ui.button(tr(lang, "toggle_bp")).clicked() {
+            if let Some(a) = parse_address(&st.goto, &view.symbols) {
+                cmds.push(Command::ToggleBreakpoint(a));
+            }
+        }
     });
+    if let Some(m) = &view.machine {
+        if !m.breakpoints.is_empty() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(tr(lang, "breakpoints"));
+                for &b in &m.breakpoints {
+                    let name = view
+                        .symbols
+                        .describe(b)
+                        .map(|s| format!(" {s}"))
+                        .unwrap_or_default();
+                    if ui
+                        .small_button(format!("{b:08x}{name}"))
+                        .on_hover_text(tr(lang, "remove"))
+                        .clicked()
+                    {
+                        cmds.push(Command::ToggleBreakpoint(b));
+                    }
+                }
+                if ui.small_button(tr(lang, "clear")).clicked() {
+                    cmds.push(Command::ClearBreakpoints);
+                }
+            });
+        }
+    }
     p.update_request(cmds, |r| r.code_addr = code_addr);
     ui.label(RichText::new(tr(lang, "click_bp")).small().weak());
     let Some(m) = &view.machine else {
