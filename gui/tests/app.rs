@@ -266,3 +266,33 @@ fn breakpoint_on_a_symbol_by_name() {
             .is_some_and(|m| m.breakpoints.is_empty())
     });
 }
+
+#[test]
+fn serial_terminal_talks_to_the_minios_shell() {
+    let mut h = harness("samples/minios/minios.elf");
+    loaded(&mut h);
+    h.get_by_label("Run").click();
+    wait(&mut h, "the shell prompt", |a| {
+        a.view.serial.contains("minios> ")
+    });
+    h.get_by_label("Serial").click();
+    h.run_steps(2);
+    h.state_mut().panels.serial.line = "help".into();
+    h.step();
+    h.get_by_label("Send").click();
+    wait(&mut h, "the help text", |a| {
+        a.view.serial.contains("run PROG")
+    });
+    // The VGA screen shows the same console.
+    let screen = h
+        .state()
+        .view
+        .machine
+        .as_ref()
+        .unwrap()
+        .screen
+        .to_string_lossy();
+    assert!(screen.contains("minios"), "{screen}");
+    h.get_by_label("Pause").click();
+    wait(&mut h, "paused", |a| !a.view.running);
+}

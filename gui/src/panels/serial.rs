@@ -37,15 +37,18 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 .auto_shrink([false, false])
                 .show(ui, |ui| {
                     ui.label(mono(view.serial.clone()).color(Color32::from_rgb(200, 230, 200)));
-                });
+                })
+                .inner_rect
         });
-    let resp = ui.interact(out.response.rect, id, Sense::click());
+    // Only the text area takes the keyboard (the frame's own response covers more).
+    let term = out.inner;
+    let resp = ui.interact(term, id, Sense::click());
     if resp.clicked() {
         resp.request_focus();
     }
     if resp.has_focus() {
         ui.painter().rect_stroke(
-            out.response.rect,
+            term,
             2.0,
             Stroke::new(2.0, Color32::from_rgb(255, 200, 0)),
             egui::StrokeKind::Inside,
