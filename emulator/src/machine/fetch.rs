@@ -35,6 +35,25 @@ pub enum Fetched {
     Temp(Vec<Insn>),
 }
 
+/// The common case, inlined into the dispatch loop: the code page is the one translated
+/// last (same TLB generation and privilege) and the block is cached. None otherwise.
+#[inline(always)]
+pub fn fast(m: &mut Machine) -> Option<u32> {
+    let c = &m.core;
+    let eip = c.cpu.eip;
+    let cs = &c.cpu.seg[CS];
+    if eip > cs.limit {
+        return None;
+    }
+    let lin = cs.base.wrapping_add(eip);
+    let h = m.hint;
+    if h.lin_page != lin & !0xFFF || h.gen != c.tlb.generation || h.user != (c.cpu.cpl == 3) {
+        return None;
+    }
+    let k = key(h.phys_page | (lin & 0xFFF), c.cpu.code32());
+    m.cache.lookup(k)
+}
+
 pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     let c = &mut m.core;
     let code32 = c.cpu.code32();

@@ -267,15 +267,50 @@ impl Machine {
     /// change what the outer loop decides (IF, TF, DR7, breakpoints, requests, written
     /// code) sets `core.stop`, so checking it once per block is enough.
     fn exec_chain(&mut self, end: u64, first_limit: usize) {
+        // Invariant while chaining: TF, DR7 and the interrupt shadow are clear (otherwise the
+        // outer loop runs single instructions), and anything that changes the code size or
+        // mode sets `stop`, so the IP mask is fixed for the whole chain.
+        let ipmask = if self.core.cpu.code32() {
+            u32::MAX
+        } else {
+            0xFFFF
+        };
         let mut limit = first_limit;
         loop {
-            self.exec_block(limit);
-            let c = &self.core;
-            if c.stop || c.icount >= end || c.clock >= self.core.next_dev_tick {
+            let idx = match fetch::fast(self) {
+                Some(idx) => idx,
+                None => {
+                    // Slow fetch (new block, page crossing, fault): the general path.
+                    self.exec_block(limit);
+                    let c = &self.core;
+                    if c.stop || c.icount >= end || c.clock >= c.next_dev_tick {
+                        return;
+                    }
+                    limit = (end - c.icount).min(c.next_dev_tick - c.clock) as usize;
+                    continue;
+                }
+            };
+            let Machine { core, cache, .. } = self;
+            let insns = &cache.blocks[idx as usize].insns;
+            let n = insns.len().min(limit);
+            for insn in &insns[..n] {
+                let start = core.cpu.eip;
+                core.cpu.eip = start.wrapping_add(insn.len as u32) & ipmask;
+                if let Err(e) = (insn.exec)(core, insn) {
+                    core.cpu.eip = start;
+                    raise(core, e);
+                    return;
+                }
+                core.icount += 1;
+                core.clock += 1;
+                if core.stop {
+                    return;
+                }
+            }
+            if core.icount >= end || core.clock >= core.next_dev_tick {
                 return;
             }
-            let to_dev = self.core.next_dev_tick - c.clock;
-            limit = (end - c.icount).min(to_dev) as usize;
+            limit = (end - core.icount).min(core.next_dev_tick - core.clock) as usize;
         }
     }
 

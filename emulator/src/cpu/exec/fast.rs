@@ -118,6 +118,14 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
                 by_size!(s, incdec, false)
             })
         }
+        Inc | Dec if ins.op_kind(0) == OpKind::Memory => {
+            let s = size(ins)?;
+            Some(if m == Inc {
+                by_size!(s, incdec_m, true)
+            } else {
+                by_size!(s, incdec_m, false)
+            })
+        }
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
             let cc = (ins.condition_code() as u8).wrapping_sub(1);
             Some(jcc_table(cc))
@@ -225,6 +233,23 @@ fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     } & mask(S);
     c.cpu.flags.set_incdec(INC, S, a, r);
     rset::<S>(c, i.r0, r);
+    Ok(())
+}
+
+/// INC/DEC of a memory operand: the write is checked before flags change.
+#[inline(always)]
+fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
+    let off = ea(c, i);
+    let lin = c.linear(i.seg as usize, off, S, true)?;
+    let user = c.user_mode();
+    let a = c.read_lin(lin, S, user)?;
+    let r = if INC {
+        a.wrapping_add(1)
+    } else {
+        a.wrapping_sub(1)
+    } & mask(S);
+    c.write_lin(lin, S, r, user)?;
+    c.cpu.flags.set_incdec(INC, S, a, r);
     Ok(())
 }
 

@@ -1,0 +1,45 @@
+//! A minimal headless runner for profiling the interpreter (callgrind, perf) without the
+//! CLI's or the GUI's dependencies: `cargo run -p traplab --release --example profile_run --
+//! IMAGE [CMDLINE]`. Boots a Multiboot image, runs it to its exit and prints the count.
+
+use traplab::boot::{boot, BootKind};
+use traplab::machine::MachineConfig;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(path) = args.next() else {
+        eprintln!("usage: profile_run IMAGE [CMDLINE]");
+        std::process::exit(2);
+    };
+    let cmdline = args.next().unwrap_or_default();
+    let image = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("profile_run: cannot read {path}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let kind = BootKind::Multiboot {
+        cmdline,
+        modules: vec![],
+    };
+    let mut m = match boot(MachineConfig::default(), &image, &kind) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("profile_run: {e}");
+            std::process::exit(2);
+        }
+    };
+    let t = std::time::Instant::now();
+    let r = m.run(u64::MAX / 2);
+    let dt = t.elapsed().as_secs_f64();
+    print!(
+        "{}",
+        String::from_utf8_lossy(&m.core.dev.take_serial_output())
+    );
+    println!(
+        "{r:?} after {} instructions in {dt:.3} s ({:.1} MIPS)",
+        m.icount(),
+        m.icount() as f64 / dt / 1e6
+    );
+}
