@@ -5,6 +5,7 @@
 
 mod bench;
 mod run;
+mod term;
 mod vectors;
 
 use clap::{Parser, Subcommand};

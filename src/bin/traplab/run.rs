@@ -68,9 +68,10 @@ pub struct RunArgs {
     /// Load address for --boot flat/flat-real (hex with 0x or decimal).
     #[arg(long, default_value = "0x100000", value_parser = parse_u32)]
     pub load_addr: u32,
-    /// Stop after this many instructions (status 124).
-    #[arg(long, default_value_t = 10_000_000_000)]
-    pub max_instructions: u64,
+    /// Stop after this many instructions (status 124). Default: 10,000,000,000, or no limit
+    /// in an interactive terminal session.
+    #[arg(long)]
+    pub max_instructions: Option<u64>,
     /// Print one line per instruction: count, CS:EIP, bytes, disassembly, changed registers.
     #[arg(long)]
     pub trace: bool,
@@ -281,7 +282,17 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let mut out = stdout.lock();
     let start = Instant::now();
     let icount0 = m.icount();
-    let mut budget = a.max_instructions;
+    let ns0 = m.core.now_ns();
+    let interactive = a.input.is_none()
+        && !a.trace
+        && !a.trace_io
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    let mut budget = a.max_instructions.unwrap_or(if interactive {
+        u64::MAX
+    } else {
+        10_000_000_000
+    });
     if let Some(n) = a.snapshot_at {
         budget = budget.min(n);
     }
@@ -292,8 +303,34 @@ pub fn main(a: RunArgs) -> Result<u8> {
     } else {
         None
     };
+    // Interactive use: a terminal on both ends and no --input/--trace.
+    let mut term = if interactive {
+        crate::term::Terminal::start()
+    } else {
+        None
+    };
+    let mut quit = false;
     let exit = loop {
         input.feed(&mut m);
+        if let Some(t) = term.as_mut() {
+            // Pace virtual time to the wall clock so an idle guest does not race ahead
+            // (its uptime then reads like real time) and the host CPU rests.
+            let ahead = m.core.now_ns().saturating_sub(ns0) as u128;
+            let wall = start.elapsed().as_nanos();
+            if ahead > wall {
+                std::thread::sleep(std::time::Duration::from_nanos(
+                    (ahead - wall).min(20_000_000) as u64,
+                ));
+            }
+            let (keys, q) = t.poll();
+            if !keys.is_empty() {
+                m.core.dev.push_serial_input(&keys);
+            }
+            if q {
+                quit = true;
+                break RunExit::Budget;
+            }
+        }
         let done = m.icount() - icount0;
         if done >= budget {
             break RunExit::Budget;
@@ -345,7 +382,11 @@ pub fn main(a: RunArgs) -> Result<u8> {
             last_byte = b;
         }
         if !o.is_empty() {
-            out.write_all(&o)?;
+            if term.is_some() {
+                out.write_all(&crate::term::Terminal::cook(&o))?;
+            } else {
+                out.write_all(&o)?;
+            }
             out.flush()?;
         }
         print_notes(&m, &mut notes_seen);
@@ -355,6 +396,15 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
     };
     let elapsed = start.elapsed();
+    // Back to a cooked terminal before any message of ours.
+    drop(term.take());
+    if quit {
+        eprintln!();
+        eprintln!(
+            "traplab: stopped by the user (Ctrl-]) after {} instructions",
+            m.icount()
+        );
+    }
     if !held.is_empty() {
         last_byte = *held.last().unwrap_or(&b'\n');
         out.write_all(&held)?;
@@ -395,6 +445,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
             );
             STATUS_RESET
         }
+        RunExit::Budget if quit => 0,
         RunExit::Budget => {
             if a.snapshot_at.is_none() {
                 eprintln!(
