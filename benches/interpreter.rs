@@ -76,6 +76,25 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n));
         g.bench_function(*name, |b| b.iter(|| run_once(black_box(&image), cmdline)));
     }
+    // minios running its CPU-bound demo (`autorun=cpu`, then `exit`): a whole OS with the
+    // timer interrupt, scheduler and system calls, not just a loop.
+    let minios = std::fs::read(format!("{root}/samples/minios/minios.elf")).expect("minios image");
+    let run_minios = |image: &[u8]| -> u64 {
+        let kind = BootKind::Multiboot {
+            cmdline: "autorun=cpu".into(),
+            modules: vec![],
+        };
+        let mut m = boot(MachineConfig::default(), image, &kind).expect("minios boots");
+        m.core.dev.push_serial_input(b"exit\n");
+        let r = m.run(2_000_000_000);
+        assert_eq!(r, RunExit::Exit(1), "minios must shut down cleanly");
+        m.icount()
+    };
+    let n = run_minios(&minios);
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("minios cpu demo", |b| {
+        b.iter(|| run_minios(black_box(&minios)))
+    });
     g.finish();
 }
 

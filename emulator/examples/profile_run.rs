@@ -1,6 +1,7 @@
 //! A minimal headless runner for profiling the interpreter (callgrind, perf) without the
 //! CLI's or the GUI's dependencies: `cargo run -p traplab --release --example profile_run --
-//! IMAGE [CMDLINE]`. Boots a Multiboot image, runs it to its exit and prints the count.
+//! IMAGE [CMDLINE [BUDGET [INPUT]]]`. Boots a Multiboot image, runs it to its exit (or for
+//! BUDGET instructions), with INPUT queued on COM1, and prints the count and the speed.
 
 use traplab::boot::{boot, BootKind};
 use traplab::machine::MachineConfig;
@@ -12,6 +13,11 @@ fn main() {
         std::process::exit(2);
     };
     let cmdline = args.next().unwrap_or_default();
+    let budget: u64 = args
+        .next()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(u64::MAX / 2);
+    let input = args.next().unwrap_or_default().replace("\\n", "\n");
     let image = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => {
@@ -30,8 +36,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    m.core.dev.push_serial_input(input.as_bytes());
     let t = std::time::Instant::now();
-    let r = m.run(u64::MAX / 2);
+    let r = m.run(budget);
     let dt = t.elapsed().as_secs_f64();
     print!(
         "{}",
