@@ -67,19 +67,23 @@ pub struct WalkReport {
     pub result: Result<u32, u32>,
 }
 
-/// Walks the page tables. With `commit`, sets accessed/dirty bits as the CPU would;
-/// without it, the walk has no side effects. `a20_mask` applies to table reads too.
-#[allow(clippy::too_many_arguments)]
-pub fn walk(
-    mem: &mut Memory,
+/// The result of a side-effect-free walk: the translation and the accessed/dirty updates
+/// the CPU would write back (at most one per level).
+struct Walked {
+    t: Translation,
+    writes: [Option<(u32, u32)>; 2],
+}
+
+/// Walks the page tables without writing anything; records every entry read in `steps`.
+fn walk_ro(
+    mem: &Memory,
     cr0v: u32,
     cr3: u32,
     cr4v: u32,
     lin: u32,
     acc: Access,
-    commit: bool,
     mut steps: Option<&mut Vec<WalkStep>>,
-) -> Result<Translation, u32> {
+) -> Result<Walked, u32> {
     let err_base = (acc.write as u32) << 1 | (acc.user as u32) << 2;
     let pde_addr = (cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
     let pde = mem.read(pde_addr, 4);
@@ -94,23 +98,21 @@ pub fn walk(
         return Err(err_base);
     }
     let wp = cr0v & cr0::WP != 0;
-    let large = pde & PTE_PS != 0 && cr4v & cr4::PSE != 0;
-    if large {
+    let dirty = if acc.write { PTE_D } else { 0 };
+    if pde & PTE_PS != 0 && cr4v & cr4::PSE != 0 {
         let (w, u) = (pde & PTE_W != 0, pde & PTE_U != 0);
         check_rights(acc, w, u, wp).map_err(|_| err_base | 1)?;
-        if commit {
-            let new = pde | PTE_A | if acc.write { PTE_D } else { 0 };
-            if new != pde {
-                mem.write(pde_addr, 4, new);
-            }
-        }
-        let phys = (pde & 0xFFC0_0000) | (lin & 0x003F_FFFF);
-        return Ok(Translation {
-            phys,
+        let new = pde | PTE_A | dirty;
+        let t = Translation {
+            phys: (pde & 0xFFC0_0000) | (lin & 0x003F_FFFF),
             global: pde & PTE_G != 0 && cr4v & cr4::PGE != 0,
             large: true,
             writable: w,
             user: u,
+        };
+        return Ok(Walked {
+            t,
+            writes: [(new != pde).then_some((pde_addr, new)), None],
         });
     }
     let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
@@ -128,22 +130,43 @@ pub fn walk(
     let w = pde & PTE_W != 0 && pte & PTE_W != 0;
     let u = pde & PTE_U != 0 && pte & PTE_U != 0;
     check_rights(acc, w, u, wp).map_err(|_| err_base | 1)?;
-    if commit {
-        if pde & PTE_A == 0 {
-            mem.write(pde_addr, 4, pde | PTE_A);
-        }
-        let new = pte | PTE_A | if acc.write { PTE_D } else { 0 };
-        if new != pte {
-            mem.write(pte_addr, 4, new);
-        }
-    }
-    Ok(Translation {
+    let new_pte = pte | PTE_A | dirty;
+    let t = Translation {
         phys: (pte & 0xFFFF_F000) | (lin & 0xFFF),
         global: pte & PTE_G != 0 && cr4v & cr4::PGE != 0,
         large: false,
         writable: w,
         user: u,
+    };
+    Ok(Walked {
+        t,
+        writes: [
+            (pde & PTE_A == 0).then_some((pde_addr, pde | PTE_A)),
+            (new_pte != pte).then_some((pte_addr, new_pte)),
+        ],
     })
+}
+
+/// Walks the page tables. With `commit`, sets accessed/dirty bits as the CPU would
+/// (SDM Vol. 3A 4.8); without it, the walk has no side effects.
+#[allow(clippy::too_many_arguments)]
+pub fn walk(
+    mem: &mut Memory,
+    cr0v: u32,
+    cr3: u32,
+    cr4v: u32,
+    lin: u32,
+    acc: Access,
+    commit: bool,
+    steps: Option<&mut Vec<WalkStep>>,
+) -> Result<Translation, u32> {
+    let w = walk_ro(mem, cr0v, cr3, cr4v, lin, acc, steps)?;
+    if commit {
+        for (addr, v) in w.writes.into_iter().flatten() {
+            mem.write(addr, 4, v);
+        }
+    }
+    Ok(w.t)
 }
 
 /// SDM Vol. 3A 4.6: user accesses need U on every level, user writes need W on every
@@ -168,63 +191,13 @@ pub fn explain(mem: &Memory, cr0v: u32, cr3: u32, cr4v: u32, lin: u32, acc: Acce
             result: Ok(lin),
         };
     }
-    // The walk only writes when commit is true; work on a cheap clone-free view by
-    // reading through a shim: we re-implement reads via `Memory::read`, which is pure.
     let mut steps = Vec::new();
-    let mut shim = MemoryView { mem };
-    let result = shim.walk(cr0v, cr3, cr4v, lin, acc, &mut steps);
+    let result = walk_ro(mem, cr0v, cr3, cr4v, lin, acc, Some(&mut steps)).map(|w| w.t.phys);
     WalkReport {
         linear: lin,
         paging: true,
         steps,
         result,
-    }
-}
-
-struct MemoryView<'a> {
-    mem: &'a Memory,
-}
-
-impl MemoryView<'_> {
-    fn walk(
-        &mut self,
-        cr0v: u32,
-        cr3: u32,
-        cr4v: u32,
-        lin: u32,
-        acc: Access,
-        steps: &mut Vec<WalkStep>,
-    ) -> Result<u32, u32> {
-        let err_base = (acc.write as u32) << 1 | (acc.user as u32) << 2;
-        let pde_addr = (cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
-        let pde = self.mem.read(pde_addr, 4);
-        steps.push(WalkStep {
-            level: "PDE".into(),
-            entry_addr: pde_addr,
-            entry: pde,
-        });
-        if pde & PTE_P == 0 {
-            return Err(err_base);
-        }
-        let wp = cr0v & cr0::WP != 0;
-        if pde & PTE_PS != 0 && cr4v & cr4::PSE != 0 {
-            check_rights(acc, pde & PTE_W != 0, pde & PTE_U != 0, wp).map_err(|_| err_base | 1)?;
-            return Ok((pde & 0xFFC0_0000) | (lin & 0x003F_FFFF));
-        }
-        let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
-        let pte = self.mem.read(pte_addr, 4);
-        steps.push(WalkStep {
-            level: "PTE".into(),
-            entry_addr: pte_addr,
-            entry: pte,
-        });
-        if pte & PTE_P == 0 {
-            return Err(err_base);
-        }
-        let w = pde & PTE_W != 0 && pte & PTE_W != 0;
-        let u = pde & PTE_U != 0 && pte & PTE_U != 0;
-        check_rights(acc, w, u, wp).map_err(|_| err_base | 1)?;
-        Ok((pte & 0xFFFF_F000) | (lin & 0xFFF))
     }
 }
 
