@@ -52,6 +52,11 @@ pub struct Core {
     /// Nesting of exception delivery (for #DF / triple fault detection).
     #[serde(skip)]
     pub delivering: Option<u8>,
+    /// CR0.AM && EFLAGS.AC && CPL 3: misaligned user accesses raise #AC (SDM Vol. 3A
+    /// 6.15). Kept by `Core::update_align_check` (mmu::access); when set, the memory fast
+    /// paths defer to the slow path, which does the check.
+    #[serde(skip)]
+    pub align_check: bool,
 }
 
 impl Core {
@@ -71,6 +76,7 @@ impl Core {
             stop: false,
             smc_pages: Vec::new(),
             delivering: None,
+            align_check: false,
         }
     }
 

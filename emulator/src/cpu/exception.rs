@@ -68,6 +68,10 @@ impl Exception {
     pub const fn ts(code: u32) -> Self {
         Self::with_code(vec::TS, code)
     }
+    /// Alignment check: error code 0 (SDM Vol. 3A 6.15, interrupt 17).
+    pub const fn ac() -> Self {
+        Self::with_code(vec::AC, 0)
+    }
     pub const fn pf(addr: u32, code: u32) -> Self {
         Exception {
             vector: vec::PF,

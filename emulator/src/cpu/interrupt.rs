@@ -22,10 +22,54 @@ pub enum Source {
 }
 
 /// Raises an exception at the current instruction (EIP already points at it), handling
-/// double and triple faults.
+/// double and triple faults. A fault-class exception saves EFLAGS with RF = 1 (see
+/// `fault_sets_rf`); use `raise_keep_rf` for the #DB of an instruction breakpoint and
+/// for traps.
 pub fn raise(c: &mut Core, e: Exception) {
+    raise_inner(c, e, true)
+}
+
+/// `raise` for the events whose saved EFLAGS keeps RF as it is (SDM Vol. 3A 17.3.1.1):
+/// the #DB fault of an instruction breakpoint, and trap-class #DB (task-switch T flag).
+pub fn raise_keep_rf(c: &mut Core, e: Exception) {
+    raise_inner(c, e, false)
+}
+
+/// Fault-class exceptions (SDM Vol. 3A Table 6-1): #DE, #DB (general detect; the other
+/// #DBs use `raise_keep_rf` or are delivered as traps by the dispatch loop), #BR, #UD,
+/// #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM. Not the aborts (#DF, #MC) and not the
+/// traps (#BP, #OF, delivered as software interrupts).
+fn fault_sets_rf(vector: u8) -> bool {
+    matches!(
+        vector,
+        vec::DE
+            | vec::DB
+            | vec::BR
+            | vec::UD
+            | vec::NM
+            | vec::TS
+            | vec::NP
+            | vec::SS
+            | vec::GP
+            | vec::PF
+            | vec::MF
+            | vec::AC
+            | vec::XM
+    )
+}
+
+fn raise_inner(c: &mut Core, e: Exception, fault_rf: bool) {
     let mut cur = e;
+    let mut set_rf = fault_rf;
     for _ in 0..8 {
+        // SDM Vol. 3A 17.3.1.1: for a fault the EFLAGS image saved on the stack (or in the
+        // TSS for a task gate) has RF = 1, so that an IRET back to the faulting instruction
+        // does not re-trigger an instruction breakpoint on it. Delivery clears RF in the
+        // handler's EFLAGS, so setting it in the live register first is equivalent.
+        if set_rf && fault_sets_rf(cur.vector) {
+            c.cpu.flags.bits |= RF;
+        }
+        set_rf = true;
         if (cur.vector as usize) < c.stats.exceptions.len() {
             c.stats.exceptions[cur.vector as usize] += 1;
         }
@@ -77,10 +121,14 @@ pub fn deliver(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source
     if src != Source::Exception {
         c.stats.interrupts[v as usize] += 1;
     }
-    if !c.cpu.pe() {
-        return deliver_real(c, v, ret_eip);
-    }
-    deliver_protected(c, v, code, ret_eip, src)
+    let r = if !c.cpu.pe() {
+        deliver_real(c, v, ret_eip)
+    } else {
+        deliver_protected(c, v, code, ret_eip, src)
+    };
+    // CPL and EFLAGS.AC may have changed (or been restored): refresh the #AC switch.
+    c.update_align_check();
+    r
 }
 
 fn deliver_real(c: &mut Core, v: u8, ret_eip: u32) -> Res {
@@ -330,8 +378,8 @@ fn bp_enabled(dr7: u32, n: usize) -> bool {
     (dr7 >> (2 * n)) & 3 != 0
 }
 
-/// DR7 R/W n: 00 execute, 01 data write, 10 I/O (unsupported: CR4.DE is not offered),
-/// 11 data read or write.
+/// DR7 R/W n: 00 execute, 01 data write, 10 I/O (not offered: CPUID has no DE and
+/// MOV CR4 rejects CR4.DE, so no I/O breakpoints), 11 data read or write.
 fn bp_rw(dr7: u32, n: usize) -> u32 {
     (dr7 >> (16 + 4 * n)) & 3
 }
@@ -367,7 +415,8 @@ pub fn insn_breakpoint(c: &mut Core) -> bool {
     }
     // B0-B3 report the breakpoints that matched (17.2.3).
     c.cpu.dr[6] = (c.cpu.dr[6] & !0xF) | hit;
-    raise(c, Exception::new(vec::DB));
+    // RF is saved as it is (0 here), not set as for other faults (17.3.1.1).
+    raise_keep_rf(c, Exception::new(vec::DB));
     true
 }
 

@@ -152,6 +152,7 @@ fn cmpxchg8b(c: &mut Core, i: &Insn) -> Res {
         a.wrapping_add(4)
     };
     let seg = i.seg as usize;
+    c.check_operand_alignment(seg, a, 8)?; // #AC: m64 must be 8-aligned (SDM Table 6-7)
     c.probe_write(seg, a, 4)?;
     c.probe_write(seg, a4, 4)?;
     let lo = c.read(seg, a, 4)?;

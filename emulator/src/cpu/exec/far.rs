@@ -18,12 +18,35 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         || ins.is_jmp_far_indirect()
         || ins.is_call_far_indirect();
     Some(match ins.mnemonic() {
-        Jmp if far => jmp_far,
-        Call if far => call_far,
-        Retf => retf,
-        Iret | Iretd => iret,
+        Jmp if far => jmp_far_h,
+        Call if far => call_far_h,
+        Retf => retf_h,
+        Iret | Iretd => iret_h,
         _ => return None,
     })
+}
+
+// A far transfer may change CPL (gates, returns, task switches) and IRET changes
+// EFLAGS.AC: the handlers refresh the #AC switch afterwards, whatever the outcome.
+fn jmp_far_h(c: &mut Core, i: &Insn) -> Res {
+    let r = jmp_far(c, i);
+    c.update_align_check();
+    r
+}
+fn call_far_h(c: &mut Core, i: &Insn) -> Res {
+    let r = call_far(c, i);
+    c.update_align_check();
+    r
+}
+fn retf_h(c: &mut Core, i: &Insn) -> Res {
+    let r = retf(c, i);
+    c.update_align_check();
+    r
+}
+fn iret_h(c: &mut Core, i: &Insn) -> Res {
+    let r = iret(c, i);
+    c.update_align_check();
+    r
 }
 
 fn far_size(i: &Insn) -> u8 {
@@ -129,7 +152,7 @@ fn call_far(c: &mut Core, i: &Insn) -> Res {
         let s = direct_code(c, sel, &d, off)?;
         let esp = c.cpu.gpr[4];
         let mask = c.sp_mask();
-        c.probe_write(SS, esp.wrapping_sub(2 * size as u32) & mask, 2 * size)?;
+        c.probe_write_span(SS, esp.wrapping_sub(2 * size as u32) & mask, 2 * size)?;
         c.push(size, ret_cs)?;
         c.push(size, ret_ip)?;
         set_accessed(c, sel, &d)?;

@@ -187,6 +187,7 @@ fn popf(c: &mut Core, i: &Insn) -> Res {
     changeable &= !(VIF | VIP | VM | RF);
     let new = (old & !changeable) | (v & changeable);
     c.cpu.flags.set(new & !RF);
+    c.update_align_check();
     if new & IF != 0 && old & IF == 0 {
         c.stop = true;
     }

@@ -293,6 +293,7 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
         }
     }
     c.event(EventKind::CrWrite { cr: 0, old, new: v });
+    c.update_align_check();
     c.stop = true;
     Ok(())
 }
@@ -516,6 +517,7 @@ fn sysenter(c: &mut Core, _i: &Insn) -> Res {
     c.cpu.gpr[4] = c.cpu.msr.sysenter_esp;
     c.cpu.eip = c.cpu.msr.sysenter_eip;
     c.event(EventKind::PrivilegeChange { from, to: 0 });
+    c.update_align_check();
     c.stop = true;
     Ok(())
 }
@@ -532,6 +534,7 @@ fn sysexit(c: &mut Core, _i: &Insn) -> Res {
     c.cpu.gpr[4] = c.cpu.gpr[1];
     c.cpu.eip = c.cpu.gpr[2];
     c.event(EventKind::PrivilegeChange { from: 0, to: 3 });
+    c.update_align_check();
     c.stop = true;
     Ok(())
 }

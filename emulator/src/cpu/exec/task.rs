@@ -7,7 +7,9 @@ use crate::cpu::ctx::Core;
 use crate::cpu::exception::{vec, Exception, Res};
 use crate::cpu::flags::{NT, VM};
 use crate::cpu::insn::Handler;
-use crate::cpu::interrupt::{check_new_ss, raise, read_descriptor, set_accessed, tss_stack};
+use crate::cpu::interrupt::{
+    check_new_ss, raise, raise_keep_rf, read_descriptor, set_accessed, tss_stack,
+};
 use crate::cpu::state::cr0;
 use crate::mmu::segment::{attr, Descriptor, Seg, CS, DS, ES, FS, GS, SS};
 use crate::trace::EventKind;
@@ -75,7 +77,7 @@ pub fn call_gate(c: &mut Core, sel: u16, d: Descriptor, call: bool, _size: u8) -
     if call {
         let mask = c.sp_mask();
         let esp = c.cpu.gpr[4];
-        c.probe_write(SS, esp.wrapping_sub(2 * psize as u32) & mask, 2 * psize)?;
+        c.probe_write_span(SS, esp.wrapping_sub(2 * psize as u32) & mask, 2 * psize)?;
         c.push(psize, ret_cs)?;
         c.push(psize, ret_ip)?;
     }
@@ -465,7 +467,8 @@ pub fn switch_task(
     if new.trap && tss32 {
         // T flag of the new TSS: #DB after the switch with DR6.BT (SDM 7.2.1, 17.2.3).
         c.cpu.dr[6] |= 1 << 15;
-        raise(c, Exception::new(vec::DB));
+        // A trap: RF is saved as it is (SDM 17.3.1.1).
+        raise_keep_rf(c, Exception::new(vec::DB));
     }
     Ok(())
 }
