@@ -48,6 +48,10 @@ pub struct TraplabApp {
     pub flat_out: bool,
     /// The latest view (refreshed each frame).
     pub view: Arc<View>,
+    /// Frames drawn so far.
+    pub frames: u64,
+    /// The panels' background colour: what the window is cleared to (`clear_color`).
+    pub background: Color32,
     dismissed_error: Option<String>,
     style_applied: Option<bool>,
 }
@@ -56,8 +60,13 @@ impl TraplabApp {
     /// A new app whose machine thread loads `image` (if any). `ctx` is used to wake the UI
     /// when the machine thread publishes.
     pub fn new(ctx: &egui::Context, image: Option<&str>) -> TraplabApp {
+        TraplabApp::new_with(ctx, image, "")
+    }
+
+    /// `new` with a Multiboot command line for `image`.
+    pub fn new_with(ctx: &egui::Context, image: Option<&str>, cmdline: &str) -> TraplabApp {
         let c = ctx.clone();
-        let worker = Worker::start(image, Box::new(move || c.request_repaint()));
+        let worker = Worker::start_with(image, cmdline, Box::new(move || c.request_repaint()));
         TraplabApp {
             worker,
             lang: Lang::from_env(),
@@ -70,6 +79,8 @@ impl TraplabApp {
             speed_log: 6.0,
             flat_out: true,
             view: Arc::new(View::default()),
+            frames: 0,
+            background: egui::Visuals::dark().panel_fill,
             dismissed_error: None,
             style_applied: None,
         }
@@ -86,6 +97,7 @@ impl TraplabApp {
     /// Draws one frame (called by eframe and by the tests' harness).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        self.frames += 1;
         self.view = self.worker.view();
         self.shortcuts(&ctx);
         self.apply_style(&ctx);
@@ -133,8 +145,10 @@ impl TraplabApp {
             }
             self.send(c);
         }
+        // The machine thread wakes the UI with each view (64 a second while running);
+        // this keeps a 60 Hz pace should a view be late.
         if self.view.running {
-            ctx.request_repaint_after(std::time::Duration::from_millis(33));
+            ctx.request_repaint_after(std::time::Duration::from_millis(16));
         }
     }
 
@@ -199,10 +213,19 @@ impl TraplabApp {
             v.widgets.inactive.weak_bg_fill = Color32::from_gray(20);
             v.widgets.hovered.bg_fill = Color32::from_rgb(40, 40, 0);
             v.widgets.hovered.weak_bg_fill = Color32::from_rgb(40, 40, 0);
-            ctx.set_visuals(v);
+            self.set_visuals(ctx, v);
         } else {
-            ctx.set_visuals(egui::Visuals::dark());
+            self.set_visuals(ctx, egui::Visuals::dark());
         }
+    }
+
+    /// Installs `v`, with the panels' background drawn by clearing the window to
+    /// `background` instead of by a window-sized rectangle per panel: the same picture, and
+    /// a software renderer (Mesa llvmpipe) shades a million fewer pixels per frame.
+    fn set_visuals(&mut self, ctx: &egui::Context, mut v: egui::Visuals) {
+        self.background = v.panel_fill;
+        v.panel_fill = Color32::TRANSPARENT;
+        ctx.set_visuals(v);
     }
 
     fn menu_bar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
@@ -363,5 +386,9 @@ impl TraplabApp {
 impl eframe::App for TraplabApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         TraplabApp::ui(self, ui);
+    }
+
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        self.background.to_normalized_gamma_f32()
     }
 }

@@ -5,6 +5,7 @@
 //! `traplab::debug::session`.
 
 pub mod app;
+pub mod fps;
 pub mod i18n;
 pub mod lessons;
 pub mod panels;
@@ -14,9 +15,13 @@ pub mod worker;
 
 pub use app::TraplabApp;
 
-/// Command line: `[IMAGE] [--run] [--lesson]`. The image defaults to minios.
+/// Command line: `[IMAGE] [--run] [--lesson] [--cmdline TEXT]`. The image defaults to
+/// minios; `--cmdline` is its Multiboot command line.
 pub struct Args {
     pub image: String,
+    /// The image was named on the command line.
+    pub image_given: bool,
+    pub cmdline: String,
     pub run: bool,
     pub lesson: bool,
 }
@@ -24,23 +29,93 @@ pub struct Args {
 pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
     let mut a = Args {
         image: app::sample_path("samples/minios/minios.elf"),
+        image_given: false,
+        cmdline: String::new(),
         run: false,
         lesson: false,
     };
-    for s in args {
+    let mut args = args;
+    while let Some(s) = args.next() {
         match s.as_str() {
             "--run" => a.run = true,
             "--lesson" => a.lesson = true,
-            _ => a.image = s,
+            "--cmdline" => a.cmdline = args.next().unwrap_or_default(),
+            _ => {
+                a.image = s;
+                a.image_given = true;
+            }
         }
     }
     a
 }
 
-/// Opens the window (`cargo run --release`).
+/// Mesa's software renderer (llvmpipe: no GPU, or Xvfb) shades pixels on one thread per
+/// core by default, which takes the machine thread's core while the guest runs flat out.
+/// Unless the user chose (`LP_NUM_THREADS` set), leave one core to the machine thread and
+/// one to the UI thread: with 2 cores llvmpipe renders on the UI thread itself. Must run
+/// before any thread starts; it only affects Mesa's software renderers.
+fn software_renderer_threads() {
+    if std::env::var_os("LP_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("LP_NUM_THREADS", cores.saturating_sub(2).to_string());
+    }
+}
+
+/// The app as eframe drives it, with the frame meter of `TRAPLAB_FPS_REPORT` when asked.
+struct Window {
+    app: TraplabApp,
+    meter: Option<fps::FpsMeter>,
+    headless_mips: Option<fps::Headless>,
+}
+
+impl eframe::App for Window {
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        self.app.background.to_normalized_gamma_f32()
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let t0 = std::time::Instant::now();
+        self.app.ui(ui);
+        let Some(meter) = self.meter.as_mut() else {
+            return;
+        };
+        if let Some(r) = meter.frame(&self.app.view, t0.elapsed(), frame.info().cpu_usage) {
+            print!("{}", r.text(self.headless_mips));
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            self.meter = None;
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
+/// Opens the window (`cargo run --release`). With `TRAPLAB_FPS_REPORT=SECONDS` set, first
+/// measures the guest headless for up to 5 s, then runs it in the window, prints frames
+/// per second and guest MIPS, and exits (`fps`).
 pub fn run() -> anyhow::Result<()> {
-    let args = parse_args(std::env::args().skip(1));
+    let mut args = parse_args(std::env::args().skip(1));
+    software_renderer_threads();
+    let fps_seconds = fps::seconds_from_env();
+    let mut headless_mips = None;
+    if let Some(secs) = fps_seconds {
+        if !args.image_given {
+            args.image = app::sample_path(fps::DEFAULT_IMAGE);
+            args.cmdline = fps::DEFAULT_CMDLINE.to_string();
+        }
+        args.run = true;
+        let bytes = std::fs::read(&args.image)?;
+        let h = fps::headless_mips(&bytes, &args.cmdline, secs.min(5.0))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
+        println!(
+            "measuring {} {:?} for {secs} s; headless {:.1} MIPS",
+            args.image, args.cmdline, h.mips
+        );
+        headless_mips = Some(h);
+    }
     let options = eframe::NativeOptions {
+        // Dithering hides banding in gradients; the window has none, and in Mesa's software
+        // renderer the noise costs about a third of the time per pixel.
+        dithering: false,
         viewport: egui::ViewportBuilder::default()
             .with_title("Traplab")
             .with_inner_size([1280.0, 800.0])
@@ -51,12 +126,16 @@ pub fn run() -> anyhow::Result<()> {
         "Traplab",
         options,
         Box::new(move |cc| {
-            let mut app = TraplabApp::new(&cc.egui_ctx, Some(&args.image));
+            let mut app = TraplabApp::new_with(&cc.egui_ctx, Some(&args.image), &args.cmdline);
             if args.run {
                 app.send(worker::Command::Run);
             }
             app.lessons.open = args.lesson;
-            Ok(Box::new(app))
+            Ok(Box::new(Window {
+                app,
+                meter: fps_seconds.map(fps::FpsMeter::new),
+                headless_mips,
+            }))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

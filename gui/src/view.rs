@@ -1,6 +1,8 @@
 //! `View`: the snapshot of machine state the machine thread publishes for the panels, and
 //! `ViewRequest`: what the panels asked to see (memory window, page walk address...).
 //! Built by copying plain values out of the session; it holds no reference to the machine.
+//! The parts that grow (serial text, MIPS history, events) are shared between views until
+//! they change, so publishing 64 views a second while running stays cheap.
 
 use crate::symbols::Symbols;
 use std::sync::Arc;
@@ -56,9 +58,9 @@ pub struct View {
     pub running: bool,
     pub status: String,
     pub error: Option<String>,
-    pub serial: String,
+    pub serial: Arc<String>,
     pub mips: f64,
-    pub mips_history: Vec<[f64; 2]>,
+    pub mips_history: Arc<Vec<[f64; 2]>>,
     pub speed: Option<u64>,
     pub symbols: Arc<Symbols>,
     pub machine: Option<MachineView>,
@@ -93,7 +95,8 @@ pub struct MachineView {
     pub walks: Vec<(bool, bool, WalkReport)>,
     pub screen: Box<TextScreen>,
     pub cursor: (u8, u8, bool),
-    pub events: Vec<Event>,
+    /// The last `EVENTS_SHOWN` events.
+    pub events: Arc<Vec<Event>>,
     pub events_total: u64,
     pub breakpoints: Vec<u32>,
     pub watchpoints: Vec<Watchpoint>,
@@ -105,12 +108,34 @@ pub struct MachineView {
     pub devices: DeviceView,
 }
 
+/// The events list of the last view, reused while the machine's event log did not change.
+#[derive(Default)]
+pub struct EventsCache {
+    /// (events ever logged, events kept, icount of the last one): the log only grows, and
+    /// travelling back in time changes the count or the last event.
+    key: Option<(u64, usize, u64)>,
+    shown: Arc<Vec<Event>>,
+}
+
+impl EventsCache {
+    fn get(&mut self, log: &std::collections::VecDeque<Event>, total: u64) -> Arc<Vec<Event>> {
+        let key = (total, log.len(), log.back().map_or(0, |e| e.icount));
+        if self.key != Some(key) {
+            let skip = log.len().saturating_sub(EVENTS_SHOWN);
+            self.shown = Arc::new(log.iter().skip(skip).cloned().collect());
+            self.key = Some(key);
+        }
+        self.shown.clone()
+    }
+}
+
 impl MachineView {
     pub fn capture(
         s: &Session,
         req: &ViewRequest,
         prev: Option<&Cpu>,
         syms: &Symbols,
+        events: &mut EventsCache,
     ) -> MachineView {
         let m = &s.m;
         let c = &m.core;
@@ -160,7 +185,6 @@ impl MachineView {
                 (user, write, r)
             })
             .collect();
-        let skip = c.events.events.len().saturating_sub(EVENTS_SHOWN);
         let d = &c.dev;
         let devices = DeviceView {
             pics: vec![
@@ -222,7 +246,7 @@ impl MachineView {
             walks,
             screen: Box::new(d.text_screen(&c.mem.ram)),
             cursor: d.vga.cursor(),
-            events: c.events.events.iter().skip(skip).cloned().collect(),
+            events: events.get(&c.events.events, c.events.total),
             events_total: c.events.total,
             breakpoints: s.breakpoints.iter().copied().collect(),
             watchpoints: s.watchpoints.clone(),

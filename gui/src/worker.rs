@@ -1,6 +1,7 @@
 //! The machine thread: owns the `Session` (machine + debugger), executes the typed commands
 //! the UI sends, runs the guest in short slices paced by the speed setting, and publishes
-//! a `View` (everything the panels show) between slices. The UI never touches the machine.
+//! a `View` (everything the panels show) between slices: 64 a second while running,
+//! so the window can draw at display rate. The UI never touches the machine.
 
 use crate::symbols::Symbols;
 use crate::view::{self, View, ViewRequest};
@@ -55,15 +56,23 @@ impl Worker {
     /// Starts the machine thread with `path` loaded (or an empty machine and an error).
     /// `repaint` is called after each published view (the UI's `request_repaint`).
     pub fn start(path: Option<&str>, repaint: Box<dyn Fn() + Send>) -> Worker {
+        Worker::start_with(path, "", repaint)
+    }
+
+    /// Like `start`, with a Multiboot command line for that first image (`iters=N` for the
+    /// bench guests, `autorun=cpu` for minios); images loaded later boot without one.
+    pub fn start_with(path: Option<&str>, cmdline: &str, repaint: Box<dyn Fn() + Send>) -> Worker {
         let (tx, rx) = channel();
         let view = Arc::new(Mutex::new(Arc::new(View::default())));
         let v2 = view.clone();
         let path = path.map(str::to_string);
+        let cmdline = cmdline.to_string();
         let thread = std::thread::Builder::new()
-            .name("traplab-machine".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 let mut e = Engine::new(v2, repaint);
                 if let Some(p) = path {
+                    e.boot_cmdline = Some((p.clone(), cmdline));
                     e.handle(Command::Load(p));
                 }
                 e.publish();
@@ -104,6 +113,11 @@ pub fn machine_config() -> MachineConfig {
 /// Boots an image file's bytes: a Traplab snapshot, an ELF / Multiboot kernel, or a disk
 /// image whose sector 0 ends in 55 AA (booted by the built-in BIOS).
 pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
+    load_bytes_with(bytes, "")
+}
+
+/// `load_bytes` with a Multiboot command line (ignored for snapshots and disks).
+pub fn load_bytes_with(bytes: &[u8], cmdline: &str) -> Result<Machine, String> {
     if bytes.starts_with(traplab::snapshot::MAGIC) {
         return traplab::snapshot::restore(bytes).map_err(|e| e.to_string());
     }
@@ -112,17 +126,33 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
         BootKind::Disk
     } else {
         BootKind::Multiboot {
-            cmdline: String::new(),
+            cmdline: cmdline.to_string(),
             modules: vec![],
         }
     };
     boot(machine_config(), bytes, &kind).map_err(|e| e.to_string())
 }
 
+/// Share of the machine thread's time that checkpoints may take while running flat out.
+const CHECKPOINT_SHARE: f64 = 0.04;
+/// `Session::checkpoint_every` while this thread takes the checkpoints itself (large, but
+/// far from overflowing the session's `last + every`).
+const MANUAL_CHECKPOINTS: u64 = 1 << 50;
+
+/// The machine thread's name (as `top -H` and `/proc` show it).
+pub const THREAD_NAME: &str = "traplab-machine";
+
+/// Views published per second while the guest runs: a little above a 60 Hz display's rate,
+/// so the window never waits for a fresh view. A view costs tens of microseconds here
+/// (`gui_frame` bench); each frame drawn from it costs the UI far more.
+pub const RUNNING_VIEWS_PER_SECOND: u64 = 64;
+
 struct Engine {
     session: Option<Session>,
     symbols: Arc<Symbols>,
     image: String,
+    /// (image path, Multiboot command line) for the image given at start.
+    boot_cmdline: Option<(String, String)>,
     out: Arc<Mutex<Arc<View>>>,
     repaint: Box<dyn Fn() + Send>,
     running: bool,
@@ -133,8 +163,12 @@ struct Engine {
     status: String,
     error: Option<String>,
     serial: String,
+    /// `serial` as last published (shared by the views until the guest prints again).
+    serial_shared: Arc<String>,
     prev_cpu: Option<traplab::cpu::state::Cpu>,
     mips_history: Vec<[f64; 2]>,
+    history_shared: Arc<Vec<[f64; 2]>>,
+    events_cache: view::EventsCache,
     started: Instant,
     /// Instructions and time since the last MIPS sample.
     sample_icount: u64,
@@ -145,6 +179,9 @@ struct Engine {
     rate: f64,
     credit: f64,
     last_pace: Instant,
+    /// Running flat out: icount of the last checkpoint and the measured cost of one (s).
+    last_checkpoint: u64,
+    checkpoint_cost: f64,
     seq: u64,
 }
 
@@ -154,6 +191,7 @@ impl Engine {
             session: None,
             symbols: Arc::new(Symbols::default()),
             image: String::new(),
+            boot_cmdline: None,
             out,
             repaint,
             running: false,
@@ -163,8 +201,11 @@ impl Engine {
             status: String::new(),
             error: None,
             serial: String::new(),
+            serial_shared: Arc::default(),
             prev_cpu: None,
             mips_history: Vec::new(),
+            history_shared: Arc::default(),
+            events_cache: view::EventsCache::default(),
             started: Instant::now(),
             sample_icount: 0,
             sample_time: Instant::now(),
@@ -173,12 +214,15 @@ impl Engine {
             rate: 50e6,
             credit: 0.0,
             last_pace: Instant::now(),
+            last_checkpoint: 0,
+            checkpoint_cost: 0.01,
             seq: 0,
         }
     }
 
     fn main_loop(&mut self, rx: Receiver<Command>) {
         let mut last_publish = Instant::now();
+        let mut next_view = last_publish;
         loop {
             let busy = self.running || self.pending;
             // Wait for a command when idle; only peek while running.
@@ -210,24 +254,32 @@ impl Engine {
                 changed = true;
             }
             self.sample_mips();
-            // While running: about 30 views a second; when paused: at once after a
-            // command; idle: a heartbeat twice a second.
-            let age = last_publish.elapsed();
+            // While running: RUNNING_VIEWS_PER_SECOND, on a fixed schedule (a late view
+            // does not push the next ones back); when paused: at once after a command;
+            // idle: a heartbeat twice a second.
+            let now = Instant::now();
             let busy = self.running || self.pending;
             let publish = if changed {
-                !busy || age >= Duration::from_millis(33)
+                !busy || now >= next_view
             } else {
-                age >= Duration::from_millis(500)
+                now.duration_since(last_publish) >= Duration::from_millis(500)
             };
             if publish {
                 self.publish();
-                last_publish = Instant::now();
+                last_publish = now;
+                let period = Duration::from_secs(1) / RUNNING_VIEWS_PER_SECOND as u32;
+                next_view = if next_view + period > now {
+                    next_view + period
+                } else {
+                    now + period
+                };
             }
         }
     }
 
     /// One slice of execution: ~2 ms flat out, or the instructions due at the set speed.
     fn slice_once(&mut self) {
+        let due = self.checkpoint_due();
         let Some(s) = self.session.as_mut() else {
             self.running = false;
             self.pending = false;
@@ -249,11 +301,11 @@ impl Engine {
                 n
             }
         };
-        // Checkpoints for reverse execution cost a scan of guest RAM: flat out, take one
-        // about every 0.1 s of execution (overhead of a few percent; a step back after a
-        // long run replays at most that much); at a set speed, every 10,000 instructions.
+        // Checkpoints for reverse execution cost a scan of guest RAM (10-25 ms for 32 MB
+        // here): flat out, this thread takes them itself, paced by their measured cost
+        // (`checkpoint_due`); at a set speed, the session takes one every 10,000.
         s.checkpoint_every = match self.speed {
-            None => ((self.rate * 0.1) as u64).clamp(2_000_000, 50_000_000),
+            None => MANUAL_CHECKPOINTS,
             Some(_) => 10_000,
         };
         let t0 = Instant::now();
@@ -268,11 +320,28 @@ impl Engine {
             }
             let ideal = (budget as f64 * 0.002 / dt) as u64;
             self.slice = ideal.clamp(1_000, 5_000_000);
+            if matches!(stop, Stop::Pending | Stop::Done)
+                && s.icount() >= self.last_checkpoint.saturating_add(due)
+            {
+                let t = Instant::now();
+                s.checkpoint();
+                let cost = t.elapsed().as_secs_f64();
+                self.checkpoint_cost = 0.7 * self.checkpoint_cost + 0.3 * cost;
+                self.last_checkpoint = s.icount();
+            }
         }
         self.after_stop(stop);
         if self.speed.is_some() {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Instructions between checkpoints running flat out: as often as keeps their cost
+    /// under `CHECKPOINT_SHARE` of the time, but at least every 0.1 s and at most every 2 s
+    /// of execution (a step back or a pause replays up to that much).
+    fn checkpoint_due(&self) -> u64 {
+        let secs = (self.checkpoint_cost / CHECKPOINT_SHARE).clamp(0.1, 2.0);
+        (self.rate * secs) as u64
     }
 
     fn after_stop(&mut self, stop: Stop) {
@@ -362,6 +431,8 @@ impl Engine {
                     if let Some(s) = self.session.as_mut() {
                         s.cancel_goal();
                         self.prev_cpu = Some(s.m.core.cpu.clone());
+                        // Stepping left dense checkpoints up to here.
+                        self.last_checkpoint = s.icount();
                     }
                 }
             }
@@ -453,7 +524,11 @@ impl Engine {
                 return;
             }
         };
-        match load_bytes(&bytes) {
+        let cmdline = match &self.boot_cmdline {
+            Some((p, c)) if p == path => c.as_str(),
+            _ => "",
+        };
+        match load_bytes_with(&bytes, cmdline) {
             Ok(m) => {
                 self.symbols = Arc::new(Symbols::from_elf(&bytes));
                 self.session = Some(Session::new(m));
@@ -461,6 +536,8 @@ impl Engine {
                 self.running = false;
                 self.pending = false;
                 self.serial.clear();
+                self.events_cache = view::EventsCache::default();
+                self.last_checkpoint = 0;
                 self.prev_cpu = None;
                 self.error = None;
                 self.status = format!("{path}: loaded");
@@ -470,23 +547,41 @@ impl Engine {
         }
     }
 
+    /// Publishes a view. The parts that grow (serial text, MIPS history, events) are shared
+    /// with the previous view unless they changed, so a view running flat out costs a few
+    /// small copies.
     fn publish(&mut self) {
         self.take_serial();
         self.seq += 1;
+        if *self.serial_shared != self.serial {
+            self.serial_shared = Arc::new(self.serial.clone());
+        }
+        if self.history_shared.len() != self.mips_history.len()
+            || self.history_shared.last() != self.mips_history.last()
+        {
+            self.history_shared = Arc::new(self.mips_history.clone());
+        }
+        let machine = self.session.as_ref().map(|s| {
+            view::MachineView::capture(
+                s,
+                &self.request,
+                self.prev_cpu.as_ref(),
+                &self.symbols,
+                &mut self.events_cache,
+            )
+        });
         let v = View {
             seq: self.seq,
             image: self.image.clone(),
             running: self.running || self.pending,
             status: self.status.clone(),
             error: self.error.clone(),
-            serial: self.serial.clone(),
+            serial: self.serial_shared.clone(),
             mips: self.mips,
-            mips_history: self.mips_history.clone(),
+            mips_history: self.history_shared.clone(),
             speed: self.speed,
             symbols: self.symbols.clone(),
-            machine: self.session.as_ref().map(|s| {
-                view::MachineView::capture(s, &self.request, self.prev_cpu.as_ref(), &self.symbols)
-            }),
+            machine,
         };
         if let Ok(mut g) = self.out.lock() {
             *g = Arc::new(v);

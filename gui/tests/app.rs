@@ -193,9 +193,11 @@ fn zoom_and_high_contrast() {
     h.get_by_label("High contrast").click();
     h.run_steps(3);
     assert!(h.state().high_contrast);
+    // The panels' background is the window's clear colour (panels are not filled).
+    assert_eq!(h.state().background, egui::Color32::BLACK);
     assert_eq!(
         h.ctx.global_style().visuals.panel_fill,
-        egui::Color32::BLACK
+        egui::Color32::TRANSPARENT
     );
 }
 

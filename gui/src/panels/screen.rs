@@ -63,21 +63,36 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, cmds: &mu
         let font = FontId::monospace(size);
         let mut rows = Vec::with_capacity(25);
         for r in 0..25 {
+            // One section per run of equal colours (a few per row, not 80), and no
+            // background where it is black: the screen is already black behind the text.
             let mut job = LayoutJob::default();
+            let mut run = String::new();
+            let mut attr = (m.cell(r, 0).fg & 15, m.cell(r, 0).bg & 7);
+            let flush = |job: &mut LayoutJob, run: &mut String, (fg, bg): (u8, u8)| {
+                let background = if bg == 0 {
+                    Color32::TRANSPARENT
+                } else {
+                    PALETTE[bg as usize]
+                };
+                let format = TextFormat {
+                    font_id: font.clone(),
+                    color: PALETTE[fg as usize],
+                    background,
+                    ..Default::default()
+                };
+                job.append(run, 0.0, format);
+                run.clear();
+            };
             for c in 0..80 {
                 let cell = m.cell(r, c);
-                let ch = traplab::devices::vga::cp437_to_char(cell.ch);
-                job.append(
-                    &ch.to_string(),
-                    0.0,
-                    TextFormat {
-                        font_id: font.clone(),
-                        color: PALETTE[(cell.fg & 15) as usize],
-                        background: PALETTE[(cell.bg & 7) as usize],
-                        ..Default::default()
-                    },
-                );
+                let a = (cell.fg & 15, cell.bg & 7);
+                if a != attr {
+                    flush(&mut job, &mut run, attr);
+                    attr = a;
+                }
+                run.push(traplab::devices::vga::cp437_to_char(cell.ch));
             }
+            flush(&mut job, &mut run, attr);
             rows.push(ui.fonts_mut(|f| f.layout_job(job)));
         }
         rows

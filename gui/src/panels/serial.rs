@@ -1,6 +1,6 @@
 //! Serial panel: the COM1 terminal. Output is what the guest sent; clicking the terminal
 //! gives it the keyboard and typed bytes go to the UART's receive queue
-//! (`push_serial_input`); a line field sends whole lines.
+//! (`push_serial_input`); a line field sends whole lines. Only the visible lines are drawn.
 
 use super::{mono, Panels};
 use crate::i18n::{tr, Lang};
@@ -32,11 +32,20 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         .fill(Color32::from_rgb(10, 10, 10))
         .inner_margin(4.0)
         .show(ui, |ui| {
-            egui::ScrollArea::vertical()
+            // Only the visible lines are laid out: the text is up to 64 KB and changes
+            // every frame while the guest prints.
+            let lines: Vec<&str> = view.serial.split('\n').collect();
+            let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
+            egui::ScrollArea::both()
                 .stick_to_bottom(true)
                 .auto_shrink([false, false])
-                .show(ui, |ui| {
-                    ui.label(mono(view.serial.clone()).color(Color32::from_rgb(200, 230, 200)));
+                .show_rows(ui, row_h, lines.len(), |ui, range| {
+                    for line in &lines[range] {
+                        ui.add(
+                            egui::Label::new(mono(*line).color(Color32::from_rgb(200, 230, 200)))
+                                .extend(),
+                        );
+                    }
                 })
                 .inner_rect
         });
