@@ -289,6 +289,39 @@ fn bios_rom_runs_from_the_reset_vector() {
     std::fs::remove_file(&p).ok();
 }
 
+/// `--bios` starts with the A20 gate closed: port 0x92 bit 1 reads 0 and FFFF:0510 wraps
+/// to 0000:0500; once the ROM opens the gate through port 0x92, it no longer wraps.
+#[test]
+fn bios_rom_starts_with_a20_closed() {
+    let mut rom = vec![0xF4u8; 0x1_0000];
+    rom[0xFFF0..0xFFF5].copy_from_slice(&[0xEA, 0x00, 0xE0, 0x00, 0xF0]);
+    let show_92: &[u8] = &[0xE4, 0x92, 0x24, 0x02, 0x04, 0x30, 0xE6, 0xE9];
+    // Writes 11h at 0000:0500 and 22h at FFFF:0510, prints 'A' + 0 (no wrap) or 'R' (wrap).
+    let wrap_test: &[u8] = &[
+        0xC6, 0x06, 0x00, 0x05, 0x11, // mov byte [0500h], 11h
+        0x26, 0xC6, 0x06, 0x10, 0x05, 0x22, // mov byte es:[0510h], 22h
+        0xA0, 0x00, 0x05, // mov al, [0500h]
+        0x04, 0x30, 0xE6, 0xE9, // add al, 30h; out 0E9h, al
+    ];
+    let mut code = show_92.to_vec();
+    code.extend([0x31, 0xC0, 0x8E, 0xD8, 0xB8, 0xFF, 0xFF, 0x8E, 0xC0]); // ds = 0, es = FFFFh
+    code.extend(wrap_test);
+    code.extend([0xE4, 0x92, 0x0C, 0x02, 0xE6, 0x92]); // open the gate: port 92h bit 1
+    code.extend(wrap_test);
+    code.extend(show_92);
+    code.extend([0xB0, 0x21, 0xE6, 0xF4]); // exit 21h
+    rom[0xE000..0xE000 + code.len()].copy_from_slice(&code);
+    let p = tmp("a20rom.bin");
+    std::fs::write(&p, rom).unwrap();
+    let o = run(
+        &["run".into(), "--bios".into(), p.display().to_string()],
+        None,
+    );
+    std::fs::remove_file(&p).ok();
+    assert_eq!(o.stdout, "0RA2", "stderr: {}", o.stderr);
+    assert_eq!(o.status, Some(0x43), "stderr: {}", o.stderr);
+}
+
 #[test]
 fn bad_disk_images_are_refused() {
     let p = tmp("bad.img");

@@ -64,6 +64,14 @@ impl Memory {
         if self.rom.is_empty() {
             return None;
         }
+        // The firmware decode covers the top 2 MiB with address bit 20 ignored, so that
+        // the reset-vector fetch at 0xFFFFFFF0 still finds the ROM when the CPU starts with
+        // the A20 gate closed (it then reaches the bus as 0xFFEFFFF0).
+        let phys = if phys >= 0xFFE0_0000 {
+            phys | 0x10_0000
+        } else {
+            phys
+        };
         let start = (0x1_0000_0000u64 - self.rom.len() as u64) as u32;
         if phys >= start {
             return Some(self.rom[(phys - start) as usize]);

@@ -205,6 +205,15 @@ impl Devices {
         self.route();
     }
 
+    /// Opens or closes the A20 gate on both paths (0x92 bit 1 and the 8042 output port),
+    /// as the machine's power-on state; the caller applies the line to the CPU.
+    pub fn set_a20_at_reset(&mut self, on: bool) {
+        self.port92 = (self.port92 & !0x02) | (on as u8) << 1;
+        self.ps2.set_a20(on);
+        self.last_a20_8042 = on;
+        self.a20 = on;
+    }
+
     /// The A20 line.
     pub fn a20_enabled(&self) -> bool {
         self.a20

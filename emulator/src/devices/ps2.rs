@@ -80,6 +80,11 @@ impl Ps2 {
         self.output_port & 0x02 != 0
     }
 
+    /// Sets the output port's A20 bit (power-on state chosen by the machine).
+    pub fn set_a20(&mut self, on: bool) {
+        self.output_port = (self.output_port & !0x02) | (on as u8) << 1;
+    }
+
     /// True once after the guest pulsed the reset line.
     pub fn take_reset_request(&mut self) -> bool {
         std::mem::take(&mut self.reset_request)
