@@ -64,3 +64,26 @@ fn patching_an_already_cached_loop_body() {
     // First pass adds 0, second pass runs the patched `mov al,5`.
     assert_eq!(m.core.cpu.gpr[3] & 0xFF, 5);
 }
+
+/// The same bytes reached at two different EIPs (0000:7C00 and 07C0:0000, one physical
+/// address): relative branch targets are EIP values, so the second run must not reuse the
+/// first run's decode.
+#[test]
+fn same_bytes_at_another_cs_base_branch_relative_to_their_own_eip() {
+    let mut m = Machine::new(MachineConfig::default());
+    // jmp short +1 (over a hlt); hlt
+    m.core.mem.load(0x7C00, &[0xEB, 0x01, 0xF4, 0xF4]);
+    for (sel, ip) in [(0x0000u16, 0x7C00u32), (0x07C0, 0)] {
+        let mut cs = Seg::real(sel);
+        cs.attr |= 8;
+        m.core.cpu.seg[CS] = cs;
+        m.core.cpu.eip = ip;
+        m.core.cpu.halted = false;
+        assert_eq!(run(&mut m), RunExit::Halted, "CS={sel:#x}");
+        assert_eq!(
+            m.core.cpu.eip,
+            ip + 4,
+            "CS={sel:#x}: the jump lands on the second hlt"
+        );
+    }
+}

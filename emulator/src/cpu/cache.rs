@@ -1,5 +1,8 @@
 //! The decoded-instruction cache: short blocks of pre-decoded instructions (handler chosen
 //! at decode time) keyed by the physical address of their first byte and the code size.
+//! A block also remembers the EIP it was decoded at and is found only at that EIP: iced-x86
+//! resolves relative branch targets to EIP values, so the same bytes reached through another
+//! CS base or linear alias (07C0:0000 and 0000:7C00) must be decoded again.
 //! A block never crosses a page, so invalidating a written page drops every block that could
 //! hold stale bytes. Owns lookup and invalidation; building blocks needs memory and lives in
 //! `machine::run` (see `build_block`).
@@ -13,6 +16,8 @@ const FRONT: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Block {
     pub key: u64,
+    /// EIP of the first instruction when it was decoded.
+    pub ip: u32,
     pub insns: Vec<Insn>,
     pub valid: bool,
 }
@@ -21,8 +26,8 @@ pub struct Block {
 pub struct DecodeCache {
     pub blocks: Vec<Block>,
     map: FxHashMap<u64, u32>,
-    /// Direct-mapped front table: (key, block index).
-    front: Vec<(u64, u32)>,
+    /// Direct-mapped front table: (key, EIP, block index).
+    front: Vec<(u64, u32, u32)>,
     page_blocks: FxHashMap<u32, Vec<u32>>,
     pub hits: u64,
     pub misses: u64,
@@ -38,31 +43,31 @@ pub fn key(phys: u32, code32: bool) -> u64 {
 impl DecodeCache {
     pub fn new() -> Self {
         DecodeCache {
-            front: vec![(u64::MAX, 0); FRONT],
+            front: vec![(u64::MAX, 0, 0); FRONT],
             ..Default::default()
         }
     }
 
     #[inline(always)]
-    pub fn lookup(&mut self, k: u64) -> Option<u32> {
+    pub fn lookup(&mut self, k: u64, ip: u32) -> Option<u32> {
         let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
-        let (fk, idx) = self.front[f];
-        if fk == k {
+        let (fk, fip, idx) = self.front[f];
+        if fk == k && fip == ip {
             self.hits += 1;
             return Some(idx);
         }
         match self.map.get(&k) {
-            Some(&idx) => {
-                self.front[f] = (k, idx);
+            Some(&idx) if self.blocks[idx as usize].ip == ip => {
+                self.front[f] = (k, ip, idx);
                 self.hits += 1;
                 Some(idx)
             }
-            None => None,
+            _ => None,
         }
     }
 
     /// Adds a block; returns its index. The caller marks the page as holding code.
-    pub fn insert(&mut self, k: u64, insns: Vec<Insn>) -> u32 {
+    pub fn insert(&mut self, k: u64, ip: u32, insns: Vec<Insn>) -> u32 {
         if self.blocks.len() >= 1 << 16 {
             self.flush();
         }
@@ -70,12 +75,13 @@ impl DecodeCache {
         let idx = self.blocks.len() as u32;
         self.blocks.push(Block {
             key: k,
+            ip,
             insns,
             valid: true,
         });
         self.map.insert(k, idx);
         let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
-        self.front[f] = (k, idx);
+        self.front[f] = (k, ip, idx);
         self.page_blocks
             .entry((k as u32) >> 12)
             .or_default()
@@ -92,10 +98,12 @@ impl DecodeCache {
             let b = &mut self.blocks[idx as usize];
             if b.valid {
                 b.valid = false;
-                self.map.remove(&b.key);
+                if self.map.get(&b.key) == Some(&idx) {
+                    self.map.remove(&b.key);
+                }
                 let f = ((b.key ^ (b.key >> 12)) as usize) & (FRONT - 1);
-                if self.front[f].1 == idx {
-                    self.front[f] = (u64::MAX, 0);
+                if self.front[f].2 == idx {
+                    self.front[f] = (u64::MAX, 0, 0);
                 }
                 b.insns = Vec::new();
             }
@@ -112,7 +120,7 @@ impl DecodeCache {
         self.blocks.clear();
         self.map.clear();
         self.page_blocks.clear();
-        self.front.fill((u64::MAX, 0));
+        self.front.fill((u64::MAX, 0, 0));
         self.flushes += 1;
     }
 

@@ -51,7 +51,7 @@ pub fn fast(m: &mut Machine) -> Option<u32> {
         return None;
     }
     let k = key(h.phys_page | (lin & 0xFFF), c.cpu.code32());
-    m.cache.lookup(k)
+    m.cache.lookup(k, eip)
 }
 
 pub fn fetch(m: &mut Machine) -> Res<Fetched> {
@@ -78,7 +78,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         p
     };
     let k = key(phys, code32);
-    if let Some(idx) = m.cache.lookup(k) {
+    if let Some(idx) = m.cache.lookup(k, eip) {
         return Ok(Fetched::Cached(idx));
     }
     // Decode a new block from the rest of this page.
@@ -146,6 +146,6 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         m.flush_code_cache();
     }
     m.mark_code_page(phys);
-    let idx = m.cache.insert(k, insns);
+    let idx = m.cache.insert(k, eip, insns);
     Ok(Fetched::Cached(idx))
 }
