@@ -51,7 +51,7 @@ fn two_runs_from_power_on_agree() {
         b.run(700_000);
         assert_eq!(state_hash(&a), state_hash(&b));
     }
-    assert!(a.core.clock > 0);
+    assert!(a.core.clock() > 0);
 }
 
 #[test]

@@ -234,7 +234,7 @@ impl MachineView {
             eflags: cpu.flags.get(),
             prev_cpu: prev.cloned(),
             icount: c.icount,
-            clock: c.clock,
+            clock: c.clock(),
             oldest: s.oldest(),
             pc,
             code_start,

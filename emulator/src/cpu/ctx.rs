@@ -32,8 +32,9 @@ pub struct Core {
     pub dev: Devices,
     /// Retired instructions.
     pub icount: u64,
-    /// Virtual clock in ticks: retired instructions plus ticks skipped while halted.
-    pub clock: u64,
+    /// Ticks skipped while halted. The virtual clock, `clock()`, is `icount + idle_ticks`:
+    /// one counter to bump per instruction instead of two.
+    pub idle_ticks: u64,
     pub a20_mask: u32,
     /// Clock tick at which the devices next need `update` (part of the saved state: an
     /// extra update at another time could move serial input earlier).
@@ -67,7 +68,7 @@ impl Core {
             tlb: Tlb::default(),
             dev,
             icount: 0,
-            clock: 0,
+            idle_ticks: 0,
             a20_mask: 0xFFFF_FFFF,
             next_dev_tick: 0,
             request: None,
@@ -80,9 +81,15 @@ impl Core {
         }
     }
 
+    /// Virtual clock in ticks: retired instructions plus ticks skipped while halted.
+    #[inline(always)]
+    pub fn clock(&self) -> u64 {
+        self.icount + self.idle_ticks
+    }
+
     #[inline]
     pub fn now_ns(&self) -> u64 {
-        self.clock * NS_PER_TICK
+        self.clock() * NS_PER_TICK
     }
 
     pub fn event(&mut self, kind: EventKind) {

@@ -24,10 +24,19 @@ pub mod vec {
 }
 
 /// A fault or abort raised by an instruction (traps such as INT n are delivered directly).
+///
+/// Packed into 8 bytes with a niche (the `bool`), so that `Res<()>` and `Res<u32>` fit in one
+/// register: every handler and memory access returns one, and a wider `Result` would be
+/// returned through memory. Error codes are 16 bits on this CPU (a selector with EXT/IDT/TI,
+/// or the #PF bits), so a `u16` holds every one (SDM Vol. 3A 6.13).
+/// `repr(C)` with the `bool` first puts the niche in the low byte: testing for `Ok` is one
+/// byte compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Exception {
+    has_code: bool,
     pub vector: u8,
-    pub error_code: Option<u32>,
+    code: u16,
     /// For #PF: the linear address that faulted (loaded into CR2 on delivery).
     pub cr2: u32,
 }
@@ -36,15 +45,25 @@ impl Exception {
     pub const fn new(vector: u8) -> Self {
         Exception {
             vector,
-            error_code: None,
+            has_code: false,
+            code: 0,
             cr2: 0,
         }
     }
     pub const fn with_code(vector: u8, code: u32) -> Self {
         Exception {
             vector,
-            error_code: Some(code),
+            has_code: true,
+            code: code as u16,
             cr2: 0,
+        }
+    }
+    /// The error code pushed with the exception, if it has one.
+    pub const fn error_code(&self) -> Option<u32> {
+        if self.has_code {
+            Some(self.code as u32)
+        } else {
+            None
         }
     }
     pub const fn de() -> Self {
@@ -75,7 +94,8 @@ impl Exception {
     pub const fn pf(addr: u32, code: u32) -> Self {
         Exception {
             vector: vec::PF,
-            error_code: Some(code),
+            has_code: true,
+            code: code as u16,
             cr2: addr,
         }
     }
@@ -129,3 +149,7 @@ pub enum ExcClass {
 }
 
 pub type Res<T = ()> = Result<T, Exception>;
+
+// The register-sized results the dispatch loop depends on (see `Exception`).
+const _: () = assert!(std::mem::size_of::<Res<()>>() == 8);
+const _: () = assert!(std::mem::size_of::<Res<u32>>() == 8);

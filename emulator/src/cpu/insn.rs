@@ -20,6 +20,10 @@ pub const K_IMM: u8 = 3;
 #[derive(Clone, Debug)]
 pub struct Insn {
     pub exec: Handler,
+    /// EIP after this instruction, fixed at decode time (a cached block only runs at the
+    /// EIP it was decoded at, see `cpu::cache`): the dispatch loop stores it before calling
+    /// the handler, so handlers see EIP already advanced.
+    pub next_ip: u32,
     pub len: u8,
     /// Operand size in bytes (1, 2 or 4) of the main operation.
     pub size: u8,
@@ -99,10 +103,22 @@ fn mem_size_bytes(m: MemorySize) -> u8 {
 }
 
 impl Insn {
+    /// EIP of this instruction (where a fault restarts it).
+    #[inline(always)]
+    pub fn ip(&self) -> u32 {
+        self.ins.ip32()
+    }
+
     /// Builds the operand recipe from iced's decode; the handler is set by the caller.
     pub fn new(ins: Instruction, exec: Handler) -> Insn {
+        let next = ins.ip32().wrapping_add(ins.len() as u32);
         let mut i = Insn {
             exec,
+            next_ip: if ins.code_size() == iced_x86::CodeSize::Code16 {
+                next & 0xFFFF
+            } else {
+                next
+            },
             len: ins.len() as u8,
             size: 4,
             k0: K_NONE,
@@ -246,10 +262,10 @@ impl Insn {
 pub fn ea(c: &Core, i: &Insn) -> u32 {
     let mut a = i.disp;
     if i.base != NONE {
-        a = a.wrapping_add(c.cpu.gpr[i.base as usize]);
+        a = a.wrapping_add(c.cpu.gpr[(i.base & 7) as usize]);
     }
     if i.index != NONE {
-        a = a.wrapping_add(c.cpu.gpr[i.index as usize] << i.scale);
+        a = a.wrapping_add(c.cpu.gpr[(i.index & 7) as usize] << i.scale);
     }
     if i.a16 {
         a & 0xFFFF

@@ -77,16 +77,16 @@ fn raise_inner(c: &mut Core, e: Exception, fault_rf: bool) {
             c.cpu.cr2 = cur.cr2;
             c.event(EventKind::PageFault {
                 addr: cur.cr2,
-                error_code: cur.error_code.unwrap_or(0),
+                error_code: cur.error_code().unwrap_or(0),
             });
         } else {
             c.event(EventKind::Exception {
                 vector: cur.vector,
-                error_code: cur.error_code,
+                error_code: cur.error_code(),
             });
         }
         let eip = c.cpu.eip;
-        match deliver(c, cur.vector, cur.error_code, eip, Source::Exception) {
+        match deliver(c, cur.vector, cur.error_code(), eip, Source::Exception) {
             Ok(()) => return,
             Err(e2) => {
                 if cur.vector == vec::DF {
@@ -363,7 +363,6 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
     c.cpu.seg[CS] = d.to_seg((sel & !3) | new_cpl as u16);
     c.cpu.cpl = new_cpl;
     c.cpu.eip = offset;
-    c.cpu.flags.materialize();
     c.cpu.flags.bits &= !(TF | NT | RF | VM);
     if !trap {
         c.cpu.flags.bits &= !IF;

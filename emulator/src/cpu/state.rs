@@ -199,10 +199,11 @@ impl Cpu {
     }
     #[inline(always)]
     pub fn get16(&self, r: usize) -> u32 {
-        self.gpr[r] & 0xFFFF
+        self.gpr[r & 7] & 0xFFFF
     }
     #[inline(always)]
     pub fn set16(&mut self, r: usize, v: u32) {
+        let r = r & 7;
         self.gpr[r] = (self.gpr[r] & !0xFFFF) | (v & 0xFFFF);
     }
     #[inline(always)]
@@ -210,7 +211,7 @@ impl Cpu {
         match size {
             1 => self.get8(r),
             2 => self.get16(r),
-            _ => self.gpr[r],
+            _ => self.gpr[r & 7],
         }
     }
     #[inline(always)]
@@ -218,7 +219,7 @@ impl Cpu {
         match size {
             1 => self.set8(r, v),
             2 => self.set16(r, v),
-            _ => self.gpr[r] = v,
+            _ => self.gpr[r & 7] = v,
         }
     }
 }

@@ -113,7 +113,7 @@ impl Machine {
         let end = self.core.icount.saturating_add(budget);
         // Halted time skips count against the budget too, so a guest halted with IF=1
         // whose device events never raise an interrupt (masked PIC) cannot hang `run`.
-        let clock_end = self.core.clock.saturating_add(budget);
+        let clock_end = self.core.clock().saturating_add(budget);
         let mut first = true;
         loop {
             if let Some(r) = self.core.request {
@@ -133,7 +133,7 @@ impl Machine {
             self.core.stop = false;
 
             // Devices whose deadline has come.
-            if self.core.clock >= self.core.next_dev_tick {
+            if self.core.clock() >= self.core.next_dev_tick {
                 self.update_devices();
             }
 
@@ -161,12 +161,12 @@ impl Machine {
                 // halted for good.
                 match (wake, c.dev.next_interrupt_event_ns()) {
                     (true, Some(ns)) => {
-                        let t = ns.div_ceil(NS_PER_TICK).max(c.clock + 1);
-                        c.stats.halted_ticks += t - c.clock;
-                        c.clock = t;
+                        let skip = ns.div_ceil(NS_PER_TICK).max(c.clock() + 1) - c.clock();
+                        c.stats.halted_ticks += skip;
+                        c.idle_ticks += skip;
                         self.update_devices();
                         let c = &mut self.core;
-                        if single_only || c.clock >= clock_end {
+                        if single_only || c.clock() >= clock_end {
                             return RunExit::Budget;
                         }
                         continue;
@@ -206,7 +206,7 @@ impl Machine {
             let to_dev = self
                 .core
                 .next_dev_tick
-                .saturating_sub(self.core.clock)
+                .saturating_sub(self.core.clock())
                 .max(1);
             let limit = if single {
                 1
@@ -244,7 +244,7 @@ impl Machine {
         let now = c.now_ns();
         c.dev.update(now);
         self.core.next_dev_tick = match c.dev.next_event_ns() {
-            Some(ns) => ns.div_ceil(NS_PER_TICK).max(c.clock + 1),
+            Some(ns) => ns.div_ceil(NS_PER_TICK).max(c.clock() + 1),
             None => u64::MAX,
         };
     }
@@ -268,13 +268,8 @@ impl Machine {
     /// code) sets `core.stop`, so checking it once per block is enough.
     fn exec_chain(&mut self, end: u64, first_limit: usize) {
         // Invariant while chaining: TF, DR7 and the interrupt shadow are clear (otherwise the
-        // outer loop runs single instructions), and anything that changes the code size or
-        // mode sets `stop`, so the IP mask is fixed for the whole chain.
-        let ipmask = if self.core.cpu.code32() {
-            u32::MAX
-        } else {
-            0xFFFF
-        };
+        // outer loop runs single instructions). EIP after each instruction comes from the
+        // decode (`Insn::next_ip`): a cached block only runs at the EIP it was decoded at.
         let mut limit = first_limit;
         loop {
             let idx = match fetch::fast(self) {
@@ -283,10 +278,10 @@ impl Machine {
                     // Slow fetch (new block, page crossing, fault): the general path.
                     self.exec_block(limit);
                     let c = &self.core;
-                    if c.stop || c.icount >= end || c.clock >= c.next_dev_tick {
+                    if c.stop || c.icount >= end || c.clock() >= c.next_dev_tick {
                         return;
                     }
-                    limit = (end - c.icount).min(c.next_dev_tick - c.clock) as usize;
+                    limit = (end - c.icount).min(c.next_dev_tick - c.clock()) as usize;
                     continue;
                 }
             };
@@ -294,23 +289,21 @@ impl Machine {
             let insns = &cache.blocks[idx as usize].insns;
             let n = insns.len().min(limit);
             for insn in &insns[..n] {
-                let start = core.cpu.eip;
-                core.cpu.eip = start.wrapping_add(insn.len as u32) & ipmask;
+                core.cpu.eip = insn.next_ip;
                 if let Err(e) = (insn.exec)(core, insn) {
-                    core.cpu.eip = start;
+                    core.cpu.eip = insn.ip();
                     raise(core, e);
                     return;
                 }
                 core.icount += 1;
-                core.clock += 1;
                 if core.stop {
                     return;
                 }
             }
-            if core.icount >= end || core.clock >= core.next_dev_tick {
+            if core.icount >= end || core.clock() >= core.next_dev_tick {
                 return;
             }
-            limit = (end - core.icount).min(core.next_dev_tick - core.clock) as usize;
+            limit = (end - core.icount).min(core.next_dev_tick - core.clock()) as usize;
         }
     }
 
@@ -328,7 +321,6 @@ impl Machine {
             Fetched::Cached(idx) => &cache.blocks[*idx as usize].insns[..],
             Fetched::Temp(v) => &v[..],
         };
-        let ipmask = if core.cpu.code32() { u32::MAX } else { 0xFFFF };
         let tf = core.cpu.flags.bits & TF != 0;
         let shadow = core.cpu.shadow;
         let n = insns.len().min(limit);
@@ -339,15 +331,13 @@ impl Machine {
             0
         };
         for insn in &insns[..n] {
-            let start = core.cpu.eip;
-            core.cpu.eip = start.wrapping_add(insn.len as u32) & ipmask;
+            core.cpu.eip = insn.next_ip;
             if let Err(e) = (insn.exec)(core, insn) {
-                core.cpu.eip = start;
+                core.cpu.eip = insn.ip();
                 raise(core, e);
                 return;
             }
             core.icount += 1;
-            core.clock += 1;
             if core.stop {
                 break;
             }

@@ -10,7 +10,6 @@ use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
 use crate::cpu::exec::{muldiv, shift};
-use crate::cpu::flags::parity;
 use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{ea, Handler, Insn};
 use crate::mmu::segment::{CS, SS};
@@ -25,7 +24,7 @@ fn rget<const S: u8>(c: &Core, r: u8) -> u32 {
     match S {
         1 => c.cpu.get8(r as usize),
         2 => c.cpu.get16(r as usize),
-        _ => c.cpu.gpr[r as usize],
+        _ => c.cpu.gpr[(r & 7) as usize],
     }
 }
 
@@ -34,7 +33,7 @@ fn rset<const S: u8>(c: &mut Core, r: u8, v: u32) {
     match S {
         1 => c.cpu.set8(r as usize, v),
         2 => c.cpu.set16(r as usize, v),
-        _ => c.cpu.gpr[r as usize] = v,
+        _ => c.cpu.gpr[(r & 7) as usize] = v,
     }
 }
 
@@ -255,9 +254,9 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
 
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
     if !c.cpu.stack32() {
-        return c.push(4, c.cpu.gpr[i.r0 as usize]);
+        return c.push(4, c.cpu.gpr[(i.r0 & 7) as usize]);
     }
-    let v = c.cpu.gpr[i.r0 as usize];
+    let v = c.cpu.gpr[(i.r0 & 7) as usize];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
     c.write(SS, sp, 4, v)?;
     c.cpu.gpr[4] = sp;
@@ -267,14 +266,14 @@ fn push_r32(c: &mut Core, i: &Insn) -> Res {
 fn pop_r32(c: &mut Core, i: &Insn) -> Res {
     if !c.cpu.stack32() {
         let v = c.pop(4)?;
-        c.cpu.gpr[i.r0 as usize] = v;
+        c.cpu.gpr[(i.r0 & 7) as usize] = v;
         return Ok(());
     }
     let sp = c.cpu.gpr[4];
     let v = c.read(SS, sp, 4)?;
     // POP ESP: the popped value wins over the increment.
     c.cpu.gpr[4] = sp.wrapping_add(4);
-    c.cpu.gpr[i.r0 as usize] = v;
+    c.cpu.gpr[(i.r0 & 7) as usize] = v;
     Ok(())
 }
 
@@ -331,37 +330,33 @@ fn shift_ri<const K: u8>(c: &mut Core, i: &Insn) -> Res {
     if n == 0 {
         return Ok(());
     }
-    let d = c.cpu.gpr[i.r0 as usize];
+    let d = c.cpu.gpr[(i.r0 & 7) as usize];
     let (r, cf, of) = shift::compute(K, 4, d, n, false);
-    c.cpu.gpr[i.r0 as usize] = r;
-    c.cpu
-        .flags
-        .set_arith(cf, parity(r), false, r == 0, r >> 31 != 0, of);
+    c.cpu.gpr[(i.r0 & 7) as usize] = r;
+    c.cpu.flags.set_result(4, r, cf, of);
     Ok(())
 }
 
 #[inline(always)]
 fn imul_flags(c: &mut Core, r: u32, wide: bool) {
-    c.cpu
-        .flags
-        .set_arith(wide, parity(r), false, r == 0, r >> 31 != 0, wide);
+    c.cpu.flags.set_result(4, r, wide, wide);
 }
 
 /// IMUL r32, r32, imm.
 fn imul_rri(c: &mut Core, i: &Insn) -> Res {
-    let a = c.cpu.gpr[i.r1 as usize];
+    let a = c.cpu.gpr[(i.r1 & 7) as usize];
     let (r, wide) = muldiv::imul_trunc(4, a, i.imm);
-    c.cpu.gpr[i.r0 as usize] = r;
+    c.cpu.gpr[(i.r0 & 7) as usize] = r;
     imul_flags(c, r, wide);
     Ok(())
 }
 
 /// IMUL r32, r32.
 fn imul_rr(c: &mut Core, i: &Insn) -> Res {
-    let a = c.cpu.gpr[i.r0 as usize];
-    let b = c.cpu.gpr[i.r1 as usize];
+    let a = c.cpu.gpr[(i.r0 & 7) as usize];
+    let b = c.cpu.gpr[(i.r1 & 7) as usize];
     let (r, wide) = muldiv::imul_trunc(4, a, b);
-    c.cpu.gpr[i.r0 as usize] = r;
+    c.cpu.gpr[(i.r0 & 7) as usize] = r;
     imul_flags(c, r, wide);
     Ok(())
 }

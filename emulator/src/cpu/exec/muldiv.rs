@@ -5,7 +5,7 @@
 
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
-use crate::cpu::flags::{mask, parity};
+use crate::cpu::flags::mask;
 use crate::cpu::insn::{get0, get1, Handler, Insn};
 use iced_x86::{Instruction, Mnemonic};
 
@@ -35,11 +35,7 @@ fn sext(v: u32, size: u8) -> i64 {
 /// Multiply flags: CF = OF = `wide`; SF, ZF, PF from the low half of the result and AF
 /// cleared (undefined in the SDM; see `cpu::undefined_flags`).
 fn mul_flags(c: &mut Core, size: u8, lo: u32, wide: bool) {
-    let lo = lo & mask(size);
-    let sf = (lo >> (size as u32 * 8 - 1)) & 1 != 0;
-    c.cpu
-        .flags
-        .set_arith(wide, parity(lo), false, lo == 0, sf, wide);
+    c.cpu.flags.set_result(size, lo & mask(size), wide, wide);
 }
 
 /// Stores a double-width product: AX (8-bit), DX:AX (16-bit), EDX:EAX (32-bit).

@@ -6,7 +6,7 @@
 
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::Res;
-use crate::cpu::flags::{mask, parity, CF, OF};
+use crate::cpu::flags::{mask, CF, OF};
 use crate::cpu::insn::{get1, rmw0, Handler, Insn, K_REG};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
@@ -125,9 +125,8 @@ fn shift<const K: u8>(c: &mut Core, i: &Insn) -> Res {
             f.set_bit(CF, cf);
             f.set_bit(OF, of);
         } else {
-            let sf = (r >> (i.size as u32 * 8 - 1)) & 1 != 0;
             // AF is undefined for a non-zero count: cleared (see `cpu::undefined_flags`).
-            f.set_arith(cf, parity(r), false, r == 0, sf, of);
+            f.set_result(i.size, r, cf, of);
         }
         Some(r)
     })
@@ -165,8 +164,7 @@ fn shxd<const LEFT: bool>(c: &mut Core, i: &Insn) -> Res {
             return None;
         }
         let (r, cf, of) = compute_double(LEFT, i.size, d, s, n);
-        let sf = (r >> (i.size as u32 * 8 - 1)) & 1 != 0;
-        c.cpu.flags.set_arith(cf, parity(r), false, r == 0, sf, of);
+        c.cpu.flags.set_result(i.size, r, cf, of);
         Some(r)
     })
 }

@@ -438,7 +438,7 @@ fn cpuid(c: &mut Core, _i: &Insn) -> Res {
 
 /// TSC = virtual clock ticks + offset (deterministic).
 pub fn tsc(c: &Core) -> u64 {
-    c.clock.wrapping_add(c.cpu.msr.tsc_offset)
+    c.clock().wrapping_add(c.cpu.msr.tsc_offset)
 }
 
 fn rdtsc(c: &mut Core, _i: &Insn) -> Res {
@@ -473,7 +473,7 @@ fn wrmsr(c: &mut Core, _i: &Insn) -> Res {
     let v = (c.cpu.gpr[2] as u64) << 32 | c.cpu.gpr[0] as u64;
     let msr = c.cpu.gpr[1];
     match msr {
-        0x10 => c.cpu.msr.tsc_offset = v.wrapping_sub(c.clock),
+        0x10 => c.cpu.msr.tsc_offset = v.wrapping_sub(c.clock()),
         0x174 => c.cpu.msr.sysenter_cs = v as u32,
         0x175 => c.cpu.msr.sysenter_esp = v as u32,
         0x176 => c.cpu.msr.sysenter_eip = v as u32,
