@@ -47,6 +47,10 @@ pub struct Core {
     /// loop must look at: code written, IF set, mode changed, exit requested...).
     #[serde(skip)]
     pub stop: bool,
+    /// Set with `stop` by a taken Jcc in the middle of a block: only the block ends; the
+    /// dispatch loop clears both and goes on (nothing else can have set `stop` during a Jcc).
+    #[serde(skip)]
+    pub branch_exit: bool,
     /// Physical pages holding cached code that were written.
     #[serde(skip)]
     pub smc_pages: Vec<u32>,
@@ -75,6 +79,7 @@ impl Core {
             stats: Stats::default(),
             events: EventLog::default(),
             stop: false,
+            branch_exit: false,
             smc_pages: Vec::new(),
             delivering: None,
             align_check: false,

@@ -37,8 +37,10 @@ pub enum Fetched {
 
 /// The common case, inlined into the dispatch loop: the code page is the one translated
 /// last (same TLB generation and privilege) and the block is cached. None otherwise.
+/// `code32` is the caller's: the dispatch loop computes it once per chain (anything that
+/// changes the code size ends the chain).
 #[inline(always)]
-pub fn fast(m: &mut Machine) -> Option<u32> {
+pub fn fast(m: &mut Machine, code32: bool) -> Option<u32> {
     let c = &m.core;
     let eip = c.cpu.eip;
     let cs = &c.cpu.seg[CS];
@@ -50,7 +52,7 @@ pub fn fast(m: &mut Machine) -> Option<u32> {
     if h.lin_page != lin & !0xFFF || h.gen != c.tlb.generation || h.user != (c.cpu.cpl == 3) {
         return None;
     }
-    let k = key(h.phys_page | (lin & 0xFFF), c.cpu.code32());
+    let k = key(h.phys_page | (lin & 0xFFF), code32);
     m.cache.lookup(k, eip)
 }
 
@@ -105,9 +107,18 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         }
         let h = exec::select(&ins);
         let flow = ins.flow_control();
+        // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
+        // ends the block through `Core::branch_exit` (see `exec::fast::jcc_mid`).
+        let jcc = exec::fast::is_jcc(&ins);
         insns.push(Insn::new(ins, h));
-        if flow != FlowControl::Next {
+        if flow != FlowControl::Next && !jcc {
             break;
+        }
+    }
+    let last = insns.len().saturating_sub(1);
+    for insn in &mut insns[..last] {
+        if exec::fast::is_jcc(&insn.ins) {
+            insn.exec = exec::fast::jcc_mid_table(insn.cc);
         }
     }
     if insns.is_empty() {

@@ -131,6 +131,7 @@ impl Machine {
             }
             self.apply_smc();
             self.core.stop = false;
+            self.core.branch_exit = false;
 
             // Devices whose deadline has come.
             if self.core.clock() >= self.core.next_dev_tick {
@@ -270,14 +271,19 @@ impl Machine {
         // Invariant while chaining: TF, DR7 and the interrupt shadow are clear (otherwise the
         // outer loop runs single instructions). EIP after each instruction comes from the
         // decode (`Insn::next_ip`): a cached block only runs at the EIP it was decoded at.
+        let code32 = self.core.cpu.code32();
         let mut limit = first_limit;
         loop {
-            let idx = match fetch::fast(self) {
+            let idx = match fetch::fast(self, code32) {
                 Some(idx) => idx,
                 None => {
                     // Slow fetch (new block, page crossing, fault): the general path.
                     self.exec_block(limit);
-                    let c = &self.core;
+                    let c = &mut self.core;
+                    if c.branch_exit {
+                        c.branch_exit = false;
+                        c.stop = false;
+                    }
                     if c.stop || c.icount >= end || c.clock() >= c.next_dev_tick {
                         return;
                     }
@@ -297,7 +303,12 @@ impl Machine {
                 }
                 core.icount += 1;
                 if core.stop {
-                    return;
+                    if !core.branch_exit {
+                        return;
+                    }
+                    core.branch_exit = false;
+                    core.stop = false;
+                    break;
                 }
             }
             if core.icount >= end || core.clock() >= core.next_dev_tick {

@@ -316,6 +316,52 @@ fn jcc<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
+/// A Jcc that is not the last instruction of its block: when taken, it ends the block
+/// (`stop`) and says that only the block ends (`branch_exit`), so the dispatch loop goes on
+/// with the target's block without a trip through the outer loop.
+fn jcc_mid<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
+    if c.cpu.flags.cond(CC) {
+        if i.imm > c.cpu.seg[CS].limit {
+            return Err(Exception::gp(0));
+        }
+        c.cpu.eip = i.imm;
+        c.stop = true;
+        c.branch_exit = true;
+    }
+    Ok(())
+}
+
+/// True for the Jcc forms `select` gives a `jcc` handler (no LOCK-class prefix).
+pub fn is_jcc(ins: &Instruction) -> bool {
+    use Mnemonic::*;
+    matches!(
+        ins.mnemonic(),
+        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg
+    ) && !(ins.has_lock_prefix() || ins.has_xacquire_prefix() || ins.has_xrelease_prefix())
+}
+
+pub fn jcc_mid_table(cc: u8) -> Handler {
+    const T: [Handler; 16] = [
+        jcc_mid::<0>,
+        jcc_mid::<1>,
+        jcc_mid::<2>,
+        jcc_mid::<3>,
+        jcc_mid::<4>,
+        jcc_mid::<5>,
+        jcc_mid::<6>,
+        jcc_mid::<7>,
+        jcc_mid::<8>,
+        jcc_mid::<9>,
+        jcc_mid::<10>,
+        jcc_mid::<11>,
+        jcc_mid::<12>,
+        jcc_mid::<13>,
+        jcc_mid::<14>,
+        jcc_mid::<15>,
+    ];
+    T[(cc & 15) as usize]
+}
+
 fn jcc_table(cc: u8) -> Handler {
     const T: [Handler; 16] = [
         jcc::<0>, jcc::<1>, jcc::<2>, jcc::<3>, jcc::<4>, jcc::<5>, jcc::<6>, jcc::<7>, jcc::<8>,
