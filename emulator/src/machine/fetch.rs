@@ -37,10 +37,10 @@ pub enum Fetched {
 
 /// The common case, inlined into the dispatch loop: the code page is the one translated
 /// last (same TLB generation and privilege) and the block is cached. None otherwise.
-/// `code32` is the caller's: the dispatch loop computes it once per chain (anything that
-/// changes the code size ends the chain).
+/// `code32` and `user` are the caller's: the dispatch loop computes them once per chain
+/// (anything that changes the code size or the privilege level ends the chain).
 #[inline(always)]
-pub fn fast(m: &mut Machine, code32: bool) -> Option<u32> {
+pub fn fast(m: &mut Machine, code32: bool, user: bool) -> Option<u32> {
     let c = &m.core;
     let eip = c.cpu.eip;
     let cs = &c.cpu.seg[CS];
@@ -49,7 +49,7 @@ pub fn fast(m: &mut Machine, code32: bool) -> Option<u32> {
     }
     let lin = cs.base.wrapping_add(eip);
     let h = m.hint;
-    if h.lin_page != lin & !0xFFF || h.gen != c.tlb.generation || h.user != (c.cpu.cpl == 3) {
+    if h.lin_page != lin & !0xFFF || h.gen != c.tlb.generation || h.user != user {
         return None;
     }
     let k = key(h.phys_page | (lin & 0xFFF), code32);

@@ -271,10 +271,14 @@ impl Machine {
         // Invariant while chaining: TF, DR7 and the interrupt shadow are clear (otherwise the
         // outer loop runs single instructions). EIP after each instruction comes from the
         // decode (`Insn::next_ip`): a cached block only runs at the EIP it was decoded at.
+        // The code size, the privilege level and the device deadline stay fixed for the
+        // whole chain: what changes them (far transfers, interrupts, I/O...) sets `stop`.
         let code32 = self.core.cpu.code32();
+        let user = self.core.cpu.cpl == 3;
+        let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
         let mut limit = first_limit;
         loop {
-            let idx = match fetch::fast(self, code32) {
+            let idx = match fetch::fast(self, code32, user) {
                 Some(idx) => idx,
                 None => {
                     // Slow fetch (new block, page crossing, fault): the general path.
@@ -284,10 +288,10 @@ impl Machine {
                         c.branch_exit = false;
                         c.stop = false;
                     }
-                    if c.stop || c.icount >= end || c.clock() >= c.next_dev_tick {
+                    if c.stop || c.icount >= deadline {
                         return;
                     }
-                    limit = (end - c.icount).min(c.next_dev_tick - c.clock()) as usize;
+                    limit = (deadline - c.icount) as usize;
                     continue;
                 }
             };
@@ -311,10 +315,10 @@ impl Machine {
                     break;
                 }
             }
-            if core.icount >= end || core.clock() >= core.next_dev_tick {
+            if core.icount >= deadline {
                 return;
             }
-            limit = (end - core.icount).min(core.next_dev_tick - core.clock()) as usize;
+            limit = (deadline - core.icount) as usize;
         }
     }
 
