@@ -531,7 +531,10 @@ impl Engine {
         match load_bytes_with(&bytes, cmdline) {
             Ok(m) => {
                 self.symbols = Arc::new(Symbols::from_elf(&bytes));
+                // A new session takes a checkpoint of all RAM: the first estimate of the cost.
+                let t = Instant::now();
                 self.session = Some(Session::new(m));
+                self.checkpoint_cost = t.elapsed().as_secs_f64();
                 self.image = path.to_string();
                 self.running = false;
                 self.pending = false;
@@ -601,6 +604,56 @@ mod tests {
 
     fn sample(rel: &str) -> Vec<u8> {
         std::fs::read(crate::app::sample_path(rel)).unwrap()
+    }
+
+    /// Waits (up to 60 s) for a view that satisfies `cond`.
+    fn wait_view(w: &Worker, what: &str, cond: impl Fn(&View) -> bool) -> Arc<View> {
+        let t0 = Instant::now();
+        loop {
+            let v = w.view();
+            if cond(&v) {
+                return v;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn icount(v: &View) -> u64 {
+        v.machine.as_ref().map_or(0, |m| m.icount)
+    }
+
+    #[test]
+    fn after_a_flat_out_run_step_back_lands_one_instruction_earlier() {
+        // Flat out, this thread takes the checkpoints itself (paced by their cost); a step
+        // back after pausing must still replay to exactly one instruction before.
+        let path = crate::app::sample_path("samples/bench/intloop.elf");
+        let w = Worker::start_with(Some(&path), "iters=1000000000", Box::new(|| {}));
+        wait_view(&w, "loaded", |v| v.machine.is_some());
+        w.send(Command::Run);
+        wait_view(&w, "ran 100M instructions", |v| icount(v) > 100_000_000);
+        w.send(Command::Pause);
+        let paused = wait_view(&w, "paused", |v| !v.running && v.seq > 0);
+        let n = icount(&paused);
+        let seq = paused.seq;
+        w.send(Command::StepBack);
+        let back = wait_view(&w, "stepped back", |v| v.seq > seq && icount(v) != n);
+        assert_eq!(icount(&back), n - 1);
+        assert!(
+            back.machine.as_ref().unwrap().oldest < n / 2,
+            "checkpoints from early in the run are kept"
+        );
+    }
+
+    #[test]
+    fn the_boot_command_line_reaches_the_guest() {
+        let path = crate::app::sample_path("samples/bench/intloop.elf");
+        let w = Worker::start_with(Some(&path), "iters=1000", Box::new(|| {}));
+        wait_view(&w, "loaded", |v| v.machine.is_some());
+        w.send(Command::Run);
+        let v = wait_view(&w, "guest exit", |v| v.serial.contains("iters="));
+        let v = wait_view(&w, "stopped", |x| !x.running && x.seq >= v.seq);
+        assert!(v.serial.contains("iters=1000"), "serial: {}", v.serial);
     }
 
     #[test]
