@@ -298,15 +298,20 @@ impl Machine {
             let Machine { core, cache, .. } = self;
             let insns = &cache.blocks[idx as usize].insns;
             let n = insns.len().min(limit);
+            // The retired count lives in a register across the block; handlers see it in
+            // `core.icount` (stored before each call) as the count before their instruction.
+            let mut ic = core.icount;
             for insn in &insns[..n] {
                 core.cpu.eip = insn.next_ip;
+                core.icount = ic;
                 if let Err(e) = (insn.exec)(core, insn) {
                     core.cpu.eip = insn.ip();
                     raise(core, e);
                     return;
                 }
-                core.icount += 1;
+                ic += 1;
                 if core.stop {
+                    core.icount = ic;
                     if !core.branch_exit {
                         return;
                     }
@@ -315,10 +320,11 @@ impl Machine {
                     break;
                 }
             }
-            if core.icount >= deadline {
+            core.icount = ic;
+            if ic >= deadline {
                 return;
             }
-            limit = (deadline - core.icount) as usize;
+            limit = (deadline - ic) as usize;
         }
     }
 
