@@ -20,6 +20,11 @@ pub struct Block {
     pub ip: u32,
     pub insns: Vec<Insn>,
     pub valid: bool,
+    /// The dispatch chain in which `links` were recorded; they are valid only during it
+    /// (see `Machine::exec_chain`).
+    pub link_chain: u64,
+    /// The last two blocks that followed this one, most recent first: (EIP, block index).
+    pub links: [(u32, u32); 2],
 }
 
 #[derive(Clone, Debug, Default)]
@@ -78,6 +83,8 @@ impl DecodeCache {
             ip,
             insns,
             valid: true,
+            link_chain: 0,
+            links: [(0, 0); 2],
         });
         self.map.insert(k, idx);
         let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);

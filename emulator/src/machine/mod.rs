@@ -57,6 +57,8 @@ pub struct Machine {
     pub breakpoints: Vec<u32>,
     /// The last code page translated by fetch (saves a TLB lookup per block).
     hint: fetch::Hint,
+    /// Number of the current dispatch chain (block links are valid within one chain).
+    chain: u64,
 }
 
 impl Machine {
@@ -67,6 +69,7 @@ impl Machine {
             cache: DecodeCache::new(),
             breakpoints: Vec::new(),
             hint: fetch::Hint::default(),
+            chain: 1,
         }
     }
 
@@ -77,6 +80,7 @@ impl Machine {
             cache: DecodeCache::new(),
             breakpoints: Vec::new(),
             hint: fetch::Hint::default(),
+            chain: 1,
         };
         m.flush_code_cache();
         m
@@ -276,25 +280,63 @@ impl Machine {
         let code32 = self.core.cpu.code32();
         let user = self.core.cpu.cpl == 3;
         let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
+        // Blocks are linked to their last two successors for the length of this chain:
+        // within it, an EIP leads to the same block every time (no code is written, no TLB
+        // flush, no mode, CS or CPL change without `stop`).
+        self.chain += 1;
+        let chain = self.chain;
+        let mut prev: Option<u32> = None;
         let mut limit = first_limit;
         loop {
-            let idx = match fetch::fast(self, code32, user) {
-                Some(idx) => idx,
-                None => {
-                    // Slow fetch (new block, page crossing, fault): the general path.
-                    self.exec_block(limit);
-                    let c = &mut self.core;
-                    if c.branch_exit {
-                        c.branch_exit = false;
-                        c.stop = false;
-                    }
-                    if c.stop || c.icount >= deadline {
-                        return;
-                    }
-                    limit = (deadline - c.icount) as usize;
-                    continue;
+            let eip = self.core.cpu.eip;
+            let linked = prev.and_then(|p| {
+                let b = &self.cache.blocks[p as usize];
+                if b.link_chain != chain {
+                    None
+                } else if b.links[0].0 == eip {
+                    Some(b.links[0].1)
+                } else if b.links[1].0 == eip {
+                    Some(b.links[1].1)
+                } else {
+                    None
                 }
+            });
+            let idx = match linked {
+                Some(idx) => {
+                    self.cache.hits += 1;
+                    idx
+                }
+                None => match fetch::fast(self, code32, user) {
+                    Some(idx) => {
+                        if let Some(p) = prev {
+                            let b = &mut self.cache.blocks[p as usize];
+                            if b.link_chain != chain {
+                                b.link_chain = chain;
+                                b.links = [(eip, idx); 2];
+                            } else {
+                                b.links = [(eip, idx), b.links[0]];
+                            }
+                        }
+                        idx
+                    }
+                    None => {
+                        // Slow fetch (new block, page crossing, fault): the general path.
+                        prev = None;
+                        self.exec_block(limit);
+                        let c = &mut self.core;
+                        if c.branch_exit {
+                            c.branch_exit = false;
+                            c.stop = false;
+                        }
+                        if c.stop || c.icount >= deadline {
+                            return;
+                        }
+                        limit = (deadline - c.icount) as usize;
+                        continue;
+                    }
+                },
             };
+            prev = Some(idx);
             let Machine { core, cache, .. } = self;
             let insns = &cache.blocks[idx as usize].insns;
             let n = insns.len().min(limit);

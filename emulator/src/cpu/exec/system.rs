@@ -263,6 +263,9 @@ fn invlpg(c: &mut Core, i: &Insn) -> Res {
     let off = ea(c, i);
     let lin = c.cpu.seg[i.seg as usize].base.wrapping_add(off);
     c.tlb.invlpg(lin);
+    // A translation changed: the dispatch loop must not follow block links recorded with
+    // the old one (see `Machine::exec_chain`).
+    c.stop = true;
     Ok(())
 }
 
