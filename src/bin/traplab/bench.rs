@@ -1,6 +1,7 @@
 //! `traplab bench`: guest MIPS on the benchmark guests, as a table. The same workloads as
-//! the criterion bench `benches/interpreter.rs` (which is the reference measurement); this
-//! command is the quick version a student can run: best of `--runs` wall-clock runs.
+//! the criterion bench `benches/interpreter.rs` (which is the reference measurement, at the
+//! guests' default sizes: `--scale 10` here); this command is the quick version a student
+//! can run: best of `--runs` wall-clock runs of the guest (its boot not timed).
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
