@@ -405,7 +405,7 @@ impl Session {
 
     fn maybe_checkpoint(&mut self) {
         let last = self.ckpts.back().map_or(0, |c| c.icount);
-        if self.icount() >= last + self.checkpoint_every {
+        if self.icount() >= last.saturating_add(self.checkpoint_every) {
             self.checkpoint();
         }
     }

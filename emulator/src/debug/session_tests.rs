@@ -305,3 +305,17 @@ fn densify_keeps_the_state_and_makes_the_first_step_back_cheap() {
         s.last_reexecuted
     );
 }
+
+/// "Never checkpoint on your own" (the GUI's worker takes them itself while running flat
+/// out) must not overflow the spacing arithmetic.
+#[test]
+fn checkpoint_spacing_of_u64_max_means_never() {
+    let mut s = session();
+    s.advance(5_000);
+    s.checkpoint(); // a checkpoint past 0: `last + every` would overflow
+    let before = s.ckpts.len();
+    s.checkpoint_every = u64::MAX;
+    s.advance(30_000);
+    assert_eq!(s.icount(), 35_000);
+    assert_eq!(s.ckpts.len(), before, "no automatic checkpoint was taken");
+}
