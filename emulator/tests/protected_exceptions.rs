@@ -181,6 +181,35 @@ fn single_step_trap_sets_dr6_bs() {
     assert_ne!(m.core.cpu.dr[6] & (1 << 14), 0, "DR6.BS");
 }
 
+/// MOV SS delays the single-step trap until after the next instruction (SDM Vol. 3A 6.8.3):
+/// one #DB comes after the instruction that follows it.
+#[test]
+fn mov_ss_delays_the_single_step_trap_by_one_instruction() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.i(&[0x9C], "pushfd");
+    a.i(
+        &[0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00],
+        "or dword [esp],0x100",
+    );
+    a.i(&[0x9D], "popfd");
+    a.i(&[0x8E, 0xD1], "mov ss,cx"); // no trap here
+    a.i(&[0x40], "inc eax");
+    let after = a.here(); // the trap comes here
+    a.i(&[0x40], "inc eax");
+    a.load(&mut m);
+    m.core.cpu.gpr[0] = 0;
+    m.core.cpu.gpr[1] = K_DATA as u32;
+    expect_vector(&mut m, 1);
+    assert_eq!(m.core.cpu.gpr[0], 1, "MOV SS and one more instruction ran");
+    assert_eq!(
+        stack(&m, 0),
+        after,
+        "the #DB follows the instruction after MOV SS"
+    );
+    assert_ne!(m.core.cpu.dr[6] & (1 << 14), 0, "DR6.BS");
+}
+
 #[test]
 fn interrupt_gate_clears_if_trap_gate_keeps_it() {
     let mut m = pm();

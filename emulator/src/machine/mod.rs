@@ -408,6 +408,9 @@ impl Machine {
         if shadow {
             core.cpu.shadow = false;
         }
+        // MOV SS / POP SS that just completed delay the single-step trap to after the next
+        // instruction, whose block starts with the shadow set (SDM Vol. 3A 6.8.3).
+        let tf = tf && !(n == 1 && !shadow && core.cpu.shadow && loads_ss(&insns[0].ins));
         if (tf || dbits != 0) && core.request.is_none() {
             // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS; data
             // breakpoint traps (17.3.1.2): DR6.B0-B3. One #DB reports both.
@@ -434,4 +437,14 @@ impl Machine {
             }
         }
     }
+}
+
+/// MOV SS or POP SS (the instructions whose interrupt shadow also holds back debug traps;
+/// STI's does not).
+fn loads_ss(ins: &iced_x86::Instruction) -> bool {
+    matches!(
+        ins.mnemonic(),
+        iced_x86::Mnemonic::Mov | iced_x86::Mnemonic::Pop
+    ) && ins.op0_kind() == iced_x86::OpKind::Register
+        && ins.op0_register() == iced_x86::Register::SS
 }
