@@ -108,7 +108,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         let h = exec::select(&ins);
         let flow = ins.flow_control();
         // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
-        // ends the block through `Core::branch_exit` (see `exec::fast::jcc_mid`).
+        // ends the block through `Core::branch_exit` (see `exec::fast::jcc`).
         let jcc = exec::fast::is_jcc(&ins);
         insns.push(Insn::new(ins, h));
         if flow != FlowControl::Next && !jcc {
@@ -118,7 +118,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     let last = insns.len().saturating_sub(1);
     for insn in &mut insns[..last] {
         if exec::fast::is_jcc(&insn.ins) {
-            insn.exec = exec::fast::jcc_mid_table(insn.cc);
+            insn.exec = exec::fast::jcc_table::<true>(insn.cc);
         }
     }
     if insns.is_empty() {

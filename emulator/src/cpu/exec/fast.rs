@@ -125,9 +125,9 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
                 by_size!(s, incdec_m, false)
             })
         }
-        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
+        _ if is_jcc(ins) => {
             let cc = (ins.condition_code() as u8).wrapping_sub(1);
-            Some(jcc_table(cc))
+            Some(jcc_table::<false>(cc))
         }
         Shl | Shr | Sar
             if ins.op_kind(0) == OpKind::Register
@@ -305,28 +305,20 @@ fn ret32(c: &mut Core, _i: &Insn) -> Res {
     Ok(())
 }
 
-/// Jcc with the condition fixed at decode time.
-fn jcc<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
+/// Jcc with the condition fixed at decode time. `MID`: the Jcc is not the last instruction
+/// of its block, so when taken it ends the block (`stop`) and says that only the block ends
+/// (`branch_exit`): the dispatch loop goes on with the target's block without a trip
+/// through the outer loop.
+fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             return Err(Exception::gp(0));
         }
         c.cpu.eip = i.imm;
-    }
-    Ok(())
-}
-
-/// A Jcc that is not the last instruction of its block: when taken, it ends the block
-/// (`stop`) and says that only the block ends (`branch_exit`), so the dispatch loop goes on
-/// with the target's block without a trip through the outer loop.
-fn jcc_mid<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
-    if c.cpu.flags.cond(CC) {
-        if i.imm > c.cpu.seg[CS].limit {
-            return Err(Exception::gp(0));
+        if MID {
+            c.stop = true;
+            c.branch_exit = true;
         }
-        c.cpu.eip = i.imm;
-        c.stop = true;
-        c.branch_exit = true;
     }
     Ok(())
 }
@@ -340,34 +332,27 @@ pub fn is_jcc(ins: &Instruction) -> bool {
     ) && !(ins.has_lock_prefix() || ins.has_xacquire_prefix() || ins.has_xrelease_prefix())
 }
 
-pub fn jcc_mid_table(cc: u8) -> Handler {
-    const T: [Handler; 16] = [
-        jcc_mid::<0>,
-        jcc_mid::<1>,
-        jcc_mid::<2>,
-        jcc_mid::<3>,
-        jcc_mid::<4>,
-        jcc_mid::<5>,
-        jcc_mid::<6>,
-        jcc_mid::<7>,
-        jcc_mid::<8>,
-        jcc_mid::<9>,
-        jcc_mid::<10>,
-        jcc_mid::<11>,
-        jcc_mid::<12>,
-        jcc_mid::<13>,
-        jcc_mid::<14>,
-        jcc_mid::<15>,
+/// The Jcc handler for condition `cc` (Intel order); `MID` as in `jcc`.
+pub fn jcc_table<const MID: bool>(cc: u8) -> Handler {
+    let t: [Handler; 16] = [
+        jcc::<0, MID>,
+        jcc::<1, MID>,
+        jcc::<2, MID>,
+        jcc::<3, MID>,
+        jcc::<4, MID>,
+        jcc::<5, MID>,
+        jcc::<6, MID>,
+        jcc::<7, MID>,
+        jcc::<8, MID>,
+        jcc::<9, MID>,
+        jcc::<10, MID>,
+        jcc::<11, MID>,
+        jcc::<12, MID>,
+        jcc::<13, MID>,
+        jcc::<14, MID>,
+        jcc::<15, MID>,
     ];
-    T[(cc & 15) as usize]
-}
-
-fn jcc_table(cc: u8) -> Handler {
-    const T: [Handler; 16] = [
-        jcc::<0>, jcc::<1>, jcc::<2>, jcc::<3>, jcc::<4>, jcc::<5>, jcc::<6>, jcc::<7>, jcc::<8>,
-        jcc::<9>, jcc::<10>, jcc::<11>, jcc::<12>, jcc::<13>, jcc::<14>, jcc::<15>,
-    ];
-    T[(cc & 15) as usize]
+    t[(cc & 15) as usize]
 }
 
 /// SHL/SHR/SAR r32, imm8 (flags as in `shift`: see `cpu::undefined_flags`).
