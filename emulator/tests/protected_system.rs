@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use traplab::mmu::segment::SS;
 use traplab::RunExit;
 
 fn run_halt(m: &mut traplab::Machine) {
@@ -461,4 +462,50 @@ fn outs_and_ins_check_the_io_bitmap() {
         assert_eq!(m.core.cpu.gpr[6], DATA, "{text}: ESI unchanged");
         assert_eq!(m.core.cpu.gpr[7], DATA, "{text}: EDI unchanged");
     }
+}
+
+/// ENTER with a 32-bit operand size on a 16-bit stack segment (SS.B = 0) writes only BP:
+/// bits 31:16 of EBP are kept. SDM Vol. 2A ENTER: "The stack-size attribute determines
+/// whether the BP (16 bits) or EBP (32 bits) register specifies the current frame pointer";
+/// test386.asm (barotto/test386.asm), whose expected results were checked on real
+/// processors, found that Traplab zero-extended SP into EBP instead.
+#[test]
+fn enter_32_on_a_16_bit_stack_writes_only_bp() {
+    let mut m = pm();
+    // A 16-bit (B = 0), byte-granular, writable data segment at 0 for SS.
+    set_gdt(&mut m, FREE, seg_desc(0, 0xFFFF, 0x92, 0));
+    load(&mut m, SS, FREE);
+    m.core.cpu.gpr[4] = 0x1234_7000;
+    m.core.cpu.gpr[5] = 0xDEAD_BEEF;
+    let mut a = Asm::new32(CODE);
+    a.i(&[0xC8, 0x08, 0x00, 0x00], "enter 8,0");
+    a.i(&[0xC8, 0x04, 0x00, 0x01], "enter 4,1");
+    a.hlt();
+    a.load(&mut m);
+    run_halt(&mut m);
+    let c = &m.core.cpu;
+    // First ENTER: push EBP at SS:0x6FFC, BP = 0x6FFC, SP -= 8.
+    assert_eq!(r32(&m, 0x6FFC), 0xDEAD_BEEF, "old EBP pushed as a dword");
+    // Second ENTER (level 1): push EBP (0xDEAD6FFC) at 0x6FF0, push the frame (0x6FF0)
+    // at 0x6FEC, BP = 0x6FF0, SP = 0x6FEC - 4.
+    assert_eq!(r32(&m, 0x6FF0), 0xDEAD_6FFC, "EBP after the first ENTER");
+    assert_eq!(
+        r32(&m, 0x6FEC),
+        0x0000_6FF0,
+        "frame pointer pushed at 32 bits"
+    );
+    assert_eq!(c.gpr[5], 0xDEAD_6FF0, "EBP keeps bits 31:16");
+    assert_eq!(c.gpr[4], 0x1234_6FE8, "ESP keeps bits 31:16 (16-bit stack)");
+
+    // On a 32-bit stack the whole EBP is written, as before.
+    let mut m = pm();
+    m.core.cpu.gpr[4] = 0x7000;
+    m.core.cpu.gpr[5] = 0xDEAD_BEEF;
+    let mut a = Asm::new32(CODE);
+    a.i(&[0xC8, 0x08, 0x00, 0x00], "enter 8,0");
+    a.hlt();
+    a.load(&mut m);
+    run_halt(&mut m);
+    assert_eq!(m.core.cpu.gpr[5], 0x6FFC);
+    assert_eq!(m.core.cpu.gpr[4], 0x6FF4);
 }

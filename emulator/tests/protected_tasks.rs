@@ -315,8 +315,21 @@ fn sixteen_bit_tss_through_a_gdt_task_gate() {
     let c = &m.core.cpu;
     assert_eq!(c.tr.sel, SEL_TSS_C);
     assert_eq!(c.eip, 0x8001);
-    assert_eq!(c.gpr[0], 0xABCD_1234, "16-bit TSS loads the low words only");
-    assert_eq!(c.gpr[4] & 0xFFFF, 0x6000);
+    // Bits 31:16 of every general register become all ones, whatever they held: SDM Vol.
+    // 3A 7.6 ("the upper 16 bits of the registers are modified and not maintained");
+    // test386.asm (barotto/test386.asm, pull request 22), whose expected results were
+    // checked on real processors, loads AX = 0x1234 and expects EAX = 0xFFFF1234.
+    assert_eq!(
+        c.gpr[0], 0xFFFF_1234,
+        "AX from the TSS, upper half all ones"
+    );
+    assert_eq!(
+        c.gpr[4], 0xFFFF_6000,
+        "SP from the TSS, upper half all ones"
+    );
+    for k in [1, 2, 3, 5, 6, 7] {
+        assert_eq!(c.gpr[k], 0xFFFF_0000, "register {k}: zero in the TSS");
+    }
     assert!(!c.seg[DS].valid);
     assert_ne!(c.flags.bits & 0x4000, 0, "NT");
     assert_eq!(gdt_type(&m, SEL_TSS_C), 0x3, "busy 16-bit TSS");

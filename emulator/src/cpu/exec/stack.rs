@@ -217,7 +217,12 @@ fn enter(c: &mut Core, i: &Insn) -> Res {
         let nsp = c.cpu.gpr[4].wrapping_sub(alloc) & mask;
         // The final stack pointer must be writable (SDM ENTER: #SS if it isn't).
         c.probe_write(SS, nsp, size)?;
-        c.cpu.set(size, 5, frame);
+        // The frame pointer is written at the stack's width when that is narrower: with a
+        // 32-bit operand on a 16-bit stack only BP is written and EBP keeps bits 31:16 (SDM
+        // Vol. 2A ENTER: the stack-size attribute selects BP or EBP; test386.asm, checked
+        // on real processors).
+        let fsize = if mask == 0xFFFF { 2 } else { size };
+        c.cpu.set(fsize, 5, frame);
         c.cpu.gpr[4] = (c.cpu.gpr[4] & !mask) | nsp;
         Ok(())
     })();

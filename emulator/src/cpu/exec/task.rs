@@ -421,7 +421,10 @@ pub fn switch_task(
         if tss32 {
             c.cpu.gpr[k] = new.gpr[k];
         } else {
-            c.cpu.gpr[k] = (c.cpu.gpr[k] & 0xFFFF_0000) | (new.gpr[k] & 0xFFFF);
+            // Bits 31:16 are not kept: real processors set them to all ones (SDM Vol. 3A
+            // 7.6: "the upper 16 bits of the registers are modified and not maintained";
+            // test386.asm's 286-TSS tests, checked on real processors).
+            c.cpu.gpr[k] = 0xFFFF_0000 | (new.gpr[k] & 0xFFFF);
         }
     }
     // Selectors are visible at once; descriptors are loaded (and checked) below. Until
