@@ -253,7 +253,7 @@ impl MachineView {
             exceptions: c.stats.exceptions.clone(),
             interrupts: c.stats.interrupts.clone(),
             halted_ticks: c.stats.halted_ticks,
-            tlb: (c.tlb.hits, c.tlb.misses),
+            tlb: (c.mmu.tlb.hits, c.mmu.tlb.misses),
             dcache: (m.cache.hits, m.cache.misses),
             devices,
             cpu,

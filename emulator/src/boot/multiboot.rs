@@ -244,6 +244,6 @@ fn enter(m: &mut Machine, entry: u32) {
         base: 0,
         limit: 0x3FF,
     };
-    c.tlb.flush_all();
+    c.mmu.tlb.flush_all();
     m.flush_code_cache();
 }

@@ -1,10 +1,48 @@
 //! Physical address space: RAM (one byte vector), an optional firmware ROM at the top of
 //! 4 GiB (aliased below 1 MiB), and bookkeeping of which RAM pages hold decoded code.
 //! It must not know about paging, segments or devices (port I/O lives in `devices`).
+//!
+//! [`PhysMem`] is the small interface the MMU works over (page walks, TLB fills): reads and
+//! writes that may have side effects, and a `peek` that never has any. `Memory` implements
+//! it; a second physical space (a guest's, seen through nested paging) can implement it too.
 
 use serde::{Deserialize, Serialize};
 
 pub const PAGE: u32 = 4096;
+
+/// A physical address space as the MMU sees it. `read` and `write` are the accesses the
+/// CPU makes (page-table reads, accessed/dirty updates) and may have side effects; `peek`
+/// must have none (front ends, the "explain this address" walk). Sizes are 1, 2 or 4.
+pub trait PhysMem {
+    fn read(&mut self, phys: u32, size: u8) -> u32;
+    /// Returns true when the write touched a page holding decoded code (the caller must
+    /// invalidate the decoded-instruction cache for it).
+    fn write(&mut self, phys: u32, size: u8, v: u32) -> bool;
+    fn peek(&self, phys: u32, size: u8) -> u32;
+    /// Whether a TLB entry may map the 4 KiB page at `page` for the CPU's direct accesses
+    /// (plain RAM, no side effects): (for reads, for writes).
+    fn direct_page(&self, page: u32) -> (bool, bool);
+}
+
+impl PhysMem for Memory {
+    #[inline]
+    fn read(&mut self, phys: u32, size: u8) -> u32 {
+        Memory::read(self, phys, size)
+    }
+    #[inline]
+    fn write(&mut self, phys: u32, size: u8, v: u32) -> bool {
+        Memory::write(self, phys, size, v)
+    }
+    #[inline]
+    fn peek(&self, phys: u32, size: u8) -> u32 {
+        Memory::read(self, phys, size)
+    }
+    #[inline]
+    fn direct_page(&self, page: u32) -> (bool, bool) {
+        let in_ram = (page as usize) + (PAGE as usize) <= self.ram.len();
+        (in_ram, in_ram && !self.write_protected_page(page))
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Memory {

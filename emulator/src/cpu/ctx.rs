@@ -1,12 +1,12 @@
 //! `Core`: everything an instruction handler may touch (CPU registers, physical memory,
-//! TLB, devices, virtual clock, counters). Handlers are `fn(&mut Core, &Insn) -> Res`.
+//! the MMU, devices, virtual clock, counters). Handlers are `fn(&mut Core, &Insn) -> Res`.
 //! The decoded-instruction cache is kept outside `Core` so handlers can run while a
 //! block is borrowed; writes to code pages are reported through `smc_pages` + `stop`.
 
 use crate::bus::Memory;
 use crate::cpu::state::Cpu;
 use crate::devices::{Devices, IoEffect};
-use crate::mmu::tlb::Tlb;
+use crate::mmu::Mmu;
 use crate::trace::{Event, EventKind, EventLog, Stats};
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +27,15 @@ pub enum Request {
 pub struct Core {
     pub cpu: Cpu,
     pub mem: Memory,
-    #[serde(skip)]
-    pub tlb: Tlb,
     pub dev: Devices,
     /// Retired instructions.
     pub icount: u64,
     /// Ticks skipped while halted. The virtual clock, `clock()`, is `icount + idle_ticks`:
     /// one counter to bump per instruction instead of two.
     pub idle_ticks: u64,
-    pub a20_mask: u32,
+    /// Address translation: TLB, A20 gate, alignment-check mode (serialized as the A20
+    /// mask alone, in the place the mask always had in snapshots).
+    pub mmu: Mmu,
     /// Clock tick at which the devices next need `update` (part of the saved state: an
     /// extra update at another time could move serial input earlier).
     pub next_dev_tick: u64,
@@ -57,11 +57,6 @@ pub struct Core {
     /// Nesting of exception delivery (for #DF / triple fault detection).
     #[serde(skip)]
     pub delivering: Option<u8>,
-    /// CR0.AM && EFLAGS.AC && CPL 3: misaligned user accesses raise #AC (SDM Vol. 3A
-    /// 6.15). Kept by `Core::update_align_check` (mmu::access); when set, the memory fast
-    /// paths defer to the slow path, which does the check.
-    #[serde(skip)]
-    pub align_check: bool,
 }
 
 impl Core {
@@ -69,11 +64,10 @@ impl Core {
         Core {
             cpu: Cpu::power_on(),
             mem: Memory::new(ram_bytes),
-            tlb: Tlb::default(),
             dev,
             icount: 0,
             idle_ticks: 0,
-            a20_mask: 0xFFFF_FFFF,
+            mmu: Mmu::default(),
             next_dev_tick: 0,
             request: None,
             stats: Stats::default(),
@@ -82,7 +76,6 @@ impl Core {
             branch_exit: false,
             smc_pages: Vec::new(),
             delivering: None,
-            align_check: false,
         }
     }
 
@@ -155,10 +148,6 @@ impl Core {
     }
 
     pub fn set_a20(&mut self, on: bool) {
-        let mask = if on { 0xFFFF_FFFF } else { !(1 << 20) };
-        if mask != self.a20_mask {
-            self.a20_mask = mask;
-            self.tlb.flush_all();
-        }
+        self.mmu.set_a20(on);
     }
 }

@@ -2,6 +2,7 @@
 //! (one file per instruction family under `exec/`), the decoded-instruction cache and
 //! exception/interrupt delivery. It sees memory and devices only through `ctx::Core`.
 
+pub mod access;
 pub mod cache;
 pub mod ctx;
 pub mod exception;

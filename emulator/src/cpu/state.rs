@@ -2,6 +2,7 @@
 //! descriptor-table registers and MSR values; it must not touch memory or devices.
 
 use super::flags::Flags;
+use crate::mmu::paging::{PagingRegs, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE};
 use crate::mmu::segment::{Seg, TableReg, CS, SS};
 use serde::{Deserialize, Serialize};
 
@@ -22,11 +23,11 @@ pub mod cr0 {
     pub const TS: u32 = 8;
     pub const ET: u32 = 0x10;
     pub const NE: u32 = 0x20;
-    pub const WP: u32 = 1 << 16;
+    pub const WP: u32 = super::CR0_WP;
     pub const AM: u32 = 1 << 18;
     pub const NW: u32 = 1 << 29;
     pub const CD: u32 = 1 << 30;
-    pub const PG: u32 = 1 << 31;
+    pub const PG: u32 = super::CR0_PG;
 }
 
 pub mod cr4 {
@@ -34,10 +35,10 @@ pub mod cr4 {
     pub const PVI: u32 = 2;
     pub const TSD: u32 = 4;
     pub const DE: u32 = 8;
-    pub const PSE: u32 = 0x10;
+    pub const PSE: u32 = super::CR4_PSE;
     pub const PAE: u32 = 0x20;
     pub const MCE: u32 = 0x40;
-    pub const PGE: u32 = 0x80;
+    pub const PGE: u32 = super::CR4_PGE;
     pub const PCE: u32 = 0x100;
     /// Bits this CPU implements; setting others is #GP(0).
     pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | MCE | PGE | PCE;
@@ -143,6 +144,15 @@ impl Cpu {
     #[inline(always)]
     pub fn pe(&self) -> bool {
         self.cr0 & cr0::PE != 0
+    }
+    /// The registers the page walker reads, as one value.
+    #[inline(always)]
+    pub fn paging_regs(&self) -> PagingRegs {
+        PagingRegs {
+            cr0: self.cr0,
+            cr3: self.cr3,
+            cr4: self.cr4,
+        }
     }
     #[inline(always)]
     pub fn paging(&self) -> bool {

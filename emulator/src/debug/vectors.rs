@@ -484,7 +484,7 @@ impl Runner {
         c.dev = Devices::new(RAM_BYTES as u32, DevicesConfig::default());
         c.dev.io_write(0x21, 1, 0xFF, 0);
         c.dev.io_write(0xA1, 1, 0xFF, 0);
-        c.a20_mask = u32::MAX;
+        c.mmu.a20_mask = u32::MAX;
     }
 
     /// Runs every test of a form; keeps at most `keep` failures.
@@ -836,7 +836,7 @@ impl Runner {
         }
         // Pages written through the TLB fast path (real mode without paging: linear ==
         // physical, so the entries name the pages directly).
-        for e in core.tlb.e[2 * TLB_SIZE..].iter_mut() {
+        for e in core.mmu.tlb.e[2 * TLB_SIZE..].iter_mut() {
             if e.tag != INVALID {
                 let p = e.phys / PAGE;
                 if !pages.contains(&p) {

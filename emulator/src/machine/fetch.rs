@@ -49,7 +49,7 @@ pub fn fast(m: &mut Machine, code32: bool, user: bool) -> Option<u32> {
     }
     let lin = cs.base.wrapping_add(eip);
     let h = m.hint;
-    if h.lin_page != lin & !0xFFF || h.gen != c.tlb.generation || h.user != user {
+    if h.lin_page != lin & !0xFFF || h.gen != c.mmu.tlb.generation || h.user != user {
         return None;
     }
     let k = key(h.phys_page | (lin & 0xFFF), code32);
@@ -67,7 +67,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     let lin = cs.base.wrapping_add(eip);
     let user = c.user_mode();
     let h = m.hint;
-    let phys = if h.lin_page == lin & !0xFFF && h.user == user && h.gen == c.tlb.generation {
+    let phys = if h.lin_page == lin & !0xFFF && h.user == user && h.gen == c.mmu.tlb.generation {
         h.phys_page | (lin & 0xFFF)
     } else {
         let p = c.translate(lin, false, user)?;
@@ -75,7 +75,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             lin_page: lin & !0xFFF,
             phys_page: p & !0xFFF,
             user,
-            gen: c.tlb.generation,
+            gen: c.mmu.tlb.generation,
         };
         p
     };

@@ -100,7 +100,7 @@ impl Machine {
         self.cache.flush();
         self.core.mem.ensure_code_map();
         self.core.mem.code_pages.fill(0);
-        self.core.tlb.flush_all();
+        self.core.mmu.tlb.flush_all();
     }
 
     /// Executes exactly one instruction (or delivers one pending event).
@@ -433,7 +433,7 @@ impl Machine {
         if let Some(cp) = self.core.mem.code_pages.get_mut(p) {
             if *cp == 0 {
                 *cp = 1;
-                self.core.tlb.drop_writes_to(phys & !0xFFF);
+                self.core.mmu.tlb.drop_writes_to(phys & !0xFFF);
             }
         }
     }

@@ -1,11 +1,16 @@
-//! Two-level i386 paging (4 KiB pages and 4 MiB PSE pages), and the page walk that explains
-//! an address for front ends. Owns the walk and the #PF error code; it must not cache
-//! translations (that is `mmu::tlb`) nor know about segments.
+//! Two-level i386 paging (4 KiB pages and 4 MiB PSE pages): the page walker and the walk
+//! that explains an address for front ends. Owns the walk and the #PF error code; it must
+//! not cache translations (that is `mmu::tlb`) nor know about segments or the CPU.
 //! SDM Vol. 3A 4.3 (32-bit paging), 4.6 (access rights), 4.7 (page-fault error code),
 //! 4.8 (accessed and dirty flags).
+//!
+//! The walker takes the paging registers as one value ([`PagingRegs`]) and reads and
+//! updates page-table entries only through a [`TableReader`]: the host's reader goes to
+//! physical memory ([`Phys`], or [`Peek`] without side effects); a nested walk can hand it
+//! a reader that translates every table address through a second set of tables (and
+//! reports that translation's faults as its own `Fault`), with the same walker.
 
-use crate::bus::Memory;
-use crate::cpu::state::{cr0, cr4};
+use crate::bus::PhysMem;
 use serde::{Deserialize, Serialize};
 
 pub const PTE_P: u32 = 1;
@@ -17,6 +22,86 @@ pub const PTE_A: u32 = 0x20;
 pub const PTE_D: u32 = 0x40;
 pub const PTE_PS: u32 = 0x80;
 pub const PTE_G: u32 = 0x100;
+
+/// The control-register bits the walker reads (`cpu::state::cr0`/`cr4` name them too).
+pub const CR0_WP: u32 = 1 << 16;
+pub const CR0_PG: u32 = 1 << 31;
+pub const CR4_PSE: u32 = 0x10;
+pub const CR4_PGE: u32 = 0x80;
+
+/// The registers that select and describe a paging structure, as the walker needs them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PagingRegs {
+    pub cr0: u32,
+    pub cr3: u32,
+    pub cr4: u32,
+}
+
+impl PagingRegs {
+    #[inline(always)]
+    pub fn enabled(&self) -> bool {
+        self.cr0 & CR0_PG != 0
+    }
+}
+
+/// Where page-table entries come from. `addr` is a table address as the paging structure
+/// names it (physical for the host; guest-physical in a nested walk, where the reader
+/// translates it and may fail with its own `Fault`).
+pub trait TableReader {
+    type Fault;
+    fn read_entry(&mut self, addr: u32) -> Result<u32, Self::Fault>;
+    /// Writes back an entry with accessed/dirty bits set.
+    fn write_entry(&mut self, addr: u32, v: u32) -> Result<(), Self::Fault>;
+}
+
+/// The host's table reader: physical memory, with side effects (A/D bits are written).
+pub struct Phys<'a, M: PhysMem>(pub &'a mut M);
+
+impl<M: PhysMem> TableReader for Phys<'_, M> {
+    type Fault = std::convert::Infallible;
+    #[inline]
+    fn read_entry(&mut self, addr: u32) -> Result<u32, Self::Fault> {
+        Ok(self.0.read(addr, 4))
+    }
+    #[inline]
+    fn write_entry(&mut self, addr: u32, v: u32) -> Result<(), Self::Fault> {
+        self.0.write(addr, 4, v);
+        Ok(())
+    }
+}
+
+/// A side-effect-free table reader over physical memory: entries are peeked and writes
+/// are dropped (walks through it must not commit).
+pub struct Peek<'a, M: PhysMem>(pub &'a M);
+
+impl<M: PhysMem> TableReader for Peek<'_, M> {
+    type Fault = std::convert::Infallible;
+    #[inline]
+    fn read_entry(&mut self, addr: u32) -> Result<u32, Self::Fault> {
+        Ok(self.0.peek(addr, 4))
+    }
+    fn write_entry(&mut self, _addr: u32, _v: u32) -> Result<(), Self::Fault> {
+        Ok(())
+    }
+}
+
+/// Why a walk failed: a page fault of this paging structure (its #PF error code), or a
+/// fault of the table reader (a nested walk's second-level fault).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkError<F> {
+    Page(u32),
+    Table(F),
+}
+
+impl WalkError<std::convert::Infallible> {
+    /// The #PF error code of a walk whose reader cannot fail.
+    pub fn code(self) -> u32 {
+        match self {
+            WalkError::Page(c) => c,
+            WalkError::Table(n) => match n {},
+        }
+    }
+}
 
 /// The kind of access being translated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,26 +152,24 @@ pub struct WalkReport {
     pub result: Result<u32, u32>,
 }
 
-/// The result of a side-effect-free walk: the translation and the accessed/dirty updates
+/// The result of a walk before its commit: the translation and the accessed/dirty updates
 /// the CPU would write back (at most one per level).
 struct Walked {
     t: Translation,
     writes: [Option<(u32, u32)>; 2],
 }
 
-/// Walks the page tables without writing anything; records every entry read in `steps`.
-fn walk_ro(
-    mem: &Memory,
-    cr0v: u32,
-    cr3: u32,
-    cr4v: u32,
+/// Walks the page tables reading entries only; records every entry read in `steps`.
+fn walk_ro<R: TableReader>(
+    tables: &mut R,
+    regs: &PagingRegs,
     lin: u32,
     acc: Access,
     mut steps: Option<&mut Vec<WalkStep>>,
-) -> Result<Walked, u32> {
+) -> Result<Walked, WalkError<R::Fault>> {
     let err_base = (acc.write as u32) << 1 | (acc.user as u32) << 2;
-    let pde_addr = (cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
-    let pde = mem.read(pde_addr, 4);
+    let pde_addr = (regs.cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
+    let pde = tables.read_entry(pde_addr).map_err(WalkError::Table)?;
     if let Some(s) = steps.as_mut() {
         s.push(WalkStep {
             level: "PDE".into(),
@@ -95,17 +178,18 @@ fn walk_ro(
         });
     }
     if pde & PTE_P == 0 {
-        return Err(err_base);
+        return Err(WalkError::Page(err_base));
     }
-    let wp = cr0v & cr0::WP != 0;
+    let wp = regs.cr0 & CR0_WP != 0;
     let dirty = if acc.write { PTE_D } else { 0 };
-    if pde & PTE_PS != 0 && cr4v & cr4::PSE != 0 {
+    let pge = regs.cr4 & CR4_PGE != 0;
+    if pde & PTE_PS != 0 && regs.cr4 & CR4_PSE != 0 {
         let (w, u) = (pde & PTE_W != 0, pde & PTE_U != 0);
-        check_rights(acc, w, u, wp).map_err(|_| err_base | 1)?;
+        check_rights(acc, w, u, wp).map_err(|_| WalkError::Page(err_base | 1))?;
         let new = pde | PTE_A | dirty;
         let t = Translation {
             phys: (pde & 0xFFC0_0000) | (lin & 0x003F_FFFF),
-            global: pde & PTE_G != 0 && cr4v & cr4::PGE != 0,
+            global: pde & PTE_G != 0 && pge,
             large: true,
             writable: w,
             user: u,
@@ -116,7 +200,7 @@ fn walk_ro(
         });
     }
     let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
-    let pte = mem.read(pte_addr, 4);
+    let pte = tables.read_entry(pte_addr).map_err(WalkError::Table)?;
     if let Some(s) = steps.as_mut() {
         s.push(WalkStep {
             level: "PTE".into(),
@@ -125,15 +209,15 @@ fn walk_ro(
         });
     }
     if pte & PTE_P == 0 {
-        return Err(err_base);
+        return Err(WalkError::Page(err_base));
     }
     let w = pde & PTE_W != 0 && pte & PTE_W != 0;
     let u = pde & PTE_U != 0 && pte & PTE_U != 0;
-    check_rights(acc, w, u, wp).map_err(|_| err_base | 1)?;
+    check_rights(acc, w, u, wp).map_err(|_| WalkError::Page(err_base | 1))?;
     let new_pte = pte | PTE_A | dirty;
     let t = Translation {
         phys: (pte & 0xFFFF_F000) | (lin & 0xFFF),
-        global: pte & PTE_G != 0 && cr4v & cr4::PGE != 0,
+        global: pte & PTE_G != 0 && pge,
         large: false,
         writable: w,
         user: u,
@@ -147,23 +231,20 @@ fn walk_ro(
     })
 }
 
-/// Walks the page tables. With `commit`, sets accessed/dirty bits as the CPU would
-/// (SDM Vol. 3A 4.8); without it, the walk has no side effects.
-#[allow(clippy::too_many_arguments)]
-pub fn walk(
-    mem: &mut Memory,
-    cr0v: u32,
-    cr3: u32,
-    cr4v: u32,
+/// Walks the page tables of `regs` (paging enabled) through `tables`. With `commit`, sets
+/// accessed/dirty bits as the CPU would (SDM Vol. 3A 4.8); without it, writes nothing.
+pub fn walk<R: TableReader>(
+    tables: &mut R,
+    regs: &PagingRegs,
     lin: u32,
     acc: Access,
     commit: bool,
     steps: Option<&mut Vec<WalkStep>>,
-) -> Result<Translation, u32> {
-    let w = walk_ro(mem, cr0v, cr3, cr4v, lin, acc, steps)?;
+) -> Result<Translation, WalkError<R::Fault>> {
+    let w = walk_ro(tables, regs, lin, acc, steps)?;
     if commit {
         for (addr, v) in w.writes.into_iter().flatten() {
-            mem.write(addr, 4, v);
+            tables.write_entry(addr, v).map_err(WalkError::Table)?;
         }
     }
     Ok(w.t)
@@ -181,9 +262,9 @@ fn check_rights(acc: Access, w: bool, u: bool, wp: bool) -> Result<(), ()> {
     Ok(())
 }
 
-/// Explains how `lin` translates, without touching any accessed/dirty bit.
-pub fn explain(mem: &Memory, cr0v: u32, cr3: u32, cr4v: u32, lin: u32, acc: Access) -> WalkReport {
-    if cr0v & cr0::PG == 0 {
+/// Explains how `lin` translates under `regs`, without touching any accessed/dirty bit.
+pub fn explain_regs<M: PhysMem>(mem: &M, regs: &PagingRegs, lin: u32, acc: Access) -> WalkReport {
+    if !regs.enabled() {
         return WalkReport {
             linear: lin,
             paging: false,
@@ -192,13 +273,27 @@ pub fn explain(mem: &Memory, cr0v: u32, cr3: u32, cr4v: u32, lin: u32, acc: Acce
         };
     }
     let mut steps = Vec::new();
-    let result = walk_ro(mem, cr0v, cr3, cr4v, lin, acc, Some(&mut steps)).map(|w| w.t.phys);
+    let result = walk_ro(&mut Peek(mem), regs, lin, acc, Some(&mut steps))
+        .map(|w| w.t.phys)
+        .map_err(WalkError::code);
     WalkReport {
         linear: lin,
         paging: true,
         steps,
         result,
     }
+}
+
+/// [`explain_regs`] with the registers given one by one (front ends).
+pub fn explain<M: PhysMem>(
+    mem: &M,
+    cr0: u32,
+    cr3: u32,
+    cr4: u32,
+    lin: u32,
+    acc: Access,
+) -> WalkReport {
+    explain_regs(mem, &PagingRegs { cr0, cr3, cr4 }, lin, acc)
 }
 
 /// Describes the bits of a page-table entry, for front ends ("P W U A D PS G").
@@ -225,6 +320,7 @@ pub fn describe_entry(e: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::Memory;
 
     fn setup() -> Memory {
         let mut m = Memory::new(1 << 20);
@@ -234,79 +330,50 @@ mod tests {
         m
     }
 
+    fn regs(cr0: u32, cr4: u32) -> PagingRegs {
+        PagingRegs {
+            cr0: 1 | CR0_PG | cr0,
+            cr3: 0x1000,
+            cr4,
+        }
+    }
+
+    fn run(m: &mut Memory, r: PagingRegs, lin: u32, acc: Access) -> Result<Translation, u32> {
+        walk(&mut Phys(m), &r, lin, acc, true, None).map_err(WalkError::code)
+    }
+
     #[test]
     fn walk_sets_accessed_and_checks_rights() {
         let mut m = setup();
-        let cr0v = cr0::PE | cr0::PG;
-        let t = walk(
-            &mut m,
-            cr0v,
-            0x1000,
-            0,
-            0x40_0123,
-            Access {
-                write: false,
-                user: true,
-                fetch: false,
-            },
-            true,
-            None,
-        )
-        .unwrap();
+        let user_read = Access {
+            write: false,
+            user: true,
+            fetch: false,
+        };
+        let t = run(&mut m, regs(0, 0), 0x40_0123, user_read).unwrap();
         assert_eq!(t.phys, 0x5123);
         assert_ne!(m.read(0x2000, 4) & PTE_A, 0);
         // User write to a read-only page: protection fault, error code P|W|U = 7.
-        let e = walk(
-            &mut m,
-            cr0v,
-            0x1000,
-            0,
-            0x40_0000,
-            Access {
-                write: true,
-                user: true,
-                fetch: false,
-            },
-            true,
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(e, 7);
+        let user_write = Access {
+            write: true,
+            user: true,
+            fetch: false,
+        };
+        assert_eq!(run(&mut m, regs(0, 0), 0x40_0000, user_write), Err(7));
         // Supervisor write is allowed without WP, refused with WP (error code P|W = 3).
-        assert!(walk(
-            &mut m,
-            cr0v,
-            0x1000,
-            0,
-            0x40_0000,
-            Access::WRITE,
-            true,
-            None
-        )
-        .is_ok());
-        let e = walk(
-            &mut m,
-            cr0v | cr0::WP,
-            0x1000,
-            0,
-            0x40_0000,
-            Access::WRITE,
-            true,
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(e, 3);
-        // Not present: error code 0 for a supervisor read.
+        assert!(run(&mut m, regs(0, 0), 0x40_0000, Access::WRITE).is_ok());
         assert_eq!(
-            walk(&mut m, cr0v, 0x1000, 0, 0x80_0000, Access::READ, true, None).unwrap_err(),
-            0
+            run(&mut m, regs(CR0_WP, 0), 0x40_0000, Access::WRITE),
+            Err(3)
         );
+        // Not present: error code 0 for a supervisor read.
+        assert_eq!(run(&mut m, regs(0, 0), 0x80_0000, Access::READ), Err(0));
     }
 
     #[test]
     fn explain_has_no_side_effects() {
         let m = setup();
-        let r = explain(&m, cr0::PE | cr0::PG, 0x1000, 0, 0x40_0010, Access::READ);
+        let r = explain(&m, 1 | CR0_PG, 0x1000, 0, 0x40_0010, Access::READ);
         assert_eq!(r.result, Ok(0x5010));
         assert_eq!(r.steps.len(), 2);
         assert_eq!(m.read(0x2000, 4) & PTE_A, 0);
@@ -316,19 +383,68 @@ mod tests {
     fn large_pages() {
         let mut m = Memory::new(1 << 20);
         m.write(0x1000 + 8, 4, 0x0040_0000 | PTE_P | PTE_W | PTE_PS);
-        let t = walk(
-            &mut m,
-            cr0::PE | cr0::PG,
-            0x1000,
-            cr4::PSE,
-            0x0080_1234,
-            Access::WRITE,
-            true,
-            None,
-        )
-        .unwrap();
+        let t = run(&mut m, regs(0, CR4_PSE), 0x0080_1234, Access::WRITE).unwrap();
         assert_eq!(t.phys, 0x0040_1234);
         assert!(t.large);
         assert_ne!(m.read(0x1008, 4) & PTE_D, 0);
+    }
+
+    /// A reader that translates every table address through a fixed offset and fails on
+    /// one of them: the shape of a nested walk, with the same walker.
+    struct Shifted<'a> {
+        mem: &'a mut Memory,
+        offset: u32,
+        unmapped: u32,
+        seen: Vec<u32>,
+    }
+
+    impl TableReader for Shifted<'_> {
+        type Fault = u32;
+        fn read_entry(&mut self, addr: u32) -> Result<u32, u32> {
+            self.seen.push(addr);
+            if addr & !0xFFF == self.unmapped {
+                return Err(addr);
+            }
+            Ok(self.mem.read(addr + self.offset, 4))
+        }
+        fn write_entry(&mut self, addr: u32, v: u32) -> Result<(), u32> {
+            self.mem.write(addr + self.offset, 4, v);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn table_references_go_through_the_reader() {
+        // The same tables as `setup`, stored 0x10000 higher in "host" memory.
+        let mut m = Memory::new(1 << 20);
+        m.write(0x11004, 4, 0x2000 | PTE_P | PTE_W | PTE_U);
+        m.write(0x12000, 4, 0x5000 | PTE_P | PTE_U);
+        let mut r = Shifted {
+            mem: &mut m,
+            offset: 0x10000,
+            unmapped: 0xFFFF_F000,
+            seen: vec![],
+        };
+        let t = walk(&mut r, &regs(0, 0), 0x40_0123, Access::READ, true, None).unwrap();
+        assert_eq!(t.phys, 0x5123);
+        assert_eq!(
+            r.seen,
+            vec![0x1004, 0x2000],
+            "PDE then PTE, as table addresses"
+        );
+        assert_ne!(
+            m.read(0x12000, 4) & PTE_A,
+            0,
+            "A bit written through the reader"
+        );
+        // A failing table reference is the reader's fault, not a #PF.
+        let mut r = Shifted {
+            mem: &mut m,
+            offset: 0x10000,
+            unmapped: 0x2000,
+            seen: vec![],
+        };
+        let e = walk(&mut r, &regs(0, 0), 0x40_0123, Access::READ, true, None);
+        assert_eq!(e, Err(WalkError::Table(0x2000)));
     }
 }

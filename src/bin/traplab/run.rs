@@ -546,13 +546,13 @@ pub fn stats_text(m: &Machine, n: u64, secs: f64) -> String {
         "interrupts by vector: {}",
         none_if_empty(list(&c.stats.interrupts))
     );
-    let tl = c.tlb.hits + c.tlb.misses;
+    let tl = c.mmu.tlb.hits + c.mmu.tlb.misses;
     let _ = writeln!(
         s,
         "TLB:                  {} misses, {} flushes, hit rate {:.2}%",
-        c.tlb.misses,
-        c.tlb.flushes,
-        pct(c.tlb.hits, tl)
+        c.mmu.tlb.misses,
+        c.mmu.tlb.flushes,
+        pct(c.mmu.tlb.hits, tl)
     );
     let dc = m.cache.hits + m.cache.misses;
     let _ = writeln!(

@@ -137,7 +137,7 @@ fn firmware_rom_runs_from_the_reset_vector() {
         .iter()
         .any(|e| e.kind == EventKind::PostCode(0x21)));
     assert!(!m.core.dev.a20_enabled(), "the A20 gate starts closed");
-    assert_eq!(m.core.a20_mask, !(1 << 20));
+    assert_eq!(m.core.mmu.a20_mask, !(1 << 20));
     assert_eq!(m.core.dev.io_read(0x92, 1, 0) & 2, 0, "port 0x92 shows it");
     assert!(!rom::builtin_present(&m.core.mem.rom));
     assert!(boot(

@@ -262,7 +262,7 @@ fn invlpg(c: &mut Core, i: &Insn) -> Res {
     }
     let off = ea(c, i);
     let lin = c.cpu.seg[i.seg as usize].base.wrapping_add(off);
-    c.tlb.invlpg(lin);
+    c.mmu.tlb.invlpg(lin);
     // A translation changed: the dispatch loop must not follow block links recorded with
     // the old one (see `Machine::exec_chain`).
     c.stop = true;
@@ -282,7 +282,7 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
     let old = c.cpu.cr0;
     c.cpu.cr0 = v;
     if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
-        c.tlb.flush_all();
+        c.mmu.tlb.flush_all();
     }
     if (old ^ v) & cr0::PE != 0 {
         let to = if v & cr0::PE != 0 {
@@ -313,7 +313,7 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
         3 => {
             let old = c.cpu.cr3;
             c.cpu.cr3 = v & 0xFFFF_F018;
-            c.tlb.flush_nonglobal();
+            c.mmu.tlb.flush_nonglobal();
             c.event(EventKind::CrWrite { cr: 3, old, new: v });
             c.stop = true;
             Ok(())
@@ -325,7 +325,7 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
             let old = c.cpu.cr4;
             c.cpu.cr4 = v;
             if (old ^ v) & (cr4::PSE | cr4::PGE | cr4::PAE) != 0 {
-                c.tlb.flush_all();
+                c.mmu.tlb.flush_all();
             }
             c.event(EventKind::CrWrite { cr: 4, old, new: v });
             c.stop = true;

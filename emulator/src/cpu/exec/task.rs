@@ -406,7 +406,7 @@ pub fn switch_task(
     if tss32 && c.cpu.paging() && new.cr3 != c.cpu.cr3 {
         let old = c.cpu.cr3;
         c.cpu.cr3 = new.cr3 & 0xFFFF_F018;
-        c.tlb.flush_nonglobal();
+        c.mmu.tlb.flush_nonglobal();
         c.event(EventKind::CrWrite {
             cr: 3,
             old,
@@ -414,7 +414,7 @@ pub fn switch_task(
         });
     } else if tss32 && c.cpu.paging() {
         // Same CR3: the load still flushes non-global translations (SDM 4.10.4.1).
-        c.tlb.flush_nonglobal();
+        c.mmu.tlb.flush_nonglobal();
     }
     c.cpu.eip = if tss32 { new.eip } else { new.eip & 0xFFFF };
     for k in 0..8 {

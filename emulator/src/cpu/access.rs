@@ -1,15 +1,15 @@
-//! Memory access paths used by instructions: segmentation checks (SDM Vol. 3A 5.3-5.6),
-//! then the TLB fast path, then the page walk. Faults come back as `Exception` values.
-//! Alignment checking (#AC, SDM Vol. 3A 6.15) lives in the slow paths only: while
-//! `Core::align_check` is set the fast paths step aside, so when it is off it costs one
-//! flag test per access.
+//! The CPU's memory accesses: segmentation checks (SDM Vol. 3A 5.3-5.6), then the TLB
+//! fast path, then `mmu::Mmu` (which owns translation: TLB, page walk, A20, the alignment
+//! rule). Turns the MMU's faults into `Exception` values. Alignment checking (#AC, SDM Vol.
+//! 3A 6.15) lives in the slow paths only: while `Mmu::align_check` is set the fast paths
+//! step aside, so when it is off it costs one flag test per access. It must not walk page
+//! tables or keep translations of its own.
 
 use crate::bus::PAGE;
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::AC;
 use crate::cpu::state::cr0;
-use crate::mmu::paging::{self, Access};
 use crate::mmu::segment::SS;
 use crate::mmu::tlb::slot;
 
@@ -59,33 +59,26 @@ impl Core {
         self.cpu.cpl == 3
     }
 
-    /// Recomputes `align_check` = CR0.AM && EFLAGS.AC && CPL 3 (SDM Vol. 3A 2.5 and
+    /// Recomputes `Mmu::align_check` = CR0.AM && EFLAGS.AC && CPL 3 (SDM Vol. 3A 2.5 and
     /// 6.15). Called wherever one of the three changes: MOV CR0, POPF, IRET, far
     /// transfers, event delivery, task switches, SYSENTER/SYSEXIT, snapshot restore.
     #[inline]
     pub fn update_align_check(&mut self) {
-        self.align_check =
-            self.cpu.cr0 & cr0::AM != 0 && self.cpu.flags.bits & AC != 0 && self.cpu.cpl == 3;
+        self.mmu.align_check = self.align_condition();
+    }
+
+    fn align_condition(&self) -> bool {
+        self.cpu.cr0 & cr0::AM != 0 && self.cpu.flags.bits & AC != 0 && self.cpu.cpl == 3
     }
 
     /// #AC(0) for a misaligned user-privilege data access of `size` bytes at `lin` while
-    /// alignment checking is on (SDM Vol. 3A 6.15, Table 6-7: a word must be 2-aligned, a
-    /// dword 4-aligned, a quadword such as CMPXCHG8B's operand 8-aligned). Supervisor
-    /// ("implicit") accesses to the GDT, LDT, IDT and TSS are never checked, nor are
-    /// instruction fetches. Comes after the segment checks and before the page walk (as
-    /// in Bochs; the SDM lists both at the same priority). The full condition is tested
-    /// again, so a stale `align_check = true` could only make accesses slower.
+    /// alignment checking is on (the rule is `Mmu::misaligned`). Comes after the segment
+    /// checks and before the page walk (as in Bochs; the SDM lists both at the same
+    /// priority). The architectural condition is tested again, so a stale
+    /// `align_check = true` could only make accesses slower.
     #[inline]
     pub fn check_alignment(&self, lin: u32, size: u32, user: bool) -> Res {
-        if user
-            && self.align_check
-            && size > 1
-            && size.is_power_of_two()
-            && lin & (size - 1) != 0
-            && self.cpu.cr0 & cr0::AM != 0
-            && self.cpu.flags.bits & AC != 0
-            && self.cpu.cpl == 3
-        {
+        if self.mmu.misaligned(lin, size, user) && self.align_condition() {
             return Err(Exception::ac());
         }
         Ok(())
@@ -95,7 +88,7 @@ impl Core {
     /// in smaller parts (CMPXCHG8B m64: 8). Call it before the parts' accesses; the
     /// segment must be usable (the parts' own checks follow).
     pub fn check_operand_alignment(&self, seg: usize, off: u32, size: u8) -> Res {
-        if !self.align_check {
+        if !self.mmu.align_check {
             return Ok(());
         }
         let lin = self.linear(seg, off, 1, false)?;
@@ -104,65 +97,23 @@ impl Core {
 
     /// Linear -> physical for one access; fills the TLB. `user` is the privilege of the
     /// access (CPL 3 data accesses are user accesses; descriptor-table reads are not).
+    #[inline]
     pub fn translate(&mut self, lin: u32, write: bool, user: bool) -> Res<u32> {
-        let i = slot(write, user, lin);
-        let e = self.tlb.e[i];
-        if e.tag == lin & !0xFFF {
-            self.tlb.hits += 1;
-            return Ok(e.phys | (lin & 0xFFF));
-        }
-        if !write {
-            // A write entry also proves readability for the same privilege.
-            let w = self.tlb.e[slot(true, user, lin)];
-            if w.tag == lin & !0xFFF {
-                self.tlb.hits += 1;
-                self.tlb.e[i] = w;
-                return Ok(w.phys | (lin & 0xFFF));
-            }
-        }
-        self.tlb.misses += 1;
-        let (phys, global) = if self.cpu.paging() {
-            let acc = Access {
-                write,
-                user,
-                fetch: false,
-            };
-            match paging::walk(
-                &mut self.mem,
-                self.cpu.cr0,
-                self.cpu.cr3,
-                self.cpu.cr4,
-                lin,
-                acc,
-                true,
-                None,
-            ) {
-                Ok(t) => (t.phys & self.a20_mask, t.global),
-                Err(code) => return Err(Exception::pf(lin, code)),
-            }
-        } else {
-            (lin & self.a20_mask, false)
-        };
-        let page_ok = (phys as usize) + (PAGE as usize) <= self.mem.ram.len();
-        if !write {
-            if page_ok {
-                self.tlb.insert(false, user, lin, phys, global);
-            }
-        } else if page_ok && !self.mem.write_protected_page(phys & !0xFFF) {
-            self.tlb.insert(true, user, lin, phys, global);
-        }
-        Ok(phys)
+        let regs = self.cpu.paging_regs();
+        self.mmu
+            .translate(&mut self.mem, &regs, lin, write, user)
+            .map_err(|code| Exception::pf(lin, code))
     }
 
     /// Reads `size` bytes at a linear address.
     #[inline(always)]
     pub fn read_lin(&mut self, lin: u32, size: u8, user: bool) -> Res<u32> {
-        let e = self.tlb.e[slot(false, user, lin)];
+        let e = self.mmu.tlb.e[slot(false, user, lin)];
         let off = lin & 0xFFF;
-        if e.tag == lin & !0xFFF && off <= 0x1000 - size as u32 && !self.align_check {
+        if e.tag == self.mmu.tlb.tag(lin) && off <= 0x1000 - size as u32 && !self.mmu.align_check {
             let p = (e.phys | off) as usize;
             if let Some(b) = self.mem.ram.get(p..p + size as usize) {
-                self.tlb.hits += 1;
+                self.mmu.tlb.hits += 1;
                 return Ok(le(b, size));
             }
         }
@@ -187,13 +138,13 @@ impl Core {
 
     #[inline(always)]
     pub fn write_lin(&mut self, lin: u32, size: u8, v: u32, user: bool) -> Res<()> {
-        let e = self.tlb.e[slot(true, user, lin)];
+        let e = self.mmu.tlb.e[slot(true, user, lin)];
         let off = lin & 0xFFF;
-        if e.tag == lin & !0xFFF && off <= 0x1000 - size as u32 && !self.align_check {
+        if e.tag == self.mmu.tlb.tag(lin) && off <= 0x1000 - size as u32 && !self.mmu.align_check {
             let p = (e.phys | off) as usize;
             if let Some(b) = self.mem.ram.get_mut(p..p + size as usize) {
                 b.copy_from_slice(&v.to_le_bytes()[..size as usize]);
-                self.tlb.hits += 1;
+                self.mmu.tlb.hits += 1;
                 return Ok(());
             }
         }
@@ -284,23 +235,13 @@ impl Core {
 
     /// Side-effect-free read of linear memory for front ends: None if unmapped.
     pub fn peek_lin(&self, lin: u32, len: usize) -> Option<Vec<u8>> {
+        let regs = self.cpu.paging_regs();
         let mut out = Vec::with_capacity(len);
         for k in 0..len as u32 {
-            let a = lin.wrapping_add(k);
-            let phys = if self.cpu.paging() {
-                let r = paging::explain(
-                    &self.mem,
-                    self.cpu.cr0,
-                    self.cpu.cr3,
-                    self.cpu.cr4,
-                    a,
-                    Access::READ,
-                );
-                r.result.ok()?
-            } else {
-                a
-            };
-            out.push(self.mem.read_u8(phys & self.a20_mask));
+            let phys = self
+                .mmu
+                .peek_translate(&self.mem, &regs, lin.wrapping_add(k))?;
+            out.push(self.mem.read_u8(phys));
         }
         Some(out)
     }

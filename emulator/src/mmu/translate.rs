@@ -1,0 +1,166 @@
+//! `Mmu`: the one owner of linear-to-physical translation. It holds the TLB (tagged with
+//! address spaces), the A20 gate and the alignment-check mode, and translates over any
+//! [`PhysMem`] with the paging registers it is handed ([`PagingRegs`]: the registers are
+//! the CPU's architectural state; how they are interpreted is decided here and in
+//! `mmu::paging`). Faults come back as plain values (the #PF error code); turning them
+//! into exceptions is the CPU's business. It must not know about segments, registers other
+//! than the paging registers, or instructions.
+
+use super::paging::{self, Access, PagingRegs, Peek, Phys};
+use super::tlb::{slot, Tlb};
+use crate::bus::PhysMem;
+use serde::{Deserialize, Serialize};
+
+/// Translation state. Only the A20 mask is part of a snapshot: the TLB is rebuilt and the
+/// alignment-check mode is derived from CPU state (`Core::update_align_check`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Mmu {
+    #[serde(skip)]
+    pub tlb: Tlb,
+    /// Address mask of the A20 gate: all ones, or bit 20 clear while the gate is closed.
+    pub a20_mask: u32,
+    /// Misaligned user data accesses raise #AC (CR0.AM && EFLAGS.AC && CPL 3, SDM Vol. 3A
+    /// 6.15). While set, the CPU's memory fast paths defer to the slow path, which checks.
+    #[serde(skip)]
+    pub align_check: bool,
+}
+
+impl Default for Mmu {
+    fn default() -> Self {
+        Mmu {
+            tlb: Tlb::default(),
+            a20_mask: 0xFFFF_FFFF,
+            align_check: false,
+        }
+    }
+}
+
+impl Mmu {
+    /// Opens or closes the A20 gate; a change flushes the TLB.
+    pub fn set_a20(&mut self, on: bool) {
+        let mask = if on { 0xFFFF_FFFF } else { !(1 << 20) };
+        if mask != self.a20_mask {
+            self.a20_mask = mask;
+            self.tlb.flush_all();
+        }
+    }
+
+    /// The alignment rule (SDM Vol. 3A 6.15, Table 6-7): while checking is on, a user
+    /// access of a power-of-two `size` > 1 must be aligned to it. True when the access
+    /// faults. Instruction fetches and supervisor ("implicit") accesses are never checked.
+    #[inline]
+    pub fn misaligned(&self, lin: u32, size: u32, user: bool) -> bool {
+        user && self.align_check && size > 1 && size.is_power_of_two() && lin & (size - 1) != 0
+    }
+
+    /// Linear -> physical for one access, through the TLB; fills it on a miss. `user` is
+    /// the privilege of the access. Err is the #PF error code.
+    pub fn translate<M: PhysMem>(
+        &mut self,
+        mem: &mut M,
+        regs: &PagingRegs,
+        lin: u32,
+        write: bool,
+        user: bool,
+    ) -> Result<u32, u32> {
+        let i = slot(write, user, lin);
+        let tag = self.tlb.tag(lin);
+        let e = self.tlb.e[i];
+        if e.tag == tag {
+            self.tlb.hits += 1;
+            return Ok(e.phys | (lin & 0xFFF));
+        }
+        if !write {
+            // A write entry also proves readability for the same privilege.
+            let w = self.tlb.e[slot(true, user, lin)];
+            if w.tag == tag {
+                self.tlb.hits += 1;
+                self.tlb.e[i] = w;
+                return Ok(w.phys | (lin & 0xFFF));
+            }
+        }
+        self.tlb.misses += 1;
+        let (phys, global) = if regs.enabled() {
+            let acc = Access {
+                write,
+                user,
+                fetch: false,
+            };
+            match paging::walk(&mut Phys(mem), regs, lin, acc, true, None) {
+                Ok(t) => (t.phys & self.a20_mask, t.global),
+                Err(e) => return Err(e.code()),
+            }
+        } else {
+            (lin & self.a20_mask, false)
+        };
+        let (direct_read, direct_write) = mem.direct_page(phys & !0xFFF);
+        if !write {
+            if direct_read {
+                self.tlb.insert(false, user, lin, phys, global);
+            }
+        } else if direct_write {
+            self.tlb.insert(true, user, lin, phys, global);
+        }
+        Ok(phys)
+    }
+
+    /// Side-effect-free translation for front ends: no TLB, no accessed/dirty bits. None
+    /// when `lin` is not mapped for a supervisor read.
+    pub fn peek_translate<M: PhysMem>(&self, mem: &M, regs: &PagingRegs, lin: u32) -> Option<u32> {
+        let phys = if regs.enabled() {
+            paging::walk(&mut Peek(mem), regs, lin, Access::READ, false, None)
+                .ok()?
+                .phys
+        } else {
+            lin
+        };
+        Some(phys & self.a20_mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Memory;
+    use crate::mmu::paging::{CR0_PG, PTE_A, PTE_P, PTE_W};
+
+    #[test]
+    fn translate_fills_the_tlb_and_a_flush_bumps_the_generation() {
+        let mut mem = Memory::new(1 << 20);
+        mem.write(0x1000, 4, 0x2000 | PTE_P | PTE_W);
+        mem.write(0x2000 + 4 * 5, 4, 0x7000 | PTE_P | PTE_W);
+        let regs = PagingRegs {
+            cr0: 1 | CR0_PG,
+            cr3: 0x1000,
+            cr4: 0,
+        };
+        let mut mmu = Mmu::default();
+        assert_eq!(mmu.peek_translate(&mem, &regs, 0x5123), Some(0x7123));
+        assert_eq!(mem.read(0x2014, 4) & PTE_A, 0, "peek sets no accessed bit");
+        assert_eq!(
+            mmu.translate(&mut mem, &regs, 0x5123, false, false),
+            Ok(0x7123)
+        );
+        assert_ne!(mem.read(0x2014, 4) & PTE_A, 0);
+        assert_eq!((mmu.tlb.hits, mmu.tlb.misses), (0, 1));
+        assert_eq!(
+            mmu.translate(&mut mem, &regs, 0x5FFF, false, false),
+            Ok(0x7FFF)
+        );
+        assert_eq!(mmu.tlb.hits, 1);
+        // Not present: #PF error code 0 (supervisor read).
+        assert_eq!(mmu.translate(&mut mem, &regs, 0x6000, false, false), Err(0));
+        let g = mmu.tlb.generation;
+        mmu.set_a20(false);
+        assert!(mmu.tlb.generation > g, "an A20 change flushes");
+        assert_eq!(
+            mmu.translate(&mut mem, &regs, 0x10_0000, false, false),
+            Err(0)
+        );
+        let off = PagingRegs::default();
+        assert_eq!(
+            mmu.translate(&mut mem, &off, 0x10_0042, false, false),
+            Ok(0x42)
+        );
+    }
+}
