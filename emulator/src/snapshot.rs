@@ -57,6 +57,7 @@ pub fn restore(bytes: &[u8]) -> Result<Machine, SnapshotError> {
         postcard::from_bytes(&body).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
     let mut m = Machine::from_core(img.core);
     m.core.update_align_check(); // not saved: derived from CR0, EFLAGS and CPL
+    crate::boot::bios::attach(&mut m.core); // port hooks are not saved
     m.breakpoints = img.breakpoints;
     Ok(m)
 }

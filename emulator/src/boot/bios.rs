@@ -7,8 +7,9 @@
 //!
 //! How a BIOS call works (the "hypercall"): every IVT entry points to the ROM stub of its
 //! vector, `out 0xEB, al; iret`. The CPU executes `int 13h` like on any PC (it pushes
-//! FLAGS, CS, IP and jumps to F000:1098); the `out` reaches `Core::io_write`, which hands it
-//! to [`hypercall`] when the write comes from one of these stubs (CS base F0000, real or
+//! FLAGS, CS, IP and jumps to F000:1098); the `out` reaches `Core::io_write` like any port
+//! write, and the port hook [`attach`] registered for the hypercall port hands it to
+//! [`hypercall`] when the write comes from one of these stubs (CS base F0000, real or
 //! virtual-8086 mode, the built-in ROM mapped). The service reads and writes the guest's
 //! registers and memory directly; results in FLAGS (CF, ZF) are written into the FLAGS
 //! image of the interrupt frame at SS:SP+4, so that the stub's `iret` returns them. A
@@ -84,13 +85,26 @@ pub const CH: usize = 5;
 pub const DH: usize = 6;
 pub const BH: usize = 7;
 
-/// Maps the built-in BIOS ROM into a fresh machine's memory.
+/// Maps the built-in BIOS ROM into a fresh machine's memory and attaches its services.
 pub fn install(c: &mut Core) {
     c.mem.map_rom(rom::builtin());
+    attach(c);
 }
 
-/// Called by `Core::io_write` for writes to the hypercall port. Returns false (the write is
-/// ordinary port I/O) unless it comes from a stub of the built-in ROM.
+/// Registers the hypercall port hook when the built-in ROM is mapped (after `install`, a
+/// `--bios` load of the same image, or a snapshot restore: hooks are not saved).
+pub fn attach(c: &mut Core) {
+    if rom::builtin_present(&c.mem.rom) {
+        c.hook_port_write(rom::HYPERCALL_PORT as u16, port_hook);
+    }
+}
+
+fn port_hook(c: &mut Core, _port: u16, _size: u8, _value: u32) -> bool {
+    hypercall(c)
+}
+
+/// Handles a write to the hypercall port. Returns false (the write is ordinary port I/O)
+/// unless it comes from a stub of the built-in ROM.
 pub fn hypercall(c: &mut Core) -> bool {
     if c.cpu.protected() || c.cpu.seg[CS].base != 0xF_0000 || !rom::builtin_present(&c.mem.rom) {
         return false;

@@ -128,6 +128,7 @@ pub fn check_user_rom(rom: &[u8]) -> Result<(), BootError> {
 pub fn load_firmware(m: &mut Machine, rom: &[u8]) -> Result<(), BootError> {
     check_user_rom(rom)?;
     m.core.mem.map_rom(rom.to_vec());
+    super::bios::attach(&mut m.core);
     m.core.cpu = crate::cpu::state::Cpu::power_on();
     m.core.dev.set_a20_at_reset(false);
     m.core.set_a20(false);

@@ -23,6 +23,12 @@ pub enum Request {
     TripleFault,
 }
 
+/// A port-write handler that needs the whole core rather than a device's state: it sees
+/// the write before the devices do and returns true when it handled it (false: the write
+/// goes on to the devices as ordinary I/O). The built-in BIOS's hypercall port is one
+/// (`boot::bios::attach`).
+pub type PortHook = fn(&mut Core, port: u16, size: u8, value: u32) -> bool;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Core {
     pub cpu: Cpu,
@@ -54,6 +60,10 @@ pub struct Core {
     /// Physical pages holding cached code that were written.
     #[serde(skip)]
     pub smc_pages: Vec<u32>,
+    /// Port-write hooks registered on this machine, by port (not saved: whoever installs
+    /// them installs them again after a restore).
+    #[serde(skip)]
+    pub port_hooks: Vec<(u16, PortHook)>,
     /// Nesting of exception delivery (for #DF / triple fault detection).
     #[serde(skip)]
     pub delivering: Option<u8>,
@@ -75,6 +85,7 @@ impl Core {
             stop: false,
             branch_exit: false,
             smc_pages: Vec::new(),
+            port_hooks: Vec::new(),
             delivering: None,
         }
     }
@@ -118,12 +129,23 @@ impl Core {
         v
     }
 
-    /// Port output; applies the device's effect on the machine.
+    /// Registers `hook` for writes to `port` (replacing an earlier hook of that port).
+    pub fn hook_port_write(&mut self, port: u16, hook: PortHook) {
+        self.port_hooks.retain(|&(p, _)| p != port);
+        self.port_hooks.push((port, hook));
+    }
+
+    /// Port output: a port hook first, else the devices; applies the effect on the machine.
     pub fn io_write(&mut self, port: u16, size: u8, v: u32) {
-        // The built-in BIOS's stubs call their services through this port (boot::bios).
-        if port == crate::boot::rom::HYPERCALL_PORT as u16 && crate::boot::bios::hypercall(self) {
-            self.stop = true;
-            return;
+        let hook = self
+            .port_hooks
+            .iter()
+            .find_map(|&(p, h)| (p == port).then_some(h));
+        if let Some(hook) = hook {
+            if hook(self, port, size, v) {
+                self.stop = true;
+                return;
+            }
         }
         let now = self.now_ns();
         if self.events.io {

@@ -30,6 +30,35 @@ fn screen(m: &Machine) -> Vec<String> {
 }
 
 #[test]
+fn bios_services_survive_a_snapshot_restore() {
+    // Port hooks are not part of a snapshot: restoring one attaches the BIOS again, so the
+    // restored machine's INT 10h teletype still reaches the screen.
+    let m = boot(MachineConfig::default(), BOOTSECTOR, &BootKind::Disk).unwrap();
+    let snap = crate::snapshot::save(&m);
+    let mut r = crate::snapshot::restore(&snap).unwrap();
+    assert_eq!(r.core.port_hooks.len(), 1, "the hypercall port hook");
+    let (exit, out) = run(&mut r, 1_000_000, b"");
+    assert_eq!(exit, RunExit::Exit(1));
+    assert_eq!(out, "Traplab boot sector: now in 32-bit protected mode\n");
+    assert!(screen(&r)
+        .iter()
+        .any(|l| l == "Traplab boot sector: real mode, BIOS teletype"));
+    // A Multiboot machine has no BIOS and no hook.
+    let mb = crate::boot::BootKind::Multiboot {
+        cmdline: String::new(),
+        modules: vec![],
+    };
+    let hello = include_bytes!("../../../../samples/hello/hello.elf");
+    let m = boot(MachineConfig::default(), hello, &mb).unwrap();
+    assert!(m.core.port_hooks.is_empty());
+    assert!(crate::snapshot::restore(&crate::snapshot::save(&m))
+        .unwrap()
+        .core
+        .port_hooks
+        .is_empty());
+}
+
+#[test]
 fn bootsector_sample_prints_both_lines() {
     let mut m = boot(MachineConfig::default(), BOOTSECTOR, &BootKind::Disk).unwrap();
     assert_eq!(m.core.cpu.eip, 0x7C00);
