@@ -4,6 +4,7 @@
 //! fault. It must not decide *when* to interrupt (the dispatch loop does).
 
 use crate::cpu::ctx::{Core, Request};
+use crate::cpu::descriptor::{check_new_ss, read_descriptor, set_accessed, tss_stack, TssStack};
 use crate::cpu::exception::{vec, ExcClass, Exception, Res};
 use crate::cpu::flags::{AC, IF, NT, RF, TF, VM};
 use crate::mmu::segment::{Descriptor, Seg, CS, DS, ES, FS, GS, SS};
@@ -169,87 +170,6 @@ pub fn load_real_cs(c: &mut Core, sel: u16) {
     s.valid = true;
 }
 
-/// Reads a descriptor for `sel` from the GDT or LDT. Err(()) when outside the table (each
-/// caller picks the exception and error code the SDM gives for its case).
-#[allow(clippy::result_unit_err)]
-pub fn read_descriptor(c: &mut Core, sel: u16) -> Result<Res<Descriptor>, ()> {
-    let (base, limit) = if sel & 4 != 0 {
-        if !c.cpu.ldtr.valid || c.cpu.ldtr.sel & !3 == 0 {
-            return Err(());
-        }
-        (c.cpu.ldtr.base, c.cpu.ldtr.limit)
-    } else {
-        (c.cpu.gdtr.base, c.cpu.gdtr.limit as u32)
-    };
-    let off = (sel & !7) as u32;
-    if off + 7 > limit {
-        return Err(());
-    }
-    let a = base.wrapping_add(off);
-    Ok((|| {
-        let lo = c.read_sys(a, 4)?;
-        let hi = c.read_sys(a.wrapping_add(4), 4)?;
-        Ok(Descriptor::new(lo, hi))
-    })())
-}
-
-/// Sets the accessed bit of a code/data descriptor in memory (SDM 3.4.5.1).
-pub fn set_accessed(c: &mut Core, sel: u16, d: &Descriptor) -> Res {
-    if d.is_seg() && d.hi() & 0x100 == 0 {
-        let base = if sel & 4 != 0 {
-            c.cpu.ldtr.base
-        } else {
-            c.cpu.gdtr.base
-        };
-        let a = base.wrapping_add((sel & !7) as u32 + 4);
-        c.write_sys(a, 4, d.hi() | 0x100)?;
-    }
-    Ok(())
-}
-
-/// Reads the ring-`dpl` stack pointer from the current TSS (SDM 7.2.1).
-pub fn tss_stack(c: &mut Core, dpl: u8, ext: u32) -> Res<(u16, u32)> {
-    let tr = c.cpu.tr;
-    let tss32 = tr.attr & 0x8 != 0;
-    if tss32 {
-        let off = 4 + dpl as u32 * 8;
-        if off + 5 > tr.limit {
-            return Err(Exception::ts((tr.sel as u32 & !3) | ext));
-        }
-        let esp = c.read_sys(tr.base.wrapping_add(off), 4)?;
-        let ss = c.read_sys(tr.base.wrapping_add(off + 4), 2)? as u16;
-        Ok((ss, esp))
-    } else {
-        let off = 2 + dpl as u32 * 4;
-        if off + 3 > tr.limit {
-            return Err(Exception::ts((tr.sel as u32 & !3) | ext));
-        }
-        let sp = c.read_sys(tr.base.wrapping_add(off), 2)?;
-        let ss = c.read_sys(tr.base.wrapping_add(off + 2), 2)? as u16;
-        Ok((ss, sp))
-    }
-}
-
-/// Validates a stack segment selector for a privilege change to `dpl` (SDM 6.12.1.2).
-pub fn check_new_ss(c: &mut Core, ss: u16, dpl: u8, ext: u32) -> Res<Seg> {
-    if ss & !3 == 0 {
-        return Err(Exception::ts(ext));
-    }
-    let err = (ss as u32 & !3) | ext;
-    let d = match read_descriptor(c, ss) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::ts(err)),
-    };
-    if (ss & 3) as u8 != dpl || d.dpl() != dpl || !d.is_seg() || d.is_code() || d.typ() & 2 == 0 {
-        return Err(Exception::ts(err));
-    }
-    if !d.present() {
-        return Err(Exception::ss(err));
-    }
-    set_accessed(c, ss, &d)?;
-    Ok(d.to_seg(ss))
-}
-
 fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source) -> Res {
     // SDM 6.13: EXT is set when the fault happens while delivering an event external to
     // the program (an IRQ or an earlier exception), clear for INT n / INT3 / INTO.
@@ -284,10 +204,7 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
         return Err(Exception::gp(ext));
     }
     let serr = (sel as u32 & !3) | ext;
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(serr)),
-    };
+    let d = read_descriptor(c, sel)?.ok_or(Exception::gp(serr))?;
     if !d.is_code() || d.dpl() > c.cpu.cpl {
         return Err(Exception::gp(serr));
     }
@@ -308,7 +225,7 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
             if from_vm && new_cpl != 0 {
                 return Err(Exception::gp(serr));
             }
-            let (ss, esp) = tss_stack(c, new_cpl, ext)?;
+            let TssStack { ss, esp } = tss_stack(c, new_cpl, ext)?;
             let ss_seg = check_new_ss(c, ss, new_cpl, ext)?;
             // SDM 6.12.1.2 / INT pseudo-code: no room on the new stack is #SS(new SS).
             let words = if from_vm { 9 } else { 5 } + code.is_some() as u32;

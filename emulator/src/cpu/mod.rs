@@ -5,6 +5,7 @@
 pub mod access;
 pub mod cache;
 pub mod ctx;
+pub mod descriptor;
 pub mod exception;
 pub mod exec;
 pub mod flags;

@@ -3,11 +3,12 @@
 //! task switches are dispatched to `task` (task switches) and `call_gate` below.
 
 use crate::cpu::ctx::Core;
+use crate::cpu::descriptor::{read_descriptor, set_accessed};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::segload::load_seg;
 use crate::cpu::flags::{self, AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM};
 use crate::cpu::insn::{ea, Handler, Insn, K_IMM};
-use crate::cpu::interrupt::{load_real_cs, read_descriptor, set_accessed};
+use crate::cpu::interrupt::load_real_cs;
 use crate::mmu::segment::{Descriptor, Seg, CS, DS, ES, FS, GS, SS};
 use crate::trace::EventKind;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
@@ -169,10 +170,7 @@ fn protected_target(c: &mut Core, sel: u16) -> Res<Descriptor> {
     if sel & !3 == 0 {
         return Err(Exception::gp(0));
     }
-    match read_descriptor(c, sel) {
-        Ok(r) => r,
-        Err(()) => Err(Exception::gp(sel as u32 & !3)),
-    }
+    read_descriptor(c, sel)?.ok_or(Exception::gp(sel as u32 & !3))
 }
 
 /// JMP/CALL to a call gate, task gate or TSS.
@@ -222,10 +220,7 @@ fn return_protected(
         return Err(Exception::gp(0));
     }
     let err = sel as u32 & !3;
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(err)),
-    };
+    let d = read_descriptor(c, sel)?.ok_or(Exception::gp(err))?;
     if !d.is_code() || rpl < cpl {
         return Err(Exception::gp(err));
     }
@@ -262,10 +257,7 @@ fn return_protected(
     if new_ss & !3 == 0 {
         return Err(Exception::gp(0));
     }
-    let sd = match read_descriptor(c, new_ss) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(ss_err)),
-    };
+    let sd = read_descriptor(c, new_ss)?.ok_or(Exception::gp(ss_err))?;
     if (new_ss & 3) as u8 != rpl
         || sd.dpl() != rpl
         || !sd.is_seg()

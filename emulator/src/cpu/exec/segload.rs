@@ -2,9 +2,9 @@
 //! with the protected-mode checks of SDM Vol. 2 MOV (segment) / Vol. 3A 5.10.
 
 use crate::cpu::ctx::Core;
+use crate::cpu::descriptor::{read_descriptor, set_accessed};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::insn::{ea, Handler, Insn, K_REG};
-use crate::cpu::interrupt::{read_descriptor, set_accessed};
 use crate::mmu::segment::{attr, Seg, CS, SS};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
@@ -55,10 +55,7 @@ pub fn load_seg(c: &mut Core, s: usize, sel: u16) -> Res {
         };
         return Ok(());
     }
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(err)),
-    };
+    let d = read_descriptor(c, sel)?.ok_or(Exception::gp(err))?;
     if s == SS {
         if rpl != cpl || d.dpl() != cpl || !d.is_seg() || d.is_code() || d.typ() & 2 == 0 {
             return Err(Exception::gp(err));

@@ -4,10 +4,10 @@
 //! CR writes flush the TLB exactly as SDM Vol. 3A 4.10.4 requires.
 
 use crate::cpu::ctx::Core;
+use crate::cpu::descriptor::read_descriptor;
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::{IF, RF, VM, ZF};
 use crate::cpu::insn::{ea, Handler, Insn, K_MEM, K_REG};
-use crate::cpu::interrupt::read_descriptor;
 use crate::cpu::state::{cr0, cr4};
 use crate::mmu::segment::{Seg, TableReg, CS, SS};
 use crate::trace::EventKind;
@@ -175,10 +175,7 @@ fn lldt(c: &mut Core, i: &Insn) -> Res {
     if sel & 4 != 0 {
         return Err(Exception::gp(sel as u32 & !3));
     }
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(sel as u32 & !3)),
-    };
+    let d = read_descriptor(c, sel)?.ok_or(Exception::gp(sel as u32 & !3))?;
     if d.is_seg() || d.typ() != 2 {
         return Err(Exception::gp(sel as u32 & !3));
     }
@@ -203,10 +200,7 @@ fn ltr(c: &mut Core, i: &Insn) -> Res {
     if sel & !3 == 0 || sel & 4 != 0 {
         return Err(Exception::gp(err));
     }
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(err)),
-    };
+    let d = read_descriptor(c, sel)?.ok_or(Exception::gp(err))?;
     // Available 16-bit (1) or 32-bit (9) TSS.
     if d.is_seg() || !matches!(d.typ(), 1 | 9) {
         return Err(Exception::gp(err));
@@ -551,9 +545,8 @@ fn visible(
     if sel & !3 == 0 {
         return Ok(None);
     }
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Ok(None),
+    let Some(d) = read_descriptor(c, sel)? else {
+        return Ok(None);
     };
     if !d.is_seg() && !system_ok(d.typ()) {
         return Ok(None);

@@ -4,12 +4,11 @@
 //! It owns the TSS layouts (32- and 16-bit); it must not decide when an interrupt is taken.
 
 use crate::cpu::ctx::Core;
+use crate::cpu::descriptor::{check_new_ss, read_descriptor, set_accessed, tss_stack, TssStack};
 use crate::cpu::exception::{vec, Exception, Res};
 use crate::cpu::flags::{NT, VM};
 use crate::cpu::insn::Handler;
-use crate::cpu::interrupt::{
-    check_new_ss, raise, raise_keep_rf, read_descriptor, set_accessed, tss_stack,
-};
+use crate::cpu::interrupt::{raise, raise_keep_rf};
 use crate::cpu::state::cr0;
 use crate::mmu::segment::{attr, Descriptor, Seg, CS, DS, ES, FS, GS, SS};
 use crate::trace::EventKind;
@@ -43,10 +42,7 @@ pub fn call_gate(c: &mut Core, sel: u16, d: Descriptor, call: bool, _size: u8) -
         return Err(Exception::gp(0));
     }
     let cerr = cs_sel as u32 & !3;
-    let cd = match read_descriptor(c, cs_sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(Exception::gp(cerr)),
-    };
+    let cd = read_descriptor(c, cs_sel)?.ok_or(Exception::gp(cerr))?;
     if !cd.is_code() || cd.dpl() > cpl {
         return Err(Exception::gp(cerr));
     }
@@ -102,7 +98,7 @@ fn call_gate_inner(
     psize: u8,
 ) -> Res {
     let new_cpl = cd.dpl();
-    let (ss, esp) = tss_stack(c, new_cpl, 0)?;
+    let TssStack { ss, esp } = tss_stack(c, new_cpl, 0)?;
     let ss_seg = check_new_ss(c, ss, new_cpl, 0)?;
     let ss_err = ss as u32 & !3;
     // Room for SS, ESP, the parameters, CS and EIP on the new stack: #SS(new SS).
@@ -226,10 +222,7 @@ fn tss_descriptor(c: &mut Core, sel: u16, ext: u32, busy: bool) -> Res<Descripto
     if sel & 4 != 0 || sel & !3 == 0 {
         return Err(fault(err));
     }
-    let d = match read_descriptor(c, sel) {
-        Ok(r) => r?,
-        Err(()) => return Err(fault(err)),
-    };
+    let d = read_descriptor(c, sel)?.ok_or(fault(err))?;
     let want: &[u8] = if busy { &[0x3, 0xB] } else { &[0x1, 0x9] };
     if d.is_seg() || !want.contains(&d.typ()) {
         return Err(fault(err));
@@ -486,10 +479,7 @@ fn load_task_segments(c: &mut Core, t: &TaskState, tss32: bool, ext: u32) -> Res
         if ldt & 4 != 0 {
             return Err(ts(ldt));
         }
-        let d = match read_descriptor(c, ldt) {
-            Ok(r) => r?,
-            Err(()) => return Err(ts(ldt)),
-        };
+        let d = read_descriptor(c, ldt)?.ok_or(ts(ldt))?;
         if d.is_seg() || d.typ() != 2 {
             return Err(ts(ldt));
         }
@@ -516,10 +506,7 @@ fn load_task_segments(c: &mut Core, t: &TaskState, tss32: bool, ext: u32) -> Res
     if cs & !3 == 0 {
         return Err(ts(cs));
     }
-    let cd = match read_descriptor(c, cs) {
-        Ok(r) => r?,
-        Err(()) => return Err(ts(cs)),
-    };
+    let cd = read_descriptor(c, cs)?.ok_or(ts(cs))?;
     let rpl = (cs & 3) as u8;
     if !cd.is_code() {
         return Err(ts(cs));
@@ -537,10 +524,7 @@ fn load_task_segments(c: &mut Core, t: &TaskState, tss32: bool, ext: u32) -> Res
     if ss & !3 == 0 {
         return Err(ts(ss));
     }
-    let sd = match read_descriptor(c, ss) {
-        Ok(r) => r?,
-        Err(()) => return Err(ts(ss)),
-    };
+    let sd = read_descriptor(c, ss)?.ok_or(ts(ss))?;
     if (ss & 3) as u8 != rpl || sd.dpl() != rpl || !sd.is_seg() || sd.is_code() || sd.typ() & 2 == 0
     {
         return Err(ts(ss));
@@ -554,10 +538,7 @@ fn load_task_segments(c: &mut Core, t: &TaskState, tss32: bool, ext: u32) -> Res
         if s & !3 == 0 {
             continue;
         }
-        let d = match read_descriptor(c, s) {
-            Ok(r) => r?,
-            Err(()) => return Err(ts(s)),
-        };
+        let d = read_descriptor(c, s)?.ok_or(ts(s))?;
         if !d.is_seg() || (d.is_code() && d.typ() & 2 == 0) {
             return Err(ts(s));
         }
