@@ -1,6 +1,19 @@
 //! Traplab's emulator core: an i686-class CPU, its MMU, physical memory and the PC devices,
 //! as a pure library. It owns the machine state and its execution; it must not know about
 //! terminals, files, threads, wall-clock time or any front end (see `DESIGN.md`).
+//!
+//! Layers, highest first; a module uses only its own and lower layers (checked by
+//! `tests/layering.rs`, so there is no import cycle between `cpu`, `mmu`, `machine` and
+//! `boot`):
+//! - `debug`, `snapshot`: services over a whole machine (debugger session, test vectors,
+//!   saved states);
+//! - `boot`: loaders and the built-in BIOS, which reaches the CPU only as a port hook
+//!   registered on the core (`boot::bios::attach`);
+//! - `machine`: the dispatch loop and block fetch;
+//! - `cpu`: registers, instruction handlers, event delivery, descriptor helpers, and the
+//!   CPU's segment:offset accesses (`cpu::access`);
+//! - `mmu`: segment types, paging, the TLB and `mmu::Mmu`, the one owner of translation;
+//! - `bus`, `devices`, `trace`: physical memory (`bus::PhysMem`), PC devices, events.
 #![forbid(unsafe_code)]
 
 pub mod boot;
