@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod fps;
+pub mod gdb_link;
 pub mod i18n;
 pub mod lessons;
 pub mod panels;

@@ -118,6 +118,8 @@ pub struct Session {
     /// Calls dropped from the front of `log` (log indices are absolute).
     log_base: usize,
     ckpts: VecDeque<Checkpoint>,
+    /// What an attached gdb asked for and inserted (see `debug::gdb`).
+    pub gdb: super::gdb::GdbState,
 }
 
 impl Session {
@@ -133,6 +135,7 @@ impl Session {
             log: Vec::new(),
             log_base: 0,
             ckpts: VecDeque::new(),
+            gdb: Default::default(),
         };
         s.checkpoint();
         s
@@ -278,7 +281,12 @@ impl Session {
             }
             first = false;
         }
-        // Budget spent: check once more at the boundary.
+        // Budget spent: check once more at the boundary (the next call's first
+        // instruction is not checked, so a watched access right here would be missed).
+        if let Some(w) = self.watch_hit() {
+            self.goal = None;
+            return w;
+        }
         let pc = self.m.pc();
         if let Some(s) = self.goal_reached(pc) {
             self.goal = None;

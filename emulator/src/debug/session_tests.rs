@@ -319,3 +319,25 @@ fn checkpoint_spacing_of_u64_max_means_never() {
     assert_eq!(s.icount(), 35_000);
     assert_eq!(s.ckpts.len(), before, "no automatic checkpoint was taken");
 }
+
+#[test]
+fn a_watched_access_right_at_the_end_of_a_run_call_is_not_missed() {
+    let mut s = session();
+    s.watchpoints.push(Watchpoint {
+        addr: 0x3000,
+        len: 4,
+        read: false,
+        write: true,
+    });
+    // Eight instructions (mov, call, push, mov, add, pop, ret, inc) end right before the
+    // store to 0x3000: the call must stop there, not leave it to the next call (whose
+    // first instruction runs unchecked).
+    assert_eq!(
+        s.advance(8),
+        Stop::Watchpoint {
+            pc: 0x100b,
+            addr: 0x3000,
+            write: true
+        }
+    );
+}

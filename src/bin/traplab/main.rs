@@ -4,6 +4,7 @@
 //! Bad input gets one clear line on stderr and exit status 2, never a panic.
 
 mod bench;
+mod gdb;
 mod run;
 mod term;
 mod vectors;
@@ -25,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Boot an image: serial port (COM1) and debug port 0xE9 go to stdout, stdin to COM1.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Run CPU test vectors (SingleStepTests JSON, .json or .json.gz) and print pass counts.
     Vectors(vectors::VectorArgs),
     /// Measure guest MIPS on the benchmark guests and print a table.
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
         }
     };
     let r = match cli.cmd {
-        Cmd::Run(a) => run::main(a),
+        Cmd::Run(a) => run::main(*a),
         Cmd::Vectors(a) => vectors::main(a),
         Cmd::Bench(a) => bench::main(a),
     };

@@ -99,6 +99,8 @@ pub struct RunArgs {
     /// Print the final state hash (registers, memory, devices) on stderr.
     #[arg(long)]
     pub hash: bool,
+    #[command(flatten)]
+    pub gdb: crate::gdb::GdbArgs,
 }
 
 fn parse_u32(s: &str) -> Result<u32, String> {
@@ -270,6 +272,9 @@ pub fn main(a: RunArgs) -> Result<u8> {
         bail!("--snapshot-at needs --save-snapshot FILE");
     }
     let mut m = build_machine(&a)?;
+    if a.gdb.gdb.is_some() {
+        return crate::gdb::main(&a, m);
+    }
     m.core.events.io = a.trace_io;
     if a.trace_io {
         // Room for every port access of one slice (print_io reads them between slices).
