@@ -9,7 +9,6 @@
 
 use super::session::{Session, Watchpoint};
 use crate::cpu::exec::segload::load_seg;
-use crate::mmu::paging::{self, Access};
 use crate::mmu::segment::{CS, DS, ES, FS, GS, SS};
 use gdbstub::common::Signal;
 use gdbstub::target::ext::base::singlethread::{
@@ -82,14 +81,7 @@ impl Session {
     /// fill, no fault): the physical address a debugger access uses, if mapped.
     pub fn debug_translate(&self, lin: u32) -> Option<u32> {
         let c = &self.m.core;
-        let phys = if c.cpu.paging() {
-            paging::explain(&c.mem, c.cpu.cr0, c.cpu.cr3, c.cpu.cr4, lin, Access::READ)
-                .result
-                .ok()?
-        } else {
-            lin
-        };
-        Some(phys & c.a20_mask)
+        c.mmu.peek_translate(&c.mem, &c.cpu.paging_regs(), lin)
     }
 
     fn add_break(&mut self, addr: u32) {
