@@ -207,22 +207,136 @@ fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels
     }
 }
 
-/// A small markdown subset: `# heading`, `- bullet`, paragraphs; `**` and backticks are
-/// shown as emphasis-free text.
+/// A small markdown subset: `# heading`, `- bullet`, paragraphs; inline `**strong**`,
+/// `*emphasis*` and `` `code` ``. Everything else is shown as written: a `*` with spaces
+/// around it (`selector * 16`) is a multiplication, not emphasis.
 pub fn markdown(ui: &mut egui::Ui, text: &str) {
     for line in text.lines() {
-        let clean = line.replace(['`', '*'], "");
-        if let Some(h) = clean.strip_prefix("# ") {
-            ui.label(RichText::new(h).heading().strong());
-        } else if let Some(b) = clean.strip_prefix("- ") {
+        if let Some(h) = line.strip_prefix("# ") {
+            ui.label(inline(ui, h, true));
+        } else if let Some(b) = line.strip_prefix("- ") {
             ui.horizontal_wrapped(|ui| {
-                ui.label("*");
-                ui.label(b);
+                ui.label("•");
+                ui.label(inline(ui, b, false));
             });
-        } else if clean.trim().is_empty() {
+        } else if line.trim().is_empty() {
             ui.add_space(6.0);
         } else {
-            ui.label(clean);
+            ui.label(inline(ui, line, false));
         }
+    }
+}
+
+/// The spans of a line: (text, strong, emphasis, code).
+pub fn spans(line: &str) -> Vec<(String, bool, bool, bool)> {
+    let b = line.as_bytes();
+    let mut out: Vec<(String, bool, bool, bool)> = Vec::new();
+    let (mut strong, mut em) = (false, false);
+    let mut cur = String::new();
+    let mut i = 0;
+    let flush = |cur: &mut String, out: &mut Vec<_>, s: bool, e: bool, c: bool| {
+        if !cur.is_empty() {
+            out.push((std::mem::take(cur), s, e, c));
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        if c == b'`' {
+            if let Some(end) = line[i + 1..].find('`') {
+                flush(&mut cur, &mut out, strong, em, false);
+                out.push((line[i + 1..i + 1 + end].to_string(), strong, em, true));
+                i += end + 2;
+                continue;
+            }
+        }
+        if c == b'*' {
+            let double = b.get(i + 1) == Some(&b'*');
+            let n = if double { 2 } else { 1 };
+            let before = if i == 0 { b' ' } else { b[i - 1] };
+            let after = b.get(i + n).copied().unwrap_or(b' ');
+            let open = !after.is_ascii_whitespace();
+            let close = !before.is_ascii_whitespace();
+            let on = if double { strong } else { em };
+            // A marker counts when it touches the text it marks (and, opening, has a
+            // matching marker later on the line).
+            let toggles = if on {
+                close
+            } else {
+                open && line[i + n..].contains(if double { "**" } else { "*" })
+            };
+            if toggles {
+                flush(&mut cur, &mut out, strong, em, false);
+                if double {
+                    strong = !strong;
+                } else {
+                    em = !em;
+                }
+                i += n;
+                continue;
+            }
+        }
+        let ch = line[i..].chars().next().unwrap_or(' ');
+        cur.push(ch);
+        i += ch.len_utf8();
+    }
+    flush(&mut cur, &mut out, strong, em, false);
+    out
+}
+
+fn inline(ui: &egui::Ui, line: &str, heading: bool) -> egui::text::LayoutJob {
+    let mut job = egui::text::LayoutJob::default();
+    let style = ui.style();
+    for (t, strong, em, code) in spans(line) {
+        let mut rt = RichText::new(t);
+        if heading {
+            rt = rt.heading().strong();
+        }
+        if strong {
+            rt = rt.strong();
+        }
+        if em {
+            rt = rt.italics();
+        }
+        if code {
+            rt = rt.code();
+        }
+        rt.append_to(
+            &mut job,
+            style,
+            egui::FontSelection::Default,
+            egui::Align::Center,
+        );
+    }
+    job.wrap = egui::text::TextWrapping::default();
+    job
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(line: &str) -> String {
+        spans(line).into_iter().map(|s| s.0).collect()
+    }
+
+    #[test]
+    fn text_is_shown_as_written() {
+        assert_eq!(
+            plain("segments are `selector * 16`, no protection"),
+            "segments are selector * 16, no protection"
+        );
+        assert_eq!(
+            plain("base = selector * 16, 16-bit"),
+            "base = selector * 16, 16-bit"
+        );
+        assert_eq!(
+            plain("sets **PE = 1**. Press *Do it*"),
+            "sets PE = 1. Press Do it"
+        );
+        let s = spans("sets **PE = 1** now");
+        assert_eq!(s[1], ("PE = 1".to_string(), true, false, false));
+        assert_eq!(plain("a * b and c*"), "a * b and c*");
+        let first: String = LESSONS[0].steps[0].en.lines().map(plain).collect();
+        assert!(first.contains("segments are selector * 16"), "{first}");
     }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
 pub struct Symbols {
-    /// Start address -> (name, size).
+    /// Start address -> (name, size). Labels without a size (assembly entry points such as
+    /// `isr128`) get one: up to the next symbol, within the end of their section.
     by_addr: BTreeMap<u32, (String, u32)>,
 }
 
@@ -16,6 +17,13 @@ impl Symbols {
         let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
             return s;
         };
+        // Where each section ends: an labels label reaches at most there.
+        let section_end = |shndx: usize| {
+            elf.section_headers
+                .get(shndx)
+                .map(|h| h.sh_addr.saturating_add(h.sh_size) as u32)
+        };
+        let mut labels: Vec<(u32, Option<u32>)> = Vec::new();
         for sym in elf.syms.iter() {
             let kind = sym.st_type();
             if kind != goblin::elf::sym::STT_FUNC
@@ -38,6 +46,26 @@ impl Symbols {
             // Prefer functions (sized) over labels at the same address.
             if sym.st_size > 0 && kind == goblin::elf::sym::STT_FUNC {
                 *e = (name.to_string(), sym.st_size as u32);
+            } else if sym.st_size > 0 && e.1 == 0 {
+                e.1 = sym.st_size as u32;
+            } else if e.1 == 0 {
+                labels.push((addr, section_end(sym.st_shndx)));
+            }
+        }
+        // An labels label covers up to the next symbol, but not past its section's end
+        // (`_end` and other linker marks cover nothing but their own address).
+        for (addr, end) in labels {
+            let next = s
+                .by_addr
+                .range(addr.saturating_add(1)..)
+                .next()
+                .map(|(&a, _)| a)
+                .unwrap_or(u32::MAX);
+            let limit = next.min(end.filter(|&e| e > addr).unwrap_or(addr.saturating_add(1)));
+            if let Some(e) = s.by_addr.get_mut(&addr) {
+                if e.1 == 0 {
+                    e.1 = limit.saturating_sub(addr).max(1);
+                }
             }
         }
         s
@@ -47,16 +75,12 @@ impl Symbols {
         self.by_addr.is_empty()
     }
 
-    /// The symbol containing `addr` (or the nearest one below within 64 KiB).
+    /// The symbol containing `addr`: a function or object by its size, a label up to the
+    /// next symbol within its section. Addresses in no symbol give None.
     pub fn lookup(&self, addr: u32) -> Option<(&str, u32)> {
         let (&start, (name, size)) = self.by_addr.range(..=addr).next_back()?;
         let off = addr - start;
-        let inside = if *size > 0 {
-            off < *size
-        } else {
-            off < 0x1_0000
-        };
-        inside.then_some((name.as_str(), off))
+        (off < (*size).max(1)).then_some((name.as_str(), off))
     }
 
     /// `name+0x14`, `name`, or None.
@@ -129,5 +153,16 @@ mod tests {
         assert_eq!(parse_address("kmain+0x10", &s), Some(kmain + 0x10));
         assert_eq!(parse_address("0x1000", &s), Some(0x1000));
         assert_eq!(parse_address("nonsense!", &s), None);
+        // `_end` marks the end of the image: nothing beyond it is "_end+0x2bd4".
+        let end = s.address_of("_end").expect("minios has _end");
+        assert_eq!(s.describe(end + 0x2bd4), None);
+        // An assembly entry point without a size still names the bytes after it.
+        let isr = s.address_of("isr128").expect("minios has isr128");
+        assert_eq!(s.describe(isr + 2).as_deref(), Some("isr128+0x2"));
+        // A sized function ends where its size says.
+        let (_, size) = s.by_addr[&kmain];
+        assert!(s
+            .describe(kmain + size)
+            .is_none_or(|d| !d.starts_with("kmain")));
     }
 }

@@ -97,6 +97,9 @@ pub struct MachineView {
     pub cursor: (u8, u8, bool),
     /// The last `EVENTS_SHOWN` events.
     pub events: Arc<Vec<Event>>,
+    /// The events of the lasting classes (faults, privilege and mode changes, system
+    /// changes) the machine kept, oldest first: those older than `events` are shown too.
+    pub lasting: Arc<Vec<Event>>,
     pub events_total: u64,
     pub breakpoints: Vec<u32>,
     pub watchpoints: Vec<Watchpoint>,
@@ -115,6 +118,9 @@ pub struct EventsCache {
     /// travelling back in time changes the count or the last event.
     key: Option<(u64, usize, u64)>,
     shown: Arc<Vec<Event>>,
+    /// Lasting events ever logged (per class) when `lasting` was built.
+    lasting_key: Option<([u64; traplab::trace::LASTING_CLASSES], usize)>,
+    lasting: Arc<Vec<Event>>,
 }
 
 impl EventsCache {
@@ -126,6 +132,17 @@ impl EventsCache {
             self.key = Some(key);
         }
         self.shown.clone()
+    }
+
+    fn lasting(&mut self, log: &traplab::trace::EventLog) -> Arc<Vec<Event>> {
+        let key = (log.lasting_total, log.lasting.iter().map(|r| r.len()).sum());
+        if self.lasting_key != Some(key) {
+            let mut all: Vec<Event> = log.lasting.iter().flatten().cloned().collect();
+            all.sort_by_key(|e| e.icount);
+            self.lasting = Arc::new(all);
+            self.lasting_key = Some(key);
+        }
+        self.lasting.clone()
     }
 }
 
@@ -247,6 +264,7 @@ impl MachineView {
             screen: Box::new(d.text_screen(&c.mem.ram)),
             cursor: d.vga.cursor(),
             events: events.get(&c.events.events, c.events.total),
+            lasting: events.lasting(&c.events),
             events_total: c.events.total,
             breakpoints: s.breakpoints.iter().copied().collect(),
             watchpoints: s.watchpoints.clone(),

@@ -222,12 +222,13 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
                 ui.end_row();
                 ui.label(mono("CR2"));
                 ui.label(val(format!("{:08x}", c.cr2), ch(&|x| x.cr2 as u64)));
-                ui.label(mono("page-fault address"));
+                ui.label(mono(tr(lang, "pf_address")));
                 ui.end_row();
                 ui.label(mono("CR3"));
                 ui.label(val(format!("{:08x}", c.cr3), ch(&|x| x.cr3 as u64)));
                 ui.label(mono(format!(
-                    "page directory {:#010x}",
+                    "{} {:#010x}",
+                    tr(lang, "page_directory"),
                     c.cr3 & 0xFFFF_F000
                 )));
                 ui.end_row();
