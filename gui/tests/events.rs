@@ -101,7 +101,11 @@ fn a_page_fault_stays_listed_after_a_million_timer_events() {
     h.get_by_label_contains("page fault at");
     // The privilege changes around it are listed too.
     let m = h.state().view.machine.as_ref().unwrap();
-    let rows = h.state().panels.events.rows(&m.lasting, &m.events, Lang::En);
+    let rows = h
+        .state()
+        .panels
+        .events
+        .rows(&m.lasting, &m.events, Lang::En);
     let text: Vec<String> = rows
         .iter()
         .filter_map(|r| match r {
@@ -110,7 +114,10 @@ fn a_page_fault_stays_listed_after_a_million_timer_events() {
         })
         .collect();
     let pf = text.iter().position(|t| t.starts_with("page fault at"));
-    assert_eq!(text.get(pf.unwrap() + 1).map(|s| s.as_str()), Some("CPL 3 -> 0"));
+    assert_eq!(
+        text.get(pf.unwrap() + 1).map(|s| s.as_str()),
+        Some("CPL 3 -> 0")
+    );
     assert!(h.query_all_by_label_contains("CPL 3 -> 0").count() > 0);
 }
 

@@ -169,7 +169,11 @@ pub fn describe(e: &Event, lang: Lang) -> String {
             )
         }
         EventKind::PrivilegeChange { from, to } => format!("CPL {from} -> {to}"),
-        EventKind::ModeChange { to } => format!("{} -> {}", tr(lang, "mode").to_lowercase(), tr_mode(lang, to)),
+        EventKind::ModeChange { to } => format!(
+            "{} -> {}",
+            tr(lang, "mode").to_lowercase(),
+            tr_mode(lang, to)
+        ),
         EventKind::Halt => tr(lang, "hlt_event").to_string(),
         EventKind::CrWrite { cr, old, new } => format!("CR{cr} {old:#010x} -> {new:#010x}"),
         EventKind::MsrWrite { msr, value } => format!("WRMSR {msr:#x} = {value:#x}"),
