@@ -229,11 +229,7 @@ const TABLE: &[(&str, &str, &str)] = &[
         "guest exited with status",
         "el invitado terminó con estado",
     ),
-    (
-        "halted",
-        "halted (HLT with interrupts off)",
-        "detenido (HLT con interrupciones desactivadas)",
-    ),
+    ("halted", "halted for good", "detenido para siempre"),
     (
         "triple_fault",
         "triple fault: the machine shut down",

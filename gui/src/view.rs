@@ -307,7 +307,7 @@ pub fn stop_text(s: &Stop) -> String {
             if *write { "writes" } else { "reads" }
         ),
         Stop::Machine(RunExit::Exit(st)) => format!("guest exit, status {st}"),
-        Stop::Machine(RunExit::Halted) => "halted (HLT with IF=0)".into(),
+        Stop::Machine(RunExit::Halted) => "halted for good".into(),
         Stop::Machine(RunExit::TripleFault) => "triple fault: shutdown".into(),
         Stop::Machine(RunExit::Reset) => "the guest asked for a reset".into(),
         Stop::Machine(r) => format!("{r:?}"),

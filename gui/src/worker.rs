@@ -357,6 +357,12 @@ impl Engine {
                 self.running = false;
                 self.pending = false;
                 self.status = view::stop_text(&other);
+                if other == Stop::Machine(RunExit::Halted) {
+                    // Say why nothing can wake the CPU (interrupts off, IRQs masked...).
+                    if let Some(h) = self.session.as_ref().and_then(|s| s.m.halt_reason()) {
+                        self.status = format!("{}: {h}", self.status);
+                    }
+                }
             }
         }
         self.take_serial();

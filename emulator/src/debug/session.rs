@@ -4,7 +4,7 @@
 //! not know about threads, wall-clock time or any front end (pacing is the caller's job).
 //!
 //! Reverse execution: the machine is deterministic for a given sequence of calls
-//! (`Machine::step`, `Machine::run(budget)`) and inputs. The session records every call and
+//! (`Machine::step`, `Machine::run_limited`) and inputs. The session records every call and
 //! input since its oldest checkpoint, and keeps a ring of checkpoints (the core with its RAM
 //! stored as shared 4 KiB pages, so unchanged pages cost nothing). Going back to instruction
 //! count `t` restores the newest checkpoint at or before `t` and re-issues the logged calls,
@@ -40,9 +40,10 @@ pub enum Input {
 enum Call {
     /// `n` consecutive `Machine::step` calls.
     Steps(u64),
-    /// One `Machine::run(budget)` with these machine breakpoints (they change how the
-    /// machine slices its work, so replay must use the same ones).
-    Run(u64, Arc<[u32]>),
+    /// One `Machine::run_limited(instructions, halted_ticks)` with these machine
+    /// breakpoints (they change how the machine slices its work, so replay must use the
+    /// same ones).
+    Run(u64, u64, Arc<[u32]>),
     Input(Input),
 }
 
@@ -227,12 +228,14 @@ impl Session {
 
     /// Runs at most `budget` instructions toward the current goal (or freely when there is
     /// none), stopping at breakpoints and watchpoints. `Pending` means: call again.
+    /// A CPU waiting in HLT retires nothing: the wait is bounded by `budget` ticks too.
     pub fn advance(&mut self, budget: u64) -> Stop {
         let end = self.icount().saturating_add(budget.max(1));
+        let idle_end = self.m.core.idle_ticks.saturating_add(budget.max(1));
         let needs_single =
             !self.watchpoints.is_empty() || matches!(self.goal, Some(Goal::Return { .. }));
         let mut first = true;
-        while self.icount() < end {
+        while self.icount() < end && self.m.core.idle_ticks < idle_end {
             if !first {
                 let pc = self.m.pc();
                 if let Some(s) = self.goal_reached(pc) {
@@ -405,9 +408,9 @@ impl Session {
         let ic = self.icount();
         let to_granule = GRANULE - ic % GRANULE;
         let b = budget.min(to_granule).max(1);
-        let r = self.m.run(b);
+        let r = self.m.run_limited(b, b);
         self.log
-            .push(Call::Run(b, Arc::from(&self.m.breakpoints[..])));
+            .push(Call::Run(b, b, Arc::from(&self.m.breakpoints[..])));
         r
     }
 
@@ -490,7 +493,9 @@ impl Session {
         self.goal = None;
         self.last_reexecuted = 0;
         if target >= self.icount() {
-            while self.icount() < target {
+            // A guest waiting in HLT retires nothing: bound the wait as `advance` does.
+            let idle_end = (self.m.core.idle_ticks).saturating_add(target - self.icount());
+            while self.icount() < target && self.m.core.idle_ticks < idle_end {
                 let r = self.raw_run(target - self.icount());
                 if !matches!(r, RunExit::Budget | RunExit::Breakpoint(_)) {
                     return stop_of(r);
@@ -542,13 +547,15 @@ impl Session {
             };
             match call {
                 Call::Input(i) => self.input(i),
-                Call::Run(b, bps) => {
+                Call::Run(b, h, bps) => {
+                    // Truncated to end at `target`, with the call's own limit on halted
+                    // time, so that it stops exactly where the original passed `target`.
                     let b = b.min(target - ic);
                     self.maybe_checkpoint();
                     self.m.breakpoints = bps.to_vec();
-                    self.m.run(b);
+                    self.m.run_limited(b, h);
                     self.m.breakpoints.clear();
-                    self.log.push(Call::Run(b, bps));
+                    self.log.push(Call::Run(b, h, bps));
                 }
                 Call::Steps(n) => {
                     for _ in 0..n {

@@ -31,7 +31,7 @@ pub mod vga;
 
 pub use ata::Ata;
 pub use cmos::Cmos;
-pub use pic::Pic;
+pub use pic::{Pic, Reach};
 pub use pit::Pit;
 pub use ps2::Ps2;
 pub use uart::Uart;
@@ -274,13 +274,16 @@ impl Devices {
         self.events().map(|(_, t)| t).min()
     }
 
-    /// Like `next_event_ns`, but only events on IRQ lines the PIC's masks let through: None
-    /// when no timer can interrupt the CPU (a halted CPU with IF=1 may then stop for good).
-    /// Skipping updates for masked lines loses nothing: their effects are computed from time
-    /// at the next update or port access, which is when a guest could first observe them.
+    /// Like `next_event_ns`, but only events on IRQ lines whose request the PIC would pass
+    /// to the CPU now (unmasked, and not held back by an in-service line of the same or
+    /// higher priority): None when no timer can interrupt a halted CPU.
+    /// Skipping updates for the other lines loses nothing: their effects are computed from
+    /// time at the next update or port access, which is when a guest could first observe
+    /// them (a halted CPU makes no port access, and only its EOI could unblock a line).
     pub fn next_interrupt_event_ns(&self) -> Option<u64> {
+        let reachable = self.pic.reach().reachable;
         self.events()
-            .filter(|&(line, _)| self.line_unmasked(line))
+            .filter(|&(line, _)| reachable & (1 << line) != 0)
             .map(|(_, t)| t)
             .min()
     }
@@ -293,16 +296,6 @@ impl Devices {
         ]
         .into_iter()
         .filter_map(|(line, t)| t.map(|t| (line, t)))
-    }
-
-    /// True when IRQ `line` is not masked at the PIC (through the cascade for 8-15).
-    fn line_unmasked(&self, line: u8) -> bool {
-        let master = self.pic.master.imr();
-        if line < 8 {
-            master & (1 << line) == 0
-        } else {
-            master & 0x04 == 0 && self.pic.slave.imr() & (1 << (line & 7)) == 0
-        }
     }
 
     /// The PIC asks for an interrupt (the CPU checks IF itself).

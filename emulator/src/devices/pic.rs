@@ -118,6 +118,15 @@ impl Pic8259 {
             return None; // the common case, checked by the CPU loop
         }
         let req = self.highest(requests)?;
+        match self.blocker(req, is_master) {
+            Some(_) => None,
+            None => Some(req),
+        }
+    }
+
+    /// The in-service IR line that keeps a request on line `req` from being presented
+    /// (same or higher priority, honouring special mask and special fully nested modes).
+    fn blocker(&self, req: u8, is_master: bool) -> Option<u8> {
         let mut in_service = self.isr;
         if self.special_mask {
             // Special mask mode: masked in-service levels do not inhibit lower priorities.
@@ -127,10 +136,8 @@ impl Pic8259 {
             // SFNM: the slave may interrupt again while its cascade line is in service.
             in_service &= !self.icw3;
         }
-        match self.highest(in_service) {
-            Some(cur) if self.rank(cur) <= self.rank(req) => None,
-            _ => Some(req),
-        }
+        self.highest(in_service)
+            .filter(|&cur| self.rank(cur) <= self.rank(req))
     }
 
     /// INTA on this chip for line `irq`: moves the request into service.
@@ -234,6 +241,18 @@ impl Pic8259 {
     }
 }
 
+/// `Pic::reach`: bit n stands for IRQ n (bit 2 is the cascade and never set).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Lines not masked (slave lines also need the cascade line unmasked).
+    pub unmasked: u16,
+    /// Unmasked lines a request on which would be presented to the CPU.
+    pub reachable: u16,
+    /// In-service lines that hold back at least one unmasked line (an IRQ 8-15 in service
+    /// on the slave, or IRQ 2 when the master's cascade line is in service).
+    pub blocked_by: u16,
+}
+
 /// The PC's cascaded 8259A pair.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pic {
@@ -281,6 +300,39 @@ impl Pic {
     /// everything in service.
     pub fn has_interrupt(&self) -> bool {
         self.master.pending(true).is_some()
+    }
+
+    /// What a request on each IRQ line would meet now, for a CPU that executes nothing
+    /// (halted): which lines would reach the CPU, and which in-service lines hold back the
+    /// other unmasked ones. Only an EOI (a CPU action) clears an in-service bit, so a halted
+    /// CPU with no reachable line can never be woken by the PIC.
+    pub fn reach(&self) -> Reach {
+        let mut r = Reach::default();
+        let cascade_open = self.master.imr & 0x04 == 0;
+        for line in 0..16u8 {
+            let (chip, irq) = if line < 8 {
+                (&self.master, line)
+            } else {
+                (&self.slave, line - 8)
+            };
+            if line == 2 || chip.imr & (1 << irq) != 0 || (line >= 8 && !cascade_open) {
+                continue;
+            }
+            r.unmasked |= 1 << line;
+            let block = if line < 8 {
+                self.master.blocker(irq, true)
+            } else {
+                match self.slave.blocker(irq, false) {
+                    Some(b) => Some(b + 8),
+                    None => self.master.blocker(2, true),
+                }
+            };
+            match block {
+                Some(b) => r.blocked_by |= 1 << b,
+                None => r.reachable |= 1 << line,
+            }
+        }
+        r
     }
 
     /// The INTA cycle: returns the vector and updates IRR/ISR on both chips.
@@ -376,6 +428,40 @@ mod tests {
     fn pulse(pic: &mut Pic, line: u8) {
         pic.set_irq(line, true);
         pic.set_irq(line, false);
+    }
+
+    #[test]
+    fn reach_follows_masks_and_in_service_priority() {
+        // Power-on: everything masked but the cascade, whose slave lines are all masked.
+        let r = Pic::new().reach();
+        assert_eq!((r.unmasked, r.reachable, r.blocked_by), (0, 0, 0));
+        // IRQ0, 1 and 8 unmasked; IRQ1 taken and not acknowledged: it holds back itself
+        // and the cascade (lower priority), not IRQ0.
+        let mut pic = remapped(0xF8, 0xFE);
+        assert_eq!(pic.reach().reachable, 0b1_0000_0011);
+        pulse(&mut pic, 1);
+        assert_eq!(pic.acknowledge(), 0x21);
+        let r = pic.reach();
+        assert_eq!(r.unmasked, 0b1_0000_0011);
+        assert_eq!(r.reachable, 0b1);
+        assert_eq!(r.blocked_by, 0b10);
+        // IRQ0 in service too: nothing reaches the CPU, IRQ0 is the blocker of all.
+        pulse(&mut pic, 0);
+        assert_eq!(pic.acknowledge(), 0x20);
+        let r = pic.reach();
+        assert_eq!((r.reachable, r.blocked_by), (0, 0b1));
+        // Special mask mode with IRQ0 and IRQ1 masked: their in-service bits no longer
+        // inhibit IRQ8 (datasheet, OCW3 ESMM/SMM).
+        pic.write(0x21, 0xFB);
+        pic.write(0x20, 0x68);
+        assert_eq!(pic.reach().reachable, 1 << 8);
+        // A slave line in service (no EOI at the slave) holds back the lines below it.
+        let mut pic = remapped(0xFB, 0xFC);
+        pulse(&mut pic, 8);
+        assert_eq!(pic.acknowledge(), 0x28);
+        pic.write(0x20, 0x20); // EOI to the master only
+        let r = pic.reach();
+        assert_eq!((r.reachable, r.blocked_by), (0, 1 << 8));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! it must not contain instruction semantics (those are in `cpu::exec`).
 
 mod fetch;
+mod halt;
 
 use crate::bus::PAGE;
 use crate::cpu::cache::DecodeCache;
@@ -15,6 +16,7 @@ use crate::cpu::interrupt::{deliver, raise, Source};
 use crate::devices::{Devices, DevicesConfig};
 use crate::mmu::segment::CS;
 pub use fetch::Fetched;
+pub use halt::Halt;
 
 #[derive(Clone, Debug)]
 pub struct MachineConfig {
@@ -39,7 +41,8 @@ pub enum RunExit {
     Budget,
     /// The guest wrote to the exit port: process exit status.
     Exit(u32),
-    /// HLT with interrupts disabled (or nothing left that could wake it).
+    /// HLT that nothing can end (interrupts disabled, every IRQ masked or held back by
+    /// one in service, or no device left to raise one): `Machine::halt_reason` says which.
     Halted,
     /// Shutdown after a triple fault; the machine stays dead until reset.
     TripleFault,
@@ -103,21 +106,40 @@ impl Machine {
         self.core.mmu.tlb.flush_all();
     }
 
-    /// Executes exactly one instruction (or delivers one pending event).
+    /// Executes exactly one instruction (or delivers one pending event, or waits in HLT
+    /// until the next device event).
     pub fn step(&mut self) -> RunExit {
-        self.run_inner(1, true)
+        self.run_inner(1, 1, true)
     }
 
-    /// Runs at most `budget` instructions.
+    /// Runs at most `budget` instructions, and at most about `budget` ticks of virtual time
+    /// halted: `run_limited(budget, budget)`.
     pub fn run(&mut self, budget: u64) -> RunExit {
-        self.run_inner(budget, false)
+        self.run_inner(budget, budget, false)
     }
 
-    fn run_inner(&mut self, budget: u64, single_only: bool) -> RunExit {
+    /// Runs until `instructions` have retired or the CPU has waited at least `halted_ticks`
+    /// ticks in HLT during this call, whichever comes first (then `RunExit::Budget`).
+    ///
+    /// A halted CPU retires nothing, so an instruction budget alone would never end a run
+    /// whose guest halts with an interrupt that never comes; its waiting is counted in ticks
+    /// of virtual time (one tick = one instruction's time, `NS_PER_TICK`). A halt is skipped
+    /// to the next device event in one step and the limit is checked there, so the wait may
+    /// pass `halted_ticks` by up to one event interval; runs stay independent of how they
+    /// are sliced (the skip ends where an unsliced run would update the devices too).
+    /// A halt that nothing can ever end returns `RunExit::Halted` at once (`halt_reason`).
+    pub fn run_limited(&mut self, instructions: u64, halted_ticks: u64) -> RunExit {
+        self.run_inner(instructions, halted_ticks, false)
+    }
+
+    /// Why the CPU can never leave HLT, if it is halted for good (after `RunExit::Halted`).
+    pub fn halt_reason(&self) -> Option<Halt> {
+        Halt::of(&self.core)
+    }
+
+    fn run_inner(&mut self, budget: u64, halt_budget: u64, single_only: bool) -> RunExit {
         let end = self.core.icount.saturating_add(budget);
-        // Halted time skips count against the budget too, so a guest halted with IF=1
-        // whose device events never raise an interrupt (masked PIC) cannot hang `run`.
-        let clock_end = self.core.clock().saturating_add(budget);
+        let idle_end = self.core.idle_ticks.saturating_add(halt_budget);
         let mut first = true;
         loop {
             if let Some(r) = self.core.request {
@@ -161,23 +183,23 @@ impl Machine {
             }
 
             if c.cpu.halted {
-                let wake = c.cpu.flags.bits & IF != 0;
-                // Only an unmasked interrupt source can wake the CPU; with none, it is
+                // Only an IRQ the PIC passes on can wake the CPU; with none possible, it is
                 // halted for good.
-                match (wake, c.dev.next_interrupt_event_ns()) {
-                    (true, Some(ns)) => {
-                        let skip = ns.div_ceil(NS_PER_TICK).max(c.clock() + 1) - c.clock();
-                        c.stats.halted_ticks += skip;
-                        c.idle_ticks += skip;
-                        self.update_devices();
-                        let c = &mut self.core;
-                        if single_only || c.clock() >= clock_end {
-                            return RunExit::Budget;
-                        }
-                        continue;
-                    }
-                    _ => return RunExit::Halted,
+                if Halt::of(c).is_some() {
+                    return RunExit::Halted;
                 }
+                let Some(ns) = c.dev.next_interrupt_event_ns() else {
+                    return RunExit::Halted;
+                };
+                let skip = ns.div_ceil(NS_PER_TICK).max(c.clock() + 1) - c.clock();
+                c.stats.halted_ticks += skip;
+                c.idle_ticks += skip;
+                self.update_devices();
+                let c = &mut self.core;
+                if single_only || c.idle_ticks >= idle_end {
+                    return RunExit::Budget;
+                }
+                continue;
             }
 
             if self.core.icount >= end {

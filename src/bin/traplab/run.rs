@@ -68,8 +68,9 @@ pub struct RunArgs {
     /// Load address for --boot flat/flat-real (hex with 0x or decimal).
     #[arg(long, default_value = "0x100000", value_parser = parse_u32)]
     pub load_addr: u32,
-    /// Stop after this many instructions (status 124). Default: 10,000,000,000, or no limit
-    /// in an interactive terminal session.
+    /// Stop after this many instructions (status 124), or once the CPU has waited this many
+    /// ticks (10 ns of virtual time each) in HLT, since a halted CPU retires nothing.
+    /// Default: 10,000,000,000, or no limit in an interactive terminal session.
     #[arg(long)]
     pub max_instructions: Option<u64>,
     /// Print one line per instruction: count, CS:EIP, bytes, disassembly, changed registers.
@@ -287,6 +288,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let mut out = stdout.lock();
     let start = Instant::now();
     let icount0 = m.icount();
+    let idle0 = m.core.idle_ticks;
     let ns0 = m.core.now_ns();
     let interactive = a.input.is_none()
         && !a.trace
@@ -298,6 +300,8 @@ pub fn main(a: RunArgs) -> Result<u8> {
     } else {
         10_000_000_000
     });
+    // Halted time has its own budget, so that --snapshot-at stays an instruction count.
+    let halt_budget = budget;
     if let Some(n) = a.snapshot_at {
         budget = budget.min(n);
     }
@@ -336,8 +340,11 @@ pub fn main(a: RunArgs) -> Result<u8> {
                 break RunExit::Budget;
             }
         }
+        // The budget bounds retired instructions, and separately the ticks of virtual time
+        // spent halted (a halted CPU retires nothing): see `Machine::run_limited`.
         let done = m.icount() - icount0;
-        if done >= budget {
+        let waited = m.core.idle_ticks - idle0;
+        if done >= budget || waited >= halt_budget {
             break RunExit::Budget;
         }
         let r = match tracer.as_mut() {
@@ -365,7 +372,13 @@ pub fn main(a: RunArgs) -> Result<u8> {
                 r
             }
             // With --trace-io, short slices keep port lines close to the output they cause.
-            None => m.run((budget - done).min(if a.trace_io { 1 } else { 200_000 })),
+            None => {
+                let slice = if a.trace_io { 1 } else { 200_000 };
+                m.run_limited(
+                    (budget - done).min(slice),
+                    (halt_budget - waited).min(slice),
+                )
+            }
         };
         if a.trace_io {
             // Port accesses first: the serial bytes of this slice were produced by them.
@@ -397,6 +410,13 @@ pub fn main(a: RunArgs) -> Result<u8> {
         print_notes(&m, &mut notes_seen);
         match r {
             RunExit::Budget | RunExit::Breakpoint(_) => continue,
+            // In a terminal, keys the user types may still wake a guest that waits for them.
+            RunExit::Halted
+                if term.is_some() && m.halt_reason().is_some_and(|h| h.waits_for_input()) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
             other => break other,
         }
     };
@@ -429,8 +449,11 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let status = match exit {
         RunExit::Exit(s) => (s & 0xFF) as u8,
         RunExit::Halted => {
+            let why = m
+                .halt_reason()
+                .map_or_else(|| "HLT".to_string(), |h| h.to_string());
             eprintln!(
-                "traplab: the machine halted (HLT with interrupts disabled) after {} instructions",
+                "traplab: the machine halted for good after {} instructions: {why}",
                 m.icount()
             );
             0
@@ -452,7 +475,15 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         RunExit::Budget if quit => 0,
         RunExit::Budget => {
-            if a.snapshot_at.is_none() {
+            let waited = m.core.idle_ticks - idle0;
+            if waited >= halt_budget {
+                eprintln!(
+                    "traplab: budget spent: the CPU waited in HLT for {waited} ticks \
+                     ({} instructions retired); stopping",
+                    m.icount() - icount0
+                );
+                STATUS_BUDGET
+            } else if a.snapshot_at.is_none() {
                 eprintln!(
                     "traplab: instruction budget spent ({} instructions); stopping",
                     m.icount() - icount0
