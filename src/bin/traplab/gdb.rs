@@ -144,10 +144,7 @@ fn end_status(m: &Machine, exit: RunExit) -> u8 {
     match exit {
         RunExit::Exit(v) => (v & 0xFF) as u8,
         RunExit::Halted => {
-            eprintln!(
-                "traplab: the machine halted (HLT with interrupts disabled) after {} instructions",
-                m.icount()
-            );
+            eprintln!("{}", crate::run::halted_message(m));
             0
         }
         RunExit::TripleFault => {

@@ -263,6 +263,17 @@ impl Input {
     }
 }
 
+/// The line printed when the machine halts for good, with the reason.
+pub fn halted_message(m: &Machine) -> String {
+    let why = m
+        .halt_reason()
+        .map_or_else(|| "HLT".to_string(), |h| h.to_string());
+    format!(
+        "traplab: the machine halted for good after {} instructions: {why}",
+        m.icount()
+    )
+}
+
 pub fn main(a: RunArgs) -> Result<u8> {
     if let Some(p) = &a.save_snapshot {
         if p.exists() && !a.force {
@@ -449,13 +460,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let status = match exit {
         RunExit::Exit(s) => (s & 0xFF) as u8,
         RunExit::Halted => {
-            let why = m
-                .halt_reason()
-                .map_or_else(|| "HLT".to_string(), |h| h.to_string());
-            eprintln!(
-                "traplab: the machine halted for good after {} instructions: {why}",
-                m.icount()
-            );
+            eprintln!("{}", halted_message(&m));
             0
         }
         RunExit::TripleFault => {
