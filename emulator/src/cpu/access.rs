@@ -11,7 +11,6 @@ use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::AC;
 use crate::cpu::state::cr0;
 use crate::mmu::segment::SS;
-use crate::mmu::tlb::slot;
 
 #[inline(always)]
 fn le(b: &[u8], size: u8) -> u32 {
@@ -108,10 +107,7 @@ impl Core {
     /// Reads `size` bytes at a linear address.
     #[inline(always)]
     pub fn read_lin(&mut self, lin: u32, size: u8, user: bool) -> Res<u32> {
-        let e = self.mmu.tlb.e[slot(false, user, lin)];
-        let off = lin & 0xFFF;
-        if e.tag == self.mmu.tlb.tag(lin) && off <= 0x1000 - size as u32 && !self.mmu.align_check {
-            let p = (e.phys | off) as usize;
+        if let Some(p) = self.mmu.direct(false, lin, size, user) {
             if let Some(b) = self.mem.ram.get(p..p + size as usize) {
                 self.mmu.tlb.hits += 1;
                 return Ok(le(b, size));
@@ -138,10 +134,7 @@ impl Core {
 
     #[inline(always)]
     pub fn write_lin(&mut self, lin: u32, size: u8, v: u32, user: bool) -> Res<()> {
-        let e = self.mmu.tlb.e[slot(true, user, lin)];
-        let off = lin & 0xFFF;
-        if e.tag == self.mmu.tlb.tag(lin) && off <= 0x1000 - size as u32 && !self.mmu.align_check {
-            let p = (e.phys | off) as usize;
+        if let Some(p) = self.mmu.direct(true, lin, size, user) {
             if let Some(b) = self.mem.ram.get_mut(p..p + size as usize) {
                 b.copy_from_slice(&v.to_le_bytes()[..size as usize]);
                 self.mmu.tlb.hits += 1;
