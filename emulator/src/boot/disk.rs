@@ -18,12 +18,24 @@ pub const SECTOR: usize = 512;
 /// The BIOS drive number of the ATA primary master.
 pub const DRIVE: u32 = 0x80;
 
-/// Checks a disk image: a whole number of 512-byte sectors, at least one.
+/// Largest disk image (2 GiB): Traplab holds the disk in memory.
+pub const MAX_IMAGE: u64 = 2 << 30;
+
+/// Checks a disk image: a whole number of 512-byte sectors, at least one, at most 2 GiB.
 pub fn check_image(img: &[u8]) -> Result<(), BootError> {
-    if img.len() < SECTOR || !img.len().is_multiple_of(SECTOR) {
+    check_size(img.len() as u64)
+}
+
+/// Checks a disk image's size (before reading it).
+pub fn check_size(len: u64) -> Result<(), BootError> {
+    if len < SECTOR as u64 || !len.is_multiple_of(SECTOR as u64) {
         return Err(BootError::Other(format!(
-            "a disk image must be a multiple of 512 bytes and at least 512 bytes; this one is {} bytes",
-            img.len()
+            "a disk image must be a multiple of 512 bytes and at least 512 bytes; this one is {len} bytes"
+        )));
+    }
+    if len > MAX_IMAGE {
+        return Err(BootError::Other(format!(
+            "a disk image can have at most 2 GiB (Traplab holds it in memory); this one is {len} bytes"
         )));
     }
     Ok(())

@@ -105,10 +105,18 @@ pub fn builtin_present(rom: &[u8]) -> bool {
     rom.len() == ROM_SIZE && rom.starts_with(SIGNATURE)
 }
 
+/// Largest ROM image (256 KiB): the CLI reads no more of a `--bios` file than this.
+pub const MAX_ROM: usize = 0x4_0000;
+
+/// A ROM size the machine accepts: 64 to 256 KiB, a multiple of 64 KiB.
+pub fn valid_size(len: usize) -> bool {
+    len.is_multiple_of(0x1_0000) && (0x1_0000..=MAX_ROM).contains(&len)
+}
+
 /// Checks a user ROM image's size: 64 to 256 KiB, a multiple of 64 KiB.
 pub fn check_user_rom(rom: &[u8]) -> Result<(), BootError> {
     let len = rom.len();
-    if len == 0 || !len.is_multiple_of(0x1_0000) || !(0x1_0000..=0x4_0000).contains(&len) {
+    if !valid_size(len) {
         return Err(BootError::Other(format!(
             "a --bios ROM image must be 64, 128, 192 or 256 KiB (a multiple of 64 KiB); \
              this one is {len} bytes"

@@ -46,10 +46,12 @@ impl PhysMem for Memory {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Memory {
-    #[serde(with = "serde_bytes")]
+    /// Not serialized with the rest: snapshots stream it (see `snapshot`).
+    #[serde(skip)]
     pub ram: Vec<u8>,
     /// Firmware image mapped at 4 GiB - len and aliased to 1 MiB - len (max 128 KiB alias).
-    #[serde(with = "serde_bytes")]
+    /// Not serialized with the rest either.
+    #[serde(skip)]
     pub rom: Vec<u8>,
     /// Pages below 1 MiB that shadow the ROM (writes ignored).
     pub rom_alias_start: u32,

@@ -49,6 +49,8 @@ enum Transfer {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ata {
+    /// Not serialized with the registers: snapshots stream it (see `snapshot`).
+    #[serde(skip)]
     image: DiskImage,
     dirty: bool,
     features: u8,
@@ -101,6 +103,11 @@ impl Ata {
     /// The disk contents, including guest writes.
     pub fn image(&self) -> &[u8] {
         &self.image.0
+    }
+
+    /// Puts a restored image in the device (snapshots carry it apart from the registers).
+    pub(crate) fn set_image(&mut self, image: Vec<u8>) {
+        self.image = DiskImage(Arc::new(image));
     }
 
     /// Takes the image out of the device.
@@ -526,26 +533,14 @@ impl Ata {
 }
 
 /// The disk contents, shared until written so that cloning the machine for a snapshot does
-/// not copy the disk. Serialized as plain bytes (serde's `rc` feature is not needed); `Debug`
-/// shows only the size, so printing the machine does not dump the disk.
-#[derive(Clone, PartialEq, Eq)]
+/// not copy the disk. Not serialized by serde: `snapshot` streams it; `Debug` shows only the
+/// size, so printing the machine does not dump the disk.
+#[derive(Clone, Default, PartialEq, Eq)]
 struct DiskImage(Arc<Vec<u8>>);
 
 impl std::fmt::Debug for DiskImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DiskImage({} bytes)", self.0.len())
-    }
-}
-
-impl Serialize for DiskImage {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_bytes::serialize(self.0.as_slice(), s)
-    }
-}
-
-impl<'de> Deserialize<'de> for DiskImage {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde_bytes::deserialize::<Vec<u8>, D>(d).map(|v| DiskImage(Arc::new(v)))
     }
 }
 
@@ -556,6 +551,43 @@ fn put_string(words: &mut [u16], s: &str) {
         let hi = chars.next().unwrap_or(b' ');
         let lo = chars.next().unwrap_or(b' ');
         *w = (hi as u16) << 8 | lo as u16;
+    }
+}
+
+impl Ata {
+    /// Snapshot validation (the image is checked by `snapshot`): the sector buffer, its
+    /// position and the transfer in progress must agree, as the PIO paths assume.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let len = self.buffer.len();
+        let bad_buffer = !len.is_multiple_of(SECTOR)
+            || len > MAX_MULTIPLE as usize * SECTOR
+            || self.buf_pos > len
+            || !self.buf_pos.is_multiple_of(2);
+        let bad_transfer = match self.transfer {
+            Transfer::None | Transfer::Identify => false,
+            Transfer::Read {
+                lba,
+                remaining,
+                block,
+            } => lba > 0x1000_0000 || remaining > 256 || !(1..=256).contains(&block),
+            Transfer::Write {
+                lba,
+                remaining,
+                block,
+            } => {
+                lba > 0x0FFF_FFFF
+                    || !(1..=256).contains(&remaining)
+                    || !(1..=256).contains(&block)
+                    || len != block.min(remaining) as usize * SECTOR
+            }
+        };
+        if bad_buffer || bad_transfer || self.multiple > MAX_MULTIPLE {
+            return Err(format!(
+                "ATA buffer of {len} bytes at {} / transfer {:?}",
+                self.buf_pos, self.transfer
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -349,6 +349,28 @@ impl Cmos {
     }
 }
 
+impl Cmos {
+    /// Snapshot validation: 128 bytes of CMOS RAM, an index into them, sane clock values.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.ram.len() != 128 || self.index > 0x7F {
+            return Err(format!(
+                "CMOS RAM of {} bytes, index {:#x}",
+                self.ram.len(),
+                self.index
+            ));
+        }
+        // Ten thousand years either side of 1970 keeps the date arithmetic in range.
+        let ok = |t: i64| t.unsigned_abs() < 10_000 * 366 * 86_400;
+        if !ok(self.epoch) || !ok(self.offset) || !self.frozen.is_none_or(ok) {
+            return Err("CMOS clock out of range".into());
+        }
+        if self.now_ns > super::MAX_TIME_NS || self.flags & !0x70 != 0 {
+            return Err("CMOS time or flags".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,9 @@ use serde::{Deserialize, Serialize};
 
 /// Debug console bytes kept before the oldest are dropped.
 const DEBUGCON_LIMIT: usize = 16 << 20;
+/// Largest device time a snapshot may hold (about 36 years of virtual time): far beyond
+/// any run, and small enough that no time arithmetic can overflow.
+pub(crate) const MAX_TIME_NS: u64 = 1 << 60;
 
 /// What a port write asks of the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -494,6 +497,26 @@ fn width_mask(size: u8) -> u32 {
         1 => 0xFF,
         2 => 0xFFFF,
         _ => u32::MAX,
+    }
+}
+
+impl Devices {
+    /// Validates a restored device state (snapshots): every size, index and enum the
+    /// devices rely on. The message names the device.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.pic.check()?;
+        self.pit.check()?;
+        self.uart.check()?;
+        self.cmos.check()?;
+        self.ps2.check()?;
+        self.vga.check()?;
+        if let Some(a) = &self.ata {
+            a.check()?;
+        }
+        if self.debugcon.len() > DEBUGCON_LIMIT || self.now_ns > MAX_TIME_NS {
+            return Err("debug console or device time".into());
+        }
+        Ok(())
     }
 }
 

@@ -401,6 +401,30 @@ impl Pic {
     }
 }
 
+impl Pic8259 {
+    /// Snapshot validation: the fields the priority logic indexes or shifts by.
+    fn check(&self) -> Result<(), String> {
+        if !matches!(self.icw_step, 0 | 2 | 3 | 4) || self.lowest_priority > 7 {
+            return Err(format!(
+                "PIC initialization step {} / lowest priority {}",
+                self.icw_step, self.lowest_priority
+            ));
+        }
+        if self.vector_base & 7 != 0 {
+            return Err(format!("PIC vector base {:#x}", self.vector_base));
+        }
+        Ok(())
+    }
+}
+
+impl Pic {
+    /// Snapshot validation (see `snapshot`).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.master.check()?;
+        self.slave.check()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

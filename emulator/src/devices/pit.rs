@@ -437,6 +437,29 @@ impl Pit {
     }
 }
 
+impl Pit {
+    /// Snapshot validation: modes, access modes and counts the counting formulas divide by,
+    /// and times small enough not to overflow (at most `super::MAX_TIME_NS` in ticks).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let max = super::MAX_TIME_NS;
+        for (k, c) in self.channels.iter().enumerate() {
+            let bad = c.mode > 5
+                || !(1..=3).contains(&c.access)
+                || !(1..=0x10000).contains(&c.reload)
+                || (c.bcd && c.reload > 10000)
+                || c.load_tick > max
+                || c.paused_at.is_some_and(|p| p > max);
+            if bad {
+                return Err(format!("PIT channel {k} state"));
+            }
+        }
+        if self.last_tick > max || self.port61 & 0xF0 != 0 {
+            return Err("PIT time or port 61h".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

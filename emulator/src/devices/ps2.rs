@@ -410,6 +410,19 @@ fn ascii_to_set1(c: char) -> Option<(u8, bool, bool)> {
     None
 }
 
+impl Ps2 {
+    /// Snapshot validation: queue sizes and the scan code set.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.kbd_queue.len() > KBD_QUEUE_LIMIT
+            || self.ctrl_queue.len() > KBD_QUEUE_LIMIT
+            || !(1..=3).contains(&self.scancode_set)
+        {
+            return Err("8042 queues or scan code set".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -356,6 +356,23 @@ impl Uart {
     }
 }
 
+impl Uart {
+    /// Snapshot validation: FIFO sizes, the trigger level and times.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.rx_fifo.len() > 16 || !matches!(self.trigger, 1 | 4 | 8 | 14) {
+            return Err(format!(
+                "UART receive FIFO of {} bytes, trigger {}",
+                self.rx_fifo.len(),
+                self.trigger
+            ));
+        }
+        if self.now_ns > super::MAX_TIME_NS || self.rx_activity_ns > super::MAX_TIME_NS {
+            return Err("UART time".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -316,6 +316,20 @@ impl Vga {
     }
 }
 
+impl Vga {
+    /// Snapshot validation: the DAC palette and its indexes.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.dac.len() != 768 || self.dac_component > 2 {
+            return Err(format!(
+                "VGA DAC of {} bytes, component {}",
+                self.dac.len(),
+                self.dac_component
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

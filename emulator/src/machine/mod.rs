@@ -66,7 +66,7 @@ pub struct Machine {
 
 impl Machine {
     pub fn new(cfg: MachineConfig) -> Machine {
-        let dev = Devices::new(cfg.ram_bytes as u32, cfg.devices.clone());
+        let dev = Devices::new(cfg.ram_bytes as u32, cfg.devices);
         Machine {
             core: Core::new(cfg.ram_bytes, dev),
             cache: DecodeCache::new(),

@@ -36,10 +36,14 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: clap's own text on stdout.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(0);
+        }
+        Err(e) => {
+            eprintln!("traplab: {}", one_line(&e.render().to_string()));
+            return ExitCode::from(2);
         }
     };
     let r = match cli.cmd {
@@ -54,4 +58,21 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A clap error as the one line the README promises: the first line without its
+/// "error: " prefix, plus the hint of where to look.
+fn one_line(text: &str) -> String {
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("bad arguments");
+    let first = first.trim().strip_prefix("error: ").unwrap_or(first.trim());
+    let mut tip = String::new();
+    for l in text.lines().map(str::trim) {
+        if let Some(t) = l.strip_prefix("tip: ") {
+            tip = format!("; {t}");
+        }
+    }
+    format!("{first}{tip} (see --help)")
 }

@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use traplab::boot::{self, multiboot::Module, BootKind};
 use traplab::machine::{Machine, MachineConfig, RunExit};
@@ -18,6 +18,10 @@ use traplab::snapshot;
 pub const STATUS_BUDGET: u8 = 124;
 pub const STATUS_TRIPLE: u8 = 125;
 pub const STATUS_RESET: u8 = 126;
+/// Most serial input read ahead of the guest (from --input or piped stdin).
+const INPUT_MAX: u64 = 64 << 20;
+/// Context of write errors on the guest's output (a closed pipe says where it was).
+const STDOUT: &str = "cannot write to standard output";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BootMode {
@@ -91,8 +95,12 @@ pub struct RunArgs {
     /// With --save-snapshot: stop after exactly N instructions and save.
     #[arg(long, value_name = "N")]
     pub snapshot_at: Option<u64>,
-    /// Resume from a snapshot instead of booting an image.
-    #[arg(long, value_name = "FILE", conflicts_with = "image")]
+    /// Resume from a snapshot instead of booting an image. The snapshot holds the whole
+    /// machine (RAM, disk, devices), so IMAGE, --boot, --disk, --writable, --bios, --mem,
+    /// --cmdline, --module and --load-addr cannot be given with it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "image", "boot", "disk", "writable", "bios", "mem", "cmdline", "modules", "load_addr",
+    ])]
     pub load_snapshot: Option<PathBuf>,
     /// Overwrite an existing snapshot file.
     #[arg(long)]
@@ -113,47 +121,113 @@ fn parse_u32(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("not a 32-bit number: {s}"))
 }
 
-fn read_file(p: &PathBuf, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("cannot read {what} {}", p.display()))
+/// Reads the file given to option `opt` (e.g. "--disk", or "IMAGE"), at most `max` bytes:
+/// a longer file (or an endless one, like /dev/zero or a pipe) is an error after `max + 1`
+/// bytes, never a read of everything. Errors name the option and the file.
+fn read_file(p: &Path, opt: &str, max: u64, what: &str) -> Result<Vec<u8>> {
+    read_file_by_head(p, opt, |_| max, what)
+}
+
+/// `read_file` with the limit chosen from the file's first 8 KiB (what the file is).
+fn read_file_by_head(
+    p: &Path,
+    opt: &str,
+    max: impl Fn(&[u8]) -> u64,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let name = || format!("{opt} {}", p.display());
+    let f = std::fs::File::open(p).with_context(|| format!("{}: cannot open", name()))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("{}: cannot open", name()))?;
+    if meta.is_dir() {
+        bail!("{}: is a directory", name());
+    }
+    let mut f = std::io::BufReader::new(f);
+    let mut data = Vec::new();
+    (&mut f)
+        .take(8192)
+        .read_to_end(&mut data)
+        .with_context(|| format!("{}: cannot read", name()))?;
+    let max = max(&data);
+    if meta.is_file() && meta.len() > max {
+        bail!(
+            "{}: {} bytes is too big for {what} (at most {})",
+            name(),
+            meta.len(),
+            size_text(max)
+        );
+    }
+    f.take((max + 1).saturating_sub(data.len() as u64))
+        .read_to_end(&mut data)
+        .with_context(|| format!("{}: cannot read", name()))?;
+    if data.len() as u64 > max {
+        bail!(
+            "{}: more than {} is too big for {what}",
+            name(),
+            size_text(max)
+        );
+    }
+    Ok(data)
+}
+
+fn size_text(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 pub fn build_machine(a: &RunArgs) -> Result<Machine> {
     if let Some(p) = &a.load_snapshot {
-        let bytes = read_file(p, "snapshot")?;
-        return snapshot::restore(&bytes)
-            .with_context(|| format!("cannot restore {}", p.display()));
+        return load_snapshot(p);
     }
+    let ram = (a.mem as u64) << 20;
     let disk = match &a.disk {
-        Some(p) => Some(read_file(p, "disk image")?),
+        Some(p) => {
+            let d = read_file(p, "--disk", boot::disk::MAX_IMAGE, "a disk image")?;
+            boot::disk::check_image(&d).with_context(|| format!("--disk {}", p.display()))?;
+            Some(d)
+        }
         None => None,
     };
-    let cfg = MachineConfig {
-        ram_bytes: (a.mem as usize) << 20,
+    let mut cfg = MachineConfig {
+        ram_bytes: ram as usize,
         devices: traplab::devices::DevicesConfig {
             disk,
             ..Default::default()
         },
     };
     if let Some(p) = &a.bios {
-        let rom = read_file(p, "ROM image")?;
+        let rom = read_file(p, "--bios", boot::rom::MAX_ROM as u64, "a ROM image")?;
         return boot::boot(cfg, &rom, &BootKind::Firmware)
-            .with_context(|| format!("cannot boot {}", p.display()));
+            .with_context(|| format!("--bios {}", p.display()));
     }
-    let (img_path, image) = match (&a.image, &a.disk) {
-        (Some(p), _) => (p, read_file(p, "image")?),
-        (None, Some(p)) if a.boot == BootMode::Disk => (p, Vec::new()),
+    let (img_path, opt, mut image) = match (&a.image, &a.disk) {
+        (Some(p), _) => {
+            // What the image can be bounds how much of it is read: a disk image up to the
+            // disk limit, a kernel or flat binary up to what fits in RAM (+ 64 MiB of
+            // sections that are not loaded, for kernels).
+            let max = |head: &[u8]| match a.boot {
+                BootMode::Auto
+                    if !has_multiboot_header(head)
+                        && head.get(510..512) == Some(&[0x55, 0xAA][..]) =>
+                {
+                    boot::disk::MAX_IMAGE
+                }
+                BootMode::Disk => boot::disk::MAX_IMAGE,
+                BootMode::Auto | BootMode::Multiboot => ram + (64 << 20),
+                BootMode::Flat | BootMode::FlatReal => ram,
+            };
+            let what = "this kind of image";
+            (p, "IMAGE", read_file_by_head(p, "IMAGE", max, what)?)
+        }
+        (None, Some(p)) if a.boot == BootMode::Disk => (p, "--disk", Vec::new()),
         _ => bail!("no image given (try `traplab run samples/hello/hello.elf`)"),
     };
-    if a.boot == BootMode::Disk && a.image.is_some() && a.disk.is_some() {
-        bail!("--boot disk: give the disk either as IMAGE or as --disk, not both");
-    }
-    let mut modules = Vec::new();
-    for p in &a.modules {
-        modules.push(Module {
-            data: read_file(p, "module")?,
-            string: p.display().to_string(),
-        });
-    }
     let mode = match a.boot {
         BootMode::Auto
             if !has_multiboot_header(&image) && boot::disk::has_boot_signature(&image) =>
@@ -164,21 +238,59 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
         m => m,
     };
     let kind = match mode {
-        BootMode::Auto | BootMode::Disk => BootKind::Disk,
-        BootMode::Multiboot => BootKind::Multiboot {
-            cmdline: a.cmdline.clone(),
-            modules,
-        },
-        BootMode::Flat => BootKind::Flat {
+        BootMode::Auto | BootMode::Disk => {
+            if a.image.is_some() && a.disk.is_some() {
+                bail!(
+                    "IMAGE {} is a disk to boot, and --disk {} another: give the disk once",
+                    img_path.display(),
+                    a.disk
+                        .as_ref()
+                        .map_or(String::new(), |p| p.display().to_string())
+                );
+            }
+            if cfg.devices.disk.is_none() {
+                // The image is the disk: hand the one copy over to the machine.
+                boot::disk::check_image(&image)
+                    .with_context(|| format!("{opt} {}", img_path.display()))?;
+                cfg.devices.disk = Some(std::mem::take(&mut image));
+            }
+            BootKind::Disk
+        }
+        BootMode::Multiboot => {
+            let mut modules = Vec::new();
+            for p in &a.modules {
+                modules.push(Module {
+                    data: read_file(p, "--module", ram, "a module (it must fit in RAM)")?,
+                    string: p.display().to_string(),
+                });
+            }
+            BootKind::Multiboot {
+                cmdline: a.cmdline.clone(),
+                modules,
+            }
+        }
+        BootMode::Flat | BootMode::FlatReal => BootKind::Flat {
             addr: a.load_addr,
-            real: false,
-        },
-        BootMode::FlatReal => BootKind::Flat {
-            addr: a.load_addr,
-            real: true,
+            real: mode == BootMode::FlatReal,
         },
     };
-    boot::boot(cfg, &image, &kind).with_context(|| format!("cannot boot {}", img_path.display()))
+    if !matches!(kind, BootKind::Multiboot { .. }) && !a.modules.is_empty() {
+        bail!(
+            "--module is for Multiboot kernels; {} is not booted as one",
+            img_path.display()
+        );
+    }
+    boot::boot(cfg, &image, &kind).with_context(|| format!("{opt} {}", img_path.display()))
+}
+
+/// `--load-snapshot FILE`: streamed from the file (the snapshot bounds what it may take).
+fn load_snapshot(p: &Path) -> Result<Machine> {
+    let name = || format!("--load-snapshot {}", p.display());
+    let f = std::fs::File::open(p).with_context(|| format!("{}: cannot open", name()))?;
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!("{}: is a directory", name());
+    }
+    snapshot::restore_from(std::io::BufReader::new(f)).with_context(name)
 }
 
 /// A Multiboot v1 header in the first 8 KiB (on a 4-byte boundary, checksum right).
@@ -199,16 +311,119 @@ fn disk_path(a: &RunArgs) -> Option<&PathBuf> {
     })
 }
 
-/// `--writable`: saves the disk image if the guest wrote to it.
+/// `--writable`: saves the disk image if the guest wrote to it, through a temporary file
+/// beside it renamed into place (a failed write leaves the old image whole).
 fn save_disk(a: &RunArgs, m: &Machine) -> Result<()> {
     let (Some(p), Some(ata)) = (disk_path(a), m.core.dev.ata.as_ref()) else {
         return Ok(());
     };
     if ata.dirty() {
-        std::fs::write(p, ata.image())
-            .with_context(|| format!("cannot write the disk image back to {}", p.display()))?;
+        let target = std::fs::canonicalize(p)
+            .with_context(|| format!("--writable {}: cannot write the disk back", p.display()))?;
+        let perms = std::fs::metadata(&target).map(|m| m.permissions()).ok();
+        replace_file(
+            &target,
+            "--writable",
+            |w| {
+                w.write_all(ata.image())?;
+                Ok(())
+            },
+            perms,
+        )?;
         eprintln!("traplab: disk image written back to {}", p.display());
     }
+    Ok(())
+}
+
+/// A temporary file beside `target` (same directory, so a rename replaces it atomically).
+fn temp_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy());
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
+    let tmp = format!(".{name}.traplab-{}.tmp", std::process::id());
+    dir.map_or(PathBuf::from(&tmp), |d| d.join(&tmp))
+}
+
+/// Writes `target` by writing a temporary file in its directory and renaming it into place;
+/// on any failure the temporary file is removed and `target` is untouched.
+fn replace_file(
+    target: &Path,
+    opt: &str,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+    perms: Option<std::fs::Permissions>,
+) -> Result<()> {
+    let tmp = temp_path(target);
+    let name = || format!("{opt} {}", target.display());
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| {
+            format!(
+                "{}: cannot create a temporary file {}",
+                name(),
+                tmp.display()
+            )
+        })?;
+    let r = (|| -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(&f);
+        write(&mut w)?;
+        w.flush()?;
+        drop(w);
+        if let Some(p) = perms {
+            f.set_permissions(p)?;
+        }
+        f.sync_all()?;
+        std::fs::rename(&tmp, target)
+    })();
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("{}: cannot write", name())));
+    }
+    Ok(())
+}
+
+/// Checks before booting that the files the run will write at its end can be written:
+/// the `--save-snapshot` file's directory (and the file is not a directory, and exists
+/// only with --force) and the `--writable` disk.
+fn check_outputs(a: &RunArgs) -> Result<()> {
+    if let Some(p) = &a.save_snapshot {
+        let name = format!("--save-snapshot {}", p.display());
+        if p.is_dir() {
+            bail!("{name}: is a directory (give a file name)");
+        }
+        if p.exists() && !a.force {
+            bail!("{name}: the file exists; add --force to overwrite it");
+        }
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            bail!("{name}: directory {} does not exist", dir.display());
+        }
+        // A probe of the temporary file the snapshot will be written to.
+        let tmp = temp_path(p);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("{name}: cannot create a file in {}", dir.display()))?;
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(())
+}
+
+/// `--writable`: the machine has a disk and its file can be written (checked before the run).
+fn check_writable(a: &RunArgs, m: &Machine) -> Result<()> {
+    let (Some(p), Some(_)) = (disk_path(a), m.core.dev.ata.as_ref()) else {
+        bail!("--writable: this machine has no disk (give --disk FILE or a disk IMAGE)");
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .with_context(|| format!("--writable {}: cannot open it for writing", p.display()))?;
     Ok(())
 }
 
@@ -240,11 +455,18 @@ impl Input {
     fn new(a: &RunArgs) -> Result<Input> {
         let mut data = Vec::new();
         if let Some(p) = &a.input {
-            data = read_file(p, "input")?;
+            data = read_file(p, "--input", INPUT_MAX, "serial input")?;
         } else if !std::io::stdin().is_terminal() {
             std::io::stdin()
+                .take(INPUT_MAX + 1)
                 .read_to_end(&mut data)
-                .context("cannot read stdin")?;
+                .context("cannot read the serial input from standard input")?;
+            if data.len() as u64 > INPUT_MAX {
+                bail!(
+                    "standard input: more than {} of serial input (use --input FILE)",
+                    size_text(INPUT_MAX)
+                );
+            }
         }
         let lines = data
             .split_inclusive(|&b| b == b'\n')
@@ -275,15 +497,14 @@ pub fn halted_message(m: &Machine) -> String {
 }
 
 pub fn main(a: RunArgs) -> Result<u8> {
-    if let Some(p) = &a.save_snapshot {
-        if p.exists() && !a.force {
-            bail!("{} exists; add --force to overwrite it", p.display());
-        }
-    }
     if a.snapshot_at.is_some() && a.save_snapshot.is_none() {
         bail!("--snapshot-at needs --save-snapshot FILE");
     }
+    check_outputs(&a)?;
     let mut m = build_machine(&a)?;
+    if a.writable {
+        check_writable(&a, &m)?;
+    }
     if a.gdb.gdb.is_some() {
         return crate::gdb::main(&a, m);
     }
@@ -364,7 +585,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
                 let r = m.step();
                 // While the CPU sits in HLT nothing retires: print nothing until it wakes.
                 if m.icount() != before.0 {
-                    t.line(&m, &mut out)?;
+                    t.line(&m, &mut out).context(STDOUT)?;
                 } else if (m.core.cpu.eip, m.core.cpu.seg[1].sel) != (before.1, before.2) {
                     // An interrupt or exception was delivered without retiring anything.
                     let c = &m.core.cpu;
@@ -375,7 +596,8 @@ pub fn main(a: RunArgs) -> Result<u8> {
                         c.seg[1].sel,
                         c.eip,
                         c.cpl
-                    )?;
+                    )
+                    .context(STDOUT)?;
                     t.resync(&m);
                 } else {
                     t.resync(&m);
@@ -393,7 +615,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         };
         if a.trace_io {
             // Port accesses first: the serial bytes of this slice were produced by them.
-            out.flush()?;
+            out.flush().context(STDOUT)?;
             print_io(&m, &mut io_seen);
         }
         let mut o = m.core.dev.take_serial_output();
@@ -412,11 +634,12 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         if !o.is_empty() {
             if term.is_some() {
-                out.write_all(&crate::term::Terminal::cook(&o))?;
+                out.write_all(&crate::term::Terminal::cook(&o))
+                    .context(STDOUT)?;
             } else {
-                out.write_all(&o)?;
+                out.write_all(&o).context(STDOUT)?;
             }
-            out.flush()?;
+            out.flush().context(STDOUT)?;
         }
         print_notes(&m, &mut notes_seen);
         match r {
@@ -443,9 +666,9 @@ pub fn main(a: RunArgs) -> Result<u8> {
     }
     if !held.is_empty() {
         last_byte = *held.last().unwrap_or(&b'\n');
-        out.write_all(&held)?;
+        out.write_all(&held).context(STDOUT)?;
     }
-    out.flush()?;
+    out.flush().context(STDOUT)?;
     drop(out);
     if a.screen {
         let screen = m.core.dev.text_screen(&m.core.mem.ram);
@@ -505,8 +728,19 @@ pub fn main(a: RunArgs) -> Result<u8> {
         eprintln!();
     }
     if let Some(p) = &a.save_snapshot {
-        std::fs::write(p, snapshot::save(&m))
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        if p.exists() && !a.force {
+            bail!(
+                "--save-snapshot {}: the file appeared during the run; add --force to overwrite it",
+                p.display()
+            );
+        }
+        // Streamed to a temporary file, then renamed: an old snapshot is never truncated.
+        replace_file(
+            p,
+            "--save-snapshot",
+            |w| snapshot::save_to(&m, w).map(|_| ()),
+            None,
+        )?;
         eprintln!(
             "traplab: snapshot saved to {} at instruction {}",
             p.display(),

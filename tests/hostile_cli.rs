@@ -1,0 +1,374 @@
+//! Hostile input to the `traplab` CLI (issue 19): option combinations that used to be
+//! silently ignored, files that must never be touched, endless inputs under a memory limit,
+//! and one-line error messages that name the option and the file.
+//! Memory limits are set with `ulimit -v` in a shell around the binary: a run that tried to
+//! read an endless file whole would die of an allocation failure instead of exiting with 2.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_traplab");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh empty directory for one test.
+fn dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hostile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Out {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_cmd(mut cmd: Command, input: Option<&[u8]>) -> Out {
+    cmd.current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = cmd.spawn().expect("cannot start traplab");
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        let _ = stdin.write_all(data);
+    }
+    let out = child.wait_with_output().expect("traplab did not finish");
+    Out {
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run(args: &[&str]) -> Out {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    run_cmd(c, None)
+}
+
+/// Runs traplab in `sh` after `prelude` (ulimit, trap), with the arguments quoted.
+fn run_sh(prelude: &str, args: &[&str], input: Option<&[u8]>) -> Out {
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!("{prelude}; exec '{BIN}' {}", quoted.join(" ")));
+    run_cmd(c, input)
+}
+
+/// One clean error: status 2, one line on stderr starting with "traplab: ", containing
+/// every `needle`.
+fn assert_clean_error(o: &Out, needles: &[&str]) {
+    assert_eq!(o.status, Some(2), "stderr: {}", o.stderr);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {:?}", o.stderr);
+    assert!(lines[0].starts_with("traplab: "), "{}", lines[0]);
+    for n in needles {
+        assert!(lines[0].contains(n), "{:?} not in {:?}", n, lines[0]);
+    }
+    assert!(!o.stderr.contains("panicked"));
+}
+
+/// An error after the run: status 2 and a last line with every `needle`.
+fn assert_error_after_run(o: &Out, needles: &[&str]) {
+    assert_eq!(o.status, Some(2), "stderr: {}", o.stderr);
+    let last = o.stderr.lines().last().unwrap_or("");
+    assert!(last.starts_with("traplab: "), "{last}");
+    for n in needles {
+        assert!(last.contains(n), "{:?} not in {:?}", n, last);
+    }
+    assert!(!o.stderr.contains("panicked"));
+}
+
+/// Every file of a directory with its contents.
+fn listing(d: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap_or_default())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const HELLO: &str = "samples/hello/hello.elf";
+const BOOTSECTOR: &str = "samples/bootsector/bootsector.img";
+
+/// A snapshot of the boot sector sample, whose machine has a 512-byte disk.
+fn disk_snapshot(d: &Path) -> PathBuf {
+    let s = d.join("s.snap");
+    let o = run(&[
+        "run",
+        "--save-snapshot",
+        s.to_str().unwrap(),
+        "--snapshot-at",
+        "2000",
+        BOOTSECTOR,
+    ]);
+    assert!(s.exists(), "{}", o.stderr);
+    s
+}
+
+/// The issue's reproducer: `--load-snapshot s.snap --disk victim.img --writable` wrote the
+/// snapshot's 512-byte disk over a 10 MiB victim. Now every machine option is refused with
+/// --load-snapshot, and the victim is untouched.
+#[test]
+fn load_snapshot_refuses_machine_options() {
+    let d = dir("load");
+    let snap = disk_snapshot(&d);
+    let victim = d.join("victim.img");
+    let pattern: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(&victim, &pattern).unwrap();
+    let (s, v) = (snap.to_str().unwrap(), victim.to_str().unwrap());
+    let cases: [&[&str]; 10] = [
+        &["--disk", v, "--writable"],
+        &["--disk", v],
+        &["--bios", v],
+        &["--module", v],
+        &["--mem", "64"],
+        &["--boot", "disk"],
+        &["--cmdline", "x"],
+        &["--load-addr", "0x2000"],
+        &["--writable"],
+        &[v],
+    ];
+    for extra in cases {
+        let mut args = vec!["run", "--load-snapshot", s, "--max-instructions", "1000"];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert_clean_error(&o, &["--load-snapshot"]);
+        assert!(o.stdout.is_empty(), "{extra:?}: the run must not start");
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), pattern);
+    // Alone, the snapshot still runs.
+    let o = run(&["run", "--load-snapshot", s, "--max-instructions", "1000"]);
+    assert!(o.status.is_some_and(|s| s != 2), "{}", o.stderr);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `--save-snapshot X --force` where the write fails (here: a file size limit, as on a full
+/// disk) leaves the old X whole and no temporary file behind.
+#[test]
+fn failed_snapshot_write_keeps_the_old_snapshot() {
+    let d = dir("force");
+    let old = d.join("old.snap");
+    let old_bytes = b"an old snapshot the user wants to keep".repeat(10);
+    std::fs::write(&old, &old_bytes).unwrap();
+    // SIGXFSZ ignored: the write fails with EFBIG instead of killing the process.
+    let o = run_sh(
+        "trap '' XFSZ; ulimit -f 8",
+        &[
+            "run",
+            "--save-snapshot",
+            old.to_str().unwrap(),
+            "--force",
+            "--max-instructions",
+            "1000",
+            HELLO,
+        ],
+        None,
+    );
+    assert_error_after_run(&o, &["--save-snapshot", "old.snap", "cannot write"]);
+    assert_eq!(std::fs::read(&old).unwrap(), old_bytes);
+    assert_eq!(listing(&d).len(), 1, "no temporary file is left");
+    // Without the limit the same command replaces it with a snapshot that restores.
+    let o = run(&[
+        "run",
+        "--save-snapshot",
+        old.to_str().unwrap(),
+        "--force",
+        "--max-instructions",
+        "1000",
+        HELLO,
+    ]);
+    assert_eq!(o.status, Some(124), "{}", o.stderr);
+    assert!(std::fs::read(&old).unwrap().starts_with(b"TRAPSNAP"));
+    assert_eq!(listing(&d).len(), 1);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `--writable` and `--save-snapshot` write only the files named for them, on success and
+/// on failure.
+#[test]
+fn outputs_touch_only_the_named_files() {
+    let d = dir("only");
+    let disk = d.join("disk.img");
+    std::fs::copy(root().join("tests/boot/biostest.img"), &disk).unwrap();
+    std::fs::write(d.join("other.txt"), b"leave me alone").unwrap();
+    let snap = d.join("out.snap");
+    let args = [
+        "run",
+        "--boot",
+        "disk",
+        "--disk",
+        disk.to_str().unwrap(),
+        "--writable",
+        "--save-snapshot",
+        snap.to_str().unwrap(),
+    ];
+    let before = listing(&d);
+    // Failure: the snapshot cannot be written (file size limit); the disk write-back came
+    // first and is whole, nothing else appears.
+    let o = run_sh("trap '' XFSZ; ulimit -f 64", &args, Some(b"x\r"));
+    assert_error_after_run(&o, &["--save-snapshot", "out.snap", "cannot write"]);
+    let after = listing(&d);
+    let names: Vec<&str> = after.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["disk.img", "other.txt"]);
+    assert_eq!(after[1], before[1]);
+    let img = &after[0].1;
+    assert_eq!(img.len(), before[0].1.len());
+    assert_eq!(&img[3072..3080], b"WRITTEN\0");
+    // Success: exactly the snapshot is added.
+    let o = run_sh("true", &args, Some(b"x\r"));
+    assert_eq!(o.status, Some(1), "{}", o.stderr);
+    let names: Vec<String> = listing(&d).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["disk.img", "other.txt", "out.snap"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Output files are checked before booting: a directory, a missing directory, an existing
+/// file without --force, --writable without a disk. One line each, and no guest output.
+#[test]
+fn output_problems_fail_before_booting() {
+    let d = dir("early");
+    let exists = d.join("exists.snap");
+    std::fs::write(&exists, b"x").unwrap();
+    let missing = d.join("no/such/dir/x.snap");
+    let dstr = d.to_str().unwrap();
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["--save-snapshot", dstr],
+            &["--save-snapshot", "is a directory"],
+        ),
+        (
+            &["--save-snapshot", missing.to_str().unwrap()],
+            &["--save-snapshot", "does not exist"],
+        ),
+        (
+            &["--save-snapshot", exists.to_str().unwrap()],
+            &["--save-snapshot", "--force"],
+        ),
+        (&["--writable"], &["--writable", "no disk"]),
+    ];
+    for (extra, needles) in cases {
+        let mut args = vec!["run", "--max-instructions", "100000"];
+        args.extend_from_slice(extra);
+        args.push(HELLO);
+        let o = run(&args);
+        assert_clean_error(&o, needles);
+        assert!(o.stdout.is_empty(), "{extra:?}: booted anyway");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `--writable` on a file that cannot be written fails before the run (as a normal user;
+/// root writes through file permissions, so the test checks nothing there and says so).
+#[test]
+fn unwritable_disk_fails_before_booting() {
+    let d = dir("ro");
+    let disk = d.join("ro.img");
+    std::fs::copy(root().join(BOOTSECTOR), &disk).unwrap();
+    let mut perms = std::fs::metadata(&disk).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&disk, perms).unwrap();
+    if std::fs::OpenOptions::new().write(true).open(&disk).is_ok() {
+        eprintln!("unwritable_disk_fails_before_booting: running as root, nothing to check");
+        return;
+    }
+    let o = run(&[
+        "run",
+        "--writable",
+        "--max-instructions",
+        "1000",
+        disk.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["--writable", "ro.img"]);
+}
+
+/// Endless or huge inputs are read only as far as their format allows, under a 1 GiB
+/// address-space limit (a whole read of /dev/zero would die of an allocation failure).
+#[test]
+fn endless_inputs_are_bounded() {
+    let limit = "ulimit -v 1048576";
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["/dev/zero"], &["IMAGE /dev/zero", "too big"]),
+        (&["--boot", "disk", "/dev/zero"], &["IMAGE /dev/zero"]),
+        (&["--bios", "/dev/zero"], &["--bios /dev/zero", "256 KiB"]),
+        (&["--module", "/dev/zero", HELLO], &["--module /dev/zero"]),
+        (&["--input", "/dev/zero", HELLO], &["--input /dev/zero"]),
+    ];
+    for (args, needles) in cases {
+        let mut a = vec!["run", "--max-instructions", "1000"];
+        a.extend_from_slice(args);
+        let o = run_sh(limit, &a, None);
+        assert_clean_error(&o, needles);
+    }
+    // `yes | traplab run hello.elf`: endless piped input.
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!(
+        "{limit}; yes | '{BIN}' run --max-instructions 1000 {HELLO}"
+    ));
+    let o = run_cmd(c, None);
+    assert_clean_error(&o, &["standard input"]);
+}
+
+/// A disk image whose file is larger than the limit is refused from its size, unread.
+#[test]
+fn oversized_disk_is_refused_unread() {
+    let d = dir("big");
+    let big = d.join("big.img");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(3 << 30).unwrap(); // sparse: takes no space
+    let o = run_sh(
+        "ulimit -v 1048576",
+        &["run", "--boot", "disk", "--disk", big.to_str().unwrap()],
+        None,
+    );
+    assert_clean_error(&o, &["--disk", "big.img", "2048 MiB"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn clap_errors_are_one_line() {
+    for args in [
+        &["run", "--bogus"][..],
+        &["run", "--mem", "1", HELLO],
+        &["frobnicate"],
+        &["run", "--load-addr", "zz", HELLO],
+    ] {
+        let o = run(args);
+        assert_clean_error(&o, &["see --help"]);
+    }
+}
+
+/// The guest's output going to a closed pipe: one line saying it was standard output.
+#[test]
+fn broken_pipe_names_standard_output() {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!(
+        "'{BIN}' run --max-instructions 100000 {HELLO} | true"
+    ));
+    // `true` exits at once; traplab's first write finds the pipe closed.
+    let o = run_cmd(c, None);
+    let err = o.stderr.trim();
+    assert!(
+        err.is_empty() || err.contains("standard output"),
+        "unexpected stderr: {err}"
+    );
+    assert!(!err.contains("panicked"));
+}
