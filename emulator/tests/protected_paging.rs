@@ -118,6 +118,41 @@ fn changed_pte_is_stale_until_invlpg() {
     );
 }
 
+/// The code page the CPU is executing from is remapped, then INVLPG (or a CR3 reload):
+/// the next instruction comes from the new frame. The fetch keeps the last code page's
+/// translation outside the TLB; a flush bumps the TLB generation, which that hint checks.
+#[test]
+fn remapping_the_running_code_page_takes_effect_after_a_flush() {
+    for flush in ["invlpg", "cr3"] {
+        let mut m = pm();
+        enable_paging(&mut m);
+        let lin = 0x5_0000u32;
+        let pte_addr = PT + 4 * (lin >> 12);
+        // The same program in two frames (lin's own and 0x60000), differing only in the
+        // value it leaves in EAX after the flush.
+        for (frame, value) in [(lin, 1u32), (0x6_0000, 2)] {
+            let mut a = Asm::new32(lin);
+            a.store_imm(pte_addr, 0x6_0000 | 7);
+            if flush == "invlpg" {
+                a.i(
+                    &[0x0F, 0x01, 0x3D, 0x00, 0x00, 0x05, 0x00],
+                    "invlpg [0x50000]",
+                );
+            } else {
+                a.i(&[0x0F, 0x20, 0xDA], "mov edx,cr3");
+                a.i(&[0x0F, 0x22, 0xDA], "mov cr3,edx");
+            }
+            a.mov_r32(0, value);
+            a.hlt();
+            assert!(m.core.mem.load(frame, &a.bytes));
+        }
+        m.flush_code_cache();
+        m.core.cpu.eip = lin;
+        assert_eq!(run(&mut m), traplab::RunExit::Halted);
+        assert_eq!(m.core.cpu.gpr[0], 2, "{flush}: fetched from the new frame");
+    }
+}
+
 #[test]
 fn cr3_reload_flushes_non_global_entries() {
     let mut m = pm();
