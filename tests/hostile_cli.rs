@@ -372,3 +372,39 @@ fn broken_pipe_names_standard_output() {
     );
     assert!(!err.contains("panicked"));
 }
+
+/// `--boot flat-real --load-addr 0x110000` ran at 1000:0000; now it is refused by name.
+#[test]
+fn flat_real_load_address_above_1mib_is_refused() {
+    let o = run(&[
+        "run",
+        "--boot",
+        "flat-real",
+        "--load-addr",
+        "0x110000",
+        "--max-instructions",
+        "10",
+        BOOTSECTOR,
+    ]);
+    assert_clean_error(&o, &["--load-addr 0x110000", "flat-real"]);
+}
+
+/// Errors about a module name the module, not only the kernel.
+#[test]
+fn module_errors_name_the_module() {
+    let d = dir("mod");
+    let big = d.join("big.mod");
+    std::fs::write(&big, vec![0u8; 3 << 20]).unwrap();
+    let o = run(&[
+        "run",
+        "--mem",
+        "4",
+        "--module",
+        big.to_str().unwrap(),
+        "--max-instructions",
+        "10",
+        HELLO,
+    ]);
+    assert_clean_error(&o, &["big.mod", "does not fit"]);
+    std::fs::remove_dir_all(&d).ok();
+}

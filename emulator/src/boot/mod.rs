@@ -88,6 +88,12 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
             if image.is_empty() {
                 return Err(BootError::Empty);
             }
+            if *real && *addr > 0xF_FFFF {
+                // CS = addr >> 4 must fit in 16 bits: real mode starts below 1 MiB.
+                return Err(BootError::Other(format!(
+                    "a real-mode image must be loaded below 1 MiB (0x100000); {addr:#x} is not"
+                )));
+            }
             if !m.core.mem.load(*addr, image) {
                 return Err(BootError::OutsideRam {
                     addr: *addr as u64,

@@ -7,12 +7,19 @@
 use super::BootError;
 use crate::machine::Machine;
 use crate::mmu::segment::{Seg, CS};
-use goblin::elf::{program_header::PT_LOAD, Elf};
+use goblin::elf::{
+    program_header::{ProgramHeader, PT_LOAD},
+    Elf,
+};
 
 pub const MAGIC: u32 = 0x1BAD_B002;
 pub const BOOT_MAGIC: u32 = 0x2BAD_B002;
 /// Where the info structure, command line and memory map are placed.
 const INFO_ADDR: u32 = 0x9000;
+/// End of the low-memory area holding the info structure and what it points to (the
+/// command line, the memory map, the module list and strings): 220 KiB from `INFO_ADDR`,
+/// well below the initial stack at 0x7FF00.
+const INFO_END: u32 = 0x4_0000;
 
 /// A boot module (initial ramdisk): its bytes and its string.
 #[derive(Clone, Debug)]
@@ -82,13 +89,38 @@ pub fn load(
     let ram = m.core.mem.ram.len();
     let fits = |addr: u64, len: u64| addr.checked_add(len).is_some_and(|e| e <= ram as u64);
     let mut kernel_end: u64 = 0x10_0000;
+    // What the kernel occupies: (start, end) of each segment, to check against the info.
+    let mut loaded: Vec<(u64, u64)> = Vec::new();
     let entry;
     if img.starts_with(b"\x7fELF") && hdr.flags & (1 << 16) == 0 {
-        let elf = Elf::parse(img).map_err(|e| BootError::BadElf(e.to_string()))?;
-        if elf.header.e_machine != goblin::elf::header::EM_386 || elf.is_64 {
-            return Err(BootError::WrongMachine(elf.header.e_machine));
+        // Only the ELF header and the program headers: a loader needs nothing else, so
+        // damaged or stripped section headers do not stop a kernel that loads fine.
+        let header = Elf::parse_header(img)
+            .map_err(|_| BootError::BadElf("the ELF header is cut short or damaged".into()))?;
+        if header.e_machine != goblin::elf::header::EM_386
+            || header.e_ident[goblin::elf::header::EI_CLASS] != goblin::elf::header::ELFCLASS32
+        {
+            return Err(BootError::WrongMachine(header.e_machine));
         }
-        for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD) {
+        let damaged = |_| BootError::BadElf("the ELF header is damaged".into());
+        let ctx = goblin::container::Ctx::new(
+            header.container().map_err(damaged)?,
+            header.endianness().map_err(damaged)?,
+        );
+        let phs = ProgramHeader::parse(img, header.e_phoff as usize, header.e_phnum as usize, ctx)
+            .map_err(|_| {
+                BootError::BadElf(format!(
+                    "its {} program headers at offset {:#x} run past the end of the file",
+                    header.e_phnum, header.e_phoff
+                ))
+            })?;
+        let loads: Vec<&ProgramHeader> = phs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+        if loads.iter().all(|p| p.p_memsz == 0) {
+            return Err(BootError::BadElf(
+                "it has no loadable segment (no PT_LOAD program header): nothing to run".into(),
+            ));
+        }
+        for ph in loads {
             let addr = ph.p_paddr;
             if !fits(addr, ph.p_memsz) || ph.p_filesz > ph.p_memsz {
                 return Err(BootError::OutsideRam {
@@ -107,8 +139,9 @@ pub fn load(
             let z = vec![0u8; (ph.p_memsz - ph.p_filesz) as usize];
             m.core.mem.load((addr + ph.p_filesz) as u32, &z);
             kernel_end = kernel_end.max(addr + ph.p_memsz);
+            loaded.push((addr, addr + ph.p_memsz));
         }
-        entry = elf.entry as u32;
+        entry = header.e_entry as u32;
     } else if hdr.flags & (1 << 16) != 0 {
         // a.out kludge: the header gives the load addresses.
         let file_off = hdr.offset as i64 - (hdr.header_addr as i64 - hdr.load_addr as i64);
@@ -118,10 +151,15 @@ pub fn load(
             ));
         }
         let load_end = if hdr.load_end_addr == 0 {
-            hdr.load_addr as u64 + (img.len() as u64 - file_off as u64)
+            hdr.load_addr as u64 + (img.len() as u64).saturating_sub(file_off as u64)
         } else {
             hdr.load_end_addr as u64
         };
+        if load_end < hdr.load_addr as u64 {
+            return Err(BootError::Other(
+                "multiboot header addresses are inconsistent (an end before its start)".into(),
+            ));
+        }
         let len = load_end.saturating_sub(hdr.load_addr as u64);
         let data = img
             .get(file_off as usize..file_off as usize + len as usize)
@@ -136,6 +174,7 @@ pub fn load(
         }
         m.core.mem.load(hdr.load_addr, data);
         kernel_end = bss_end;
+        loaded.push((hdr.load_addr as u64, bss_end));
         entry = hdr.entry_addr;
     } else {
         return Err(BootError::NotElf);
@@ -146,17 +185,28 @@ pub fn load(
     let mut mods = Vec::new();
     for md in modules {
         if !fits(next as u64, md.data.len() as u64) {
-            return Err(BootError::OutsideRam {
-                addr: next as u64,
-                len: md.data.len() as u64,
-                ram: ram >> 20,
-            });
+            return Err(BootError::Other(format!(
+                "module {} ({} bytes) does not fit in guest RAM after the kernel and the \
+                 modules before it (at {next:#x}; RAM is {} MiB)",
+                md.string,
+                md.data.len(),
+                ram >> 20
+            )));
         }
         m.core.mem.load(next, &md.data);
         mods.push((next, next + md.data.len() as u32, md.string.clone()));
         next = (next + md.data.len() as u32).next_multiple_of(4096);
     }
-    write_info(m, cmdline, &mods);
+    let info_end = write_info(m, cmdline, &mods)?;
+    if let Some(&(a, e)) = loaded
+        .iter()
+        .find(|&&(a, e)| a < info_end as u64 && e > INFO_ADDR as u64)
+    {
+        return Err(BootError::Other(format!(
+            "a kernel segment at {a:#x}-{e:#x} overlaps the Multiboot information \
+             ({INFO_ADDR:#x}-{info_end:#x})"
+        )));
+    }
     enter(m, entry);
     Ok(entry)
 }
@@ -165,22 +215,62 @@ fn w32(m: &mut Machine, a: u32, v: u32) {
     m.core.mem.load(a, &v.to_le_bytes());
 }
 
-/// Builds the Multiboot information structure at INFO_ADDR.
-fn write_info(m: &mut Machine, cmdline: &str, mods: &[(u32, u32, String)]) {
+/// Builds the Multiboot information structure at INFO_ADDR. Everything has a fixed slot in
+/// the first 4 KiB (a command line up to 1,279 bytes, 16 modules with names up to 127
+/// bytes); what does not fit its slot goes after them, up to `INFO_END`. Returns the end of
+/// the area used, or an error when even that is too small.
+fn write_info(
+    m: &mut Machine,
+    cmdline: &str,
+    mods: &[(u32, u32, String)],
+) -> Result<u32, BootError> {
     let ram = m.core.mem.ram.len() as u64;
     let info = INFO_ADDR;
-    let cmd_addr = info + 0x100;
     let mmap_addr = info + 0x600;
-    let mods_addr = info + 0x700;
     let strings = info + 0x800;
+    // Room after the fixed slots, for what does not fit in them.
+    let mut extra = info + 0x1000;
+    let mut alloc = |len: usize| -> Result<u32, BootError> {
+        let a = extra;
+        let end = (a as u64 + len as u64).next_multiple_of(16);
+        if end > INFO_END as u64 {
+            return Err(BootError::Other(format!(
+                "the command line and the module names need more than the {} KiB of low \
+                 memory Traplab gives the Multiboot information",
+                (INFO_END - INFO_ADDR) >> 10
+            )));
+        }
+        extra = end as u32;
+        Ok(a)
+    };
+    let mut cmd = cmdline.as_bytes().to_vec();
+    cmd.push(0);
+    let cmd_addr = if cmd.len() <= 0x500 {
+        info + 0x100
+    } else {
+        alloc(cmd.len())?
+    };
+    let mods_addr = if mods.len() <= 16 {
+        info + 0x700
+    } else {
+        alloc(16 * mods.len())?
+    };
+    let mut names = Vec::new();
+    for (k, (_, _, string)) in mods.iter().enumerate() {
+        let mut b = string.as_bytes().to_vec();
+        b.push(0);
+        let at = if k < 15 && b.len() <= 128 {
+            strings + 16 + 128 * k as u32
+        } else {
+            alloc(b.len())?
+        };
+        names.push((at, b));
+    }
     m.core.mem.load(info, &[0u8; 0x1000]);
     let mut flags = 1 | (1 << 2) | (1 << 6) | (1 << 9); // mem, cmdline, mmap, boot loader name
                                                         // 639 KiB: the last KiB below 640 KiB is the EBDA, as on a PC (and as QEMU reports).
     w32(m, info + 4, 639);
     w32(m, info + 8, ((ram.saturating_sub(0x10_0000)) / 1024) as u32);
-    let mut cmd = cmdline.as_bytes().to_vec();
-    cmd.truncate(0x4FF);
-    cmd.push(0);
     m.core.mem.load(cmd_addr, &cmd);
     w32(m, info + 16, cmd_addr);
     // Memory map: usable 0-640K, reserved 640K-1M, usable 1M-end.
@@ -204,22 +294,18 @@ fn write_info(m: &mut Machine, cmdline: &str, mods: &[(u32, u32, String)]) {
     w32(m, info + 64, strings);
     if !mods.is_empty() {
         flags |= 1 << 3;
-        let mut s = strings + 16;
-        for (k, (start, end, string)) in mods.iter().enumerate() {
+        for (k, ((start, end, _), (at, name))) in mods.iter().zip(&names).enumerate() {
             let e = mods_addr + 16 * k as u32;
             w32(m, e, *start);
             w32(m, e + 4, *end);
-            let mut b = string.as_bytes().to_vec();
-            b.truncate(120);
-            b.push(0);
-            m.core.mem.load(s, &b);
-            w32(m, e + 8, s);
-            s += 128;
+            m.core.mem.load(*at, name);
+            w32(m, e + 8, *at);
         }
         w32(m, info + 20, mods.len() as u32);
         w32(m, info + 24, mods_addr);
     }
     w32(m, info, flags);
+    Ok(extra)
 }
 
 /// Machine state at entry (Multiboot spec 3.2).

@@ -269,6 +269,10 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
                 modules,
             }
         }
+        BootMode::FlatReal if a.load_addr > 0xF_FFFF => bail!(
+            "--load-addr {:#x}: --boot flat-real needs an address below 1 MiB (0x100000)",
+            a.load_addr
+        ),
         BootMode::Flat | BootMode::FlatReal => BootKind::Flat {
             addr: a.load_addr,
             real: mode == BootMode::FlatReal,
