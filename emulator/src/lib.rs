@@ -21,6 +21,7 @@ pub mod bus;
 pub mod cpu;
 pub mod debug;
 pub mod devices;
+pub mod inspect;
 pub mod machine;
 pub mod mmu;
 pub mod snapshot;

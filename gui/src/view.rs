@@ -1,17 +1,20 @@
 //! `View`: the snapshot of machine state the machine thread publishes for the panels, and
 //! `ViewRequest`: what the panels asked to see (memory window, page walk address...).
-//! Built by copying plain values out of the session; it holds no reference to the machine.
+//! Built by copying plain values out of the session through the core's read-only inspection
+//! API (`Machine::inspect()`); it holds no reference to the machine.
 //! The parts that grow (serial text, MIPS history, events) are shared between views until
 //! they change, so publishing 64 views a second while running stays cheap.
 
 use crate::symbols::Symbols;
 use std::sync::Arc;
-use traplab::cpu::state::{Cpu, ESP};
+use traplab::cpu::state::ESP;
 use traplab::debug::session::{Session, Stop, Watchpoint};
 use traplab::devices::vga::{Cell, TextScreen};
-use traplab::mmu::paging::{self, Access, WalkReport};
-use traplab::mmu::segment::CS;
-use traplab::trace::Event;
+use traplab::inspect::{
+    Access, Counters, CpuState, Cursor, DecodeCacheStats, DeviceRegs, Event, Events, MmuState,
+    WalkReport,
+};
+use traplab::mmu::segment::{CS, SS};
 use traplab::RunExit;
 
 /// Bytes of code published around EIP for the disassembly panel.
@@ -66,20 +69,19 @@ pub struct View {
     pub machine: Option<MachineView>,
 }
 
+/// The page walk of the requested address for one kind of access.
 #[derive(Clone, Debug)]
-pub struct DeviceView {
-    /// (name, irr, isr, imr, vector base) for master and slave.
-    pub pics: Vec<(&'static str, u8, u8, u8, u8)>,
-    /// (channel, mode, reload).
-    pub pit: Vec<(usize, u8, u32)>,
-    pub uart: Vec<(&'static str, String)>,
+pub struct Walk {
+    pub user: bool,
+    pub write: bool,
+    pub report: WalkReport,
 }
 
+/// What the panels show of the machine, captured through `Machine::inspect()`.
 #[derive(Clone, Debug)]
 pub struct MachineView {
-    pub cpu: Cpu,
-    pub eflags: u32,
-    pub prev_cpu: Option<Cpu>,
+    pub cpu: CpuState,
+    pub prev_cpu: Option<CpuState>,
     pub icount: u64,
     pub clock: u64,
     pub oldest: u64,
@@ -92,9 +94,9 @@ pub struct MachineView {
     /// (linear address, value) from ESP up.
     pub stack: Vec<(u32, Option<u32>)>,
     /// Walks for supervisor read, supervisor write, user read, user write.
-    pub walks: Vec<(bool, bool, WalkReport)>,
+    pub walks: Vec<Walk>,
     pub screen: Box<TextScreen>,
-    pub cursor: (u8, u8, bool),
+    pub cursor: Cursor,
     /// The last `EVENTS_SHOWN` events.
     pub events: Arc<Vec<Event>>,
     /// The events of the lasting classes (faults, privilege and mode changes, system
@@ -103,12 +105,11 @@ pub struct MachineView {
     pub events_total: u64,
     pub breakpoints: Vec<u32>,
     pub watchpoints: Vec<Watchpoint>,
-    pub exceptions: Vec<u64>,
-    pub interrupts: Vec<u64>,
-    pub halted_ticks: u64,
-    pub tlb: (u64, u64),
-    pub dcache: (u64, u64),
-    pub devices: DeviceView,
+    /// Exceptions and interrupts by vector, halted time.
+    pub counters: Counters,
+    pub mmu: MmuState,
+    pub decode_cache: DecodeCacheStats,
+    pub devices: DeviceRegs,
 }
 
 /// The events list of the last view, reused while the machine's event log did not change.
@@ -124,20 +125,20 @@ pub struct EventsCache {
 }
 
 impl EventsCache {
-    fn get(&mut self, log: &std::collections::VecDeque<Event>, total: u64) -> Arc<Vec<Event>> {
-        let key = (total, log.len(), log.back().map_or(0, |e| e.icount));
+    fn get(&mut self, ev: Events) -> Arc<Vec<Event>> {
+        let key = (ev.total(), ev.len(), ev.last().map_or(0, |e| e.icount));
         if self.key != Some(key) {
-            let skip = log.len().saturating_sub(EVENTS_SHOWN);
-            self.shown = Arc::new(log.iter().skip(skip).cloned().collect());
+            let skip = ev.len().saturating_sub(EVENTS_SHOWN);
+            self.shown = Arc::new(ev.iter().skip(skip).cloned().collect());
             self.key = Some(key);
         }
         self.shown.clone()
     }
 
-    fn lasting(&mut self, log: &traplab::trace::EventLog) -> Arc<Vec<Event>> {
-        let key = (log.lasting_total, log.lasting.iter().map(|r| r.len()).sum());
+    fn lasting(&mut self, ev: Events) -> Arc<Vec<Event>> {
+        let key = (ev.lasting_total(), ev.lasting_len());
         if self.lasting_key != Some(key) {
-            let mut all: Vec<Event> = log.lasting.iter().flatten().cloned().collect();
+            let mut all: Vec<Event> = ev.lasting().cloned().collect();
             all.sort_by_key(|e| e.icount);
             self.lasting = Arc::new(all);
             self.lasting_key = Some(key);
@@ -150,25 +151,20 @@ impl MachineView {
     pub fn capture(
         s: &Session,
         req: &ViewRequest,
-        prev: Option<&Cpu>,
+        prev: Option<&CpuState>,
         syms: &Symbols,
         events: &mut EventsCache,
     ) -> MachineView {
-        let m = &s.m;
-        let c = &m.core;
-        let cpu = c.cpu.clone();
-        let pc = m.pc();
+        let i = s.m.inspect();
+        let cpu = i.cpu();
+        let pc = i.pc();
         let code_start = match req.code_addr {
             Some(a) => a,
             None => code_anchor(pc, syms),
         };
-        let code = c
-            .peek_lin(code_start, CODE_BYTES)
-            .or_else(|| c.peek_lin(pc, 64));
-        let code_start = if c.peek_lin(code_start, CODE_BYTES).is_some() {
-            code_start
-        } else {
-            pc
+        let (code_start, code) = match i.peek_linear(code_start, CODE_BYTES) {
+            Some(c) => (code_start, Some(c)),
+            None => (pc, i.peek_linear(pc, 64)),
         };
         let mem_addr = match req.mem_follow {
             Follow::None => req.mem_addr,
@@ -176,82 +172,38 @@ impl MachineView {
             Follow::Eip => pc,
         };
         let mem = if req.mem_physical {
-            Some(c.mem.peek(mem_addr, MEM_BYTES))
+            Some(i.peek_physical(mem_addr, MEM_BYTES))
         } else {
-            c.peek_lin(mem_addr, MEM_BYTES)
+            i.peek_linear(mem_addr, MEM_BYTES)
         };
-        let ss_base = cpu.seg[traplab::mmu::segment::SS].base;
+        let ss_base = cpu.seg[SS].base;
         let stack = (0..STACK_WORDS as u32)
             .map(|k| {
                 let lin = ss_base.wrapping_add(cpu.gpr[ESP]).wrapping_add(4 * k);
-                let v = c
-                    .peek_lin(lin, 4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                (lin, v)
+                (lin, i.peek_linear_u32(lin))
             })
             .collect();
         let walks = [(false, false), (false, true), (true, false), (true, true)]
             .into_iter()
-            .map(|(user, write)| {
-                let acc = Access {
-                    write,
-                    user,
-                    fetch: false,
-                };
-                let r = paging::explain(&c.mem, cpu.cr0, cpu.cr3, cpu.cr4, req.walk_addr, acc);
-                (user, write, r)
+            .map(|(user, write)| Walk {
+                user,
+                write,
+                report: i.walk(
+                    req.walk_addr,
+                    Access {
+                        write,
+                        user,
+                        fetch: false,
+                    },
+                ),
             })
             .collect();
-        let d = &c.dev;
-        let devices = DeviceView {
-            pics: vec![
-                (
-                    "master",
-                    d.pic.master.irr(),
-                    d.pic.master.isr(),
-                    d.pic.master.imr(),
-                    d.pic.master.vector_base(),
-                ),
-                (
-                    "slave",
-                    d.pic.slave.irr(),
-                    d.pic.slave.isr(),
-                    d.pic.slave.imr(),
-                    d.pic.slave.vector_base(),
-                ),
-            ],
-            pit: d
-                .pit
-                .channels
-                .iter()
-                .enumerate()
-                .map(|(i, ch)| (i, ch.mode(), ch.reload()))
-                .collect(),
-            uart: vec![
-                ("IER", format!("{:#04x}", d.uart.ier())),
-                ("LCR", format!("{:#04x}", d.uart.lcr())),
-                ("MCR", format!("{:#04x}", d.uart.mcr())),
-                ("IIR", format!("{:#04x}", d.uart.iir())),
-                (
-                    "divisor",
-                    format!(
-                        "{} ({} baud)",
-                        d.uart.divisor(),
-                        115_200 / d.uart.divisor().max(1) as u32
-                    ),
-                ),
-                ("FIFO", d.uart.fifo_enabled().to_string()),
-                (
-                    "RX",
-                    format!("{} + {}", d.uart.rx_len(), d.uart.pending_input()),
-                ),
-            ],
-        };
+        let ev = i.events();
+        let counters = i.counters();
         MachineView {
-            eflags: cpu.flags.get(),
             prev_cpu: prev.cloned(),
-            icount: c.icount,
-            clock: c.clock(),
+            icount: counters.icount,
+            clock: counters.clock,
             oldest: s.oldest(),
             pc,
             code_start,
@@ -261,19 +213,17 @@ impl MachineView {
             mem,
             stack,
             walks,
-            screen: Box::new(d.text_screen(&c.mem.ram)),
-            cursor: d.vga.cursor(),
-            events: events.get(&c.events.events, c.events.total),
-            lasting: events.lasting(&c.events),
-            events_total: c.events.total,
+            screen: Box::new(i.screen()),
+            cursor: i.cursor(),
+            events: events.get(ev),
+            lasting: events.lasting(ev),
+            events_total: ev.total(),
             breakpoints: s.breakpoints.iter().copied().collect(),
             watchpoints: s.watchpoints.clone(),
-            exceptions: c.stats.exceptions.clone(),
-            interrupts: c.stats.interrupts.clone(),
-            halted_ticks: c.stats.halted_ticks,
-            tlb: (c.mmu.tlb.hits, c.mmu.tlb.misses),
-            dcache: (m.cache.hits, m.cache.misses),
-            devices,
+            counters,
+            mmu: i.mmu(),
+            decode_cache: i.decode_cache(),
+            devices: i.devices(),
             cpu,
         }
     }

@@ -165,7 +165,7 @@ struct Engine {
     serial: String,
     /// `serial` as last published (shared by the views until the guest prints again).
     serial_shared: Arc<String>,
-    prev_cpu: Option<traplab::cpu::state::Cpu>,
+    prev_cpu: Option<traplab::inspect::CpuState>,
     mips_history: Vec<[f64; 2]>,
     history_shared: Arc<Vec<[f64; 2]>>,
     events_cache: view::EventsCache,
@@ -418,7 +418,7 @@ impl Engine {
             return;
         };
         s.checkpoint_every = 10_000;
-        self.prev_cpu = Some(s.m.core.cpu.clone());
+        self.prev_cpu = Some(s.m.inspect().cpu());
         let stop = f(s);
         self.pending = matches!(stop, Stop::Pending);
         self.status = String::new();
@@ -436,7 +436,7 @@ impl Engine {
                     self.credit = 0.0;
                     if let Some(s) = self.session.as_mut() {
                         s.cancel_goal();
-                        self.prev_cpu = Some(s.m.core.cpu.clone());
+                        self.prev_cpu = Some(s.m.inspect().cpu());
                         // Stepping left dense checkpoints up to here.
                         self.last_checkpoint = s.icount();
                     }
@@ -665,9 +665,15 @@ mod tests {
     #[test]
     fn loads_kernels_disks_and_snapshots_and_rejects_junk() {
         let m = load_bytes(&sample("samples/hello/hello.elf")).unwrap();
-        assert!(m.core.cpu.pe(), "multiboot starts in protected mode");
+        assert!(
+            m.inspect().mode().protection_enabled(),
+            "multiboot starts in protected mode"
+        );
         let m = load_bytes(&sample("samples/bootsector/bootsector.img")).unwrap();
-        assert!(!m.core.cpu.pe(), "a boot sector starts in real mode");
+        assert!(
+            !m.inspect().mode().protection_enabled(),
+            "a boot sector starts in real mode"
+        );
         assert_eq!(m.pc(), 0x7C00);
         let snap = traplab::snapshot::save(&m);
         assert_eq!(load_bytes(&snap).unwrap().pc(), 0x7C00);

@@ -212,7 +212,14 @@ fn lesson_power_on_to_protected_mode_plays() {
         a.view.image.ends_with("bootsector.img") && pc(a) == 0x7C00
     });
     assert!(
-        !h.state().view.machine.as_ref().unwrap().cpu.pe(),
+        !h.state()
+            .view
+            .machine
+            .as_ref()
+            .unwrap()
+            .cpu
+            .control
+            .protection(),
         "real mode"
     );
     h.get_by_label("Next").click();
@@ -225,8 +232,8 @@ fn lesson_power_on_to_protected_mode_plays() {
     h.get_by_label("Do it").click();
     wait(&mut h, "five steps", |a| icount(a) == before + 5);
     let m = h.state().view.machine.clone().unwrap();
-    assert!(m.cpu.pe(), "CR0.PE set");
-    assert_eq!(m.cpu.seg[1].sel, 0x08, "CS reloaded from the GDT");
+    assert!(m.cpu.control.protection(), "CR0.PE set");
+    assert_eq!(m.cpu.seg[1].selector, 0x08, "CS reloaded from the GDT");
     assert!(m.cpu.code32(), "32-bit code segment");
     assert_eq!(m.pc, 0x7C54);
     assert_eq!(

@@ -2,6 +2,8 @@
 //! breakpoints, watchpoints and reverse execution (step back, go to an instruction count).
 //! Owns the checkpoint ring and the log of execution calls that makes replay exact; it must
 //! not know about threads, wall-clock time or any front end (pacing is the caller's job).
+//! It drives the machine (step, run, input) and saves whole machines as checkpoints; what
+//! it reads of the machine's state (registers, code bytes) goes through `Machine::inspect`.
 //!
 //! Reverse execution: the machine is deterministic for a given sequence of calls
 //! (`Machine::step`, `Machine::run_limited`) and inputs. The session records every call and
@@ -201,21 +203,23 @@ impl Session {
         if !over {
             return self.step();
         }
-        let cs = self.m.core.cpu.seg[CS].base;
-        let next = cs.wrapping_add(insn.next_ip32());
+        let i = self.m.inspect();
+        let cs = i.segment(CS);
+        let next = cs.base.wrapping_add(insn.next_ip32());
         self.goal = Some(Goal::Reach {
             pc: next,
-            esp: self.m.core.cpu.gpr[ESP],
-            cs: self.m.core.cpu.seg[CS].sel,
+            esp: i.gpr(ESP),
+            cs: cs.selector,
         });
         self.advance(budget)
     }
 
     /// Step out: run until the RET of the current frame has returned.
     pub fn step_out(&mut self, budget: u64) -> Stop {
+        let i = self.m.inspect();
         self.goal = Some(Goal::Return {
-            esp: self.m.core.cpu.gpr[ESP],
-            cs: self.m.core.cpu.seg[CS].sel,
+            esp: i.gpr(ESP),
+            cs: i.segment(CS).selector,
         });
         self.advance(budget)
     }
@@ -307,11 +311,11 @@ impl Session {
     }
 
     fn goal_reached(&self, pc: u32) -> Option<Stop> {
-        let cpu = &self.m.core.cpu;
+        let i = self.m.inspect();
         match self.goal? {
             Goal::At(a) if a == pc => Some(Stop::Done),
             Goal::Reach { pc: a, esp, cs }
-                if a == pc && cpu.gpr[ESP] >= esp && cpu.seg[CS].sel == cs =>
+                if a == pc && i.gpr(ESP) >= esp && i.segment(CS).selector == cs =>
             {
                 Some(Stop::Done)
             }
@@ -324,8 +328,8 @@ impl Session {
         let Some(Goal::Return { esp, cs }) = self.goal else {
             return false;
         };
-        let cpu = &self.m.core.cpu;
-        if cpu.gpr[ESP] < esp || cpu.seg[CS].sel != cs {
+        let i = self.m.inspect();
+        if i.gpr(ESP) < esp || i.segment(CS).selector != cs {
             return false;
         }
         self.current_insn()
@@ -334,19 +338,13 @@ impl Session {
 
     /// The decoded instruction at CS:EIP (None if its bytes are unmapped).
     pub fn current_insn(&self) -> Option<Instruction> {
-        let bytes = self.m.core.peek_lin(self.m.pc(), 15).or_else(|| {
+        let i = self.m.inspect();
+        let bytes = i.peek_linear(i.pc(), 15).or_else(|| {
             // Near the end of a mapped page: take what is there.
-            (1..15)
-                .rev()
-                .find_map(|n| self.m.core.peek_lin(self.m.pc(), n))
+            (1..15).rev().find_map(|n| i.peek_linear(i.pc(), n))
         })?;
-        let bits = if self.m.core.cpu.code32() { 32 } else { 16 };
-        let mut d = Decoder::with_ip(
-            bits,
-            &bytes,
-            self.m.core.cpu.eip as u64,
-            DecoderOptions::NONE,
-        );
+        let bits = if i.code32() { 32 } else { 16 };
+        let mut d = Decoder::with_ip(bits, &bytes, i.eip() as u64, DecoderOptions::NONE);
         let i = d.decode();
         (i.code() != Code::INVALID).then_some(i)
     }
@@ -357,7 +355,7 @@ impl Session {
             return None;
         }
         let insn = self.current_insn()?;
-        let cpu = &self.m.core.cpu;
+        let cpu = self.m.inspect().cpu();
         let mut f = InstructionInfoFactory::new();
         let info = f.info(&insn);
         for (k, mem) in info.used_memory().iter().enumerate() {
@@ -372,7 +370,7 @@ impl Session {
                 mem.access(),
                 OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite
             );
-            let addr = mem.virtual_address(k, |reg, _, _| reg_value(cpu, reg));
+            let addr = mem.virtual_address(k, |reg, _, _| reg_value(&cpu, reg));
             let Some(addr) = addr else { continue };
             let addr = addr as u32;
             let len = mem.memory_size().size().max(1) as u32;
@@ -592,7 +590,7 @@ fn stop_of(r: RunExit) -> Stop {
 }
 
 /// Register values for iced-x86's address computation (segment registers give their base).
-fn reg_value(cpu: &crate::cpu::state::Cpu, reg: Register) -> Option<u64> {
+fn reg_value(cpu: &crate::inspect::CpuState, reg: Register) -> Option<u64> {
     use Register as R;
     let g = |i: usize| cpu.gpr[i] as u64;
     Some(match reg {

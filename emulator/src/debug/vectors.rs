@@ -9,6 +9,7 @@
 //! zero again, so a stray write is a failure and cannot leak into the next test.
 
 use crate::devices::{Devices, DevicesConfig};
+use crate::inspect::CpuState;
 use crate::machine::{Machine, MachineConfig, RunExit};
 use crate::mmu::segment::{Seg, TableReg, CS, DS, ES, FS, GS, SS};
 use crate::mmu::tlb::{Entry, INVALID, TLB_SIZE};
@@ -641,10 +642,13 @@ impl Runner {
         let r = &t.initial.regs;
         let (ss, sp) = ((r.ss.unwrap_or(0) as u32) << 4, r.sp.unwrap_or(0));
         let at = |d: u16| (ss + sp.wrapping_sub(6).wrapping_add(d) as u32) as usize;
-        let c = &self.m.core;
-        let word = |d: u16| u16::from_le_bytes([c.mem.ram[at(d)], c.mem.ram[at(d + 1)]]);
+        let i = self.m.inspect();
+        let word = |d: u16| {
+            let b = i.peek_physical(at(d) as u32, 2);
+            u16::from_le_bytes([b[0], b[1]])
+        };
         let mut d: Vec<String> = exit.iter().cloned().collect();
-        let got = (c.cpu.seg[CS].sel, c.cpu.eip as u16, c.cpu.gpr[4] as u16);
+        let got = (i.segment(CS).selector, i.eip() as u16, i.gpr(4) as u16);
         if got != (0, HANDLER as u16 + 1, sp.wrapping_sub(6)) {
             d.push(format!(
                 "#UD expected: at {:04X}:{:04X} sp {:04X}",
@@ -732,7 +736,7 @@ impl Runner {
             match self.m.step() {
                 RunExit::TripleFault => return Some("run: triple fault".into()),
                 _ => {
-                    if self.m.core.cpu.halted {
+                    if self.m.inspect().halted() {
                         return None;
                     }
                 }
@@ -741,8 +745,7 @@ impl Runner {
         Some(format!("run: no HLT after {STEP_LIMIT} steps"))
     }
 
-    fn reg_value(&self, name: &str) -> u16 {
-        let c = &self.m.core.cpu;
+    fn reg_value(c: &CpuState, name: &str) -> u16 {
         (match name {
             "ax" => c.gpr[0],
             "cx" => c.gpr[1],
@@ -752,12 +755,12 @@ impl Runner {
             "bp" => c.gpr[5],
             "si" => c.gpr[6],
             "di" => c.gpr[7],
-            "es" => c.seg[ES].sel as u32,
-            "cs" => c.seg[CS].sel as u32,
-            "ss" => c.seg[SS].sel as u32,
-            "ds" => c.seg[DS].sel as u32,
+            "es" => c.seg[ES].selector as u32,
+            "cs" => c.seg[CS].selector as u32,
+            "ss" => c.seg[SS].selector as u32,
+            "ds" => c.seg[DS].selector as u32,
             "ip" => c.eip,
-            "flags" => c.flags.get(),
+            "flags" => c.eflags,
             _ => 0,
         }) as u16
     }
@@ -771,23 +774,26 @@ impl Runner {
     }
 
     fn flags_differ(&self, t: &Test, mask: u16) -> bool {
-        (self.reg_value("flags") & mask) != (Self::expected_reg(t, "flags") & mask)
+        (Self::reg_value(&self.m.inspect().cpu(), "flags") & mask)
+            != (Self::expected_reg(t, "flags") & mask)
     }
 
     /// Registers (flags under `mask`) and the listed RAM bytes.
     fn compare(&self, t: &Test, mask: u16) -> Vec<String> {
         let mut d = Vec::new();
+        let cpu = self.m.inspect().cpu();
         for name in REG_ORDER {
             let want = Self::expected_reg(t, name);
-            let got = self.reg_value(name);
+            let got = Self::reg_value(&cpu, name);
             let m = if name == "flags" { mask } else { 0xFFFF };
             if got & m != want & m {
                 d.push(format!("{name}: got {got:04X} want {want:04X}"));
             }
         }
-        let c = &self.m.core;
-        if c.cpu.seg[CS].base != (Self::expected_reg(t, "cs") as u32) << 4 {
-            d.push(format!("cs.base: got {:08X}", c.cpu.seg[CS].base));
+        let i = self.m.inspect();
+        let cs_base = i.segment(CS).base;
+        if cs_base != (Self::expected_reg(t, "cs") as u32) << 4 {
+            d.push(format!("cs.base: got {cs_base:08X}"));
         }
         let mut want: HashMap<u32, u8> = t.initial.ram.iter().copied().collect();
         want.extend(t.fin.ram.iter().copied());
@@ -806,7 +812,7 @@ impl Runner {
             )
         });
         for (a, w) in addrs {
-            let got = c.mem.ram.get(a as usize).copied().unwrap_or(0);
+            let got = i.peek_physical(a, 1)[0];
             let m = match frame {
                 Some((lo, _)) if a == lo => mask as u8,
                 Some((_, hi)) if a == hi => (mask >> 8) as u8,

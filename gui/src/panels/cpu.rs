@@ -8,7 +8,8 @@ use crate::view::View;
 use crate::worker::Command;
 use egui::{Color32, RichText};
 use traplab::cpu::state::REG_NAMES;
-use traplab::mmu::segment::{Seg, SEG_NAMES};
+use traplab::inspect::{CpuState, SegmentState};
+use traplab::mmu::segment::SEG_NAMES;
 
 const FLAG_BITS: &[(u32, &str)] = &[
     (0, "CF"),
@@ -76,7 +77,7 @@ fn val(text: String, changed: bool) -> RichText {
 }
 
 /// "code 32 RX", "data RW", "TSS busy"... from the attribute bits.
-pub fn seg_type(s: &Seg) -> String {
+pub fn seg_type(s: &SegmentState) -> String {
     let a = s.attr;
     if a & 0x10 == 0 {
         let t = a & 0xF;
@@ -126,7 +127,7 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
     };
     let c = &m.cpu;
     let prev = m.prev_cpu.as_ref();
-    let ch = |f: &dyn Fn(&traplab::cpu::state::Cpu) -> u64| prev.is_some_and(|p| f(p) != f(c));
+    let ch = |f: &dyn Fn(&CpuState) -> u64| prev.is_some_and(|p| f(p) != f(c));
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
@@ -134,7 +135,7 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
                 RichText::new(format!(
                     "{}: {}   {}: {}   icount {}",
                     tr(lang, "mode"),
-                    c.mode_name(),
+                    c.mode.name(),
                     tr(lang, "cpl"),
                     c.cpl,
                     m.icount
@@ -161,15 +162,15 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
                     }
                     ui.label(mono("EIP"));
                     ui.label(val(format!("{:08x}", c.eip), ch(&|x| x.eip as u64)));
-                    let fl = m.eflags;
-                    let pf = prev.map(|p| p.flags.get());
+                    let fl = c.eflags;
+                    let pf = prev.map(|p| p.eflags);
                     ui.label(mono("EFLAGS"));
                     ui.label(val(format!("{fl:08x}"), pf.is_some_and(|p| p != fl)));
                     ui.end_row();
                 });
             ui.label(RichText::new(tr(lang, "flags")).strong());
-            let fl = m.eflags;
-            let pf = prev.map(|p| p.flags.get());
+            let fl = c.eflags;
+            let pf = prev.map(|p| p.eflags);
             ui.horizontal_wrapped(|ui| {
                 for (b, n) in FLAG_BITS {
                     let on = fl & (1 << b) != 0;
@@ -197,10 +198,13 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
                         );
                     }
                     ui.end_row();
-                    let row = |ui: &mut egui::Ui, name: &str, s: &Seg, ps: Option<&Seg>| {
+                    let row = |ui: &mut egui::Ui,
+                               name: &str,
+                               s: &SegmentState,
+                               ps: Option<&SegmentState>| {
                         let changed = ps.is_some_and(|p| p != s);
                         ui.label(mono(name.to_uppercase()));
-                        ui.label(val(format!("{:04x}", s.sel), changed));
+                        ui.label(val(format!("{:04x}", s.selector), changed));
                         ui.label(val(format!("{:08x}", s.base), changed));
                         ui.label(val(format!("{:08x}", s.limit), changed));
                         ui.label(mono(s.dpl().to_string()));
@@ -217,24 +221,36 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
             ui.label(RichText::new(tr(lang, "control")).strong());
             egui::Grid::new("crs").num_columns(3).show(ui, |ui| {
                 ui.label(mono("CR0"));
-                ui.label(val(format!("{:08x}", c.cr0), ch(&|x| x.cr0 as u64)));
-                ui.label(mono(bits(c.cr0, CR0_BITS)));
+                ui.label(val(
+                    format!("{:08x}", c.control.cr0),
+                    ch(&|x| x.control.cr0 as u64),
+                ));
+                ui.label(mono(bits(c.control.cr0, CR0_BITS)));
                 ui.end_row();
                 ui.label(mono("CR2"));
-                ui.label(val(format!("{:08x}", c.cr2), ch(&|x| x.cr2 as u64)));
+                ui.label(val(
+                    format!("{:08x}", c.control.cr2),
+                    ch(&|x| x.control.cr2 as u64),
+                ));
                 ui.label(mono(tr(lang, "pf_address")));
                 ui.end_row();
                 ui.label(mono("CR3"));
-                ui.label(val(format!("{:08x}", c.cr3), ch(&|x| x.cr3 as u64)));
+                ui.label(val(
+                    format!("{:08x}", c.control.cr3),
+                    ch(&|x| x.control.cr3 as u64),
+                ));
                 ui.label(mono(format!(
                     "{} {:#010x}",
                     tr(lang, "page_directory"),
-                    c.cr3 & 0xFFFF_F000
+                    c.control.page_directory()
                 )));
                 ui.end_row();
                 ui.label(mono("CR4"));
-                ui.label(val(format!("{:08x}", c.cr4), ch(&|x| x.cr4 as u64)));
-                ui.label(mono(bits(c.cr4, CR4_BITS)));
+                ui.label(val(
+                    format!("{:08x}", c.control.cr4),
+                    ch(&|x| x.control.cr4 as u64),
+                ));
+                ui.label(mono(bits(c.control.cr4, CR4_BITS)));
                 ui.end_row();
             });
             ui.label(RichText::new(tr(lang, "tables")).strong());

@@ -19,12 +19,12 @@ pub fn ui(ui: &mut egui::Ui, view: &View, lang: Lang) {
                 ui.label(mono(h));
             }
             ui.end_row();
-            for (n, irr, isr, imr, base) in &d.pics {
-                ui.label(mono(*n));
-                ui.label(mono(format!("{irr:08b}")));
-                ui.label(mono(format!("{isr:08b}")));
-                ui.label(mono(format!("{imr:08b}")));
-                ui.label(mono(format!("{base:#04x}")));
+            for p in &d.pics {
+                ui.label(mono(p.name));
+                ui.label(mono(format!("{:08b}", p.irr)));
+                ui.label(mono(format!("{:08b}", p.isr)));
+                ui.label(mono(format!("{:08b}", p.imr)));
+                ui.label(mono(format!("{:#04x}", p.vector_base)));
                 ui.end_row();
             }
         });
@@ -35,22 +35,29 @@ pub fn ui(ui: &mut egui::Ui, view: &View, lang: Lang) {
                 ui.label(mono(h));
             }
             ui.end_row();
-            for (i, mode, reload) in &d.pit {
-                ui.label(mono(i.to_string()));
-                ui.label(mono(mode.to_string()));
-                ui.label(mono(reload.to_string()));
-                ui.label(mono(format!(
-                    "{:.1}",
-                    1_193_182.0 / (*reload).max(1) as f64
-                )));
+            for ch in &d.pit {
+                ui.label(mono(ch.channel.to_string()));
+                ui.label(mono(ch.mode.to_string()));
+                ui.label(mono(ch.reload.to_string()));
+                ui.label(mono(format!("{:.1}", ch.frequency_hz())));
                 ui.end_row();
             }
         });
         let ui = &mut cols[2];
         ui.label(RichText::new(tr(lang, "uart")).strong());
         egui::Grid::new("uart").striped(true).show(ui, |ui| {
-            for (n, v) in &d.uart {
-                ui.label(mono(*n));
+            let u = &d.uart;
+            let rows = [
+                ("IER", format!("{:#04x}", u.ier)),
+                ("LCR", format!("{:#04x}", u.lcr)),
+                ("MCR", format!("{:#04x}", u.mcr)),
+                ("IIR", format!("{:#04x}", u.iir)),
+                ("divisor", format!("{} ({} baud)", u.divisor, u.baud())),
+                ("FIFO", u.fifo_enabled.to_string()),
+                ("RX", format!("{} + {}", u.rx_len, u.pending_input)),
+            ];
+            for (n, v) in rows {
+                ui.label(mono(n));
                 ui.label(mono(v));
                 ui.end_row();
             }

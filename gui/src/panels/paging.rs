@@ -33,15 +33,15 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
     let Some(m) = &view.machine else {
         return;
     };
-    let c = &m.cpu;
+    let c = &m.cpu.control;
     ui.label(mono(format!(
         "CR0.PG={} CR0.WP={} CR4.PSE={} CR3={:08x}",
-        (c.cr0 >> 31) & 1,
-        (c.cr0 >> 16) & 1,
-        (c.cr4 >> 4) & 1,
+        c.paging() as u8,
+        c.write_protect() as u8,
+        c.page_size_extensions() as u8,
         c.cr3
     )));
-    let Some((_, _, first)) = m.walks.first() else {
+    let Some(first) = m.walks.first().map(|w| &w.report) else {
         return;
     };
     let lin = first.linear;
@@ -74,13 +74,13 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         });
     ui.separator();
     ui.label(RichText::new(tr(lang, "result")).strong());
-    for (user, write, r) in &m.walks {
+    for w in &m.walks {
         let who = format!(
             "{} {}",
-            tr(lang, if *user { "user" } else { "supervisor" }),
-            tr(lang, if *write { "write" } else { "read" })
+            tr(lang, if w.user { "user" } else { "supervisor" }),
+            tr(lang, if w.write { "write" } else { "read" })
         );
-        let (text, color) = match r.result {
+        let (text, color) = match w.report.result {
             Ok(phys) => (
                 format!("{who:<22} -> {phys:#010x}"),
                 Color32::from_rgb(120, 220, 120),

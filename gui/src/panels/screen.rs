@@ -118,8 +118,8 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, cmds: &mu
     for (r, g) in rows.into_iter().enumerate() {
         painter.galley(origin + egui::vec2(0.0, r as f32 * h), g, Color32::WHITE);
     }
-    let (crow, ccol, visible) = m.cursor;
-    if visible && (crow as usize) < 25 && (ccol as usize) < 80 {
+    let (crow, ccol) = (m.cursor.row, m.cursor.col);
+    if m.cursor.visible && (crow as usize) < 25 && (ccol as usize) < 80 {
         let cw = w / 80.0;
         let p = origin + egui::vec2(ccol as f32 * cw, crow as f32 * h + h - 3.0);
         painter.rect_filled(

@@ -33,13 +33,13 @@ pub fn ui(ui: &mut egui::Ui, view: &View, lang: Lang) {
             ui.label(mono(format!("{:.1}", view.mips)));
             ui.end_row();
             ui.label(tr(lang, "halted_ticks"));
-            ui.label(mono(m.halted_ticks.to_string()));
+            ui.label(mono(m.counters.halted_ticks.to_string()));
             ui.end_row();
             ui.label(tr(lang, "tlb_hits"));
-            ui.label(mono(rate(m.tlb.0, m.tlb.1)));
+            ui.label(mono(rate(m.mmu.tlb.hits, m.mmu.tlb.misses)));
             ui.end_row();
             ui.label(tr(lang, "cache_hits"));
-            ui.label(mono(rate(m.dcache.0, m.dcache.1)));
+            ui.label(mono(rate(m.decode_cache.hits, m.decode_cache.misses)));
             ui.end_row();
             ui.label(tr(lang, "reverse_window"));
             ui.label(mono(format!("{} .. {}", m.oldest, m.icount)));
@@ -54,7 +54,13 @@ pub fn ui(ui: &mut egui::Ui, view: &View, lang: Lang) {
             ))
             .strong(),
         );
-        for (v, n) in m.exceptions.iter().enumerate().filter(|(_, n)| **n > 0) {
+        for (v, n) in m
+            .counters
+            .exceptions
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+        {
             ui.label(mono(format!(
                 "{v:>3} {:<4} {n}",
                 super::events::vector_name(v as u8)
@@ -68,7 +74,13 @@ pub fn ui(ui: &mut egui::Ui, view: &View, lang: Lang) {
             ))
             .strong(),
         );
-        for (v, n) in m.interrupts.iter().enumerate().filter(|(_, n)| **n > 0) {
+        for (v, n) in m
+            .counters
+            .interrupts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+        {
             ui.label(mono(format!("{v:#04x} {n}")));
         }
         let ui = &mut cols[1];

@@ -5,6 +5,7 @@
 
 mod bench;
 mod gdb;
+mod report;
 mod run;
 mod term;
 mod vectors;

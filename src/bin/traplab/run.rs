@@ -6,6 +6,7 @@
 //! (`--boot disk`, or detected from the 55AA signature), `--bios ROM` at the reset vector,
 //! flat binaries. `--disk FILE` attaches an ATA disk; `--writable` saves guest writes to it.
 
+use crate::report::{print_io, print_notes, state_dump, stats_text, Tracer};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
@@ -431,21 +432,6 @@ fn check_writable(a: &RunArgs, m: &Machine) -> Result<()> {
     Ok(())
 }
 
-/// Prints the BIOS's notes (unsupported services, boot failures) logged since `seen`.
-fn print_notes(m: &Machine, seen: &mut u64) {
-    let ev = &m.core.events;
-    let new = (ev.total - *seen) as usize;
-    let skip = ev.events.len().saturating_sub(new);
-    for e in ev.events.iter().skip(skip) {
-        if let traplab::trace::EventKind::Note(n) = &e.kind {
-            if n.starts_with("BIOS") {
-                eprintln!("traplab: {n}");
-            }
-        }
-    }
-    *seen = ev.total;
-}
-
 /// Feeds COM1 from piped input. Each line is queued as soon as the guest has consumed the
 /// previous one, and the check happens whenever the guest could have read a byte, so what
 /// the guest sees does not depend on how the run is sliced (`--trace` or not): in practice
@@ -541,13 +527,9 @@ pub fn main(a: RunArgs) -> Result<u8> {
     if let Some(n) = a.snapshot_at {
         budget = budget.min(n);
     }
-    let mut io_seen = m.core.events.total;
+    let mut io_seen = m.inspect().events().total();
     let mut notes_seen = 0;
-    let mut tracer = if a.trace {
-        Some(crate::run::Tracer::new(&m))
-    } else {
-        None
-    };
+    let mut tracer = if a.trace { Some(Tracer::new(&m)) } else { None };
     // Interactive use: a terminal on both ends and no --input/--trace.
     let mut term = if interactive {
         crate::term::Terminal::start()
@@ -585,24 +567,14 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         let r = match tracer.as_mut() {
             Some(t) => {
-                let before = (m.icount(), m.core.cpu.eip, m.core.cpu.seg[1].sel);
+                let before = (m.icount(), Tracer::position(&m));
                 let r = m.step();
                 // While the CPU sits in HLT nothing retires: print nothing until it wakes.
                 if m.icount() != before.0 {
                     t.line(&m, &mut out).context(STDOUT)?;
-                } else if (m.core.cpu.eip, m.core.cpu.seg[1].sel) != (before.1, before.2) {
+                } else if Tracer::position(&m) != before.1 {
                     // An interrupt or exception was delivered without retiring anything.
-                    let c = &m.core.cpu;
-                    writeln!(
-                        out,
-                        "{:>10} ---- event delivered: now at {:04x}:{:08x} (cpl {})",
-                        m.icount(),
-                        c.seg[1].sel,
-                        c.eip,
-                        c.cpl
-                    )
-                    .context(STDOUT)?;
-                    t.resync(&m);
+                    t.delivered(&m, &mut out).context(STDOUT)?;
                 } else {
                     t.resync(&m);
                 }
@@ -675,7 +647,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
     out.flush().context(STDOUT)?;
     drop(out);
     if a.screen {
-        let screen = m.core.dev.text_screen(&m.core.mem.ram);
+        let screen = m.inspect().screen();
         eprintln!("--- VGA text screen ---");
         for row in 0..traplab::devices::vga::ROWS {
             eprintln!("{}", screen.line(row).trim_end());
@@ -695,7 +667,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
                 "traplab: triple fault after {} instructions: the machine shut down",
                 m.icount()
             );
-            eprintln!("{}", crate::run::state_dump(&m));
+            eprintln!("{}", state_dump(&m));
             STATUS_TRIPLE
         }
         RunExit::Reset => {
@@ -765,204 +737,4 @@ pub fn main(a: RunArgs) -> Result<u8> {
         );
     }
     Ok(status)
-}
-
-fn print_io(m: &Machine, seen: &mut u64) {
-    let ev = &m.core.events;
-    let new = (ev.total - *seen) as usize;
-    let skip = ev.events.len().saturating_sub(new);
-    for e in ev.events.iter().skip(skip) {
-        if let traplab::trace::EventKind::Io {
-            write,
-            port,
-            size,
-            value,
-        } = e.kind
-        {
-            let dir = if write { "out" } else { "in " };
-            let w = (size as usize) * 2;
-            eprintln!(
-                "io {dir} port {port:#06x} size {size} value {value:#0w$x}",
-                w = w + 2
-            );
-        }
-    }
-    *seen = ev.total;
-}
-
-pub fn stats_text(m: &Machine, n: u64, secs: f64) -> String {
-    use std::fmt::Write as _;
-    let c = &m.core;
-    let mut s = String::new();
-    let _ = writeln!(s, "--- traplab statistics ---");
-    let _ = writeln!(s, "instructions retired: {n}");
-    let _ = writeln!(s, "virtual time:         {:.3} ms", c.now_ns() as f64 / 1e6);
-    let _ = writeln!(s, "wall time:            {:.3} s", secs);
-    let _ = writeln!(
-        s,
-        "speed:                {:.1} MIPS",
-        if secs > 0.0 {
-            n as f64 / secs / 1e6
-        } else {
-            0.0
-        }
-    );
-    let list = |v: &[u64]| {
-        v.iter()
-            .enumerate()
-            .filter(|(_, &x)| x > 0)
-            .map(|(k, x)| format!("{k}:{x}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let _ = writeln!(
-        s,
-        "exceptions by vector: {}",
-        none_if_empty(list(&c.stats.exceptions))
-    );
-    let _ = writeln!(
-        s,
-        "interrupts by vector: {}",
-        none_if_empty(list(&c.stats.interrupts))
-    );
-    let tl = c.mmu.tlb.hits + c.mmu.tlb.misses;
-    let _ = writeln!(
-        s,
-        "TLB:                  {} misses, {} flushes, hit rate {:.2}%",
-        c.mmu.tlb.misses,
-        c.mmu.tlb.flushes,
-        pct(c.mmu.tlb.hits, tl)
-    );
-    let dc = m.cache.hits + m.cache.misses;
-    let _ = writeln!(
-        s,
-        "decode cache:         {} blocks built, {} invalidations, hit rate {:.2}%",
-        m.cache.misses,
-        m.cache.invalidations,
-        pct(m.cache.hits, dc)
-    );
-    if c.stats.unimplemented > 0 {
-        let _ = writeln!(
-            s,
-            "unimplemented instructions executed (#UD): {}",
-            c.stats.unimplemented
-        );
-    }
-    s
-}
-
-fn pct(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        100.0
-    } else {
-        a as f64 * 100.0 / b as f64
-    }
-}
-
-fn none_if_empty(s: String) -> String {
-    if s.is_empty() {
-        "none".into()
-    } else {
-        s
-    }
-}
-
-/// Register dump for triple faults and traces.
-pub fn state_dump(m: &Machine) -> String {
-    let c = &m.core.cpu;
-    let r = &c.gpr;
-    format!(
-        "eax={:08x} ebx={:08x} ecx={:08x} edx={:08x} esi={:08x} edi={:08x} ebp={:08x} esp={:08x}\neip={:08x} eflags={:08x} cs={:04x} ss={:04x} ds={:04x} es={:04x} cpl={} mode={} cr0={:08x} cr2={:08x} cr3={:08x}",
-        r[0], r[3], r[1], r[2], r[6], r[7], r[5], r[4], c.eip, c.flags.get(), c.seg[1].sel, c.seg[2].sel, c.seg[3].sel, c.seg[0].sel, c.cpl, c.mode_name(), c.cr0, c.cr2, c.cr3
-    )
-}
-
-/// `--trace`: one line per instruction.
-pub struct Tracer {
-    prev: traplab::cpu::state::Cpu,
-    fmt: traplab::iced_x86::IntelFormatter,
-}
-
-impl Tracer {
-    pub fn new(m: &Machine) -> Tracer {
-        Tracer {
-            prev: m.core.cpu.clone(),
-            fmt: traplab::iced_x86::IntelFormatter::new(),
-        }
-    }
-
-    /// Takes the current state as the reference for the next line.
-    pub fn resync(&mut self, m: &Machine) {
-        self.prev = m.core.cpu.clone();
-    }
-
-    pub fn line(&mut self, m: &Machine, out: &mut impl Write) -> Result<()> {
-        use traplab::iced_x86::Formatter;
-        let p = &self.prev;
-        let pc = p.seg[1].base.wrapping_add(p.eip);
-        let bytes = m.core.peek_lin(pc, 15).unwrap_or_default();
-        let bits = if p.code32() { 32 } else { 16 };
-        let mut d = traplab::iced_x86::Decoder::with_ip(
-            bits,
-            &bytes,
-            p.eip as u64,
-            traplab::iced_x86::DecoderOptions::NONE,
-        );
-        let ins = d.decode();
-        let mut text = String::new();
-        self.fmt.format(&ins, &mut text);
-        let hex: String = bytes
-            .iter()
-            .take(ins.len())
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let c = &m.core.cpu;
-        let mut changes = Vec::new();
-        for k in 0..8 {
-            if c.gpr[k] != p.gpr[k] {
-                changes.push(format!(
-                    "{}={:08x}",
-                    traplab::cpu::state::REG_NAMES[k],
-                    c.gpr[k]
-                ));
-            }
-        }
-        if c.flags.get() != p.flags.get() {
-            changes.push(format!("eflags={:08x}", c.flags.get()));
-        }
-        for k in 0..6 {
-            if c.seg[k].sel != p.seg[k].sel {
-                changes.push(format!(
-                    "{}={:04x}",
-                    traplab::mmu::segment::SEG_NAMES[k],
-                    c.seg[k].sel
-                ));
-            }
-        }
-        for (n, a, b) in [
-            (0, p.cr0, c.cr0),
-            (2, p.cr2, c.cr2),
-            (3, p.cr3, c.cr3),
-            (4, p.cr4, c.cr4),
-        ] {
-            if a != b {
-                changes.push(format!("cr{n}={b:08x}"));
-            }
-        }
-        if c.cpl != p.cpl {
-            changes.push(format!("cpl={}", c.cpl));
-        }
-        let line = format!(
-            "{:>10} {:04x}:{:08x} {:<20} {:<32} {}",
-            m.icount(),
-            p.seg[1].sel,
-            p.eip,
-            hex,
-            text,
-            changes.join(" ")
-        );
-        writeln!(out, "{}", line.trim_end())?;
-        self.prev = c.clone();
-        Ok(())
-    }
 }
