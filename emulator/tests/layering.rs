@@ -5,6 +5,7 @@
 //! ```text
 //! debug, snapshot          front-of-core services over a whole machine
 //! boot                     loaders and the built-in BIOS (a device registered on the core)
+//! inspect                  the read-only inspection API over a machine (for front ends)
 //! machine                  the dispatch loop and block fetch
 //! cpu                      registers, instructions, event delivery, the CPU's accesses
 //! mmu                      segmentation types, paging, the TLB, `Mmu` (translation)
@@ -24,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("debug", 5),
     ("snapshot", 5),
     ("boot", 4),
+    ("inspect", 4),
     ("machine", 3),
     ("cpu", 2),
     ("mmu", 1),

@@ -312,7 +312,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 let selected = e.icount == m.icount;
                 let r = if lanes {
                     // Ring 3 on the left, everything else (ring 0, real mode) on the right.
-                    let user = e.cs & 3 == 3 && m.cpu.pe();
+                    let user = e.cs & 3 == 3 && m.cpu.mode.protection_enabled();
                     ui.horizontal(|ui| {
                         let w = ui.available_width() / 2.0;
                         if !user {

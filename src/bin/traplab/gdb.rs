@@ -115,7 +115,7 @@ pub fn main(a: &crate::run::RunArgs, m: Machine) -> Result<u8> {
         eprintln!("state hash: {h:016x} at instruction {}", s.icount());
     }
     if a.stats {
-        eprint!("{}", crate::run::stats_text(&s.m, s.icount(), 0.0));
+        eprint!("{}", crate::report::stats_text(&s.m, s.icount(), 0.0));
     }
     Ok(status)
 }
@@ -152,7 +152,7 @@ fn end_status(m: &Machine, exit: RunExit) -> u8 {
                 "traplab: triple fault after {} instructions: the machine shut down",
                 m.icount()
             );
-            eprintln!("{}", crate::run::state_dump(m));
+            eprintln!("{}", crate::report::state_dump(m));
             crate::run::STATUS_TRIPLE
         }
         RunExit::Reset => {
