@@ -35,6 +35,55 @@ pub fn sample_path(rel: &str) -> String {
     }
 }
 
+/// Where the last frame put each area (in points), for tests and for the layout's own
+/// checks.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub compact: bool,
+    pub top: egui::Rect,
+    pub lesson: Option<egui::Rect>,
+    pub cpu: Option<egui::Rect>,
+    /// The area of the tabs (bottom, or the right column when compact).
+    pub tabs: Option<egui::Rect>,
+    /// The tab bar itself.
+    pub tabbar: egui::Rect,
+    pub disasm: egui::Rect,
+    /// The visible part of the disassembly listing.
+    pub disasm_list: egui::Rect,
+}
+
+/// A path as the user would type it: relative to the repository for the samples.
+pub fn display_path(p: &str) -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../");
+    p.strip_prefix(root).unwrap_or(p).to_string()
+}
+
+fn mono_status(running: bool, pc: Option<u32>, mips: f64) -> RichText {
+    let mut s = match pc {
+        Some(pc) => format!("EIP {pc:08x}"),
+        None => String::new(),
+    };
+    if running {
+        s += &format!(" {mips:.0} MIPS");
+    }
+    RichText::new(s).monospace()
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            compact: false,
+            top: egui::Rect::NOTHING,
+            lesson: None,
+            cpu: None,
+            tabs: None,
+            tabbar: egui::Rect::NOTHING,
+            disasm: egui::Rect::NOTHING,
+            disasm_list: egui::Rect::NOTHING,
+        }
+    }
+}
+
 pub struct TraplabApp {
     pub worker: Worker,
     pub lang: Lang,
@@ -52,6 +101,12 @@ pub struct TraplabApp {
     pub frames: u64,
     /// The panels' background colour: what the window is cleared to (`clear_color`).
     pub background: Color32,
+    /// Focus mode (F6): only disassembly, CPU and the lesson.
+    pub focus: bool,
+    pub layout: Layout,
+    /// The user pressed something (the first-screen hint goes away).
+    pub acted: bool,
+    shown_image: String,
     dismissed_error: Option<String>,
     style_applied: Option<bool>,
 }
@@ -81,6 +136,10 @@ impl TraplabApp {
             view: Arc::new(View::default()),
             frames: 0,
             background: egui::Visuals::dark().panel_fill,
+            focus: false,
+            layout: Layout::default(),
+            acted: false,
+            shown_image: String::new(),
             dismissed_error: None,
             style_applied: None,
         }
@@ -99,49 +158,108 @@ impl TraplabApp {
         let ctx = ui.ctx().clone();
         self.frames += 1;
         self.view = self.worker.view();
-        self.shortcuts(&ctx);
         self.apply_style(&ctx);
         let mut cmds: Vec<Command> = Vec::new();
+        self.shortcuts(&ctx, &mut cmds);
 
-        egui::Panel::top("menu").show(ui, |ui| {
-            self.menu_bar(ui, &mut cmds);
-            self.toolbar(ui, &mut cmds);
+        let screen = ctx.content_rect();
+        let (w, h) = (screen.width(), screen.height());
+        // Below this size (in points: the window divided by the zoom) the tabs join the
+        // CPU panel in one column and the disassembly takes the whole height.
+        let compact = w < 900.0 || h < 560.0;
+        self.layout = Layout {
+            compact,
+            ..Layout::default()
+        };
+        // Panels are sized by their share of the window each frame, so zooming enlarges
+        // the text, not the panels.
+        let top = egui::Panel::top("menu").show(ui, |ui| {
+            self.menu_bar(ui, &mut cmds, compact);
+            self.toolbar(ui, &mut cmds, compact);
             self.error_banner(ui);
+            if self.first_screen() {
+                ui.label(
+                    RichText::new(self.t("first_hint")).color(Color32::from_rgb(255, 200, 80)),
+                );
+            }
         });
+        self.layout.top = top.response.rect;
         if self.lessons.open {
             let view = self.view.clone();
-            egui::Panel::left("lesson")
-                .resizable(true)
-                .default_size(320.0)
+            let r = egui::Panel::left("lesson")
+                .resizable(false)
+                .exact_size(w * if compact { 0.25 } else { 0.24 })
                 .show(ui, |ui| {
-                    self.lessons
-                        .ui(ui, self.lang, &view, &mut cmds, &mut self.panels);
+                    // A small window: the whole lesson scrolls (controls first).
+                    self.lessons.small = ui.available_height() < 320.0;
+                    if self.lessons.small {
+                        egui::ScrollArea::vertical()
+                            .id_salt("lesson-all")
+                            .show(ui, |ui| {
+                                self.lessons
+                                    .ui(ui, self.lang, &view, &mut cmds, &mut self.panels)
+                            });
+                    } else {
+                        self.lessons
+                            .ui(ui, self.lang, &view, &mut cmds, &mut self.panels);
+                    }
                 });
+            self.layout.lesson = Some(r.response.rect);
         }
         let view = self.view.clone();
         let lang = self.lang;
-        egui::Panel::right("cpu")
-            .resizable(true)
-            .default_size(430.0)
+        if compact && !self.focus {
+            // One column of tabs: CPU first, then the bottom area's tabs.
+            let r = egui::Panel::right("cpu")
+                .resizable(false)
+                .exact_size(w * 0.3)
+                .show(ui, |ui| {
+                    self.layout.tabbar = self.panels.tabs(ui, lang, &view, &mut cmds, true);
+                });
+            self.layout.tabs = Some(r.response.rect);
+        } else {
+            let r = egui::Panel::right("cpu")
+                .resizable(false)
+                .exact_size(w * if self.focus { 0.36 } else { 0.32 })
+                .show(ui, |ui| {
+                    self.panels.framed(ui, PanelId::Cpu, lang, |p, ui| {
+                        panels::cpu::ui(ui, p, &view, lang, &mut cmds)
+                    });
+                });
+            self.layout.cpu = Some(r.response.rect);
+            if !self.focus {
+                let r = egui::Panel::bottom("tabs")
+                    .resizable(false)
+                    .exact_size(h * 0.36)
+                    .show(ui, |ui| {
+                        self.layout.tabbar = self.panels.tabs(ui, lang, &view, &mut cmds, false);
+                    });
+                self.layout.tabs = Some(r.response.rect);
+            }
+        }
+        let focus = self.focus;
+        let margin = if compact { 2 } else { 8 };
+        let r = egui::CentralPanel::default()
+            .frame(egui::Frame::central_panel(&ctx.global_style()).inner_margin(margin))
             .show(ui, |ui| {
-                self.panels.framed(ui, PanelId::Cpu, lang, |p, ui| {
-                    panels::cpu::ui(ui, p, &view, lang, &mut cmds)
+                self.panels.framed(ui, PanelId::Disassembly, lang, |p, ui| {
+                    p.disasm.big_marker = focus;
+                    p.disasm.compact = compact;
+                    panels::disasm::ui(ui, p, &view, lang, &mut cmds)
                 });
             });
-        egui::Panel::bottom("tabs")
-            .resizable(true)
-            .default_size(360.0)
-            .show(ui, |ui| {
-                self.panels.tabs(ui, lang, &view, &mut cmds);
-            });
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.panels.framed(ui, PanelId::Disassembly, lang, |p, ui| {
-                panels::disasm::ui(ui, p, &view, lang, &mut cmds)
-            });
-        });
+        self.layout.disasm = r.response.rect;
+        self.layout.disasm_list = self.panels.disasm.list_rect;
+        // The path box shows the image loaded (also by a lesson), as the user would type it.
+        if self.view.image != self.shown_image {
+            self.shown_image = self.view.image.clone();
+            if !self.view.image.is_empty() {
+                self.path_text = display_path(&self.view.image);
+            }
+        }
         for c in cmds {
-            if let Command::Load(p) = &c {
-                self.path_text = p.clone();
+            if !matches!(c, Command::SetRequest(_)) {
+                self.acted = true;
             }
             self.send(c);
         }
@@ -152,13 +270,17 @@ impl TraplabApp {
         }
     }
 
-    fn shortcuts(&mut self, ctx: &egui::Context) {
-        let (plus, minus, f11) = ctx.input(|i| {
+    /// True until the user does something on a freshly started machine.
+    fn first_screen(&self) -> bool {
+        !self.acted && self.view.machine.as_ref().is_some_and(|m| m.icount == 0)
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+        let (plus, minus) = ctx.input(|i| {
             let cmd = i.modifiers.command;
             (
                 cmd && (i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals)),
                 cmd && i.key_pressed(egui::Key::Minus),
-                i.key_pressed(egui::Key::F11),
             )
         });
         if plus {
@@ -167,8 +289,38 @@ impl TraplabApp {
         if minus {
             self.set_zoom(ctx, self.zoom - 0.25);
         }
-        if f11 {
+        let pressed = |k: egui::Key, shift: bool| {
+            ctx.input(|i| i.key_pressed(k) && i.modifiers.shift == shift)
+        };
+        if pressed(egui::Key::F11, false) {
             self.toggle_fullscreen(ctx);
+        }
+        if pressed(egui::Key::F6, false) {
+            self.focus = !self.focus;
+        }
+        if pressed(egui::Key::F5, false) {
+            cmds.push(if self.view.running {
+                Command::Pause
+            } else {
+                Command::Run
+            });
+        }
+        if pressed(egui::Key::F10, false) {
+            cmds.push(Command::Step);
+        }
+        if pressed(egui::Key::F8, false) {
+            cmds.push(Command::StepOver);
+        }
+        if pressed(egui::Key::F8, true) {
+            cmds.push(Command::StepOut);
+        }
+        if pressed(egui::Key::F7, false) {
+            cmds.push(Command::StepBack);
+        }
+        // The lesson's keys, unless a text field or the guest's screen has the keyboard.
+        let typing = ctx.memory(|m| m.focused().is_some());
+        if self.lessons.open && !typing {
+            self.lessons.keys(ctx, &self.view, cmds, &mut self.panels);
         }
     }
 
@@ -228,7 +380,7 @@ impl TraplabApp {
         ctx.set_visuals(v);
     }
 
-    fn menu_bar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    fn menu_bar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>, compact: bool) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button(self.t("file"), |ui| {
                 ui.label(self.t("samples"));
@@ -244,8 +396,26 @@ impl TraplabApp {
                     ui.close();
                 }
             });
+            ui.menu_button(self.t("debug"), |ui| {
+                for (key, c) in [
+                    ("run_key", Command::Run),
+                    ("pause_key", Command::Pause),
+                    ("step_key", Command::Step),
+                    ("step_over_key", Command::StepOver),
+                    ("step_out_key", Command::StepOut),
+                    ("step_back_key", Command::StepBack),
+                    ("reset", Command::Reset),
+                ] {
+                    if ui.button(self.t(key)).clicked() {
+                        cmds.push(c);
+                        ui.close();
+                    }
+                }
+            });
             ui.menu_button(self.t("view"), |ui| {
                 let ctx = ui.ctx().clone();
+                let label = self.t("focus_mode");
+                ui.checkbox(&mut self.focus, label);
                 if ui.button(self.t("zoom_in")).clicked() {
                     self.set_zoom(&ctx, self.zoom + 0.25);
                 }
@@ -264,6 +434,9 @@ impl TraplabApp {
             });
             if ui.button(self.t("lessons")).clicked() {
                 self.lessons.open = !self.lessons.open;
+            }
+            if compact {
+                return;
             }
             ui.separator();
             // Load by typed path (no native file dialog: it would need system libraries).
@@ -286,7 +459,7 @@ impl TraplabApp {
         });
     }
 
-    fn toolbar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    fn toolbar(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>, compact: bool) {
         let running = self.view.running;
         ui.horizontal_wrapped(|ui| {
             if running {
@@ -308,8 +481,26 @@ impl TraplabApp {
             if ui.button(self.t("step_back")).clicked() {
                 cmds.push(Command::StepBack);
             }
-            if ui.button(self.t("reset")).clicked() {
+            if !compact && ui.button(self.t("reset")).clicked() {
                 cmds.push(Command::Reset);
+            }
+            if self.first_screen() {
+                ui.label(
+                    RichText::new(self.t("first_hint"))
+                        .color(Color32::from_rgb(255, 200, 80))
+                        .strong(),
+                );
+            }
+            if compact {
+                // The rest is in the menus; a short status.
+                let m = self.view.machine.as_ref();
+                ui.label(mono_status(running, m.map(|m| m.pc), self.view.mips));
+                if !self.view.status.is_empty() {
+                    ui.label(
+                        RichText::new(&self.view.status).color(Color32::from_rgb(255, 200, 80)),
+                    );
+                }
+                return;
             }
             // One click switches the language (the Language menu has both).
             let other = if self.lang == Lang::En {

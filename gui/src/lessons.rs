@@ -10,6 +10,8 @@ use crate::symbols::parse_address;
 use crate::view::View;
 use crate::worker::Command;
 use egui::RichText;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub enum Action {
@@ -97,14 +99,163 @@ pub const LESSONS: &[Lesson] = &[
     },
 ];
 
-#[derive(Default)]
 pub struct LessonPlayer {
     pub open: bool,
     pub lesson: usize,
     pub step: usize,
+    /// Seconds between the instructions of a step's "Do it".
+    pub delay: f32,
+    /// Go on to the next step by itself, `autoplay_delay` seconds after one ends.
+    pub autoplay: bool,
+    pub autoplay_delay: f32,
+    /// Drawn inside a scroll area (a small window).
+    pub small: bool,
+    /// The actions of "Do it" still to perform, one at a time.
+    queue: VecDeque<Action>,
+    /// The view seq when the last command went out: the next waits for a newer view of a
+    /// paused machine (and for `next_at`).
+    wait_seq: Option<u64>,
+    next_at: Option<Instant>,
+}
+
+impl Default for LessonPlayer {
+    fn default() -> Self {
+        LessonPlayer {
+            open: false,
+            lesson: 0,
+            step: 0,
+            delay: 0.5,
+            autoplay: false,
+            autoplay_delay: 4.0,
+            small: false,
+            queue: VecDeque::new(),
+            wait_seq: None,
+            next_at: None,
+        }
+    }
 }
 
 impl LessonPlayer {
+    /// Is a step's "Do it" still being played?
+    pub fn busy(&self) -> bool {
+        !self.queue.is_empty() || self.wait_seq.is_some()
+    }
+
+    /// Starts the current step's actions (stepping instructions one by one).
+    pub fn do_it(&mut self, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels) {
+        let lesson = &LESSONS[self.lesson.min(LESSONS.len() - 1)];
+        let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
+        self.queue.clear();
+        for a in step.actions {
+            match a {
+                Action::Step(n) => self.queue.extend((0..*n).map(|_| Action::Step(1))),
+                // What to look at shows at once, while the instructions play.
+                Action::Highlight(_) | Action::Explain(_) => {
+                    perform(a, view, cmds, panels);
+                }
+                other => self.queue.push_back(other.clone()),
+            }
+        }
+        // Everything this step changes stays highlighted.
+        cmds.push(Command::Baseline(true));
+        self.next_at = None;
+        self.wait_seq = None;
+    }
+
+    fn go(&mut self, to: usize, cmds: &mut Vec<Command>) {
+        let n = LESSONS[self.lesson.min(LESSONS.len() - 1)].steps.len();
+        if to < n {
+            self.step = to;
+            self.queue.clear();
+            self.wait_seq = None;
+            self.next_at = None;
+            cmds.push(Command::Baseline(false));
+        }
+    }
+
+    /// Space: do it; Right: next step; Left: previous step.
+    pub fn keys(
+        &mut self,
+        ctx: &egui::Context,
+        view: &View,
+        cmds: &mut Vec<Command>,
+        panels: &mut Panels,
+    ) {
+        let (space, right, left) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::Space),
+                i.key_pressed(egui::Key::ArrowRight),
+                i.key_pressed(egui::Key::ArrowLeft),
+            )
+        });
+        if space {
+            self.do_it(view, cmds, panels);
+        }
+        if right {
+            self.go(self.step + 1, cmds);
+        }
+        if left && self.step > 0 {
+            self.go(self.step - 1, cmds);
+        }
+    }
+
+    /// Performs the next queued action when the machine answered the last one and the
+    /// delay passed; moves on by itself in auto-play.
+    fn tick(
+        &mut self,
+        ctx: &egui::Context,
+        view: &View,
+        cmds: &mut Vec<Command>,
+        panels: &mut Panels,
+    ) {
+        let now = Instant::now();
+        if let Some(seq) = self.wait_seq {
+            if view.seq <= seq || view.running {
+                ctx.request_repaint_after(Duration::from_millis(20));
+                return;
+            }
+            self.wait_seq = None;
+            let pause = if self.queue.is_empty() {
+                cmds.push(Command::Baseline(false));
+                if self.autoplay {
+                    self.autoplay_delay
+                } else {
+                    0.0
+                }
+            } else {
+                self.delay
+            };
+            self.next_at = Some(now + Duration::from_secs_f32(pause.max(0.0)));
+        }
+        if let Some(t) = self.next_at {
+            if now < t {
+                ctx.request_repaint_after(t - now);
+                return;
+            }
+            self.next_at = None;
+            if self.queue.is_empty() && self.autoplay {
+                let n = LESSONS[self.lesson.min(LESSONS.len() - 1)].steps.len();
+                if self.step + 1 < n {
+                    self.step += 1;
+                    self.do_it(view, cmds, panels);
+                } else {
+                    self.autoplay = false;
+                }
+            }
+        }
+        while let Some(a) = self.queue.pop_front() {
+            let machine = perform(&a, view, cmds, panels);
+            if machine {
+                self.wait_seq = Some(view.seq);
+                ctx.request_repaint_after(Duration::from_millis(20));
+                return;
+            }
+            if self.queue.is_empty() {
+                cmds.push(Command::Baseline(false));
+            }
+        }
+    }
+
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
@@ -113,21 +264,76 @@ impl LessonPlayer {
         cmds: &mut Vec<Command>,
         panels: &mut Panels,
     ) {
-        ui.heading(tr(lang, "lessons"));
-        for (i, l) in LESSONS.iter().enumerate() {
-            let title = if lang == Lang::Es {
-                l.title_es
-            } else {
-                l.title_en
-            };
-            if ui.selectable_label(self.lesson == i, title).clicked() {
-                self.lesson = i;
-                self.step = 0;
-            }
-        }
-        ui.separator();
+        self.tick(&ui.ctx().clone(), view, cmds, panels);
+        // The controls first, in fixed places: the text below does not move them.
+        ui.horizontal(|ui| {
+            ui.strong(tr(lang, "lessons"));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button(tr(lang, "close")).clicked() {
+                    self.open = false;
+                    panels.highlight = None;
+                }
+            });
+        });
+        egui::ComboBox::from_label(tr(lang, "lesson"))
+            .width(ui.available_width() - 80.0)
+            .selected_text(title(&LESSONS[self.lesson.min(LESSONS.len() - 1)], lang))
+            .show_ui(ui, |ui| {
+                for (i, l) in LESSONS.iter().enumerate() {
+                    if ui
+                        .selectable_label(self.lesson == i, title(l, lang))
+                        .clicked()
+                    {
+                        self.lesson = i;
+                        self.go(0, cmds);
+                    }
+                }
+            });
         let lesson = &LESSONS[self.lesson.min(LESSONS.len() - 1)];
         let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
+        let bw = ((ui.available_width() - 16.0) / 3.0).max(40.0);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    self.step > 0,
+                    egui::Button::new(tr(lang, "previous")).min_size(egui::vec2(bw, 0.0)),
+                )
+                .on_hover_text("←")
+                .clicked()
+            {
+                self.go(self.step - 1, cmds);
+            }
+            let label = if self.busy() {
+                tr(lang, "playing")
+            } else {
+                tr(lang, "do_it")
+            };
+            if ui
+                .add(egui::Button::new(RichText::new(label).strong()).min_size(egui::vec2(bw, 0.0)))
+                .on_hover_text(tr(lang, "space"))
+                .clicked()
+            {
+                self.do_it(view, cmds, panels);
+            }
+            if ui
+                .add_enabled(
+                    self.step + 1 < lesson.steps.len(),
+                    egui::Button::new(tr(lang, "next")).min_size(egui::vec2(bw, 0.0)),
+                )
+                .on_hover_text("→")
+                .clicked()
+            {
+                self.go(self.step + 1, cmds);
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.add(
+                egui::Slider::new(&mut self.delay, 0.0..=2.0)
+                    .step_by(0.1)
+                    .text(tr(lang, "seconds_per_instr")),
+            );
+            ui.checkbox(&mut self.autoplay, tr(lang, "autoplay"));
+        });
         ui.label(
             RichText::new(format!(
                 "{} {}/{}",
@@ -137,61 +343,49 @@ impl LessonPlayer {
             ))
             .weak(),
         );
-        egui::ScrollArea::vertical()
-            .max_height(ui.available_height() - 60.0)
-            .show(ui, |ui| {
-                markdown(ui, if lang == Lang::Es { step.es } else { step.en });
-            });
         ui.separator();
-        ui.horizontal(|ui| {
-            if ui
-                .add_enabled(self.step > 0, egui::Button::new(tr(lang, "previous")))
-                .clicked()
-            {
-                self.step -= 1;
-            }
-            if ui
-                .button(RichText::new(tr(lang, "do_it")).strong())
-                .clicked()
-            {
-                for a in step.actions {
-                    perform(a, view, cmds, panels);
-                }
-            }
-            if ui
-                .add_enabled(
-                    self.step + 1 < lesson.steps.len(),
-                    egui::Button::new(tr(lang, "next")),
-                )
-                .clicked()
-            {
-                self.step += 1;
-            }
-            if ui.button(tr(lang, "close")).clicked() {
-                self.open = false;
-                panels.highlight = None;
-            }
-        });
+        let text = if lang == Lang::Es { step.es } else { step.en };
+        if self.small {
+            // The whole panel scrolls already.
+            markdown(ui, text);
+        } else {
+            egui::ScrollArea::vertical()
+                .id_salt("lesson-text")
+                .auto_shrink([false, false])
+                .show(ui, |ui| markdown(ui, text));
+        }
     }
 }
 
-fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels) {
+fn title(l: &Lesson, lang: Lang) -> &'static str {
+    if lang == Lang::Es {
+        l.title_es
+    } else {
+        l.title_en
+    }
+}
+
+/// Performs one action; true if it went to the machine (the next one waits for it).
+fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels) -> bool {
     match a {
         Action::Load(paths) => cmds.push(Command::LoadFirst(
             paths.iter().map(|p| sample_path(p)).collect(),
         )),
-        Action::RunTo(target) => {
-            if let Some(addr) = parse_address(target, &view.symbols) {
-                cmds.push(Command::RunTo(addr));
-            }
-        }
+        Action::RunTo(target) => match parse_address(target, &view.symbols) {
+            Some(addr) => cmds.push(Command::RunTo(addr)),
+            None => return false,
+        },
         Action::Step(n) => {
             for _ in 0..*n {
                 cmds.push(Command::Step);
             }
         }
         Action::StepOut => cmds.push(Command::StepOut),
-        Action::Run => cmds.push(Command::Run),
+        // The guest keeps running: nothing to wait for.
+        Action::Run => {
+            cmds.push(Command::Run);
+            return false;
+        }
         Action::Pause => cmds.push(Command::Pause),
         Action::Highlight(p) => {
             panels.highlight = Some(*p);
@@ -205,6 +399,7 @@ fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels
             panels.tab = PanelId::Paging;
         }
     }
+    !matches!(a, Action::Highlight(_) | Action::Explain(_))
 }
 
 /// A small markdown subset: `# heading`, `- bullet`, paragraphs; inline `**strong**`,

@@ -238,10 +238,11 @@ impl MachineView {
 }
 
 /// Where the disassembly starts when it follows EIP: the start of the enclosing symbol if
-/// EIP is near it (so the lines before EIP show), else EIP itself.
+/// EIP is within the first 192 bytes (so the lines before EIP show; the panel scrolls to
+/// EIP), else EIP itself.
 fn code_anchor(pc: u32, syms: &Symbols) -> u32 {
     match syms.start_of(pc) {
-        Some(s) if pc - s < 48 => s,
+        Some(s) if pc - s < 192 => s,
         _ => pc,
     }
 }

@@ -42,6 +42,9 @@ pub enum Command {
     SetSpeed(Option<u64>),
     /// What the panels want to see (memory window, page walk address...).
     SetRequest(ViewRequest),
+    /// true: the registers now are the baseline of the changes shown until `false`
+    /// (a lesson's step of several instructions highlights all they changed).
+    Baseline(bool),
     Quit,
 }
 
@@ -166,6 +169,8 @@ struct Engine {
     /// `serial` as last published (shared by the views until the guest prints again).
     serial_shared: Arc<String>,
     prev_cpu: Option<traplab::inspect::CpuState>,
+    /// `prev_cpu` stays while set (`Command::Baseline`).
+    hold_baseline: bool,
     mips_history: Vec<[f64; 2]>,
     history_shared: Arc<Vec<[f64; 2]>>,
     events_cache: view::EventsCache,
@@ -203,6 +208,7 @@ impl Engine {
             serial: String::new(),
             serial_shared: Arc::default(),
             prev_cpu: None,
+            hold_baseline: false,
             mips_history: Vec::new(),
             history_shared: Arc::default(),
             events_cache: view::EventsCache::default(),
@@ -418,7 +424,9 @@ impl Engine {
             return;
         };
         s.checkpoint_every = 10_000;
-        self.prev_cpu = Some(s.m.inspect().cpu());
+        if !self.hold_baseline || self.prev_cpu.is_none() {
+            self.prev_cpu = Some(s.m.inspect().cpu());
+        }
         let stop = f(s);
         self.pending = matches!(stop, Stop::Pending);
         self.status = String::new();
@@ -436,7 +444,9 @@ impl Engine {
                     self.credit = 0.0;
                     if let Some(s) = self.session.as_mut() {
                         s.cancel_goal();
-                        self.prev_cpu = Some(s.m.inspect().cpu());
+                        if !self.hold_baseline {
+                            self.prev_cpu = Some(s.m.inspect().cpu());
+                        }
                         // Stepping left dense checkpoints up to here.
                         self.last_checkpoint = s.icount();
                     }
@@ -518,6 +528,12 @@ impl Engine {
                 self.last_pace = Instant::now();
             }
             Command::SetRequest(r) => self.request = r,
+            Command::Baseline(hold) => {
+                self.hold_baseline = hold;
+                if hold {
+                    self.prev_cpu = self.session.as_ref().map(|s| s.m.inspect().cpu());
+                }
+            }
             Command::Quit => {}
         }
     }

@@ -128,7 +128,8 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
     let c = &m.cpu;
     let prev = m.prev_cpu.as_ref();
     let ch = |f: &dyn Fn(&CpuState) -> u64| prev.is_some_and(|p| f(p) != f(c));
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
+        .id_salt("cpu-scroll")
         .auto_shrink([false, false])
         .show(ui, |ui| {
             ui.label(

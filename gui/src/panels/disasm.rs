@@ -22,10 +22,34 @@ pub enum Syntax {
     Masm,
 }
 
-#[derive(Default)]
 pub struct State {
     pub syntax: Syntax,
     pub goto: String,
+    /// The listing follows EIP and scrolls to the current line (on by default; following
+    /// a jump turns it off until the next stop).
+    pub follow: bool,
+    /// Focus mode: a large marker and a larger current line.
+    pub big_marker: bool,
+    /// A small window: one row of controls, no hint line.
+    pub compact: bool,
+    /// The visible part of the listing in the last frame.
+    pub list_rect: egui::Rect,
+    /// (icount, EIP, running) of the last view drawn: a change is a stop to scroll to.
+    seen: Option<(u64, u32, bool)>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            syntax: Syntax::default(),
+            goto: String::new(),
+            follow: true,
+            big_marker: false,
+            compact: false,
+            list_rect: egui::Rect::NOTHING,
+            seen: None,
+        }
+    }
 }
 
 struct Resolver(Arc<Symbols>);
@@ -109,23 +133,43 @@ pub fn decode(
 pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut Vec<Command>) {
     let mut code_addr = p.request.code_addr;
     let st = &mut p.disasm;
-    ui.horizontal(|ui| {
-        ui.label(tr(lang, "syntax"));
-        ui.radio_value(&mut st.syntax, Syntax::Intel, "Intel");
-        ui.radio_value(&mut st.syntax, Syntax::Gas, "AT&T");
-        ui.radio_value(&mut st.syntax, Syntax::Masm, "MASM");
-        ui.separator();
-        if ui.button(tr(lang, "follow_pc")).clicked() {
-            code_addr = None;
-        }
+    // A new stop (or a step) brings the listing back to EIP.
+    let now = view
+        .machine
+        .as_ref()
+        .map(|m| (m.icount, m.pc, view.running));
+    let stopped = now != st.seen;
+    if stopped
+        && st
+            .seen
+            .is_some_and(|(ic, _, _)| Some(ic) != now.map(|n| n.0))
+    {
+        st.follow = true;
+    }
+    st.seen = now;
+    let mut controls = |ui: &mut egui::Ui, st: &mut State, code_addr: &mut Option<u32>| {
+        egui::ComboBox::from_label(tr(lang, "syntax"))
+            .selected_text(match st.syntax {
+                Syntax::Intel => "Intel",
+                Syntax::Gas => "AT&T",
+                Syntax::Masm => "MASM",
+            })
+            .width(70.0)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut st.syntax, Syntax::Intel, "Intel");
+                ui.selectable_value(&mut st.syntax, Syntax::Gas, "AT&T");
+                ui.selectable_value(&mut st.syntax, Syntax::Masm, "MASM");
+            });
+        ui.checkbox(&mut st.follow, tr(lang, "follow_pc"));
         ui.add(
             egui::TextEdit::singleline(&mut st.goto)
-                .desired_width(120.0)
+                .desired_width(110.0)
                 .hint_text("kmain / 0x100000"),
         );
         if ui.button(tr(lang, "go")).clicked() {
             if let Some(a) = parse_address(&st.goto, &view.symbols) {
-                code_addr = Some(a);
+                *code_addr = Some(a);
+                st.follow = false;
             }
         }
         if ui.button(tr(lang, "run_to")).clicked() {
@@ -139,7 +183,22 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 cmds.push(Command::ToggleBreakpoint(a));
             }
         }
-    });
+    };
+    if st.compact && ui.available_height() < 200.0 {
+        // Very little room (a high zoom): the listing only; the toolbar and the
+        // Debug menu still step and run.
+    } else if st.compact {
+        egui::ScrollArea::horizontal()
+            .id_salt("disasm-controls")
+            .show(ui, |ui| {
+                ui.horizontal(|ui| controls(ui, st, &mut code_addr))
+            });
+    } else {
+        ui.horizontal_wrapped(|ui| controls(ui, st, &mut code_addr));
+    }
+    if st.follow {
+        code_addr = None;
+    }
     if let Some(m) = &view.machine {
         if !m.breakpoints.is_empty() {
             ui.horizontal_wrapped(|ui| {
@@ -165,7 +224,9 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         }
     }
     p.update_request(cmds, |r| r.code_addr = code_addr);
-    ui.label(RichText::new(tr(lang, "click_bp")).small().weak());
+    if !p.disasm.compact {
+        ui.label(RichText::new(tr(lang, "click_bp")).small().weak());
+    }
     let Some(m) = &view.machine else {
         return;
     };
@@ -182,10 +243,22 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         st.syntax,
         &view.symbols,
     );
+    // Columns by the room there is: address and instruction always; symbol and bytes
+    // when they fit.
+    let char_w = ui.text_style_height(&egui::TextStyle::Monospace) * 0.62;
+    let chars = (ui.available_width() / char_w) as usize;
+    let (show_sym, show_bytes) = (chars >= 56, chars >= 78);
     let mut follow = None;
-    egui::ScrollArea::vertical()
+    let scroll_to_pc = st.follow && stopped;
+    let big = st.big_marker;
+    let out = egui::ScrollArea::both()
+        .id_salt("disasm-list")
         .auto_shrink([false, false])
         .show(ui, |ui| {
+            // One text row per line: no gaps, and "->" no taller than the text.
+            ui.spacing_mut().item_spacing.y = 0.0;
+            ui.spacing_mut().button_padding.y = 0.0;
+            ui.spacing_mut().interact_size.y = 0.0;
             for l in lines.iter().take(48) {
                 let bp = m.breakpoints.contains(&l.lin);
                 let cur = l.lin == m.pc;
@@ -196,15 +269,20 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                             .color(Color32::from_rgb(120, 200, 255)),
                     );
                 }
-                let sym = view.symbols.describe(l.lin).unwrap_or_default();
-                let text = format!(
-                    "{} {:08x} {:<18} {:<20} {}",
+                let mut text = format!(
+                    "{}{} {:08x} ",
+                    if cur { "=>" } else { "  " },
                     if bp { "*" } else { " " },
-                    l.lin,
-                    sym,
-                    l.bytes,
-                    l.text
+                    l.lin
                 );
+                if show_sym {
+                    let sym = view.symbols.describe(l.lin).unwrap_or_default();
+                    text += &format!("{sym:<18} ");
+                }
+                if show_bytes {
+                    text += &format!("{:<20} ", l.bytes);
+                }
+                text += &l.text;
                 ui.horizontal(|ui| {
                     let mut rt = mono(text);
                     if bp {
@@ -212,8 +290,20 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                     }
                     if cur {
                         rt = rt.background_color(CURRENT_BG).strong();
+                        if big {
+                            rt = rt.size(ui.text_style_height(&egui::TextStyle::Monospace) * 1.5);
+                        }
                     }
-                    let r = ui.add(egui::Button::selectable(cur, rt).frame(false));
+                    // A label that takes clicks: a line is one text row high.
+                    let r = ui.add(
+                        egui::Label::new(rt)
+                            .sense(egui::Sense::click())
+                            .selectable(false)
+                            .extend(),
+                    );
+                    if cur && scroll_to_pc {
+                        r.scroll_to_me(Some(egui::Align::Center));
+                    }
                     if r.clicked() {
                         cmds.push(Command::ToggleBreakpoint(l.lin));
                     }
@@ -235,7 +325,9 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 });
             }
         });
+    st.list_rect = out.inner_rect;
     if let Some(t) = follow {
+        st.follow = false;
         p.update_request(cmds, |r| r.code_addr = Some(t));
     }
 }

@@ -105,48 +105,102 @@ impl Panels {
         f: impl FnOnce(&mut Panels, &mut egui::Ui),
     ) {
         let lit = self.highlight == Some(id);
-        let frame = egui::Frame::new().inner_margin(4.0).stroke(if lit {
+        let frame = egui::Frame::new().inner_margin(2.0).stroke(if lit {
             Stroke::new(3.0, Color32::from_rgb(255, 200, 0))
         } else {
             Stroke::NONE
         });
         frame.show(ui, |ui| {
-            if id != PanelId::Disassembly && id != PanelId::Cpu {
-                // Tabs have their name in the tab bar.
-            } else {
+            // Tabs have their name in the tab bar; a small window leaves no room for titles.
+            let room = ui.available_height() > 320.0;
+            if (id == PanelId::Disassembly || id == PanelId::Cpu) && room && self.tab != id {
                 ui.heading(tr(lang, id.key()));
             }
             f(self, ui);
         });
     }
 
-    /// The tab bar of the bottom area and the selected panel.
-    pub fn tabs(&mut self, ui: &mut egui::Ui, lang: Lang, view: &View, cmds: &mut Vec<Command>) {
-        ui.horizontal(|ui| {
-            for id in PanelId::TABS {
-                let text = if self.highlight == Some(id) {
-                    egui::RichText::new(tr(lang, id.key()))
-                        .color(Color32::from_rgb(255, 200, 0))
-                        .strong()
-                } else {
-                    egui::RichText::new(tr(lang, id.key()))
-                };
-                ui.selectable_value(&mut self.tab, id, text);
+    /// The tab bar and the selected panel, inside the area given (with the CPU as the
+    /// first tab when `with_cpu`). The bar is the same for every tab and the panel is
+    /// clipped to the area: a tab can never grow it. Returns the tab bar's rectangle.
+    pub fn tabs(
+        &mut self,
+        ui: &mut egui::Ui,
+        lang: Lang,
+        view: &View,
+        cmds: &mut Vec<Command>,
+        with_cpu: bool,
+    ) -> egui::Rect {
+        if !with_cpu && self.tab == PanelId::Cpu {
+            self.tab = PanelId::Screen;
+        }
+        // One row whatever the width: buttons when they fit, else a drop-down list.
+        let ids: Vec<PanelId> = with_cpu
+            .then_some(PanelId::Cpu)
+            .into_iter()
+            .chain(PanelId::TABS)
+            .collect();
+        let label = |id: PanelId| {
+            let t = egui::RichText::new(tr(lang, id.key()));
+            if self.highlight == Some(id) {
+                t.color(Color32::from_rgb(255, 200, 0)).strong()
+            } else {
+                t
             }
-        });
+        };
+        let room = ui.available_width() / (ui.text_style_height(&egui::TextStyle::Button) * 5.5)
+            >= ids.len() as f32;
+        let bar = ui
+            .horizontal(|ui| {
+                if room {
+                    for &id in &ids {
+                        let t = label(id);
+                        ui.selectable_value(&mut self.tab, id, t);
+                    }
+                } else {
+                    egui::ComboBox::from_label(tr(lang, "panel"))
+                        .selected_text(label(self.tab))
+                        .show_ui(ui, |ui| {
+                            for &id in &ids {
+                                let t = label(id);
+                                ui.selectable_value(&mut self.tab, id, t);
+                            }
+                        });
+                }
+            })
+            .response
+            .rect;
         ui.separator();
         let tab = self.tab;
-        self.framed(ui, tab, lang, |p, ui| match tab {
+        let area = ui.available_rect_before_wrap();
+        let mut child = ui.new_child(
+            egui::UiBuilder::new()
+                .max_rect(area)
+                .layout(egui::Layout::top_down(egui::Align::Min)),
+        );
+        child.set_clip_rect(area.intersect(ui.clip_rect()));
+        self.framed(&mut child, tab, lang, |p, ui| match tab {
             PanelId::Memory => memory::ui(ui, p, view, lang, cmds),
-            PanelId::Paging => paging::ui(ui, p, view, lang, cmds),
+            PanelId::Paging => scrolled(ui, "paging", |ui| paging::ui(ui, p, view, lang, cmds)),
             PanelId::Screen => screen::ui(ui, p, view, lang, cmds),
             PanelId::Serial => serial::ui(ui, p, view, lang, cmds),
             PanelId::Events => events::ui(ui, p, view, lang, cmds),
-            PanelId::Devices => devices::ui(ui, view, lang),
-            PanelId::Statistics => stats::ui(ui, view, lang),
-            PanelId::Disassembly | PanelId::Cpu => {}
+            PanelId::Devices => scrolled(ui, "devices", |ui| devices::ui(ui, view, lang)),
+            PanelId::Statistics => scrolled(ui, "stats", |ui| stats::ui(ui, view, lang)),
+            PanelId::Cpu => cpu::ui(ui, p, view, lang, cmds),
+            PanelId::Disassembly => {}
         });
+        ui.advance_cursor_after_rect(area);
+        bar
     }
+}
+
+/// `f` in a scroll area that fills the space left.
+fn scrolled(ui: &mut egui::Ui, id: &str, f: impl FnOnce(&mut egui::Ui)) {
+    egui::ScrollArea::both()
+        .id_salt(id)
+        .auto_shrink([false, false])
+        .show(ui, f);
 }
 
 /// Monospace text helper.
