@@ -205,16 +205,39 @@ impl Test {
     }
 }
 
-/// Parses one test file: a JSON array, gzip-compressed when `gz`.
+/// Largest test file, decompressed: SingleStepTests files are a few MiB at most; a gzip
+/// bomb stops here instead of filling memory.
+pub const MAX_JSON: u64 = 256 << 20;
+
+/// Parses one test file: a JSON array, gzip-compressed when `gz`. Errors are Traplab's own
+/// sentences (with the JSON line and column), not the parser's.
 pub fn parse_tests(data: &[u8], gz: bool) -> Result<Vec<Test>, String> {
+    let json_err = |e: serde_json::Error| match e.classify() {
+        serde_json::error::Category::Eof => "the JSON ends too early (truncated?)".to_string(),
+        serde_json::error::Category::Syntax => {
+            format!("not valid JSON (line {}, column {})", e.line(), e.column())
+        }
+        _ => format!(
+            "not a list of tests in the expected shape (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    };
     if gz {
         let mut s = Vec::new();
         flate2::read::GzDecoder::new(data)
+            .take(MAX_JSON + 1)
             .read_to_end(&mut s)
-            .map_err(|e| format!("gzip: {e}"))?;
-        serde_json::from_slice(&s).map_err(|e| format!("json: {e}"))
+            .map_err(|_| "corrupt gzip data".to_string())?;
+        if s.len() as u64 > MAX_JSON {
+            return Err(format!(
+                "decompresses to more than {} MiB (a test file is a few MiB)",
+                MAX_JSON >> 20
+            ));
+        }
+        serde_json::from_slice(&s).map_err(json_err)
     } else {
-        serde_json::from_slice(data).map_err(|e| format!("json: {e}"))
+        serde_json::from_slice(data).map_err(json_err)
     }
 }
 
@@ -240,7 +263,8 @@ pub struct Metadata {
 
 impl Metadata {
     pub fn parse(text: &str) -> Result<Metadata, String> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("not valid JSON (line {}, column {})", e.line(), e.column()))?;
         let ops = v
             .get("opcodes")
             .and_then(|o| o.as_object())

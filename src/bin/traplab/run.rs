@@ -19,8 +19,6 @@ use traplab::snapshot;
 pub const STATUS_BUDGET: u8 = 124;
 pub const STATUS_TRIPLE: u8 = 125;
 pub const STATUS_RESET: u8 = 126;
-/// Most serial input read ahead of the guest (from --input or piped stdin).
-const INPUT_MAX: u64 = 64 << 20;
 /// Context of write errors on the guest's output (a closed pipe says where it was).
 const STDOUT: &str = "cannot write to standard output";
 
@@ -432,46 +430,61 @@ fn check_writable(a: &RunArgs, m: &Machine) -> Result<()> {
     Ok(())
 }
 
-/// Feeds COM1 from piped input. Each line is queued as soon as the guest has consumed the
-/// previous one, and the check happens whenever the guest could have read a byte, so what
-/// the guest sees does not depend on how the run is sliced (`--trace` or not): in practice
-/// the UART always has the next byte ready, exactly as if everything had been typed ahead.
+/// Feeds COM1 from `--input FILE` or piped stdin, streamed: before every slice of the run
+/// the UART's host queue is topped up to `INPUT_AHEAD` bytes (or to the end of the input).
+/// A slice retires at most 200,000 instructions, so the guest can never empty the queue
+/// between two top-ups while input remains: what it sees is exactly what it would see with
+/// all the input queued at the start (deterministic, independent of `--trace` slicing),
+/// and an endless input (`yes |`, /dev/zero) takes `INPUT_AHEAD` bytes of memory, not all.
 struct Input {
-    lines: Vec<Vec<u8>>,
-    next: usize,
+    src: Option<Box<dyn Read>>,
+    /// The input's name in messages ("--input FILE" or "standard input").
+    name: String,
 }
+
+/// Serial input kept queued ahead of the guest.
+const INPUT_AHEAD: usize = 1 << 20;
 
 impl Input {
     fn new(a: &RunArgs) -> Result<Input> {
-        let mut data = Vec::new();
         if let Some(p) = &a.input {
-            data = read_file(p, "--input", INPUT_MAX, "serial input")?;
-        } else if !std::io::stdin().is_terminal() {
-            std::io::stdin()
-                .take(INPUT_MAX + 1)
-                .read_to_end(&mut data)
-                .context("cannot read the serial input from standard input")?;
-            if data.len() as u64 > INPUT_MAX {
-                bail!(
-                    "standard input: more than {} of serial input (use --input FILE)",
-                    size_text(INPUT_MAX)
-                );
+            let name = format!("--input {}", p.display());
+            let f = std::fs::File::open(p).with_context(|| format!("{name}: cannot open"))?;
+            if f.metadata().is_ok_and(|m| m.is_dir()) {
+                bail!("{name}: is a directory");
+            }
+            return Ok(Input {
+                src: Some(Box::new(f)),
+                name,
+            });
+        }
+        let piped = !std::io::stdin().is_terminal();
+        Ok(Input {
+            src: piped.then(|| Box::new(std::io::stdin()) as Box<dyn Read>),
+            name: "standard input".into(),
+        })
+    }
+
+    fn feed(&mut self, m: &mut Machine) -> Result<()> {
+        let Some(src) = self.src.as_mut() else {
+            return Ok(());
+        };
+        let mut chunk = vec![0u8; 64 << 10];
+        while m.core.dev.uart.pending_input() < INPUT_AHEAD {
+            match src.read(&mut chunk) {
+                Ok(0) => {
+                    self.src = None;
+                    break;
+                }
+                Ok(n) => m.core.dev.push_serial_input(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("{}: cannot read the serial input", self.name)))
+                }
             }
         }
-        let lines = data
-            .split_inclusive(|&b| b == b'\n')
-            .map(|l| l.to_vec())
-            .collect();
-        Ok(Input { lines, next: 0 })
-    }
-    fn feed(&mut self, m: &mut Machine) {
-        // Queue everything now: the UART hands the guest one byte at a time from its host
-        // queue, so this is indistinguishable from refilling line by line at the exact
-        // instruction where the previous line was consumed, and it is slicing-independent.
-        while self.next < self.lines.len() {
-            m.core.dev.push_serial_input(&self.lines[self.next]);
-            self.next += 1;
-        }
+        Ok(())
     }
 }
 
@@ -538,7 +551,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
     };
     let mut quit = false;
     let exit = loop {
-        input.feed(&mut m);
+        input.feed(&mut m)?;
         if let Some(t) = term.as_mut() {
             // Pace virtual time to the wall clock so an idle guest does not race ahead
             // (its uptime then reads like real time) and the host CPU rests.
