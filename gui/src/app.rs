@@ -177,6 +177,13 @@ impl TraplabApp {
             self.menu_bar(ui, &mut cmds, compact);
             self.toolbar(ui, &mut cmds, compact);
             self.error_banner(ui);
+            if let Some(what) = self.view.pending {
+                ui.label(
+                    RichText::new(self.t(what))
+                        .color(Color32::from_rgb(255, 200, 80))
+                        .strong(),
+                );
+            }
             if self.first_screen() {
                 ui.label(
                     RichText::new(self.t("first_hint")).color(Color32::from_rgb(255, 200, 80)),
@@ -483,6 +490,13 @@ impl TraplabApp {
             }
             if !compact && ui.button(self.t("reset")).clicked() {
                 cmds.push(Command::Reset);
+            }
+            if let Some(what) = self.view.pending {
+                ui.label(
+                    RichText::new(self.t(what))
+                        .color(Color32::from_rgb(255, 200, 80))
+                        .strong(),
+                );
             }
             if self.first_screen() {
                 ui.label(

@@ -55,6 +55,22 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("lessons", "Lessons", "Lecciones"),
     ("debug", "Debug", "Depurar"),
     ("panel", "Panel", "Panel"),
+    (
+        "pending_step_over",
+        "Step over: running until the call returns (Pause stops)",
+        "Saltar llamada: ejecutando hasta que la llamada vuelva (Pausa la detiene)",
+    ),
+    (
+        "pending_step_out",
+        "Step out: running until the function returns (Pause stops)",
+        "Salir: ejecutando hasta que la función vuelva (Pausa la detiene)",
+    ),
+    (
+        "pending_run_to",
+        "Run to: running until that line (Pause stops)",
+        "Ejecutar hasta: ejecutando hasta esa línea (Pausa la detiene)",
+    ),
+    ("ring", "ring", "anillo"),
     ("run_key", "Run  (F5)", "Ejecutar  (F5)"),
     ("pause_key", "Pause  (F5)", "Pausa  (F5)"),
     ("step_key", "Step  (F10)", "Paso  (F10)"),
@@ -131,6 +147,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("none", "none", "ninguno"),
     ("stack", "Stack", "Pila"),
     ("return_to", "return to", "retorno a"),
+    ("int_frame", "interrupt frame", "marco de interrupción"),
+    ("outer_ring", "outer ring", "anillo exterior"),
     // Paging
     ("linear_address", "Linear address", "Dirección lineal"),
     ("explain", "Explain", "Explicar"),

@@ -60,6 +60,9 @@ pub struct View {
     pub image: String,
     pub running: bool,
     pub status: String,
+    /// A step over / step out / run to still running (an i18n key saying what it waits
+    /// for): the guest runs freely until then.
+    pub pending: Option<&'static str>,
     pub error: Option<String>,
     pub serial: Arc<String>,
     pub mips: f64,

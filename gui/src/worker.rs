@@ -171,6 +171,8 @@ struct Engine {
     prev_cpu: Option<traplab::inspect::CpuState>,
     /// `prev_cpu` stays while set (`Command::Baseline`).
     hold_baseline: bool,
+    /// What a pending goal is (an i18n key), shown while it runs.
+    pending_what: &'static str,
     mips_history: Vec<[f64; 2]>,
     history_shared: Arc<Vec<[f64; 2]>>,
     events_cache: view::EventsCache,
@@ -209,6 +211,7 @@ impl Engine {
             serial_shared: Arc::default(),
             prev_cpu: None,
             hold_baseline: false,
+            pending_what: "",
             mips_history: Vec::new(),
             history_shared: Arc::default(),
             events_cache: view::EventsCache::default(),
@@ -462,9 +465,18 @@ impl Engine {
                 }
             }
             Command::Step => self.stepped(|s| s.step()),
-            Command::StepOver => self.stepped(|s| s.step_over(200_000)),
-            Command::StepOut => self.stepped(|s| s.step_out(200_000)),
-            Command::RunTo(a) => self.stepped(|s| s.run_to(a, 200_000)),
+            Command::StepOver => {
+                self.pending_what = "pending_step_over";
+                self.stepped(|s| s.step_over(200_000))
+            }
+            Command::StepOut => {
+                self.pending_what = "pending_step_out";
+                self.stepped(|s| s.step_out(200_000))
+            }
+            Command::RunTo(a) => {
+                self.pending_what = "pending_run_to";
+                self.stepped(|s| s.run_to(a, 200_000))
+            }
             Command::StepBack => self.stepped(|s| s.step_back()),
             Command::GoTo(ic) => self.stepped(|s| s.go_to(ic)),
             Command::ToggleBreakpoint(a) => {
@@ -600,6 +612,7 @@ impl Engine {
             image: self.image.clone(),
             running: self.running || self.pending,
             status: self.status.clone(),
+            pending: (self.pending && !self.pending_what.is_empty()).then_some(self.pending_what),
             error: self.error.clone(),
             serial: self.serial_shared.clone(),
             mips: self.mips,

@@ -245,3 +245,42 @@ fn a_lessons_highlights_accumulate_over_its_instructions() {
     assert_ne!(prev.control.cr0, m.cpu.control.cr0, "MOV CR0 shows");
     assert_ne!(prev.seg[1], m.cpu.seg[1], "the far jump's CS shows");
 }
+
+#[test]
+fn step_over_a_call_that_never_returns_says_so() {
+    let mut h = harness(
+        "samples/minios/minios.elf",
+        egui::vec2(1280.0, 800.0),
+        1.0,
+        false,
+    );
+    wait(&mut h, "loaded", |a| a.view.machine.is_some());
+    h.run_steps(2);
+    assert!(h
+        .query_all_by_label_contains("Press Step (F10) or Run (F5)")
+        .next()
+        .is_some());
+    for n in 1..=5 {
+        h.key_press(egui::Key::F10);
+        wait(&mut h, "a step (F10)", |a| icount(a) == n);
+    }
+    assert!(
+        h.query_by_label_contains("Press Step (F10)").is_none(),
+        "the hint goes once the user acts"
+    );
+    let pc = h.state().view.machine.as_ref().unwrap().pc;
+    assert_eq!(pc, 0x0010_0016, "at `call kmain`");
+    h.get_by_label("Step over").click();
+    wait(&mut h, "running the call", |a| a.view.pending.is_some());
+    h.run_steps(2);
+    assert!(h
+        .query_all_by_label_contains("Step over: running until the call returns")
+        .next()
+        .is_some());
+    h.key_press(egui::Key::F5);
+    wait(&mut h, "paused", |a| !a.view.running);
+    h.run_steps(2);
+    assert!(h
+        .query_by_label_contains("running until the call")
+        .is_none());
+}

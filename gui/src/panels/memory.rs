@@ -61,7 +61,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
     };
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
-        egui::ScrollArea::vertical()
+        egui::ScrollArea::both()
             .id_salt("hex")
             .auto_shrink([false, false])
             .show(ui, |ui| match &m.mem {
@@ -82,28 +82,36 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                                 }
                             })
                             .collect();
-                        ui.label(mono(format!("{a:08x}  {:<48} {ascii}", hex.join(" "))));
+                        // One row each, never wrapped (the area scrolls sideways).
+                        ui.add(
+                            egui::Label::new(mono(format!(
+                                "{a:08x}  {:<48} {ascii}",
+                                hex.join(" ")
+                            )))
+                            .extend(),
+                        );
                     }
                 }
             });
         let ui = &mut cols[1];
         ui.label(RichText::new(tr(lang, "stack")).strong());
-        egui::ScrollArea::vertical()
+        let labels = stack_labels(&m.stack, m.cpu.cpl, &view.symbols, lang);
+        egui::ScrollArea::both()
             .id_salt("stack")
-            .max_height(200.0)
+            .max_height((ui.available_height() - 90.0).max(80.0))
+            .auto_shrink([false, true])
             .show(ui, |ui| {
-                for (k, (a, v)) in m.stack.iter().enumerate() {
-                    let mut line = format!("{a:08x} {}", if k == 0 { "ESP->" } else { "    " });
-                    match v {
-                        None => line += " ????????",
-                        Some(v) => {
-                            line += &format!(" {v:08x}");
-                            if let Some(s) = view.symbols.describe(*v) {
-                                line += &format!("  {} {s}", tr(lang, "return_to"));
-                            }
-                        }
+                for (k, ((a, v), label)) in m.stack.iter().zip(&labels).enumerate() {
+                    let value = v.map_or("????????".to_string(), |v| format!("{v:08x}"));
+                    let line = format!(
+                        "{a:08x} {} {value}  {label}",
+                        if k == 0 { "ESP->" } else { "     " }
+                    );
+                    let mut rt = mono(line);
+                    if label.starts_with('[') {
+                        rt = rt.color(Color32::from_rgb(150, 210, 255));
                     }
-                    ui.label(mono(line));
+                    ui.add(egui::Label::new(rt).extend());
                 }
             });
         ui.separator();
@@ -151,4 +159,124 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
             );
         }
     });
+}
+
+/// Looks like EFLAGS as an interrupt pushes it: bit 1 set, reserved bits 3, 5, 15 and
+/// 22-31 clear.
+fn eflags_like(v: u32) -> bool {
+    v & 2 != 0 && v & (1 << 3 | 1 << 5 | 1 << 15) == 0 && v >> 22 == 0
+}
+
+/// Looks like a code selector pushed on the stack: a GDT selector, not null, upper half 0.
+fn selector_like(v: u32) -> bool {
+    v >> 16 == 0 && v & 0xFFF8 != 0 && v & 4 == 0
+}
+
+/// A label for each stack word: the fields of an interrupt frame (EIP, CS, EFLAGS, and
+/// ESP, SS when it came from an outer ring), else "return to f+0x12" for a word that
+/// points inside a function; nothing for other words.
+pub fn stack_labels(
+    stack: &[(u32, Option<u32>)],
+    cpl: u8,
+    syms: &crate::symbols::Symbols,
+    lang: Lang,
+) -> Vec<String> {
+    let w: Vec<Option<u32>> = stack.iter().map(|(_, v)| *v).collect();
+    let mut out = vec![String::new(); w.len()];
+    let mut k = 0;
+    while k < w.len() {
+        let at = |i: usize| w.get(i).copied().flatten();
+        let frame = match (at(k), at(k + 1), at(k + 2)) {
+            (Some(eip), Some(cs), Some(fl))
+                if syms.lookup(eip).is_some() && selector_like(cs) && eflags_like(fl) =>
+            {
+                Some((eip, cs, fl))
+            }
+            _ => None,
+        };
+        if let Some((eip, cs, fl)) = frame {
+            let ring = (cs & 3) as u8;
+            let sym = syms.describe(eip).unwrap_or_default();
+            out[k] = format!("[{}] EIP -> {sym}", tr(lang, "int_frame"));
+            out[k + 1] = format!(
+                "[{}] CS ({} {ring})",
+                tr(lang, "int_frame"),
+                tr(lang, "ring")
+            );
+            out[k + 2] = format!("[{}] EFLAGS (IF={})", tr(lang, "int_frame"), (fl >> 9) & 1);
+            k += 3;
+            if ring > cpl && k + 1 < w.len() {
+                out[k] = format!(
+                    "[{}] ESP ({})",
+                    tr(lang, "int_frame"),
+                    tr(lang, "outer_ring")
+                );
+                out[k + 1] = format!(
+                    "[{}] SS ({})",
+                    tr(lang, "int_frame"),
+                    tr(lang, "outer_ring")
+                );
+                k += 2;
+            }
+            continue;
+        }
+        if let Some(v) = at(k) {
+            // A return address points inside a function, past its first byte.
+            if let Some((_, off)) = syms.lookup(v) {
+                if off > 0 {
+                    out[k] = format!(
+                        "{} {}",
+                        tr(lang, "return_to"),
+                        syms.describe(v).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        k += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::symbols::Symbols;
+
+    #[test]
+    fn an_interrupt_frame_from_ring_3_is_labelled_field_by_field() {
+        let bytes = std::fs::read(crate::app::sample_path("samples/minios/minios.elf")).unwrap();
+        let syms = Symbols::from_elf(&bytes);
+        let kmain = syms.address_of("kmain").unwrap();
+        let end = syms.address_of("_end").unwrap();
+        let words = [
+            0x0000_0080,  // vector pushed by a stub: no label
+            kmain + 0x10, // saved EIP
+            0x1b,         // saved CS, ring 3
+            0x0000_0202,  // saved EFLAGS, IF=1
+            0x00bf_f000,  // saved ESP
+            0x23,         // saved SS
+            kmain + 0x22, // a return address
+            end + 0x2bd4, // past the image: no symbol
+        ];
+        let stack: Vec<(u32, Option<u32>)> = words
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (0x1000 + 4 * i as u32, Some(v)))
+            .collect();
+        let l = stack_labels(&stack, 0, &syms, Lang::En);
+        assert_eq!(l[0], "");
+        assert_eq!(l[1], "[interrupt frame] EIP -> kmain+0x10");
+        assert_eq!(l[2], "[interrupt frame] CS (ring 3)");
+        assert_eq!(l[3], "[interrupt frame] EFLAGS (IF=1)");
+        assert_eq!(l[4], "[interrupt frame] ESP (outer ring)");
+        assert_eq!(l[5], "[interrupt frame] SS (outer ring)");
+        assert_eq!(l[6], "return to kmain+0x22");
+        assert_eq!(l[7], "", "no _end+0x2bd4");
+        // From ring 0 to ring 0 there is no ESP/SS.
+        let mut same = stack.clone();
+        same[2].1 = Some(0x08);
+        let l = stack_labels(&same, 0, &syms, Lang::Es);
+        assert_eq!(l[2], "[marco de interrupción] CS (anillo 0)");
+        assert!(!l[4].contains("ESP"));
+    }
 }
