@@ -45,7 +45,7 @@ fn emu(bytes: &[u8], st: St, mem: Option<&mut [u8]>) -> Result<St, ()> {
     M.with(|m| {
         let mut m = m.borrow_mut();
         m.core.mem.load(CODE, bytes);
-        m.core.request = None;
+        m.core.req.clear();
         let c = &mut m.core.cpu;
         c.halted = false;
         c.eip = CODE;

@@ -26,7 +26,7 @@ pub mod video;
 
 use super::disk;
 use super::rom::{self, Call};
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::flags::{CF, IF, ZF};
 use crate::cpu::interrupt::load_real_cs;
 use crate::mmu::segment::{Seg, CS, DS, ES, SS};
@@ -352,7 +352,7 @@ pub fn enter_boot_sector(c: &mut Core) {
         base: 0,
         limit: 0x3FF,
     };
-    c.stop = true;
+    c.request(Request::Rescan);
 }
 
 // ---- small services ----

@@ -6,7 +6,7 @@
 //! tables or keep translations of its own.
 
 use crate::bus::PAGE;
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::AC;
 use crate::cpu::state::cr0;
@@ -172,7 +172,7 @@ impl Core {
             if last != first {
                 self.smc_pages.push(last);
             }
-            self.stop = true;
+            self.request(Request::Rescan);
         }
     }
 

@@ -1,7 +1,8 @@
 //! `Core`: everything an instruction handler may touch (CPU registers, physical memory,
 //! the MMU, devices, virtual clock, counters). Handlers are `fn(&mut Core, &Insn) -> Res`.
 //! The decoded-instruction cache is kept outside `Core` so handlers can run while a
-//! block is borrowed; writes to code pages are reported through `smc_pages` + `stop`.
+//! block is borrowed; writes to code pages are reported through `smc_pages` and a
+//! `Request::Rescan`.
 
 use crate::bus::Memory;
 use crate::cpu::state::Cpu;
@@ -14,14 +15,7 @@ use serde::{Deserialize, Serialize};
 /// i.e. the guest sees a 100 MIPS machine whatever the host speed (the cycle model).
 pub const NS_PER_TICK: u64 = 10;
 
-/// Why the machine wants to stop running (set by devices or the CPU, read by `Machine`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Request {
-    /// The guest wrote to the exit port: process status (v << 1) | 1.
-    Exit(u32),
-    Reset,
-    TripleFault,
-}
+pub use crate::cpu::request::{Request, Requests};
 
 /// A port-write handler that needs the whole core rather than a device's state: it sees
 /// the write before the devices do and returns true when it handled it (false: the write
@@ -45,18 +39,12 @@ pub struct Core {
     /// Clock tick at which the devices next need `update` (part of the saved state: an
     /// extra update at another time could move serial input earlier).
     pub next_dev_tick: u64,
-    pub request: Option<Request>,
+    /// Pending requests to the dispatch loop (`Core::request`); saved as the request that
+    /// ends a run, if any, in the place `Option<Request>` always had in snapshots.
+    pub req: Requests,
     pub stats: Stats,
     #[serde(skip)]
     pub events: EventLog,
-    /// End the current block after this instruction (state changed in a way the dispatch
-    /// loop must look at: code written, IF set, mode changed, exit requested...).
-    #[serde(skip)]
-    pub stop: bool,
-    /// Set with `stop` by a taken Jcc in the middle of a block: only the block ends; the
-    /// dispatch loop clears both and goes on (nothing else can have set `stop` during a Jcc).
-    #[serde(skip)]
-    pub branch_exit: bool,
     /// Physical pages holding cached code that were written.
     #[serde(skip)]
     pub smc_pages: Vec<u32>,
@@ -79,15 +67,19 @@ impl Core {
             idle_ticks: 0,
             mmu: Mmu::default(),
             next_dev_tick: 0,
-            request: None,
+            req: Requests::default(),
             stats: Stats::default(),
             events: EventLog::default(),
-            stop: false,
-            branch_exit: false,
             smc_pages: Vec::new(),
             port_hooks: Vec::new(),
             delivering: None,
         }
+    }
+
+    /// Asks the dispatch loop to act before the next instruction (see `Request`).
+    #[inline(always)]
+    pub fn request(&mut self, r: Request) {
+        self.req.set(r);
     }
 
     /// Virtual clock in ticks: retired instructions plus ticks skipped while halted.
@@ -123,7 +115,7 @@ impl Core {
                 value: v,
             });
         }
-        self.stop = true;
+        self.request(Request::Rescan);
         // The access may have reprogrammed a timer: recompute the device deadline.
         self.next_dev_tick = 0;
         v
@@ -143,7 +135,7 @@ impl Core {
             .find_map(|&(p, h)| (p == port).then_some(h));
         if let Some(hook) = hook {
             if hook(self, port, size, v) {
-                self.stop = true;
+                self.request(Request::Rescan);
                 return;
             }
         }
@@ -158,14 +150,14 @@ impl Core {
         }
         match self.dev.io_write(port, size, v, now) {
             IoEffect::None | IoEffect::DebugByte(_) => {}
-            IoEffect::Exit(code) => self.request = Some(Request::Exit(code)),
-            IoEffect::Reset => self.request = Some(Request::Reset),
+            IoEffect::Exit(code) => self.request(Request::Exit(code)),
+            IoEffect::Reset => self.request(Request::Reset),
             IoEffect::A20Changed(on) => self.set_a20(on),
             IoEffect::PostCode(c) => self.event(EventKind::PostCode(c)),
         }
         // A write may raise an IRQ, end the run, change A20 or reprogram a timer: let the
         // loop look, and recompute the device deadline.
-        self.stop = true;
+        self.request(Request::Rescan);
         self.next_dev_tick = 0;
     }
 

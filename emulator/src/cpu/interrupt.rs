@@ -110,15 +110,14 @@ fn raise_inner(c: &mut Core, e: Exception, fault_rf: bool) {
 
 pub fn triple_fault(c: &mut Core) {
     c.event(EventKind::TripleFault);
-    c.request = Some(Request::TripleFault);
-    c.stop = true;
+    c.request(Request::TripleFault);
 }
 
 /// Delivers vector `v` with the return address `ret_eip`. On failure the machine state is
 /// unchanged except for what the SDM says happens before the fault is detected.
 pub fn deliver(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source) -> Res {
     c.cpu.halted = false;
-    c.stop = true;
+    c.request(Request::Rescan);
     if src != Source::Exception {
         c.stats.interrupts[v as usize] += 1;
     }

@@ -11,5 +11,6 @@ pub mod exec;
 pub mod flags;
 pub mod insn;
 pub mod interrupt;
+pub mod request;
 pub mod state;
 pub mod undefined_flags;

@@ -743,9 +743,8 @@ impl Runner {
         c.cpu.halted = false;
         c.cpu.shadow = false;
         c.cpu.dr[7] = 0x400;
-        c.request = None;
+        c.req.clear();
         c.delivering = None;
-        c.stop = false;
         for &(a, b) in &t.initial.ram {
             if let Some(x) = c.mem.ram.get_mut(a as usize) {
                 *x = b;

@@ -108,7 +108,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         let h = exec::select(&ins);
         let flow = ins.flow_control();
         // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
-        // ends the block through `Core::branch_exit` (see `exec::fast::jcc`).
+        // ends the block with `Request::Branch` (see `exec::fast::jcc`).
         let jcc = exec::fast::is_jcc(&ins);
         insns.push(Insn::new(ins, h));
         if flow != FlowControl::Next && !jcc {

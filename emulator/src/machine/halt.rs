@@ -1,6 +1,6 @@
 //! Whether a halted CPU can ever run again, and why not. A CPU in HLT resumes on an
-//! external interrupt it accepts (IF=1), an NMI, SMI, INIT or RESET (SDM Vol. 3A 6.7, HLT
-//! in Vol. 2A); Traplab models no NMI/SMI/INIT source, so the only way out is an IRQ that
+//! external interrupt it accepts (IF=1), an NMI, SMI, INIT or RESET (HLT in SDM Vol. 2A);
+//! Traplab models no NMI/SMI/INIT source, so the only way out is an IRQ that
 //! the PIC passes to the CPU. `Halt` names the reason none can come, for the front ends'
 //! messages. This module only reads state: the dispatch loop decides what to do with it.
 //!

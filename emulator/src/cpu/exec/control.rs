@@ -2,7 +2,7 @@
 //! JCXZ/JECXZ, INT n, INT3, INTO, BOUND, HLT. Far forms and IRET are in `far`.
 //! On entry `cpu.eip` already points after the instruction.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{vec, Exception, Res};
 use crate::cpu::insn::{ea, get0, Handler, Insn, K_IMM};
 use crate::cpu::interrupt::{deliver, Source};
@@ -238,7 +238,7 @@ fn hlt(c: &mut Core, _i: &Insn) -> Res {
         return Err(Exception::gp(0));
     }
     c.cpu.halted = true;
-    c.stop = true;
+    c.request(Request::Rescan);
     c.event(crate::trace::EventKind::Halt);
     Ok(())
 }

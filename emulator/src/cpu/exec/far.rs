@@ -2,7 +2,7 @@
 //! protected mode (SDM Vol. 2 JMP/CALL/RET/IRET pseudo-code, Vol. 3A 5.8). Call gates and
 //! task switches are dispatched to `task` (task switches) and `call_gate` below.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::descriptor::{read_descriptor, set_accessed};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::segload::load_seg;
@@ -83,7 +83,7 @@ fn real_far(c: &mut Core, sel: u16, off: u32) -> Res {
         load_real_cs(c, sel);
     }
     c.cpu.eip = off;
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -123,7 +123,7 @@ fn jmp_far(c: &mut Core, i: &Insn) -> Res {
         set_accessed(c, sel, &d)?;
         c.cpu.seg[CS] = s;
         c.cpu.eip = off;
-        c.stop = true;
+        c.request(Request::Rescan);
         return Ok(());
     }
     system_transfer(c, sel, d, false, size)
@@ -159,7 +159,7 @@ fn call_far(c: &mut Core, i: &Insn) -> Res {
         set_accessed(c, sel, &d)?;
         c.cpu.seg[CS] = s;
         c.cpu.eip = off;
-        c.stop = true;
+        c.request(Request::Rescan);
         return Ok(());
     }
     system_transfer(c, sel, d, true, size)
@@ -247,7 +247,7 @@ fn return_protected(
         if let Some(f) = flags {
             apply_iret_flags(c, f, size);
         }
-        c.stop = true;
+        c.request(Request::Rescan);
         return Ok(());
     }
     // Return to an outer privilege level: read SS:ESP from the frame.
@@ -300,7 +300,7 @@ fn return_protected(
         }
     }
     c.event(EventKind::PrivilegeChange { from: cpl, to: rpl });
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -342,7 +342,7 @@ fn iret(c: &mut Core, i: &Insn) -> Res {
             c.cpu.flags.set((old & keep) | (f & !keep));
             load_real_cs(c, cs);
             c.cpu.eip = if size == 2 { ip & 0xFFFF } else { ip };
-            c.stop = true;
+            c.request(Request::Rescan);
             return Ok(());
         }
         if c.cpu.vm86() {
@@ -358,7 +358,7 @@ fn iret(c: &mut Core, i: &Insn) -> Res {
             c.cpu.flags.set((old & keep) | (f & !keep));
             load_seg(c, CS, cs)?;
             c.cpu.eip = ip & 0xFFFF;
-            c.stop = true;
+            c.request(Request::Rescan);
             return Ok(());
         }
         if c.cpu.flags.has(NT) {
@@ -408,6 +408,6 @@ fn iret_to_v86(c: &mut Core, off: u32, cs: u16, f: u32) -> Res {
     c.cpu.gpr[4] = new_esp;
     c.cpu.eip = off & 0xFFFF;
     c.event(EventKind::ModeChange { to: "v8086".into() });
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! `select`, hence through here); anything unusual (prefixes like LOCK, 16-bit stacks,
 //! segment registers) is left to the general families.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
 use crate::cpu::exec::{muldiv, shift};
@@ -306,9 +306,8 @@ fn ret32(c: &mut Core, _i: &Insn) -> Res {
 }
 
 /// Jcc with the condition fixed at decode time. `MID`: the Jcc is not the last instruction
-/// of its block, so when taken it ends the block (`stop`) and says that only the block ends
-/// (`branch_exit`): the dispatch loop goes on with the target's block without a trip
-/// through the outer loop.
+/// of its block, so when taken it ends the block with `Request::Branch`: the dispatch loop
+/// goes on with the target's block without a trip through the loop's phases.
 fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
@@ -316,8 +315,7 @@ fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
         }
         c.cpu.eip = i.imm;
         if MID {
-            c.stop = true;
-            c.branch_exit = true;
+            c.request(Request::Branch);
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Loading segment registers: MOV Sreg, LDS/LES/LFS/LGS/LSS, and the shared `load_seg`
 //! with the protected-mode checks of SDM Vol. 2 MOV (segment) / Vol. 3A 5.10.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::descriptor::{read_descriptor, set_accessed};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::insn::{ea, Handler, Insn, K_REG};
@@ -98,7 +98,7 @@ fn mov_sreg(c: &mut Core, i: &Insn) -> Res {
         // MOV SS inhibits interrupts and debug traps for one instruction (SDM 6.8.3).
         c.cpu.shadow = true;
     }
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -124,6 +124,6 @@ fn lxs(c: &mut Core, i: &Insn) -> Res {
     if s == SS {
         c.cpu.shadow = true;
     }
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! VM rules of SDM Vol. 2 POPF), ENTER, LEAVE. Segment-register pushes/pops are here too;
 //! POP SS/DS/ES/FS/GS load through `segload`.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::segload::load_seg;
 use crate::cpu::flags::{AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM};
@@ -98,7 +98,7 @@ fn pop_sreg(c: &mut Core, i: &Insn) -> Res {
     }
     if i.r0 as usize == SS {
         c.cpu.shadow = true;
-        c.stop = true;
+        c.request(Request::Rescan);
     }
     let _ = CS;
     Ok(())
@@ -189,9 +189,9 @@ fn popf(c: &mut Core, i: &Insn) -> Res {
     c.cpu.flags.set(new & !RF);
     c.update_align_check();
     if new & IF != 0 && old & IF == 0 {
-        c.stop = true;
+        c.request(Request::Rescan);
     }
-    c.stop = true; // TF may have changed
+    c.request(Request::Rescan); // TF may have changed
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! interrupts and the instruction budget are honoured; it is restartable after a fault
 //! (ECX/ESI/EDI reflect the completed iterations, EIP the instruction), as on hardware.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::Res;
 use crate::cpu::exec::alu;
 use crate::cpu::exec::io::check_io;
@@ -102,7 +102,7 @@ fn string<const K: u8, const A32: bool>(c: &mut Core, i: &Insn) -> Res {
                 // Come back to this instruction: the dispatch loop may take interrupts.
                 let back = c.cpu.eip.wrapping_sub(i.len as u32);
                 c.cpu.eip = if c.cpu.code32() { back } else { back & 0xFFFF };
-                c.stop = true;
+                c.request(Request::Rescan);
                 return Ok(());
             }
         }

@@ -3,7 +3,7 @@
 //! WBINVD, CPUID, RDTSC, RDMSR/WRMSR, SYSENTER/SYSEXIT, LAR/LSL/VERR/VERW/ARPL.
 //! CR writes flush the TLB exactly as SDM Vol. 3A 4.10.4 requires.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::descriptor::read_descriptor;
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::{IF, RF, VM, ZF};
@@ -76,7 +76,7 @@ fn sti(c: &mut Core, _i: &Insn) -> Res {
         c.cpu.shadow = true;
     }
     c.cpu.flags.bits |= IF;
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -259,7 +259,7 @@ fn invlpg(c: &mut Core, i: &Insn) -> Res {
     c.mmu.tlb.invlpg(lin);
     // A translation changed: the dispatch loop must not follow block links recorded with
     // the old one (see `Machine::exec_chain`).
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -291,7 +291,7 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
     }
     c.event(EventKind::CrWrite { cr: 0, old, new: v });
     c.update_align_check();
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -309,7 +309,7 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
             c.cpu.cr3 = v & 0xFFFF_F018;
             c.mmu.tlb.flush_nonglobal();
             c.event(EventKind::CrWrite { cr: 3, old, new: v });
-            c.stop = true;
+            c.request(Request::Rescan);
             Ok(())
         }
         4 => {
@@ -322,7 +322,7 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
                 c.mmu.tlb.flush_all();
             }
             c.event(EventKind::CrWrite { cr: 4, old, new: v });
-            c.stop = true;
+            c.request(Request::Rescan);
             Ok(())
         }
         _ => Err(Exception::ud()),
@@ -373,7 +373,7 @@ fn mov_to_dr(c: &mut Core, i: &Insn) -> Res {
         7 => (v & 0xFFFF_2BFF) | 0x400,
         _ => v,
     };
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -515,7 +515,7 @@ fn sysenter(c: &mut Core, _i: &Insn) -> Res {
     c.cpu.eip = c.cpu.msr.sysenter_eip;
     c.event(EventKind::PrivilegeChange { from, to: 0 });
     c.update_align_check();
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -532,7 +532,7 @@ fn sysexit(c: &mut Core, _i: &Insn) -> Res {
     c.cpu.eip = c.cpu.gpr[2];
     c.event(EventKind::PrivilegeChange { from: 0, to: 3 });
     c.update_align_check();
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 

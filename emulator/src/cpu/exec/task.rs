@@ -3,7 +3,7 @@
 //! JMP/CALL to a TSS or task gate, task gates in the IDT and IRET with NT=1.
 //! It owns the TSS layouts (32- and 16-bit); it must not decide when an interrupt is taken.
 
-use crate::cpu::ctx::Core;
+use crate::cpu::ctx::{Core, Request};
 use crate::cpu::descriptor::{check_new_ss, read_descriptor, set_accessed, tss_stack, TssStack};
 use crate::cpu::exception::{vec, Exception, Res};
 use crate::cpu::flags::{NT, VM};
@@ -82,7 +82,7 @@ pub fn call_gate(c: &mut Core, sel: u16, d: Descriptor, call: bool, _size: u8) -
     s.attr |= attr::ACCESSED;
     c.cpu.seg[CS] = s;
     c.cpu.eip = off;
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -142,7 +142,7 @@ fn call_gate_inner(
         from: old.cpl,
         to: new_cpl,
     });
-    c.stop = true;
+    c.request(Request::Rescan);
     Ok(())
 }
 
@@ -437,7 +437,7 @@ pub fn switch_task(
         ..Seg::default()
     };
     let from = c.cpu.cpl;
-    c.stop = true;
+    c.request(Request::Rescan);
     c.event(EventKind::Note(format!(
         "task switch {:04x} -> {:04x}",
         old_tr.sel, sel

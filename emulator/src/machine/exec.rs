@@ -1,0 +1,230 @@
+//! The block-execution phase of the dispatch loop: one instruction at a time when anything
+//! needs per-instruction attention (single step, TF, debug registers, breakpoints, an
+//! interrupt shadow), otherwise chains of cached blocks (`exec_chain`), the hot path.
+//! Owns the traps that follow an instruction (single-step and data breakpoint #DB, SDM
+//! Vol. 3A 17.3.1) and RF's clearing; it must not accept interrupts, update devices or
+//! look at requests other than to stop (that is the other phases' work, in `super`).
+
+use super::{fetch, Fetched, Limits, Machine, RunExit, Step};
+use crate::cpu::ctx::Request;
+use crate::cpu::exception::vec;
+use crate::cpu::flags::{RF, TF};
+use crate::cpu::interrupt::{data_breakpoints, deliver, raise, Source};
+
+impl Machine {
+    /// Runs one instruction, or blocks until the budget, the device deadline or a request
+    /// ends the chain. A single step returns its outcome; a chain goes back to the phases.
+    #[inline(always)]
+    pub(super) fn execute(&mut self, lim: &Limits) -> Step {
+        let c = &self.core;
+        let single = lim.single
+            || c.cpu.shadow
+            || c.cpu.flags.bits & TF != 0
+            || !self.breakpoints.is_empty()
+            || c.cpu.dr[7] & 0xFF != 0;
+        // Blocks stop at the next device deadline, so interrupts are raised and taken at
+        // instruction counts that do not depend on how the run was sliced (determinism).
+        let to_dev = c.next_dev_tick.saturating_sub(c.clock()).max(1);
+        let limit = if single {
+            1
+        } else {
+            (lim.end - c.icount).min(to_dev) as usize
+        };
+        let rf = c.cpu.flags.bits & RF != 0;
+        let retired = c.icount;
+        if single {
+            self.exec_block(limit);
+        } else {
+            self.exec_chain(lim.end, limit);
+        }
+        let c = &mut self.core;
+        if rf && c.icount != retired {
+            // SDM Vol. 3A 17.3.1.1: RF is cleared once an instruction completes.
+            c.cpu.flags.bits &= !RF;
+        }
+        if !lim.single {
+            return Step::Next;
+        }
+        // One instruction done (or one exception delivered). A reset is left for the next
+        // call, as it always was.
+        match c.req.ending() {
+            Some(Request::TripleFault) => Step::Return(RunExit::TripleFault),
+            Some(Request::Exit(s)) => {
+                c.req.take(Request::Exit(s));
+                Step::Return(RunExit::Exit(s))
+            }
+            _ => {
+                self.apply_smc();
+                Step::Return(RunExit::Budget)
+            }
+        }
+    }
+
+    /// The fast path: runs block after block while nothing needs the loop's phases (no
+    /// request but `Branch`, budget and device deadline not reached). Everything that could
+    /// change what the phases decide (IF, TF, DR7, breakpoints, written code, port I/O, an
+    /// exit) makes a request, so testing `core.req` once per instruction is enough.
+    fn exec_chain(&mut self, end: u64, first_limit: usize) {
+        // Invariant while chaining: TF, DR7 and the interrupt shadow are clear (otherwise the
+        // loop runs single instructions). EIP after each instruction comes from the
+        // decode (`Insn::next_ip`): a cached block only runs at the EIP it was decoded at.
+        // The code size, the privilege level and the device deadline stay fixed for the
+        // whole chain: what changes them (far transfers, interrupts, I/O...) requests a
+        // rescan.
+        let code32 = self.core.cpu.code32();
+        let user = self.core.cpu.cpl == 3;
+        let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
+        // Blocks are linked to their last two successors for the length of this chain:
+        // within it, an EIP leads to the same block every time (no code is written, no TLB
+        // flush, no mode, CS or CPL change without a rescan).
+        self.chain += 1;
+        let chain = self.chain;
+        let mut prev: Option<u32> = None;
+        let mut limit = first_limit;
+        loop {
+            let eip = self.core.cpu.eip;
+            let linked = prev.and_then(|p| {
+                let b = &self.cache.blocks[p as usize];
+                if b.link_chain != chain {
+                    None
+                } else if b.links[0].0 == eip {
+                    Some(b.links[0].1)
+                } else if b.links[1].0 == eip {
+                    Some(b.links[1].1)
+                } else {
+                    None
+                }
+            });
+            let idx = match linked {
+                Some(idx) => {
+                    self.cache.hits += 1;
+                    idx
+                }
+                None => match fetch::fast(self, code32, user) {
+                    Some(idx) => {
+                        if let Some(p) = prev {
+                            let b = &mut self.cache.blocks[p as usize];
+                            if b.link_chain != chain {
+                                b.link_chain = chain;
+                                b.links = [(eip, idx); 2];
+                            } else {
+                                b.links = [(eip, idx), b.links[0]];
+                            }
+                        }
+                        idx
+                    }
+                    None => {
+                        // Slow fetch (new block, page crossing, fault): the general path.
+                        prev = None;
+                        self.exec_block(limit);
+                        let c = &mut self.core;
+                        if c.req.only_branch() {
+                            c.req.clear_branch();
+                        }
+                        if c.req.any() || c.icount >= deadline {
+                            return;
+                        }
+                        limit = (deadline - c.icount) as usize;
+                        continue;
+                    }
+                },
+            };
+            prev = Some(idx);
+            let Machine { core, cache, .. } = self;
+            let insns = &cache.blocks[idx as usize].insns;
+            let n = insns.len().min(limit);
+            // The retired count lives in a register across the block; handlers see it in
+            // `core.icount` (stored before each call) as the count before their instruction.
+            let mut ic = core.icount;
+            for insn in &insns[..n] {
+                core.cpu.eip = insn.next_ip;
+                core.icount = ic;
+                if let Err(e) = (insn.exec)(core, insn) {
+                    core.cpu.eip = insn.ip();
+                    raise(core, e);
+                    return;
+                }
+                ic += 1;
+                if core.req.any() {
+                    core.icount = ic;
+                    if !core.req.only_branch() {
+                        return;
+                    }
+                    core.req.clear_branch();
+                    break;
+                }
+            }
+            core.icount = ic;
+            if ic >= deadline {
+                return;
+            }
+            limit = (deadline - ic) as usize;
+        }
+    }
+
+    /// Executes up to `limit` instructions from the block at the current EIP.
+    fn exec_block(&mut self, limit: usize) {
+        let fetched = match fetch::fetch(self) {
+            Ok(f) => f,
+            Err(e) => {
+                raise(&mut self.core, e);
+                return;
+            }
+        };
+        let Machine { core, cache, .. } = self;
+        let insns = match &fetched {
+            Fetched::Cached(idx) => &cache.blocks[*idx as usize].insns[..],
+            Fetched::Temp(v) => &v[..],
+        };
+        let tf = core.cpu.flags.bits & TF != 0;
+        let shadow = core.cpu.shadow;
+        let n = insns.len().min(limit);
+        // Data breakpoints (DR7 R/W = 01/11) of the one instruction run while DR7 is armed.
+        let dbits = if n == 1 && core.cpu.dr[7] & 0xFF != 0 {
+            data_breakpoints(core, &insns[0].ins)
+        } else {
+            0
+        };
+        for insn in &insns[..n] {
+            core.cpu.eip = insn.next_ip;
+            if let Err(e) = (insn.exec)(core, insn) {
+                core.cpu.eip = insn.ip();
+                raise(core, e);
+                return;
+            }
+            core.icount += 1;
+            if core.req.any() {
+                break;
+            }
+        }
+        if shadow {
+            core.cpu.shadow = false;
+        }
+        // MOV SS / POP SS that just completed delay the single-step trap to after the next
+        // instruction, whose block starts with the shadow set (SDM Vol. 3A 6.8.3).
+        let tf = tf && !(n == 1 && !shadow && core.cpu.shadow && loads_ss(&insns[0].ins));
+        if (tf || dbits != 0) && core.req.ending().is_none() {
+            // Single-step trap after the instruction (SDM 17.3.1.4): DR6.BS; data
+            // breakpoint traps (17.3.1.2): DR6.B0-B3. One #DB reports both.
+            if tf {
+                core.cpu.dr[6] |= 1 << 14;
+            }
+            core.cpu.dr[6] = (core.cpu.dr[6] & !0xF) | dbits;
+            let eip = core.cpu.eip;
+            core.stats.exceptions[vec::DB as usize] += 1;
+            if let Err(e) = deliver(core, vec::DB, None, eip, Source::Exception) {
+                raise(core, e);
+            }
+        }
+    }
+}
+
+/// MOV SS or POP SS (the instructions whose interrupt shadow also holds back debug traps;
+/// STI's does not).
+fn loads_ss(ins: &iced_x86::Instruction) -> bool {
+    matches!(
+        ins.mnemonic(),
+        iced_x86::Mnemonic::Mov | iced_x86::Mnemonic::Pop
+    ) && ins.op0_kind() == iced_x86::OpKind::Register
+        && ins.op0_register() == iced_x86::Register::SS
+}
