@@ -474,3 +474,80 @@ fn vectors_broken_pipe_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.is_empty() || err.contains("standard output"), "{err}");
 }
+
+/// Saving and restoring a big machine takes its RAM once, not two or three times: a
+/// 512 MiB machine round-trips under a 700 MiB address-space limit (the snapshot used to
+/// be built in memory, RAM copied twice: over 1.5 GiB).
+#[test]
+fn big_snapshot_round_trip_takes_ram_once() {
+    let d = dir("bigsnap");
+    let s = d.join("big.snap");
+    let limit = "ulimit -v 716800";
+    let o = run_sh(
+        limit,
+        &[
+            "run",
+            "--mem",
+            "512",
+            "--save-snapshot",
+            s.to_str().unwrap(),
+            "--snapshot-at",
+            "100000",
+            MINIOS,
+        ],
+        None,
+    );
+    assert_eq!(o.status, Some(0), "{}", o.stderr);
+    let o = run_sh(
+        limit,
+        &[
+            "run",
+            "--load-snapshot",
+            s.to_str().unwrap(),
+            "--max-instructions",
+            "100000",
+        ],
+        None,
+    );
+    assert_eq!(o.status, Some(124), "{}", o.stderr);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// A snapshot bomb through the CLI: a small machine followed by a gigabyte of zeros (in
+/// about a megabyte of gzip) is refused at the first extra byte, under a 1 GiB limit.
+#[test]
+fn snapshot_bomb_is_refused() {
+    use flate2::{read::GzDecoder, write::GzEncoder, Compression};
+    use std::io::Read;
+    let d = dir("sbomb");
+    let s = d.join("s.snap");
+    let o = run(&[
+        "run",
+        "--mem",
+        "4",
+        "--save-snapshot",
+        s.to_str().unwrap(),
+        "--snapshot-at",
+        "1000",
+        HELLO,
+    ]);
+    assert_eq!(o.status, Some(0), "{}", o.stderr);
+    let snap = std::fs::read(&s).unwrap();
+    let mut body = Vec::new();
+    GzDecoder::new(&snap[12..]).read_to_end(&mut body).unwrap();
+    let mut gz = GzEncoder::new(snap[..12].to_vec(), Compression::fast());
+    gz.write_all(&body).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = d.join("bomb.snap");
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    let o = run_sh(
+        "ulimit -v 1048576",
+        &["run", "--load-snapshot", bomb.to_str().unwrap()],
+        None,
+    );
+    assert_clean_error(&o, &["--load-snapshot", "bomb.snap", "after the end"]);
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -45,7 +45,7 @@ fn read_err(e: io::Error) -> SnapshotError {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => SnapshotError::Corrupt("truncated".into()),
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
-            SnapshotError::Corrupt(format!("bad compressed data ({e})"))
+            SnapshotError::Corrupt("bad compressed data (not gzip, or damaged)".into())
         }
         _ => SnapshotError::Io(e),
     }
@@ -104,10 +104,16 @@ pub fn save(m: &Machine) -> Vec<u8> {
     save_to(m, Vec::new()).expect("writing to a Vec cannot fail")
 }
 
-/// Reads exactly `len` bytes (already checked against a limit), growing the buffer only
-/// as data arrives.
+/// Reads exactly `len` bytes (already checked against a limit) into a buffer reserved at
+/// that size once (no doubling while it grows); its pages are touched only as data arrives.
 fn read_blob(r: &mut impl Read, len: u64, what: &str) -> Result<Vec<u8>, SnapshotError> {
     let mut v = Vec::new();
+    v.try_reserve_exact(len as usize).map_err(|_| {
+        SnapshotError::Io(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!("not enough memory for the {what} ({} MiB)", len >> 20),
+        ))
+    })?;
     r.take(len).read_to_end(&mut v).map_err(read_err)?;
     if (v.len() as u64) < len {
         return Err(corrupt(format!("truncated in the {what}")));
@@ -145,7 +151,7 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     }
     let body = read_blob(&mut gz, len, "machine state")?;
     let st: State = postcard::from_bytes(&body)
-        .map_err(|e| corrupt(format!("machine state does not decode ({e})")))?;
+        .map_err(|_| corrupt("the machine state does not decode (damaged, or another version)"))?;
     drop(body);
     check_sizes(&st)?;
     let mut core = st.core;
@@ -158,7 +164,9 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     }
     let mut extra = [0u8; 1];
     if gz.read(&mut extra).map_err(read_err)? != 0 {
-        return Err(corrupt("data after the disk image"));
+        return Err(corrupt(
+            "data after the end of the machine (its RAM, ROM and disk)",
+        ));
     }
     let mut m = Machine::from_core(core);
     m.core.update_align_check(); // not saved: derived from CR0, EFLAGS and CPL

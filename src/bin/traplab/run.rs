@@ -256,10 +256,15 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
             BootKind::Disk
         }
         BootMode::Multiboot => {
+            // Modules must fit in RAM together: that bounds what is read of them.
             let mut modules = Vec::new();
+            let mut left = ram;
             for p in &a.modules {
+                let what = "the modules (together they must fit in RAM)";
+                let data = read_file(p, "--module", left, what)?;
+                left -= data.len() as u64;
                 modules.push(Module {
-                    data: read_file(p, "--module", ram, "a module (it must fit in RAM)")?,
+                    data,
                     string: p.display().to_string(),
                 });
             }
