@@ -516,6 +516,15 @@ impl TraplabApp {
                 }
                 return;
             }
+            // "Attach gdb": serve gdb on 127.0.0.1:1234 (gdb -ex 'target remote :1234').
+            let mut gdb_on = self.view.gdb.is_some();
+            if ui.checkbox(&mut gdb_on, self.t("attach_gdb")).changed() {
+                let addr = ([127, 0, 0, 1], crate::gdb_link::DEFAULT_PORT).into();
+                cmds.push(Command::AttachGdb(gdb_on.then_some(addr)));
+            }
+            if let Some(g) = &self.view.gdb {
+                ui.label(g.as_str());
+            }
             // One click switches the language (the Language menu has both).
             let other = if self.lang == Lang::En {
                 (Lang::Es, "Español")

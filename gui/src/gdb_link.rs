@@ -175,3 +175,100 @@ impl Drop for GdbLink {
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr)
 }
+
+/// The GUI's "Attach gdb" toggle on the machine thread: a listener while on, and at most
+/// one gdb at a time served on the engine's session. gdb drives run and step; the window
+/// keeps showing the machine and sees the same stops.
+#[derive(Default)]
+pub struct GdbAttach {
+    listener: Option<TcpListener>,
+    link: Option<GdbLink>,
+    addr: Option<SocketAddr>,
+}
+
+impl GdbAttach {
+    /// Starts listening on `addr` (the toggle turned on).
+    pub fn enable(&mut self, addr: SocketAddr) -> Result<(), String> {
+        if self.listener.is_some() {
+            return Ok(());
+        }
+        let l = listen(addr).map_err(|e| format!("gdb: cannot listen on {addr}: {e}"))?;
+        l.set_nonblocking(true)
+            .map_err(|e| format!("gdb: cannot listen on {addr}: {e}"))?;
+        self.addr = l.local_addr().ok();
+        self.listener = Some(l);
+        Ok(())
+    }
+
+    /// Stops listening and lets an attached gdb go (its breakpoints leave with it).
+    pub fn disable(&mut self, s: Option<&mut Session>) {
+        self.detach(s);
+        self.listener = None;
+        self.addr = None;
+    }
+
+    /// Lets an attached gdb go (its session is about to be replaced, or the toggle is off).
+    pub fn detach(&mut self, s: Option<&mut Session>) {
+        if let (Some(l), Some(s)) = (self.link.as_mut(), s) {
+            l.server.disconnect(s);
+        }
+        self.link = None;
+    }
+
+    /// Listening or attached.
+    pub fn active(&self) -> bool {
+        self.listener.is_some()
+    }
+
+    pub fn attached(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// gdb has the guest running (it continued or stepped).
+    pub fn running(&self, s: &Session) -> bool {
+        self.link.as_ref().is_some_and(|l| l.server.running(s))
+    }
+
+    /// One line for the window: where it listens, or who is attached.
+    pub fn describe(&self) -> Option<String> {
+        let addr = self.addr?;
+        Some(match &self.link {
+            Some(l) => format!("gdb: attached from {} ({addr})", l.peer),
+            None => format!("gdb: target remote {addr}"),
+        })
+    }
+
+    /// Accepts a waiting gdb, serves what it sent and runs the guest one slice if gdb has
+    /// it running. Returns (something happened, the stop gdb was told about).
+    pub fn poll(&mut self, s: &mut Session, slice: u64) -> (bool, Option<Stop>) {
+        let mut changed = false;
+        if self.link.is_none() {
+            if let Some(Ok((stream, _))) = self.listener.as_ref().map(TcpListener::accept) {
+                if let Ok(l) = GdbLink::new(stream, s) {
+                    self.link = Some(l);
+                    changed = true;
+                }
+            }
+        }
+        let Some(l) = self.link.as_mut() else {
+            return (changed, None);
+        };
+        let was_running = l.server.running(s);
+        let ic = s.icount();
+        let stop = l.service(s, Duration::ZERO, slice);
+        changed |= stop.is_some() || was_running || s.icount() != ic || l.server.running(s);
+        if l.ended().is_some() {
+            // Detached, killed, or the guest ended: keep listening for the next gdb.
+            self.link = None;
+            changed = true;
+        }
+        (changed, stop)
+    }
+
+    /// The window's Pause while gdb runs the guest: gdb sees an interrupt.
+    pub fn interrupt(&mut self, s: &mut Session) {
+        if let Some(l) = self.link.as_mut() {
+            l.interrupt(s);
+        }
+    }
+}

@@ -37,6 +37,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("save_snapshot", "Save snapshot", "Guardar instantánea"),
     ("run", "Run", "Ejecutar"),
     ("pause", "Pause", "Pausa"),
+    ("attach_gdb", "Attach gdb", "Conectar gdb"),
     ("step", "Step", "Paso"),
     ("step_over", "Step over", "Saltar llamada"),
     ("step_out", "Step out", "Salir de la función"),

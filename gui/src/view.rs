@@ -70,6 +70,8 @@ pub struct View {
     pub speed: Option<u64>,
     pub symbols: Arc<Symbols>,
     pub machine: Option<MachineView>,
+    /// "Attach gdb" is on: where it listens or who is attached.
+    pub gdb: Option<String>,
 }
 
 /// The page walk of the requested address for one kind of access.

@@ -45,6 +45,9 @@ pub enum Command {
     /// true: the registers now are the baseline of the changes shown until `false`
     /// (a lesson's step of several instructions highlights all they changed).
     Baseline(bool),
+    /// "Attach gdb": serve gdb at this address (the window uses 127.0.0.1:1234), or stop
+    /// (None).
+    AttachGdb(Option<std::net::SocketAddr>),
     Quit,
 }
 
@@ -190,6 +193,8 @@ struct Engine {
     last_checkpoint: u64,
     checkpoint_cost: f64,
     seq: u64,
+    /// "Attach gdb": gdb drives run and step through the same session.
+    gdb: crate::gdb_link::GdbAttach,
 }
 
 impl Engine {
@@ -226,6 +231,7 @@ impl Engine {
             last_checkpoint: 0,
             checkpoint_cost: 0.01,
             seq: 0,
+            gdb: Default::default(),
         }
     }
 
@@ -233,12 +239,13 @@ impl Engine {
         let mut last_publish = Instant::now();
         let mut next_view = last_publish;
         loop {
-            let busy = self.running || self.pending;
-            // Wait for a command when idle; only peek while running.
+            let busy = self.running || self.pending || self.gdb_running();
+            // Wait for a command when idle; only peek while running (or listening for gdb).
+            let idle_wait = if self.gdb.active() { 20 } else { 250 };
             let first = if busy {
                 rx.try_recv().ok()
             } else {
-                match rx.recv_timeout(Duration::from_millis(250)) {
+                match rx.recv_timeout(Duration::from_millis(idle_wait)) {
                     Ok(c) => Some(c),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => return,
@@ -262,12 +269,13 @@ impl Engine {
                 self.slice_once();
                 changed = true;
             }
+            changed |= self.poll_gdb();
             self.sample_mips();
             // While running: RUNNING_VIEWS_PER_SECOND, on a fixed schedule (a late view
             // does not push the next ones back); when paused: at once after a command;
             // idle: a heartbeat twice a second.
             let now = Instant::now();
-            let busy = self.running || self.pending;
+            let busy = self.running || self.pending || self.gdb_running();
             let publish = if changed {
                 !busy || now >= next_view
             } else {
@@ -343,6 +351,34 @@ impl Engine {
         if self.speed.is_some() {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    fn gdb_running(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| self.gdb.running(s))
+    }
+
+    /// Serves an attached gdb (its stops show in the window like the window's own).
+    fn poll_gdb(&mut self) -> bool {
+        let Some(s) = self.session.as_mut() else {
+            return false;
+        };
+        if !self.gdb.active() {
+            return false;
+        }
+        let was_attached = self.gdb.attached();
+        let (changed, stop) = self.gdb.poll(s, self.slice.min(200_000));
+        if self.gdb.attached() && !was_attached {
+            // gdb takes the machine stopped, as it expects.
+            self.running = false;
+            self.pending = false;
+            s.cancel_goal();
+            self.status = self.gdb.describe().unwrap_or_default();
+        }
+        if let Some(stop) = stop {
+            self.status = view::stop_text(&stop);
+            self.take_serial();
+        }
+        changed
     }
 
     /// Instructions between checkpoints running flat out: as often as keeps their cost
@@ -437,6 +473,21 @@ impl Engine {
     }
 
     fn handle(&mut self, c: Command) {
+        let gdb_has_it = self.gdb.attached()
+            && matches!(
+                c,
+                Command::Run
+                    | Command::Step
+                    | Command::StepOver
+                    | Command::StepOut
+                    | Command::StepBack
+                    | Command::RunTo(_)
+                    | Command::GoTo(_)
+            );
+        if gdb_has_it {
+            self.status = "gdb is attached: run and step from gdb (Pause interrupts it)".into();
+            return;
+        }
         match c {
             Command::Run => {
                 if self.session.is_some() {
@@ -459,6 +510,7 @@ impl Engine {
                 self.running = false;
                 self.pending = false;
                 if let Some(s) = self.session.as_mut() {
+                    self.gdb.interrupt(s);
                     s.cancel_goal();
                     // Pay the replay now, so the first step back is instant.
                     s.densify();
@@ -546,6 +598,11 @@ impl Engine {
                     self.prev_cpu = self.session.as_ref().map(|s| s.m.inspect().cpu());
                 }
             }
+            Command::AttachGdb(Some(addr)) => match self.gdb.enable(addr) {
+                Ok(()) => self.status = self.gdb.describe().unwrap_or_default(),
+                Err(e) => self.error = Some(e),
+            },
+            Command::AttachGdb(None) => self.gdb.disable(self.session.as_mut()),
             Command::Quit => {}
         }
     }
@@ -564,6 +621,8 @@ impl Engine {
         };
         match load_bytes_with(&bytes, cmdline) {
             Ok(m) => {
+                // gdb's view of the old machine ends with it (it may attach again).
+                self.gdb.detach(self.session.as_mut());
                 self.symbols = Arc::new(Symbols::from_elf(&bytes));
                 // A new session takes a checkpoint of all RAM: the first estimate of the cost.
                 let t = Instant::now();
@@ -610,9 +669,10 @@ impl Engine {
         let v = View {
             seq: self.seq,
             image: self.image.clone(),
-            running: self.running || self.pending,
+            running: self.running || self.pending || self.gdb_running(),
             status: self.status.clone(),
             pending: (self.pending && !self.pending_what.is_empty()).then_some(self.pending_what),
+            gdb: self.gdb.describe(),
             error: self.error.clone(),
             serial: self.serial_shared.clone(),
             mips: self.mips,
