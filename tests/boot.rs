@@ -252,6 +252,35 @@ fn tiny_rom() -> Vec<u8> {
     rom
 }
 
+/// `traplab run IMAGE` decides what IMAGE is with `traplab::boot::detect` (the GUI uses the
+/// same function): a ROM image given as IMAGE boots like `--bios`, and bytes that are no
+/// known kind get one line that says so.
+#[test]
+fn run_detects_the_image_kind() {
+    let p = tmp("detect-rom.bin");
+    std::fs::write(&p, tiny_rom()).unwrap();
+    let o = run(&["run".into(), p.display().to_string()], None);
+    assert_eq!((o.stdout.as_str(), o.status), ("ROM\n", Some(0x43)), "{}", o.stderr);
+    std::fs::write(&p, b"plain text, no signature").unwrap();
+    let o = run(&["run".into(), p.display().to_string()], None);
+    assert_eq!(o.status, Some(2));
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("not a Multiboot kernel, a boot sector")
+            && o.stderr.contains("--boot flat"),
+        "{}",
+        o.stderr
+    );
+    // 55 AA at 510 in a file that is not whole sectors.
+    let mut d = vec![0u8; 700];
+    d[510..512].copy_from_slice(&[0x55, 0xAA]);
+    std::fs::write(&p, d).unwrap();
+    let o = run(&["run".into(), p.display().to_string()], None);
+    assert_eq!(o.status, Some(2));
+    assert!(o.stderr.contains("512-byte sectors"), "{}", o.stderr);
+    std::fs::remove_file(&p).ok();
+}
+
 #[test]
 fn bios_rom_runs_from_the_reset_vector() {
     let p = tmp("rom.bin");

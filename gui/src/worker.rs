@@ -8,7 +8,7 @@ use crate::view::{self, View, ViewRequest};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use traplab::boot::{boot, BootKind};
+use traplab::boot::{boot, BootKind, ImageKind};
 use traplab::debug::session::{Input, Session, Stop, Watchpoint};
 use traplab::machine::{Machine, MachineConfig, RunExit};
 
@@ -116,8 +116,9 @@ pub fn machine_config() -> MachineConfig {
     MachineConfig::default()
 }
 
-/// Boots an image file's bytes: a Traplab snapshot, an ELF / Multiboot kernel, or a disk
-/// image whose sector 0 ends in 55 AA (booted by the built-in BIOS).
+/// Boots an image file's bytes: a Traplab snapshot, or what `traplab::boot::detect` finds
+/// (a Multiboot kernel, a disk image whose sector 0 ends in 55 AA booted by the built-in
+/// BIOS, or a ROM image started at the reset vector).
 pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
     load_bytes_with(bytes, "")
 }
@@ -127,14 +128,14 @@ pub fn load_bytes_with(bytes: &[u8], cmdline: &str) -> Result<Machine, String> {
     if bytes.starts_with(traplab::snapshot::MAGIC) {
         return traplab::snapshot::restore(bytes).map_err(|e| e.to_string());
     }
-    let elf = bytes.starts_with(b"\x7fELF");
-    let kind = if !elf && bytes.len() >= 512 && bytes[510] == 0x55 && bytes[511] == 0xAA {
-        BootKind::Disk
-    } else {
-        BootKind::Multiboot {
+    // The same rules as the CLI's `--boot auto`.
+    let kind = match traplab::boot::detect(bytes).map_err(|e| e.to_string())? {
+        ImageKind::Multiboot => BootKind::Multiboot {
             cmdline: cmdline.to_string(),
             modules: vec![],
-        }
+        },
+        ImageKind::BootSector => BootKind::Disk,
+        ImageKind::Rom => BootKind::Firmware,
     };
     boot(machine_config(), bytes, &kind).map_err(|e| e.to_string())
 }
@@ -767,6 +768,11 @@ mod tests {
         let snap = traplab::snapshot::save(&m);
         assert_eq!(load_bytes(&snap).unwrap().pc(), 0x7C00);
         assert!(load_bytes(b"hello, I am not a kernel").is_err());
+        // The same detector as the CLI: a ROM image boots at the reset vector.
+        let rom = load_bytes(&traplab::boot::rom::builtin()).unwrap();
+        assert_eq!(rom.pc(), 0xFFFF_FFF0);
+        let e = load_bytes(&[0x55; 700]).err().unwrap();
+        assert_eq!(e, traplab::boot::DetectError::Unknown.to_string());
         assert!(
             load_bytes(&snap[..snap.len() / 2]).is_err(),
             "truncated snapshot"

@@ -3,9 +3,12 @@
 //! the reset vector (`rom`). Loaders only set up machine state; they must not run the machine.
 
 pub mod bios;
+pub mod detect;
 pub mod disk;
 pub mod multiboot;
 pub mod rom;
+
+pub use detect::{detect, DetectError, ImageKind};
 
 use thiserror::Error;
 

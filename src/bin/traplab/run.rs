@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use traplab::boot::{self, multiboot::Module, BootKind};
+use traplab::boot::{self, multiboot::Module, BootKind, ImageKind};
 use traplab::machine::{Machine, MachineConfig, RunExit};
 use traplab::snapshot;
 
@@ -24,8 +24,8 @@ const STDOUT: &str = "cannot write to standard output";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BootMode {
-    /// Multiboot if the image has a Multiboot header, else a disk boot if it is a raw
-    /// image ending its first sector in 55 AA, else Multiboot (which explains the failure).
+    /// By content (`traplab::boot::detect`): a Multiboot kernel, a disk whose first sector
+    /// ends in 55 AA, or a ROM image; anything else is an error that says why.
     Auto,
     /// A Multiboot v1 kernel.
     Multiboot,
@@ -212,8 +212,7 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
             // sections that are not loaded, for kernels).
             let max = |head: &[u8]| match a.boot {
                 BootMode::Auto
-                    if !has_multiboot_header(head)
-                        && head.get(510..512) == Some(&[0x55, 0xAA][..]) =>
+                    if boot::detect::detect_head(head) == Some(ImageKind::BootSector) =>
                 {
                     boot::disk::MAX_IMAGE
                 }
@@ -228,12 +227,21 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
         _ => bail!("no image given (try `traplab run samples/hello/hello.elf`)"),
     };
     let mode = match a.boot {
-        BootMode::Auto
-            if !has_multiboot_header(&image) && boot::disk::has_boot_signature(&image) =>
-        {
-            BootMode::Disk
-        }
-        BootMode::Auto => BootMode::Multiboot,
+        BootMode::Auto => match boot::detect(&image) {
+            Ok(ImageKind::Multiboot) => BootMode::Multiboot,
+            Ok(ImageKind::BootSector) => BootMode::Disk,
+            Ok(ImageKind::Rom) => {
+                if !a.modules.is_empty() {
+                    bail!(
+                        "--module is for Multiboot kernels; {} is a ROM image",
+                        img_path.display()
+                    );
+                }
+                return boot::boot(cfg, &image, &BootKind::Firmware)
+                    .with_context(|| format!("{opt} {}", img_path.display()));
+            }
+            Err(e) => bail!("{opt} {}: {e}", img_path.display()),
+        },
         m => m,
     };
     let kind = match mode {
@@ -299,16 +307,6 @@ fn load_snapshot(p: &Path) -> Result<Machine> {
         bail!("{}: is a directory", name());
     }
     snapshot::restore_from(std::io::BufReader::new(f)).with_context(name)
-}
-
-/// A Multiboot v1 header in the first 8 KiB (on a 4-byte boundary, checksum right).
-fn has_multiboot_header(img: &[u8]) -> bool {
-    let n = img.len().min(8192);
-    let rd = |o: usize| u32::from_le_bytes([img[o], img[o + 1], img[o + 2], img[o + 3]]);
-    (0..n.saturating_sub(11)).step_by(4).any(|o| {
-        rd(o) == boot::multiboot::MAGIC
-            && rd(o).wrapping_add(rd(o + 4)).wrapping_add(rd(o + 8)) == 0
-    })
 }
 
 /// The file that holds the machine's disk, for `--writable`.
