@@ -202,7 +202,11 @@ impl TraplabApp {
                     if self.lessons.small {
                         egui::ScrollArea::vertical()
                             .id_salt("lesson-all")
+                            .auto_shrink([false, false])
                             .show(ui, |ui| {
+                                // Text wraps at the panel's width, not at the widest row.
+                                let w = ui.available_width();
+                                ui.set_max_width(w);
                                 self.lessons
                                     .ui(ui, self.lang, &view, &mut cmds, &mut self.panels)
                             });

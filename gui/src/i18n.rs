@@ -259,11 +259,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("do_it", "Do it", "Hazlo"),
     ("playing", "Playing…", "Reproduciendo…"),
     ("space", "Space", "Espacio"),
-    (
-        "seconds_per_instr",
-        "s per instruction",
-        "s por instrucción",
-    ),
+    ("seconds_per_instr", "s/instr.", "s/instr."),
     ("autoplay", "Auto-play", "Reproducción automática"),
     ("close", "Close", "Cerrar"),
     // Errors and stops

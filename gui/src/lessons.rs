@@ -276,7 +276,7 @@ impl LessonPlayer {
             });
         });
         egui::ComboBox::from_label(tr(lang, "lesson"))
-            .width(ui.available_width() - 80.0)
+            .width((ui.available_width() - 65.0).max(60.0))
             .selected_text(title(&LESSONS[self.lesson.min(LESSONS.len() - 1)], lang))
             .show_ui(ui, |ui| {
                 for (i, l) in LESSONS.iter().enumerate() {
@@ -292,7 +292,7 @@ impl LessonPlayer {
         let lesson = &LESSONS[self.lesson.min(LESSONS.len() - 1)];
         let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
         let bw = ((ui.available_width() - 16.0) / 3.0).max(40.0);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui
                 .add_enabled(
                     self.step > 0,
@@ -327,6 +327,8 @@ impl LessonPlayer {
             }
         });
         ui.horizontal_wrapped(|ui| {
+            // Narrow enough for a narrow panel (the slider and its text are one widget).
+            ui.spacing_mut().slider_width = (ui.available_width() * 0.3).max(30.0);
             ui.add(
                 egui::Slider::new(&mut self.delay, 0.0..=2.0)
                     .step_by(0.1)

@@ -16,7 +16,7 @@ pub mod worker;
 
 pub use app::TraplabApp;
 
-/// Command line: `[IMAGE] [--run] [--lesson] [--cmdline TEXT]`. The image defaults to
+/// Command line: `[IMAGE] [--run] [--lesson] [--zoom F] [--cmdline TEXT]`. The image defaults to
 /// minios; `--cmdline` is its Multiboot command line.
 pub struct Args {
     pub image: String,
@@ -25,6 +25,8 @@ pub struct Args {
     pub cmdline: String,
     pub run: bool,
     pub lesson: bool,
+    /// `--zoom F`: the starting zoom (1 = 100%).
+    pub zoom: f32,
 }
 
 pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
@@ -34,6 +36,7 @@ pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
         cmdline: String::new(),
         run: false,
         lesson: false,
+        zoom: 1.0,
     };
     let mut args = args;
     while let Some(s) = args.next() {
@@ -41,6 +44,13 @@ pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
             "--run" => a.run = true,
             "--lesson" => a.lesson = true,
             "--cmdline" => a.cmdline = args.next().unwrap_or_default(),
+            "--zoom" => {
+                a.zoom = args
+                    .next()
+                    .and_then(|z| z.parse().ok())
+                    .filter(|z: &f32| (0.5..=3.0).contains(z))
+                    .unwrap_or(1.0)
+            }
             _ => {
                 a.image = s;
                 a.image_given = true;
@@ -132,6 +142,7 @@ pub fn run() -> anyhow::Result<()> {
                 app.send(worker::Command::Run);
             }
             app.lessons.open = args.lesson;
+            app.set_zoom(&cc.egui_ctx, args.zoom);
             Ok(Box::new(Window {
                 app,
                 meter: fps_seconds.map(fps::FpsMeter::new),

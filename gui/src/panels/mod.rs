@@ -148,7 +148,7 @@ impl Panels {
                 t
             }
         };
-        let room = ui.available_width() / (ui.text_style_height(&egui::TextStyle::Button) * 5.5)
+        let room = ui.available_width() / (ui.text_style_height(&egui::TextStyle::Button) * 4.2)
             >= ids.len() as f32;
         let bar = ui
             .horizontal(|ui| {
