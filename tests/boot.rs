@@ -260,7 +260,12 @@ fn run_detects_the_image_kind() {
     let p = tmp("detect-rom.bin");
     std::fs::write(&p, tiny_rom()).unwrap();
     let o = run(&["run".into(), p.display().to_string()], None);
-    assert_eq!((o.stdout.as_str(), o.status), ("ROM\n", Some(0x43)), "{}", o.stderr);
+    assert_eq!(
+        (o.stdout.as_str(), o.status),
+        ("ROM\n", Some(0x43)),
+        "{}",
+        o.stderr
+    );
     std::fs::write(&p, b"plain text, no signature").unwrap();
     let o = run(&["run".into(), p.display().to_string()], None);
     assert_eq!(o.status, Some(2));

@@ -23,17 +23,7 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("bench: callret", "samples/bench/callret.elf"),
 ];
 
-/// Resolves a sample path against the repository root (works from any working directory
-/// when run through cargo; falls back to the relative path).
-pub fn sample_path(rel: &str) -> String {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let p = std::path::Path::new(root).join(rel);
-    if p.exists() {
-        p.to_string_lossy().into_owned()
-    } else {
-        rel.to_string()
-    }
-}
+pub use crate::images::sample_path;
 
 /// Where the last frame put each area (in points), for tests and for the layout's own
 /// checks.
@@ -52,11 +42,7 @@ pub struct Layout {
     pub disasm_list: egui::Rect,
 }
 
-/// A path as the user would type it: relative to the repository for the samples.
-pub fn display_path(p: &str) -> String {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../");
-    p.strip_prefix(root).unwrap_or(p).to_string()
-}
+pub use crate::images::display_path;
 
 fn mono_status(running: bool, pc: Option<u32>, mips: f64) -> RichText {
     let mut s = match pc {
@@ -266,6 +252,11 @@ impl TraplabApp {
             self.shown_image = self.view.image.clone();
             if !self.view.image.is_empty() {
                 self.path_text = display_path(&self.view.image);
+                ui.ctx()
+                    .send_viewport_cmd(egui::ViewportCommand::Title(format!(
+                        "Traplab - {}",
+                        crate::images::clean_name(&self.view.image)
+                    )));
             }
         }
         for c in cmds {

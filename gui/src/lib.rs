@@ -8,6 +8,7 @@ pub mod app;
 pub mod fps;
 pub mod gdb_link;
 pub mod i18n;
+pub mod images;
 pub mod lessons;
 pub mod panels;
 pub mod symbols;
@@ -31,7 +32,7 @@ pub struct Args {
 
 pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
     let mut a = Args {
-        image: app::sample_path("samples/minios/minios.elf"),
+        image: images::default_image(),
         image_given: false,
         cmdline: String::new(),
         run: false,
@@ -112,14 +113,22 @@ pub fn run() -> anyhow::Result<()> {
         if !args.image_given {
             args.image = app::sample_path(fps::DEFAULT_IMAGE);
             args.cmdline = fps::DEFAULT_CMDLINE.to_string();
+            if !std::path::Path::new(&args.image).is_file() {
+                // Away from the samples: the embedded minios's CPU-bound demo.
+                args.image = images::BUILTIN_MINIOS.to_string();
+                args.cmdline = "autorun=cpu".to_string();
+            }
         }
         args.run = true;
-        let bytes = std::fs::read(&args.image)?;
+        let bytes =
+            images::read(&args.image).map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
         let h = fps::headless_mips(&bytes, &args.cmdline, secs.min(5.0))
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.image))?;
         println!(
             "measuring {} {:?} for {secs} s; headless {:.1} MIPS",
-            args.image, args.cmdline, h.mips
+            images::clean_name(&args.image),
+            args.cmdline,
+            h.mips
         );
         headless_mips = Some(h);
     }

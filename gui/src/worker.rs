@@ -609,7 +609,7 @@ impl Engine {
     }
 
     fn load(&mut self, path: &str) {
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::images::read(path) {
             Ok(b) => b,
             Err(e) => {
                 self.error = Some(format!("{path}: {e}"));
@@ -637,7 +637,7 @@ impl Engine {
                 self.last_checkpoint = 0;
                 self.prev_cpu = None;
                 self.error = None;
-                self.status = format!("{path}: loaded");
+                self.status = format!("{}: loaded", crate::images::clean_name(path));
                 self.sample_icount = 0;
             }
             Err(e) => self.error = Some(format!("{path}: {e}")),
@@ -739,6 +739,21 @@ mod tests {
             back.machine.as_ref().unwrap().oldest < n / 2,
             "checkpoints from early in the run are kept"
         );
+    }
+
+    #[test]
+    fn the_embedded_minios_loads_under_its_clean_name() {
+        let w = Worker::start_with(Some(crate::images::BUILTIN_MINIOS), "", Box::new(|| {}));
+        let v = wait_view(&w, "loaded", |v| v.machine.is_some());
+        assert_eq!(v.status, "minios: loaded");
+        assert_eq!(v.image, crate::images::BUILTIN_MINIOS);
+        assert!(v.symbols.address_of("_end").is_some(), "minios's symbols");
+        // A file path shows by its name too, not its directory.
+        w.send(Command::Load(crate::app::sample_path(
+            "samples/hello/hello.elf",
+        )));
+        let v = wait_view(&w, "hello", |v| v.status.starts_with("hello"));
+        assert_eq!(v.status, "hello: loaded");
     }
 
     #[test]
