@@ -11,7 +11,8 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-/// Chapters that mirror the course notes (`notes/virtualizacion.md`), in their order.
+/// Chapters that mirror the course notes on virtualization (kept outside this repository;
+/// see `workbook/README.md`), in their order.
 const NOTES_CHAPTERS: &[(&str, &str)] = &[
     ("01-que-es.md", "¿Qué es la virtualización?"),
     ("02-como-funciona.md", "¿Cómo funciona?"),

@@ -1,7 +1,7 @@
 //! Robustness: random bytes run as guest code, in real mode and in 32-bit protected mode
 //! (with an IDT whose handlers IRET or halt), for a bounded number of instructions. The
-//! host must never panic or hang: every outcome is guest state (DESIGN.md, "The emulator
-//! core").
+//! host must never panic or hang: every outcome is guest state (exceptions, double fault,
+//! triple fault), as the README's "What is inside" promises.
 
 mod common;
 use common::*;

@@ -5,7 +5,7 @@
 //! CS base or linear alias (07C0:0000 and 0000:7C00) must be decoded again.
 //! A block never crosses a page, so invalidating a written page drops every block that could
 //! hold stale bytes. Owns lookup and invalidation; building blocks needs memory and lives in
-//! `machine::run` (see `build_block`).
+//! the dispatch loop's block fetch (`machine::fetch::fetch`).
 
 use crate::cpu::insn::Insn;
 use rustc_hash::FxHashMap;

@@ -1,6 +1,6 @@
 //! `traplab`: the headless command line of Traplab.
-//! Subcommands: `run` (boot an image, serial on stdio), `vectors` (CPU test vectors),
-//! `bench` (guest MIPS table), `disasm` (disassemble guest code).
+//! Subcommands: `run` (boot an image, serial on stdio; `--gdb` serves a GDB remote target),
+//! `vectors` (CPU test vectors), `bench` (guest MIPS table).
 //! Bad input gets one clear line on stderr and exit status 2, never a panic.
 
 mod bench;
