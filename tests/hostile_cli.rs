@@ -655,3 +655,22 @@ mod flags {
         }
     }
 }
+
+/// A disk image is held once: a 768 MiB image without the boot signature is read and
+/// refused under a 1.25 GiB address-space limit (it was copied three times: 2.3 GiB).
+#[test]
+fn disk_image_is_held_once() {
+    let d = dir("once");
+    let img = d.join("nosig.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(768 << 20)
+        .unwrap(); // sparse
+    let o = run_sh(
+        "ulimit -v 1310720",
+        &["run", "--boot", "disk", img.to_str().unwrap()],
+        None,
+    );
+    assert_clean_error(&o, &["nosig.img", "55 AA"]);
+    std::fs::remove_dir_all(&d).ok();
+}
