@@ -289,6 +289,7 @@ fn unwritable_disk_fails_before_booting() {
     std::fs::set_permissions(&disk, perms).unwrap();
     if std::fs::OpenOptions::new().write(true).open(&disk).is_ok() {
         eprintln!("unwritable_disk_fails_before_booting: running as root, nothing to check");
+        std::fs::remove_dir_all(&d).ok();
         return;
     }
     let o = run(&[
@@ -299,6 +300,7 @@ fn unwritable_disk_fails_before_booting() {
         disk.to_str().unwrap(),
     ]);
     assert_clean_error(&o, &["--writable", "ro.img"]);
+    std::fs::remove_dir_all(&d).ok();
 }
 
 /// Endless or huge inputs are read only as far as their format allows, under a 1 GiB
