@@ -6,6 +6,7 @@
 //! are on gdb's own output. Every wait has a timeout, so a broken stub fails, never hangs.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -293,6 +294,40 @@ fn gdb_interrupts_a_running_guest_and_gets_errors_for_unmapped_memory() {
     assert!(out.contains("exit ledger: empty"), "{ctx}");
     assert!(out.contains("unknown monitor command `nonsense`"), "{ctx}");
     assert!(stderr.contains("gdb killed the guest"), "{ctx}");
+}
+
+#[test]
+fn with_no_wait_the_guest_runs_before_gdb_attaches() {
+    let stub = Stub::start("samples/minios/minios.elf", &["--gdb-no-wait"]);
+    // minios boots to its prompt on its own, before any gdb.
+    let mut stdout = String::new();
+    let t0 = Instant::now();
+    let mut out = stub_stdout(&stub);
+    while !stdout.contains("minios> ") {
+        assert!(t0.elapsed() < TIMEOUT, "no prompt without gdb: {stdout}");
+        let mut buf = [0u8; 256];
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "traplab ended: {stdout}");
+        stdout.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let out = gdb_batch(
+        "samples/minios/minios.elf",
+        stub.port,
+        &["monitor icount", "kill"],
+    );
+    let n: u64 = out
+        .split("instructions retired: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no icount in {out}"));
+    assert!(n > 1_000_000, "{out}");
+}
+
+/// The stub's stdout, read while it runs.
+fn stub_stdout(stub: &Stub) -> std::fs::File {
+    let fd = stub.child.stdout.as_ref().unwrap();
+    std::fs::File::from(fd.as_fd().try_clone_to_owned().unwrap())
 }
 
 #[test]

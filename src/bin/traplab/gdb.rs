@@ -41,6 +41,8 @@ pub fn main(a: &crate::run::RunArgs, m: Machine) -> Result<u8> {
     let listener =
         gdb_link::listen(addr).with_context(|| format!("cannot listen for gdb on {addr}"))?;
     let local = listener.local_addr()?;
+    let started = std::time::Instant::now();
+    let icount0 = m.icount();
     let mut s = Session::new(m);
     s.checkpoint_every = CHECKPOINT_EVERY;
     let serial = serial_input(a)?;
@@ -115,7 +117,10 @@ pub fn main(a: &crate::run::RunArgs, m: Machine) -> Result<u8> {
         eprintln!("state hash: {h:016x} at instruction {}", s.icount());
     }
     if a.stats {
-        eprint!("{}", crate::report::stats_text(&s.m, s.icount(), 0.0));
+        eprint!(
+            "{}",
+            crate::report::stats_text(&s.m, s.icount() - icount0, started.elapsed().as_secs_f64())
+        );
     }
     Ok(status)
 }
