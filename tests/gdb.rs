@@ -185,6 +185,11 @@ fn gdb_breaks_steps_watches_and_sees_the_exit() {
             "hbreak serial_putc",
             "continue",
             "delete",
+            "print $pc",
+            "reverse-stepi",
+            "print $pc",
+            "stepi",
+            "print $pc",
             "monitor cr",
             "monitor walk 0x100000",
             "continue",
@@ -233,6 +238,12 @@ fn gdb_breaks_steps_watches_and_sees_the_exit() {
     // A hardware breakpoint.
     assert!(out.contains("Hardware assisted breakpoint 4"), "{ctx}");
     assert!(out.contains(" in serial_putc ()"), "{ctx}");
+    // reverse-stepi goes back one instruction (the session replays from a checkpoint) and
+    // stepi comes forward to the same place.
+    let (at, back, again) = (value(&out, 7), value(&out, 8), value(&out, 9));
+    assert!(at.contains("serial_putc"), "{ctx}");
+    assert_ne!(back, at, "reverse-stepi did not move: {ctx}");
+    assert_eq!(again, at, "{ctx}");
     // monitor commands.
     assert!(out.contains("cr0  0x00000011  [PE ET]"), "{ctx}");
     assert!(out.contains("paging is off (CR0.PG = 0)"), "{ctx}");

@@ -11,6 +11,7 @@ use super::session::{Session, Watchpoint};
 use crate::cpu::exec::segload::load_seg;
 use crate::mmu::segment::{CS, DS, ES, FS, GS, SS};
 use gdbstub::common::Signal;
+use gdbstub::target::ext::base::reverse_exec::{ReverseStep, ReverseStepOps};
 use gdbstub::target::ext::base::singlethread::{
     SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
     SingleThreadSingleStepOps,
@@ -42,6 +43,8 @@ pub enum Resume {
     Stopped,
     Continue,
     Step,
+    /// One instruction backwards (gdb's `reverse-stepi`), by the session's replay.
+    StepBack,
 }
 
 /// The gdb side's bookkeeping inside a `Session`: what to do next and which breakpoints and
@@ -223,6 +226,17 @@ impl SingleThreadResume for Session {
 
     fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
         Some(self)
+    }
+
+    fn support_reverse_step(&mut self) -> Option<ReverseStepOps<'_, (), Self>> {
+        Some(self)
+    }
+}
+
+impl ReverseStep<()> for Session {
+    fn reverse_step(&mut self, _tid: ()) -> Result<(), Self::Error> {
+        self.gdb.resume = Resume::StepBack;
+        Ok(())
     }
 }
 

@@ -276,11 +276,11 @@ impl<C: Connection + Clone> GdbServer<C> {
         if !self.running(s) {
             return None;
         }
-        let stepping = s.gdb.resume == Resume::Step;
-        let mut stop = if stepping {
-            s.step()
-        } else {
-            s.advance(budget)
+        let stepping = matches!(s.gdb.resume, Resume::Step | Resume::StepBack);
+        let mut stop = match s.gdb.resume {
+            Resume::Step => s.step(),
+            Resume::StepBack => s.step_back(),
+            _ => s.advance(budget),
         };
         let reason = match stop {
             Stop::Done if stepping => Reason::DoneStep,
@@ -314,7 +314,11 @@ impl<C: Connection + Clone> GdbServer<C> {
                 }
             }
             Stop::Machine(x) => ended_reason(x),
-            Stop::TooFarBack { .. } => Reason::DoneStep,
+            // History ends here: gdb says "No more reverse-execution history".
+            Stop::TooFarBack { .. } => Reason::ReplayLog {
+                tid: None,
+                pos: gdbstub::target::ext::base::reverse_exec::ReplayLogPosition::Begin,
+            },
         };
         self.report(s, reason);
         // Keep the precise end (gdb's state machine only knows an exit code or signal).
