@@ -120,7 +120,8 @@ impl Target for Session {
 
 impl SingleThreadBase for Session {
     fn read_registers(&mut self, regs: &mut X86CoreRegs) -> TargetResult<(), Self> {
-        let c = &self.m.core.cpu;
+        // Read through the inspection API, like every other front end.
+        let c = self.m.inspect().cpu();
         let g = &c.gpr;
         // gdb's i386 order: eax ecx edx ebx esp ebp esi edi (the encoding order too).
         regs.eax = g[0];
@@ -132,8 +133,8 @@ impl SingleThreadBase for Session {
         regs.esi = g[6];
         regs.edi = g[7];
         regs.eip = c.eip;
-        regs.eflags = c.flags.get();
-        let s = |k: usize| c.seg[k].sel as u32;
+        regs.eflags = c.eflags;
+        let s = |k: usize| c.seg[k].selector as u32;
         regs.segments.cs = s(CS);
         regs.segments.ss = s(SS);
         regs.segments.ds = s(DS);

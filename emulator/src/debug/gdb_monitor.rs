@@ -63,7 +63,7 @@ fn parse_num(a: &str) -> Option<u32> {
 }
 
 fn control_regs(s: &Session) -> String {
-    let c = &s.m.core.cpu;
+    let c = s.m.inspect().cpu();
     let bits = |v: u32, names: &[(u32, &str)]| {
         let on: Vec<&str> = names
             .iter()
@@ -98,10 +98,20 @@ fn control_regs(s: &Session) -> String {
         (cr4::PCE, "PCE"),
     ];
     let mut o = String::new();
-    let _ = writeln!(o, "cr0  {:#010x}  [{}]", c.cr0, bits(c.cr0, &cr0_names));
-    let _ = writeln!(o, "cr2  {:#010x}", c.cr2);
-    let _ = writeln!(o, "cr3  {:#010x}", c.cr3);
-    let _ = writeln!(o, "cr4  {:#010x}  [{}]", c.cr4, bits(c.cr4, &cr4_names));
+    let _ = writeln!(
+        o,
+        "cr0  {:#010x}  [{}]",
+        c.control.cr0,
+        bits(c.control.cr0, &cr0_names)
+    );
+    let _ = writeln!(o, "cr2  {:#010x}", c.control.cr2);
+    let _ = writeln!(o, "cr3  {:#010x}", c.control.cr3);
+    let _ = writeln!(
+        o,
+        "cr4  {:#010x}  [{}]",
+        c.control.cr4,
+        bits(c.control.cr4, &cr4_names)
+    );
     let _ = writeln!(
         o,
         "gdtr base {:#010x} limit {:#06x}",
@@ -115,26 +125,26 @@ fn control_regs(s: &Session) -> String {
     let _ = writeln!(
         o,
         "ldtr {:#06x} base {:#010x} limit {:#x}",
-        c.ldtr.sel, c.ldtr.base, c.ldtr.limit
+        c.ldtr.selector, c.ldtr.base, c.ldtr.limit
     );
     let _ = writeln!(
         o,
         "tr   {:#06x} base {:#010x} limit {:#x}",
-        c.tr.sel, c.tr.base, c.tr.limit
+        c.tr.selector, c.tr.base, c.tr.limit
     );
     let _ = writeln!(o, "efer {:#x}", c.msr.efer);
-    let _ = write!(o, "cpl {}  mode {}", c.cpl, c.mode_name());
+    let _ = write!(o, "cpl {}  mode {}", c.cpl, c.mode.name());
     o
 }
 
 fn walk(s: &Session, lin: u32, write: bool, user: bool) -> String {
-    let c = &s.m.core;
+    let insp = s.m.inspect();
     let acc = Access {
         write,
         user,
         fetch: false,
     };
-    let r = paging::explain(&c.mem, c.cpu.cr0, c.cpu.cr3, c.cpu.cr4, lin, acc);
+    let r = insp.walk(lin, acc);
     let mut o = String::new();
     let what = match (user, write) {
         (false, false) => "supervisor read",
@@ -150,7 +160,7 @@ fn walk(s: &Session, lin: u32, write: bool, user: bool) -> String {
         );
         return o;
     }
-    let _ = writeln!(o, "cr3 {:#010x}", c.cpu.cr3);
+    let _ = writeln!(o, "cr3 {:#010x}", insp.control().cr3);
     for st in &r.steps {
         let _ = writeln!(
             o,
@@ -173,19 +183,19 @@ fn walk(s: &Session, lin: u32, write: bool, user: bool) -> String {
 }
 
 fn events(s: &Session, n: usize) -> String {
-    let ev = &s.m.core.events;
-    if ev.events.is_empty() {
+    let ev = s.m.inspect().events();
+    if ev.is_empty() {
         return "event log: empty".into();
     }
-    let skip = ev.events.len().saturating_sub(n);
+    let skip = ev.len().saturating_sub(n);
     let mut o = String::new();
     let _ = writeln!(
         o,
         "last {} of {} events (instruction count, CS:EIP, event):",
-        ev.events.len() - skip,
-        ev.total
+        ev.len() - skip,
+        ev.total()
     );
-    for e in ev.events.iter().skip(skip) {
+    for e in ev.iter().skip(skip) {
         let _ = writeln!(
             o,
             "{:>12} {:04x}:{:08x} {:?}",
