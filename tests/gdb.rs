@@ -352,3 +352,19 @@ fn gdb_flag_rejects_a_malformed_address_with_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not [ADDR:]PORT"), "{err}");
 }
+
+/// `--gdb` queues all serial input before the guest runs: an endless input is refused with
+/// one line (it used to be read whole, so `--input /dev/zero` grew without bound).
+#[cfg(unix)]
+#[test]
+fn gdb_refuses_an_endless_serial_input() {
+    let out = Command::new(BIN)
+        .args(["run", "--gdb", "127.0.0.1:0", "--input", "/dev/zero"])
+        .arg(root().join("samples/hello/hello.elf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--input /dev/zero: more than 16 MiB"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

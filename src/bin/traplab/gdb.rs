@@ -131,15 +131,36 @@ fn attach(stream: std::net::TcpStream, s: &mut Session) -> Result<GdbLink> {
     Ok(l)
 }
 
-/// COM1 input: `--input FILE`, or stdin when it is not a terminal (all of it, at once).
+/// The most serial input `--gdb` takes: the session queues it all before the guest runs
+/// (`traplab run` without `--gdb` streams it instead), so `yes | traplab run --gdb ...` or
+/// `--input /dev/zero` must end with an error, not exhaust the host's memory.
+const MAX_GDB_INPUT: u64 = 16 << 20;
+
+/// COM1 input: `--input FILE`, or stdin when it is not a terminal (all of it, at once, up to
+/// `MAX_GDB_INPUT` bytes).
 fn serial_input(a: &crate::run::RunArgs) -> Result<Vec<u8>> {
     let mut data = Vec::new();
-    if let Some(p) = &a.input {
-        data = std::fs::read(p).with_context(|| format!("cannot read input {}", p.display()))?;
+    let what = if let Some(p) = &a.input {
+        let f = std::fs::File::open(p)
+            .with_context(|| format!("--input {}: cannot open", p.display()))?;
+        f.take(MAX_GDB_INPUT + 1)
+            .read_to_end(&mut data)
+            .with_context(|| format!("--input {}: cannot read", p.display()))?;
+        format!("--input {}", p.display())
     } else if !std::io::stdin().is_terminal() {
         std::io::stdin()
+            .take(MAX_GDB_INPUT + 1)
             .read_to_end(&mut data)
-            .context("cannot read stdin")?;
+            .context("standard input: cannot read")?;
+        "standard input".to_string()
+    } else {
+        return Ok(data);
+    };
+    if data.len() as u64 > MAX_GDB_INPUT {
+        anyhow::bail!(
+            "{what}: more than {} MiB of serial input; with --gdb the input is queued at once",
+            MAX_GDB_INPUT >> 20
+        );
     }
     Ok(data)
 }
