@@ -17,12 +17,40 @@ static MINIOS: &[u8] = include_bytes!(concat!(
     "/../samples/minios/minios.elf"
 ));
 
-/// The bytes of an image: the embedded minios for `BUILTIN_MINIOS`, else the file.
+/// The largest file the GUI loads: a disk image's limit (the largest of the kinds it opens;
+/// kernels and snapshots are checked again by their loaders).
+pub const MAX_FILE: u64 = traplab::boot::disk::MAX_IMAGE;
+
+/// The bytes of an image: the embedded minios for `BUILTIN_MINIOS`, else the file. Only a
+/// regular file of at most `MAX_FILE` bytes is read, so a device such as `/dev/zero` or a
+/// pipe typed into the path box is one clear error instead of memory without bound.
 pub fn read(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
     if path == BUILTIN_MINIOS {
         return Ok(MINIOS.to_vec());
     }
-    std::fs::read(path)
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (images, disks and snapshots are files)",
+        ));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} bytes is larger than any image Traplab loads ({} GiB)",
+                meta.len(),
+                MAX_FILE >> 30
+            ),
+        ));
+    }
+    // The file may grow while it is read: never take more than the limit.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The image the GUI opens with when none is given: the minios file if one is found (so a
@@ -91,6 +119,26 @@ pub fn clean_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn read_refuses_devices_and_oversized_files() {
+        let err = read("/dev/zero").unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        // A sparse file larger than the limit is refused from its size, without reading.
+        let dir = std::env::temp_dir().join(format!("traplab-gui-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.img");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE + 1)
+            .unwrap();
+        let err = read(big.to_str().unwrap()).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.to_string().contains("larger than any image"), "{err}");
+        // A small regular file still reads whole.
+        assert_eq!(read(BUILTIN_MINIOS).unwrap(), MINIOS);
+    }
 
     #[test]
     fn samples_show_as_typed() {
