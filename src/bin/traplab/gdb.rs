@@ -106,15 +106,10 @@ pub fn main(a: &crate::run::RunArgs, m: Machine) -> Result<u8> {
     drop(out);
     let status = end_status(&s.m, exit);
     if a.screen {
-        let screen = s.m.core.dev.text_screen(&s.m.core.mem.ram);
-        eprintln!("--- VGA text screen ---");
-        for row in 0..traplab::devices::vga::ROWS {
-            eprintln!("{}", screen.line(row).trim_end());
-        }
+        crate::report::print_screen(&s.m);
     }
     if a.hash {
-        let h = traplab::snapshot::state_hash(&s.m);
-        eprintln!("state hash: {h:016x} at instruction {}", s.icount());
+        crate::report::print_hash(&s.m);
     }
     if a.stats {
         eprint!(

@@ -110,6 +110,24 @@ pub fn stats_text(m: &Machine, n: u64, secs: f64) -> String {
     s
 }
 
+/// `--screen`: the VGA text screen on stderr, as the guest left it.
+pub fn print_screen(m: &Machine) {
+    let screen = m.inspect().screen();
+    eprintln!("--- VGA text screen ---");
+    for row in 0..traplab::devices::vga::ROWS {
+        eprintln!("{}", screen.line(row).trim_end());
+    }
+}
+
+/// `--hash`: the state hash on stderr, with the instruction it was taken at.
+pub fn print_hash(m: &Machine) {
+    eprintln!(
+        "state hash: {:016x} at instruction {}",
+        traplab::snapshot::state_hash(m),
+        m.icount()
+    );
+}
+
 /// Register dump for triple faults.
 pub fn state_dump(m: &Machine) -> String {
     let c = m.inspect().cpu();

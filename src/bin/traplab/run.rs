@@ -663,11 +663,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
     out.flush().context(STDOUT)?;
     drop(out);
     if a.screen {
-        let screen = m.inspect().screen();
-        eprintln!("--- VGA text screen ---");
-        for row in 0..traplab::devices::vga::ROWS {
-            eprintln!("{}", screen.line(row).trim_end());
-        }
+        crate::report::print_screen(&m);
     }
     if a.writable {
         save_disk(&a, &m)?;
@@ -740,11 +736,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         );
     }
     if a.hash {
-        eprintln!(
-            "state hash: {:016x} at instruction {}",
-            snapshot::state_hash(&m),
-            m.icount()
-        );
+        crate::report::print_hash(&m);
     }
     if a.stats {
         eprint!(
