@@ -163,18 +163,6 @@ impl TraplabApp {
             self.menu_bar(ui, &mut cmds, compact);
             self.toolbar(ui, &mut cmds, compact);
             self.error_banner(ui);
-            if let Some(what) = self.view.pending {
-                ui.label(
-                    RichText::new(self.t(what))
-                        .color(Color32::from_rgb(255, 200, 80))
-                        .strong(),
-                );
-            }
-            if self.first_screen() {
-                ui.label(
-                    RichText::new(self.t("first_hint")).color(Color32::from_rgb(255, 200, 80)),
-                );
-            }
         });
         self.layout.top = top.response.rect;
         if self.lessons.open {
