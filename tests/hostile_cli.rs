@@ -277,8 +277,10 @@ fn output_problems_fail_before_booting() {
     std::fs::remove_dir_all(&d).ok();
 }
 
-/// `--writable` on a file that cannot be written fails before the run (as a normal user;
-/// root writes through file permissions, so the test checks nothing there and says so).
+/// `--writable` on a file that cannot be written fails before the run. As a normal user
+/// the file is made read-only; root writes through permissions, so there the file is made
+/// immutable (`chattr +i`, which binds root too). Only where neither holds (root on a file
+/// system without the attribute) does the test check nothing, and it says so.
 #[test]
 fn unwritable_disk_fails_before_booting() {
     let d = dir("ro");
@@ -287,8 +289,15 @@ fn unwritable_disk_fails_before_booting() {
     let mut perms = std::fs::metadata(&disk).unwrap().permissions();
     perms.set_readonly(true);
     std::fs::set_permissions(&disk, perms).unwrap();
-    if std::fs::OpenOptions::new().write(true).open(&disk).is_ok() {
-        eprintln!("unwritable_disk_fails_before_booting: running as root, nothing to check");
+    let writable = || std::fs::OpenOptions::new().write(true).open(&disk).is_ok();
+    let immutable = writable()
+        && Command::new("chattr")
+            .arg("+i")
+            .arg(&disk)
+            .status()
+            .is_ok_and(|s| s.success());
+    if writable() {
+        eprintln!("unwritable_disk_fails_before_booting: root without chattr +i, nothing to check");
         std::fs::remove_dir_all(&d).ok();
         return;
     }
@@ -299,6 +308,9 @@ fn unwritable_disk_fails_before_booting() {
         "1000",
         disk.to_str().unwrap(),
     ]);
+    if immutable {
+        let _ = Command::new("chattr").arg("-i").arg(&disk).status();
+    }
     assert_clean_error(&o, &["--writable", "ro.img"]);
     std::fs::remove_dir_all(&d).ok();
 }
@@ -356,7 +368,27 @@ fn oversized_disk_is_refused_unread() {
         &["run", "--boot", "disk", "--disk", big.to_str().unwrap()],
         None,
     );
-    assert_clean_error(&o, &["--disk", "big.img", "2048 MiB"]);
+    assert_clean_error(&o, &["--disk", "big.img", "at most 2 GiB"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// A disk given by file is read as the guest needs its sectors (copy-on-write over the
+/// file), not held whole: a 1.5 GiB image boots under a 1 GiB address-space limit, and the
+/// file is left as it was.
+#[test]
+fn big_disk_boots_without_being_read_whole() {
+    let d = dir("bigboot");
+    let big = d.join("big.img");
+    std::fs::copy(root().join(BOOTSECTOR), &big).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&big).unwrap();
+    f.set_len(3 << 29).unwrap(); // 1.5 GiB, sparse
+    drop(f);
+    let before = std::fs::metadata(&big).unwrap().modified().unwrap();
+    let o = run_sh("ulimit -v 1048576", &["run", big.to_str().unwrap()], None);
+    assert_eq!(o.status, Some(1), "stderr: {}", o.stderr);
+    assert!(o.stdout.contains("protected mode"), "{}", o.stdout);
+    let after = std::fs::metadata(&big).unwrap();
+    assert_eq!((after.len(), after.modified().unwrap()), (3 << 29, before));
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -76,13 +76,13 @@ struct State {
 /// Writes a snapshot of `m` to `w`, streaming RAM and disk (no second copy of either).
 pub fn save_to<W: Write>(m: &Machine, w: W) -> io::Result<W> {
     let c = &m.core;
-    let disk = c.dev.ata.as_ref().map(|a| a.image());
+    let disk = c.dev.ata.as_ref().map(|a| a.disk());
     let state = postcard::to_stdvec(&StateRef {
         core: c,
         breakpoints: &m.breakpoints,
         ram_len: c.mem.ram.len() as u64,
         rom_len: c.mem.rom.len() as u64,
-        disk_len: disk.map(|d| d.len() as u64),
+        disk_len: disk.map(|d| d.len()),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
     let mut w = w;
@@ -94,7 +94,7 @@ pub fn save_to<W: Write>(m: &Machine, w: W) -> io::Result<W> {
     gz.write_all(&c.mem.ram)?;
     gz.write_all(&c.mem.rom)?;
     if let Some(d) = disk {
-        gz.write_all(d)?;
+        d.write_to(&mut gz)?;
     }
     gz.finish()
 }
@@ -160,7 +160,7 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     core.mem.rom = read_blob(&mut gz, st.rom_len, "ROM")?;
     core.mem.ensure_code_map();
     if let (Some(n), Some(ata)) = (st.disk_len, core.dev.ata.as_mut()) {
-        ata.set_image(read_blob(&mut gz, n, "disk image")?);
+        ata.set_disk(read_blob(&mut gz, n, "disk image")?.into());
     }
     let mut extra = [0u8; 1];
     if gz.read(&mut extra).map_err(read_err)? != 0 {
@@ -245,11 +245,26 @@ pub fn state_hash(m: &Machine) -> u64 {
     let body = postcard::to_stdvec(&m.core).expect("serializing plain data cannot fail");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let c = &m.core;
-    let disk = c.dev.ata.as_ref().map_or(&[][..], |a| a.image());
-    for part in [&body[..], &c.mem.ram, &c.mem.rom, disk] {
+    let mut eat = |part: &[u8]| {
         for &b in part {
             h ^= b as u64;
             h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    for part in [&body[..], &c.mem.ram, &c.mem.rom] {
+        eat(part);
+    }
+    if let Some(d) = c.dev.ata.as_ref().map(|a| a.disk()) {
+        let mut buf = vec![0; crate::devices::disk::CHUNK];
+        let mut off = 0;
+        while off < d.len() {
+            let n = (d.len() - off).min(buf.len() as u64) as usize;
+            // An unreadable disk (a host file that failed) hashes as zeros there.
+            if d.read(off, &mut buf[..n]).is_err() {
+                buf[..n].fill(0);
+            }
+            eat(&buf[..n]);
+            off += n as u64;
         }
     }
     h

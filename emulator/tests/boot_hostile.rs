@@ -168,7 +168,7 @@ fn boot_and_run(img: &[u8], kind: &BootKind, disk: Option<Vec<u8>>) {
     let cfg = MachineConfig {
         ram_bytes: 4 << 20,
         devices: DevicesConfig {
-            disk,
+            disk: disk.map(Into::into),
             ..Default::default()
         },
     };

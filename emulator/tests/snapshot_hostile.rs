@@ -25,7 +25,7 @@ fn machine() -> Machine {
     let cfg = MachineConfig {
         ram_bytes: 4 << 20,
         devices: DevicesConfig {
-            disk: Some(sample("bootsector/bootsector.img")),
+            disk: Some(sample("bootsector/bootsector.img").into()),
             ..Default::default()
         },
     };

@@ -307,11 +307,10 @@ pub fn post(c: &mut Core) {
 /// Reads sector 0 of drive 80h to 0000:7C00 and enters it (INT 19h). Without a disk or a
 /// boot signature it prints why and halts.
 pub fn boot_disk(c: &mut Core) {
-    let sector = c
-        .dev
-        .ata
-        .as_ref()
-        .and_then(|a| a.image().get(..512).map(<[u8]>::to_vec));
+    let sector = c.dev.ata.as_ref().and_then(|a| {
+        let mut s = vec![0; 512];
+        a.disk().read(0, &mut s).ok().map(|()| s)
+    });
     let Some(sector) = sector else {
         video::print(c, "No hard disk: nothing to boot. The machine halts.\r\n");
         note(c, "INT 19h: no disk to boot from; halting".into());

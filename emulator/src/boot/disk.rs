@@ -1,9 +1,10 @@
 //! Disk images and the disk BIOS (INT 13h) for the built-in BIOS. Owns the rules for a disk
 //! image (a multiple of 512 bytes, at least one sector), the BIOS view of the ATA primary
 //! master as drive 80h (the ATA device's CHS geometry, LBA extensions), and transfers
-//! between the image and guest memory. Reads copy from the device's image; writes go through
+//! between the image and guest memory. Reads copy from the device's disk; writes go through
 //! the device's ATA registers (WRITE SECTORS), so the device marks the image dirty and the
-//! front end can write it back. It must not touch host files.
+//! front end can write it back. It touches host files only through `FileSource`, which
+//! opens a disk image read-only for a front end (it never writes one).
 //!
 //! Status codes (AH, also kept at 0040:0074): 00h ok, 01h bad command or drive, 04h sector
 //! not found, 0Ch unsupported track, 09h (not used: no DMA boundary), 40h seek failed,
@@ -12,13 +13,15 @@
 use super::bios::{bda, lin, read_lin, set_cf, unknown, write_lin, AH, AL, BH, BL, CH, CL, DH, DL};
 use super::BootError;
 use crate::cpu::ctx::Core;
+use crate::devices::disk::{Disk, DiskSource};
 use crate::mmu::segment::{DS, ES};
 
 pub const SECTOR: usize = 512;
 /// The BIOS drive number of the ATA primary master.
 pub const DRIVE: u32 = 0x80;
 
-/// Largest disk image (2 GiB): Traplab holds the disk in memory.
+/// Largest disk image (2 GiB: a 28-bit LBA reaches 128 GiB, but a snapshot carries the
+/// whole disk and a restored one is held in memory).
 pub const MAX_IMAGE: u64 = 2 << 30;
 
 /// Checks a disk image: a whole number of 512-byte sectors, at least one, at most 2 GiB.
@@ -35,15 +38,58 @@ pub fn check_size(len: u64) -> Result<(), BootError> {
     }
     if len > MAX_IMAGE {
         return Err(BootError::Other(format!(
-            "a disk image can have at most 2 GiB (Traplab holds it in memory); this one is {len} bytes"
+            "a disk image can have at most 2 GiB (snapshots carry the whole disk); this one is {len} bytes"
         )));
     }
     Ok(())
 }
 
+/// True for a disk whose first sector ends in the 55h AAh boot signature.
+pub fn disk_has_boot_signature(d: &Disk) -> bool {
+    let mut s = [0u8; SECTOR];
+    d.len().is_multiple_of(SECTOR as u64) && d.read(0, &mut s).is_ok() && s[510..] == [0x55, 0xAA]
+}
+
 /// True for an image whose first sector ends in the 55h AAh boot signature.
 pub fn has_boot_signature(img: &[u8]) -> bool {
     img.len() >= SECTOR && img.len().is_multiple_of(SECTOR) && img[510] == 0x55 && img[511] == 0xAA
+}
+
+/// A disk image read from a host file as the guest needs its sectors (the file is never
+/// written here: guest writes stay in the `Disk` overlay). The file's length is taken when
+/// it is opened; a file that shrinks or fails later gives the guest a disk error.
+pub struct FileSource {
+    file: std::sync::Mutex<std::fs::File>,
+    len: u64,
+}
+
+impl FileSource {
+    /// Opens `path` read-only and checks its size as a disk image.
+    pub fn open(path: &std::path::Path) -> Result<FileSource, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+        if !meta.is_file() {
+            return Err("not a regular file (a disk image is a file)".into());
+        }
+        check_size(meta.len()).map_err(|e| e.to_string())?;
+        Ok(FileSource {
+            file: std::sync::Mutex::new(file),
+            len: meta.len(),
+        })
+    }
+}
+
+impl DiskSource for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        // A poisoned lock only means another reader panicked mid-read; the file is fine.
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(buf)
+    }
 }
 
 /// The drive's BIOS geometry (cylinders, heads, sectors per track); at least one cylinder.
@@ -68,11 +114,11 @@ fn read_sectors(c: &mut Core, lba: u64, n: u32, buf: u32) -> u32 {
         let Some(ata) = c.dev.ata.as_ref() else {
             return k;
         };
-        let s = (lba + k as u64) as usize;
-        let Some(data) = ata.image().get(s * SECTOR..(s + 1) * SECTOR) else {
+        let s = lba + k as u64;
+        let mut data = vec![0; SECTOR];
+        if s >= ata.sectors() as u64 || ata.disk().read(s * SECTOR as u64, &mut data).is_err() {
             return k;
-        };
-        let data = data.to_vec();
+        }
         let base = buf.wrapping_add(k * SECTOR as u32);
         for (i, w) in data.chunks_exact(4).enumerate() {
             let v = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);

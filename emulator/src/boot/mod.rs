@@ -63,17 +63,17 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
     }
     if let BootKind::Disk = kind {
         if cfg.devices.disk.is_none() {
-            cfg.devices.disk = Some(image.to_vec());
+            cfg.devices.disk = Some(image.to_vec().into());
         }
     }
     if let Some(d) = &cfg.devices.disk {
-        disk::check_image(d)?;
+        disk::check_size(d.len())?;
     }
     let mut m = Machine::new(cfg);
     match kind {
         BootKind::Disk => {
-            let d = m.core.dev.ata.as_ref().map(|a| a.image()).unwrap_or(&[]);
-            if !disk::has_boot_signature(d) {
+            let d = m.core.dev.ata.as_ref().map(|a| a.disk());
+            if !d.is_some_and(disk::disk_has_boot_signature) {
                 return Err(BootError::Other(
                     "sector 0 of the disk does not end in the 55 AA boot signature".into(),
                 ));

@@ -1,7 +1,8 @@
 //! ATA hard disk with PIO transfers on the primary channel (task file 0x1F0-0x1F7, device
 //! control / alternate status 0x3F6, IRQ14), one master device, no slave. Owns the task file,
-//! the sector buffer and the disk image (an in-memory byte vector; the front end loads it and
-//! writes `image()` back only if the user asked for it). No host I/O, no DMA, no ATAPI.
+//! the sector buffer and the disk (a `disk::Disk`: a source the front end opened, under a
+//! copy-on-write overlay; the front end writes `disk()` back only if the user asked for it).
+//! No host I/O of its own, no DMA, no ATAPI.
 //!
 //! Notes (ATA/ATAPI-6, T13/1410D rev 3b):
 //! - Commands complete instantly: BSY is never seen except while SRST is held (9.2, 9.3).
@@ -16,8 +17,8 @@
 //! - Software reset (SRST) leaves the ATA signature (count 1, LBA low 1, mid 0, high 0) and
 //!   raises no interrupt. Only 28-bit addressing (LBA28 and CHS); 48-bit commands abort.
 
+use super::disk::Disk;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 const BSY: u8 = 0x80;
 const DRDY: u8 = 0x40;
@@ -26,6 +27,8 @@ const DRQ: u8 = 0x08;
 const ERR: u8 = 0x01;
 const ABRT: u8 = 0x04;
 const IDNF: u8 = 0x10;
+/// Uncorrectable data error: the disk's source could not be read (a host file that failed).
+const UNC: u8 = 0x40;
 const SECTOR: usize = 512;
 /// Largest READ/WRITE MULTIPLE block, reported in IDENTIFY word 47.
 const MAX_MULTIPLE: u16 = 16;
@@ -51,7 +54,7 @@ enum Transfer {
 pub struct Ata {
     /// Not serialized with the registers: snapshots stream it (see `snapshot`).
     #[serde(skip)]
-    image: DiskImage,
+    disk: Disk,
     dirty: bool,
     features: u8,
     error: u8,
@@ -74,10 +77,10 @@ pub struct Ata {
 }
 
 impl Ata {
-    /// A disk holding `image` (a trailing partial sector is not addressable).
-    pub fn new(image: Vec<u8>) -> Self {
+    /// A device holding `disk` (a trailing partial sector is not addressable).
+    pub fn new(disk: impl Into<Disk>) -> Self {
         let mut ata = Ata {
-            image: DiskImage(Arc::new(image)),
+            disk: disk.into(),
             dirty: false,
             features: 0,
             error: 0x01,
@@ -101,18 +104,18 @@ impl Ata {
     }
 
     /// The disk contents, including guest writes.
-    pub fn image(&self) -> &[u8] {
-        &self.image.0
+    pub fn disk(&self) -> &Disk {
+        &self.disk
     }
 
-    /// Puts a restored image in the device (snapshots carry it apart from the registers).
-    pub(crate) fn set_image(&mut self, image: Vec<u8>) {
-        self.image = DiskImage(Arc::new(image));
+    /// Puts a restored disk in the device (snapshots carry it apart from the registers).
+    pub(crate) fn set_disk(&mut self, disk: Disk) {
+        self.disk = disk;
     }
 
-    /// Takes the image out of the device.
-    pub fn into_image(self) -> Vec<u8> {
-        Arc::try_unwrap(self.image.0).unwrap_or_else(|shared| (*shared).clone())
+    /// Takes the disk out of the device.
+    pub fn into_disk(self) -> Disk {
+        self.disk
     }
 
     /// True when the guest wrote a sector since creation or the last `clear_dirty`.
@@ -136,7 +139,7 @@ impl Ata {
 
     /// Addressable sectors (capped at the LBA28 limit).
     pub fn sectors(&self) -> u32 {
-        ((self.image.0.len() / SECTOR) as u64).min(0x0FFF_FFFF) as u32
+        (self.disk.len() / SECTOR as u64).min(0x0FFF_FFFF) as u32
     }
 
     /// Default CHS geometry: (cylinders, 16 heads, 63 sectors per track).
@@ -399,8 +402,16 @@ impl Ata {
             self.set_address(bad);
             return self.fail(IDNF);
         }
-        let start = lba as usize * SECTOR;
-        self.buffer = self.image.0[start..start + n as usize * SECTOR].to_vec();
+        let mut data = vec![0; n as usize * SECTOR];
+        if self
+            .disk
+            .read(lba as u64 * SECTOR as u64, &mut data)
+            .is_err()
+        {
+            self.set_address(lba);
+            return self.fail(UNC);
+        }
+        self.buffer = data;
         self.buf_pos = 0;
         self.set_address(lba + n - 1);
         self.sector_count = (remaining - n) as u8;
@@ -453,9 +464,14 @@ impl Ata {
                     self.set_address(lba.max(self.sectors()).min(0x0FFF_FFFF));
                     return self.fail(IDNF);
                 }
-                let start = lba as usize * SECTOR;
-                let image = Arc::make_mut(&mut self.image.0);
-                image[start..start + self.buffer.len()].copy_from_slice(&self.buffer);
+                if self
+                    .disk
+                    .write(lba as u64 * SECTOR as u64, &self.buffer)
+                    .is_err()
+                {
+                    self.set_address(lba);
+                    return self.fail(ABRT);
+                }
                 self.dirty = true;
                 self.set_address(lba + n - 1);
                 let remaining = remaining - n;
@@ -532,18 +548,6 @@ impl Ata {
     }
 }
 
-/// The disk contents, shared until written so that cloning the machine for a snapshot does
-/// not copy the disk. Not serialized by serde: `snapshot` streams it; `Debug` shows only the
-/// size, so printing the machine does not dump the disk.
-#[derive(Clone, Default, PartialEq, Eq)]
-struct DiskImage(Arc<Vec<u8>>);
-
-impl std::fmt::Debug for DiskImage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DiskImage({} bytes)", self.0.len())
-    }
-}
-
 /// ATA strings: two characters per word, the first in the high byte, space padded.
 fn put_string(words: &mut [u16], s: &str) {
     let mut chars = s.bytes().chain(std::iter::repeat(b' '));
@@ -594,6 +598,36 @@ impl Ata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole disk, guest writes included.
+    fn img(a: &Ata) -> Vec<u8> {
+        a.disk().to_vec().unwrap()
+    }
+
+    /// A source that fails every read: a host file that broke under the run.
+    struct Broken;
+    impl crate::devices::disk::DiskSource for Broken {
+        fn len(&self) -> u64 {
+            8 * SECTOR as u64
+        }
+        fn read_at(&self, _: u64, _: &mut [u8]) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::Other.into())
+        }
+    }
+
+    #[test]
+    fn a_failing_source_is_a_device_error_not_a_panic() {
+        let mut a = Ata::new(Disk::from_source(std::sync::Arc::new(Broken)));
+        lba_command(&mut a, 0x20, 2, 1); // READ SECTORS
+        assert_eq!(a.status() & (ERR | DRQ), ERR);
+        assert_eq!(a.read(0x1F1), UNC);
+        lba_command(&mut a, 0x30, 3, 1); // WRITE SECTORS: the chunk must be read first
+        for _ in 0..256 {
+            a.write_data(0x1234);
+        }
+        assert_eq!(a.read(0x1F1), ABRT);
+        assert!(!a.dirty());
+    }
 
     fn disk(sectors: usize) -> Ata {
         let mut image = vec![0u8; sectors * SECTOR];
@@ -648,10 +682,10 @@ mod tests {
         lba_command(&mut a, 0x20, 5, 2);
         assert!(a.irq_level());
         let first = read_words(&mut a, 256);
-        assert_eq!(&first[..], &a.image()[5 * SECTOR..6 * SECTOR]);
+        assert_eq!(&first[..], &img(&a)[5 * SECTOR..6 * SECTOR]);
         assert_eq!(a.read(0x1F7), DRDY | DSC | DRQ); // second sector ready, IRQ again
         let second = read_words(&mut a, 256);
-        assert_eq!(&second[..], &a.image()[6 * SECTOR..7 * SECTOR]);
+        assert_eq!(&second[..], &img(&a)[6 * SECTOR..7 * SECTOR]);
         assert_eq!(a.read(0x1F7), DRDY | DSC);
         assert!(!a.irq_level());
 
@@ -663,8 +697,8 @@ mod tests {
         assert!(a.dirty());
         assert!(a.irq_level());
         assert_eq!(a.read(0x1F7), DRDY | DSC);
-        assert_eq!(&a.image()[7 * SECTOR..7 * SECTOR + 4], &[0, 0, 1, 0]);
-        assert_eq!(&a.image()[8 * SECTOR..8 * SECTOR + 2], &[0, 1]);
+        assert_eq!(&img(&a)[7 * SECTOR..7 * SECTOR + 4], &[0, 0, 1, 0]);
+        assert_eq!(&img(&a)[8 * SECTOR..8 * SECTOR + 2], &[0, 1]);
 
         // CHS: cylinder 0, head 0, sector 8 is LBA 7.
         a.write(0x1F6, 0xA0);
@@ -685,10 +719,10 @@ mod tests {
         assert_eq!(a.read(0x1F7), DRDY | DSC);
         lba_command(&mut a, 0xC4, 0, 6);
         let block = read_words(&mut a, 4 * 256);
-        assert_eq!(&block[..], &a.image()[..4 * SECTOR]);
+        assert_eq!(&block[..], &img(&a)[..4 * SECTOR]);
         assert_eq!(a.read(0x1F7) & DRQ, DRQ);
         let rest = read_words(&mut a, 2 * 256);
-        assert_eq!(&rest[..], &a.image()[4 * SECTOR..6 * SECTOR]);
+        assert_eq!(&rest[..], &img(&a)[4 * SECTOR..6 * SECTOR]);
         assert_eq!(a.read(0x1F7), DRDY | DSC);
     }
 
@@ -728,7 +762,7 @@ mod tests {
             for _ in 0..256 * 256 {
                 a.write_data(0xFFFF);
             }
-            assert_eq!(a.image().len(), len);
+            assert_eq!(img(&a).len(), len);
         }
     }
 
@@ -740,11 +774,11 @@ mod tests {
         for _ in 0..256 {
             a.write_data(0xBEEF);
         }
-        assert_eq!(&a.image()[..2], &[0xEF, 0xBE]);
-        assert_eq!(snapshot.image(), disk(4).image());
+        assert_eq!(&img(&a)[..2], &[0xEF, 0xBE]);
+        assert_eq!(img(&snapshot), img(&disk(4)));
         assert!(!snapshot.dirty());
-        assert_eq!(snapshot.into_image().len(), 4 * SECTOR);
-        assert!(format!("{a:?}").contains("DiskImage(2048 bytes)"));
+        assert_eq!(snapshot.into_disk().len(), 4 * SECTOR as u64);
+        assert!(format!("{a:?}").contains("Disk(2048 bytes, 1 chunks written)"));
     }
 
     #[test]

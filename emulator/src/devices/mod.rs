@@ -23,6 +23,7 @@
 
 pub mod ata;
 pub mod cmos;
+pub mod disk;
 pub mod pic;
 pub mod pit;
 pub mod ps2;
@@ -87,8 +88,8 @@ impl IoEffect {
 /// How to build the devices.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevicesConfig {
-    /// Disk image for the primary master ATA disk, if any.
-    pub disk: Option<Vec<u8>>,
+    /// The primary master ATA disk, if any (`Vec<u8>` converts with `.into()`).
+    pub disk: Option<disk::Disk>,
     /// RTC time at virtual time 0, in Unix seconds.
     pub rtc_epoch: i64,
 }

@@ -37,7 +37,7 @@ fn devices_with_disk() -> Devices {
     Devices::new(
         32 << 20,
         DevicesConfig {
-            disk: Some(image),
+            disk: Some(image.into()),
             ..DevicesConfig::default()
         },
     )

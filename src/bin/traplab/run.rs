@@ -13,6 +13,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use traplab::boot::{self, multiboot::Module, BootKind, ImageKind};
+use traplab::devices::disk::Disk;
 use traplab::machine::{Machine, MachineConfig, RunExit};
 use traplab::snapshot;
 
@@ -170,6 +171,44 @@ fn read_file_by_head(
     Ok(data)
 }
 
+/// True when IMAGE is a regular file to boot as a disk: `--boot disk`, or `--boot auto`
+/// and its first 8 KiB say boot sector (`detect_head`, the rule `detect` applies first)
+/// in a file of whole sectors (otherwise `detect` on the whole file explains what is wrong).
+fn is_disk_image(p: &Path, mode: BootMode) -> Result<bool> {
+    let meta = std::fs::metadata(p).ok().filter(|m| m.is_file());
+    Ok(
+        meta.is_some_and(|m| m.len().is_multiple_of(512) || mode == BootMode::Disk)
+            && match mode {
+                BootMode::Disk => true,
+                BootMode::Auto => {
+                    let mut head = Vec::new();
+                    let f = std::fs::File::open(p)
+                        .with_context(|| format!("IMAGE {}: cannot open", p.display()))?;
+                    f.take(8192)
+                        .read_to_end(&mut head)
+                        .with_context(|| format!("IMAGE {}: cannot read", p.display()))?;
+                    boot::detect::detect_head(&head) == Some(ImageKind::BootSector)
+                }
+                _ => false,
+            },
+    )
+}
+
+/// The disk given to `opt`: a regular file is read as the guest needs its sectors (guest
+/// writes stay in memory until `--writable` saves them; the file is never written in
+/// place); anything else (a pipe) is read whole, up to the disk limit.
+fn open_disk(p: &Path, opt: &str) -> Result<Disk> {
+    let name = || format!("{opt} {}", p.display());
+    if std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+        let src =
+            boot::disk::FileSource::open(p).map_err(|e| anyhow::anyhow!("{}: {e}", name()))?;
+        return Ok(Disk::from_source(std::sync::Arc::new(src)));
+    }
+    let d = read_file(p, opt, boot::disk::MAX_IMAGE, "a disk image")?;
+    boot::disk::check_image(&d).with_context(name)?;
+    Ok(d.into())
+}
+
 fn size_text(n: u64) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
@@ -186,11 +225,7 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
     }
     let ram = (a.mem as u64) << 20;
     let disk = match &a.disk {
-        Some(p) => {
-            let d = read_file(p, "--disk", boot::disk::MAX_IMAGE, "a disk image")?;
-            boot::disk::check_image(&d).with_context(|| format!("--disk {}", p.display()))?;
-            Some(d)
-        }
+        Some(p) => Some(open_disk(p, "--disk")?),
         None => None,
     };
     let mut cfg = MachineConfig {
@@ -205,7 +240,18 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
         return boot::boot(cfg, &rom, &BootKind::Firmware)
             .with_context(|| format!("--bios {}", p.display()));
     }
+    // An IMAGE that is the disk to boot is read as the guest needs its sectors, not whole.
+    let mut image_disk = None;
     let (img_path, opt, mut image) = match (&a.image, &a.disk) {
+        (Some(p), None) if is_disk_image(p, a.boot)? => {
+            image_disk = Some(open_disk(p, "IMAGE")?);
+            let head = image_disk.as_ref().map_or(Ok(Vec::new()), |d| {
+                let mut h = vec![0; d.len().min(8192) as usize];
+                d.read(0, &mut h).map(|()| h)
+            });
+            let head = head.with_context(|| format!("IMAGE {}: cannot read", p.display()))?;
+            (p, "IMAGE", head)
+        }
         (Some(p), _) => {
             // What the image can be bounds how much of it is read: a disk image up to the
             // disk limit, a kernel or flat binary up to what fits in RAM (+ 64 MiB of
@@ -255,11 +301,13 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
                         .map_or(String::new(), |p| p.display().to_string())
                 );
             }
-            if cfg.devices.disk.is_none() {
+            if let Some(d) = image_disk.take() {
+                cfg.devices.disk = Some(d);
+            } else if cfg.devices.disk.is_none() {
                 // The image is the disk: hand the one copy over to the machine.
                 boot::disk::check_image(&image)
                     .with_context(|| format!("{opt} {}", img_path.display()))?;
-                cfg.devices.disk = Some(std::mem::take(&mut image));
+                cfg.devices.disk = Some(std::mem::take(&mut image).into());
             }
             BootKind::Disk
         }
@@ -327,15 +375,7 @@ fn save_disk(a: &RunArgs, m: &Machine) -> Result<()> {
         let target = std::fs::canonicalize(p)
             .with_context(|| format!("--writable {}: cannot write the disk back", p.display()))?;
         let perms = std::fs::metadata(&target).map(|m| m.permissions()).ok();
-        replace_file(
-            &target,
-            "--writable",
-            |w| {
-                w.write_all(ata.image())?;
-                Ok(())
-            },
-            perms,
-        )?;
+        replace_file(&target, "--writable", |w| ata.disk().write_to(w), perms)?;
         eprintln!("traplab: disk image written back to {}", p.display());
     }
     Ok(())
