@@ -1,0 +1,137 @@
+/*
+ * host.S - the host side of a world switch (AMD64 APM vol. 2, 15.5 "VMRUN
+ * Instruction" and 15.6 "#VMEXIT").
+ *
+ * VMRUN saves only part of the host's state in the host save area
+ * (VM_HSAVE_PA): CS, RIP, RSP, RAX, RFLAGS, CR0, CR3, CR4, EFER, GDTR, IDTR,
+ * ES, SS, DS. #VMEXIT reloads those. Every other general register keeps the
+ * value the guest left in it, so svm_run loads the guest's EBX..EBP before
+ * VMRUN and stores them back after #VMEXIT, and saves the host's own
+ * callee-saved registers on the stack (ESP comes back through the save area).
+ * It also holds a few one-instruction helpers and a host IDT that reports
+ * any exception the host itself takes (for example #UD from VMRUN on a CPU
+ * without SVM) and ends the run with status 3.
+ */
+        .text
+/* void svm_run(u32 vmcb_pa, struct gregs *regs) */
+        .global svm_run
+svm_run:
+        push    %ebp
+        push    %ebx
+        push    %esi
+        push    %edi
+        mov     24(%esp), %eax          /* regs */
+        push    %eax                    /* 0(%esp) = regs, 24(%esp) = vmcb_pa */
+        mov     0(%eax), %ebx
+        mov     4(%eax), %ecx
+        mov     8(%eax), %edx
+        mov     12(%eax), %esi
+        mov     16(%eax), %edi
+        mov     20(%eax), %ebp
+        mov     24(%esp), %eax
+        clgi                            /* no host interrupt between here and VMRUN */
+        vmrun                           /* guest runs until #VMEXIT; then EAX = vmcb_pa again */
+        stgi                            /* #VMEXIT left GIF = 0 */
+        push    %eax
+        mov     4(%esp), %eax           /* regs */
+        mov     %ebx, 0(%eax)
+        mov     %ecx, 4(%eax)
+        mov     %edx, 8(%eax)
+        mov     %esi, 12(%eax)
+        mov     %edi, 16(%eax)
+        mov     %ebp, 20(%eax)
+        pop     %eax
+        pop     %eax
+        pop     %edi
+        pop     %esi
+        pop     %ebx
+        pop     %ebp
+        ret
+
+        .global host_vmsave, host_vmload, host_clgi_stgi, host_read_fs0
+host_vmsave:
+        mov     4(%esp), %eax
+        vmsave
+        ret
+host_vmload:
+        mov     4(%esp), %eax
+        vmload
+        ret
+host_clgi_stgi:
+        clgi
+        stgi
+        ret
+host_read_fs0:
+        mov     %fs:0, %eax
+        ret
+
+/* void host_cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d) */
+        .global host_cpuid
+host_cpuid:
+        push    %ebx
+        push    %edi
+        mov     12(%esp), %eax
+        xor     %ecx, %ecx
+        cpuid
+        mov     16(%esp), %edi
+        mov     %eax, (%edi)
+        mov     20(%esp), %edi
+        mov     %ebx, (%edi)
+        mov     24(%esp), %edi
+        mov     %ecx, (%edi)
+        mov     28(%esp), %edi
+        mov     %edx, (%edi)
+        pop     %edi
+        pop     %ebx
+        ret
+
+/* ---- host exception reports ------------------------------------------------ */
+        .macro  HEXC vec, err
+hexc\vec:
+        .if \err == 0
+        push    $0
+        .endif
+        push    $\vec
+        jmp     hexc_common
+        .endm
+        .irp    v, 0,1,2,3,4,5,6,7,9,15,16,18,19
+        HEXC    \v, 0
+        .endr
+        .irp    v, 8,10,11,12,13,14,17
+        HEXC    \v, 1
+        .endr
+hexc_common:
+        call    host_exception          /* (vector, error, eip) on the stack: never returns */
+1:      hlt
+        jmp     1b
+
+        .global host_idt_init
+host_idt_init:
+        push    %ebx
+        xor     %ecx, %ecx
+2:      mov     hexc_table(,%ecx,4), %eax
+        lea     host_idt(,%ecx,8), %ebx
+        mov     %ax, (%ebx)             /* offset 15:0 */
+        movw    $0x08, 2(%ebx)          /* code selector */
+        movw    $0x8E00, 4(%ebx)        /* present, DPL 0, 32-bit interrupt gate */
+        shr     $16, %eax
+        mov     %ax, 6(%ebx)            /* offset 31:16 */
+        inc     %ecx
+        cmp     $20, %ecx
+        jne     2b
+        lidt    host_idtr
+        pop     %ebx
+        ret
+
+        .section .rodata
+        .align  4
+hexc_table:
+        .long   hexc0, hexc1, hexc2, hexc3, hexc4, hexc5, hexc6, hexc7, hexc8, hexc9
+        .long   hexc10, hexc11, hexc12, hexc13, hexc14, hexc15, hexc16, hexc17, hexc18, hexc19
+host_idtr:
+        .word   20 * 8 - 1
+        .long   host_idt
+        .section .bss
+        .align  8
+host_idt:
+        .space  20 * 8
