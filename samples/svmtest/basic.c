@@ -58,6 +58,7 @@ void scen_basic(void)
     memset(iopm, 0, sizeof iopm);
     iopm_set(0xE0);
     iopm_set(0x510);
+    iopm_set(0x511);
     vmcb_guest((u32)g_ioio);
     w32(VMCB_INTERCEPT3, r32(VMCB_INTERCEPT3) | I3_IOIO);
     w32(VMCB_INTERCEPT4, r32(VMCB_INTERCEPT4) | I4_VMMCALL);

@@ -8,7 +8,7 @@
  */
 #include "svm.h"
 
-GUEST(g_event); GUEST(g_intnp); GUEST(g_vintr);
+GUEST(g_event); GUEST(g_intnp); GUEST(g_vintr); GUEST(g_intr);
 GUEST(gh_02); GUEST(gh_13); GUEST(gh_30); GUEST(gh_40); GUEST(gh_41);
 
 #define GUEST_VECTORS 0x50
@@ -46,6 +46,32 @@ static void inject(const char *name, u32 event, u32 err)
     run_guest(name, 10);
 }
 
+/* A physical interrupt while the guest runs (APM 15.21.1, INTR intercept):
+ * the 8254 timer's IRQ 0 stops the guest's loop with #VMEXIT INTR, and the
+ * host takes the interrupt itself once STGI sets GIF again. The guest's own
+ * EFLAGS.IF is 0: with V_INTR_MASKING = 1 it masks only virtual interrupts. */
+static void physical_intr(void)
+{
+    outb(0x20, 0x11); outb(0xA0, 0x11);    /* 8259A: ICW1 */
+    outb(0x21, 0x20); outb(0xA1, 0x28);    /* ICW2: vectors 0x20 and 0x28 */
+    outb(0x21, 0x04); outb(0xA1, 0x02);    /* ICW3 */
+    outb(0x21, 0x01); outb(0xA1, 0x01);    /* ICW4: 8086 mode */
+    outb(0x21, 0xFE); outb(0xA1, 0xFF);    /* only IRQ 0 */
+    outb(0x43, 0x36);                      /* 8254 channel 0, mode 3 */
+    outb(0x40, 11932 & 0xFF);
+    outb(0x40, 11932 >> 8);                /* 100 Hz */
+    vmcb_guest((u32)g_intr);
+    w32(VMCB_INTERCEPT3, r32(VMCB_INTERCEPT3) | I3_INTR);
+    w32(VMCB_INTERCEPT4, r32(VMCB_INTERCEPT4) | I4_VMMCALL);
+    w32(VMCB_VINTR, 1u << 24);             /* V_INTR_MASKING */
+    svm_run_sti((u32)vmcb, &g);
+    print_exit("intr");
+    __asm__ volatile("sti; nop; cli");
+    check("the host took IRQ 0 after the INTR exit", host_irq0_count == 1);
+    skip_insn();                           /* out of the loop */
+    run_guest("intr", 5);
+}
+
 void scen_events(void)
 {
     guest_idt_init();
@@ -67,6 +93,8 @@ void scen_events(void)
     w32(VMCB_EXC, 1 << 11);
     w32(VMCB_INTERCEPT4, r32(VMCB_INTERCEPT4) | I4_VMMCALL);
     run_once("exitintinfo-intn");
+
+    physical_intr();
 
     /* a virtual interrupt: first the VINTR intercept, then taken by the guest */
     vmcb_guest((u32)g_vintr);

@@ -7,7 +7,7 @@
  * which the host always intercepts. The host sets the intercepts.
  */
 #include "guest.h"
-        .text
+        .section .guest, "ax"
         .global g_cpuid, g_hlt, g_vmmcall, g_ioio, g_msr, g_cr, g_cr0sel
         .global g_exc, g_pf, g_intn, g_pushf, g_iret, g_desc, g_rdtsc_exit
         .global g_invlpg, g_shutdown, g_svminsn
@@ -29,8 +29,8 @@ g_vmmcall:
         REPORT  0xCA11
         STEP    hlt
 
-/* I/O: port 0xE0 (immediate forms) and 0x510 (DX forms) are intercepted,
- * 0x50F is not, but a 16-bit access there also touches 0x510. */
+/* I/O: ports 0xE0 (immediate forms), 0x510 and 0x511 (DX forms) are
+ * intercepted, 0x50F is not, but a 16-bit access there also touches 0x510. */
 g_ioio:
         STEP    inb $0xE0, %al
         STEP    inw $0xE0, %ax
@@ -57,7 +57,8 @@ g_ioio:
         STEP    rep insb
         STEP    rep insw
         STEP    rep outsl
-        STEP    addr16 rep outsb
+        mov     $0x511, %dx
+        STEP    addr16 rep outsb        /* 16-bit address size, on its own port */
         mov     $0x50F, %dx
         STEP    inw %dx, %ax            /* bytes 0x50F and 0x510: intercepted */
         mov     $0x5A, %al

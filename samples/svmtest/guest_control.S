@@ -4,7 +4,7 @@
  * TSC + TSC_OFFSET), ASID and TLB_CONTROL (15.16 "TLB Control").
  */
 #include "guest.h"
-        .text
+        .section .guest, "ax"
         .global g_tsc, g_tlb, tsc_seen
 
 /* RDTSC not intercepted: store what the guest sees */

@@ -7,8 +7,8 @@
  * code (0 when none), ECX = the EIP and EDX = the EFLAGS it pushed.
  */
 #include "guest.h"
-        .text
-        .global g_event, g_intnp, g_vintr, gh_02, gh_13, gh_30, gh_40, gh_41
+        .section .guest, "ax"
+        .global g_event, g_intnp, g_vintr, g_intr, gh_02, gh_13, gh_30, gh_40, gh_41
 
 g_event:                                /* entered with an event to inject */
         REPORT  0xE0                    /* back in the interrupted code */
@@ -16,6 +16,11 @@ g_event:                                /* entered with an event to inject */
 
 g_intnp:
         STEP    int $0x31               /* gate not present: #NP(0x31 * 8 + 2) */
+        STEP    hlt
+
+g_intr:                                 /* a one-instruction loop: the INTR exit */
+        STEP    jmp g_intr              /* can only come with EIP = g_intr */
+        REPORT  0xE2
         STEP    hlt
 
 g_vintr:                                /* EFLAGS.IF = 1, V_IRQ pending */

@@ -9,7 +9,7 @@
  * fixes the nested entry, so the guest runs straight through.
  */
 #include "guest.h"
-        .text
+        .section .guest, "ax"
         .global g_npt
 g_npt:
         mov     (%ebx), %ebx            /* NPF: final translation, not present */

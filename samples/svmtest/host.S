@@ -29,7 +29,10 @@ svm_run:
         mov     16(%eax), %edi
         mov     20(%eax), %ebp
         mov     24(%esp), %eax
-        clgi                            /* no host interrupt between here and VMRUN */
+        cmpl    $0, host_if
+        je      3f
+        sti                             /* its shadow covers the CLGI */
+3:      clgi                            /* no host interrupt between here and VMRUN */
         vmrun                           /* guest runs until #VMEXIT; then EAX = vmcb_pa again */
         stgi                            /* #VMEXIT left GIF = 0 */
         push    %eax
@@ -47,6 +50,33 @@ svm_run:
         pop     %ebx
         pop     %ebp
         ret
+
+/* void svm_run_sti(u32 vmcb_pa, struct gregs *regs): svm_run with the host's
+ * EFLAGS.IF = 1 during VMRUN (with V_INTR_MASKING = 1 it decides whether a
+ * physical interrupt exits the guest: APM 15.21.1). STI's one-instruction
+ * shadow covers the CLGI in svm_run, and GIF = 0 then holds interrupts off
+ * until the STGI after #VMEXIT, where the host takes them. */
+        .global svm_run_sti
+svm_run_sti:
+        movl    $1, host_if
+        push    8(%esp)
+        push    8(%esp)
+        call    svm_run
+        add     $8, %esp
+        cli
+        movl    $0, host_if
+        ret
+
+/* host IRQ 0 (vector 0x20): count it, mask it at the PIC, end of interrupt */
+hirq0:
+        push    %eax
+        incl    host_irq0_count
+        mov     $0xFF, %al
+        out     %al, $0x21
+        mov     $0x20, %al
+        out     %al, $0x20
+        pop     %eax
+        iret
 
         .global host_vmsave, host_vmload, host_clgi_stgi, host_read_fs0
 host_vmsave:
@@ -119,6 +149,13 @@ host_idt_init:
         inc     %ecx
         cmp     $20, %ecx
         jne     2b
+        mov     $hirq0, %eax            /* vector 0x20 */
+        lea     host_idt + 0x20 * 8, %ebx
+        mov     %ax, (%ebx)
+        movw    $0x08, 2(%ebx)
+        movw    $0x8E00, 4(%ebx)
+        shr     $16, %eax
+        mov     %ax, 6(%ebx)
         lidt    host_idtr
         pop     %ebx
         ret
@@ -129,9 +166,14 @@ hexc_table:
         .long   hexc0, hexc1, hexc2, hexc3, hexc4, hexc5, hexc6, hexc7, hexc8, hexc9
         .long   hexc10, hexc11, hexc12, hexc13, hexc14, hexc15, hexc16, hexc17, hexc18, hexc19
 host_idtr:
-        .word   20 * 8 - 1
+        .word   0x21 * 8 - 1
         .long   host_idt
         .section .bss
         .align  8
 host_idt:
-        .space  20 * 8
+        .space  0x21 * 8
+        .global host_irq0_count
+host_irq0_count:
+        .long   0
+host_if:
+        .long   0

@@ -86,6 +86,7 @@
 
 /* #VMEXIT codes used by the host loop (APM vol. 2, appendix C) */
 #define EXIT_EXCP_PF 0x4E
+#define EXIT_INTR    0x60
 #define EXIT_VINTR   0x64
 #define EXIT_HLT     0x78
 #define EXIT_SHUTDOWN 0x7F
@@ -115,6 +116,8 @@ extern struct gregs g;
 
 /* ---- host.S -------------------------------------------------------------- */
 void svm_run(u32 vmcb_pa, struct gregs *regs);   /* CLGI; VMRUN; STGI */
+void svm_run_sti(u32 vmcb_pa, struct gregs *regs); /* the same with host EFLAGS.IF = 1 */
+extern volatile u32 host_irq0_count;
 void host_vmsave(u32 pa);
 void host_vmload(u32 pa);
 void host_clgi_stgi(void);

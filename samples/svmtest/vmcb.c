@@ -86,6 +86,18 @@ void vmcb_guest(u32 entry)
     w64(VMCB_G_PAT, 0x0007040600070406ull);
 }
 
+/* the first STEP mark above rip: the address after the instruction at rip */
+static u32 next_insn(u32 rip)
+{
+    u32 best = 0;
+    for (u32 *p = __steps_start; p < __steps_end; p++)
+        if (*p > rip && (best == 0 || *p < best))
+            best = *p;
+    return best;
+}
+
+void skip_insn(void) { w64(VMCB_RIP, next_insn((u32)r64(VMCB_RIP))); }
+
 static const char *const exc_names[32] = {
     "DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", "09", "TS", "NP", "SS", "GP", "PF", "15",
     "MF", "AC", "MC", "XF", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "SX", "31"};
@@ -164,16 +176,12 @@ void print_exit(const char *name)
         puthex(g.edx);
     }
     put("\n");
+    /* NextRIP, when written (non-zero), is the address after the intercepted instruction */
+    u64 nrip = r64(VMCB_NEXT_RIP);
+    if (nrips && !undefined && nrip != 0 && nrip != next_insn((u32)r64(VMCB_RIP)))
+        check("NextRIP is the address after the intercepted instruction", 0);
 }
 
-void skip_insn(void)
-{
-    u32 rip = (u32)r64(VMCB_RIP), best = 0;
-    for (u32 *p = __steps_start; p < __steps_end; p++)
-        if (*p > rip && (best == 0 || *p < best))
-            best = *p;
-    w64(VMCB_RIP, best);
-}
 
 int run_once(const char *name)
 {
