@@ -11,7 +11,8 @@
 GUEST(g_cpuid); GUEST(g_hlt); GUEST(g_vmmcall); GUEST(g_ioio); GUEST(g_msr);
 GUEST(g_cr); GUEST(g_cr0sel); GUEST(g_exc); GUEST(g_pf); GUEST(g_intn);
 GUEST(g_pushf); GUEST(g_iret); GUEST(g_desc); GUEST(g_rdtsc_exit);
-GUEST(g_invlpg); GUEST(g_shutdown); GUEST(g_svminsn);
+GUEST(g_invlpg); GUEST(g_shutdown); GUEST(g_svminsn); GUEST(g_dr); GUEST(g_misc);
+GUEST(g_descw);
 
 /* I/O permission map: 12 KiB, one bit per port (APM 15.10.1) */
 static u8 iopm[3 * 4096] __attribute__((aligned(4096)));
@@ -81,6 +82,11 @@ void scen_basic(void)
 
     simple("cr0sel", g_cr0sel, I3_CR0_SEL, I4_VMMCALL);
 
+    vmcb_guest((u32)g_dr);
+    w16(VMCB_DR_RD, (1 << 6) | (1 << 7));
+    w16(VMCB_DR_WR, (1 << 0) | (1 << 7));
+    run_guest("dr", 40);
+
     vmcb_guest((u32)g_exc);
     w32(VMCB_EXC, (1 << 0) | (1 << 6) | (1 << 13) | (1 << 14));
     run_guest("exceptions", 40);
@@ -98,8 +104,14 @@ void scen_basic(void)
     simple("pushf-popf", g_pushf, I3_PUSHF | I3_POPF, 0);
     simple("iret", g_iret, I3_IRET, 0);
     simple("desc-reads", g_desc, I3_IDTR_RD | I3_GDTR_RD | I3_LDTR_RD | I3_TR_RD, 0);
+    simple("desc-writes", g_descw, I3_IDTR_WR | I3_GDTR_WR | I3_LDTR_WR, 0);
     simple("rdtsc", g_rdtsc_exit, I3_RDTSC, 0);
     simple("invlpg", g_invlpg, I3_INVLPG, 0);
+    vmcb_guest((u32)g_misc);
+    w32(VMCB_INTERCEPT3, r32(VMCB_INTERCEPT3) | I3_INVD | I3_PAUSE | I3_RDPMC);
+    w32(VMCB_INTERCEPT4, r32(VMCB_INTERCEPT4) | I4_WBINVD | I4_ICEBP);
+    w32(VMCB_EXC, 1 << 6);
+    run_guest("misc", 40);
     simple("shutdown", g_shutdown, I3_SHUTDOWN, 0);
     simple("svm-insns", g_svminsn, I3_INVLPGA, I4_VMMCALL | I4_VMLOAD | I4_VMSAVE | I4_STGI | I4_CLGI);
 }

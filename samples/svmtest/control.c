@@ -101,6 +101,45 @@ static void loadsave(void)
     put("clgi-stgi: executed by the host\n");
 }
 
+/* the faults of the SVM instructions themselves, taken by the host */
+static void probes(void)
+{
+    static const char *const names[] = {"VMRUN", "VMLOAD", "VMSAVE", "CLGI", "INVLPGA", "SKINIT"};
+    u64 efer = rdmsr(0xC0000080);
+    wrmsr(0xC0000080, efer & ~(1ull << 12));
+    for (u32 i = 0; i < 6; i++) {
+        put("fault: EFER.SVME=0 ");
+        put(names[i]);
+        put(" -> ");
+        u32 r = host_probe(i, (u32)vmcb);
+        if (r == 0xFFFFFFFF)
+            put("no exception");
+        else {
+            put("vector ");
+            puthex(r & 0xFF);
+            put(" error ");
+            puthex(r >> 8);
+        }
+        put("\n");
+    }
+    wrmsr(0xC0000080, efer);
+    for (u32 i = 0; i < 3; i++) {
+        put("fault: VMCB address vmcb+8 ");
+        put(names[i]);
+        put(" -> ");
+        u32 r = host_probe(i, (u32)vmcb + 8);
+        if (r == 0xFFFFFFFF)
+            put("no exception");
+        else {
+            put("vector ");
+            puthex(r & 0xFF);
+            put(" error ");
+            puthex(r >> 8);
+        }
+        put("\n");
+    }
+}
+
 void scen_control(void)
 {
     tsc();
@@ -111,4 +150,5 @@ void scen_control(void)
     invalid("invalid-cr0-nw", 3);
     invalid("invalid-eventinj-type", 4);
     loadsave();
+    probes();
 }

@@ -10,7 +10,7 @@
         .section .guest, "ax"
         .global g_cpuid, g_hlt, g_vmmcall, g_ioio, g_msr, g_cr, g_cr0sel
         .global g_exc, g_pf, g_intn, g_pushf, g_iret, g_desc, g_rdtsc_exit
-        .global g_invlpg, g_shutdown, g_svminsn
+        .global g_invlpg, g_shutdown, g_svminsn, g_dr, g_misc, g_descw
 
 g_cpuid:
         xor     %eax, %eax
@@ -94,6 +94,14 @@ g_cr:
         STEP    mov %edx, %cr4
         STEP    hlt
 
+g_dr:
+        STEP    mov %dr7, %eax
+        STEP    mov %dr6, %ebx
+        xor     %ecx, %ecx
+        STEP    mov %ecx, %dr0
+        STEP    mov %ecx, %dr7
+        STEP    hlt
+
 /* only the CR0 selective-write intercept: TS and MP changes do not exit */
 g_cr0sel:
         mov     %cr0, %eax
@@ -148,6 +156,27 @@ g_desc:
         STEP    sgdt iobuf
         STEP    sldt %ax
         STEP    str %ax
+        STEP    hlt
+
+/* LIDT/LGDT with the current values, LLDT 0 */
+g_descw:
+        sidt    iobuf
+        sgdt    iobuf + 8
+        STEP    lidt iobuf
+        STEP    lgdt iobuf + 8
+        xor     %eax, %eax
+        STEP    lldt %ax
+        STEP    hlt
+
+/* INVD, WBINVD, PAUSE, ICEBP, RDPMC intercepted; SKINIT is #UD (#UD intercepted) */
+g_misc:
+        STEP    invd
+        STEP    wbinvd
+        STEP    pause
+        STEP    .byte 0xF1              /* ICEBP (INT1) */
+        xor     %ecx, %ecx
+        STEP    rdpmc
+        STEP    skinit
         STEP    hlt
 
 g_rdtsc_exit:

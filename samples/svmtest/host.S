@@ -131,9 +131,64 @@ hexc\vec:
         HEXC    \v, 1
         .endr
 hexc_common:
+        cmpl    $0, probe_active        /* an exception host_probe expects? */
+        jne     probe_fault
         call    host_exception          /* (vector, error, eip) on the stack: never returns */
 1:      hlt
         jmp     1b
+
+/* u32 host_probe(u32 insn, u32 eax): runs one SVM instruction that is
+ * expected to fault (APM vol. 2, the instruction reference pages of
+ * chapter 15's instructions: #UD when EFER.SVME = 0, #GP(0) for a VMCB
+ * address that is not 4 KiB aligned). Returns vector | error code << 8, or
+ * 0xFFFFFFFF when nothing faulted. */
+        .global host_probe
+host_probe:
+        push    %ebx
+        push    %esi
+        push    %edi
+        push    %ebp
+        mov     %esp, probe_esp
+        mov     20(%esp), %edx
+        mov     24(%esp), %eax
+        xor     %ecx, %ecx
+        movl    $1, probe_active
+        cmp     $0, %edx
+        jne     1f
+        vmrun
+        jmp     8f
+1:      cmp     $1, %edx
+        jne     1f
+        vmload
+        jmp     8f
+1:      cmp     $2, %edx
+        jne     1f
+        vmsave
+        jmp     8f
+1:      cmp     $3, %edx
+        jne     1f
+        clgi
+        stgi
+        jmp     8f
+1:      cmp     $4, %edx
+        jne     1f
+        invlpga
+        jmp     8f
+1:      skinit
+8:      mov     $0xFFFFFFFF, %eax
+9:      movl    $0, probe_active
+        pop     %ebp
+        pop     %edi
+        pop     %esi
+        pop     %ebx
+        ret
+probe_fault:                            /* stack: vector, error code, EIP, CS, EFLAGS */
+        mov     (%esp), %eax
+        mov     4(%esp), %edx
+        shl     $8, %edx
+        or      %edx, %eax
+        mov     probe_esp, %esp
+        jmp     9b
 
         .global host_idt_init
 host_idt_init:
@@ -176,4 +231,8 @@ host_idt:
 host_irq0_count:
         .long   0
 host_if:
+        .long   0
+probe_active:
+        .long   0
+probe_esp:
         .long   0

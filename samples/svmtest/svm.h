@@ -11,6 +11,8 @@
 /* ---- VMCB control area (APM vol. 2, table B-1) ------------------------- */
 #define VMCB_CR_RD       0x000  /* u16: bit n = intercept reads of CRn  */
 #define VMCB_CR_WR       0x002  /* u16: bit n = intercept writes of CRn */
+#define VMCB_DR_RD       0x004  /* u16: bit n = intercept reads of DRn  */
+#define VMCB_DR_WR       0x006  /* u16: bit n = intercept writes of DRn */
 #define VMCB_EXC         0x008  /* u32: bit n = intercept exception vector n */
 #define VMCB_INTERCEPT3  0x00C  /* u32: INTR, NMI, ..., SHUTDOWN */
 #define VMCB_INTERCEPT4  0x010  /* u32: VMRUN, VMMCALL, ... */
@@ -64,12 +66,19 @@
 #define I3_GDTR_RD  (1u << 7)
 #define I3_LDTR_RD  (1u << 8)
 #define I3_TR_RD    (1u << 9)
+#define I3_IDTR_WR  (1u << 10)
+#define I3_GDTR_WR  (1u << 11)
+#define I3_LDTR_WR  (1u << 12)
+#define I3_TR_WR    (1u << 13)
 #define I3_RDTSC    (1u << 14)
+#define I3_RDPMC    (1u << 15)
 #define I3_PUSHF    (1u << 16)
 #define I3_POPF     (1u << 17)
 #define I3_CPUID    (1u << 18)
 #define I3_IRET     (1u << 20)
 #define I3_INTN     (1u << 21)
+#define I3_INVD     (1u << 22)
+#define I3_PAUSE    (1u << 23)
 #define I3_HLT      (1u << 24)
 #define I3_INVLPG   (1u << 25)
 #define I3_INVLPGA  (1u << 26)
@@ -83,6 +92,9 @@
 #define I4_VMSAVE   (1u << 3)
 #define I4_STGI     (1u << 4)
 #define I4_CLGI     (1u << 5)
+#define I4_SKINIT   (1u << 6)
+#define I4_ICEBP    (1u << 8)
+#define I4_WBINVD   (1u << 9)
 
 /* #VMEXIT codes used by the host loop (APM vol. 2, appendix C) */
 #define EXIT_EXCP_PF 0x4E
@@ -123,6 +135,8 @@ void host_vmload(u32 pa);
 void host_clgi_stgi(void);
 u32 host_read_fs0(void);
 void host_idt_init(void);
+u32 host_probe(u32 insn, u32 eax);   /* 0 VMRUN, 1 VMLOAD, 2 VMSAVE, 3 CLGI, 4 INVLPGA, 5 SKINIT:
+                                        vector | error code << 8 of the exception, or ~0 */
 void host_cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d);
 static inline u64 rdmsr(u32 msr) { u32 lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return ((u64)hi << 32) | lo; }
 static inline void wrmsr(u32 msr, u64 v) { __asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32))); }
