@@ -15,15 +15,15 @@ GUEST(g_invlpg); GUEST(g_shutdown); GUEST(g_svminsn); GUEST(g_dr); GUEST(g_misc)
 GUEST(g_descw);
 
 /* I/O permission map: 12 KiB, one bit per port (APM 15.10.1) */
-static u8 iopm[3 * 4096] __attribute__((aligned(4096)));
+static u8 iopm[3 * 4096] PAGE;
 /* MSR permission map: 8 KiB, two bits (read, write) per MSR in three
  * ranges: 0-0x1FFF at byte 0, 0xC0000000-0xC0001FFF at 0x800,
  * 0xC0010000-0xC0011FFF at 0x1000 (APM 15.11) */
-static u8 msrpm[2 * 4096] __attribute__((aligned(4096)));
+static u8 msrpm[2 * 4096] PAGE;
 /* guest paging for #PF: a page directory and one page table, 0-4 MiB identity */
-u32 gpt_pd[1024] __attribute__((aligned(4096)));
-u32 gpt_pt[1024] __attribute__((aligned(4096)));
-static u8 pf_page[4096] __attribute__((aligned(4096)));
+u32 gpt_pd[1024] PAGE;
+u32 gpt_pt[1024] PAGE;
+static u8 pf_page[4096] PAGE;
 
 static void iopm_set(u32 port) { iopm[port / 8] |= 1 << (port % 8); }
 

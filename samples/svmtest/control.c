@@ -12,10 +12,10 @@ extern u64 tsc_seen;
 extern u32 gpt_pd[], gpt_pt[];
 void guest_paging_init(void);
 
-static u32 tlb_a[1024] __attribute__((aligned(4096)));
-static u32 tlb_b[1024] __attribute__((aligned(4096)));
-static u8 vmcb_host[4096] __attribute__((aligned(4096)));
-static u8 vmcb_x[4096] __attribute__((aligned(4096)));
+static u32 tlb_a[1024] PAGE;
+static u32 tlb_b[1024] PAGE;
+static u8 vmcb_host[4096] PAGE;
+static u8 vmcb_x[4096] PAGE;
 static u32 fs_tag[4] = {0x600DF00D, 0, 0, 0};
 
 #define TSC_OFFSET 0x0000100000000000ull

@@ -10,7 +10,7 @@
  */
 #include "svm.h"
 
-static u8 hsave[4096] __attribute__((aligned(4096)));
+static u8 hsave[4096] PAGE;
 void guest_idt_init(void);
 
 void host_exception(u32 vec, u32 err, u32 eip)
@@ -27,12 +27,51 @@ void host_exception(u32 vec, u32 err, u32 eip)
         __asm__ volatile("cli; hlt");
 }
 
-int main(void)
+/* "groups=basic,events" in the multiboot cmdline runs only those scenario
+ * groups (basic, events, control, npt); without it, all of them. */
+static const char *groups;
+
+static int group(const char *name)
+{
+    if (!groups)
+        return 1;
+    for (const char *p = groups; *p && *p != ' ';) {
+        const char *n = name;
+        while (*n && *p == *n)
+            p++, n++;
+        if (!*n && (*p == ',' || *p == ' ' || !*p))
+            return 1;
+        while (*p && *p != ',' && *p != ' ')
+            p++;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static void find_groups(struct multiboot_info *mbi)
+{
+    if (!(mbi->flags & (1 << 2)))
+        return;
+    for (const char *p = (const char *)mbi->cmdline; *p; p++) {
+        const char *k = "groups=", *q = p;
+        while (*k && *q == *k)
+            q++, k++;
+        if (!*k && (p == (const char *)mbi->cmdline || p[-1] == ' ')) {
+            groups = q;
+            return;
+        }
+    }
+}
+
+int main(u32 magic, struct multiboot_info *mbi)
 {
     u32 a, b, c, d;
 
     serial_init();
     host_idt_init();
+    if (magic == 0x2BADB002)
+        find_groups(mbi);
     put("svmtest: an SVM host (AMD64 APM vol. 2, chapter 15)\n");
     host_cpuid(0x80000000, &a, &b, &c, &d);
     u32 maxext = a;
@@ -63,10 +102,14 @@ int main(void)
     put("EFER.SVME=1, VM_HSAVE_PA set\n");
 
     guest_idt_init();
-    scen_basic();
-    scen_events();
-    scen_control();
-    scen_npt();
+    if (group("basic"))
+        scen_basic();
+    if (group("events"))
+        scen_events();
+    if (group("control"))
+        scen_control();
+    if (group("npt"))
+        scen_npt();
 
     put("svmtest: ");
     serial_putu(total_exits);

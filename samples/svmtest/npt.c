@@ -19,16 +19,16 @@
 GUEST(g_npt);
 
 static u64 host_pdpt[4] __attribute__((aligned(32)));
-static u64 host_pd[512] __attribute__((aligned(4096)));
-static u64 n_pdpt[512] __attribute__((aligned(4096)));
-static u64 n_pd[512] __attribute__((aligned(4096)));
-static u64 n_pt[1024] __attribute__((aligned(4096)));      /* gPA 0-4 MiB, two tables */
-static u32 g_pd[1024] __attribute__((aligned(4096)));
-static u32 g_pt[1024] __attribute__((aligned(4096)));      /* gVA 0-4 MiB identity */
-static u32 g_pt2[1024] __attribute__((aligned(4096)));     /* gVA 4-8 MiB */
-static u32 page_a[1024] __attribute__((aligned(4096)));
-static u32 page_b[1024] __attribute__((aligned(4096)));
-static u32 page_c[1024] __attribute__((aligned(4096)));
+static u64 host_pd[512] PAGE;
+static u64 n_pdpt[512] PAGE;
+static u64 n_pd[512] PAGE;
+static u64 n_pt[1024] PAGE;      /* gPA 0-4 MiB, two tables */
+static u32 g_pd[1024] PAGE;
+static u32 g_pt[1024] PAGE;      /* gVA 0-4 MiB identity */
+static u32 g_pt2[1024] PAGE;     /* gVA 4-8 MiB */
+static u32 page_a[1024] PAGE;
+static u32 page_b[1024] PAGE;
+static u32 page_c[1024] PAGE;
 
 #define BIG_GPA 0x400000u            /* in the 2 MiB nested page */
 

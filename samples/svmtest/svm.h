@@ -113,6 +113,10 @@
 #define EV_EXC     (3u << 8)
 #define EV_SOFT    (4u << 8)
 
+/* page-aligned tables and pages: linked first in .bss (linker.ld), so their
+ * addresses (which the output shows) do not move when small variables change */
+#define PAGE __attribute__((aligned(4096), section(".bss.pages")))
+
 /* ---- VMCB access --------------------------------------------------------- */
 extern u8 vmcb[4096];       /* the VMCB every scenario uses (4 KiB aligned) */
 static inline void w8(u32 off, u8 v) { vmcb[off] = v; }

@@ -13,7 +13,7 @@
  */
 #include "svm.h"
 
-u8 vmcb[4096] __attribute__((aligned(4096)));
+u8 vmcb[4096] PAGE;
 struct gregs g;
 int nrips;
 u32 total_exits, failures;
