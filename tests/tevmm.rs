@@ -54,7 +54,13 @@ fn ledger(out: &str, name: &str) -> u64 {
     let line = out
         .lines()
         .rev()
-        .find(|l| l.starts_with("tevmm:   ") && l[9..].trim_end_matches(|c: char| c.is_ascii_digit()).trim_end() == name)
+        .find(|l| {
+            l.starts_with("tevmm:   ")
+                && l[9..]
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .trim_end()
+                    == name
+        })
         .unwrap_or_else(|| panic!("no ledger line {name:?} in\n{out}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -74,7 +80,11 @@ fn same_as_native(input: &str) -> String {
     assert_eq!(ns, Some(1), "native run of {input}:\n{native}");
     assert_eq!(vs, ns, "exit status under tevmm ({input}):\n{virt}");
     assert!(!virt.contains("tevmm: stopped"), "{virt}");
-    assert_eq!(guest_part(&virt), native, "minios under tevmm differs ({input})");
+    assert_eq!(
+        guest_part(&virt),
+        native,
+        "minios under tevmm differs ({input})"
+    );
     virt
 }
 
@@ -109,5 +119,8 @@ fn syscalls_and_cpu_as_natively() {
     // Every IRQ the monitor took reaches the guest, but for one or two still held (virtual
     // IF = 0) when the guest shuts down.
     let (taken, reflected) = (ledger(&out, "IRQs taken"), ledger(&out, "IRQs reflected"));
-    assert!(reflected <= taken && taken - reflected <= 2, "{taken} {reflected}");
+    assert!(
+        reflected <= taken && taken - reflected <= 2,
+        "{taken} {reflected}"
+    );
 }
