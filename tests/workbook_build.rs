@@ -1,8 +1,10 @@
 //! Checks the Spanish workbook (`workbook/`, an mdBook) without needing mdBook installed:
 //! every chapter the course notes require exists and is listed in `SUMMARY.md`, every chapter
-//! of the notes is long enough and has a "Preguntas" section, every relative link, image and
-//! anchor resolves, and every SVG figure is well-formed. If the `mdbook` binary is on PATH,
-//! the book is also built into a temporary directory.
+//! opens with its learning objectives, is long enough and has a "Preguntas" section with
+//! answers, every relative link, image and anchor resolves, and every SVG figure is
+//! well-formed. If the `mdbook` binary is on PATH, the book is also built into a temporary
+//! directory. The labs (their format, their execution and which chapters they cover) are
+//! checked by `tests/workbook_labs.rs`.
 //!
 //! Std only, on purpose: this test must run anywhere `cargo test` runs.
 
@@ -28,7 +30,11 @@ const NOTES_CHAPTERS: &[(&str, &str)] = &[
 ];
 
 /// Chapters beyond the notes, which also need questions.
-const EXTRA_CHAPTERS: &[&str] = &["12-traplab.md", "13-trap-and-emulate.md"];
+const EXTRA_CHAPTERS: &[&str] = &[
+    "12-traplab.md",
+    "13-trap-and-emulate.md",
+    "14-paginacion-mv.md",
+];
 
 /// Back matter: glossary and answers, which must come last.
 const BACK_MATTER: &[&str] = &["glosario.md", "respuestas.md"];
@@ -111,7 +117,20 @@ const REQUIRED_TERMS: &[(&str, &[&str])] = &[
         "13-trap-and-emulate.md",
         &["popek", "goldberg", "popf", "amd-v", "vt-x", "vmcb"],
     ),
+    (
+        "14-paginacion-mv.md",
+        &[
+            "tablas de páginas en sombra",
+            "paginación anidada",
+            "n·m + n + m",
+            "globo",
+            "compartición de páginas",
+        ],
+    ),
 ];
+
+/// How every chapter starts, right after its title: its learning objectives, as a list.
+const OBJECTIVES: &str = "Al terminar este capítulo sabrás:";
 
 fn workbook() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("workbook")
@@ -417,6 +436,27 @@ fn chapters_are_complete() {
             Some(1),
             "{path} must start with a level-1 heading"
         );
+        // The learning objectives come first: the first paragraph after the title, then a
+        // list of at least three items.
+        let mut body = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# "))
+            .skip(1)
+            .skip_while(|l| l.trim().is_empty());
+        assert_eq!(
+            body.next(),
+            Some(OBJECTIVES),
+            "{path} must open with its learning objectives (\"{OBJECTIVES}\" and a list)"
+        );
+        let items = body
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| !l.trim().is_empty())
+            .filter(|l| l.starts_with("- "))
+            .count();
+        assert!(
+            items >= 3,
+            "{path}: only {items} learning objectives; at least 3 expected"
+        );
         assert!(
             hs.iter().any(|(l, h)| *l == 2 && h == "Preguntas"),
             "{path} has no \"## Preguntas\" section"
@@ -686,237 +726,6 @@ fn check_entities(text: &str) -> Result<(), String> {
         return Err("stray '<'".into());
     }
     Ok(())
-}
-
-/// Files whose labs must include at least one executed ```` ```console ```` block.
-const LAB_FILES: &[&str] = &[
-    "presentacion.md",
-    "01-que-es.md",
-    "02-como-funciona.md",
-    "03-beneficios.md",
-    "04-gestion.md",
-    "06-maquinas-virtuales.md",
-    "07-hipervisores.md",
-    "08-tipos.md",
-    "09-entornos.md",
-    "10-contenedores.md",
-    "11-docker.md",
-    "12-traplab.md",
-    "13-trap-and-emulate.md",
-];
-
-/// A fenced code block: its info string, its indentation and its lines.
-struct Block {
-    info: String,
-    indent: usize,
-    line: usize,
-    lines: Vec<String>,
-}
-
-fn fenced_blocks(text: &str) -> Vec<Block> {
-    let mut out = Vec::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((n, line)) = lines.next() {
-        let trimmed = line.trim_start();
-        if !trimmed.starts_with("```") {
-            continue;
-        }
-        let ticks = trimmed.chars().take_while(|&c| c == '`').count();
-        let fence = "`".repeat(ticks);
-        let body = lines
-            .by_ref()
-            .map(|(_, l)| l)
-            .take_while(|l| {
-                let t = l.trim_start();
-                !(t.starts_with(&fence) && t.trim_start_matches('`').trim().is_empty())
-            })
-            .map(str::to_owned)
-            .collect();
-        out.push(Block {
-            info: trimmed[ticks..].trim().to_owned(),
-            indent: line.len() - trimmed.len(),
-            line: n + 1,
-            lines: body,
-        });
-    }
-    out
-}
-
-/// Checks one `$ traplab ...` line of a console block; returns the snapshot files it saves and
-/// loads.
-fn check_lab_command(file: &str, cmd: &str) -> (Vec<String>, Vec<String>) {
-    let args: Vec<&str> = cmd.split_whitespace().collect();
-    assert_eq!(
-        args.first(),
-        Some(&"traplab"),
-        "{file}: a console block runs something other than traplab: {cmd}"
-    );
-    // trycmd runs the program directly, without a shell.
-    for bad in [">", "<", "|", "&", ";", "$", "`", "*", "~"] {
-        assert!(
-            !cmd.contains(bad),
-            "{file}: lab command uses shell syntax {bad:?} (trycmd runs no shell): {cmd}"
-        );
-    }
-    let (mut saves, mut loads) = (Vec::new(), Vec::new());
-    for (i, word) in args.iter().enumerate() {
-        if word.starts_with("samples/") || word.starts_with("workbook/") {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(word);
-            assert!(
-                path.is_file(),
-                "{file}: lab command uses missing file {word}: {cmd}"
-            );
-        }
-        let next = args.get(i + 1).map(|w| w.to_string());
-        match *word {
-            "--save-snapshot" => saves.push(next.expect("--save-snapshot needs a file")),
-            "--load-snapshot" => loads.push(next.expect("--load-snapshot needs a file")),
-            _ => {}
-        }
-    }
-    for snap in saves.iter().chain(&loads) {
-        assert!(
-            snap.starts_with("target/") && !snap.contains(".."),
-            "{file}: lab snapshots must live under target/, never in the source tree: {cmd}"
-        );
-    }
-    if !saves.is_empty() {
-        assert!(
-            args.contains(&"--force"),
-            "{file}: a lab that saves a snapshot needs --force to be repeatable: {cmd}"
-        );
-    }
-    (saves, loads)
-}
-
-#[test]
-fn lab_blocks_are_console_blocks() {
-    // Traplab labs are ```console blocks, which tests/workbook_labs.rs runs with trycmd; blocks
-    // of third-party software stay ```text and are marked as not part of the checked labs.
-    let mut saved_by: BTreeMap<String, String> = BTreeMap::new();
-    for file in markdown_files() {
-        let path = src().join(&file);
-        for ext in ["in", "out"] {
-            // trycmd would use X.in as working directory (or X.out as sandbox) for X.md.
-            assert!(
-                !path.with_extension(ext).exists(),
-                "{file}: {} must not exist (the labs run in the repository root)",
-                path.with_extension(ext).display()
-            );
-        }
-        let text = read(&path);
-        let mut consoles = 0;
-        let mut saved_here = BTreeSet::new();
-        for block in fenced_blocks(&text) {
-            let at = format!("{file}:{}", block.line);
-            // trycmd reads a fence without info string as a trycmd block: always name the
-            // language.
-            assert!(
-                !block.info.is_empty(),
-                "{at}: code block without a language (trycmd would run it)"
-            );
-            let lang = block.info.split(',').next().unwrap_or("");
-            if lang == "console" || lang == "trycmd" {
-                assert_eq!(
-                    block.indent, 0,
-                    "{at}: an indented console block is not run by trycmd"
-                );
-                assert_eq!(block.info, "console", "{at}: use a plain ```console fence");
-                assert!(
-                    block.lines.first().is_some_and(|l| l.starts_with("$ ")),
-                    "{at}: a console block must start with a `$ ` command line"
-                );
-                consoles += 1;
-                // trycmd drops the last newline of each expected output, so an output that
-                // ends with a newline needs an empty line after it (or a final `...`).
-                for (i, line) in block.lines.iter().enumerate().skip(1) {
-                    if line.starts_with("$ ") {
-                        assert!(
-                            ["", "..."].contains(&block.lines[i - 1].as_str()),
-                            "{at}: put an empty line before the command {line:?}"
-                        );
-                    }
-                }
-                assert!(
-                    block
-                        .lines
-                        .last()
-                        .is_some_and(|l| l.is_empty() || l == "..."),
-                    "{at}: end the console block with an empty line"
-                );
-                let mut after_cmd = false;
-                for line in &block.lines {
-                    if let Some(cmd) = line.strip_prefix("$ ") {
-                        let (saves, loads) = check_lab_command(&at, cmd);
-                        for snap in loads {
-                            assert!(
-                                saved_here.contains(&snap),
-                                "{at}: {snap} is loaded before this chapter saves it"
-                            );
-                        }
-                        for snap in saves {
-                            if let Some(other) = saved_by.insert(snap.clone(), file.clone()) {
-                                assert_eq!(
-                                    other, file,
-                                    "{at}: {snap} is also saved by {other} (chapters run in parallel)"
-                                );
-                            }
-                            saved_here.insert(snap);
-                        }
-                        after_cmd = true;
-                        continue;
-                    }
-                    if let Some(status) = line.strip_prefix("? ") {
-                        assert!(
-                            after_cmd && status.parse::<i32>().is_ok(),
-                            "{at}: `? N` must follow its command line directly: {line}"
-                        );
-                    }
-                    assert!(
-                        !line.starts_with("> "),
-                        "{at}: `> ` continues a command in trycmd; no lab needs it: {line}"
-                    );
-                    after_cmd = false;
-                }
-                continue;
-            }
-            let runs_traplab = block.lines.iter().any(|l| {
-                let l = l.trim_start().trim_start_matches("$ ");
-                l.starts_with("traplab ")
-            });
-            let runs_foreign = block.lines.iter().any(|l| {
-                let l = l.trim_start();
-                ["docker ", "virsh ", "Get-VM", "curl "]
-                    .iter()
-                    .any(|p| l.starts_with(p))
-            });
-            let unchecked = block
-                .lines
-                .iter()
-                .any(|l| l.contains("no forma parte de los laboratorios comprobados"));
-            assert!(
-                !runs_traplab || unchecked,
-                "{at}: a Traplab lab must be a ```console block: {:?}",
-                block.lines
-            );
-            assert!(
-                !runs_foreign || unchecked,
-                "{at}: a block with third-party commands is not marked as unchecked: {:?}",
-                block.lines
-            );
-            assert!(
-                !block
-                    .lines
-                    .iter()
-                    .any(|l| l.contains("comprobarán los tests")),
-                "{at}: stale 'checked later' comment: labs are console blocks now"
-            );
-        }
-        assert!(
-            !LAB_FILES.contains(&file.as_str()) || consoles > 0,
-            "{file}: its lab has no ```console block"
-        );
-    }
 }
 
 #[test]
