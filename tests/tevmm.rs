@@ -58,7 +58,7 @@ fn ledger(out: &str, name: &str) -> u64 {
             l.starts_with("tevmm:   ")
                 && l[9..]
                     .trim_end_matches(|c: char| c.is_ascii_digit())
-                    .trim_end()
+                    .trim()
                     == name
         })
         .unwrap_or_else(|| panic!("no ledger line {name:?} in\n{out}"));
@@ -66,15 +66,15 @@ fn ledger(out: &str, name: &str) -> u64 {
 }
 
 fn same_as_native(input: &str) -> String {
+    same_as_native_with(input, "samples/minios/minios.elf")
+}
+
+/// Runs `guest` under tevmm and the native minios with the same input; compares.
+fn same_as_native_with(input: &str, guest: &str) -> String {
     let data = std::fs::read(root().join(input)).unwrap();
     let (ns, native) = run(&["run", "samples/minios/minios.elf"], &data);
     let (vs, virt) = run(
-        &[
-            "run",
-            "samples/tevmm/tevmm.elf",
-            "--module",
-            "samples/minios/minios.elf",
-        ],
+        &["run", "samples/tevmm/tevmm.elf", "--module", guest],
         &data,
     );
     assert_eq!(ns, Some(1), "native run of {input}:\n{native}");
@@ -123,4 +123,44 @@ fn syscalls_and_cpu_as_natively() {
         reflected <= taken && taken - reflected <= 2,
         "{taken} {reflected}"
     );
+}
+
+/// The paravirtual build (same sources, -DPARAVIRT): the same session, and the privileged
+/// instructions that trapped are gone from the ledger, counted as hypercalls instead.
+#[test]
+fn paravirtual_minios_as_natively() {
+    for input in [
+        "samples/expected/minios-script.input",
+        "samples/expected/minios-fault.input",
+        "samples/expected/tevmm-sys.input",
+    ] {
+        let pv = same_as_native_with(input, "samples/minios/minios-pv.elf");
+        let trapping = same_as_native(input);
+        for name in [
+            "IN",
+            "OUT",
+            "LGDT",
+            "LIDT",
+            "LTR",
+            "MOV to CR",
+            "MOV from CR",
+            "INVLPG",
+            "MOV to SS",
+            "#PF page-table write",
+        ] {
+            assert_eq!(
+                ledger(&pv, name),
+                0,
+                "{name} trapped in the paravirtual run ({input})"
+            );
+        }
+        assert!(ledger(&pv, "hypercalls") > 100);
+        assert_eq!(ledger(&pv, "hypercall LGDT"), 1);
+        // The console costs one hypercall per character instead of six traps.
+        assert!(ledger(&pv, "traps") < ledger(&trapping, "traps"), "{input}");
+        assert_eq!(
+            ledger(&pv, "#PF of the guest"),
+            ledger(&trapping, "#PF of the guest")
+        );
+    }
 }

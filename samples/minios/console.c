@@ -23,12 +23,14 @@ static void serial_init(void)
     outb(COM1 + 1, 0x01);   /* IER: interrupt when data is received (IRQ4) */
 }
 
+#ifndef PARAVIRT
 static void serial_putc(char c)
 {
     while (!(inb(COM1 + 5) & 0x20))     /* LSR bit 5: THR empty */
         ;
     outb(COM1, (u8)c);
 }
+#endif
 
 /* ---- VGA text mode: 80x25 (char, attribute) cells at 0xB8000 ------------ */
 static volatile u16 *const vga = (volatile u16 *)0xb8000;
@@ -64,9 +66,14 @@ void console_init(void)
 
 void kputc(char c)
 {
+#ifdef PARAVIRT
+    vga_putc(c);
+    hypercall2(HC_CONSOLE_PUTC, (u8)c, (u32)vga_pos);   /* COM1 and the cursor: one call */
+#else
     serial_putc(c);
     vga_putc(c);
     vga_cursor();
+#endif
 }
 
 static void kputc_cb(char c, void *ctx) { (void)ctx; kputc(c); }

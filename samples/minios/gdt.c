@@ -42,6 +42,18 @@ void gdt_init(void)
     gdt[5] = descriptor((u32)&tss, sizeof(tss) - 1, 0x89, 0x0);   /* 0x28 32-bit TSS */
 
     struct { u16 limit; u32 base; } __attribute__((packed)) gdtr = { sizeof(gdt) - 1, (u32)gdt };
+#ifdef PARAVIRT
+    /* Under tevmm the kernel runs at ring 1: its stack selector carries RPL 1. */
+    hypercall1(HC_LGDT, (u32)&gdtr);
+    __asm__ volatile(
+        "ljmp $0x08, $1f\n"
+        "1: mov $0x10, %%ax\n\t"
+        "mov %%ax, %%ds\n\t mov %%ax, %%es\n\t mov %%ax, %%fs\n\t"
+        "mov %%ax, %%gs\n\t mov $0x11, %%ax\n\t mov %%ax, %%ss"
+        : : : "eax", "memory");
+    hypercall1(HC_LTR, TSS_SEL);
+    return;
+#endif
     __asm__ volatile(
         "lgdt %0\n\t"
         "ljmp $0x08, $1f\n"          /* reload CS */

@@ -37,7 +37,11 @@ void idt_init(void)
         set_gate(i, isr_table[i], 0x8e);       /* present, DPL 0, interrupt gate */
     set_gate(0x80, (u32)isr128, 0xee);         /* DPL 3: ring 3 may execute int $0x80 */
     struct { u16 limit; u32 base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (u32)idt };
+#ifdef PARAVIRT
+    hypercall1(HC_LIDT, (u32)&idtr);
+#else
     __asm__ volatile("lidt %0" : : "m"(idtr));
+#endif
 }
 
 static const char *const exception_names[32] = {

@@ -9,10 +9,22 @@ typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
 
+#ifdef PARAVIRT
+/* The paravirtual build (make PARAVIRT=1 -> minios-pv.elf) runs only under tevmm: every
+ * privileged operation is a hypercall to the monitor instead of a trap (../tevmm/hypercall.h). */
+#include "../tevmm/hypercall.h"
+static inline void outb(u16 port, u8 v) { hypercall2(HC_OUTB, port, v); }
+static inline u8 inb(u16 port) { return (u8)hypercall1(HC_INB, port); }
+static inline u32 read_cr2(void) { return hypercall0(HC_READ_CR2); }
+static inline void write_cr3(u32 v) { hypercall1(HC_WRITE_CR3, v); }
+static inline void set_pte(u32 *pte, u32 v) { hypercall2(HC_PTE_WRITE, (u32)pte, v); }
+#else
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline u32 read_cr2(void) { u32 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline void write_cr3(u32 v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+static inline void set_pte(u32 *pte, u32 v) { *pte = v; }
+#endif
 
 /* Segment selectors (gdt.c) */
 #define KERNEL_CS 0x08

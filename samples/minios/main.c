@@ -12,6 +12,9 @@ struct multiboot_info {
 
 void shutdown(int code)
 {
+#ifdef PARAVIRT
+    hypercall1(HC_SHUTDOWN, (u32)code);
+#endif
     __asm__ volatile("cli");
     outb(0xf4, (u8)code);              /* exit device: the run ends with status (code<<1)|1 */
     for (;;) __asm__ volatile("hlt");  /* no exit device (real PC): just stop */
@@ -54,6 +57,11 @@ void kmain(u32 magic, struct multiboot_info *mbi)
     for (;;) {
         input_poll();
         schedule();
+#ifdef PARAVIRT
+        hypercall0(HC_IDLE);
+        hypercall0(HC_CLI);
+#else
         __asm__ volatile("sti; hlt; cli");
+#endif
     }
 }

@@ -43,10 +43,14 @@ void paging_init(u32 mem_upper)
     frames_total = frames_free;
 
     write_cr3(kernel_pd);
+#ifdef PARAVIRT
+    hypercall1(HC_WRITE_CR0, hypercall0(HC_READ_CR0) | 0x80000000);
+#else
     u32 cr0;
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
     cr0 |= 0x80000000;                     /* CR0.PG: paging on */
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+#endif
 }
 
 u32 frame_alloc(void)
@@ -88,7 +92,8 @@ static u32 *pte_for(u32 pd, u32 va, int create)
         if (!create) return 0;
         u32 pt = frame_alloc();
         if (!pt) return 0;
-        pde = dir[va >> 22] = pt | PTE_P | PTE_W | PTE_U;
+        pde = pt | PTE_P | PTE_W | PTE_U;
+        set_pte(&dir[va >> 22], pde);
     }
     return (u32 *)(pde & ~0xfff) + ((va >> 12) & 0x3ff);
 }
@@ -100,8 +105,12 @@ u32 map_user_page(u32 pd, u32 va)
     if (*pte & PTE_P) return *pte & ~0xfff;   /* already mapped */
     u32 pa = frame_alloc();
     if (!pa) return 0;
-    *pte = pa | PTE_P | PTE_W | PTE_U;
+    set_pte(pte, pa | PTE_P | PTE_W | PTE_U);
+#ifdef PARAVIRT
+    hypercall1(HC_INVLPG, va);
+#else
     __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");  /* drop any stale TLB entry */
+#endif
     return pa;
 }
 

@@ -9,7 +9,7 @@
  */
 #include "tevmm.h"
 
-static u32 *gpr(struct frame *f, int r)
+u32 *gpr_of(struct frame *f, int r)
 {
     switch (r & 7) {
     case 0: return &f->eax;
@@ -26,7 +26,7 @@ static u32 *gpr(struct frame *f, int r)
 /* Decodes a ModR/M operand (32-bit addressing) at p. Returns the length of ModR/M, SIB and
  * displacement; *reg gets the reg field; *rm the register number (mod = 3) or -1 and *ea the
  * effective address (flat segments: the guest's are based at 0 in every minios-like kernel). */
-static int modrm(struct frame *f, const u8 *p, int *reg, int *rm, u32 *ea)
+int decode_modrm(struct frame *f, const u8 *p, int *reg, int *rm, u32 *ea)
 {
     u8 m = p[0];
     int mod = m >> 6, r = m & 7, len = 1;
@@ -38,14 +38,14 @@ static int modrm(struct frame *f, const u8 *p, int *reg, int *rm, u32 *ea)
         u8 sib = p[1];
         int base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
         len = 2;
-        if (index != 4) a += *gpr(f, index) << scale;
+        if (index != 4) a += *gpr_of(f, index) << scale;
         if (base == 5 && mod == 0) { a += *(const u32 *)(p + 2); len += 4; }
-        else a += *gpr(f, base);
+        else a += *gpr_of(f, base);
     } else if (r == 5 && mod == 0) {
         a = *(const u32 *)(p + 1);
         len += 4;
     } else {
-        a = *gpr(f, r);
+        a = *gpr_of(f, r);
     }
     if (mod == 1) { a += (u32)(int)(signed char)p[len]; len += 1; }
     else if (mod == 2) { a += *(const u32 *)(p + len); len += 4; }
@@ -63,7 +63,7 @@ static void guest_gp(struct frame *f, u32 err)
 static u32 read_operand16(struct frame *f, int rm, u32 ea)
 {
     u16 v = 0;
-    if (rm >= 0) return *gpr(f, rm) & 0xffff;
+    if (rm >= 0) return *gpr_of(f, rm) & 0xffff;
     if (!guest_read(ea, &v, 2)) stop_guest("operand not mapped");
     return v;
 }
@@ -123,7 +123,7 @@ static void do_iret(struct frame *f)
     }
 }
 
-static void mov_to_cr(struct frame *f, int cr, u32 v)
+void vcpu_write_cr(struct frame *f, int cr, u32 v)
 {
     u32 old;
     switch (cr) {
@@ -145,7 +145,7 @@ static void mov_to_cr(struct frame *f, int cr, u32 v)
     }
 }
 
-static u32 mov_from_cr(int cr)
+u32 vcpu_read_cr(int cr)
 {
     switch (cr) {
     case 0: return vcpu.cr0;
@@ -172,6 +172,18 @@ static void msr(struct frame *f, int write, int prefixes)
     f->eip += prefixes + 2;
 }
 
+/* LTR: the guest's TSS (its ESP0/SS0 are read on every reflection from user mode). */
+int vcpu_ltr(u16 sel)
+{
+    u64 d;
+    if (!guest_desc(sel, &d) || ((d >> 40) & 0x1d) != 0x09) return 0;
+    vcpu.tr = sel;
+    vcpu.tss_base = (u32)((d >> 16) & 0xffffff) | (u32)((d >> 56) << 24);
+    d |= (u64)2 << 40;                                 /* busy, as the CPU marks it */
+    guest_write(vcpu.gdt_base + (sel & ~7u), &d, 8);
+    return 1;
+}
+
 void emulate_gp(struct frame *f)
 {
     u8 b[16] = { 0 };
@@ -188,6 +200,7 @@ void emulate_gp(struct frame *f)
                  b[i] == 0x64 || b[i] == 0x65) ;
         else break;
     }
+    if (emulate_sensitive(f, b, i, opsize16)) return;  /* --popek-goldberg, and MOV SS */
     u8 op = b[i];
     int reg, rm, len;
     u32 ea;
@@ -229,19 +242,6 @@ void emulate_gp(struct frame *f)
     case 0xec: case 0xed: case 0xee: case 0xef:
     case 0x6c: case 0x6d: case 0x6e: case 0x6f:
         do_io(f, op, opsize16, rep, 0); f->eip += i + 1; return;
-    case 0x8e:                                         /* MOV Sreg, r/m16 */
-        len = modrm(f, &b[i + 1], &reg, &rm, &ea);
-        if (reg == 2) {                                /* SS with RPL 0: load it with RPL 1 */
-            u32 sel = read_operand16(f, rm, ea);
-            u64 d;
-            if ((sel & 3) != 0 || !guest_desc(sel, &d) || sel < 8) { guest_gp(f, sel & 0xfffc); return; }
-            ledger[C_MOVSS]++;
-            f->ss = sel | 1;
-            f->eip += i + 1 + len;
-            return;
-        }
-        guest_gp(f, f->err);
-        return;
     case 0x0f: break;
     default: guest_gp(f, f->err); return;
     }
@@ -250,7 +250,7 @@ void emulate_gp(struct frame *f)
     u8 *m = &b[i + 2];
     switch (op2) {
     case 0x01:
-        len = modrm(f, m, &reg, &rm, &ea);
+        len = decode_modrm(f, m, &reg, &rm, &ea);
         if ((reg == 2 || reg == 3) && rm < 0) {        /* LGDT / LIDT m16&32 */
             u16 limit;
             u32 base;
@@ -264,38 +264,33 @@ void emulate_gp(struct frame *f)
         } else if (reg == 6) {                         /* LMSW */
             ledger[C_MOVCR_W]++;
             u32 v = read_operand16(f, rm, ea);
-            mov_to_cr(f, 0, (vcpu.cr0 & ~0xeu) | (v & 0xf) | (vcpu.cr0 & 1));
+            vcpu_write_cr(f, 0, (vcpu.cr0 & ~0xeu) | (v & 0xf) | (vcpu.cr0 & 1));
         } else { guest_gp(f, f->err); return; }
         f->eip += i + 2 + len;
         return;
     case 0x00:
-        len = modrm(f, m, &reg, &rm, &ea);
+        len = decode_modrm(f, m, &reg, &rm, &ea);
         if (reg == 2) {                                /* LLDT: only the null LDT */
             ledger[C_LLDT]++;
             vcpu.ldtr = read_operand16(f, rm, ea);
             if (vcpu.ldtr & ~3u) stop_guest("the guest loaded an LDT: not supported");
         } else if (reg == 3) {                         /* LTR: remember the guest's TSS */
-            u64 d;
             u16 sel = read_operand16(f, rm, ea);
             ledger[C_LTR]++;
-            if (!guest_desc(sel, &d) || ((d >> 40) & 0x1d) != 0x09) { guest_gp(f, sel & 0xfffc); return; }
-            vcpu.tr = sel;
-            vcpu.tss_base = (u32)((d >> 16) & 0xffffff) | (u32)((d >> 56) << 24);
-            d |= (u64)2 << 40;                         /* busy, as the CPU marks it */
-            guest_write(vcpu.gdt_base + (sel & ~7u), &d, 8);
+            if (!vcpu_ltr(sel)) { guest_gp(f, sel & 0xfffc); return; }
         } else { guest_gp(f, f->err); return; }
         f->eip += i + 2 + len;
         return;
     case 0x20: case 0x22:                              /* MOV r32, CRn / MOV CRn, r32 */
-        len = modrm(f, m, &reg, &rm, &ea);
+        len = decode_modrm(f, m, &reg, &rm, &ea);
         if (reg == 1 || reg > 4) { ledger[C_EXC_REFLECT]++; reflect(f, 6, 0, 0, K_EXC); return; }
         f->eip += i + 2 + len;
-        if (op2 == 0x20) { ledger[C_MOVCR_R]++; *gpr(f, rm) = mov_from_cr(reg); }
-        else { ledger[C_MOVCR_W]++; mov_to_cr(f, reg, *gpr(f, rm)); }
+        if (op2 == 0x20) { ledger[C_MOVCR_R]++; *gpr_of(f, rm) = vcpu_read_cr(reg); }
+        else { ledger[C_MOVCR_W]++; vcpu_write_cr(f, reg, *gpr_of(f, rm)); }
         return;
     case 0x21: case 0x23:                              /* MOV DRn: no debug registers here */
-        len = modrm(f, m, &reg, &rm, &ea);
-        if (op2 == 0x21) *gpr(f, rm) = 0;
+        len = decode_modrm(f, m, &reg, &rm, &ea);
+        if (op2 == 0x21) *gpr_of(f, rm) = 0;
         ledger[C_OTHER_GP]++;
         f->eip += i + 2 + len;
         return;

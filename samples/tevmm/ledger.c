@@ -10,7 +10,9 @@
  * TSC ticks, i.e. time. Printed on Ctrl-T from the serial line and when the guest ends.
  * Also the monitor's serial output (COM1 transmit only; io.c owns the receive side).
  */
+#define TEVMM_MONITOR
 #include "tevmm.h"
+#include "hypercall.h"
 
 #define TRAP_STUB_INSNS 22
 
@@ -21,7 +23,10 @@ u32 traps_total;
 static const char *const names[C_NCAUSES] = {
     "CLI", "STI", "HLT", "IRET", "POPF", "PUSHF", "IN", "OUT", "INS", "OUTS",
     "LGDT", "LIDT", "LLDT", "LTR", "MOV from CR", "MOV to CR", "INVLPG", "RDMSR", "WRMSR",
-    "MOV to SS", "CLTS", "WBINVD/INVD", "sensitive (emulated)", "#GP of the guest",
+    "MOV to SS", "CLTS", "WBINVD/INVD",
+    "SGDT", "SIDT", "SLDT", "STR", "SMSW", "LAR", "LSL", "VERR", "VERW",
+    "PUSH Sreg", "POP Sreg", "MOV from Sreg", "MOV to DS/ES/FS/GS", "far JMP/CALL/RET",
+    "#GP of the guest",
     "#PF hidden", "#PF page-table write", "#PF of the guest", "exceptions reflected",
     "INT n reflected", "IRQs reflected", "IRQs taken", "shadow rebuilds", "hypercalls",
 };
@@ -81,6 +86,15 @@ void ledger_print(void)
     for (int c = 0; c < C_NCAUSES; c++) {
         mprintf("tevmm:   %-24s", names[c]);
         put_u64(ledger[c], 10);
+        mputc('\n', 0);
+    }
+    static const char *const hc_names[HC_COUNT] = {
+        0, "OUTB", "INB", "LGDT", "LIDT", "LTR", "READ_CR0", "WRITE_CR0", "READ_CR2",
+        "WRITE_CR3", "INVLPG", "CLI", "STI", "IDLE", "CONSOLE_PUTC", "PTE_WRITE", "SHUTDOWN",
+    };
+    for (int h = 1; h < HC_COUNT && ledger[C_HYPERCALL]; h++) {
+        mprintf("tevmm:     hypercall %-14s", hc_names[h]);
+        put_u64(hc_count[h], 10);
         mputc('\n', 0);
     }
     mprintf("tevmm:   %-24s", "traps");

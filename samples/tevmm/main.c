@@ -190,6 +190,8 @@ void trap(struct frame *f)
         ledger[C_EXC_REFLECT]++;
         int has_err = v == 8 || (v >= 10 && v <= 14) || v == 17;
         reflect(f, v, has_err, f->err, K_EXC);
+    } else if (v == 0x82 && guest_cpl(f) != 3) {   /* hypercall.h: HYPERCALL_VECTOR */
+        hypercall(f);
     } else {                                 /* INT n from the guest (0x20-0xEF) */
         reflect(f, v, 0, 2, K_SOFT);
     }

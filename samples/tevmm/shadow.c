@@ -151,8 +151,8 @@ int shadow_page_fault(struct frame *f, u32 cr2)
     return 1;
 }
 
-/* Drops the shadow entries derived from guest entry `e` of frame step_frame. */
-static void resync(u32 e)
+/* Drops the shadow entries derived from guest entry `e` of frame `step_frame`. */
+static void resync_entry(u32 step_frame, u32 e)
 {
     if ((prot[step_frame >> 12] & PROT_PD) && step_frame == (vcpu.cr3 & ~0xfffu) && e < NGUEST_PDE) {
         spd[e] = 0;
@@ -179,8 +179,19 @@ void shadow_step_done(struct frame *f)
     }
     invlpg(step_va);
     guest_tlb_flush();
-    resync((step_va & 0xfff) >> 2);
-    if (((step_va + 3) & 0xfff) >= 4) resync(((step_va + 3) & 0xfff) >> 2);
+    resync_entry(step_frame, (step_va & 0xfff) >> 2);
+    if (((step_va + 3) & 0xfff) >= 4) resync_entry(step_frame, ((step_va + 3) & 0xfff) >> 2);
+}
+
+/* The paravirtual PTE_WRITE: the monitor writes the entry and drops what derives from it. */
+int shadow_pte_write(u32 va, u32 v)
+{
+    u32 pa;
+    if ((va & 3) || !gva_to_gpa(va, &pa)) return 0;
+    *(u32 *)GPA(pa) = v;
+    guest_tlb_flush();
+    resync_entry(pa & ~0xfffu, (pa & 0xfff) >> 2);
+    return 1;
 }
 
 void shadow_invlpg(u32 va)

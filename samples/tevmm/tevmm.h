@@ -100,7 +100,9 @@ static inline void invlpg(u32 va) { __asm__ volatile("invlpg (%0)" : : "r"(va) :
 enum cause {
     C_CLI, C_STI, C_HLT, C_IRET, C_POPF, C_PUSHF, C_IN, C_OUT, C_INS, C_OUTS,
     C_LGDT, C_LIDT, C_LLDT, C_LTR, C_MOVCR_R, C_MOVCR_W, C_INVLPG, C_RDMSR, C_WRMSR,
-    C_MOVSS, C_CLTS, C_WBINVD, C_SENSITIVE, C_OTHER_GP,
+    C_MOVSS, C_CLTS, C_WBINVD,
+    C_SGDT, C_SIDT, C_SLDT, C_STR, C_SMSW, C_LAR, C_LSL, C_VERR, C_VERW,
+    C_PUSH_SREG, C_POP_SREG, C_MOV_FROM_SREG, C_MOV_TO_SREG, C_FAR, C_OTHER_GP,
     C_PF_HIDDEN, C_PF_PTWRITE, C_PF_GUEST, C_EXC_REFLECT, C_INT_REFLECT, C_IRQ_REFLECT,
     C_IRQ_TAKEN, C_SHADOW_FLUSH, C_HYPERCALL, C_NCAUSES
 };
@@ -130,8 +132,16 @@ u32  virtual_eflags(const struct frame *f);
 void set_virtual_eflags(struct frame *f, u32 v, int from_iret);
 void wait_for_irq(void);
 
-/* emulate.c: privileged instructions decoded after a #GP */
+/* emulate.c: privileged instructions decoded after a #GP; sensitive.c: the others */
 void emulate_gp(struct frame *f);
+int  emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16);
+void vcpu_write_cr(struct frame *f, int cr, u32 v);
+u32  vcpu_read_cr(int cr);
+int  vcpu_ltr(u16 sel);
+
+/* hypercall.c: the paravirtual interface (hypercall.h) */
+void hypercall(struct frame *f);
+extern u32 hc_count[];
 
 /* io.c: port I/O on the guest's behalf */
 u32  io_in(u16 port, int size);
@@ -145,6 +155,7 @@ void shadow_flush(void);
 int  shadow_page_fault(struct frame *f, u32 cr2);   /* 1 = hidden fault, handled */
 void shadow_step_done(struct frame *f);
 void shadow_invlpg(u32 va);
+int  shadow_pte_write(u32 va, u32 v);
 
 /* fmt.c (shared with minios) */
 void vformat(void (*put)(char, void *), void *ctx, const char *fmt, va_list ap);

@@ -1,0 +1,272 @@
+/*
+ * sensitive.c - the instructions that break classic trap-and-emulate on x86, emulated.
+ *
+ * Robin & Irvine (USENIX Security 2000) list the IA-32 instructions that are SENSITIVE (they
+ * read or depend on privileged state) but UNPRIVILEGED (they do not trap at CPL > 0): SGDT,
+ * SIDT, SLDT, STR, SMSW, PUSHF, POPF, LAR, LSL, VERR, VERW, PUSH/POP and MOV of segment
+ * registers, far CALL/JMP/RET and INT n. On a real x86 the guest kernel at ring 1 executes
+ * them directly and sees the monitor's tables and its real ring (minios's `pgcheck` shows
+ * it): Popek and Goldberg's condition for a VMM fails. Traplab's `--popek-goldberg` switch
+ * makes them raise #GP(0) at CPL > 0 (CR4.UMIP does so for SGDT/SIDT/SLDT/STR/SMSW only,
+ * Intel SDM Vol. 3A 2.5); then they land here and are emulated against the guest's own
+ * state, as the CPU would execute them at ring 0 (Vol. 2 for each instruction; Vol. 3A 5.8
+ * for far transfers). PUSHF/POPF are in emulate.c. Theorem 1, run on a machine.
+ */
+#include "tevmm.h"
+
+u32 *gpr_of(struct frame *f, int r);
+int  decode_modrm(struct frame *f, const u8 *p, int *reg, int *rm, u32 *ea);
+
+static u32 *sreg(struct frame *f, int s)
+{
+    switch (s) {
+    case 0: return &f->es;
+    case 1: return &f->cs;
+    case 2: return &f->ss;
+    case 3: return &f->ds;
+    case 4: return &f->fs;
+    default: return &f->gs;
+    }
+}
+
+/* The selector the guest believes is loaded: ring compression hidden (RPL 1 shown as 0). */
+static u32 visible_sel(struct frame *f, int s)
+{
+    u32 v = *sreg(f, s) & 0xffff;
+    if ((s == 1 || s == 2) && (v & 3) == 1) v &= ~3u;
+    return v;
+}
+
+static void gp(struct frame *f, u32 err)
+{
+    ledger[C_OTHER_GP]++;
+    ledger[C_EXC_REFLECT]++;
+    reflect(f, 13, 1, err, K_EXC);
+}
+
+static int write_rm(struct frame *f, int rm, u32 ea, int size, u32 v)
+{
+    if (rm >= 0) {
+        u32 *r = gpr_of(f, rm);
+        *r = size == 2 ? (*r & 0xffff0000u) | (v & 0xffff) : v;
+        return 1;
+    }
+    return guest_write(ea, &v, size);
+}
+
+static u32 read_rm16(struct frame *f, int rm, u32 ea)
+{
+    u16 v = 0;
+    if (rm >= 0) return *gpr_of(f, rm) & 0xffff;
+    guest_read(ea, &v, 2);
+    return v;
+}
+
+static void set_zf(struct frame *f, int z) { f->eflags = (f->eflags & ~0x40u) | (z ? 0x40u : 0); }
+
+/* LAR/LSL/VERR/VERW at virtual CPL 0: the guest's descriptor if visible (SDM Vol. 2, LAR). */
+static int visible_desc(u32 sel, u64 *d, int lar)
+{
+    if (!(sel & ~3u) || !guest_desc(sel, d)) return 0;
+    u32 hi = (u32)(*d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
+    if (!(hi & 0x1000)) {                                   /* system descriptor */
+        if (lar == 1 && !(type == 1 || type == 2 || type == 3 || type == 4 || type == 5 ||
+                          type == 9 || type == 0xb || type == 0xc)) return 0;
+        if (lar == 2 && !(type == 1 || type == 2 || type == 3 || type == 9 || type == 0xb)) return 0;
+        if (lar == 0) return 0;
+    }
+    int conforming = (hi & 0x1000) && (type & 0xc) == 0xc;
+    if (!conforming && dpl < (sel & 3)) return 0;          /* DPL >= max(CPL = 0, RPL) */
+    return 1;
+}
+
+/* Loads a data segment register or SS as the guest's ring 0 would; 0 = #GP reflected. */
+static int load_sreg(struct frame *f, int s, u32 sel)
+{
+    u64 d;
+    sel &= 0xffff;
+    if (s == 1 || s > 5) { ledger[C_EXC_REFLECT]++; reflect(f, 6, 0, 0, K_EXC); return 0; }
+    if (!(sel & ~3u)) {
+        if (s == 2) { gp(f, 0); return 0; }
+        *sreg(f, s) = sel;
+        return 1;
+    }
+    if (!guest_desc(sel, &d)) { gp(f, sel & 0xfffc); return 0; }
+    u32 hi = (u32)(d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
+    int data = (hi & 0x1000) && !(type & 8);
+    if (s == 2) {
+        if (!data || !(type & 2) || dpl != 0 || (sel & 3) != 0) { gp(f, sel & 0xfffc); return 0; }
+        f->ss = sel | 1;
+        return 1;
+    }
+    if (!(hi & 0x1000) || ((type & 8) && !(type & 2)) || (((type & 0xc) != 0xc) && dpl < (sel & 3))) {
+        gp(f, sel & 0xfffc);
+        return 0;
+    }
+    if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
+    *sreg(f, s) = sel;
+    return 1;
+}
+
+/* A far JMP or CALL to a ring-0 code segment of the guest (no call gates, no task switch). */
+static int far_target(struct frame *f, u32 sel, u32 off)
+{
+    u64 d;
+    sel &= 0xffff;
+    if (!(sel & ~3u) || !guest_desc(sel, &d)) { gp(f, sel & 0xfffc); return 0; }
+    u32 hi = (u32)(d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
+    if (!(hi & 0x1000) || !(type & 8)) {
+        mprintf("tevmm: far transfer through a system descriptor (%x): not supported\n", sel);
+        gp(f, sel & 0xfffc);
+        return 0;
+    }
+    int conforming = (type & 4) != 0;
+    if (conforming ? dpl != 0 : (dpl != 0 || (sel & 3) != 0)) { gp(f, sel & 0xfffc); return 0; }
+    f->cs = (sel & ~3u) | 1;
+    f->eip = off;
+    return 1;
+}
+
+/* Returns 1 if b[i..] (after prefixes) is a sensitive instruction it emulated. */
+int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
+{
+    u8 op = b[i];
+    int reg, rm, len, size = opsize16 ? 2 : 4;
+    u32 ea, sp, v;
+    static const signed char push_of[256] = { [0x06] = 0 + 1, [0x0e] = 1 + 1, [0x16] = 2 + 1, [0x1e] = 3 + 1 };
+    static const signed char pop_of[256] = { [0x07] = 0 + 1, [0x17] = 2 + 1, [0x1f] = 3 + 1 };
+    if (push_of[op]) {                                        /* PUSH ES/CS/SS/DS */
+        sp = f->esp;
+        ledger[C_PUSH_SREG]++;
+        guest_push(f, &sp, visible_sel(f, push_of[op] - 1));
+        f->esp = sp;
+        f->eip += i + 1;
+        return 1;
+    }
+    if (pop_of[op]) {                                         /* POP ES/SS/DS */
+        ledger[C_POP_SREG]++;
+        if (load_sreg(f, pop_of[op] - 1, guest_read32(f->esp))) { f->esp += 4; f->eip += i + 1; }
+        return 1;
+    }
+    switch (op) {
+    case 0x8c:                                                /* MOV r/m, Sreg */
+        len = decode_modrm(f, &b[i + 1], &reg, &rm, &ea);
+        if (reg > 5) return 0;
+        ledger[C_MOV_FROM_SREG]++;
+        write_rm(f, rm, ea, rm >= 0 ? size : 2, visible_sel(f, reg));
+        f->eip += i + 1 + len;
+        return 1;
+    case 0x8e:                                                /* MOV Sreg, r/m */
+        len = decode_modrm(f, &b[i + 1], &reg, &rm, &ea);
+        ledger[reg == 2 ? C_MOVSS : C_MOV_TO_SREG]++;
+        if (load_sreg(f, reg, read_rm16(f, rm, ea))) f->eip += i + 1 + len;
+        return 1;
+    case 0xea: case 0x9a: {                                   /* JMP/CALL ptr16:32 */
+        u32 off = opsize16 ? *(const u16 *)&b[i + 1] : *(const u32 *)&b[i + 1];
+        u32 sel = *(const u16 *)&b[i + 1 + size];
+        u32 next = f->eip + i + 1 + size + 2, cs = visible_sel(f, 1);
+        ledger[C_FAR]++;
+        if (!far_target(f, sel, off)) return 1;
+        if (op == 0x9a) { sp = f->esp; guest_push(f, &sp, cs); guest_push(f, &sp, next); f->esp = sp; }
+        return 1;
+    }
+    case 0xff:                                                /* CALL/JMP m16:32 */
+        len = decode_modrm(f, &b[i + 1], &reg, &rm, &ea);
+        if ((reg != 3 && reg != 5) || rm >= 0) return 0;
+        {
+            u32 off = 0, sel = 0, next = f->eip + i + 1 + len, cs = visible_sel(f, 1);
+            guest_read(ea, &off, size);
+            guest_read(ea + size, &sel, 2);
+            ledger[C_FAR]++;
+            if (!far_target(f, sel, off)) return 1;
+            if (reg == 3) { sp = f->esp; guest_push(f, &sp, cs); guest_push(f, &sp, next); f->esp = sp; }
+        }
+        return 1;
+    case 0xcb: case 0xca: {                                   /* RET far [imm16] */
+        u32 imm = op == 0xca ? *(const u16 *)&b[i + 1] : 0;
+        u32 eip = guest_read32(f->esp), cs = guest_read32(f->esp + 4) & 0xffff;
+        ledger[C_FAR]++;
+        if ((cs & 3) == 0) {
+            u32 esp = f->esp;
+            if (!far_target(f, cs, eip)) return 1;
+            f->esp = esp + 8 + imm;
+        } else if ((cs & 3) == 3) {                           /* to user mode: outer stack */
+            u32 esp = guest_read32(f->esp + 8 + imm), ss = guest_read32(f->esp + 12 + imm) & 0xffff;
+            f->eip = eip; f->cs = cs; f->esp = esp + imm; f->ss = ss;
+        } else {
+            gp(f, cs & 0xfffc);
+        }
+        return 1;
+    }
+    case 0xcd:                                                /* INT n in the guest kernel */
+        f->eip += i + 2;
+        reflect(f, b[i + 1], 0, i + 2, K_SOFT);
+        return 1;
+    case 0x0f: break;
+    default: return 0;
+    }
+    u8 op2 = b[i + 1];
+    if (op2 == 0xa0 || op2 == 0xa8) {                         /* PUSH FS/GS */
+        sp = f->esp;
+        ledger[C_PUSH_SREG]++;
+        guest_push(f, &sp, visible_sel(f, op2 == 0xa0 ? 4 : 5));
+        f->esp = sp;
+        f->eip += i + 2;
+        return 1;
+    }
+    if (op2 == 0xa1 || op2 == 0xa9) {                         /* POP FS/GS */
+        ledger[C_POP_SREG]++;
+        if (load_sreg(f, op2 == 0xa1 ? 4 : 5, guest_read32(f->esp))) { f->esp += 4; f->eip += i + 2; }
+        return 1;
+    }
+    if (op2 != 0x00 && op2 != 0x01 && op2 != 0x02 && op2 != 0x03) return 0;
+    len = decode_modrm(f, &b[i + 2], &reg, &rm, &ea);
+    u64 d;
+    if (op2 == 0x01) {
+        if (reg == 0 || reg == 1) {                           /* SGDT / SIDT m */
+            if (rm >= 0) return 0;
+            u16 limit = reg ? vcpu.idt_limit : vcpu.gdt_limit;
+            u32 base = reg ? vcpu.idt_base : vcpu.gdt_base;
+            ledger[reg ? C_SIDT : C_SGDT]++;
+            if (opsize16) base &= 0xffffff;
+            guest_write(ea, &limit, 2);
+            guest_write(ea + 2, &base, 4);
+        } else if (reg == 4) {                                /* SMSW */
+            ledger[C_SMSW]++;
+            write_rm(f, rm, ea, rm >= 0 ? size : 2, vcpu.cr0);
+        } else {
+            return 0;
+        }
+    } else if (op2 == 0x00) {
+        if (reg == 0 || reg == 1) {                           /* SLDT / STR */
+            ledger[reg ? C_STR : C_SLDT]++;
+            write_rm(f, rm, ea, rm >= 0 ? size : 2, reg ? vcpu.tr : vcpu.ldtr);
+        } else if (reg == 4 || reg == 5) {                    /* VERR / VERW */
+            u32 sel = read_rm16(f, rm, ea);
+            int ok = visible_desc(sel, &d, 0);
+            u32 type = (u32)(d >> 40) & 0xf;
+            ledger[reg == 4 ? C_VERR : C_VERW]++;
+            if (ok) ok = reg == 4 ? (!(type & 8) || (type & 2)) : (!(type & 8) && (type & 2));
+            set_zf(f, ok);
+        } else {
+            return 0;
+        }
+    } else {                                                  /* LAR / LSL r, r/m16 */
+        u32 sel = read_rm16(f, rm, ea);
+        ledger[op2 == 0x02 ? C_LAR : C_LSL]++;
+        if (visible_desc(sel, &d, op2 == 0x02 ? 1 : 2)) {
+            u32 hi = (u32)(d >> 32), lo = (u32)d;
+            if (op2 == 0x02) v = hi & (opsize16 ? 0xff00u : 0x00ffff00u);
+            else {
+                v = (hi & 0xf0000u) | (lo & 0xffff);
+                if (hi & 0x800000u) v = (v << 12) | 0xfff;
+            }
+            write_rm(f, reg, 0, size, v);
+            set_zf(f, 1);
+        } else {
+            set_zf(f, 0);
+        }
+    }
+    f->eip += i + 2 + len;
+    return 1;
+}
