@@ -56,10 +56,7 @@ fn ledger(out: &str, name: &str) -> u64 {
         .rev()
         .find(|l| {
             l.starts_with("tevmm:   ")
-                && l[9..]
-                    .trim_end_matches(|c: char| c.is_ascii_digit())
-                    .trim()
-                    == name
+                && l[9..].trim_end_matches(|c: char| c.is_ascii_digit()).trim() == name
         })
         .unwrap_or_else(|| panic!("no ledger line {name:?} in\n{out}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
