@@ -30,8 +30,10 @@ fn minios_after_a_fault(noise: u64) -> View {
             .iter()
             .any(|e| matches!(e.kind, EventKind::PageFault { .. }))
     };
+    // Small steps: stop right after the fault, before the shell is back at its prompt and
+    // the idle loop logs HLTs of its own.
     while !has_pf(&s) {
-        s.advance(100_000);
+        s.advance(1_000);
         assert!(s.icount() < 500_000_000, "minios's fault program faulted");
     }
     let ic = s.icount();

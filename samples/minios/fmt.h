@@ -10,4 +10,5 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, unsigned int n);
 void *memcpy(void *d, const void *s, unsigned int n);
 void *memset(void *d, int c, unsigned int n);
+int memcmp(const void *a, const void *b, unsigned int n);
 #endif

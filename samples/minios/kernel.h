@@ -74,7 +74,9 @@ extern volatile u32 ticks;
 #define PTE_U 0x4
 extern u32 kernel_pd;                  /* physical address of the kernel-only page directory */
 extern u32 frames_total, frames_free;
-void paging_init(u32 mem_upper_kib);
+void paging_init(u32 mem_upper_kib, u32 resv_lo, u32 resv_hi);
+void frames_release(u32 lo, u32 hi);   /* hand reserved frames to the pool */
+void paging_enable(void);
 u32  frame_alloc(void);                /* zeroed 4 KiB frame, 0 if none */
 void frame_free(u32 pa);
 u32  pd_create(void);                  /* new page directory with the kernel mapped */
@@ -88,6 +90,8 @@ int  user_ok(u32 pd, u32 va, u32 len); /* 1 if [va, va+len) is mapped user memor
 #define CHAN_INPUT 1
 #define CHAN_CHILD 2
 #define CHAN_SLEEP 3
+#define CHAN_PIPE  16                  /* 16 + 2 * pipe: readers wait, +1: writers wait */
+struct file;
 struct proc {
     int  pid, ppid, state;
     char name[16];
@@ -99,6 +103,8 @@ struct proc {
     int  chan;                         /* what a BLOCKED process waits for */
     u32  wake_tick;
     int  exit_status;
+    struct file *fd[NFD];              /* open files (file.c) */
+    int  cwd, root;                    /* inode numbers: working directory and "/" */
 };
 extern struct proc procs[NPROC];
 extern struct proc *current;
@@ -106,7 +112,7 @@ void sched_init(void);
 void schedule(void);
 void sched_tick(void);
 void wakeup(int chan);
-int  proc_spawn(const char *name, int flags);
+int  proc_spawn(const char *path, const char *args, int flags);
 void proc_exit(int status) __attribute__((noreturn));
 int  proc_wait(int pid, int *status);
 void swtch(u32 *old_esp, u32 new_esp);  /* isr.S */
@@ -115,13 +121,51 @@ extern char isr_return[];               /* isr.S */
 /* syscall.c */
 void syscall_handler(struct regs *r);
 
-/* programs.c */
-struct program { const char *name, *desc; const u8 *start, *end; };
-extern const struct program programs[];
-extern const int nprograms;
+/* fs.c: the in-memory file system (inode numbers; negative = -errno) */
+#define NINODE      128
+#define FILE_PAGES   32                /* largest file: 128 KiB */
+void fs_init(void);
+int  fs_lookup(int start, int root, const char *path);     /* inode or -errno */
+int  fs_parent(int start, int root, const char *path, char *last); /* dir inode, last name */
+int  fs_create(int dir, const char *name, int type);       /* new inode or -errno */
+int  fs_remove(int ino);                                   /* unlink / rmdir */
+int  fs_type(int ino);
+u32  fs_size(int ino);
+int  fs_read(int ino, u32 off, void *buf, u32 len);        /* bytes or -errno */
+int  fs_write(int ino, u32 off, const void *buf, u32 len);
+int  fs_truncate(int ino);
+int  fs_child(int dir, int after, char *name);             /* next entry after `after` */
+int  fs_path(int ino, int root, char *buf, int len);       /* absolute path of a dir */
+int  fs_name(int ino, char *name);                         /* name of an entry */
+int  fs_rootdir(void);
+void fs_ref(int ino, int delta);                           /* in-use count (open, cwd) */
+
+/* initramfs.c */
+void initramfs_load(const u8 *archive, u32 len, const char *from);
+
+/* file.c: open files and descriptors */
+void file_init(struct proc *first);
+void file_inherit(struct proc *child, struct proc *parent);
+void file_close_all(struct proc *p);
+int  file_syscall(struct regs *r);     /* 1 if it handled r->eax */
+int  user_string(char *dst, u32 src, int max);   /* 0, -EFAULT or -ENAMETOOLONG */
+
+/* pipe.c */
+struct pipe;
+struct pipe *pipe_alloc(void);
+int  pipe_read(struct pipe *p, u8 *buf, u32 len);
+int  pipe_write(struct pipe *p, const u8 *buf, u32 len);
+void pipe_close(struct pipe *p, int writer);
+void pipe_open(struct pipe *p, int writer);
+
+/* elf.c */
+int  elf_load(int ino, u32 pd, u32 *entry, u32 *brk);   /* 0 or -errno */
+u32  user_args(u32 pd, const char *args);               /* builds argc/argv; user ESP or 0 */
 
 /* main.c */
 extern char kernel_cmdline[256];
+extern const u8 *initrd_start;
+extern u32 initrd_len;
 extern u32 mem_upper_kib;
 void shutdown(int code) __attribute__((noreturn));
 void panic(const char *msg) __attribute__((noreturn));

@@ -7,8 +7,16 @@ char kernel_cmdline[256];
 u32 mem_upper_kib;
 
 struct multiboot_info {
-    u32 flags, mem_lower, mem_upper, boot_device, cmdline;
+    u32 flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
 };
+struct multiboot_module { u32 start, end, string, reserved; };
+
+/* The built-in root file system archive (initrd.S), replaced by the first
+ * multiboot module when there is one (like Linux's built-in initramfs and
+ * an initrd given by the boot loader). */
+extern const u8 initrd_builtin[], initrd_builtin_end[];
+const u8 *initrd_start;
+u32 initrd_len;
 
 void shutdown(int code)
 {
@@ -46,11 +54,29 @@ void kmain(u32 magic, struct multiboot_info *mbi)
     pic_init();
     pit_init(100);
     kprintf("  pic: IRQs at vectors 0x20-0x2f; pit: 100 Hz\n");
-    paging_init(mem_upper_kib);
+    const char *from = "built-in";
+    initrd_start = initrd_builtin;
+    initrd_len = (u32)(initrd_builtin_end - initrd_builtin);
+    if ((mbi->flags & 8) && mbi->mods_count) {
+        const struct multiboot_module *m = (const struct multiboot_module *)mbi->mods_addr;
+        if (m->end > m->start) {
+            initrd_start = (const u8 *)m->start;
+            initrd_len = m->end - m->start;
+            from = "module";
+        }
+    }
+    /* Paging stays off until the archive is unpacked: a module may lie
+     * anywhere in physical memory, not only in the kernel's first 4 MiB. */
+    u32 lo = from[0] == 'm' ? (u32)initrd_start : 0, hi = lo ? lo + initrd_len : 0;
+    paging_init(mem_upper_kib, lo, hi);
+    fs_init();
+    initramfs_load(initrd_start, initrd_len, from);
+    frames_release(lo, hi);
+    paging_enable();
     kprintf("  paging: on, %u free 4 KiB frames\n", frames_free);
     sched_init();
 
-    if (proc_spawn("shell", 0) < 0) panic("cannot start the shell");
+    if (proc_spawn("/bin/shell", "shell", 0) < 0) panic("cannot start /bin/shell");
 
     /* The idle loop: run whoever is ready; when nobody is, halt until the
      * next interrupt. `sti; hlt` is atomic: no interrupt slips in between. */

@@ -22,9 +22,13 @@ u32 kernel_pd;
 
 static u32 free_stack[1024];           /* at most 1024 frames below 4 MiB */
 u32 frames_total, frames_free;
+static u32 pool_start, pool_top;
 extern char _end[];                    /* linker.ld */
 
-void paging_init(u32 mem_upper)
+/* Builds the kernel's tables and the frame pool, leaving out the frames of
+ * [resv_lo, resv_hi) (a boot module still to be read); paging_enable() then
+ * turns paging on. */
+void paging_init(u32 mem_upper, u32 resv_lo, u32 resv_hi)
 {
     for (u32 i = 1; i < 1024; i++)
         kernel_pt[i] = (i * PAGE_SIZE) | PTE_P | PTE_W;   /* supervisor, read/write */
@@ -38,9 +42,23 @@ void paging_init(u32 mem_upper)
         top = (0x100000 + mem_upper * 1024) & ~(PAGE_SIZE - 1);
     for (u32 pa = top; pa > start; ) {     /* pushed top-down: lowest frames come out first */
         pa -= PAGE_SIZE;
+        if (pa + PAGE_SIZE > resv_lo && pa < resv_hi) continue;
         free_stack[frames_free++] = pa;
     }
     frames_total = frames_free;
+    pool_start = start;
+    pool_top = top;
+}
+
+/* Gives the reserved frames (see paging_init) to the pool once they are read. */
+void frames_release(u32 lo, u32 hi)
+{
+    for (u32 pa = lo & ~(PAGE_SIZE - 1); pa < hi; pa += PAGE_SIZE)
+        if (pa >= pool_start && pa < pool_top) { free_stack[frames_free++] = pa; frames_total++; }
+}
+
+void paging_enable(void)
+{
 
     write_cr3(kernel_pd);
 #ifdef PARAVIRT

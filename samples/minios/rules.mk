@@ -1,22 +1,44 @@
-# ---- minios: kernel + user programs embedded as flat binaries -------------
+# ---- minios: kernel + a built-in ustar archive holding the user programs ----
 MINIOS_KOBJS := $(addprefix build/minios/, boot.o isr.o main.o console.o gdt.o idt.o pic.o \
-                pit.o paging.o sched.o syscall.o programs.o fmt.o progs.o)
-MINIOS_PROGS := shell hello cpu sys fault
-MINIOS_BINS  := $(addprefix build/minios/user/, $(addsuffix .bin, $(MINIOS_PROGS)))
+                pit.o paging.o sched.o syscall.o fmt.o fs.o initramfs.o file.o pipe.o elf.o \
+                initrd.o)
+MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz
+MINIOS_ELFS  := $(addprefix build/minios/user/, $(addsuffix .elf, $(MINIOS_PROGS)))
 MINIOS_ULIB  := build/minios/user/crt0.o build/minios/user/ulib.o build/minios/fmt.o
 MINIOS_HDRS  := $(wildcard minios/*.h minios/user/*.h)
+MINIOS_FILES := $(shell find minios/rootfs -type f | LC_ALL=C sort)
+# Reproducible archive: fixed order, times, owners and modes.
+TAR_FLAGS    := --format=ustar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+                --mode=u=rwX,go=rX --blocking-factor=1
 
 minios/minios.elf: $(MINIOS_KOBJS) minios/linker.ld
 	$(LD) $(LDFLAGS) -T minios/linker.ld -o $@ $(MINIOS_KOBJS)
 
-build/minios/progs.o: minios/progs.S $(MINIOS_BINS)
-	$(CC) $(ASFLAGS) -Wa,-I,build/minios/user -c $< -o $@
+# The root file system: rootfs/ plus the programs in bin/.
+build/minios/initrd.tar: $(MINIOS_ELFS) $(MINIOS_FILES)
+	rm -rf build/minios/rootfs
+	mkdir -p build/minios/rootfs/bin
+	cp -r minios/rootfs/. build/minios/rootfs/
+	for p in $(MINIOS_PROGS); do cp build/minios/user/$$p.elf build/minios/rootfs/bin/$$p; done
+	tar $(TAR_FLAGS) -C build/minios/rootfs -cf $@ .
 
-build/minios/user/%.bin: build/minios/user/%.elf
-	$(OBJCOPY) -O binary $< $@
+# A second archive for the boot test that passes one as a multiboot module
+# (QEMU: -initrd minios/module-demo.tar): modroot/ plus the shell and cat.
+MINIOS_MODFILES := $(shell find minios/modroot -type f | LC_ALL=C sort)
+minios/module-demo.tar: build/minios/user/shell.elf build/minios/user/cat.elf $(MINIOS_MODFILES)
+	rm -rf build/minios/modroot
+	mkdir -p build/minios/modroot/bin
+	cp -r minios/modroot/. build/minios/modroot/
+	cp build/minios/user/shell.elf build/minios/modroot/bin/shell
+	cp build/minios/user/cat.elf build/minios/modroot/bin/cat
+	tar $(TAR_FLAGS) -C build/minios/modroot -cf $@ .
 
+build/minios/initrd.o: minios/initrd.S build/minios/initrd.tar
+	$(CC) $(ASFLAGS) -Wa,-I,build/minios -c $< -o $@
+
+# User programs: static ELF executables, one RWX segment (-N), no symbols (-s).
 build/minios/user/%.elf: build/minios/user/%.o $(MINIOS_ULIB) minios/user/user.ld
-	$(LD) $(LDFLAGS) -T minios/user/user.ld -o $@ build/minios/user/crt0.o $< \
+	$(LD) $(LDFLAGS) -N -s -T minios/user/user.ld -o $@ build/minios/user/crt0.o $< \
 	    build/minios/user/ulib.o build/minios/fmt.o
 
 build/minios/%.o: minios/%.c $(MINIOS_HDRS)
@@ -27,4 +49,4 @@ build/minios/%.o: minios/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ASFLAGS) -c $< -o $@
 
-.SECONDARY: $(MINIOS_BINS) $(MINIOS_BINS:.bin=.elf)
+.SECONDARY: $(MINIOS_ELFS)

@@ -26,6 +26,7 @@ void sched_init(void)
     memcpy(idle->name, "idle", 5);
     idle->pd = kernel_pd;
     current = idle;
+    file_init(idle);                    /* the console as 0, 1, 2: inherited by the shell */
 }
 
 /* Free what is left of exited background processes (not the running one:
@@ -79,49 +80,44 @@ void sched_tick(void)
     }
 }
 
-static const struct program *find_program(const char *name)
+/* Create a process running the ELF program at `path` with the argument
+ * line `args` (words split at spaces become argv); it inherits the caller's
+ * descriptors, working directory and root. Returns its pid or -errno. */
+int proc_spawn(const char *path, const char *args, int flags)
 {
-    for (int i = 0; i < nprograms; i++)
-        if (!strcmp(programs[i].name, name)) return &programs[i];
-    return 0;
-}
-
-/* Create a process running program `name` (from the in-kernel file table). */
-int proc_spawn(const char *name, int flags)
-{
-    const struct program *prog = find_program(name);
-    if (!prog) return -1;
-    const struct prog_header *h = (const struct prog_header *)prog->start;
-    u32 size = (u32)(prog->end - prog->start);
-    if (h->magic != PROG_MAGIC || h->end < USER_BASE + size || h->end > USER_HEAP_LIMIT) return -1;
+    int ino = fs_lookup(current->cwd, current->root, path);
+    if (ino < 0) return ino;
+    if (fs_type(ino) != S_IFREG) return -ENOEXEC;
 
     reap_detached();
     struct proc *p = 0;
     for (int i = 1; i < NPROC; i++)
         if (procs[i].state == PROC_UNUSED) { p = &procs[i]; break; }
-    if (!p) return -1;
+    if (!p) return -EAGAIN;
 
+    u32 entry = 0, brk = 0, esp = 0;
+    int err = -ENOMEM;
     u32 pd = pd_create();
     u32 kstack = frame_alloc();
-    if (!pd || !kstack) goto oom;
-    /* copy the image page by page into fresh frames; the rest (bss) stays zero */
-    for (u32 va = USER_BASE; va < h->end; va += PAGE_SIZE) {
-        u32 pa = map_user_page(pd, va);
-        if (!pa) goto oom;
-        u32 off = va - USER_BASE;
-        if (off < size) memcpy((void *)pa, prog->start + off, size - off < PAGE_SIZE ? size - off : PAGE_SIZE);
-    }
+    if (!pd || !kstack) goto fail;
+    if ((err = elf_load(ino, pd, &entry, &brk))) goto fail;
+    err = -ENOMEM;
     for (u32 i = 1; i <= USER_STACK_PAGES; i++)
-        if (!map_user_page(pd, USER_STACK_TOP - i * PAGE_SIZE)) goto oom;
+        if (!map_user_page(pd, USER_STACK_TOP - i * PAGE_SIZE)) goto fail;
+    err = -E2BIG;
+    if (!(esp = user_args(pd, args && *args ? args : path))) goto fail;
 
     memset(p, 0, sizeof(*p));
     p->pid = next_pid++;
     p->ppid = current->pid;
     p->detached = flags & SPAWN_BACKGROUND;
-    for (int i = 0; i < 15 && name[i]; i++) p->name[i] = name[i];
+    const char *base = path;
+    for (const char *c = path; *c; c++) if (*c == '/' && c[1]) base = c + 1;
+    for (int i = 0; i < 15 && base[i] && base[i] != '/'; i++) p->name[i] = base[i];
     p->pd = pd;
     p->kstack = kstack;
-    p->brk = (h->end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    p->brk = brk;
+    file_inherit(p, current);
 
     /* Build the kernel stack so that the first swtch() to it "returns" into
      * isr_return, which pops this frame and irets to ring 3 at the entry point. */
@@ -130,10 +126,10 @@ int proc_spawn(const char *name, int flags)
     struct regs *r = (struct regs *)sp;
     memset(r, 0, sizeof(*r));
     r->gs = r->fs = r->es = r->ds = USER_DS;
-    r->eip = h->entry;
+    r->eip = entry;
     r->cs = USER_CS;
     r->eflags = 0x202;                  /* IF = 1: interrupts on in user mode */
-    r->useresp = USER_STACK_TOP;
+    r->useresp = esp;
     r->ss = USER_DS;
     sp -= 4; *(u32 *)sp = (u32)isr_return;       /* swtch's ret goes here */
     sp -= 16; memset((void *)sp, 0, 16);         /* ebp, ebx, esi, edi */
@@ -141,10 +137,10 @@ int proc_spawn(const char *name, int flags)
     p->state = PROC_RUNNABLE;
     return p->pid;
 
-oom:
+fail:
     if (pd) pd_destroy(pd);
     if (kstack) frame_free(kstack);
-    return -1;
+    return err;
 }
 
 void proc_exit(int status)
@@ -153,6 +149,7 @@ void proc_exit(int status)
     write_cr3(kernel_pd);               /* leave the address space before freeing it */
     pd_destroy(p->pd);
     p->pd = kernel_pd;
+    file_close_all(p);                  /* pipe readers see EOF now */
     p->exit_status = status;
     for (int i = 1; i < NPROC; i++)     /* orphans are reaped by the kernel */
         if (procs[i].state != PROC_UNUSED && procs[i].ppid == p->pid)

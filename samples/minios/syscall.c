@@ -10,42 +10,6 @@
 #define ARG2 r->ecx
 #define ARG3 r->edx
 
-/* Copy a NUL-terminated string from user space; -1 if it is not readable. */
-static int copy_string(char *dst, u32 src, int max)
-{
-    for (int i = 0; i < max; i++) {
-        if (!user_ok(current->pd, src + i, 1)) return -1;
-        dst[i] = *(const char *)(src + i);
-        if (!dst[i]) return 0;
-    }
-    dst[max - 1] = 0;
-    return 0;
-}
-
-static int sys_write(u32 fd, u32 buf, u32 len)
-{
-    if (fd != 1 && fd != 2) return -1;
-    if (!user_ok(current->pd, buf, len)) return -1;
-    for (u32 i = 0; i < len; i++) kputc(((const char *)buf)[i]);
-    return (int)len;
-}
-
-static int sys_read(u32 fd, u32 buf, u32 len)
-{
-    if (fd != 0 || !user_ok(current->pd, buf, len)) return -1;
-    if (!len) return 0;
-    for (;;) {
-        input_poll();
-        u32 n = 0;
-        int c;
-        while (n < len && (c = input_getc()) >= 0) ((char *)buf)[n++] = (char)c;
-        if (n) return (int)n;
-        current->state = PROC_BLOCKED;   /* wait for a key or a serial byte */
-        current->chan = CHAN_INPUT;
-        schedule();
-    }
-}
-
 static int sys_sbrk(int incr)
 {
     u32 old = current->brk, new = old + (u32)incr;
@@ -70,33 +34,24 @@ static int sys_ps(int slot, u32 out)
     memcpy(pi->name, p->name, 16);
     const char *w = "";
     if (p->state == PROC_BLOCKED)
-        w = p->chan == CHAN_INPUT ? "input" : p->chan == CHAN_CHILD ? "child" : "sleep";
+        w = p->chan == CHAN_INPUT ? "input" : p->chan == CHAN_CHILD ? "child"
+          : p->chan >= CHAN_PIPE ? "pipe" : "sleep";
     memcpy(pi->wait, w, strlen(w) + 1);
     return 1;
-}
-
-static int sys_progs(int i, u32 out)
-{
-    if (i < 0 || i >= nprograms) return -1;
-    if (!user_ok(current->pd, out, sizeof(struct proginfo))) return -1;
-    struct proginfo *pi = (struct proginfo *)out;
-    memset(pi, 0, sizeof(*pi));
-    memcpy(pi->name, programs[i].name, strlen(programs[i].name) + 1);
-    memcpy(pi->desc, programs[i].desc, strlen(programs[i].desc) + 1);
-    pi->size = (u32)(programs[i].end - programs[i].start);
-    return 0;
 }
 
 void syscall_handler(struct regs *r)
 {
     int ret = -1;
+    if (file_syscall(r)) return;      /* files, directories, pipes: file.c */
     switch (r->eax) {
     case SYS_EXIT:    proc_exit((int)ARG1);
-    case SYS_WRITE:   ret = sys_write(ARG1, ARG2, ARG3); break;
-    case SYS_READ:    ret = sys_read(ARG1, ARG2, ARG3); break;
     case SYS_SPAWN: {
-        char name[16];
-        if (copy_string(name, ARG1, sizeof(name)) == 0) ret = proc_spawn(name, (int)ARG2);
+        char path[PATH_MAX], args[ARGS_MAX];
+        args[0] = 0;
+        if ((ret = user_string(path, ARG1, PATH_MAX))) break;
+        if (ARG2 && (ret = user_string(args, ARG2, ARGS_MAX))) break;
+        ret = proc_spawn(path, args, (int)ARG3);
         break;
     }
     case SYS_WAIT: {
@@ -129,7 +84,6 @@ void syscall_handler(struct regs *r)
             ret = 0;
         }
         break;
-    case SYS_PROGS:   ret = sys_progs((int)ARG1, ARG2); break;
     case SYS_CMDLINE: {
         u32 n = strlen(kernel_cmdline);
         if (ARG2 && user_ok(current->pd, ARG1, ARG2)) {
@@ -141,7 +95,7 @@ void syscall_handler(struct regs *r)
         break;
     }
     case SYS_SHUTDOWN: shutdown((int)ARG1);
-    default: break;
+    default: ret = -ENOSYS; break;
     }
     r->eax = (u32)ret;
 }

@@ -15,7 +15,7 @@
 #define SYS_EXIT      1   /* exit(int status)                    never returns          */
 #define SYS_WRITE     2   /* write(int fd, const char *buf, int len) -> bytes written   */
 #define SYS_READ      3   /* read(int fd, char *buf, int len) -> bytes (blocks for >= 1)*/
-#define SYS_SPAWN     4   /* spawn(const char *prog, int flags) -> pid or -1            */
+#define SYS_SPAWN     4   /* spawn(const char *path, const char *args, int flags) -> pid  */
 #define SYS_WAIT      5   /* wait(int pid, int *status) -> pid or -1 (pid -1 = any)     */
 #define SYS_GETPID    6   /* getpid() -> pid                                            */
 #define SYS_YIELD     7   /* yield() -> 0: give the CPU to the next ready process       */
@@ -24,13 +24,83 @@
 #define SYS_UPTIME   10   /* uptime() -> timer ticks since boot (100 per second)        */
 #define SYS_PS       11   /* ps(int slot, struct procinfo *) -> 1 used, 0 free, -1 end  */
 #define SYS_MEMINFO  12   /* meminfo(struct meminfo *) -> 0                             */
-#define SYS_PROGS    13   /* progs(int index, struct proginfo *) -> 0, or -1 at the end */
+#define SYS_PROGS    13   /* (retired: programs are files in /bin now) -> -ENOSYS        */
 #define SYS_CMDLINE  14   /* cmdline(char *buf, int len) -> length of the boot cmdline  */
 #define SYS_SHUTDOWN 15   /* shutdown(int code): writes code to port 0xF4, never returns*/
 
+/* Files (fs.c, file.c, pipe.c): paths are at most PATH_MAX - 1 bytes. */
+#define SYS_OPEN     16   /* open(const char *path, int flags) -> fd                    */
+#define SYS_CLOSE    17   /* close(int fd) -> 0                                         */
+#define SYS_LSEEK    18   /* lseek(int fd, int offset, int whence) -> new offset        */
+#define SYS_STAT     19   /* stat(const char *path, struct stat *) -> 0                 */
+#define SYS_READDIR  20   /* readdir(int fd, struct dirent *) -> 1 entry, 0 at the end  */
+#define SYS_MKDIR    21   /* mkdir(const char *path) -> 0                               */
+#define SYS_UNLINK   22   /* unlink(const char *path) -> 0 (regular files)              */
+#define SYS_RMDIR    23   /* rmdir(const char *path) -> 0 (empty directories)           */
+#define SYS_CHDIR    24   /* chdir(const char *path) -> 0                               */
+#define SYS_GETCWD   25   /* getcwd(char *buf, int len) -> length                       */
+#define SYS_DUP2     26   /* dup2(int oldfd, int newfd) -> newfd                        */
+#define SYS_PIPE     27   /* pipe(int fds[2]) -> 0: fds[0] reads, fds[1] writes         */
+
+/* Errors: system calls return these negated (-ENOENT ...), as Linux does. */
+#define EPERM         1
+#define ENOENT        2
+#define E2BIG         7
+#define ENOEXEC       8
+#define EBADF         9
+#define EAGAIN       11
+#define ENOMEM       12
+#define EFAULT       14
+#define EBUSY        16
+#define EEXIST       17
+#define ENOTDIR      20
+#define EISDIR       21
+#define EINVAL       22
+#define ENFILE       23
+#define EMFILE       24
+#define EFBIG        27
+#define ENOSPC       28
+#define ESPIPE       29
+#define EPIPE        32
+#define ERANGE       34
+#define ENAMETOOLONG 36
+#define ENOSYS       38
+#define ENOTEMPTY    39
+
 #define SPAWN_BACKGROUND 1  /* spawn flag: detached, nobody waits for it */
 
-/* File descriptors: 0 = console input (COM1 + PS/2 keyboard), 1 and 2 = console output. */
+/* File descriptors: a process inherits its parent's at spawn; the shell starts
+ * with 0 = console input (COM1 + PS/2 keyboard), 1 and 2 = console output. */
+#define NFD        16                 /* descriptors per process */
+#define PATH_MAX  128                 /* longest path, with its NUL */
+#define NAME_MAX   27                 /* longest file name */
+#define ARGS_MAX  128                 /* longest spawn argument line, with its NUL */
+
+#define O_RDONLY   0
+#define O_WRONLY   1
+#define O_RDWR     2
+#define O_ACCMODE  3
+#define O_CREAT    0x40
+#define O_TRUNC    0x200
+#define O_APPEND   0x400
+
+#define SEEK_SET   0
+#define SEEK_CUR   1
+#define SEEK_END   2
+
+#define S_IFREG    1                  /* struct stat / struct dirent type */
+#define S_IFDIR    2
+#define S_IFCHR    3                  /* the console */
+#define S_IFIFO    4                  /* a pipe */
+
+struct stat {
+    unsigned int ino, type, size;
+};
+
+struct dirent {
+    unsigned int ino, type, size;
+    char name[NAME_MAX + 1];
+};
 
 /* User address space layout */
 #define USER_BASE       0x00400000u   /* program image (code, data, bss) is loaded here */
@@ -38,13 +108,8 @@
 #define USER_STACK_PAGES 4
 #define USER_HEAP_LIMIT (USER_STACK_TOP - USER_STACK_PAGES * 4096 - 4096)  /* guard page */
 
-/* Every user program image starts with this header (see user/crt0.S). */
-#define PROG_MAGIC 0x534f494du         /* "MIOS" */
-struct prog_header {
-    unsigned int magic;
-    unsigned int entry;               /* address of _start */
-    unsigned int end;                 /* end of bss: the image occupies USER_BASE..end */
-};
+/* User programs are ELF32 executables (files in /bin, loaded by elf.c) linked
+ * at USER_BASE; _start finds argc at [ESP] and argv at [ESP+4]. */
 
 #define PROC_UNUSED   0
 #define PROC_RUNNABLE 1
@@ -65,10 +130,5 @@ struct meminfo {
     unsigned int kernel_end;          /* physical end of the kernel image */
 };
 
-struct proginfo {
-    char name[16];
-    char desc[48];
-    unsigned int size;                /* bytes of code and data */
-};
 
 #endif

@@ -10,8 +10,8 @@ build/tevmm/%.o: tevmm/%.c tevmm/tevmm.h tevmm/hypercall.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # ---- minios-pv: the same minios sources built with -DPARAVIRT (hypercalls to tevmm) ----
-MINIOS_PV_KOBJS := $(patsubst build/minios/%,build/minios-pv/%,$(filter-out build/minios/progs.o,$(MINIOS_KOBJS))) \
-                   build/minios/progs.o
+MINIOS_PV_KOBJS := $(patsubst build/minios/%,build/minios-pv/%,$(filter-out build/minios/initrd.o,$(MINIOS_KOBJS))) \
+                   build/minios/initrd.o
 
 minios/minios-pv.elf: $(MINIOS_PV_KOBJS) minios/linker.ld
 	$(LD) $(LDFLAGS) -T minios/linker.ld -o $@ $(MINIOS_PV_KOBJS)

@@ -1,13 +1,8 @@
-/* crt0.S - start of every user program: the image header, then _start. */
-        .section .header, "a"
-        .long   0x534f494d              /* PROG_MAGIC "MIOS" */
-        .long   _start                  /* entry point */
-        .long   _end                    /* end of bss */
-
+/* crt0.S - start of every user program (an ELF executable in /bin). */
         .text
         .global _start
-_start:                                 /* ESP = 0x800000, ring 3, interrupts on */
-        call    main
+_start:                                 /* ring 3, interrupts on; [ESP] = argc, [ESP+4] = argv */
+        call    main                    /* main(argc, argv): its arguments are already there */
         push    %eax
         call    exit                    /* exit(main's return value) */
 1:      jmp     1b

@@ -2,11 +2,16 @@
  * shell.c - the minios command interpreter, an ordinary ring-3 process.
  *
  * Reads a line from the console (COM1 and keyboard) one byte at a time,
- * echoing what it reads, and runs the command. Programs are spawned from
- * the kernel's in-memory file table; `run PROG` waits for them,
- * `run PROG &` leaves them running in the background.
+ * echoing what it reads, and runs it. A command is a built-in (see help) or
+ * a program: an ELF file in /bin (or given by a path) started with spawn(),
+ * which `run PROG` does too. `A | B` connects A's output to B's input through
+ * a pipe (A may be a built-in: it runs in the shell while B runs beside it);
+ * `CMD > FILE` (or >> to append) sends the output to a file; `CMD &` runs a
+ * program in the background.
  */
 #include "ulib.h"
+
+#define MAXARGS 16
 
 static char line[128];
 
@@ -30,13 +35,32 @@ static void readline(void)
 
 static char *skip_spaces(char *s) { while (*s == ' ') s++; return s; }
 
+/* Splits s at spaces into argv (in place); returns argc. */
+static int split(char *s, char **argv)
+{
+    int argc = 0;
+    for (;;) {
+        s = skip_spaces(s);
+        if (!*s || argc == MAXARGS - 1) break;
+        argv[argc++] = s;
+        while (*s && *s != ' ') s++;
+        if (*s) *s++ = 0;
+    }
+    argv[argc] = 0;
+    return argc;
+}
+
 static void cmd_help(void)
 {
     printf("commands:\n"
            "  help          this list\n"
-           "  ls            list the programs\n"
-           "  run PROG      run a program and wait for it\n"
-           "  run PROG &    run a program in the background\n"
+           "  ls [DIR]      list a directory (programs are in /bin)\n"
+           "  cd DIR, pwd   change / show the working directory\n"
+           "  mkdir DIR, rmdir DIR, rm FILE   make and remove directories and files\n"
+           "  echo TEXT     print TEXT (echo TEXT > FILE writes a file)\n"
+           "  PROG [ARGS]   run /bin/PROG and wait for it (cat, grep, wc, hello, cpu, ...)\n"
+           "  run PROG      the same; run PROG & runs it in the background\n"
+           "  A | B         A's output is B's input; CMD > FILE, CMD >> FILE\n"
            "  wait          wait until the background programs have finished\n"
            "  ps            list the processes\n"
            "  mem           physical memory usage\n"
@@ -44,11 +68,20 @@ static void cmd_help(void)
            "  exit          shut the machine down\n");
 }
 
-static void cmd_ls(void)
+static void cmd_ls(const char *path)
 {
-    struct proginfo pi;
-    for (int i = 0; progs(i, &pi) == 0; i++)
-        printf("  %-8s %5u bytes  %s\n", pi.name, pi.size, pi.desc);
+    struct stat st;
+    int r = stat(path, &st);
+    if (r < 0) { printf("ls: %s: %s\n", path, strerror(r)); return; }
+    if (st.type != S_IFDIR) { printf("  %-16s %6u bytes\n", path, st.size); return; }
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { printf("ls: %s: %s\n", path, strerror(fd)); return; }
+    struct dirent d;
+    while (readdir(fd, &d) == 1) {
+        if (d.type == S_IFDIR) printf("  %s/\n", d.name);
+        else printf("  %-16s %6u bytes\n", d.name, d.size);
+    }
+    close(fd);
 }
 
 static void cmd_ps(void)
@@ -97,26 +130,139 @@ static void cmd_uptime(void)
     printf("  up %u ticks = %u.%02u seconds (100 Hz timer)\n", t, t / 100, t % 100);
 }
 
-static void run(char *prog, int background)
+/* One call per argument (mkdir, rmdir, rm, cd), reporting failures. */
+static void each(int argc, char **argv, int (*call)(const char *))
 {
-    int pid = spawn(prog, background ? SPAWN_BACKGROUND : 0);
-    if (pid < 0) { printf("run: cannot start '%s' (try ls)\n", prog); return; }
-    if (background) { printf("[%d] %s started in the background\n", pid, prog); return; }
-    int status;
-    if (wait(pid, &status) == pid && status != 0)
-        printf("[%d] %s exited with status %d\n", pid, prog, status);
+    if (argc < 2) { printf("usage: %s NAME...\n", argv[0]); return; }
+    for (int i = 1; i < argc; i++) {
+        int r = call(argv[i]);
+        if (r < 0) printf("%s: %s: %s\n", argv[0], argv[i], strerror(r));
+    }
 }
 
-static void cmd_run(char *args)
+/* Starts a program (argv[0] is looked up in /bin unless it holds a '/');
+ * returns its pid, or a negative error after saying so. */
+static int start(int argc, char **argv, int background)
 {
-    char *prog = skip_spaces(args);
-    char *end = prog;
-    while (*end && *end != ' ' && *end != '&') end++;
+    char path[PATH_MAX], args[ARGS_MAX];
+    int n = 0;
+    if (!strchr(argv[0], '/')) { memcpy(path, "/bin/", 5); n = 5; }
+    if (n + strlen(argv[0]) >= sizeof(path)) { printf("%s: name too long\n", argv[0]); return -1; }
+    memcpy(path + n, argv[0], strlen(argv[0]) + 1);
+    n = 0;
+    for (int i = 0; i < argc; i++) {
+        unsigned int k = strlen(argv[i]);
+        if (n + k + 2 > sizeof(args)) { printf("%s: arguments too long\n", argv[0]); return -1; }
+        if (i) args[n++] = ' ';
+        memcpy(args + n, argv[i], k);
+        n += (int)k;
+    }
+    args[n] = 0;
+    int pid = spawn(path, args, background ? SPAWN_BACKGROUND : 0);
+    if (pid < 0) printf("%s: cannot start %s: %s (try ls /bin)\n", argv[0], path, strerror(pid));
+    else if (background) printf("[%d] %s started in the background\n", pid, argv[0]);
+    return pid;
+}
+
+static void finish(int pid, const char *name)
+{
+    int status;
+    if (pid > 0 && wait(pid, &status) == pid && status != 0)
+        printf("[%d] %s exited with status %d\n", pid, name, status);
+}
+
+/* Runs one command with the current descriptors. With `nowait`, a program is
+ * started and its pid returned instead of waited for (the right side of |). */
+static int command(char *cmd, int nowait)
+{
+    char *words[MAXARGS], **argv = words;
     int background = 0;
-    for (char *p = end; *p; p++) if (*p == '&') background = 1;
-    *end = 0;
-    if (!*prog) { printf("usage: run PROG [&]\n"); return; }
-    run(prog, background);
+    for (char *p = cmd; *p; p++)
+        if (*p == '&') { background = 1; *p = ' '; }
+    int argc = split(cmd, argv);
+    if (!argc) return 0;
+    char *c = argv[0];
+    if (!strcmp(c, "run")) {
+        if (argc < 2) { printf("usage: run PROG [ARGS] [&]\n"); return 0; }
+        argv++; argc--;
+        c = argv[0];
+    } else if (!strcmp(c, "help")) { cmd_help(); return 0; }
+    else if (!strcmp(c, "ls")) {
+        if (argc < 2) cmd_ls(".");
+        for (int i = 1; i < argc; i++) cmd_ls(argv[i]);
+        return 0;
+    }
+    else if (!strcmp(c, "echo")) {
+        for (int i = 1; i < argc; i++) printf(i > 1 ? " %s" : "%s", argv[i]);
+        printf("\n");
+        return 0;
+    }
+    else if (!strcmp(c, "pwd")) {
+        char buf[PATH_MAX];
+        int r = getcwd(buf, sizeof(buf));
+        if (r < 0) printf("pwd: %s\n", strerror(r)); else printf("%s\n", buf);
+        return 0;
+    }
+    else if (!strcmp(c, "cd")) {
+        if (argc < 2) { argv[1] = "/"; argc = 2; }
+        each(argc, argv, chdir);
+        return 0;
+    }
+    else if (!strcmp(c, "mkdir")) { each(argc, argv, mkdir); return 0; }
+    else if (!strcmp(c, "rmdir")) { each(argc, argv, rmdir); return 0; }
+    else if (!strcmp(c, "rm")) { each(argc, argv, unlink); return 0; }
+    else if (!strcmp(c, "ps")) { cmd_ps(); return 0; }
+    else if (!strcmp(c, "wait")) { cmd_wait(); return 0; }
+    else if (!strcmp(c, "mem")) { cmd_mem(); return 0; }
+    else if (!strcmp(c, "uptime")) { cmd_uptime(); return 0; }
+    else if (!strcmp(c, "exit")) { printf("bye\n"); shutdown(0); }
+    int pid = start(argc, argv, background);
+    if (pid < 0 || background) return 0;
+    if (nowait) return pid;
+    finish(pid, c);
+    return 0;
+}
+
+/* Descriptors 10 and 11 keep the shell's own input and output while a
+ * command runs with others; children get only 0, 1 and 2. */
+static int redirected(char *cmd, int nowait)
+{
+    char *gt = strchr(cmd, '>');
+    if (!gt) return command(cmd, nowait);
+    int flags = O_WRONLY | O_CREAT | O_TRUNC;
+    *gt++ = 0;
+    if (*gt == '>') { gt++; flags = O_WRONLY | O_CREAT | O_APPEND; }
+    char *argv[MAXARGS];
+    if (split(gt, argv) != 1) { printf("usage: COMMAND > FILE\n"); return 0; }
+    int fd = open(argv[0], flags);
+    if (fd < 0) { printf("%s: %s\n", argv[0], strerror(fd)); return 0; }
+    dup2(1, 11);
+    dup2(fd, 1);
+    close(fd);
+    int pid = command(cmd, nowait);
+    dup2(11, 1);
+    close(11);
+    return pid;
+}
+
+static void pipeline(char *left, char *right)
+{
+    int p[2], r = pipe(p);
+    if (r < 0) { printf("pipe: %s\n", strerror(r)); return; }
+    dup2(0, 10);                       /* the right side reads the pipe */
+    dup2(p[0], 0);
+    close(p[0]);
+    int pid = redirected(right, 1);
+    dup2(10, 0);
+    close(10);
+    dup2(1, 11);                       /* the left side writes it */
+    dup2(p[1], 1);
+    close(p[1]);
+    if (pid > 0) redirected(left, 0);  /* nobody reads: do not start the left side */
+    dup2(11, 1);                       /* our last write end is closed: B sees the end */
+    close(11);
+    int status;
+    if (pid > 0) wait(pid, &status);
 }
 
 static void autorun(void)
@@ -129,7 +275,7 @@ static void autorun(void)
             while (*end && *end != ' ') end++;
             *end = 0;
             printf("autorun: %s\n", prog);
-            run(prog, 0);
+            command(prog, 0);
             return;
         }
     }
@@ -144,14 +290,8 @@ int main(void)
         readline();
         char *cmd = skip_spaces(line);
         if (!*cmd) continue;
-        if (!strcmp(cmd, "help")) cmd_help();
-        else if (!strcmp(cmd, "ls")) cmd_ls();
-        else if (!strncmp(cmd, "run", 3) && (cmd[3] == ' ' || !cmd[3])) cmd_run(cmd + 3);
-        else if (!strcmp(cmd, "ps")) cmd_ps();
-        else if (!strcmp(cmd, "wait")) cmd_wait();
-        else if (!strcmp(cmd, "mem")) cmd_mem();
-        else if (!strcmp(cmd, "uptime")) cmd_uptime();
-        else if (!strcmp(cmd, "exit")) { printf("bye\n"); shutdown(0); }
-        else printf("unknown command: %s (try help)\n", cmd);
+        char *bar = strchr(cmd, '|');
+        if (bar) { *bar = 0; pipeline(cmd, bar + 1); }
+        else redirected(cmd, 0);
     }
 }

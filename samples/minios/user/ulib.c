@@ -1,7 +1,7 @@
 /* ulib.c - system-call wrappers (int $0x80, see syscall.h) and printf. */
 #include "ulib.h"
 
-static inline int syscall3(int n, int a, int b, int c)
+int syscall3(int n, int a, int b, int c)
 {
     int ret;
     __asm__ volatile("int $0x80" : "=a"(ret) : "a"(n), "b"(a), "c"(b), "d"(c) : "memory");
@@ -11,7 +11,7 @@ static inline int syscall3(int n, int a, int b, int c)
 void exit(int status) { syscall3(SYS_EXIT, status, 0, 0); for (;;) ; }
 int write(int fd, const void *buf, int len) { return syscall3(SYS_WRITE, fd, (int)buf, len); }
 int read(int fd, void *buf, int len) { return syscall3(SYS_READ, fd, (int)buf, len); }
-int spawn(const char *prog, int flags) { return syscall3(SYS_SPAWN, (int)prog, flags, 0); }
+int spawn(const char *path, const char *args, int flags) { return syscall3(SYS_SPAWN, (int)path, (int)args, flags); }
 int wait(int pid, int *status) { return syscall3(SYS_WAIT, pid, (int)status, 0); }
 int getpid(void) { return syscall3(SYS_GETPID, 0, 0, 0); }
 int yield(void) { return syscall3(SYS_YIELD, 0, 0, 0); }
@@ -20,9 +20,62 @@ void *sbrk(int increment) { return (void *)syscall3(SYS_SBRK, increment, 0, 0); 
 unsigned int uptime(void) { return (unsigned int)syscall3(SYS_UPTIME, 0, 0, 0); }
 int ps(int slot, struct procinfo *pi) { return syscall3(SYS_PS, slot, (int)pi, 0); }
 int meminfo(struct meminfo *mi) { return syscall3(SYS_MEMINFO, (int)mi, 0, 0); }
-int progs(int index, struct proginfo *pi) { return syscall3(SYS_PROGS, index, (int)pi, 0); }
 int cmdline(char *buf, int len) { return syscall3(SYS_CMDLINE, (int)buf, len, 0); }
 void shutdown(int code) { syscall3(SYS_SHUTDOWN, code, 0, 0); for (;;) ; }
+int open(const char *path, int flags) { return syscall3(SYS_OPEN, (int)path, flags, 0); }
+int close(int fd) { return syscall3(SYS_CLOSE, fd, 0, 0); }
+int lseek(int fd, int offset, int whence) { return syscall3(SYS_LSEEK, fd, offset, whence); }
+int stat(const char *path, struct stat *st) { return syscall3(SYS_STAT, (int)path, (int)st, 0); }
+int readdir(int fd, struct dirent *d) { return syscall3(SYS_READDIR, fd, (int)d, 0); }
+int mkdir(const char *path) { return syscall3(SYS_MKDIR, (int)path, 0, 0); }
+int unlink(const char *path) { return syscall3(SYS_UNLINK, (int)path, 0, 0); }
+int rmdir(const char *path) { return syscall3(SYS_RMDIR, (int)path, 0, 0); }
+int chdir(const char *path) { return syscall3(SYS_CHDIR, (int)path, 0, 0); }
+int getcwd(char *buf, int len) { return syscall3(SYS_GETCWD, (int)buf, len, 0); }
+int dup2(int oldfd, int newfd) { return syscall3(SYS_DUP2, oldfd, newfd, 0); }
+int pipe(int fds[2]) { return syscall3(SYS_PIPE, (int)fds, 0, 0); }
+
+const char *strerror(int err)
+{
+    switch (-err) {
+    case ENOENT: return "no such file or directory";
+    case ENOEXEC: return "not an executable";
+    case E2BIG: return "argument list too long";
+    case EBADF: return "bad file descriptor";
+    case EAGAIN: return "too many processes";
+    case ENOMEM: return "out of memory";
+    case EFAULT: return "bad address";
+    case EBUSY: return "in use";
+    case EEXIST: return "file exists";
+    case ENOTDIR: return "not a directory";
+    case EISDIR: return "is a directory";
+    case EINVAL: return "invalid argument";
+    case ENFILE: case EMFILE: return "too many open files";
+    case EFBIG: return "file too large";
+    case ENOSPC: return "no space left";
+    case EPIPE: return "broken pipe";
+    case ENAMETOOLONG: return "name too long";
+    case ENOTEMPTY: return "directory not empty";
+    case ESPIPE: return "illegal seek";
+    case ERANGE: return "result too large";
+    case ENOSYS: return "no such system call";
+    default: return "error";
+    }
+}
+
+char *strchr(const char *s, int c)
+{
+    for (; *s; s++) if (*s == (char)c) return (char *)s;
+    return c ? 0 : (char *)s;
+}
+
+char *strstr(const char *hay, const char *needle)
+{
+    unsigned int n = strlen(needle);
+    for (; *hay; hay++)
+        if (!strncmp(hay, needle, n)) return (char *)hay;
+    return n ? 0 : (char *)hay;
+}
 
 int puts(const char *s) { return write(1, s, (int)strlen(s)); }
 

@@ -7,7 +7,7 @@
 void exit(int status) __attribute__((noreturn));
 int  write(int fd, const void *buf, int len);
 int  read(int fd, void *buf, int len);
-int  spawn(const char *prog, int flags);
+int  spawn(const char *path, const char *args, int flags);
 int  wait(int pid, int *status);
 int  getpid(void);
 int  yield(void);
@@ -16,9 +16,24 @@ void *sbrk(int increment);
 unsigned int uptime(void);
 int  ps(int slot, struct procinfo *pi);
 int  meminfo(struct meminfo *mi);
-int  progs(int index, struct proginfo *pi);
 int  cmdline(char *buf, int len);
 void shutdown(int code) __attribute__((noreturn));
+int  open(const char *path, int flags);
+int  close(int fd);
+int  lseek(int fd, int offset, int whence);
+int  stat(const char *path, struct stat *st);
+int  readdir(int fd, struct dirent *d);
+int  mkdir(const char *path);
+int  unlink(const char *path);
+int  rmdir(const char *path);
+int  chdir(const char *path);
+int  getcwd(char *buf, int len);
+int  dup2(int oldfd, int newfd);
+int  pipe(int fds[2]);
+int  syscall3(int n, int a, int b, int c);   /* any call, raw */
+const char *strerror(int err);               /* err < 0 from a call: its name */
+char *strstr(const char *hay, const char *needle);
+char *strchr(const char *s, int c);
 
 int  printf(const char *fmt, ...);
 int  puts(const char *s);          /* no newline added */

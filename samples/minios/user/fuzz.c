@@ -1,0 +1,109 @@
+/*
+ * fuzz.c - throws bad and random arguments at the system calls and checks that
+ * the kernel survives and answers with error codes (a property test: "every
+ * call returns, the machine keeps running"). First a fixed list of bad
+ * arguments with the error each must get, then N pseudo-random calls (a fixed
+ * seed, so every run makes the same calls): `fuzz [N] [SEED]`.
+ *
+ * The random calls leave out what would end or stall this program rather than
+ * test the kernel: exit, shutdown, sleep, pipe (reading our own empty pipe
+ * blocks forever), cmdline (its text depends on the boot loader, so the runs
+ * under QEMU and Traplab would differ), reads of the console, and writes, dup2 and close on
+ * descriptors 0-2 (the output would become random bytes). Pointers that are
+ * valid point into a heap page, never at this program's code or variables.
+ */
+#include "ulib.h"
+
+static unsigned int seed = 12345;
+static unsigned int rnd(void) { seed = seed * 1103515245u + 12345u; return seed >> 8; }
+static char buf[256], *heap;         /* heap: where random calls may write */
+static int failed;
+
+static void expect(const char *what, int got, int want)
+{
+    printf("  %-34s -> %d (%s)%s\n", what, got, got < 0 ? strerror(got) : "ok",
+           got == want ? "" : "   WRONG");
+    if (got != want) failed = 1;
+}
+
+/* An argument: small numbers, kernel addresses, edges of user space, a valid buffer. */
+static int arg(void)
+{
+    switch (rnd() % 8) {
+    case 0: return (int)(rnd() % 20) - 2;
+    case 1: return (int)(0x100000 + rnd() % 0x300000);          /* the kernel */
+    case 2: return (int)(0x7ffff000 + rnd() % 0x2000);
+    case 3: return (int)(0x400000 - 1 - rnd() % 16);            /* just below the image */
+    case 4: return (int)(0x800000 - 8 + rnd() % 16);            /* the top of the stack */
+    case 5: return (int)rnd() * 7;
+    default: return (int)(heap + rnd() % 4096);                 /* valid memory */
+    }
+}
+
+static unsigned int atou(const char *s)
+{
+    unsigned int v = 0;
+    while (*s >= '0' && *s <= '9') v = v * 10 + (unsigned int)(*s++ - '0');
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned int n = argc > 1 ? atou(argv[1]) : 3000;
+    if (argc > 2) seed = atou(argv[2]);
+    char longpath[200];
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = 0;
+    struct stat st;
+
+    printf("fuzz: bad arguments\n");
+    expect("open(NULL)", open(0, O_RDONLY), -EFAULT);
+    expect("open(kernel address)", open((const char *)0x100000, O_RDONLY), -EFAULT);
+    expect("open(200-byte path)", open(longpath, O_RDONLY), -ENAMETOOLONG);
+    expect("open(\"/nonexistent\")", open("/nonexistent", O_RDONLY), -ENOENT);
+    expect("open(\"/bin\", O_WRONLY)", open("/bin", O_WRONLY), -EISDIR);
+    expect("open(\"/bin/hello\", flags 3)", open("/bin/hello", 3), -EINVAL);
+    expect("read(fd 99)", read(99, buf, 1), -EBADF);
+    expect("read(fd -1)", read(-1, buf, 1), -EBADF);
+    expect("write(1, kernel address)", write(1, (const void *)0x101000, 4), -EFAULT);
+    expect("write(1, buffer past the stack)", write(1, (const void *)0x7ffffe, 4), -EFAULT);
+    expect("stat(path, NULL)", stat("/bin", 0), -EFAULT);
+    expect("stat(\"/bin/hello/x\")", stat("/bin/hello/x", &st), -ENOTDIR);
+    expect("mkdir(\"/bin\")", mkdir("/bin"), -EEXIST);
+    expect("mkdir(\"/\")", mkdir("/"), -EEXIST);
+    expect("rmdir(\"/bin\")", rmdir("/bin"), -ENOTEMPTY);
+    expect("rmdir(\"/\")", rmdir("/"), -EBUSY);
+    expect("unlink(\"/bin\")", unlink("/bin"), -EISDIR);
+    expect("chdir(\"/etc/motd\")", chdir("/etc/motd"), -ENOTDIR);
+    expect("getcwd(buf, 1)", getcwd(buf, 1), -ERANGE);
+    expect("getcwd(kernel address, 64)", getcwd((char *)0x100000, 64), -EFAULT);
+    expect("dup2(1, 16)", dup2(1, 16), -EBADF);
+    expect("lseek(1, 0, SEEK_SET)", lseek(1, 0, SEEK_SET), -ESPIPE);
+    expect("pipe(kernel address)", pipe((int *)0x100000), -EFAULT);
+    expect("spawn(\"/etc/motd\")", spawn("/etc/motd", 0, 0), -ENOEXEC);
+    expect("spawn(\"/bin\")", spawn("/bin", 0, 0), -ENOEXEC);
+    expect("spawn(path, 200-byte args)", spawn("/bin/hello", longpath, 0), -ENAMETOOLONG);
+    expect("unknown call 999", syscall3(999, 0, 0, 0), -ENOSYS);
+
+    heap = sbrk(4096);
+    mkdir("/fuzz");
+    chdir("/fuzz");
+    printf("fuzz: %u random calls, seed %u\n", n, seed);
+    unsigned int errors = 0, oks = 0;
+    for (unsigned int i = 0; i < n; i++) {
+        int nr = (int)(rnd() % 30), a = arg(), b = arg(), c = arg();
+        if (nr == SYS_EXIT || nr == SYS_SHUTDOWN || nr == SYS_SLEEP || nr == SYS_PIPE
+            || nr == SYS_CMDLINE) continue;
+        if (nr == SYS_READ && a >= 0 && a <= 2) continue;
+        if ((nr == SYS_WRITE || nr == SYS_CLOSE) && a >= 0 && a <= 2) continue;
+        if (nr == SYS_DUP2 && b >= 0 && b <= 2) continue;
+        if (nr == SYS_WAIT || nr == SYS_SPAWN) c = 0;    /* no background children */
+        int r = syscall3(nr, a, b, c);
+        if (r < 0) errors++; else oks++;
+    }
+    chdir("/");
+    printf("fuzz: the kernel survived: %u calls answered (%u errors, %u successes)\n",
+           errors + oks, errors, oks);
+    printf("fuzz: %s\n", failed ? "some bad arguments got the WRONG answer" : "all bad arguments got their error");
+    return failed;
+}
