@@ -2,7 +2,7 @@
 //! Restoring a snapshot and running gives exactly the same states as the original run
 //! (tested). The decoded-instruction cache and TLB are not saved: they are rebuilt.
 //!
-//! Layout (version 4): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding the
+//! Layout (version 5): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding the
 //! length of the state (u64 LE), the state (postcard: the core without its big buffers, the
 //! breakpoints and the sizes of the buffers), then RAM, ROM and disk bytes, raw. The big
 //! buffers stay out of postcard so that saving streams them (no second copy of RAM) and
@@ -20,7 +20,7 @@ use std::io::{self, Read, Write};
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"TRAPSNAP";
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// Most guest RAM a machine can have (the CLI's `--mem` range ends here too).
 pub const MAX_RAM: u64 = 3072 << 20;
 /// Largest disk image Traplab holds (in memory).
@@ -213,6 +213,9 @@ fn check_core(c: &Core) -> Result<(), String> {
     }
     if cpu.cr4 & !crate::cpu::state::cr4::SUPPORTED != 0 {
         return Err(format!("CR4 {:#x}", cpu.cr4));
+    }
+    if !cpu.pdpte.iter().all(|&e| crate::mmu::pae::pdpte_ok(e)) {
+        return Err(format!("PDPTE registers {:x?}", cpu.pdpte));
     }
     if c.mmu.a20_mask != 0xFFFF_FFFF && c.mmu.a20_mask != 0xFFEF_FFFF {
         return Err(format!("A20 mask {:#x}", c.mmu.a20_mask));

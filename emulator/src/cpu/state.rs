@@ -2,7 +2,7 @@
 //! descriptor-table registers and MSR values; it must not touch memory or devices.
 
 use super::flags::Flags;
-use crate::mmu::paging::{PagingRegs, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE};
+use crate::mmu::paging::{PagingRegs, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE};
 use crate::mmu::segment::{Seg, TableReg, CS, SS};
 use serde::{Deserialize, Serialize};
 
@@ -36,12 +36,12 @@ pub mod cr4 {
     pub const TSD: u32 = 4;
     pub const DE: u32 = 8;
     pub const PSE: u32 = super::CR4_PSE;
-    pub const PAE: u32 = 0x20;
+    pub const PAE: u32 = super::CR4_PAE;
     pub const MCE: u32 = 0x40;
     pub const PGE: u32 = super::CR4_PGE;
     pub const PCE: u32 = 0x100;
     /// Bits this CPU implements; setting others is #GP(0).
-    pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | MCE | PGE | PCE;
+    pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | PAE | MCE | PGE | PCE;
 }
 
 /// Model-specific registers Traplab implements.
@@ -70,6 +70,10 @@ pub struct Cpu {
     pub cr2: u32,
     pub cr3: u32,
     pub cr4: u32,
+    /// The PDPTE registers of PAE paging (SDM Vol. 3A 4.4.1): loaded from CR3 by MOV to CR3
+    /// while PAE paging is on, by MOV to CR0/CR4 that turns it on or changes its bits, and by
+    /// task switches; the walk reads them instead of memory.
+    pub pdpte: [u64; 4],
     pub dr: [u32; 8],
     pub cpl: u8,
     pub msr: Msrs,
@@ -130,6 +134,7 @@ impl Cpu {
             cr2: 0,
             cr3: 0,
             cr4: 0,
+            pdpte: [0; 4],
             dr: [0, 0, 0, 0, 0, 0, 0xFFFF_0FF0, 0x400],
             cpl: 0,
             msr: Msrs {
@@ -152,11 +157,17 @@ impl Cpu {
             cr0: self.cr0,
             cr3: self.cr3,
             cr4: self.cr4,
+            pdpte: self.pdpte,
         }
     }
     #[inline(always)]
     pub fn paging(&self) -> bool {
         self.cr0 & cr0::PG != 0
+    }
+    /// PAE paging is in use (CR0.PG and CR4.PAE).
+    #[inline(always)]
+    pub fn pae_paging(&self) -> bool {
+        self.paging() && self.cr4 & cr4::PAE != 0
     }
     #[inline(always)]
     pub fn vm86(&self) -> bool {

@@ -160,14 +160,28 @@ fn walk(s: &Session, lin: u32, write: bool, user: bool) -> String {
         );
         return o;
     }
-    let _ = writeln!(o, "cr3 {:#010x}", insp.control().cr3);
-    for st in &r.steps {
+    let cr3 = insp.control().cr3;
+    if r.pae {
         let _ = writeln!(
             o,
-            "{:<5} entry at {:#010x} = {:#010x}  {}",
+            "cr3 {cr3:#010x}  PAE: PDPT at {:#010x}; PDPTE {} comes from its register",
+            cr3 & 0xFFFF_FFE0,
+            lin >> 30
+        );
+    } else {
+        let _ = writeln!(o, "cr3 {cr3:#010x}");
+    }
+    for st in &r.steps {
+        let entry = if r.pae {
+            format!("{:#018x}", st.entry)
+        } else {
+            format!("{:#010x}", st.entry)
+        };
+        let _ = writeln!(
+            o,
+            "{:<5} entry at {:#010x} = {entry}  {}",
             st.level,
             st.entry_addr,
-            st.entry,
             paging::describe_entry(st.entry)
         );
     }
@@ -176,7 +190,12 @@ fn walk(s: &Session, lin: u32, write: bool, user: bool) -> String {
             let _ = write!(o, "-> physical {p:#010x}");
         }
         Err(code) => {
-            let _ = write!(o, "-> page fault (#PF), error code {code:#x}");
+            let why = if code & paging::PF_RSVD != 0 {
+                " (reserved bit set)"
+            } else {
+                ""
+            };
+            let _ = write!(o, "-> page fault (#PF), error code {code:#x}{why}");
         }
     }
     o

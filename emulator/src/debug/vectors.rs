@@ -490,6 +490,7 @@ const EMPTY_ENTRY: Entry = Entry {
     tag: INVALID,
     phys: 0,
     global: false,
+    large: false,
 };
 
 impl Runner {

@@ -145,9 +145,18 @@ impl ControlRegs {
     pub fn page_size_extensions(&self) -> bool {
         self.cr4 & cr4::PSE != 0
     }
-    /// Physical address of the page directory (CR3 bits 31:12).
+    /// CR4.PAE: three-level PAE paging with 64-bit entries.
+    pub fn pae(&self) -> bool {
+        self.cr4 & cr4::PAE != 0
+    }
+    /// Physical address of the page directory (CR3 bits 31:12), or under PAE of the page
+    /// directory pointer table (CR3 bits 31:5).
     pub fn page_directory(&self) -> u32 {
-        self.cr3 & 0xFFFF_F000
+        if self.pae() {
+            self.cr3 & 0xFFFF_FFE0
+        } else {
+            self.cr3 & 0xFFFF_F000
+        }
     }
 }
 

@@ -207,8 +207,8 @@ impl<'a> Inspector<'a> {
     /// The page walk for `lin` and one kind of access, step by step, without setting
     /// accessed or dirty bits.
     pub fn walk(&self, lin: u32, access: Access) -> WalkReport {
-        let c = &self.m.core.cpu;
-        crate::mmu::paging::explain(&self.m.core.mem, c.cr0, c.cr3, c.cr4, lin, access)
+        let regs = self.m.core.cpu.paging_regs();
+        crate::mmu::paging::explain_regs(&self.m.core.mem, &regs, lin, access)
     }
 
     /// The VGA text screen as the guest sees it.

@@ -1,8 +1,9 @@
-//! Two-level i386 paging (4 KiB pages and 4 MiB PSE pages): the page walker and the walk
-//! that explains an address for front ends. Owns the walk and the #PF error code; it must
-//! not cache translations (that is `mmu::tlb`) nor know about segments or the CPU.
-//! SDM Vol. 3A 4.3 (32-bit paging), 4.6 (access rights), 4.7 (page-fault error code),
-//! 4.8 (accessed and dirty flags).
+//! Paging: the page walker and the walk that explains an address for front ends. Owns the
+//! walk and the #PF error code; it must not cache translations (that is `mmu::tlb`) nor
+//! know about segments or the CPU. Two-level i386 paging (4 KiB pages and 4 MiB PSE pages)
+//! is here; PAE paging (three levels, 64-bit entries) is `mmu::pae`, and [`walk`] picks
+//! one by CR4.PAE. SDM Vol. 3A 4.3 (32-bit paging), 4.4 (PAE paging), 4.6 (access
+//! rights), 4.7 (page-fault error code), 4.8 (accessed and dirty flags).
 //!
 //! The walker takes the paging registers as one value ([`PagingRegs`]) and reads and
 //! updates page-table entries only through a [`TableReader`]: the host's reader goes to
@@ -23,24 +24,39 @@ pub const PTE_D: u32 = 0x40;
 pub const PTE_PS: u32 = 0x80;
 pub const PTE_G: u32 = 0x100;
 
+/// #PF error-code bits (SDM Vol. 3A 4.7): present (protection), write, user, reserved bit.
+pub const PF_P: u32 = 1;
+pub const PF_W: u32 = 2;
+pub const PF_U: u32 = 4;
+pub const PF_RSVD: u32 = 8;
+
 /// The control-register bits the walker reads (`cpu::state::cr0`/`cr4` name them too).
 pub const CR0_WP: u32 = 1 << 16;
 pub const CR0_PG: u32 = 1 << 31;
 pub const CR4_PSE: u32 = 0x10;
+pub const CR4_PAE: u32 = 0x20;
 pub const CR4_PGE: u32 = 0x80;
 
 /// The registers that select and describe a paging structure, as the walker needs them.
+/// `pdpte` are the four PDPTE registers of PAE paging (SDM Vol. 3A 4.4.1), loaded by the
+/// CPU from CR3 (`mmu::pae::load_pdptes`); unused by two-level paging.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PagingRegs {
     pub cr0: u32,
     pub cr3: u32,
     pub cr4: u32,
+    pub pdpte: [u64; 4],
 }
 
 impl PagingRegs {
     #[inline(always)]
     pub fn enabled(&self) -> bool {
         self.cr0 & CR0_PG != 0
+    }
+    /// PAE paging (CR4.PAE; meaningful while paging is enabled).
+    #[inline(always)]
+    pub fn pae(&self) -> bool {
+        self.cr4 & CR4_PAE != 0
     }
 }
 
@@ -50,8 +66,17 @@ impl PagingRegs {
 pub trait TableReader {
     type Fault;
     fn read_entry(&mut self, addr: u32) -> Result<u32, Self::Fault>;
-    /// Writes back an entry with accessed/dirty bits set.
+    /// Reads a 64-bit (PAE) entry; `addr` is 8-byte aligned, so it never crosses a page.
+    fn read_entry64(&mut self, addr: u32) -> Result<u64, Self::Fault>;
+    /// Writes back an entry (the low dword of a PAE entry, where the accessed and dirty
+    /// bits are) with accessed/dirty bits set.
     fn write_entry(&mut self, addr: u32, v: u32) -> Result<(), Self::Fault>;
+}
+
+/// Two dwords of `mem` as one little-endian 64-bit entry.
+#[inline]
+pub(crate) fn qword(lo: u32, hi: u32) -> u64 {
+    (hi as u64) << 32 | lo as u64
 }
 
 /// The host's table reader: physical memory, with side effects (A/D bits are written).
@@ -62,6 +87,13 @@ impl<M: PhysMem> TableReader for Phys<'_, M> {
     #[inline]
     fn read_entry(&mut self, addr: u32) -> Result<u32, Self::Fault> {
         Ok(self.0.read(addr, 4))
+    }
+    #[inline]
+    fn read_entry64(&mut self, addr: u32) -> Result<u64, Self::Fault> {
+        Ok(qword(
+            self.0.read(addr, 4),
+            self.0.read(addr.wrapping_add(4), 4),
+        ))
     }
     #[inline]
     fn write_entry(&mut self, addr: u32, v: u32) -> Result<(), Self::Fault> {
@@ -79,6 +111,13 @@ impl<M: PhysMem> TableReader for Peek<'_, M> {
     #[inline]
     fn read_entry(&mut self, addr: u32) -> Result<u32, Self::Fault> {
         Ok(self.0.peek(addr, 4))
+    }
+    #[inline]
+    fn read_entry64(&mut self, addr: u32) -> Result<u64, Self::Fault> {
+        Ok(qword(
+            self.0.peek(addr, 4),
+            self.0.peek(addr.wrapping_add(4), 4),
+        ))
     }
     fn write_entry(&mut self, _addr: u32, _v: u32) -> Result<(), Self::Fault> {
         Ok(())
@@ -135,18 +174,22 @@ pub struct Translation {
     pub user: bool,
 }
 
-/// One step of a walk, for the "explain this address" view.
+/// One step of a walk, for the "explain this address" view. `entry` is 32 bits wide in
+/// two-level paging and 64 bits wide in PAE paging (whose PDPTE steps show the PDPTE
+/// register and the address it was loaded from).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WalkStep {
     pub level: String,
     pub entry_addr: u32,
-    pub entry: u32,
+    pub entry: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WalkReport {
     pub linear: u32,
     pub paging: bool,
+    /// PAE paging: three levels (PDPTE register, PDE, PTE), 64-bit entries.
+    pub pae: bool,
     pub steps: Vec<WalkStep>,
     /// Ok(physical address) or Err(#PF error code).
     pub result: Result<u32, u32>,
@@ -154,13 +197,29 @@ pub struct WalkReport {
 
 /// The result of a walk before its commit: the translation and the accessed/dirty updates
 /// the CPU would write back (at most one per level).
-struct Walked {
-    t: Translation,
-    writes: [Option<(u32, u32)>; 2],
+pub(crate) struct Walked {
+    pub t: Translation,
+    pub writes: [Option<(u32, u32)>; 2],
 }
 
 /// Walks the page tables reading entries only; records every entry read in `steps`.
+#[inline]
 fn walk_ro<R: TableReader>(
+    tables: &mut R,
+    regs: &PagingRegs,
+    lin: u32,
+    acc: Access,
+    steps: Option<&mut Vec<WalkStep>>,
+) -> Result<Walked, WalkError<R::Fault>> {
+    if regs.pae() {
+        super::pae::walk_ro(tables, regs, lin, acc, steps)
+    } else {
+        walk2_ro(tables, regs, lin, acc, steps)
+    }
+}
+
+/// The two-level walk (SDM Vol. 3A 4.3).
+fn walk2_ro<R: TableReader>(
     tables: &mut R,
     regs: &PagingRegs,
     lin: u32,
@@ -174,7 +233,7 @@ fn walk_ro<R: TableReader>(
         s.push(WalkStep {
             level: "PDE".into(),
             entry_addr: pde_addr,
-            entry: pde,
+            entry: pde as u64,
         });
     }
     if pde & PTE_P == 0 {
@@ -205,7 +264,7 @@ fn walk_ro<R: TableReader>(
         s.push(WalkStep {
             level: "PTE".into(),
             entry_addr: pte_addr,
-            entry: pte,
+            entry: pte as u64,
         });
     }
     if pte & PTE_P == 0 {
@@ -252,7 +311,7 @@ pub fn walk<R: TableReader>(
 
 /// SDM Vol. 3A 4.6: user accesses need U on every level, user writes need W on every
 /// level; supervisor writes need W only when CR0.WP is set.
-fn check_rights(acc: Access, w: bool, u: bool, wp: bool) -> Result<(), ()> {
+pub(crate) fn check_rights(acc: Access, w: bool, u: bool, wp: bool) -> Result<(), ()> {
     if acc.user && !u {
         return Err(());
     }
@@ -268,6 +327,7 @@ pub fn explain_regs<M: PhysMem>(mem: &M, regs: &PagingRegs, lin: u32, acc: Acces
         return WalkReport {
             linear: lin,
             paging: false,
+            pae: false,
             steps: vec![],
             result: Ok(lin),
         };
@@ -279,25 +339,15 @@ pub fn explain_regs<M: PhysMem>(mem: &M, regs: &PagingRegs, lin: u32, acc: Acces
     WalkReport {
         linear: lin,
         paging: true,
+        pae: regs.pae(),
         steps,
         result,
     }
 }
 
-/// [`explain_regs`] with the registers given one by one (front ends).
-pub fn explain<M: PhysMem>(
-    mem: &M,
-    cr0: u32,
-    cr3: u32,
-    cr4: u32,
-    lin: u32,
-    acc: Access,
-) -> WalkReport {
-    explain_regs(mem, &PagingRegs { cr0, cr3, cr4 }, lin, acc)
-}
-
-/// Describes the bits of a page-table entry, for front ends ("P W U A D PS G").
-pub fn describe_entry(e: u32) -> String {
+/// Describes the bits of a page-table entry, for front ends ("P W U A D PS G"); a PAE
+/// entry (64 bits) shows its whole frame address and XD (bit 63).
+pub fn describe_entry(e: u64) -> String {
     let names = [
         (PTE_P, "P"),
         (PTE_W, "W"),
@@ -309,12 +359,19 @@ pub fn describe_entry(e: u32) -> String {
         (PTE_PS, "PS"),
         (PTE_G, "G"),
     ];
-    let bits: Vec<&str> = names
+    let mut bits: Vec<&str> = names
         .iter()
-        .filter(|(b, _)| e & b != 0)
+        .filter(|(b, _)| e & *b as u64 != 0)
         .map(|(_, n)| *n)
         .collect();
-    format!("frame {:#010x} [{}]", e & 0xFFFF_F000, bits.join(" "))
+    if e >> 63 != 0 {
+        bits.push("XD");
+    }
+    format!(
+        "frame {:#010x} [{}]",
+        e & 0x7FFF_FFFF_FFFF_F000,
+        bits.join(" ")
+    )
 }
 
 #[cfg(test)]
@@ -335,6 +392,7 @@ mod tests {
             cr0: 1 | CR0_PG | cr0,
             cr3: 0x1000,
             cr4,
+            pdpte: [0; 4],
         }
     }
 
@@ -373,7 +431,7 @@ mod tests {
     #[test]
     fn explain_has_no_side_effects() {
         let m = setup();
-        let r = explain(&m, 1 | CR0_PG, 0x1000, 0, 0x40_0010, Access::READ);
+        let r = explain_regs(&m, &regs(0, 0), 0x40_0010, Access::READ);
         assert_eq!(r.result, Ok(0x5010));
         assert_eq!(r.steps.len(), 2);
         assert_eq!(m.read(0x2000, 4) & PTE_A, 0);
@@ -406,6 +464,10 @@ mod tests {
                 return Err(addr);
             }
             Ok(self.mem.read(addr + self.offset, 4))
+        }
+        fn read_entry64(&mut self, addr: u32) -> Result<u64, u32> {
+            let lo = self.read_entry(addr)?;
+            Ok(qword(lo, self.read_entry(addr + 4)?))
         }
         fn write_entry(&mut self, addr: u32, v: u32) -> Result<(), u32> {
             self.mem.write(addr + self.offset, 4, v);

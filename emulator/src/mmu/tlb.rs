@@ -5,6 +5,10 @@
 //! written directly (dirty already set, not ROM, no cached code), so the write fast path
 //! needs no checks.
 //!
+//! A large page (4 MiB, or 2 MiB under PAE) is cached as the 4 KiB pieces that were used;
+//! each piece is marked `large`, so that INVLPG of any address in the large page drops all
+//! of its pieces (SDM Vol. 3A 4.10.4.1), by a scan that runs only while large pieces exist.
+//!
 //! Every entry carries the address-space tag (ASID) it was made for, folded into the low 12
 //! bits of its tag: a lookup matches only entries of the current address space, so worlds
 //! can share the table without flushing it on each switch. The host is address space 0.
@@ -23,12 +27,15 @@ pub struct Entry {
     pub tag: u32,
     pub phys: u32,
     pub global: bool,
+    /// A piece of a large page.
+    pub large: bool,
 }
 
 const EMPTY: Entry = Entry {
     tag: INVALID,
     phys: 0,
     global: false,
+    large: false,
 };
 
 #[derive(Clone, Debug)]
@@ -43,6 +50,8 @@ pub struct Tlb {
     pub generation: u64,
     /// Address-space tag of lookups and new entries (0: the host).
     asid: u32,
+    /// Some entry may be a piece of a large page (cleared by a full flush).
+    has_large: bool,
 }
 
 impl Default for Tlb {
@@ -54,6 +63,7 @@ impl Default for Tlb {
             flushes: 0,
             generation: 0,
             asid: 0,
+            has_large: false,
         }
     }
 }
@@ -83,6 +93,7 @@ impl Tlb {
     }
     pub fn flush_all(&mut self) {
         self.e.fill(EMPTY);
+        self.has_large = false;
         self.flushes += 1;
         self.generation += 1;
     }
@@ -97,16 +108,42 @@ impl Tlb {
         self.flushes += 1;
         self.generation += 1;
     }
-    /// INVLPG: drops the entries of `lin`'s page in the current address space.
+    /// INVLPG: drops the entries of `lin`'s page in the current address space (see
+    /// [`Tlb::invlpg_asid`]).
     pub fn invlpg(&mut self, lin: u32) {
+        self.invlpg_asid(lin, self.asid);
+    }
+    /// Drops the entries of `lin`'s page in address space `asid` (INVLPG, SVM's INVLPGA);
+    /// when `lin` may lie in a large page, the pieces of every large page of that space in
+    /// its 4 MiB-aligned region (a 2 MiB page lies within one such region: dropping a
+    /// neighbour too is allowed).
+    pub fn invlpg_asid(&mut self, lin: u32, asid: u32) {
         self.generation += 1;
-        let tag = self.tag(lin);
+        let tag = (lin & !0xFFF) | asid;
         for k in 0..4 {
             let i = (k << TLB_BITS) | ((lin >> 12) as usize & (TLB_SIZE - 1));
             if self.e[i].tag == tag {
                 self.e[i] = EMPTY;
             }
         }
+        if self.has_large {
+            for e in self.e.iter_mut() {
+                if e.large && e.tag & 0xFFF == asid && (e.tag ^ lin) & 0xFFC0_0000 == 0 {
+                    *e = EMPTY;
+                }
+            }
+        }
+    }
+    /// Drops the entries of address space `asid`: all of them, or only the non-global ones
+    /// (SVM's TLB_CONTROL 7 and 3).
+    pub fn flush_asid(&mut self, asid: u32, keep_global: bool) {
+        for e in self.e.iter_mut() {
+            if e.tag != INVALID && e.tag & 0xFFF == asid && !(keep_global && e.global) {
+                *e = EMPTY;
+            }
+        }
+        self.flushes += 1;
+        self.generation += 1;
     }
     /// Drops write entries that map `phys_page` (it now holds cached code or is protected).
     pub fn drop_writes_to(&mut self, phys_page: u32) {
@@ -117,11 +154,21 @@ impl Tlb {
         }
     }
     #[inline(always)]
-    pub fn insert(&mut self, write: bool, user: bool, lin: u32, phys: u32, global: bool) {
+    pub fn insert(
+        &mut self,
+        write: bool,
+        user: bool,
+        lin: u32,
+        phys: u32,
+        global: bool,
+        large: bool,
+    ) {
+        self.has_large |= large;
         self.e[slot(write, user, lin)] = Entry {
             tag: self.tag(lin),
             phys: phys & !0xFFF,
             global,
+            large,
         };
     }
 }
@@ -133,7 +180,7 @@ mod tests {
     #[test]
     fn entries_match_only_their_address_space() {
         let mut t = Tlb::default();
-        t.insert(false, false, 0x1234_5000, 0x7000, false);
+        t.insert(false, false, 0x1234_5000, 0x7000, false, false);
         let i = slot(false, false, 0x1234_5000);
         assert_eq!(t.e[i].tag, t.tag(0x1234_5678));
         let g = t.generation;
@@ -153,5 +200,50 @@ mod tests {
         assert_eq!(t.e[i].tag, t.tag(0x1234_5000));
         t.invlpg(0x1234_5000);
         assert_eq!(t.e[i].tag, INVALID);
+    }
+
+    #[test]
+    fn per_asid_invalidation_leaves_other_spaces() {
+        let mut t = Tlb::default();
+        t.insert(false, false, 0x1000, 0x7000, false, false);
+        t.insert(false, true, 0x2000, 0x8000, true, false);
+        t.set_asid(3);
+        t.insert(true, false, 0x1000, 0x9000, false, false);
+        t.insert(false, false, 0x3000, 0xA000, true, false);
+        let host = t.e[slot(false, false, 0x1000)];
+        t.invlpg_asid(0x1000, 3);
+        assert_eq!(t.e[slot(true, false, 0x1000)].tag, INVALID);
+        assert_eq!(t.e[slot(false, false, 0x1000)].tag, host.tag, "ASID 0 kept");
+        t.flush_asid(3, true);
+        assert_eq!(
+            t.e[slot(false, false, 0x3000)].tag,
+            t.tag(0x3000),
+            "global kept"
+        );
+        t.flush_asid(3, false);
+        assert_eq!(t.e[slot(false, false, 0x3000)].tag, INVALID);
+        t.set_asid(0);
+        assert_eq!(
+            t.e[slot(false, true, 0x2000)].tag,
+            t.tag(0x2000),
+            "host kept"
+        );
+    }
+
+    #[test]
+    fn invlpg_drops_every_piece_of_a_large_page() {
+        let mut t = Tlb::default();
+        // Two pieces of the 2 MiB page at 0x0040_0000, one small page elsewhere.
+        t.insert(false, false, 0x0040_1000, 0x0060_1000, false, true);
+        t.insert(true, true, 0x005F_F000, 0x007F_F000, false, true);
+        t.insert(false, false, 0x0080_0000, 0x9000, false, false);
+        t.invlpg(0x0050_0000);
+        assert_eq!(t.e[slot(false, false, 0x0040_1000)].tag, INVALID);
+        assert_eq!(t.e[slot(true, true, 0x005F_F000)].tag, INVALID);
+        assert_eq!(
+            t.e[slot(false, false, 0x0080_0000)].tag,
+            t.tag(0x0080_0000),
+            "a small page outside the region stays"
+        );
     }
 }

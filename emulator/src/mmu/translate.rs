@@ -95,26 +95,26 @@ impl Mmu {
             }
         }
         self.tlb.misses += 1;
-        let (phys, global) = if regs.enabled() {
+        let (phys, global, large) = if regs.enabled() {
             let acc = Access {
                 write,
                 user,
                 fetch: false,
             };
             match paging::walk(&mut Phys(mem), regs, lin, acc, true, None) {
-                Ok(t) => (t.phys & self.a20_mask, t.global),
+                Ok(t) => (t.phys & self.a20_mask, t.global, t.large),
                 Err(e) => return Err(e.code()),
             }
         } else {
-            (lin & self.a20_mask, false)
+            (lin & self.a20_mask, false, false)
         };
         let (direct_read, direct_write) = mem.direct_page(phys & !0xFFF);
         if !write {
             if direct_read {
-                self.tlb.insert(false, user, lin, phys, global);
+                self.tlb.insert(false, user, lin, phys, global, large);
             }
         } else if direct_write {
-            self.tlb.insert(true, user, lin, phys, global);
+            self.tlb.insert(true, user, lin, phys, global, large);
         }
         Ok(phys)
     }
@@ -148,6 +148,7 @@ mod tests {
             cr0: 1 | CR0_PG,
             cr3: 0x1000,
             cr4: 0,
+            pdpte: [0; 4],
         };
         let mut mmu = Mmu::default();
         assert_eq!(mmu.peek_translate(&mem, &regs, 0x5123), Some(0x7123));

@@ -1,6 +1,7 @@
-//! Paging panel: type a linear address and see the two-level walk (`mmu::paging::explain`):
-//! each entry read, its bits (`describe_entry`), and the result or the #PF error code for
-//! supervisor/user reads and writes. The walk has no side effects on the guest.
+//! Paging panel: type a linear address and see its walk (`mmu::paging::explain_regs`), two
+//! levels or PAE's three (PDPTE register, PDE, PTE, 64-bit entries): each entry read, its
+//! bits (`describe_entry`), and the result or the #PF error code for supervisor/user reads
+//! and writes. The walk has no side effects on the guest.
 
 use super::{mono, Panels};
 use crate::i18n::{tr, Lang};
@@ -35,23 +36,35 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
     };
     let c = &m.cpu.control;
     ui.label(mono(format!(
-        "CR0.PG={} CR0.WP={} CR4.PSE={} CR3={:08x}",
+        "CR0.PG={} CR0.WP={} CR4.PSE={} CR4.PAE={} CR3={:08x}",
         c.paging() as u8,
         c.write_protect() as u8,
         c.page_size_extensions() as u8,
+        c.pae() as u8,
         c.cr3
     )));
     let Some(first) = m.walks.first().map(|w| &w.report) else {
         return;
     };
     let lin = first.linear;
-    ui.label(mono(format!(
-        "{:08x} = dir {:#05x} | table {:#05x} | offset {:#05x}",
-        lin,
-        lin >> 22,
-        (lin >> 12) & 0x3FF,
-        lin & 0xFFF
-    )));
+    ui.label(mono(if first.pae {
+        format!(
+            "{:08x} = pdpt {} | dir {:#05x} | table {:#05x} | offset {:#05x}",
+            lin,
+            lin >> 30,
+            (lin >> 21) & 0x1FF,
+            (lin >> 12) & 0x1FF,
+            lin & 0xFFF
+        )
+    } else {
+        format!(
+            "{:08x} = dir {:#05x} | table {:#05x} | offset {:#05x}",
+            lin,
+            lin >> 22,
+            (lin >> 12) & 0x3FF,
+            lin & 0xFFF
+        )
+    }));
     if !first.paging {
         ui.label(tr(lang, "paging_off"));
         return;
@@ -62,11 +75,15 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         .show(ui, |ui| {
             for s in &first.steps {
                 ui.label(mono(&s.level));
+                let entry = if first.pae {
+                    format!("{:016x}", s.entry)
+                } else {
+                    format!("{:08x}", s.entry)
+                };
                 ui.label(mono(format!(
-                    "{} {:08x}: {:08x}",
+                    "{} {:08x}: {entry}",
                     tr(lang, "at"),
-                    s.entry_addr,
-                    s.entry
+                    s.entry_addr
                 )));
                 ui.label(mono(describe_entry(s.entry)));
                 ui.end_row();

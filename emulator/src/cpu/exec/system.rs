@@ -274,6 +274,11 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
         return Err(Exception::gp(0));
     }
     let old = c.cpu.cr0;
+    // SDM Vol. 3A 4.4.1: PAE paging turned on, or PG/CD/NW changed under it, loads the
+    // PDPTEs; a present one with reserved bits set is #GP(0) and nothing changes.
+    if v & cr0::PG != 0 && c.cpu.cr4 & cr4::PAE != 0 && (old ^ v) & PDPTE_CR0 != 0 {
+        load_pdptes(c, c.cpu.cr3)?;
+    }
     c.cpu.cr0 = v;
     if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
         c.mmu.tlb.flush_all();
@@ -295,6 +300,53 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
     Ok(())
 }
 
+/// The CR0 bits whose change under PAE paging reloads the PDPTEs (SDM Vol. 3A 4.4.1).
+const PDPTE_CR0: u32 = cr0::PG | cr0::CD | cr0::NW;
+/// The CR4 bits whose change reloads the PDPTEs when PAE paging follows (SDM 4.4.1).
+const PDPTE_CR4: u32 = cr4::PAE | cr4::PGE | cr4::PSE;
+
+/// Loads the four PDPTE registers from the PDPT that `cr3` names (SDM Vol. 3A 4.4.1): a
+/// present PDPTE with a reserved bit set is #GP(0), and then none is loaded.
+pub fn load_pdptes(c: &mut Core, cr3: u32) -> Res {
+    let p = crate::mmu::pae::load_pdptes(&mut c.mem, cr3).map_err(|_| Exception::gp(0))?;
+    c.cpu.pdpte = p;
+    Ok(())
+}
+
+/// MOV to CR3: the whole value is kept (bits 11:5 are the PDPT address under PAE; the
+/// ignored bits read back as written, as on QEMU); under PAE paging the PDPTEs are loaded
+/// first (#GP(0) leaves CR3 unchanged). Non-global translations are flushed.
+pub fn write_cr3(c: &mut Core, v: u32) -> Res {
+    if c.cpu.pae_paging() {
+        load_pdptes(c, v)?;
+    }
+    let old = c.cpu.cr3;
+    c.cpu.cr3 = v;
+    c.mmu.tlb.flush_nonglobal();
+    c.event(EventKind::CrWrite { cr: 3, old, new: v });
+    c.request(Request::Rescan);
+    Ok(())
+}
+
+/// MOV to CR4: unimplemented bits are #GP(0); turning PAE paging on (or changing PGE/PSE
+/// under it) loads the PDPTEs first (#GP(0) leaves CR4 unchanged).
+pub fn write_cr4(c: &mut Core, v: u32) -> Res {
+    if v & !CR4_IMPLEMENTED != 0 {
+        return Err(Exception::gp(0));
+    }
+    let old = c.cpu.cr4;
+    if c.cpu.paging() && v & cr4::PAE != 0 && (old ^ v) & PDPTE_CR4 != 0 {
+        load_pdptes(c, c.cpu.cr3)?;
+    }
+    c.cpu.cr4 = v;
+    if (old ^ v) & (cr4::PSE | cr4::PGE | cr4::PAE) != 0 {
+        c.mmu.tlb.flush_all();
+    }
+    c.event(EventKind::CrWrite { cr: 4, old, new: v });
+    c.request(Request::Rescan);
+    Ok(())
+}
+
 fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
     let v = c.cpu.gpr[i.r1 as usize];
@@ -304,27 +356,8 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
             c.cpu.cr2 = v;
             Ok(())
         }
-        3 => {
-            let old = c.cpu.cr3;
-            c.cpu.cr3 = v & 0xFFFF_F018;
-            c.mmu.tlb.flush_nonglobal();
-            c.event(EventKind::CrWrite { cr: 3, old, new: v });
-            c.request(Request::Rescan);
-            Ok(())
-        }
-        4 => {
-            if v & !CR4_IMPLEMENTED != 0 {
-                return Err(Exception::gp(0));
-            }
-            let old = c.cpu.cr4;
-            c.cpu.cr4 = v;
-            if (old ^ v) & (cr4::PSE | cr4::PGE | cr4::PAE) != 0 {
-                c.mmu.tlb.flush_all();
-            }
-            c.event(EventKind::CrWrite { cr: 4, old, new: v });
-            c.request(Request::Rescan);
-            Ok(())
-        }
+        3 => write_cr3(c, v),
+        4 => write_cr4(c, v),
         _ => Err(Exception::ud()),
     }
 }
@@ -401,7 +434,8 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
 const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
 
 /// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering PSE, TSC, MSR,
-/// CX8, SEP, PGE and CMOV; no FPU, VME or DE (not implemented).
+/// PAE, CX8, SEP, PGE and CMOV; no FPU, VME or DE (not implemented). No PSE-36: the
+/// physical address width is 32 bits (`mmu::pae`).
 fn cpuid(c: &mut Core, _i: &Insn) -> Res {
     let leaf = c.cpu.gpr[0];
     let (a, b, cc, d) = match leaf {
@@ -416,6 +450,7 @@ fn cpuid(c: &mut Core, _i: &Insn) -> Res {
             let feat = (1 << 3) // PSE
                 | (1 << 4) // TSC
                 | (1 << 5) // MSR
+                | (1 << 6) // PAE
                 | (1 << 8) // CX8
                 | (1 << 11) // SEP
                 | (1 << 13) // PGE

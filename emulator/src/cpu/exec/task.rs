@@ -396,9 +396,16 @@ pub fn switch_task(
         fl |= NT;
     }
     c.cpu.flags.set(fl | 2);
+    // The PDPTEs of PAE paging are loaded with CR3 (SDM Vol. 3A 4.4.1), even an unchanged
+    // one; a reserved bit in one is #GP(0), raised in the new task (CR3 is already loaded).
+    let pdptes = if tss32 && c.cpu.pae_paging() {
+        Some(crate::mmu::pae::load_pdptes(&mut c.mem, new.cr3))
+    } else {
+        None
+    };
     if tss32 && c.cpu.paging() && new.cr3 != c.cpu.cr3 {
         let old = c.cpu.cr3;
-        c.cpu.cr3 = new.cr3 & 0xFFFF_F018;
+        c.cpu.cr3 = new.cr3;
         c.mmu.tlb.flush_nonglobal();
         c.event(EventKind::CrWrite {
             cr: 3,
@@ -408,6 +415,12 @@ pub fn switch_task(
     } else if tss32 && c.cpu.paging() {
         // Same CR3: the load still flushes non-global translations (SDM 4.10.4.1).
         c.mmu.tlb.flush_nonglobal();
+    }
+    let mut pdpte_fault = false;
+    match pdptes {
+        Some(Ok(p)) => c.cpu.pdpte = p,
+        Some(Err(_)) => pdpte_fault = true,
+        None => {}
     }
     c.cpu.eip = if tss32 { new.eip } else { new.eip & 0xFFFF };
     for k in 0..8 {
@@ -442,13 +455,20 @@ pub fn switch_task(
         "task switch {:04x} -> {:04x}",
         old_tr.sel, sel
     )));
-    let r = load_task_segments(c, &new, tss32, ext).and_then(|_| {
-        if let Some(e) = code {
-            // SDM 6.12.2: the error code goes on the new task's stack.
-            c.push(if tss32 { 4 } else { 2 }, e)?;
-        }
+    let r = if pdpte_fault {
+        Err(Exception::gp(0))
+    } else {
         Ok(())
-    });
+    };
+    let r = r
+        .and_then(|_| load_task_segments(c, &new, tss32, ext))
+        .and_then(|_| {
+            if let Some(e) = code {
+                // SDM 6.12.2: the error code goes on the new task's stack.
+                c.push(if tss32 { 4 } else { 2 }, e)?;
+            }
+            Ok(())
+        });
     if c.cpu.cpl != from {
         c.event(EventKind::PrivilegeChange {
             from,
