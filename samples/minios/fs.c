@@ -12,7 +12,9 @@
  *
  * Path walking takes the starting directory (the process's cwd) and the
  * process's root: ".." at that root stays there, as it does in Linux after
- * chroot(2) or pivot_root(2). This file does not know about processes,
+ * chroot(2) or pivot_root(2). The cgroup files (/sys/fs/cgroup/NAME/...)
+ * are inodes marked `special`: cgroup.c makes their text on every read and
+ * takes their writes, like Linux's kernfs. This file does not know about processes,
  * descriptors or user memory: file.c checks the user's pointers and copies
  * paths into the kernel before calling in here.
  */
@@ -21,6 +23,7 @@
 struct inode {
     u8   used, type;                   /* S_IFREG or S_IFDIR */
     u16  opens;                        /* open files and working directories using it */
+    int  special;                      /* > 0: a cgroup file, its text made by cgroup.c */
     int  parent;
     char name[NAME_MAX + 1];
     u32  size;
@@ -41,7 +44,20 @@ int fs_rootdir(void) { return 0; }
 static int valid(int ino) { return ino >= 0 && ino < NINODE && inodes[ino].used; }
 
 int fs_type(int ino) { return valid(ino) ? inodes[ino].type : 0; }
-u32 fs_size(int ino) { return valid(ino) ? inodes[ino].size : 0; }
+
+u32 fs_size(int ino)
+{
+    char tmp[64];
+    if (valid(ino) && inodes[ino].special) return (u32)cgroup_show(inodes[ino].special, tmp, sizeof(tmp));
+    return valid(ino) ? inodes[ino].size : 0;
+}
+
+int fs_create_special(int dir, const char *name, int special)
+{
+    int ino = fs_create(dir, name, S_IFREG);
+    if (ino >= 0) inodes[ino].special = special;
+    return ino;
+}
 
 void fs_ref(int ino, int delta)
 {
@@ -129,6 +145,7 @@ int fs_truncate(int ino)
 {
     if (!valid(ino)) return -ENOENT;
     if (inodes[ino].type != S_IFREG) return -EISDIR;
+    if (inodes[ino].special) return 0;              /* `echo N > cpu.weight` truncates first */
     for (int i = 0; i < FILE_PAGES; i++)
         if (inodes[ino].pages[i]) { frame_free(inodes[ino].pages[i]); inodes[ino].pages[i] = 0; }
     inodes[ino].size = 0;
@@ -142,6 +159,7 @@ int fs_remove(int ino)
 {
     if (!valid(ino) || ino == 0) return ino == 0 ? -EBUSY : -ENOENT;
     if (inodes[ino].opens) return -EBUSY;
+    if (inodes[ino].special) return -EPERM;
     if (inodes[ino].type == S_IFDIR) {
         for (int i = 1; i < NINODE; i++)
             if (inodes[i].used && inodes[i].parent == ino) return -ENOTEMPTY;
@@ -157,6 +175,14 @@ int fs_read(int ino, u32 off, void *buf, u32 len)
     if (!valid(ino)) return -ENOENT;
     struct inode *n = &inodes[ino];
     if (n->type != S_IFREG) return -EISDIR;
+    if (n->special) {                               /* made fresh on every read */
+        char tmp[64];
+        u32 k = (u32)cgroup_show(n->special, tmp, sizeof(tmp));
+        if (off >= k) return 0;
+        if (len > k - off) len = k - off;
+        memcpy(buf, tmp + off, len);
+        return (int)len;
+    }
     if (off >= n->size) return 0;
     if (len > n->size - off) len = n->size - off;
     u8 *dst = buf;
@@ -176,6 +202,7 @@ int fs_write(int ino, u32 off, const void *buf, u32 len)
     if (!valid(ino)) return -ENOENT;
     struct inode *n = &inodes[ino];
     if (n->type != S_IFREG) return -EISDIR;
+    if (n->special) return cgroup_store(n->special, buf, len);
     const u32 max = FILE_PAGES * PAGE_SIZE;
     if (off >= max) return len ? -EFBIG : 0;
     if (len > max - off) len = max - off;

@@ -105,6 +105,7 @@ struct proc {
     int  exit_status;
     struct file *fd[NFD];              /* open files (file.c) */
     int  cwd, root;                    /* inode numbers: working directory and "/" */
+    int  vpid, pidns, uts, cg;         /* ns.c, cgroup.c: pid in its namespace, ns, group */
 };
 extern struct proc procs[NPROC];
 extern struct proc *current;
@@ -113,6 +114,9 @@ void schedule(void);
 void sched_tick(void);
 void wakeup(int chan);
 int  proc_spawn(const char *path, const char *args, int flags);
+struct spawn_ctx { int pidns, uts, root, cg; };   /* where a new process lives (ns.c) */
+int  proc_spawn_in(const char *path, const char *args, int flags, const struct spawn_ctx *c);
+struct proc *proc_by_pid(int pid);      /* global pid */
 void proc_exit(int status) __attribute__((noreturn));
 int  proc_wait(int pid, int *status);
 void swtch(u32 *old_esp, u32 new_esp);  /* isr.S */
@@ -157,6 +161,30 @@ int  pipe_read(struct pipe *p, u8 *buf, u32 len);
 int  pipe_write(struct pipe *p, const u8 *buf, u32 len);
 void pipe_close(struct pipe *p, int writer);
 void pipe_open(struct pipe *p, int writer);
+
+/* ns.c: PID, UTS and root ("mount") namespaces */
+void ns_init(void);
+int  ns_pid(const struct proc *viewer, const struct proc *p);   /* 0 = not visible */
+int  ns_vpid(int pidns, int pid);      /* a new process's pid inside its namespace */
+void ns_gc(void);                      /* frees namespaces nobody uses */
+int  ns_syscall(struct regs *r);       /* 1 if it handled r->eax */
+
+/* cgroup.c: resource groups (memory, CPU weight, pids) */
+#define NCGROUP 8
+void cgroup_init(void);
+int  cgroup_get(const char *name, int create);       /* index or -errno */
+int  cgroup_limits(int cg, int mem_max, int cpu_weight, int pids_max);
+int  cg_charge(int pages);             /* the active group: 0 or -ENOMEM */
+void cg_uncharge(int pages);
+extern int cg_active;                  /* whose page frames are being charged */
+int  cg_fork(int cg);                  /* pids.current + 1, or -EAGAIN at pids.max */
+void cg_exit(int cg);
+void cg_tick(int cg);                  /* one timer tick of CPU for the group */
+u32  cg_vtime(int cg);                 /* CPU ticks scaled by 1/weight */
+void cg_balance(void);                 /* idle groups catch up with the others */
+int  cgroup_show(int special, char *buf, int len);      /* a cgroup file's text */
+int  cgroup_store(int special, const char *buf, u32 len);
+int  fs_create_special(int dir, const char *name, int special);
 
 /* elf.c */
 int  elf_load(int ino, u32 pd, u32 *entry, u32 *brk);   /* 0 or -errno */

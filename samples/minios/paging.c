@@ -92,14 +92,17 @@ u32 pd_create(void)
 void pd_destroy(u32 pd)
 {
     u32 *dir = (u32 *)pd;
+    int pages = 0;
     for (int i = 1; i < 1024; i++) {       /* entry 0 is the kernel's: never freed */
         if (!(dir[i] & PTE_P)) continue;
         u32 *pt = (u32 *)(dir[i] & ~0xfff);
         for (int j = 0; j < 1024; j++)
-            if (pt[j] & PTE_P) frame_free(pt[j] & ~0xfff);
+            if (pt[j] & PTE_P) { frame_free(pt[j] & ~0xfff); pages++; }
         frame_free((u32)pt);
+        pages++;
     }
     frame_free(pd);
+    cg_uncharge(pages);                    /* the user frames were charged to cg_active */
 }
 
 static u32 *pte_for(u32 pd, u32 va, int create)
@@ -107,9 +110,9 @@ static u32 *pte_for(u32 pd, u32 va, int create)
     u32 *dir = (u32 *)pd;
     u32 pde = dir[va >> 22];
     if (!(pde & PTE_P)) {
-        if (!create) return 0;
+        if (!create || cg_charge(1)) return 0;
         u32 pt = frame_alloc();
-        if (!pt) return 0;
+        if (!pt) { cg_uncharge(1); return 0; }
         pde = pt | PTE_P | PTE_W | PTE_U;
         set_pte(&dir[va >> 22], pde);
     }
@@ -121,8 +124,9 @@ u32 map_user_page(u32 pd, u32 va)
     u32 *pte = pte_for(pd, va, 1);
     if (!pte) return 0;
     if (*pte & PTE_P) return *pte & ~0xfff;   /* already mapped */
+    if (cg_charge(1)) return 0;               /* the group's memory.max (cgroup.c) */
     u32 pa = frame_alloc();
-    if (!pa) return 0;
+    if (!pa) { cg_uncharge(1); return 0; }
     set_pte(pte, pa | PTE_P | PTE_W | PTE_U);
 #ifdef PARAVIRT
     hypercall1(HC_INVLPG, va);

@@ -1,8 +1,10 @@
 # ---- minios: kernel + a built-in ustar archive holding the user programs ----
 MINIOS_KOBJS := $(addprefix build/minios/, boot.o isr.o main.o console.o gdt.o idt.o pic.o \
                 pit.o paging.o sched.o syscall.o fmt.o fs.o initramfs.o file.o pipe.o elf.o \
-                initrd.o)
-MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz
+                ns.o cgroup.o initrd.o)
+MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz hog spin share
+# /images/box: a second root for `isolate --mount=/images/box` (sh is the shell)
+MINIOS_BOX   := hello cat grep wc hog spin
 MINIOS_ELFS  := $(addprefix build/minios/user/, $(addsuffix .elf, $(MINIOS_PROGS)))
 MINIOS_ULIB  := build/minios/user/crt0.o build/minios/user/ulib.o build/minios/fmt.o
 MINIOS_HDRS  := $(wildcard minios/*.h minios/user/*.h)
@@ -20,6 +22,9 @@ build/minios/initrd.tar: $(MINIOS_ELFS) $(MINIOS_FILES)
 	mkdir -p build/minios/rootfs/bin
 	cp -r minios/rootfs/. build/minios/rootfs/
 	for p in $(MINIOS_PROGS); do cp build/minios/user/$$p.elf build/minios/rootfs/bin/$$p; done
+	mkdir -p build/minios/rootfs/images/box/bin
+	cp build/minios/user/shell.elf build/minios/rootfs/images/box/bin/sh
+	for p in $(MINIOS_BOX); do cp build/minios/user/$$p.elf build/minios/rootfs/images/box/bin/$$p; done
 	tar $(TAR_FLAGS) -C build/minios/rootfs -cf $@ .
 
 # A second archive for the boot test that passes one as a multiboot module

@@ -27,6 +27,8 @@ void sched_init(void)
     idle->pd = kernel_pd;
     current = idle;
     file_init(idle);                    /* the console as 0, 1, 2: inherited by the shell */
+    ns_init();                          /* the initial namespaces and the root group: 0 */
+    cgroup_init();
 }
 
 /* Free what is left of exited background processes (not the running one:
@@ -38,6 +40,7 @@ static void reap_detached(void)
         if (p->state == PROC_ZOMBIE && p->detached && p != current) {
             frame_free(p->kstack);
             p->state = PROC_UNUSED;
+            ns_gc();
         }
     }
 }
@@ -45,16 +48,24 @@ static void reap_detached(void)
 void schedule(void)
 {
     reap_detached();
+    cg_balance();
     struct proc *prev = current, *next = 0;
     int start = (int)(prev - procs);
+    u32 best = 0;
+    /* The ready process (prev too, if it may go on) whose group has used the
+     * least CPU per weight (cgroup.c); on a tie the next one after prev in
+     * the table: plain round robin when everybody is in one group. */
     for (int i = 1; i <= NPROC; i++) {
         struct proc *p = &procs[(start + i) % NPROC];
-        if (p != &procs[0] && p->state == PROC_RUNNABLE) { next = p; break; }
+        int ready = p->state == PROC_RUNNABLE || (p == prev && p->state == PROC_RUNNING);
+        if (p == &procs[0] || !ready) continue;
+        u32 v = cg_vtime(p->cg);
+        if (!next || v < best) { next = p; best = v; }
     }
-    if (!next)   /* nobody else is ready: keep running, or idle */
-        next = (prev->state == PROC_RUNNING && prev != &procs[0]) ? prev : &procs[0];
+    if (!next) next = &procs[0];   /* nobody is ready: idle */
     if (prev->state == PROC_RUNNING) prev->state = PROC_RUNNABLE;
     next->state = PROC_RUNNING;
+    cg_active = next->cg;
     if (next == prev) return;
     current = next;
     tss_set_kernel_stack(next->kstack + PAGE_SIZE);
@@ -70,9 +81,10 @@ void wakeup(int chan)
             procs[i].state = PROC_RUNNABLE;
 }
 
-/* Timer tick: wake the sleepers whose time has come. */
+/* Timer tick: charge the running process's group, wake the sleepers whose time has come. */
 void sched_tick(void)
 {
+    if (current != &procs[0]) cg_tick(current->cg);
     for (int i = 1; i < NPROC; i++) {
         struct proc *p = &procs[i];
         if (p->state == PROC_BLOCKED && p->chan == CHAN_SLEEP && (int)(ticks - p->wake_tick) >= 0)
@@ -85,7 +97,23 @@ void sched_tick(void)
  * descriptors, working directory and root. Returns its pid or -errno. */
 int proc_spawn(const char *path, const char *args, int flags)
 {
-    int ino = fs_lookup(current->cwd, current->root, path);
+    struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg };
+    return proc_spawn_in(path, args, flags, &c);
+}
+
+struct proc *proc_by_pid(int pid)
+{
+    for (int i = 0; i < NPROC; i++)
+        if (procs[i].state != PROC_UNUSED && procs[i].pid == pid) return &procs[i];
+    return 0;
+}
+
+/* The same in the namespaces and group of `c` (ns.c): the path is looked up
+ * under c->root, and a new root is also the child's working directory. */
+int proc_spawn_in(const char *path, const char *args, int flags, const struct spawn_ctx *c)
+{
+    int newroot = c->root != current->root;
+    int ino = fs_lookup(newroot ? c->root : current->cwd, c->root, path);
     if (ino < 0) return ino;
     if (fs_type(ino) != S_IFREG) return -ENOEXEC;
 
@@ -94,9 +122,12 @@ int proc_spawn(const char *path, const char *args, int flags)
     for (int i = 1; i < NPROC; i++)
         if (procs[i].state == PROC_UNUSED) { p = &procs[i]; break; }
     if (!p) return -EAGAIN;
+    int err = cg_fork(c->cg);                  /* pids.max */
+    if (err) return err;
 
     u32 entry = 0, brk = 0, esp = 0;
-    int err = -ENOMEM;
+    err = -ENOMEM;
+    cg_active = c->cg;                         /* the child's frames count for its group */
     u32 pd = pd_create();
     u32 kstack = frame_alloc();
     if (!pd || !kstack) goto fail;
@@ -107,9 +138,14 @@ int proc_spawn(const char *path, const char *args, int flags)
     err = -E2BIG;
     if (!(esp = user_args(pd, args && *args ? args : path))) goto fail;
 
+    cg_active = current->cg;
     memset(p, 0, sizeof(*p));
     p->pid = next_pid++;
     p->ppid = current->pid;
+    p->pidns = c->pidns;
+    p->vpid = ns_vpid(c->pidns, p->pid);
+    p->uts = c->uts;
+    p->cg = c->cg;
     p->detached = flags & SPAWN_BACKGROUND;
     const char *base = path;
     for (const char *c = path; *c; c++) if (*c == '/' && c[1]) base = c + 1;
@@ -118,6 +154,12 @@ int proc_spawn(const char *path, const char *args, int flags)
     p->kstack = kstack;
     p->brk = brk;
     file_inherit(p, current);
+    if (newroot) {
+        fs_ref(p->cwd, -1);
+        fs_ref(p->root, -1);
+        p->cwd = p->root = c->root;
+        fs_ref(c->root, 2);
+    }
 
     /* Build the kernel stack so that the first swtch() to it "returns" into
      * isr_return, which pops this frame and irets to ring 3 at the entry point. */
@@ -135,11 +177,13 @@ int proc_spawn(const char *path, const char *args, int flags)
     sp -= 16; memset((void *)sp, 0, 16);         /* ebp, ebx, esi, edi */
     p->esp = sp;
     p->state = PROC_RUNNABLE;
-    return p->pid;
+    return ns_pid(current, p);
 
 fail:
     if (pd) pd_destroy(pd);
     if (kstack) frame_free(kstack);
+    cg_active = current->cg;
+    cg_exit(c->cg);
     return err;
 }
 
@@ -150,13 +194,15 @@ void proc_exit(int status)
     pd_destroy(p->pd);
     p->pd = kernel_pd;
     file_close_all(p);                  /* pipe readers see EOF now */
+    cg_exit(p->cg);
     p->exit_status = status;
     for (int i = 1; i < NPROC; i++)     /* orphans are reaped by the kernel */
         if (procs[i].state != PROC_UNUSED && procs[i].ppid == p->pid)
             procs[i].detached = 1;
     p->state = PROC_ZOMBIE;
+    struct proc *parent = proc_by_pid(p->ppid);
     if (p->detached)
-        kprintf("[%d] %s finished, status %d\n", p->pid, p->name, status);
+        kprintf("[%d] %s finished, status %d\n", parent ? ns_pid(parent, p) : p->pid, p->name, status);
     else
         for (int i = 0; i < NPROC; i++)  /* wake the parent if it is in wait() */
             if (procs[i].pid == p->ppid && procs[i].state == PROC_BLOCKED && procs[i].chan == CHAN_CHILD)
@@ -172,13 +218,14 @@ int proc_wait(int pid, int *status)
         for (int i = 1; i < NPROC; i++) {
             struct proc *q = &procs[i];
             if (q->state == PROC_UNUSED || q->ppid != current->pid || q->detached) continue;
-            if (pid != -1 && q->pid != pid) continue;
+            if (pid != -1 && ns_pid(current, q) != pid) continue;
             found = 1;
             if (q->state == PROC_ZOMBIE) {
-                int got = q->pid;
+                int got = ns_pid(current, q);
                 *status = q->exit_status;
                 frame_free(q->kstack);
                 q->state = PROC_UNUSED;
+                ns_gc();
                 return got;
             }
         }

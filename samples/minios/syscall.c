@@ -27,9 +27,12 @@ static int sys_ps(int slot, u32 out)
     struct proc *p = &procs[slot];
     struct procinfo *pi = (struct procinfo *)out;
     if (p->state == PROC_UNUSED) return 0;
+    int pid = ns_pid(current, p);
+    if (!pid && (p != &procs[0] || current->pidns)) return 0;   /* another PID namespace */
+    struct proc *parent = proc_by_pid(p->ppid);
     memset(pi, 0, sizeof(*pi));
-    pi->pid = p->pid;
-    pi->ppid = p->ppid;
+    pi->pid = pid;
+    pi->ppid = parent && p != &procs[0] ? ns_pid(current, parent) : 0;
     pi->state = p->state;
     memcpy(pi->name, p->name, 16);
     const char *w = "";
@@ -44,6 +47,7 @@ void syscall_handler(struct regs *r)
 {
     int ret = -1;
     if (file_syscall(r)) return;      /* files, directories, pipes: file.c */
+    if (ns_syscall(r)) return;        /* isolate, hostname: ns.c */
     switch (r->eax) {
     case SYS_EXIT:    proc_exit((int)ARG1);
     case SYS_SPAWN: {
@@ -61,7 +65,7 @@ void syscall_handler(struct regs *r)
         if (ret >= 0 && ARG2) *(int *)ARG2 = status;
         break;
     }
-    case SYS_GETPID:  ret = current->pid; break;
+    case SYS_GETPID:  ret = current->vpid; break;
     case SYS_YIELD:   schedule(); ret = 0; break;
     case SYS_SLEEP:
         current->wake_tick = ticks + ARG1;
@@ -94,7 +98,11 @@ void syscall_handler(struct regs *r)
         }
         break;
     }
-    case SYS_SHUTDOWN: shutdown((int)ARG1);
+    case SYS_SHUTDOWN:
+        /* In a PID namespace this ends only its caller, as reboot(2) there ends
+         * the namespace's init instead of the machine. */
+        if (current->pidns) proc_exit((int)ARG1);
+        shutdown((int)ARG1);
     default: ret = -ENOSYS; break;
     }
     r->eax = (u32)ret;

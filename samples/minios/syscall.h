@@ -42,6 +42,31 @@
 #define SYS_DUP2     26   /* dup2(int oldfd, int newfd) -> newfd                        */
 #define SYS_PIPE     27   /* pipe(int fds[2]) -> 0: fds[0] reads, fds[1] writes         */
 
+/* Namespaces and groups (ns.c, cgroup.c) */
+#define SYS_ISOLATE  28   /* isolate(const struct isolate_args *) -> pid (like clone3)  */
+#define SYS_HOSTNAME 29   /* hostname(char *buf, int len) -> length (uname's nodename)  */
+#define SYS_SETHOSTNAME 30 /* sethostname(const char *name) -> 0                       */
+
+/* isolate() namespace flags: Linux's clone(2) values. */
+#define CLONE_NEWNS     0x00020000    /* a new root directory ("mount" namespace)    */
+#define CLONE_NEWCGROUP 0x02000000    /* here: join (or create) the group `group`    */
+#define CLONE_NEWUTS    0x04000000    /* its own hostname                            */
+#define CLONE_NEWPID    0x20000000    /* its own pid numbers: the child is pid 1     */
+#define HOST_MAX   32                 /* longest hostname, with its NUL */
+#define GROUP_MAX  16                 /* longest group name, with its NUL */
+
+struct isolate_args {
+    const char *path, *args;          /* the program and its argument line, as spawn() */
+    int flags;                        /* spawn flags (SPAWN_BACKGROUND) */
+    unsigned int ns;                  /* CLONE_* flags; any other bit = -EINVAL */
+    const char *root;                 /* CLONE_NEWNS: directory that becomes "/" */
+    const char *hostname;             /* CLONE_NEWUTS: its hostname (NULL = a copy) */
+    const char *group;                /* CLONE_NEWCGROUP: group name */
+    int mem_max;                      /* group limits: page frames (0 = keep) */
+    int cpu_weight;                   /* 1-10000 (0 = keep; new groups: 100) */
+    int pids_max;                     /* processes (0 = keep) */
+};
+
 /* Errors: system calls return these negated (-ENOENT ...), as Linux does. */
 #define EPERM         1
 #define ENOENT        2

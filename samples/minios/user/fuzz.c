@@ -8,7 +8,8 @@
  * The random calls leave out what would end or stall this program rather than
  * test the kernel: exit, shutdown, sleep, pipe (reading our own empty pipe
  * blocks forever), cmdline (its text depends on the boot loader, so the runs
- * under QEMU and Traplab would differ), reads of the console, and writes, dup2 and close on
+ * under QEMU and Traplab would differ), isolate (checked above: a random one
+ * could start a program), reads of the console, and writes, dup2 and close on
  * descriptors 0-2 (the output would become random bytes). Pointers that are
  * valid point into a heap page, never at this program's code or variables.
  */
@@ -84,6 +85,20 @@ int main(int argc, char **argv)
     expect("spawn(\"/bin\")", spawn("/bin", 0, 0), -ENOEXEC);
     expect("spawn(path, 200-byte args)", spawn("/bin/hello", longpath, 0), -ENAMETOOLONG);
     expect("unknown call 999", syscall3(999, 0, 0, 0), -ENOSYS);
+    struct isolate_args ia;
+    memset(&ia, 0, sizeof(ia));
+    ia.path = "/bin/hello";
+    ia.ns = 0x1;
+    expect("isolate(unknown namespace flag)", isolate(&ia), -EINVAL);
+    ia.ns = CLONE_NEWNS;
+    ia.root = "/etc/motd";
+    expect("isolate(root is a file)", isolate(&ia), -ENOTDIR);
+    ia.ns = CLONE_NEWCGROUP;
+    ia.group = "g";
+    ia.cpu_weight = 20000;
+    expect("isolate(cpu.weight 20000)", isolate(&ia), -EINVAL);
+    expect("isolate(NULL)", isolate(0), -EFAULT);
+    expect("sethostname(200 bytes)", sethostname(longpath), -ENAMETOOLONG);
 
     heap = sbrk(4096);
     mkdir("/fuzz");
@@ -93,7 +108,7 @@ int main(int argc, char **argv)
     for (unsigned int i = 0; i < n; i++) {
         int nr = (int)(rnd() % 30), a = arg(), b = arg(), c = arg();
         if (nr == SYS_EXIT || nr == SYS_SHUTDOWN || nr == SYS_SLEEP || nr == SYS_PIPE
-            || nr == SYS_CMDLINE) continue;
+            || nr == SYS_CMDLINE || nr == SYS_ISOLATE) continue;
         if (nr == SYS_READ && a >= 0 && a <= 2) continue;
         if ((nr == SYS_WRITE || nr == SYS_CLOSE) && a >= 0 && a <= 2) continue;
         if (nr == SYS_DUP2 && b >= 0 && b <= 2) continue;

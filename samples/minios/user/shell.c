@@ -61,6 +61,9 @@ static void cmd_help(void)
            "  PROG [ARGS]   run /bin/PROG and wait for it (cat, grep, wc, hello, cpu, ...)\n"
            "  run PROG      the same; run PROG & runs it in the background\n"
            "  A | B         A's output is B's input; CMD > FILE, CMD >> FILE\n"
+           "  hostname [NAME]  show or set the hostname\n"
+           "  isolate [--pid] [--mount=DIR] [--hostname NAME] [--mem PAGES] [--cpu WEIGHT]\n"
+           "          [--pids N] [--group NAME] PROG [ARGS]   run PROG in new namespaces/group\n"
            "  wait          wait until the background programs have finished\n"
            "  ps            list the processes\n"
            "  mem           physical memory usage\n"
@@ -140,26 +143,74 @@ static void each(int argc, char **argv, int (*call)(const char *))
     }
 }
 
-/* Starts a program (argv[0] is looked up in /bin unless it holds a '/');
- * returns its pid, or a negative error after saying so. */
-static int start(int argc, char **argv, int background)
+static int atoi_(const char *s)
 {
-    char path[PATH_MAX], args[ARGS_MAX];
+    int v = 0;
+    while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
+    return v;
+}
+
+/* Builds the program path (/bin/NAME unless NAME holds a '/') and the argument line. */
+static int prog_args(int argc, char **argv, char *path, char *args)
+{
     int n = 0;
     if (!strchr(argv[0], '/')) { memcpy(path, "/bin/", 5); n = 5; }
-    if (n + strlen(argv[0]) >= sizeof(path)) { printf("%s: name too long\n", argv[0]); return -1; }
+    if (n + strlen(argv[0]) >= PATH_MAX) { printf("%s: name too long\n", argv[0]); return -1; }
     memcpy(path + n, argv[0], strlen(argv[0]) + 1);
     n = 0;
     for (int i = 0; i < argc; i++) {
         unsigned int k = strlen(argv[i]);
-        if (n + k + 2 > sizeof(args)) { printf("%s: arguments too long\n", argv[0]); return -1; }
+        if (n + k + 2 > ARGS_MAX) { printf("%s: arguments too long\n", argv[0]); return -1; }
         if (i) args[n++] = ' ';
         memcpy(args + n, argv[i], k);
         n += (int)k;
     }
     args[n] = 0;
+    return 0;
+}
+
+static void finish(int pid, const char *name);
+
+/* isolate: like unshare(1) + chroot + a cgroup, through the isolate() call. */
+static int cmd_isolate(int argc, char **argv, int background)
+{
+    struct isolate_args a;
+    memset(&a, 0, sizeof(a));
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        char *o = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(o, "--pid")) a.ns |= CLONE_NEWPID;
+        else if (!strncmp(o, "--mount=", 8)) { a.ns |= CLONE_NEWNS; a.root = o + 8; }
+        else if (!strcmp(o, "--hostname") && more) { a.ns |= CLONE_NEWUTS; a.hostname = argv[++i]; }
+        else if (!strcmp(o, "--mem") && more) { a.ns |= CLONE_NEWCGROUP; a.mem_max = atoi_(argv[++i]); }
+        else if (!strcmp(o, "--cpu") && more) { a.ns |= CLONE_NEWCGROUP; a.cpu_weight = atoi_(argv[++i]); }
+        else if (!strcmp(o, "--pids") && more) { a.ns |= CLONE_NEWCGROUP; a.pids_max = atoi_(argv[++i]); }
+        else if (!strcmp(o, "--group") && more) { a.ns |= CLONE_NEWCGROUP; a.group = argv[++i]; }
+        else { printf("isolate: unknown option %s (try help)\n", o); return 0; }
+    }
+    if (i == argc) { printf("usage: isolate [OPTIONS] PROG [ARGS]\n"); return 0; }
+    if ((a.ns & CLONE_NEWCGROUP) && !a.group) a.group = a.hostname ? a.hostname : "isolated";
+    char path[PATH_MAX], args[ARGS_MAX];
+    if (prog_args(argc - i, argv + i, path, args)) return 0;
+    a.path = path;
+    a.args = args;
+    a.flags = background ? SPAWN_BACKGROUND : 0;
+    int pid = isolate(&a);
+    if (pid < 0) { printf("isolate: cannot start %s: %s\n", path, strerror(pid)); return 0; }
+    if (background) { printf("[%d] %s started in the background\n", pid, argv[i]); return 0; }
+    finish(pid, argv[i]);
+    return 0;
+}
+
+/* Starts a program (argv[0] is looked up in /bin unless it holds a '/');
+ * returns its pid, or a negative error after saying so. */
+static int start(int argc, char **argv, int background)
+{
+    char path[PATH_MAX], args[ARGS_MAX];
+    if (prog_args(argc, argv, path, args)) return -1;
     int pid = spawn(path, args, background ? SPAWN_BACKGROUND : 0);
-    if (pid < 0) printf("%s: cannot start %s: %s (try ls /bin)\n", argv[0], path, strerror(pid));
+    if (pid < 0) eprintf("%s: cannot start %s: %s (try ls /bin)\n", argv[0], path, strerror(pid));
     else if (background) printf("[%d] %s started in the background\n", pid, argv[0]);
     return pid;
 }
@@ -212,6 +263,14 @@ static int command(char *cmd, int nowait)
     else if (!strcmp(c, "rmdir")) { each(argc, argv, rmdir); return 0; }
     else if (!strcmp(c, "rm")) { each(argc, argv, unlink); return 0; }
     else if (!strcmp(c, "ps")) { cmd_ps(); return 0; }
+    else if (!strcmp(c, "isolate")) return cmd_isolate(argc, argv, background);
+    else if (!strcmp(c, "hostname")) {
+        char buf[HOST_MAX];
+        int r = argc > 1 ? sethostname(argv[1]) : hostname(buf, sizeof(buf));
+        if (r < 0) printf("hostname: %s\n", strerror(r));
+        else if (argc < 2) printf("%s\n", buf);
+        return 0;
+    }
     else if (!strcmp(c, "wait")) { cmd_wait(); return 0; }
     else if (!strcmp(c, "mem")) { cmd_mem(); return 0; }
     else if (!strcmp(c, "uptime")) { cmd_uptime(); return 0; }

@@ -34,6 +34,9 @@ int chdir(const char *path) { return syscall3(SYS_CHDIR, (int)path, 0, 0); }
 int getcwd(char *buf, int len) { return syscall3(SYS_GETCWD, (int)buf, len, 0); }
 int dup2(int oldfd, int newfd) { return syscall3(SYS_DUP2, oldfd, newfd, 0); }
 int pipe(int fds[2]) { return syscall3(SYS_PIPE, (int)fds, 0, 0); }
+int isolate(const struct isolate_args *a) { return syscall3(SYS_ISOLATE, (int)a, 0, 0); }
+int hostname(char *buf, int len) { return syscall3(SYS_HOSTNAME, (int)buf, len, 0); }
+int sethostname(const char *name) { return syscall3(SYS_SETHOSTNAME, (int)name, 0, 0); }
 
 const char *strerror(int err)
 {
@@ -59,6 +62,7 @@ const char *strerror(int err)
     case ESPIPE: return "illegal seek";
     case ERANGE: return "result too large";
     case ENOSYS: return "no such system call";
+    case EPERM: return "operation not permitted";
     default: return "error";
     }
 }
@@ -80,19 +84,34 @@ char *strstr(const char *hay, const char *needle)
 int puts(const char *s) { return write(1, s, (int)strlen(s)); }
 
 /* printf collects output in a buffer and writes it with as few calls as possible */
-struct pbuf { char buf[128]; int n; };
+struct pbuf { char buf[128]; int n, fd; };
 
 static void pbuf_put(char c, void *ctx)
 {
     struct pbuf *b = ctx;
     b->buf[b->n++] = c;
-    if (b->n == sizeof(b->buf)) { write(1, b->buf, b->n); b->n = 0; }
+    if (b->n == sizeof(b->buf)) { write(b->fd, b->buf, b->n); b->n = 0; }
+}
+
+/* printf to the standard error (descriptor 2): messages that must not go down a pipe */
+int eprintf(const char *fmt, ...)
+{
+    struct pbuf b;
+    b.n = 0;
+    b.fd = 2;
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(pbuf_put, &b, fmt, ap);
+    va_end(ap);
+    if (b.n) write(2, b.buf, b.n);
+    return 0;
 }
 
 int printf(const char *fmt, ...)
 {
     struct pbuf b;
     b.n = 0;
+    b.fd = 1;
     va_list ap;
     va_start(ap, fmt);
     vformat(pbuf_put, &b, fmt, ap);

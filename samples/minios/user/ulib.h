@@ -30,11 +30,15 @@ int  chdir(const char *path);
 int  getcwd(char *buf, int len);
 int  dup2(int oldfd, int newfd);
 int  pipe(int fds[2]);
+int  isolate(const struct isolate_args *a);
+int  hostname(char *buf, int len);
+int  sethostname(const char *name);
 int  syscall3(int n, int a, int b, int c);   /* any call, raw */
 const char *strerror(int err);               /* err < 0 from a call: its name */
 char *strstr(const char *hay, const char *needle);
 char *strchr(const char *s, int c);
 
 int  printf(const char *fmt, ...);
+int  eprintf(const char *fmt, ...);   /* to descriptor 2 */
 int  puts(const char *s);          /* no newline added */
 #endif
