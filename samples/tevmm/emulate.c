@@ -184,6 +184,33 @@ int vcpu_ltr(u16 sel)
     return 1;
 }
 
+/* PUSHF, POPF, IRET in guest user mode (they fault only under --popek-goldberg): as at
+ * CPL 3 with IOPL 0, POPF and IRET leave IF and IOPL alone. */
+static void user_flags_insn(struct frame *f, u8 op, int opsize16, int i)
+{
+    u32 sp = f->esp, v;
+    const u32 keep = EFL_IF | EFL_IOPL | EFL_VM;
+    if (op == 0x9c) {
+        ledger[C_PUSHF]++;
+        guest_push(f, &sp, virtual_eflags(f) & ~(EFL_RF | EFL_VM));
+        f->esp = sp;
+    } else if (op == 0x9d) {
+        ledger[C_POPF]++;
+        v = guest_read32(sp);
+        if (opsize16) { v = (f->eflags & 0xffff0000u) | (v & 0xffff); f->esp += 2; }
+        else f->esp += 4;
+        f->eflags = (v & 0x244dd5u & ~keep) | (f->eflags & keep) | 2;
+    } else {
+        u32 eip = guest_read32(sp), cs = guest_read32(sp + 4) & 0xffff, efl = guest_read32(sp + 8);
+        ledger[C_IRET]++;
+        if ((cs & 3) != 3) { guest_gp(f, cs & 0xfffc); return; }
+        f->eip = eip; f->cs = cs; f->esp += 12;
+        f->eflags = (efl & 0x254dd5u & ~keep) | (f->eflags & keep) | 2;
+        return;
+    }
+    f->eip += i + 1;
+}
+
 void emulate_gp(struct frame *f)
 {
     u8 b[16] = { 0 };
@@ -191,7 +218,7 @@ void emulate_gp(struct frame *f)
     if (n > 15) n = 15;
     if (!guest_read(f->eip, b, n)) n = 0;
     else if (n < 15 && guest_read(f->eip + n, &b[n], 15 - n)) n = 15;
-    if (guest_cpl(f) == 3 || n == 0) { guest_gp(f, f->err); return; }   /* user mode: its own */
+    if (n == 0) { guest_gp(f, f->err); return; }
     int i = 0, opsize16 = 0, rep = 0;
     for (;; i++) {                                     /* prefixes */
         if (b[i] == 0x66) opsize16 = 1;
@@ -199,6 +226,14 @@ void emulate_gp(struct frame *f)
         else if (b[i] == 0x26 || b[i] == 0x2e || b[i] == 0x36 || b[i] == 0x3e ||
                  b[i] == 0x64 || b[i] == 0x65) ;
         else break;
+    }
+    if (guest_cpl(f) == 3) {
+        /* Guest user mode: only a #GP(0) of a sensitive instruction (--popek-goldberg) is
+         * the monitor's; the guest's machine is an ordinary x86, where it runs. */
+        if (f->err == 0 && (b[i] == 0x9c || b[i] == 0x9d || b[i] == 0xcf)) { user_flags_insn(f, b[i], opsize16, i); return; }
+        if (f->err == 0 && emulate_sensitive(f, b, i, opsize16)) return;
+        guest_gp(f, f->err);
+        return;
     }
     if (emulate_sensitive(f, b, i, opsize16)) return;  /* --popek-goldberg, and MOV SS */
     u8 op = b[i];

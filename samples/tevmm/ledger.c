@@ -121,7 +121,7 @@ void ledger_print(void)
 void stop_guest(const char *why)
 {
     mprintf("tevmm: stopped: %s\n", why);
-    ledger_print();
+    if (tsc_start) ledger_print();               /* only once the guest has run */
     outb(0xf4, 0x7e);                        /* exit device: status 253 */
     for (;;) __asm__ volatile("cli; hlt");
 }

@@ -99,6 +99,24 @@ static u32 load_guest(const u8 *elf, u32 len)
     return entry;
 }
 
+/* tevmm.umip: CR4.UMIP (Intel SDM Vol. 3A 2.5), the partial hardware fix: SGDT, SIDT,
+ * SLDT, STR, SMSW then fault at CPL > 0 and are emulated (sensitive.c). */
+int umip;
+
+static void umip_on(void)
+{
+    u32 a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0));
+    c = 0;
+    if (a >= 7) __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    if (!(c & 4)) { mprintf("tevmm: tevmm.umip: this CPU has no UMIP (CPUID 7.0 ECX bit 2)\n"); return; }
+    u32 cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 0x800));
+    umip = 1;
+    mprintf("tevmm: UMIP on: SGDT, SIDT, SLDT, STR, SMSW trap at ring 1 and 3\n");
+}
+
 void tevmm_main(u32 magic, struct mb_info *mbi)
 {
     serial_init();
@@ -110,10 +128,24 @@ void tevmm_main(u32 magic, struct mb_info *mbi)
     extern char _end[];
     if (mod->start < V2P(_end) || mod->end > 2 * GUEST_MEM || mod->end < mod->start)
         stop_guest("the module is not where tevmm can read it (above the monitor, below 8 MiB)");
+    /* The command line goes to the guest, but for the words "tevmm.*", which are ours. */
     static char cmdline[256];
+    int want_umip = 0;
     if ((mbi->flags & 4) && mbi->cmdline) {
         const char *s = (const char *)mbi->cmdline;
-        for (u32 i = 0; i < sizeof(cmdline) - 1 && s[i]; i++) cmdline[i] = s[i];
+        u32 o = 0;
+        while (*s) {
+            const char *w = s;
+            while (*s && *s != ' ') s++;
+            u32 len = (u32)(s - w);
+            if (len == 10 && !strncmp(w, "tevmm.umip", 10)) want_umip = 1;
+            else if (len && o + len + 1 < sizeof(cmdline)) {
+                if (o) cmdline[o++] = ' ';
+                memcpy(cmdline + o, w, len);
+                o += len;
+            }
+            while (*s == ' ') s++;
+        }
     }
     /* The guest's memory is the window 0xFF800000 (identity still mapped too). */
     u32 entry = load_guest((const u8 *)mod->start, mod->end - mod->start);
@@ -128,6 +160,7 @@ void tevmm_main(u32 magic, struct mb_info *mbi)
     memcpy(GPA(0x7100), cmdline, sizeof(cmdline));
     mprintf("tevmm: guest loaded, entry %p, %u KiB of guest memory\n", entry, GUEST_MEM >> 10);
 
+    if (want_umip) umip_on();
     tables_init();
     pic_real_init();
     vcpu.cr0 = 0x11;                         /* PE | ET: protected mode, paging off */

@@ -65,7 +65,7 @@ static u32 read_rm16(struct frame *f, int rm, u32 ea)
 static void set_zf(struct frame *f, int z) { f->eflags = (f->eflags & ~0x40u) | (z ? 0x40u : 0); }
 
 /* LAR/LSL/VERR/VERW at virtual CPL 0: the guest's descriptor if visible (SDM Vol. 2, LAR). */
-static int visible_desc(u32 sel, u64 *d, int lar)
+static int visible_desc(u32 sel, u64 *d, int lar, u32 cpl)
 {
     if (!(sel & ~3u) || !guest_desc(sel, d)) return 0;
     u32 hi = (u32)(*d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
@@ -76,14 +76,16 @@ static int visible_desc(u32 sel, u64 *d, int lar)
         if (lar == 0) return 0;
     }
     int conforming = (hi & 0x1000) && (type & 0xc) == 0xc;
-    if (!conforming && dpl < (sel & 3)) return 0;          /* DPL >= max(CPL = 0, RPL) */
+    if (!conforming && (dpl < cpl || dpl < (sel & 3))) return 0;   /* DPL >= max(CPL, RPL) */
     return 1;
 }
 
-/* Loads a data segment register or SS as the guest's ring 0 would; 0 = #GP reflected. */
+/* Loads a data segment register or SS as the guest's virtual CPL (0 or 3) would
+ * (SDM Vol. 3A 5.7); 0 = a fault was reflected instead. */
 static int load_sreg(struct frame *f, int s, u32 sel)
 {
     u64 d;
+    u32 cpl = guest_cpl(f), rpl = sel & 3;
     sel &= 0xffff;
     if (s == 1 || s > 5) { ledger[C_EXC_REFLECT]++; reflect(f, 6, 0, 0, K_EXC); return 0; }
     if (!(sel & ~3u)) {
@@ -95,11 +97,13 @@ static int load_sreg(struct frame *f, int s, u32 sel)
     u32 hi = (u32)(d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
     int data = (hi & 0x1000) && !(type & 8);
     if (s == 2) {
-        if (!data || !(type & 2) || dpl != 0 || (sel & 3) != 0) { gp(f, sel & 0xfffc); return 0; }
-        f->ss = sel | 1;
+        if (!data || !(type & 2) || dpl != cpl || rpl != cpl) { gp(f, sel & 0xfffc); return 0; }
+        if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 12, 1, sel & 0xfffc, K_EXC); return 0; }
+        f->ss = cpl == 0 ? sel | 1 : sel;
         return 1;
     }
-    if (!(hi & 0x1000) || ((type & 8) && !(type & 2)) || (((type & 0xc) != 0xc) && dpl < (sel & 3))) {
+    int conforming = (type & 0xc) == 0xc;
+    if (!(hi & 0x1000) || ((type & 8) && !(type & 2)) || (!conforming && (dpl < cpl || dpl < rpl))) {
         gp(f, sel & 0xfffc);
         return 0;
     }
@@ -108,10 +112,12 @@ static int load_sreg(struct frame *f, int s, u32 sel)
     return 1;
 }
 
-/* A far JMP or CALL to a ring-0 code segment of the guest (no call gates, no task switch). */
+/* A far JMP or CALL (or same-level RET) to a code segment at the guest's own privilege
+ * level (no call gates, no task switches: they stop at a reflected #GP). */
 static int far_target(struct frame *f, u32 sel, u32 off)
 {
     u64 d;
+    u32 cpl = guest_cpl(f);
     sel &= 0xffff;
     if (!(sel & ~3u) || !guest_desc(sel, &d)) { gp(f, sel & 0xfffc); return 0; }
     u32 hi = (u32)(d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
@@ -121,8 +127,9 @@ static int far_target(struct frame *f, u32 sel, u32 off)
         return 0;
     }
     int conforming = (type & 4) != 0;
-    if (conforming ? dpl != 0 : (dpl != 0 || (sel & 3) != 0)) { gp(f, sel & 0xfffc); return 0; }
-    f->cs = (sel & ~3u) | 1;
+    if (conforming ? dpl > cpl : (dpl != cpl || (sel & 3) > cpl)) { gp(f, sel & 0xfffc); return 0; }
+    if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
+    f->cs = (sel & ~3u) | (cpl == 0 ? 1 : 3);
     f->eip = off;
     return 1;
 }
@@ -186,11 +193,11 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
         u32 imm = op == 0xca ? *(const u16 *)&b[i + 1] : 0;
         u32 eip = guest_read32(f->esp), cs = guest_read32(f->esp + 4) & 0xffff;
         ledger[C_FAR]++;
-        if ((cs & 3) == 0) {
+        if ((cs & 3) == (u32)guest_cpl(f)) {                  /* same level */
             u32 esp = f->esp;
             if (!far_target(f, cs, eip)) return 1;
             f->esp = esp + 8 + imm;
-        } else if ((cs & 3) == 3) {                           /* to user mode: outer stack */
+        } else if ((cs & 3) == 3 && guest_cpl(f) == 0) {      /* to user mode: outer stack */
             u32 esp = guest_read32(f->esp + 8 + imm), ss = guest_read32(f->esp + 12 + imm) & 0xffff;
             f->eip = eip; f->cs = cs; f->esp = esp + imm; f->ss = ss;
         } else {
@@ -198,7 +205,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
         }
         return 1;
     }
-    case 0xcd:                                                /* INT n in the guest kernel */
+    case 0xcd:                                                /* INT n */
         f->eip += i + 2;
         reflect(f, b[i + 1], 0, i + 2, K_SOFT);
         return 1;
@@ -222,6 +229,12 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     if (op2 != 0x00 && op2 != 0x01 && op2 != 0x02 && op2 != 0x03) return 0;
     len = decode_modrm(f, &b[i + 2], &reg, &rm, &ea);
     u64 d;
+    /* The guest's own CR4.UMIP: its user mode must see these fault. */
+    if (guest_cpl(f) == 3 && (vcpu.cr4 & 0x800) &&
+        ((op2 == 0x01 && (reg <= 1 || reg == 4)) || (op2 == 0x00 && reg <= 1))) {
+        gp(f, 0);
+        return 1;
+    }
     if (op2 == 0x01) {
         if (reg == 0 || reg == 1) {                           /* SGDT / SIDT m */
             if (rm >= 0) return 0;
@@ -243,7 +256,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
             write_rm(f, rm, ea, rm >= 0 ? size : 2, reg ? vcpu.tr : vcpu.ldtr);
         } else if (reg == 4 || reg == 5) {                    /* VERR / VERW */
             u32 sel = read_rm16(f, rm, ea);
-            int ok = visible_desc(sel, &d, 0);
+            int ok = visible_desc(sel, &d, 0, guest_cpl(f));
             u32 type = (u32)(d >> 40) & 0xf;
             ledger[reg == 4 ? C_VERR : C_VERW]++;
             if (ok) ok = reg == 4 ? (!(type & 8) || (type & 2)) : (!(type & 8) && (type & 2));
@@ -254,7 +267,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     } else {                                                  /* LAR / LSL r, r/m16 */
         u32 sel = read_rm16(f, rm, ea);
         ledger[op2 == 0x02 ? C_LAR : C_LSL]++;
-        if (visible_desc(sel, &d, op2 == 0x02 ? 1 : 2)) {
+        if (visible_desc(sel, &d, op2 == 0x02 ? 1 : 2, guest_cpl(f))) {
             u32 hi = (u32)(d >> 32), lo = (u32)d;
             if (op2 == 0x02) v = hi & (opsize16 ? 0xff00u : 0x00ffff00u);
             else {

@@ -162,4 +162,5 @@ void vformat(void (*put)(char, void *), void *ctx, const char *fmt, va_list ap);
 void *memcpy(void *d, const void *s, unsigned int n);
 void *memset(void *d, int c, unsigned int n);
 unsigned int strlen(const char *s);
+int strncmp(const char *a, const char *b, unsigned int n);
 #endif
