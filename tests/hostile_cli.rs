@@ -136,7 +136,7 @@ fn load_snapshot_refuses_machine_options() {
     let pattern: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
     std::fs::write(&victim, &pattern).unwrap();
     let (s, v) = (snap.to_str().unwrap(), victim.to_str().unwrap());
-    let cases: [&[&str]; 10] = [
+    let cases: [&[&str]; 11] = [
         &["--disk", v, "--writable"],
         &["--disk", v],
         &["--bios", v],
@@ -145,6 +145,7 @@ fn load_snapshot_refuses_machine_options() {
         &["--boot", "disk"],
         &["--cmdline", "x"],
         &["--load-addr", "0x2000"],
+        &["--popek-goldberg"],
         &["--writable"],
         &[v],
     ];

@@ -2,9 +2,10 @@
 //! Restoring a snapshot and running gives exactly the same states as the original run
 //! (tested). The decoded-instruction cache and TLB are not saved: they are rebuilt.
 //!
-//! Layout (version 5): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding the
-//! length of the state (u64 LE), the state (postcard: the core without its big buffers, the
-//! breakpoints and the sizes of the buffers), then RAM, ROM and disk bytes, raw. The big
+//! Layout (version 6; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
+//! sizes): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding the length of the
+//! state (u64 LE), the state (postcard: the core without its big buffers, the breakpoints,
+//! the sizes of the buffers and the switch), then RAM, ROM and disk bytes, raw. The big
 //! buffers stay out of postcard so that saving streams them (no second copy of RAM) and
 //! restoring reads each straight into its final place, after its declared size was checked
 //! against the limits below: a snapshot cannot make Traplab take more memory than the
@@ -20,7 +21,7 @@ use std::io::{self, Read, Write};
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"TRAPSNAP";
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// Most guest RAM a machine can have (the CLI's `--mem` range ends here too).
 pub const MAX_RAM: u64 = 3072 << 20;
 /// Largest disk image Traplab holds (in memory).
@@ -62,6 +63,7 @@ struct StateRef<'a> {
     ram_len: u64,
     rom_len: u64,
     disk_len: Option<u64>,
+    popek_goldberg: bool,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +73,7 @@ struct State {
     ram_len: u64,
     rom_len: u64,
     disk_len: Option<u64>,
+    popek_goldberg: bool,
 }
 
 /// Writes a snapshot of `m` to `w`, streaming RAM and disk (no second copy of either).
@@ -83,6 +86,7 @@ pub fn save_to<W: Write>(m: &Machine, w: W) -> io::Result<W> {
         ram_len: c.mem.ram.len() as u64,
         rom_len: c.mem.rom.len() as u64,
         disk_len: disk.map(|d| d.len()),
+        popek_goldberg: m.popek_goldberg(),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
     let mut w = w;
@@ -172,6 +176,7 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     m.core.update_align_check(); // not saved: derived from CR0, EFLAGS and CPL
     crate::boot::bios::attach(&mut m.core); // port hooks are not saved
     m.breakpoints = st.breakpoints;
+    m.set_popek_goldberg(st.popek_goldberg);
     Ok(m)
 }
 

@@ -1,7 +1,8 @@
 //! Robustness: random bytes run as guest code, in real mode and in 32-bit protected mode
 //! (with an IDT whose handlers IRET or halt), for a bounded number of instructions. The
 //! host must never panic or hang: every outcome is guest state (exceptions, double fault,
-//! triple fault), as the README's "What is inside" promises.
+//! triple fault), as the README's "What is inside" promises. The protected-mode runs
+//! also draw the `--popek-goldberg` switch.
 
 mod common;
 use common::*;
@@ -47,8 +48,9 @@ fn real_mode(bytes: Vec<u8>) -> String {
     format!("{exit:?}")
 }
 
-fn protected_mode(bytes: Vec<u8>, iret_handlers: bool, user: bool) -> String {
+fn protected_mode(bytes: Vec<u8>, iret_handlers: bool, user: bool, pg: bool) -> String {
     let mut m = pm();
+    m.set_popek_goldberg(pg);
     if iret_handlers {
         // Handlers that drop the error code when there is one, then IRETD.
         for v in 0..=255u8 {
@@ -85,8 +87,9 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 1..96),
         iret in any::<bool>(),
         user in any::<bool>(),
+        pg in any::<bool>(),
     ) {
-        let r = bounded(move || protected_mode(bytes, iret, user));
+        let r = bounded(move || protected_mode(bytes, iret, user, pg));
         prop_assert!(r.is_ok(), "{:?}", r);
     }
 }
@@ -105,9 +108,14 @@ fn known_nasty_sequences() {
         &[0xFB, 0xF4, 0xEB, 0xFC],       // sti; hlt loop
     ];
     for c in cases {
-        for (iret, user) in [(false, false), (true, false), (true, true)] {
+        for (iret, user, pg) in [
+            (false, false, false),
+            (true, false, false),
+            (true, true, false),
+            (true, true, true),
+        ] {
             let bytes = c.to_vec();
-            let r = bounded(move || protected_mode(bytes, iret, user));
+            let r = bounded(move || protected_mode(bytes, iret, user, pg));
             assert!(r.is_ok(), "{c:02x?}: {r:?}");
         }
         let bytes = c.to_vec();

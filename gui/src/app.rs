@@ -508,6 +508,18 @@ impl TraplabApp {
             if let Some(g) = &self.view.gdb {
                 ui.label(g.as_str());
             }
+            // The hypothetical virtualizable CPU (`traplab run --popek-goldberg`).
+            if let Some(m) = self.view.machine.as_ref() {
+                let mut pg = m.cpu.popek_goldberg;
+                let label = self.t("popek_goldberg");
+                if ui
+                    .checkbox(&mut pg, label)
+                    .on_hover_text(self.t("popek_goldberg_hint"))
+                    .changed()
+                {
+                    cmds.push(Command::SetPopekGoldberg(pg));
+                }
+            }
             // One click switches the language (the Language menu has both).
             let other = if self.lang == Lang::En {
                 (Lang::Es, "Español")

@@ -38,6 +38,14 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("run", "Run", "Ejecutar"),
     ("pause", "Pause", "Pausa"),
     ("attach_gdb", "Attach gdb", "Conectar gdb"),
+    ("popek_goldberg", "Popek-Goldberg CPU", "CPU Popek-Goldberg"),
+    (
+        "popek_goldberg_hint",
+        "A virtualizable x86: SGDT, PUSHF, POPF, MOV Sreg, far CALL/JMP/RET, INT n, IRET... \
+         raise #GP(0) at CPL > 0. Changing it restarts the image.",
+        "Un x86 virtualizable: SGDT, PUSHF, POPF, MOV Sreg, CALL/JMP/RET lejanos, INT n, \
+         IRET... lanzan #GP(0) con CPL > 0. Cambiarlo reinicia la imagen.",
+    ),
     ("step", "Step", "Paso"),
     ("step_over", "Step over", "Saltar llamada"),
     ("step_out", "Step out", "Salir de la función"),

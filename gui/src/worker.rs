@@ -48,6 +48,9 @@ pub enum Command {
     /// "Attach gdb": serve gdb at this address (the window uses 127.0.0.1:1234), or stop
     /// (None).
     AttachGdb(Option<std::net::SocketAddr>),
+    /// The `--popek-goldberg` CPU on or off. The loaded image restarts with it (time travel
+    /// cannot cross a change of CPU); a snapshot brings its own setting.
+    SetPopekGoldberg(bool),
     Quit,
 }
 
@@ -196,6 +199,8 @@ struct Engine {
     seq: u64,
     /// "Attach gdb": gdb drives run and step through the same session.
     gdb: crate::gdb_link::GdbAttach,
+    /// Images load with the `--popek-goldberg` CPU (`Command::SetPopekGoldberg`).
+    popek_goldberg: bool,
 }
 
 impl Engine {
@@ -233,6 +238,7 @@ impl Engine {
             checkpoint_cost: 0.01,
             seq: 0,
             gdb: Default::default(),
+            popek_goldberg: false,
         }
     }
 
@@ -604,6 +610,13 @@ impl Engine {
                 Err(e) => self.error = Some(e),
             },
             Command::AttachGdb(None) => self.gdb.disable(self.session.as_mut()),
+            Command::SetPopekGoldberg(on) => {
+                self.popek_goldberg = on;
+                if !self.image.is_empty() {
+                    let p = self.image.clone();
+                    self.load(&p);
+                }
+            }
             Command::Quit => {}
         }
     }
@@ -621,7 +634,12 @@ impl Engine {
             _ => "",
         };
         match load_bytes_with(&bytes, cmdline) {
-            Ok(m) => {
+            Ok(mut m) => {
+                if bytes.starts_with(traplab::snapshot::MAGIC) {
+                    self.popek_goldberg = m.popek_goldberg();
+                } else {
+                    m.set_popek_goldberg(self.popek_goldberg);
+                }
                 // gdb's view of the old machine ends with it (it may attach again).
                 self.gdb.detach(self.session.as_mut());
                 self.symbols = Arc::new(Symbols::from_elf(&bytes));

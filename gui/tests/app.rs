@@ -305,3 +305,26 @@ fn serial_terminal_talks_to_the_minios_shell() {
     h.get_by_label("Pause").click();
     wait(&mut h, "paused", |a| !a.view.running);
 }
+
+#[test]
+fn the_popek_goldberg_box_restarts_the_image_with_the_switch() {
+    let mut h = harness("samples/hello/hello.elf");
+    loaded(&mut h);
+    let pg = |a: &TraplabApp| {
+        a.view
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.cpu.popek_goldberg)
+    };
+    assert!(!pg(h.state()));
+    h.get_by_label("Step").click();
+    wait(&mut h, "one step", |a| icount(a) == 1);
+    h.get_by_label("Popek-Goldberg CPU").click();
+    wait(&mut h, "the switch on", pg);
+    assert_eq!(icount(h.state()), 0, "the image restarted");
+    h.get_by_label("Español").click();
+    h.step();
+    h.step();
+    h.get_by_label("CPU Popek-Goldberg").click();
+    wait(&mut h, "the switch off", |a| !pg(a));
+}

@@ -40,8 +40,11 @@ pub mod cr4 {
     pub const MCE: u32 = 0x40;
     pub const PGE: u32 = super::CR4_PGE;
     pub const PCE: u32 = 0x100;
+    /// User-mode instruction prevention (SDM Vol. 3A 2.5): SGDT, SIDT, SLDT, SMSW and STR
+    /// raise #GP(0) at CPL > 0.
+    pub const UMIP: u32 = 1 << 11;
     /// Bits this CPU implements; setting others is #GP(0).
-    pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | PAE | MCE | PGE | PCE;
+    pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | PAE | MCE | PGE | PCE | UMIP;
 }
 
 /// Model-specific registers Traplab implements.

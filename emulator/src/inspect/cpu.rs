@@ -199,6 +199,9 @@ pub struct CpuState {
     pub halted: bool,
     /// The one-instruction interrupt shadow after STI / MOV SS / POP SS.
     pub interrupt_shadow: bool,
+    /// The hypothetical virtualizable CPU (`--popek-goldberg`): the sensitive instructions
+    /// of `cpu::exec::sensitive` fault at CPL > 0.
+    pub popek_goldberg: bool,
 }
 
 impl CpuState {
@@ -228,6 +231,7 @@ impl CpuState {
             },
             halted: c.halted,
             interrupt_shadow: c.shadow,
+            popek_goldberg: false, // a machine option: `Inspector::cpu` fills it in
         }
     }
 

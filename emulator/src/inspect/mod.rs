@@ -90,7 +90,9 @@ impl<'a> Inspector<'a> {
 
     /// Every register of the CPU, hidden segment state included.
     pub fn cpu(&self) -> CpuState {
-        CpuState::capture(&self.m.core.cpu, self.world)
+        let mut s = CpuState::capture(&self.m.core.cpu, self.world);
+        s.popek_goldberg = self.m.popek_goldberg();
+        s
     }
 
     /// CR0, CR2, CR3 and CR4.

@@ -57,6 +57,7 @@ pub fn fast(m: &mut Machine, code32: bool, user: bool) -> Option<u32> {
 }
 
 pub fn fetch(m: &mut Machine) -> Res<Fetched> {
+    let pg = m.popek_goldberg;
     let c = &mut m.core;
     let code32 = c.cpu.code32();
     let eip = c.cpu.eip;
@@ -105,7 +106,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             }
             break;
         }
-        let h = exec::select(&ins);
+        let h = exec::select_for(&ins, pg);
         let flow = ins.flow_control();
         // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
         // ends the block with `Request::Branch` (see `exec::fast::jcc`).
@@ -139,7 +140,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
                     if d.last_error() == DecoderError::NoMoreBytes {
                         return Err(e);
                     }
-                    let h = exec::select(&ins);
+                    let h = exec::select_for(&ins, pg);
                     return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
                 }
             }
@@ -150,7 +151,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             // Runs past the CS limit.
             return Err(Exception::gp(0));
         }
-        let h = exec::select(&ins);
+        let h = exec::select_for(&ins, pg);
         return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
     }
     if m.cache.blocks.len() >= (1 << 16) - 1 {

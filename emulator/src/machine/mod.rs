@@ -122,6 +122,10 @@ pub struct Machine {
     hint: fetch::Hint,
     /// Number of the current dispatch chain (block links are valid within one chain).
     chain: u64,
+    /// The `--popek-goldberg` CPU (`cpu::exec::sensitive`): a machine option chosen when
+    /// instructions are decoded, saved in snapshots beside the core (not in it, so that the
+    /// state hash of a run does not depend on an option it did not use).
+    popek_goldberg: bool,
 }
 
 impl Machine {
@@ -133,6 +137,7 @@ impl Machine {
             breakpoints: Vec::new(),
             hint: fetch::Hint::default(),
             chain: 1,
+            popek_goldberg: false,
         }
     }
 
@@ -144,9 +149,24 @@ impl Machine {
             breakpoints: Vec::new(),
             hint: fetch::Hint::default(),
             chain: 1,
+            popek_goldberg: false,
         };
         m.flush_code_cache();
         m
+    }
+
+    /// Turns the `--popek-goldberg` CPU on or off (`cpu::exec::sensitive`). The choice is
+    /// made when instructions are decoded, so every decoded block is dropped.
+    pub fn set_popek_goldberg(&mut self, on: bool) {
+        if self.popek_goldberg != on {
+            self.popek_goldberg = on;
+            self.cache.flush();
+        }
+    }
+
+    /// The `--popek-goldberg` CPU is on.
+    pub fn popek_goldberg(&self) -> bool {
+        self.popek_goldberg
     }
 
     /// Linear address of the next instruction.

@@ -52,6 +52,7 @@ const CR4_BITS: &[(u32, &str)] = &[
     (6, "MCE"),
     (7, "PGE"),
     (8, "PCE"),
+    (11, "UMIP"),
 ];
 
 fn bits(v: u32, names: &[(u32, &str)]) -> String {

@@ -97,9 +97,10 @@ pub struct RunArgs {
     pub snapshot_at: Option<u64>,
     /// Resume from a snapshot instead of booting an image. The snapshot holds the whole
     /// machine (RAM, disk, devices), so IMAGE, --boot, --disk, --writable, --bios, --mem,
-    /// --cmdline, --module and --load-addr cannot be given with it.
+    /// --cmdline, --module, --load-addr and --popek-goldberg cannot be given with it.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "image", "boot", "disk", "writable", "bios", "mem", "cmdline", "modules", "load_addr",
+        "popek_goldberg",
     ])]
     pub load_snapshot: Option<PathBuf>,
     /// Overwrite an existing snapshot file.
@@ -108,6 +109,10 @@ pub struct RunArgs {
     /// Print the final state hash (registers, memory, devices) on stderr.
     #[arg(long)]
     pub hash: bool,
+    /// A hypothetical virtualizable CPU: the sensitive-but-unprivileged instructions (SGDT,
+    /// PUSHF, POPF, MOV Sreg, far CALL/JMP/RET, INT n, IRET...) raise #GP(0) at CPL > 0.
+    #[arg(long)]
+    pub popek_goldberg: bool,
     #[command(flatten)]
     pub gdb: crate::gdb::GdbArgs,
 }
@@ -548,6 +553,9 @@ pub fn main(a: RunArgs) -> Result<u8> {
     }
     check_outputs(&a)?;
     let mut m = build_machine(&a)?;
+    if a.popek_goldberg {
+        m.set_popek_goldberg(true);
+    }
     if a.writable {
         check_writable(&a, &m)?;
     }

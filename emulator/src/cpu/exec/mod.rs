@@ -13,6 +13,7 @@ pub mod fast;
 pub mod io;
 pub mod muldiv;
 pub mod segload;
+pub mod sensitive;
 pub mod shift;
 pub mod stack;
 pub mod string;
@@ -56,6 +57,15 @@ pub fn select(ins: &Instruction) -> Handler {
         }
     }
     unimplemented_insn
+}
+
+/// `select`, with the `--popek-goldberg` switch applied: a sensitive instruction gets
+/// `sensitive::gate`, which faults at CPL > 0 (the check is made at decode time only).
+pub fn select_for(ins: &Instruction, popek_goldberg: bool) -> Handler {
+    if popek_goldberg && sensitive::is_sensitive(ins) {
+        return sensitive::gate;
+    }
+    select(ins)
 }
 
 /// Bytes that do not decode to an instruction: #UD.

@@ -6,6 +6,7 @@
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::descriptor::read_descriptor;
 use crate::cpu::exception::{Exception, Res};
+use crate::cpu::exec::sensitive::umip;
 use crate::cpu::flags::{IF, RF, VM, ZF};
 use crate::cpu::insn::{ea, Handler, Insn, K_MEM, K_REG};
 use crate::cpu::state::{cr0, cr4};
@@ -124,11 +125,17 @@ fn store_table(c: &mut Core, i: &Insn, t: TableReg) -> Res {
 }
 
 fn sgdt(c: &mut Core, i: &Insn) -> Res {
+    if i.k0 == K_MEM {
+        umip(c)?;
+    }
     let t = c.cpu.gdtr;
     store_table(c, i, t)
 }
 
 fn sidt(c: &mut Core, i: &Insn) -> Res {
+    if i.k0 == K_MEM {
+        umip(c)?;
+    }
     let t = c.cpu.idtr;
     store_table(c, i, t)
 }
@@ -188,6 +195,7 @@ fn lldt(c: &mut Core, i: &Insn) -> Res {
 
 fn sldt(c: &mut Core, i: &Insn) -> Res {
     prot_only(c)?;
+    umip(c)?;
     let v = c.cpu.ldtr.sel as u32;
     write_rm16(c, i, v)
 }
@@ -219,11 +227,13 @@ fn ltr(c: &mut Core, i: &Insn) -> Res {
 
 fn str_(c: &mut Core, i: &Insn) -> Res {
     prot_only(c)?;
+    umip(c)?;
     let v = c.cpu.tr.sel as u32;
     write_rm16(c, i, v)
 }
 
 fn smsw(c: &mut Core, i: &Insn) -> Res {
+    umip(c)?;
     let v = c.cpu.cr0;
     if i.k0 == K_REG {
         c.cpu.set(i.size, i.r0 as usize, v);
@@ -434,13 +444,14 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
 const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
 
 /// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering PSE, TSC, MSR,
-/// PAE, CX8, SEP, PGE and CMOV; no FPU, VME or DE (not implemented). No PSE-36: the
-/// physical address width is 32 bits (`mmu::pae`).
+/// PAE, CX8, SEP, PGE and CMOV, and UMIP in leaf 7; no FPU, VME or DE (not implemented).
+/// No PSE-36: the physical address width is 32 bits (`mmu::pae`). Leaves 3 to 6 are all
+/// zero (none of their features exists here).
 fn cpuid(c: &mut Core, _i: &Insn) -> Res {
     let leaf = c.cpu.gpr[0];
     let (a, b, cc, d) = match leaf {
         0 => (
-            2,
+            7,
             u32::from_le_bytes(*b"Trap"),
             u32::from_le_bytes(*b"PU  "),
             u32::from_le_bytes(*b"labC"),
@@ -458,6 +469,8 @@ fn cpuid(c: &mut Core, _i: &Insn) -> Res {
             (0x619, 0, 0, feat)
         }
         2 => (0x0000_0001, 0, 0, 0),
+        // Structured extended features, subleaf 0: UMIP (ECX bit 2) only.
+        7 if c.cpu.gpr[1] == 0 => (0, 0, 1 << 2, 0),
         0x8000_0000 => (0x8000_0000, 0, 0, 0),
         _ => (0, 0, 0, 0),
     };
