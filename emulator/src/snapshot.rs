@@ -2,12 +2,12 @@
 //! Restoring a snapshot and running gives exactly the same states as the original run
 //! (tested). The decoded-instruction cache and TLB are not saved: they are rebuilt.
 //!
-//! Layout (version 6; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
-//! sizes): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding the length of the
-//! state (u64 LE), the state (postcard: the core without its big buffers, the breakpoints,
-//! the sizes of the buffers and the switch), then RAM, ROM and disk bytes, raw. The big
-//! buffers stay out of postcard so that saving streams them (no second copy of RAM) and
-//! restoring reads each straight into its final place, after its declared size was checked
+//! Layout (version 7; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
+//! sizes, 7 the SVM state of `Core`): `TRAPSNAP`, the version (u32 LE), then one gzip stream
+//! holding the length of the state (u64 LE), the state (postcard: the core without its big
+//! buffers, the breakpoints, the sizes of the buffers and the switch), then RAM, ROM and
+//! disk bytes, raw. The big buffers stay out of postcard so that saving streams them (no
+//! second copy of RAM) and restoring reads each straight into its final place, after its declared size was checked
 //! against the limits below: a snapshot cannot make Traplab take more memory than the
 //! machine it describes (a decompression bomb stops at the declared sizes).
 //! Restoring validates every size, index and enum the devices and CPU rely on (`Core::check`
@@ -21,7 +21,7 @@ use std::io::{self, Read, Write};
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"TRAPSNAP";
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 /// Most guest RAM a machine can have (the CLI's `--mem` range ends here too).
 pub const MAX_RAM: u64 = 3072 << 20;
 /// Largest disk image Traplab holds (in memory).
@@ -174,6 +174,11 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     }
     let mut m = Machine::from_core(core);
     m.core.update_align_check(); // not saved: derived from CR0, EFLAGS and CPL
+    if m.core.svm.guest {
+        // The TLB is not saved, its address-space tag neither: the guest's ASID again.
+        let asid = m.core.svm.ctl.asid;
+        m.core.mmu.tlb.set_asid(asid);
+    }
     crate::boot::bios::attach(&mut m.core); // port hooks are not saved
     m.breakpoints = st.breakpoints;
     m.set_popek_goldberg(st.popek_goldberg);
@@ -238,6 +243,10 @@ fn check_core(c: &Core) -> Result<(), String> {
             c.stats.exceptions.len(),
             c.stats.interrupts.len()
         ));
+    }
+    let svm = &c.svm;
+    if svm.guest && (svm.ctl.asid == 0 || svm.ctl.asid >= crate::cpu::svm::NUM_ASIDS) {
+        return Err(format!("SVM guest with ASID {}", svm.ctl.asid));
     }
     c.dev.check()
 }

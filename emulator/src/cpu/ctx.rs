@@ -43,6 +43,8 @@ pub struct Core {
     /// ends a run, if any, in the place `Option<Request>` always had in snapshots.
     pub req: Requests,
     pub stats: Stats,
+    /// AMD SVM: guest mode, GIF, the VMCB's cached controls (`cpu::svm`).
+    pub svm: crate::cpu::svm::SvmState,
     #[serde(skip)]
     pub events: EventLog,
     /// Physical pages holding cached code that were written.
@@ -69,6 +71,7 @@ impl Core {
             next_dev_tick: 0,
             req: Requests::default(),
             stats: Stats::default(),
+            svm: Default::default(),
             events: EventLog::default(),
             smc_pages: Vec::new(),
             port_hooks: Vec::new(),

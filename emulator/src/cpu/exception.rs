@@ -21,6 +21,9 @@ pub mod vec {
     pub const AC: u8 = 17;
     pub const MC: u8 = 18;
     pub const XM: u8 = 19;
+    /// Not a vector: the marker of a #VMEXIT recorded by a fault path while a guest runs
+    /// (`cpu::svm::exit_fault`); `interrupt::raise` performs the exit instead of delivering.
+    pub const VMEXIT: u8 = 0xFE;
 }
 
 /// A fault or abort raised by an instruction (traps such as INT n are delivered directly).

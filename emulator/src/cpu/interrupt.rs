@@ -63,6 +63,24 @@ fn raise_inner(c: &mut Core, e: Exception, fault_rf: bool) {
     let mut cur = e;
     let mut set_rf = fault_rf;
     for _ in 0..8 {
+        if cur.vector == vec::VMEXIT {
+            // A #VMEXIT recorded by a fault path in guest mode (`svm::exit_fault`).
+            crate::cpu::svm::vmexit::perform_pending(c);
+            return;
+        }
+        if crate::cpu::svm::intercept::exception(c, cur.vector) {
+            // AMD APM 15.12: an intercepted exception exits instead of being delivered;
+            // EXITINFO1 = its error code, EXITINFO2 = the faulting address for #PF (CR2
+            // is left alone).
+            let info2 = if cur.vector == vec::PF {
+                cur.cr2 as u64
+            } else {
+                0
+            };
+            let code = crate::cpu::svm::code::EXCP_BASE + cur.vector as u64;
+            crate::cpu::svm::vmexit(c, code, cur.error_code().unwrap_or(0) as u64, info2);
+            return;
+        }
         // SDM Vol. 3A 17.3.1.1: for a fault the EFLAGS image saved on the stack (or in the
         // TSS for a task gate) has RF = 1, so that an IRET back to the faulting instruction
         // does not re-trigger an instruction breakpoint on it. Delivery clears RF in the
@@ -110,6 +128,12 @@ fn raise_inner(c: &mut Core, e: Exception, fault_rf: bool) {
 
 pub fn triple_fault(c: &mut Core) {
     c.event(EventKind::TripleFault);
+    if c.svm_misc1(crate::cpu::svm::intercept::w3::SHUTDOWN) {
+        // AMD APM 15.12 / 15.13: a guest's shutdown exits to the host instead of
+        // shutting the machine down.
+        crate::cpu::svm::vmexit(c, crate::cpu::svm::code::SHUTDOWN, 0, 0);
+        return;
+    }
     c.request(Request::TripleFault);
 }
 
@@ -121,11 +145,18 @@ pub fn deliver(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: Source
     if src != Source::Exception {
         c.stats.interrupts[v as usize] += 1;
     }
+    if c.svm.guest {
+        // An exit while this event is being delivered reports it in EXITINTINFO.
+        c.svm.delivering = crate::cpu::svm::inject::of_delivery(v, code, src);
+    }
     let r = if !c.cpu.pe() {
         deliver_real(c, v, ret_eip)
     } else {
         deliver_protected(c, v, code, ret_eip, src)
     };
+    if r.is_ok() {
+        c.svm.delivering = 0;
+    }
     // CPL and EFLAGS.AC may have changed (or been restored): refresh the #AC switch.
     c.update_align_check();
     r

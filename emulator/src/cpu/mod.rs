@@ -1,6 +1,6 @@
 //! The i686 CPU: register state, lazy flags, decoded instructions and their handlers
 //! (one file per instruction family under `exec/`), the decoded-instruction cache and
-//! exception/interrupt delivery. It sees memory and devices only through `ctx::Core`.
+//! exception/interrupt delivery, and AMD SVM (`svm/`). It sees memory and devices only through `ctx::Core`.
 
 pub mod access;
 pub mod cache;
@@ -13,4 +13,5 @@ pub mod insn;
 pub mod interrupt;
 pub mod request;
 pub mod state;
+pub mod svm;
 pub mod undefined_flags;

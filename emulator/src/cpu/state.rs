@@ -47,6 +47,10 @@ pub mod cr4 {
     pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | PAE | MCE | PGE | PCE | UMIP;
 }
 
+/// EFER bits software may set (others are reserved, MBZ: WRMSR #GP(0), VMRUN refuses a
+/// guest EFER with them): SVME (bit 12, AMD APM 15.4).
+pub const EFER_WRITABLE: u64 = 1 << 12;
+
 /// Model-specific registers Traplab implements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Msrs {

@@ -33,7 +33,14 @@ impl Halt {
         if !c.cpu.halted {
             return None;
         }
-        if c.cpu.flags.bits & IF == 0 {
+        // GIF = 0 holds every interrupt; in an SVM guest with V_INTR_MASKING, physical
+        // interrupts are masked by the host's IF, not the guest's (AMD APM 15.21.1).
+        let enabled = if c.svm.guest {
+            crate::cpu::svm::vintr::physical_unmasked(c) || crate::cpu::svm::vintr::virtual_ready(c)
+        } else {
+            c.svm.gif && c.cpu.flags.bits & IF != 0
+        };
+        if !enabled {
             return Some(Halt::InterruptsDisabled);
         }
         let reach = c.dev.pic.reach();

@@ -48,12 +48,22 @@ impl Machine {
     }
 
     /// Phase 3, interrupt acceptance: an external interrupt is taken between instructions
-    /// when IF=1, no interrupt shadow is in force and the PIC asserts INTR (INTA, then
-    /// delivery through the IDT or IVT, which also ends a halt).
+    /// when IF=1, GIF=1, no interrupt shadow is in force and the PIC asserts INTR (INTA,
+    /// then delivery through the IDT or IVT, which also ends a halt). While an SVM guest
+    /// runs, `cpu::svm::vintr::accept` decides instead (INTR exit, virtual interrupts).
     #[inline(always)]
     pub(super) fn accept_interrupt(&mut self) -> Step {
         let c = &mut self.core;
-        if c.cpu.flags.bits & IF == 0 || c.cpu.shadow || !c.dev.interrupt_pending() {
+        if c.svm.guest {
+            // A guest runs (AMD SVM): physical INTR may exit, virtual interrupts too.
+            return if crate::cpu::svm::vintr::accept(c) {
+                Step::Again
+            } else {
+                Step::Next
+            };
+        }
+        // GIF = 0 (SVM's CLGI, or after #VMEXIT until STGI) holds interrupts.
+        if c.cpu.flags.bits & IF == 0 || c.cpu.shadow || !c.svm.gif || !c.dev.interrupt_pending() {
             return Step::Next;
         }
         let v = c.dev.acknowledge_interrupt();

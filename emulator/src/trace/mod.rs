@@ -50,6 +50,20 @@ pub enum EventKind {
     Reset,
     PostCode(u8),
     Note(String),
+    /// VMRUN entered the guest with this ASID at this RIP (AMD SVM).
+    Vmrun {
+        asid: u32,
+        rip: u32,
+    },
+    /// #VMEXIT back to the host: exit code (`cpu::svm::exit_name` decodes it), EXITINFO1,
+    /// EXITINFO2, the guest's RIP and ASID.
+    Vmexit {
+        code: u64,
+        info1: u64,
+        info2: u64,
+        rip: u32,
+        asid: u32,
+    },
 }
 
 /// How long an event is kept: the lasting classes each have a ring of their own in
@@ -63,11 +77,15 @@ pub enum EventClass {
     Privilege = 1,
     /// Control-register and MSR writes, resets, POST codes, notes.
     System = 2,
-    Frequent = 3,
+    /// World switches (SVM's VMRUN and #VMEXIT): a ring of their own, so that a
+    /// hypervisor's thousands of exits neither push faults out nor are pushed out by
+    /// timer interrupts.
+    World = 3,
+    Frequent = 4,
 }
 
 /// Number of lasting classes (the rings of `EventLog::lasting`).
-pub const LASTING_CLASSES: usize = 3;
+pub const LASTING_CLASSES: usize = 4;
 
 impl EventKind {
     pub fn class(&self) -> EventClass {
@@ -84,6 +102,7 @@ impl EventKind {
             EventKind::Interrupt { external: true, .. }
             | EventKind::Halt
             | EventKind::Io { .. } => EventClass::Frequent,
+            EventKind::Vmrun { .. } | EventKind::Vmexit { .. } => EventClass::World,
             EventKind::CrWrite { .. }
             | EventKind::MsrWrite { .. }
             | EventKind::Reset
@@ -187,6 +206,7 @@ fn class_of(k: usize) -> EventClass {
         0 => EventClass::Fault,
         1 => EventClass::Privilege,
         2 => EventClass::System,
+        3 => EventClass::World,
         _ => EventClass::Frequent,
     }
 }
@@ -273,7 +293,7 @@ mod tests {
         assert_eq!(all[0].icount, 10);
         assert_eq!(all[1].icount, 11);
         assert!(all.windows(2).all(|w| w[0].icount <= w[1].icount));
-        assert_eq!(log.lasting_total, [1, 1, 0]);
+        assert_eq!(log.lasting_total, [1, 1, 0, 0]);
     }
 
     #[test]

@@ -6,8 +6,20 @@ use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{vec, Exception, Res};
 use crate::cpu::insn::{ea, get0, Handler, Insn, K_IMM};
 use crate::cpu::interrupt::{deliver, Source};
+use crate::cpu::svm::intercept as svm_ic;
 use crate::mmu::segment::CS;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
+
+/// INT3, INTO and ICEBP raise their exception directly: in an SVM guest whose exception
+/// intercepts include it, the exit comes first (AMD APM 15.12), with RIP at the
+/// instruction and NextRIP after it.
+fn soft_exception_intercept(c: &mut Core, i: &Insn, v: u8) -> Res {
+    if svm_ic::exception(c, v) {
+        let code = crate::cpu::svm::code::EXCP_BASE + v as u64;
+        return Err(crate::cpu::svm::exit_insn(c, code, 0, 0, i.next_ip));
+    }
+    Ok(())
+}
 
 pub fn select(ins: &Instruction) -> Option<Handler> {
     use Mnemonic::*;
@@ -181,24 +193,33 @@ fn int_n(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.vm86() && c.cpu.flags.iopl() < 3 {
         return Err(Exception::gp(0));
     }
+    // AMD APM 15.9: the INTn intercept (EXITINFO1 would hold the vector only with the
+    // decode assists Traplab does not offer).
+    svm_ic::insn1(c, i, svm_ic::w3::INTN)?;
     let next = c.cpu.eip;
     deliver(c, i.imm as u8, None, next, Source::Software)
 }
 
-fn int3(c: &mut Core, _i: &Insn) -> Res {
+fn int3(c: &mut Core, i: &Insn) -> Res {
+    soft_exception_intercept(c, i, vec::BP)?;
     let next = c.cpu.eip;
     c.stats.exceptions[vec::BP as usize] += 1;
     deliver(c, vec::BP, None, next, Source::Software)
 }
 
-fn int1(c: &mut Core, _i: &Insn) -> Res {
+fn int1(c: &mut Core, i: &Insn) -> Res {
+    // AMD APM 15.9: ICEBP has an intercept of its own; otherwise its #DB is an exception
+    // like any other for the exception intercepts.
+    svm_ic::insn2(c, i, svm_ic::w4::ICEBP)?;
+    soft_exception_intercept(c, i, vec::DB)?;
     let next = c.cpu.eip;
     c.stats.exceptions[vec::DB as usize] += 1;
     deliver(c, vec::DB, None, next, Source::Exception)
 }
 
-fn into(c: &mut Core, _i: &Insn) -> Res {
+fn into(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.flags.of() {
+        soft_exception_intercept(c, i, vec::OF)?;
         let next = c.cpu.eip;
         c.stats.exceptions[vec::OF as usize] += 1;
         return deliver(c, vec::OF, None, next, Source::Software);
@@ -233,10 +254,11 @@ fn bound(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-fn hlt(c: &mut Core, _i: &Insn) -> Res {
+fn hlt(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.pe() && c.cpu.cpl != 0 {
         return Err(Exception::gp(0));
     }
+    svm_ic::insn1(c, i, svm_ic::w3::HLT)?;
     c.cpu.halted = true;
     c.request(Request::Rescan);
     c.event(crate::trace::EventKind::Halt);

@@ -58,7 +58,7 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         _ => {
             // Multi-byte NOPs (0F 1F /0, 0F 18-1F hints) decode as Nop above; PAUSE is REP NOP.
             if ins.code() == Code::Pause {
-                return Some(nop);
+                return Some(pause);
             }
             return None;
         }
@@ -226,6 +226,11 @@ fn std_(c: &mut Core, _i: &Insn) -> Res {
 }
 fn nop(_c: &mut Core, _i: &Insn) -> Res {
     Ok(())
+}
+/// PAUSE: a NOP here, but an SVM guest's PAUSE may be intercepted (AMD APM 15.14.4; the
+/// pause filter count is not modelled: every PAUSE exits).
+fn pause(c: &mut Core, i: &Insn) -> Res {
+    crate::cpu::svm::intercept::insn1(c, i, crate::cpu::svm::intercept::w3::PAUSE)
 }
 fn ud(_c: &mut Core, _i: &Insn) -> Res {
     Err(Exception::ud())

@@ -45,6 +45,9 @@ fn retf_h(c: &mut Core, i: &Insn) -> Res {
     r
 }
 fn iret_h(c: &mut Core, i: &Insn) -> Res {
+    // AMD APM 15.9: the IRET intercept, before IRET's own checks (it has no simple
+    // exception of its own to come first).
+    crate::cpu::svm::intercept::insn1(c, i, crate::cpu::svm::intercept::w3::IRET)?;
     let r = iret(c, i);
     c.update_align_check();
     r

@@ -5,6 +5,7 @@
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::insn::{Handler, Insn, K_IMM};
+use crate::cpu::svm::intercept::{self as svm_ic, ioio_info};
 use iced_x86::{Instruction, Mnemonic};
 
 pub fn select(ins: &Instruction) -> Option<Handler> {
@@ -49,6 +50,10 @@ fn port_of(c: &Core, i: &Insn, k_port: u8) -> u16 {
 fn in_(c: &mut Core, i: &Insn) -> Res {
     let port = port_of(c, i, i.k1);
     check_io(c, port, i.size)?;
+    if c.svm.guest {
+        let info = ioio_info(port, i.size, true, false, false, false);
+        svm_ic::io(c, i, port, i.size, info)?;
+    }
     let v = c.io_read(port, i.size);
     c.cpu.set(i.size, 0, v);
     Ok(())
@@ -60,6 +65,10 @@ fn out(c: &mut Core, i: &Insn) -> Res {
         .map(|(_, s)| s)
         .unwrap_or(1);
     check_io(c, port, size)?;
+    if c.svm.guest {
+        let info = ioio_info(port, size, false, false, false, false);
+        svm_ic::io(c, i, port, size, info)?;
+    }
     let v = c.cpu.get(size, 0);
     c.io_write(port, size, v);
     Ok(())

@@ -44,6 +44,7 @@ const FAMILIES: &[Select] = &[
     far::select,
     segload::select,
     task::select,
+    crate::cpu::svm::insn::select,
 ];
 
 /// Chooses the handler for a decoded instruction (once, at decode time).

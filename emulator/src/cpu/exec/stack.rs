@@ -7,6 +7,7 @@ use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::segload::load_seg;
 use crate::cpu::flags::{AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM};
 use crate::cpu::insn::{ea, Handler, Insn, K_IMM, K_MEM, K_REG};
+use crate::cpu::svm::intercept as svm_ic;
 use crate::mmu::segment::{CS, SS};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
@@ -158,6 +159,7 @@ fn pushf(c: &mut Core, i: &Insn) -> Res {
         // VME virtual interrupts are not implemented: IOPL-sensitive #GP(0) (SDM 20.2.7).
         return Err(Exception::gp(0));
     }
+    svm_ic::insn1(c, i, svm_ic::w3::PUSHF)?;
     // RF and VM are pushed as 0 (SDM PUSHF).
     let f = c.cpu.flags.get() & !(RF | VM);
     c.push(size, f)
@@ -170,6 +172,7 @@ fn popf(c: &mut Core, i: &Insn) -> Res {
     if vm && iopl < 3 {
         return Err(Exception::gp(0));
     }
+    svm_ic::insn1(c, i, svm_ic::w3::POPF)?;
     let v = c.pop(size)?;
     let old = c.cpu.flags.get();
     let mut changeable = TF | crate::cpu::flags::ARITH | crate::cpu::flags::DF | NT | AC | ID;

@@ -85,7 +85,13 @@ fn string<const K: u8, const A32: bool>(c: &mut Core, i: &Insn) -> Res {
     };
     let src_seg = i.seg as usize;
     if K == INS || K == OUTS {
-        check_io(c, c.cpu.get16(2) as u16, size)?;
+        let port = c.cpu.get16(2) as u16;
+        check_io(c, port, size)?;
+        if c.svm.guest {
+            // AMD APM 15.10.2: STR, REP, the address size and OUTS's segment.
+            let info = crate::cpu::svm::intercept::ioio_info(port, size, K == INS, true, rep, A32);
+            crate::cpu::svm::intercept::io(c, i, port, size, info)?;
+        }
     }
     let mut n = 0;
     loop {

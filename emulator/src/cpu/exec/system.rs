@@ -10,6 +10,8 @@ use crate::cpu::exec::sensitive::umip;
 use crate::cpu::flags::{IF, RF, VM, ZF};
 use crate::cpu::insn::{ea, Handler, Insn, K_MEM, K_REG};
 use crate::cpu::state::{cr0, cr4};
+use crate::cpu::svm::intercept::{self as svm_ic, w3, w4};
+use crate::cpu::svm::{self, EFER_SVME, MSR_VM_CR, MSR_VM_HSAVE_PA, VM_CR_LOCK, VM_CR_SVMDIS};
 use crate::mmu::segment::{Seg, TableReg, CS, SS};
 use crate::trace::EventKind;
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
@@ -31,9 +33,11 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         Smsw => smsw,
         Clts => clts,
         Invlpg => invlpg,
-        Invd | Wbinvd => cache_op,
+        Invd => invd,
+        Wbinvd => wbinvd,
         Cpuid => cpuid,
         Rdtsc => rdtsc,
+        Rdpmc => rdpmc,
         Rdmsr => rdmsr,
         Wrmsr => wrmsr,
         Sysenter => sysenter,
@@ -101,6 +105,7 @@ fn table_operand(c: &mut Core, i: &Insn) -> Res<(u16, u32)> {
 
 fn lgdt(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
+    svm_ic::insn1(c, i, w3::GDTR_WRITE)?;
     let (limit, base) = table_operand(c, i)?;
     c.cpu.gdtr = TableReg { base, limit };
     Ok(())
@@ -108,6 +113,7 @@ fn lgdt(c: &mut Core, i: &Insn) -> Res {
 
 fn lidt(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
+    svm_ic::insn1(c, i, w3::IDTR_WRITE)?;
     let (limit, base) = table_operand(c, i)?;
     c.cpu.idtr = TableReg { base, limit };
     Ok(())
@@ -125,17 +131,21 @@ fn store_table(c: &mut Core, i: &Insn, t: TableReg) -> Res {
 }
 
 fn sgdt(c: &mut Core, i: &Insn) -> Res {
-    if i.k0 == K_MEM {
-        umip(c)?;
+    if i.k0 != K_MEM {
+        return Err(Exception::ud());
     }
+    umip(c)?;
+    svm_ic::insn1(c, i, w3::GDTR_READ)?;
     let t = c.cpu.gdtr;
     store_table(c, i, t)
 }
 
 fn sidt(c: &mut Core, i: &Insn) -> Res {
-    if i.k0 == K_MEM {
-        umip(c)?;
+    if i.k0 != K_MEM {
+        return Err(Exception::ud());
     }
+    umip(c)?;
+    svm_ic::insn1(c, i, w3::IDTR_READ)?;
     let t = c.cpu.idtr;
     store_table(c, i, t)
 }
@@ -170,6 +180,7 @@ fn write_rm16(c: &mut Core, i: &Insn, v: u32) -> Res {
 fn lldt(c: &mut Core, i: &Insn) -> Res {
     prot_only(c)?;
     require_cpl0(c)?;
+    svm_ic::insn1(c, i, w3::LDTR_WRITE)?;
     let sel = read_rm16(c, i)?;
     if sel & !3 == 0 {
         c.cpu.ldtr = Seg {
@@ -196,6 +207,7 @@ fn lldt(c: &mut Core, i: &Insn) -> Res {
 fn sldt(c: &mut Core, i: &Insn) -> Res {
     prot_only(c)?;
     umip(c)?;
+    svm_ic::insn1(c, i, w3::LDTR_READ)?;
     let v = c.cpu.ldtr.sel as u32;
     write_rm16(c, i, v)
 }
@@ -203,6 +215,7 @@ fn sldt(c: &mut Core, i: &Insn) -> Res {
 fn ltr(c: &mut Core, i: &Insn) -> Res {
     prot_only(c)?;
     require_cpl0(c)?;
+    svm_ic::insn1(c, i, w3::TR_WRITE)?;
     let sel = read_rm16(c, i)?;
     let err = sel as u32 & !3;
     if sel & !3 == 0 || sel & 4 != 0 {
@@ -228,12 +241,15 @@ fn ltr(c: &mut Core, i: &Insn) -> Res {
 fn str_(c: &mut Core, i: &Insn) -> Res {
     prot_only(c)?;
     umip(c)?;
+    svm_ic::insn1(c, i, w3::TR_READ)?;
     let v = c.cpu.tr.sel as u32;
     write_rm16(c, i, v)
 }
 
+/// SMSW: an SVM guest's SMSW is a CR0 read for the intercepts (AMD APM 15.9.1).
 fn smsw(c: &mut Core, i: &Insn) -> Res {
     umip(c)?;
+    svm_ic::cr_read(c, i, 0)?;
     let v = c.cpu.cr0;
     if i.k0 == K_REG {
         c.cpu.set(i.size, i.r0 as usize, v);
@@ -250,11 +266,19 @@ fn lmsw(c: &mut Core, i: &Insn) -> Res {
     // LMSW changes PE, MP, EM, TS only, and cannot clear PE.
     let old = c.cpu.cr0;
     let new = (old & !0xE) | (v & 0xF) | (old & cr0::PE);
+    // AMD APM 15.9.1-15.9.2: LMSW is a CR0 write for the intercepts. Its operand is read
+    // first (the selective-write test needs it), so a fault reading a memory operand
+    // comes before the intercept, where the APM puts memory faults after it; the register
+    // form cannot fault.
+    svm_ic::cr_write(c, i, 0, new)?;
     write_cr0(c, new)
 }
 
-fn clts(c: &mut Core, _i: &Insn) -> Res {
+fn clts(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
+    // AMD APM 15.9.1: CLTS is a CR0 write (it changes only TS: never a selective write).
+    let new = c.cpu.cr0 & !cr0::TS;
+    svm_ic::cr_write(c, i, 0, new)?;
     c.cpu.cr0 &= !cr0::TS;
     Ok(())
 }
@@ -264,6 +288,7 @@ fn invlpg(c: &mut Core, i: &Insn) -> Res {
     if i.k0 != K_MEM {
         return Err(Exception::ud());
     }
+    svm_ic::insn1(c, i, w3::INVLPG)?;
     let off = ea(c, i);
     let lin = c.cpu.seg[i.seg as usize].base.wrapping_add(off);
     c.mmu.tlb.invlpg(lin);
@@ -273,8 +298,14 @@ fn invlpg(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-fn cache_op(c: &mut Core, _i: &Insn) -> Res {
-    require_cpl0(c)
+fn invd(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    svm_ic::insn1(c, i, w3::INVD)
+}
+
+fn wbinvd(c: &mut Core, i: &Insn) -> Res {
+    require_cpl0(c)?;
+    svm_ic::insn2(c, i, w4::WBINVD)
 }
 
 pub fn write_cr0(c: &mut Core, v: u32) -> Res {
@@ -360,6 +391,9 @@ pub fn write_cr4(c: &mut Core, v: u32) -> Res {
 fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
     let v = c.cpu.gpr[i.r1 as usize];
+    if i.r0 < 16 {
+        svm_ic::cr_write(c, i, i.r0, v)?;
+    }
     match i.r0 {
         0 => write_cr0(c, v),
         2 => {
@@ -374,6 +408,9 @@ fn mov_to_cr(c: &mut Core, i: &Insn) -> Res {
 
 fn mov_from_cr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
+    if i.r1 < 16 {
+        svm_ic::cr_read(c, i, i.r1)?;
+    }
     let v = match i.r1 {
         0 => c.cpu.cr0,
         2 => c.cpu.cr2,
@@ -403,6 +440,7 @@ fn mov_to_dr(c: &mut Core, i: &Insn) -> Res {
     if n > 7 || ((n == 4 || n == 5) && c.cpu.cr4 & cr4::DE != 0) {
         return Err(Exception::ud());
     }
+    svm_ic::dr(c, i, n as u8, true)?;
     general_detect(c)?;
     let n = if n == 4 {
         6
@@ -426,6 +464,7 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
     if n > 7 || ((n == 4 || n == 5) && c.cpu.cr4 & cr4::DE != 0) {
         return Err(Exception::ud());
     }
+    svm_ic::dr(c, i, n as u8, false)?;
     general_detect(c)?;
     let n = if n == 4 {
         6
@@ -441,13 +480,17 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
 /// CR4 bits this CPU really implements: virtual-8086 mode extensions (VME, PVI) and
 /// debugging extensions (DE, I/O breakpoints) are not, so CPUID does not offer them and
 /// setting them is #GP(0) (SDM Vol. 3A 2.5, MOV CR4).
-const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
+pub const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
 
 /// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering PSE, TSC, MSR,
 /// PAE, CX8, SEP, PGE and CMOV, and UMIP in leaf 7; no FPU, VME or DE (not implemented).
 /// No PSE-36: the physical address width is 32 bits (`mmu::pae`). Leaves 3 to 6 are all
-/// zero (none of their features exists here).
-fn cpuid(c: &mut Core, _i: &Insn) -> Res {
+/// zero (none of their features exists here). The extended leaves offer AMD SVM
+/// (0x8000_0001 ECX bit 2; 0x8000_000A: revision 1, 16 ASIDs, nested paging and NRIP save)
+/// and say that physical addresses have 32 bits (0x8000_0008). Leaf 1 ECX bit 31
+/// (hypervisor present) is 0: this is the real CPU.
+fn cpuid(c: &mut Core, i: &Insn) -> Res {
+    svm_ic::insn1(c, i, w3::CPUID)?;
     let leaf = c.cpu.gpr[0];
     let (a, b, cc, d) = match leaf {
         0 => (
@@ -471,7 +514,21 @@ fn cpuid(c: &mut Core, _i: &Insn) -> Res {
         2 => (0x0000_0001, 0, 0, 0),
         // Structured extended features, subleaf 0: UMIP (ECX bit 2) only.
         7 if c.cpu.gpr[1] == 0 => (0, 0, 1 << 2, 0),
-        0x8000_0000 => (0x8000_0000, 0, 0, 0),
+        // Highest extended leaf, and the vendor again (as AMD's CPUs return it).
+        0x8000_0000 => (
+            0x8000_000A,
+            u32::from_le_bytes(*b"Trap"),
+            u32::from_le_bytes(*b"PU  "),
+            u32::from_le_bytes(*b"labC"),
+        ),
+        // ECX bit 2: SVM (AMD APM 15.4). SKINIT (bit 12) is not offered.
+        0x8000_0001 => (0x619, 0, 1 << 2, 0),
+        // 32 physical and 32 linear address bits.
+        0x8000_0008 => (0x2020, 0, 0, 0),
+        // SVM features (APM 15.4, CPUID Fn8000_000A): revision 1, 16 ASIDs; EDX bit 0
+        // nested paging, bit 3 NRIP save. No other bit: no LBR virtualization, SVM lock,
+        // TSC-rate MSR, VMCB clean bits, flush by ASID, decode assists, pause filter...
+        0x8000_000A => (1, svm::NUM_ASIDS, 0, 1 | 1 << 3),
         _ => (0, 0, 0, 0),
     };
     c.cpu.gpr[0] = a;
@@ -486,21 +543,50 @@ pub fn tsc(c: &Core) -> u64 {
     c.clock().wrapping_add(c.cpu.msr.tsc_offset)
 }
 
-fn rdtsc(c: &mut Core, _i: &Insn) -> Res {
+/// The TSC a guest reads: the host's plus the VMCB's TSC_OFFSET (AMD APM 15.15.3).
+pub fn guest_tsc(c: &Core) -> u64 {
+    if c.svm.guest {
+        tsc(c).wrapping_add(c.svm.ctl.tsc_offset)
+    } else {
+        tsc(c)
+    }
+}
+
+fn rdtsc(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.cr4 & cr4::TSD != 0 && c.cpu.pe() && c.cpu.cpl != 0 {
         return Err(Exception::gp(0));
     }
-    let t = tsc(c);
+    svm_ic::insn1(c, i, w3::RDTSC)?;
+    let t = guest_tsc(c);
     c.cpu.gpr[0] = t as u32;
     c.cpu.gpr[2] = (t >> 32) as u32;
     Ok(())
 }
 
-fn rdmsr(c: &mut Core, _i: &Insn) -> Res {
+/// RDPMC (SDM Vol. 2B): #GP(0) at CPL > 0 without CR4.PCE, or for a counter other than the
+/// P6's two. The counters are not modelled: they count nothing and read 0. An SVM guest's
+/// RDPMC may be intercepted (AMD APM 15.9, after the CPL check).
+fn rdpmc(c: &mut Core, i: &Insn) -> Res {
+    if c.cpu.cr4 & cr4::PCE == 0 && c.cpu.pe() && c.cpu.cpl != 0 {
+        return Err(Exception::gp(0));
+    }
+    svm_ic::insn1(c, i, w3::RDPMC)?;
+    if c.cpu.gpr[1] > 1 {
+        return Err(Exception::gp(0));
+    }
+    c.cpu.gpr[0] = 0;
+    c.cpu.gpr[2] = 0;
+    Ok(())
+}
+
+fn rdmsr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
+    svm_ic::msr(c, i, c.cpu.gpr[1], false)?;
     let m = &c.cpu.msr;
     let v: u64 = match c.cpu.gpr[1] {
-        0x10 => tsc(c),
+        0x10 => guest_tsc(c),
+        MSR_VM_CR => c.svm.vm_cr,
+        MSR_VM_HSAVE_PA => c.svm.hsave_pa,
         0x174 => m.sysenter_cs as u64,
         0x175 => m.sysenter_esp as u64,
         0x176 => m.sysenter_eip as u64,
@@ -513,10 +599,11 @@ fn rdmsr(c: &mut Core, _i: &Insn) -> Res {
     Ok(())
 }
 
-fn wrmsr(c: &mut Core, _i: &Insn) -> Res {
+fn wrmsr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
     let v = (c.cpu.gpr[2] as u64) << 32 | c.cpu.gpr[0] as u64;
     let msr = c.cpu.gpr[1];
+    svm_ic::msr(c, i, msr, true)?;
     match msr {
         0x10 => c.cpu.msr.tsc_offset = v.wrapping_sub(c.clock()),
         0x174 => c.cpu.msr.sysenter_cs = v as u32,
@@ -524,11 +611,32 @@ fn wrmsr(c: &mut Core, _i: &Insn) -> Res {
         0x176 => c.cpu.msr.sysenter_eip = v as u32,
         0x1B => c.cpu.msr.apic_base = v & 0xFFFF_F900,
         0xC000_0080 => {
-            // Only SVME (bit 12) will be writable once SVM lands; today no bit is.
-            if v != 0 {
+            // Reserved bits are #GP(0); setting SVME while VM_CR.SVMDIS is set too
+            // (AMD APM 15.4).
+            if v & !crate::cpu::state::EFER_WRITABLE != 0
+                || (v & EFER_SVME != 0 && c.svm.vm_cr & VM_CR_SVMDIS != 0)
+            {
                 return Err(Exception::gp(0));
             }
             c.cpu.msr.efer = v;
+        }
+        MSR_VM_CR => {
+            // APM 15.30.1: LOCK (bit 3) and SVMDIS (bit 4) are writable while LOCK is
+            // clear; once set, writes to them are ignored. DPD, R_INIT and DIS_A20M
+            // (bits 0-2) are not modelled (read as 0); the rest is reserved (#GP).
+            if v & !0x1F != 0 {
+                return Err(Exception::gp(0));
+            }
+            if c.svm.vm_cr & VM_CR_LOCK == 0 {
+                c.svm.vm_cr = v & (VM_CR_LOCK | VM_CR_SVMDIS);
+            }
+        }
+        MSR_VM_HSAVE_PA => {
+            // APM 15.30.4: 4 KiB aligned, below the maximum physical address.
+            if v & 0xFFF != 0 || v >> svm::PHYS_BITS != 0 {
+                return Err(Exception::gp(0));
+            }
+            c.svm.hsave_pa = v;
         }
         _ => return Err(Exception::gp(0)),
     }

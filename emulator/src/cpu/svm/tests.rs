@@ -1,0 +1,79 @@
+//! Unit tests of the pure parts: exit names, EVENTINJ legality, permission-map layouts.
+
+use super::*;
+
+#[test]
+fn exit_names_follow_appendix_c() {
+    assert_eq!(exit_name(code::CR0_READ + 3), "CR3_READ");
+    assert_eq!(exit_name(code::DR0_WRITE + 7), "DR7_WRITE");
+    assert_eq!(exit_name(code::EXCP_BASE + 14), "EXCP_PF");
+    assert_eq!(exit_name(code::INTR), "INTR");
+    assert_eq!(exit_name(code::CPUID), "CPUID");
+    assert_eq!(exit_name(code::IOIO), "IOIO");
+    assert_eq!(exit_name(code::SHUTDOWN), "SHUTDOWN");
+    assert_eq!(exit_name(code::VMMCALL), "VMMCALL");
+    assert_eq!(exit_name(code::WBINVD), "WBINVD");
+    assert_eq!(exit_name(code::NPF), "NPF");
+    assert_eq!(exit_name(code::INVALID), "INVALID");
+    assert_eq!(exit_name(0x8A), "UNKNOWN");
+}
+
+#[test]
+fn eventinj_types_and_vectors() {
+    // APM 15.20: types 0, 2, 3, 4 only; an exception's vector must be an exception's.
+    assert!(vmrun::eventinj_legal(0), "V clear: nothing to check");
+    assert!(vmrun::eventinj_legal(1 << 31 | 0x20));
+    assert!(vmrun::eventinj_legal(1 << 31 | 2 << 8));
+    assert!(vmrun::eventinj_legal(1 << 31 | 3 << 8 | 14));
+    assert!(vmrun::eventinj_legal(1 << 31 | 4 << 8 | 0x80));
+    assert!(!vmrun::eventinj_legal(1 << 31 | 1 << 8));
+    assert!(!vmrun::eventinj_legal(1 << 31 | 5 << 8));
+    assert!(!vmrun::eventinj_legal(1 << 31 | 3 << 8 | 2));
+    assert!(!vmrun::eventinj_legal(1 << 31 | 3 << 8 | 32));
+}
+
+#[test]
+fn ioio_exitinfo1_layout() {
+    // APM 15.10.2 Figure 15-2.
+    use intercept::ioio_info;
+    assert_eq!(
+        ioio_info(0x3F8, 1, false, false, false, false),
+        0x3F8 << 16 | 1 << 4
+    );
+    assert_eq!(
+        ioio_info(0x60, 4, true, false, false, false),
+        0x60 << 16 | 1 << 6 | 1
+    );
+    // REP INSW with a 32-bit address: STR, REP, A32.
+    assert_eq!(
+        ioio_info(0x1F0, 2, true, true, true, true),
+        0x1F0 << 16 | 1 << 8 | 1 << 5 | 1 << 3 | 1 << 2 | 1
+    );
+    // OUTSB with a 16-bit address.
+    assert_eq!(
+        ioio_info(0x80, 1, false, true, false, false),
+        0x80 << 16 | 1 << 7 | 1 << 4 | 1 << 2
+    );
+}
+
+#[test]
+fn msr_permission_map_ranges() {
+    // APM 15.11: bit 2n reads and 2n+1 writes of MSR n in its range's 2 KiB.
+    let mut c = Core::new(
+        1 << 20,
+        crate::devices::Devices::new(1 << 20, Default::default()),
+    );
+    c.svm.ctl.msrpm_base = 0x8000;
+    c.mem.write(
+        0x8000 + 0x800 + (0x80 * 2 + 1) / 8,
+        1,
+        1 << ((0x80 * 2 + 1) % 8),
+    );
+    assert!(intercept::msr_intercepted(&c, 0xC000_0080, true));
+    assert!(!intercept::msr_intercepted(&c, 0xC000_0080, false));
+    assert!(!intercept::msr_intercepted(&c, 0x80, true));
+    assert!(
+        intercept::msr_intercepted(&c, 0x4000_0000, false),
+        "outside the ranges"
+    );
+}

@@ -1,0 +1,136 @@
+//! #VMEXIT (AMD64 APM Vol. 2 15.6): the guest's state and the exit's code and information
+//! go to the VMCB, the host's state comes back from the host save area, GIF is cleared.
+//! Owns the order of those steps; must not decide whether something exits (`intercept`).
+
+use super::vmcb::{self, ctl, save, VmcbSeg};
+use crate::cpu::ctx::{Core, Request};
+use crate::cpu::flags::RF;
+use crate::mmu::segment::{CS, DS, ES, SS};
+use crate::trace::EventKind;
+
+/// Performs a #VMEXIT now, with `code`, EXITINFO1 and EXITINFO2, saving `c.cpu.eip` as
+/// the guest's RIP. For an exit found inside an instruction (a fault path), use
+/// `svm::exit_fault` instead so that RIP is that instruction's. Does nothing in host mode.
+pub fn vmexit(c: &mut Core, code: u64, info1: u64, info2: u64) {
+    exit_with(c, code, info1, info2, 0);
+}
+
+/// Performs the exit recorded by `svm::exit_fault`/`exit_insn` (from `interrupt::raise`,
+/// once EIP is back at the faulting instruction).
+pub fn perform_pending(c: &mut Core) {
+    if let Some(p) = c.svm.pending.take() {
+        exit_with(c, p.code, p.info1, p.info2, p.nrip);
+    }
+}
+
+fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
+    c.svm.pending = None;
+    if !c.svm.guest {
+        return;
+    }
+    let v = c.svm.vmcb;
+    let guest_rip = c.cpu.eip;
+    let asid = c.svm.ctl.asid;
+    // APM 15.6 step 1: GIF = 0.
+    c.svm.gif = false;
+    // Step 2: the guest's state to the VMCB save area.
+    for (s, off) in [
+        (ES, save::ES),
+        (CS, save::CS),
+        (SS, save::SS),
+        (DS, save::DS),
+    ] {
+        let img = VmcbSeg::from_seg(&c.cpu.seg[s]);
+        vmcb::write_seg(c, v, off, img);
+    }
+    let gdtr = VmcbSeg::from_table(&c.cpu.gdtr);
+    vmcb::write_seg(c, v, save::GDTR, gdtr);
+    let idtr = VmcbSeg::from_table(&c.cpu.idtr);
+    vmcb::write_seg(c, v, save::IDTR, idtr);
+    let cpu = c.cpu.clone();
+    vmcb::w64(c, v, save::EFER, cpu.msr.efer);
+    vmcb::w64(c, v, save::CR4, cpu.cr4 as u64);
+    vmcb::w64(c, v, save::CR3, cpu.cr3 as u64);
+    vmcb::w64(c, v, save::CR2, cpu.cr2 as u64);
+    vmcb::w64(c, v, save::CR0, cpu.cr0 as u64);
+    vmcb::w64(c, v, save::DR7, cpu.dr[7] as u64);
+    vmcb::w64(c, v, save::DR6, cpu.dr[6] as u64);
+    vmcb::w64(c, v, save::RFLAGS, cpu.flags.get() as u64);
+    vmcb::w64(c, v, save::RIP, guest_rip as u64);
+    vmcb::w64(c, v, save::RSP, cpu.gpr[4] as u64);
+    vmcb::w64(c, v, save::RAX, cpu.gpr[0] as u64);
+    vmcb::w8(c, v, save::CPL, cpu.cpl);
+    // V_TPR and V_IRQ are written back (15.21.1): the guest may have taken its virtual
+    // interrupt (V_IRQ cleared) or changed its TPR.
+    let vi = vmcb::r32(c, v, ctl::V_INTR);
+    let vi = (vi & !0x1FF) | c.svm.ctl.v_tpr as u32 | (c.svm.ctl.v_irq as u32) << 8;
+    vmcb::w32(c, v, ctl::V_INTR, vi);
+    let shadow = vmcb::r32(c, v, ctl::INTERRUPT_SHADOW);
+    vmcb::w32(
+        c,
+        v,
+        ctl::INTERRUPT_SHADOW,
+        (shadow & !1) | cpu.shadow as u32,
+    );
+    vmcb::w64(c, v, ctl::EXITCODE, exitcode);
+    vmcb::w64(c, v, ctl::EXITINFO1, info1);
+    vmcb::w64(c, v, ctl::EXITINFO2, info2);
+    vmcb::w64(c, v, ctl::EXITINTINFO, c.svm.delivering);
+    vmcb::w64(c, v, ctl::NRIP, nrip as u64);
+    // EVENTINJ.V is cleared: the injected event was delivered (15.20).
+    let inj = vmcb::r32(c, v, ctl::EVENTINJ);
+    vmcb::w32(c, v, ctl::EVENTINJ, inj & !(1 << 31));
+    c.svm.delivering = 0;
+    // Step 3: back to the host's address space.
+    c.svm.guest = false;
+    c.mmu.tlb.set_asid(0);
+    load_host(c);
+    c.svm.exits += 1;
+    c.event(EventKind::Vmexit {
+        code: exitcode,
+        info1,
+        info2,
+        rip: guest_rip,
+        asid,
+    });
+}
+
+/// Step 4: the host's state from the host save area; CR0.PE forced on, DR7 with every
+/// breakpoint disabled, CPL 0 (15.6).
+pub(super) fn load_host(c: &mut Core) {
+    let h = c.svm.hsave_pa as u32;
+    for (s, off) in [
+        (ES, save::ES),
+        (CS, save::CS),
+        (SS, save::SS),
+        (DS, save::DS),
+    ] {
+        c.cpu.seg[s] = vmcb::read_seg(c, h, off).to_seg();
+    }
+    c.cpu.gdtr = vmcb::read_seg(c, h, save::GDTR).to_table();
+    c.cpu.idtr = vmcb::read_seg(c, h, save::IDTR).to_table();
+    c.cpu.msr.efer = vmcb::r64(c, h, save::EFER);
+    c.cpu.cr4 = vmcb::r32(c, h, save::CR4);
+    c.cpu.cr3 = vmcb::r32(c, h, save::CR3);
+    c.cpu.cr0 = vmcb::r32(c, h, save::CR0) | crate::cpu::state::cr0::PE;
+    let flags = vmcb::r32(c, h, save::RFLAGS);
+    c.cpu.flags.set(flags & !RF);
+    c.cpu.eip = vmcb::r32(c, h, save::RIP);
+    c.cpu.gpr[4] = vmcb::r32(c, h, save::RSP);
+    c.cpu.gpr[0] = vmcb::r32(c, h, save::RAX);
+    c.cpu.dr[7] = 0x400;
+    c.cpu.cpl = 0;
+    // A PAE host gets its PDPTE registers back from its CR3; illegal ones shut the
+    // machine down (15.6).
+    if c.cpu.pae_paging() {
+        let cr3 = c.cpu.cr3;
+        match crate::mmu::pae::load_pdptes(&mut c.mem, cr3) {
+            Ok(p) => c.cpu.pdpte = p,
+            Err(_) => c.request(Request::TripleFault),
+        }
+    }
+    c.cpu.halted = false;
+    c.cpu.shadow = false;
+    c.update_align_check();
+    c.request(Request::Rescan);
+}
