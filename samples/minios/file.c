@@ -156,12 +156,14 @@ static int sys_open(u32 upath, u32 flags)
     int ino = fs_lookup(current->cwd, current->root, path);
     if (ino == -ENOENT && (flags & O_CREAT)) {
         int dir = fs_parent(current->cwd, current->root, path, last);
+        if (dir >= 0) dir = ovl_prepare_create(dir, current->root, last);   /* layered root */
         if (dir < 0) return dir;
         ino = fs_create(dir, last, S_IFREG);
     }
     if (ino < 0) return ino;
     int type = fs_type(ino);
     if (type == S_IFDIR && mode != O_RDONLY) return -EISDIR;
+    if (mode != O_RDONLY && (ino = ovl_copy_up(ino, current->root)) < 0) return ino;
     struct file *f = file_alloc(type, mode);
     if (!f) return -ENFILE;
     int fd = fd_alloc(f);
@@ -209,9 +211,10 @@ static int sys_readdir(u32 fd, u32 out)
     if (f->type != S_IFDIR) return -ENOTDIR;
     if (!user_ok(current->pd, out, sizeof(struct dirent))) return -EFAULT;
     char name[NAME_MAX + 1];
-    int child = fs_child(f->ino, (int)f->off, name);
-    if (child < 0) return 0;
-    f->off = (u32)child;
+    int child = 0, cursor = fs_child(f->ino, (int)f->off, name, &child,
+                                          fs_lower(current->root) != 0);
+    if (cursor < 0) return 0;
+    f->off = (u32)cursor;
     struct dirent *d = (struct dirent *)out;
     d->ino = (u32)child;
     d->type = (u32)fs_type(child);
@@ -229,12 +232,19 @@ static int path_call(int nr, u32 upath)
     if (nr == SYS_MKDIR) {
         int dir = fs_parent(current->cwd, current->root, path, last);
         if (dir < 0) return dir;
+        if (fs_lookup(current->cwd, current->root, path) >= 0) return -EEXIST;   /* maybe lower */
+        if ((dir = ovl_prepare_create(dir, current->root, last)) < 0) return dir;
         int ino = fs_create(dir, last, S_IFDIR);
         return ino < 0 ? ino : 0;
     }
     int ino = fs_lookup(current->cwd, current->root, path);
     if (ino < 0) return ino;
     int type = fs_type(ino);
+    int layered = nr != SYS_CHDIR && fs_lower(current->root) && ino != current->root;
+    if (layered && (nr == SYS_UNLINK) == (type != S_IFDIR)) {
+        int dir = fs_parent(current->cwd, current->root, path, last);
+        return dir < 0 ? dir : ovl_remove(ino, dir, current->root, last);
+    }
     if (nr == SYS_UNLINK) return type == S_IFDIR ? -EISDIR : fs_remove(ino);
     if (type != S_IFDIR) return -ENOTDIR;
     if (nr == SYS_RMDIR) return ino == current->root ? -EBUSY : fs_remove(ino);

@@ -24,6 +24,7 @@ struct inode {
     u8   used, type;                   /* S_IFREG or S_IFDIR */
     u16  opens;                        /* open files and working directories using it */
     int  special;                      /* > 0: a cgroup file, its text made by cgroup.c */
+    int  lower;                        /* overlay.c: the lower directory this one merges (0 = none) */
     int  parent;
     char name[NAME_MAX + 1];
     u32  size;
@@ -87,13 +88,35 @@ static int find_child(int dir, const char *name)
     return -ENOENT;
 }
 
+/* One step of a walk. Under a layered root (overlay.c) a directory of the
+ * upper layer may merge a lower one: a name found in the upper one wins (a
+ * whiteout, type S_IFCHR, hides the lower name), else the lower one answers
+ * with its own, read-only inode. Only a process whose root is layered sees
+ * the merge: from outside, /overlays/NAME is the plain upper layer. */
 static int step(int cur, int root, const char *name)
 {
     if (inodes[cur].type != S_IFDIR) return -ENOTDIR;
     if (!strcmp(name, ".")) return cur;
-    if (!strcmp(name, "..")) return cur == root ? cur : inodes[cur].parent;
-    return find_child(cur, name);
+    if (!strcmp(name, "..")) {
+        if (cur == root) return cur;
+        int up = inodes[cur].parent;
+        return up == inodes[root].lower ? root : up;  /* the lower layer's top is the root */
+    }
+    int c = find_child(cur, name), low = inodes[root].lower ? inodes[cur].lower : 0;
+    if (c >= 0 && inodes[c].type == S_IFCHR) return -ENOENT;          /* whiteout */
+    int l = low ? find_child(low, name) : -ENOENT;
+    if (c >= 0) {
+        if (inodes[c].type == S_IFDIR && !inodes[c].lower && l >= 0 && inodes[l].type == S_IFDIR)
+            inodes[c].lower = l;                      /* a merged directory */
+        return c;
+    }
+    return l;
 }
+
+int  fs_raw_child(int dir, const char *name) { return valid(dir) ? find_child(dir, name) : -ENOENT; }
+int  fs_parent_of(int ino) { return valid(ino) ? inodes[ino].parent : -ENOENT; }
+int  fs_lower(int ino) { return valid(ino) ? inodes[ino].lower : 0; }
+void fs_set_lower(int ino, int lower) { if (valid(ino)) inodes[ino].lower = lower; }
 
 /* Walks `path`. With `last` set, stops before the final component, copies it
  * to last ("" when the path has none, e.g. "/") and returns its directory. */
@@ -220,14 +243,32 @@ int fs_write(int ino, u32 off, const void *buf, u32 len)
     return done || !len ? (int)done : -ENOSPC;
 }
 
-/* The first entry of `dir` with an inode number above `after`; -1 at the end. */
-int fs_child(int dir, int after, char *name)
+/* The next entry of `dir` after the cursor `after` (0 = from the start):
+ * its inode in *ino, its name; returns the new cursor, or -1 at the end.
+ * Cursors below NINODE walk the directory itself (whiteouts left out when merged),
+ * NINODE + i the lower directory it merges when `merged` (names the upper
+ * one has or has whited out left out). */
+int fs_child(int dir, int after, char *name, int *ino, int merged)
 {
     if (!valid(dir) || inodes[dir].type != S_IFDIR) return -ENOTDIR;
-    for (int i = after < 0 ? 1 : after + 1; i < NINODE; i++) {
-        if (!inodes[i].used || inodes[i].parent != dir) continue;
+    if (after < NINODE) {
+        for (int i = after + 1; i < NINODE; i++) {
+            if (!inodes[i].used || inodes[i].parent != dir || i == dir) continue;
+            if (merged && inodes[i].type == S_IFCHR) continue;    /* a whiteout */
+            memcpy(name, inodes[i].name, NAME_MAX + 1);
+            *ino = i;
+            return i;
+        }
+        after = NINODE;
+    }
+    int low = merged ? inodes[dir].lower : 0;
+    if (!low) return -1;
+    for (int i = after - NINODE + 1; i < NINODE; i++) {
+        if (!inodes[i].used || inodes[i].parent != low || i == low) continue;
+        if (find_child(dir, inodes[i].name) >= 0) continue;
         memcpy(name, inodes[i].name, NAME_MAX + 1);
-        return i;
+        *ino = i;
+        return NINODE + i;
     }
     return -1;
 }
@@ -243,8 +284,9 @@ int fs_name(int ino, char *name)
 int fs_path(int ino, int root, char *buf, int len)
 {
     if (!valid(ino) || len < 2) return -EINVAL;
-    int chain[NINODE], depth = 0;
-    for (int i = ino; i != root && i != 0 && depth < NINODE; i = inodes[i].parent) chain[depth++] = i;
+    int chain[NINODE], depth = 0, low = inodes[root].lower;
+    for (int i = ino; i != root && i != 0 && (!low || i != low) && depth < NINODE; i = inodes[i].parent)
+        chain[depth++] = i;
     int n = 0;
     if (!depth) buf[n++] = '/';
     while (depth--) {

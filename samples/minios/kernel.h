@@ -138,7 +138,11 @@ u32  fs_size(int ino);
 int  fs_read(int ino, u32 off, void *buf, u32 len);        /* bytes or -errno */
 int  fs_write(int ino, u32 off, const void *buf, u32 len);
 int  fs_truncate(int ino);
-int  fs_child(int dir, int after, char *name);             /* next entry after `after` */
+int  fs_child(int dir, int after, char *name, int *ino, int merged);   /* cursor or -1 */
+int  fs_raw_child(int dir, const char *name);              /* upper layer only, whiteouts too */
+int  fs_parent_of(int ino);
+int  fs_lower(int ino);                                    /* merged lower dir (0 = none) */
+void fs_set_lower(int ino, int lower);
 int  fs_path(int ino, int root, char *buf, int len);       /* absolute path of a dir */
 int  fs_name(int ino, char *name);                         /* name of an entry */
 int  fs_rootdir(void);
@@ -161,6 +165,12 @@ int  pipe_read(struct pipe *p, u8 *buf, u32 len);
 int  pipe_write(struct pipe *p, const u8 *buf, u32 len);
 void pipe_close(struct pipe *p, int writer);
 void pipe_open(struct pipe *p, int writer);
+
+/* overlay.c: layered roots */
+int  ovl_is_lower(int ino, int root);
+int  ovl_copy_up(int ino, int root);
+int  ovl_prepare_create(int dir, int root, const char *name);
+int  ovl_remove(int ino, int dir, int root, const char *name);
 
 /* ns.c: PID, UTS and root ("mount") namespaces */
 void ns_init(void);

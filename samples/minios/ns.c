@@ -15,6 +15,8 @@
  * - The "mount" namespace: minios has no mounts, so CLONE_NEWNS gives the
  *   child another directory as "/" (and as its working directory), as
  *   chroot(2) or pivot_root(2) would; ".." at that root stays there (fs.c).
+ *   With a lower layer the new "/" is /overlays/NAME merged over it
+ *   (overlay.c), reused if it exists: a container's writable layer.
  * - isolate(): checks every argument (unknown flags = -EINVAL), then creates
  *   the namespaces and the group (cgroup.c) and spawns through sched.c.
  * A namespace lives while a process (even a zombie) uses it. Unlike Linux,
@@ -104,19 +106,38 @@ static int sys_isolate(u32 uargs)
     if (a.ns & ~known) return -EINVAL;
     if (a.mem_max < 0 || a.pids_max < 0 || a.cpu_weight < 0 || a.cpu_weight > 10000) return -EINVAL;
     char path[PATH_MAX], args[ARGS_MAX], root[PATH_MAX], host[HOST_MAX], group[GROUP_MAX];
+    char lower[PATH_MAX], layer[NAME_MAX + 1];
     int e;
     if ((e = user_string(path, (u32)a.path, PATH_MAX)) || (e = opt_string(args, a.args, ARGS_MAX))
         || (e = opt_string(root, a.root, PATH_MAX)) || (e = opt_string(host, a.hostname, HOST_MAX))
-        || (e = opt_string(group, a.group, GROUP_MAX)))
+        || (e = opt_string(group, a.group, GROUP_MAX)) || (e = opt_string(lower, a.lower, PATH_MAX))
+        || (e = opt_string(layer, a.layer, NAME_MAX + 1)))
         return e;
 
     struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg };
-    if (a.ns & CLONE_NEWNS) {
+    if ((a.ns & CLONE_NEWNS) && lower[0]) {
+        int l = fs_lookup(current->cwd, current->root, lower);
+        if (l < 0) return l;
+        if (fs_type(l) != S_IFDIR) return -ENOTDIR;
+        if (fs_lower(current->root)) return -EINVAL;          /* no overlay inside an overlay */
+        const char *name = layer[0] ? layer : host[0] ? host : "layer";
+        int top = fs_lookup(current->root, current->root, "/overlays");
+        if (top < 0) top = fs_create(current->root, "overlays", S_IFDIR);
+        if (top < 0) return top;
+        int up = fs_lookup(top, current->root, name);         /* an existing layer is reused */
+        if (up < 0) up = fs_create(top, name, S_IFDIR);
+        if (up < 0) return up;
+        if (fs_type(up) != S_IFDIR || (fs_lower(up) && fs_lower(up) != l)) return -EEXIST;
+        fs_set_lower(up, l);
+        c.root = up;
+    } else if (a.ns & CLONE_NEWNS) {
         if (!root[0]) return -EINVAL;
         int r = fs_lookup(current->cwd, current->root, root);
         if (r < 0) return r;
         if (fs_type(r) != S_IFDIR) return -ENOTDIR;
         c.root = r;
+    } else if (lower[0]) {
+        return -EINVAL;
     }
     if (a.ns & CLONE_NEWCGROUP) {
         if (!group[0]) return -EINVAL;

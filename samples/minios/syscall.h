@@ -65,6 +65,9 @@ struct isolate_args {
     int mem_max;                      /* group limits: page frames (0 = keep) */
     int cpu_weight;                   /* 1-10000 (0 = keep; new groups: 100) */
     int pids_max;                     /* processes (0 = keep) */
+    const char *lower;                /* CLONE_NEWNS: a read-only lower layer instead of root:
+                                         the root is /overlays/NAME over it (overlay.c) */
+    const char *layer;                /* NAME (NULL = the hostname, else "layer") */
 };
 
 /* Errors: system calls return these negated (-ENOENT ...), as Linux does. */

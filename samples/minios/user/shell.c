@@ -62,7 +62,7 @@ static void cmd_help(void)
            "  run PROG      the same; run PROG & runs it in the background\n"
            "  A | B         A's output is B's input; CMD > FILE, CMD >> FILE\n"
            "  hostname [NAME]  show or set the hostname\n"
-           "  isolate [--pid] [--mount=DIR] [--hostname NAME] [--mem PAGES] [--cpu WEIGHT]\n"
+           "  isolate [--pid] [--mount=DIR | --overlay=DIR] [--hostname NAME] [--mem PAGES] [--cpu WEIGHT]\n"
            "          [--pids N] [--group NAME] PROG [ARGS]   run PROG in new namespaces/group\n"
            "  wait          wait until the background programs have finished\n"
            "  ps            list the processes\n"
@@ -82,6 +82,7 @@ static void cmd_ls(const char *path)
     struct dirent d;
     while (readdir(fd, &d) == 1) {
         if (d.type == S_IFDIR) printf("  %s/\n", d.name);
+        else if (d.type == S_IFCHR) printf("  %-16s (whiteout)\n", d.name);
         else printf("  %-16s %6u bytes\n", d.name, d.size);
     }
     close(fd);
@@ -182,6 +183,7 @@ static int cmd_isolate(int argc, char **argv, int background)
         int more = i + 1 < argc;
         if (!strcmp(o, "--pid")) a.ns |= CLONE_NEWPID;
         else if (!strncmp(o, "--mount=", 8)) { a.ns |= CLONE_NEWNS; a.root = o + 8; }
+        else if (!strncmp(o, "--overlay=", 10)) { a.ns |= CLONE_NEWNS; a.lower = o + 10; }
         else if (!strcmp(o, "--hostname") && more) { a.ns |= CLONE_NEWUTS; a.hostname = argv[++i]; }
         else if (!strcmp(o, "--mem") && more) { a.ns |= CLONE_NEWCGROUP; a.mem_max = atoi_(argv[++i]); }
         else if (!strcmp(o, "--cpu") && more) { a.ns |= CLONE_NEWCGROUP; a.cpu_weight = atoi_(argv[++i]); }
