@@ -246,12 +246,12 @@ void emulate_gp(struct frame *f)
         vcpu.vif = 1;
         f->eip += i + 1;
         /* STI's one-instruction interrupt shadow: `sti; hlt` halts before the interrupt. */
-        if (b[i + 1] == 0xf4) { ledger[C_HLT]++; f->eip += 1; if (!vcpu.pending) wait_for_irq(); }
+        if (b[i + 1] == 0xf4) { ledger[C_HLT]++; f->eip += 1; if (!irq_deliverable()) wait_for_irq(); }
         return;
     case 0xf4:
         ledger[C_HLT]++;
         f->eip += i + 1;
-        if (vcpu.vif) { if (!vcpu.pending) wait_for_irq(); }
+        if (vcpu.vif) { if (!irq_deliverable()) wait_for_irq(); }
         else for (;;) __asm__ volatile("cli; hlt");    /* halted with IF = 0: forever, as natively */
         return;
     case 0xcf: do_iret(f); return;

@@ -49,7 +49,7 @@ void hypercall(struct frame *f)
     case HC_STI: vcpu.vif = 1; break;
     case HC_IDLE:
         vcpu.vif = 1;
-        if (!vcpu.pending) wait_for_irq();
+        if (!irq_deliverable()) wait_for_irq();
         break;
     case HC_CONSOLE_PUTC: console_putc(f->ebx, f->ecx); break;
     case HC_PTE_WRITE: if (!shadow_pte_write(f->ebx, f->ecx)) f->eax = ~0u; break;

@@ -2,10 +2,12 @@
  * io.c - the guest's port I/O, performed by the monitor after the IN/OUT trapped.
  *
  * Devices are PASSED THROUGH with trapped port I/O (no device model): the guest's IN and OUT
- * reach the real 8259A PIC, 8254 PIT, 16550 UART and VGA ports, with three exceptions:
+ * reach the real 8259A PIC, 8254 PIT, 16550 UART and VGA ports, with these exceptions:
  *  - PIC ICW2 (the vector base, Intel 8259A data sheet): the guest asks for 0x20/0x28, the
  *    monitor programs IRQ_BASE (0xF0/0xF8) so that an IRQ can never be confused with an
  *    exception or with the guest's INT n, and remembers the guest's base to reflect IRQs;
+ *  - the PIC's in-service state is virtual: the monitor EOIs the real PIC when it takes an
+ *    IRQ (vcpu.c), the guest's EOIs (OCW2) clear vcpu.visr and its ISR reads (OCW3) see it;
  *  - the UART's receive side: when the guest reads a byte, the monitor looks at it first;
  *    Ctrl-T (0x14) prints the trap ledger and is not given to the guest;
  *  - port 0xF4 (the isa-debug-exit device): the ledger is printed before the run ends.
@@ -52,6 +54,8 @@ static void uart_fill(void)
 
 u32 io_in(u16 port, int size)
 {
+    if (size == 1 && (port == 0x20 || port == 0xa0) && vcpu.pic_read_isr[port == 0xa0])
+        return (vcpu.visr >> (port == 0xa0 ? 8 : 0)) & 0xff;
     if (size == 1 && port == COM1 + 5) {          /* LSR: data ready only for guest bytes */
         uart_fill();
         return (inb(COM1 + 5) & ~1u) | (stash >= 0);
@@ -69,7 +73,14 @@ void io_out(u16 port, int size, u32 v)
 {
     if (size == 1 && (port == 0x20 || port == 0xa0)) {
         int k = port == 0xa0;
-        if (v & 0x10) { vcpu.pic_icw[k] = 1; vcpu.pic_icw4[k] = v & 1; }   /* ICW1 */
+        if (v & 0x10) { vcpu.pic_icw[k] = 1; vcpu.pic_icw4[k] = v & 1; vcpu.visr &= k ? 0xff : 0xff00; }   /* ICW1 */
+        else if ((v & 0x18) == 0x08) { if (v & 2) vcpu.pic_read_isr[k] = v & 1; }          /* OCW3 */
+        else if (v & 0x20) {                         /* OCW2 EOI: the virtual ISR only */
+            u32 mine = vcpu.visr & (k ? 0xff00u : 0xffu);
+            if (v & 0x40) vcpu.visr &= ~(1u << ((v & 7) + 8 * k));
+            else if (mine) vcpu.visr &= ~(mine & -mine);
+            return;
+        }
     } else if (size == 1 && (port == 0x21 || port == 0xa1)) {
         int k = port == 0xa1;
         if (vcpu.pic_icw[k] == 1) {                  /* ICW2: the guest's vector base */

@@ -196,13 +196,17 @@ void trap(struct frame *f)
     u64 t0 = rdtsc();
     u32 v = f->vec;
     if ((f->cs & 3) == 0) {                  /* the monitor itself was interrupted */
-        if (v >= IRQ_BASE) { vcpu.pending |= 1u << (v - IRQ_BASE); ledger[C_IRQ_TAKEN]++; return; }
+        if (v >= IRQ_BASE) { irq_taken(v - IRQ_BASE); return; }
         monitor_fault(f);
     }
     traps_total++;
     if (v >= IRQ_BASE) {                     /* a real IRQ: held for the guest */
-        vcpu.pending |= 1u << (v - IRQ_BASE);
-        ledger[C_IRQ_TAKEN]++;
+        irq_taken(v - IRQ_BASE);
+    } else if ((v == 13 || v == 14 || v >= 0x20) && (guest_cpl(f) == 3 || vcpu.vif) &&
+               irq_deliverable() && !stepping) {
+        /* An IRQ was waiting while the guest could take it: the CPU would have delivered it
+         * before this instruction. Deliver it now; the instruction runs (and traps) again. */
+        if (v >= 0x20) f->eip -= 2;          /* INT n (CD ib) through a DPL-3 gate */
     } else if (v == 13) {
         if (f->err & 2) {                    /* INT n through a DPL-0 gate: software interrupt */
             u8 op = 0;

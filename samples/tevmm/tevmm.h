@@ -78,6 +78,8 @@ struct vcpu {
     int vif;                 /* virtual EFLAGS.IF while the guest kernel runs */
     u32 viopl;               /* virtual EFLAGS.IOPL */
     u32 pending;             /* IRQs 0-15 taken from the real PIC, not yet reflected */
+    u32 visr;                /* the guest's in-service IRQs (the real PIC's are EOIed at once) */
+    u8 pic_read_isr[2];      /* OCW3: the guest asked to read ISR (not IRR) */
     u8 pic_base[2];          /* vector bases the guest programmed (ICW2) */
     u8 pic_icw[2];           /* ICW state machine: which byte the data port expects */
     u8 pic_icw4[2];
@@ -127,6 +129,8 @@ void guest_tlb_flush(void);
 enum kind { K_EXC, K_IRQ, K_SOFT };
 void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k);
 void deliver_pending(struct frame *f);
+u32  irq_deliverable(void);
+void irq_taken(u32 irq);
 void shadow_gdt_load(void);
 u32  virtual_eflags(const struct frame *f);
 void set_virtual_eflags(struct frame *f, u32 v, int from_iret);

@@ -9,7 +9,8 @@
  * and resume the guest at the handler, at ring 1.
  * The guest kernel believes it runs at ring 0 with IF as it set it; really it runs at ring 1
  * with IF = 1 (so the monitor keeps getting the timer), and "vcpu.vif" is its IF: an IRQ that
- * arrives while vif = 0 is held in vcpu.pending until the guest's STI, IRET or HLT.
+ * arrives while vif = 0 is held in vcpu.pending until the guest's STI, IRET or HLT, or until
+ * the next trap that finds the guest in user mode.
  * Shadow GDT: the guest's descriptors copied to the real GDT at the same indices, ring 0
  * made ring 1 and every limit clipped below the monitor (see tevmm.h).
  */
@@ -85,13 +86,34 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
     if (type == 0x0e) vcpu.vif = 0;                  /* interrupt gate: IF cleared */
 }
 
+/* An IRQ from the real PIC: acknowledged there at once (so a guest that keeps interrupts
+ * off cannot stop the monitor's timer), held here for the guest. */
+void irq_taken(u32 irq)
+{
+    vcpu.pending |= 1u << irq;
+    ledger[C_IRQ_TAKEN]++;
+    if (irq >= 8) outb(0xa0, 0x20);
+    outb(0x20, 0x20);
+}
+
+/* Pending IRQs the guest's virtual PIC would deliver: none of equal or lower priority
+ * than one still in service (priority simplified to the IRQ number). */
+u32 irq_deliverable(void)
+{
+    u32 p = vcpu.pending;
+    if (vcpu.visr) p &= (vcpu.visr & -vcpu.visr) - 1;
+    return p;
+}
+
 void deliver_pending(struct frame *f)
 {
-    if (!vcpu.pending || stepping) return;
+    u32 p = irq_deliverable();
+    if (!p || stepping) return;
     if (guest_cpl(f) != 3 && !vcpu.vif) return;
     int irq = 0;
-    while (!(vcpu.pending & (1u << irq))) irq++;     /* lowest number = highest priority */
+    while (!(p & (1u << irq))) irq++;                /* lowest number = highest priority */
     vcpu.pending &= ~(1u << irq);
+    vcpu.visr |= 1u << irq;
     ledger[C_IRQ_REFLECT]++;
     reflect(f, vcpu.pic_base[irq >> 3] + (irq & 7), 0, 0, K_IRQ);
 }
@@ -101,7 +123,7 @@ void deliver_pending(struct frame *f)
 void wait_for_irq(void)
 {
     u64 t0 = rdtsc();
-    while (!vcpu.pending)
+    while (!irq_deliverable())
         __asm__ volatile("sti; hlt; cli");
     tsc_idle += rdtsc() - t0;
 }
