@@ -12,7 +12,9 @@
  * state, as the CPU would execute them at ring 0 (Vol. 2 for each instruction; Vol. 3A 5.8
  * for far transfers). PUSHF/POPF are in emulate.c. Theorem 1, run on a machine.
  */
+#define TEVMM_MONITOR
 #include "tevmm.h"
+#include "hypercall.h"
 
 u32 *gpr_of(struct frame *f, int r);
 int  decode_modrm(struct frame *f, const u8 *p, int *reg, int *rm, u32 *ea);
@@ -97,7 +99,9 @@ static int load_sreg(struct frame *f, int s, u32 sel)
     u32 hi = (u32)(d >> 32), type = (hi >> 8) & 0xf, dpl = (hi >> 13) & 3;
     int data = (hi & 0x1000) && !(type & 8);
     if (s == 2) {
-        if (!data || !(type & 2) || dpl != cpl || rpl != cpl) { gp(f, sel & 0xfffc); return 0; }
+        /* RPL 1 at virtual ring 0: a paravirtual kernel knows it runs at ring 1. */
+        u32 want = rpl == 1 && cpl == 0 ? 0 : rpl;
+        if (!data || !(type & 2) || dpl != cpl || want != cpl) { gp(f, sel & 0xfffc); return 0; }
         if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 12, 1, sel & 0xfffc, K_EXC); return 0; }
         f->ss = cpl == 0 ? sel | 1 : sel;
         return 1;
@@ -207,6 +211,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     }
     case 0xcd:                                                /* INT n */
         f->eip += i + 2;
+        if (b[i + 1] == HYPERCALL_VECTOR && guest_cpl(f) == 0) { hypercall(f); return 1; }
         reflect(f, b[i + 1], 0, i + 2, K_SOFT);
         return 1;
     case 0x0f: break;
