@@ -57,6 +57,28 @@ void hypercall(struct frame *f)
         ledger_print();
         outb(0xf4, (u8)f->ebx);
         for (;;) __asm__ volatile("cli; hlt");
+    case HC_VCPU_READ:
+        switch (f->ebx) {
+        case VR_GDT_BASE: f->eax = vcpu.gdt_base; break;
+        case VR_GDT_LIMIT: f->eax = vcpu.gdt_limit; break;
+        case VR_IDT_BASE: f->eax = vcpu.idt_base; break;
+        case VR_IDT_LIMIT: f->eax = vcpu.idt_limit; break;
+        case VR_LDTR: f->eax = vcpu.ldtr; break;
+        case VR_TR: f->eax = vcpu.tr; break;
+        case VR_CR0: f->eax = vcpu.cr0; break;
+        case VR_CS: f->eax = guest_visible_sel(f, 1); break;
+        case VR_SS: f->eax = guest_visible_sel(f, 2); break;
+        case VR_EFLAGS: f->eax = virtual_eflags(f) & ~(EFL_RF | EFL_VM); break;
+        default: f->eax = ~0u; break;
+        }
+        break;
+    case HC_SEG_CHECK: {
+        u32 v = 0;
+        int zf = seg_check(f->ebx, (int)f->ecx & 3, 0, 0, &v);
+        f->eax = v;
+        f->ebx = (u32)zf;
+        break;
+    }
     default: f->eax = ~0u; break;
     }
 }

@@ -30,7 +30,15 @@ enum hypercall {
     HC_CONSOLE_PUTC,    /* EBX character (to COM1), ECX VGA cursor position */
     HC_PTE_WRITE,       /* EBX address of a page-table entry, ECX its new value */
     HC_SHUTDOWN,        /* EBX exit code (port 0xF4) */
+    HC_VCPU_READ,       /* EBX = VR_*: what SGDT, SIDT, SLDT, STR, SMSW, MOV r,Sreg, PUSHF show */
+    HC_SEG_CHECK,       /* EBX selector, ECX = 0 LAR, 1 LSL, 2 VERR, 3 VERW -> EAX, EBX = ZF */
     HC_COUNT
+};
+
+/* HC_VCPU_READ: the virtual CPU's state, as ring 0 would read it. */
+enum vcpu_reg {
+    VR_GDT_BASE, VR_GDT_LIMIT, VR_IDT_BASE, VR_IDT_LIMIT, VR_LDTR, VR_TR, VR_CR0, VR_CS, VR_SS,
+    VR_EFLAGS
 };
 
 #ifndef TEVMM_MONITOR
@@ -38,6 +46,13 @@ static inline unsigned int hypercall2(unsigned int n, unsigned int a, unsigned i
 {
     unsigned int r;
     __asm__ volatile("int $0x82" : "=a"(r) : "a"(n), "b"(a), "c"(b) : "memory");
+    return r;
+}
+/* The same with a second result in EBX (HC_SEG_CHECK's ZF). */
+static inline unsigned int hypercall2b(unsigned int n, unsigned int a, unsigned int b, unsigned int *rb)
+{
+    unsigned int r;
+    __asm__ volatile("int $0x82" : "=a"(r), "=b"(*rb) : "a"(n), "b"(a), "c"(b) : "memory");
     return r;
 }
 #define hypercall0(n) hypercall2((n), 0, 0)

@@ -91,6 +91,7 @@ void ledger_print(void)
     static const char *const hc_names[HC_COUNT] = {
         0, "OUTB", "INB", "LGDT", "LIDT", "LTR", "READ_CR0", "WRITE_CR0", "READ_CR2",
         "WRITE_CR3", "INVLPG", "CLI", "STI", "IDLE", "CONSOLE_PUTC", "PTE_WRITE", "SHUTDOWN",
+        "VCPU_READ", "SEG_CHECK",
     };
     for (int h = 1; h < HC_COUNT && ledger[C_HYPERCALL]; h++) {
         mprintf("tevmm:     hypercall %-14s", hc_names[h]);

@@ -82,6 +82,25 @@ static int visible_desc(u32 sel, u64 *d, int lar, u32 cpl)
     return 1;
 }
 
+/* LAR (kind 0), LSL (1), VERR (2), VERW (3) of `sel` at virtual CPL `cpl`: returns ZF,
+ * *v the value LAR or LSL would load (the HC_SEG_CHECK hypercall uses it too). */
+int seg_check(u32 sel, int kind, u32 cpl, int opsize16, u32 *v)
+{
+    u64 d;
+    if (!visible_desc(sel, &d, kind == 0 ? 1 : kind == 1 ? 2 : 0, cpl)) return 0;
+    u32 hi = (u32)(d >> 32), lo = (u32)d, type = (hi >> 8) & 0xf;
+    if (kind == 0) *v = hi & (opsize16 ? 0xff00u : 0x00ffff00u);
+    else if (kind == 1) {
+        *v = (hi & 0xf0000u) | (lo & 0xffff);
+        if (hi & 0x800000u) *v = (*v << 12) | 0xfff;
+    } else if (kind == 2) return !(type & 8) || (type & 2);
+    else return !(type & 8) && (type & 2);
+    return 1;
+}
+
+/* What the guest believes a segment register holds (for HC_VCPU_READ). */
+u32 guest_visible_sel(struct frame *f, int s) { return visible_sel(f, s); }
+
 /* Loads a data segment register or SS as the guest's virtual CPL (0 or 3) would
  * (SDM Vol. 3A 5.7); 0 = a fault was reflected instead. */
 static int load_sreg(struct frame *f, int s, u32 sel)
@@ -233,7 +252,6 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     }
     if (op2 != 0x00 && op2 != 0x01 && op2 != 0x02 && op2 != 0x03) return 0;
     len = decode_modrm(f, &b[i + 2], &reg, &rm, &ea);
-    u64 d;
     /* The guest's own CR4.UMIP: its user mode must see these fault. */
     if (guest_cpl(f) == 3 && (vcpu.cr4 & 0x800) &&
         ((op2 == 0x01 && (reg <= 1 || reg == 4)) || (op2 == 0x00 && reg <= 1))) {
@@ -260,25 +278,16 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
             ledger[reg ? C_STR : C_SLDT]++;
             write_rm(f, rm, ea, rm >= 0 ? size : 2, reg ? vcpu.tr : vcpu.ldtr);
         } else if (reg == 4 || reg == 5) {                    /* VERR / VERW */
-            u32 sel = read_rm16(f, rm, ea);
-            int ok = visible_desc(sel, &d, 0, guest_cpl(f));
-            u32 type = (u32)(d >> 40) & 0xf;
+            u32 sel = read_rm16(f, rm, ea), unused;
             ledger[reg == 4 ? C_VERR : C_VERW]++;
-            if (ok) ok = reg == 4 ? (!(type & 8) || (type & 2)) : (!(type & 8) && (type & 2));
-            set_zf(f, ok);
+            set_zf(f, seg_check(sel, reg == 4 ? 2 : 3, guest_cpl(f), 0, &unused));
         } else {
             return 0;
         }
     } else {                                                  /* LAR / LSL r, r/m16 */
         u32 sel = read_rm16(f, rm, ea);
         ledger[op2 == 0x02 ? C_LAR : C_LSL]++;
-        if (visible_desc(sel, &d, op2 == 0x02 ? 1 : 2, guest_cpl(f))) {
-            u32 hi = (u32)(d >> 32), lo = (u32)d;
-            if (op2 == 0x02) v = hi & (opsize16 ? 0xff00u : 0x00ffff00u);
-            else {
-                v = (hi & 0xf0000u) | (lo & 0xffff);
-                if (hi & 0x800000u) v = (v << 12) | 0xfff;
-            }
+        if (seg_check(sel, op2 == 0x02 ? 0 : 1, guest_cpl(f), opsize16, &v)) {
             write_rm(f, reg, 0, size, v);
             set_zf(f, 1);
         } else {

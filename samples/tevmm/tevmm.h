@@ -139,6 +139,8 @@ void wait_for_irq(void);
 /* emulate.c: privileged instructions decoded after a #GP; sensitive.c: the others */
 void emulate_gp(struct frame *f);
 int  emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16);
+int  seg_check(u32 sel, int kind, u32 cpl, int opsize16, u32 *v);
+u32  guest_visible_sel(struct frame *f, int s);
 void vcpu_write_cr(struct frame *f, int cr, u32 v);
 u32  vcpu_read_cr(int cr);
 int  vcpu_ltr(u16 sel);
