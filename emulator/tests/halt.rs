@@ -155,3 +155,66 @@ fn a_snapshot_with_every_irq_in_service_halts_for_good() {
         }
     );
 }
+
+/// A #UD handler that is itself UD2: every delivery faults again before an instruction
+/// retires, so the instruction budget alone would never end the run (found by the SVM
+/// proptest with random VMCBs; host real mode has the same hole). The stack is in its own
+/// segment, so the pushes of the deliveries never reach the IVT.
+const UD_LOOP: &[u8] = &[
+    0xFA, // 7C00 cli
+    0x31, 0xC0, // 7C01 xor ax,ax
+    0x8E, 0xD8, // 7C03 mov ds,ax
+    0xC7, 0x06, 0x18, 0x00, 0x18, 0x7C, // 7C05 mov word [0x18],7C18h (IVT 6: #UD)
+    0xC7, 0x06, 0x1A, 0x00, 0x00, 0x00, // 7C0B mov word [0x1A],0
+    0xB8, 0x00, 0x10, // 7C11 mov ax,1000h
+    0x8E, 0xD0, // 7C14 mov ss,ax
+    0x0F, 0x0B, // 7C16 ud2
+    0x0F, 0x0B, // 7C18 ud2 (the handler)
+];
+
+#[test]
+fn a_handler_that_faults_forever_ends_the_run_as_stuck() {
+    let mut m = boot_sector(UD_LOOP);
+    let before = m.icount();
+    let t = std::time::Instant::now();
+    // Before: this call never returned (no instruction retires, the budget is never met).
+    assert_eq!(m.run(1_000), RunExit::Halted);
+    assert!(t.elapsed().as_secs() < 30);
+    assert_eq!(
+        m.icount() - before,
+        7,
+        "the setup retires, then nothing does"
+    );
+    assert_eq!(
+        m.halt_reason(),
+        Some(Halt::Stuck {
+            vector: 6,
+            eip: 0x7C18
+        })
+    );
+    let why = m.halt_reason().unwrap().to_string();
+    assert!(why.contains("#UD") && why.contains("0x00007c18"), "{why}");
+    // One instruction at a time (the GUI's step) ends the same way.
+    let mut m = boot_sector(UD_LOOP);
+    let mut steps = 0;
+    while m.step() != RunExit::Halted {
+        steps += 1;
+        assert!(steps < 200_000, "stepping never ends");
+    }
+    // A handler that makes progress is never judged stuck: a #UD handler that skips the
+    // UD2 and returns, 200,000 times.
+    let mut fine = UD_LOOP[..22].to_vec();
+    fine.extend_from_slice(&[
+        0x0F, 0x0B, // 7C16 ud2
+        0xEB, 0xFC, // 7C18 jmp 7C16
+        0x55, // 7C1A push bp (the handler)
+        0x89, 0xE5, // 7C1B mov bp,sp
+        0x83, 0x46, 0x02, 0x02, // 7C1D add word [bp+2],2
+        0x5D, // 7C21 pop bp
+        0xCF, // 7C22 iret
+    ]);
+    fine[9] = 0x1A;
+    let mut m = boot_sector(&fine);
+    assert_eq!(m.run(1_200_000), RunExit::Budget);
+    assert_eq!(m.halt_reason(), None);
+}

@@ -57,6 +57,14 @@ pub struct Core {
     /// Nesting of exception delivery (for #DF / triple fault detection).
     #[serde(skip)]
     pub delivering: Option<u8>,
+    /// Exceptions delivered in a row without an instruction retiring, and the last one
+    /// (vector, EIP it was raised at): a CPU whose handler faults again at once makes no
+    /// progress and would never reach an instruction budget (`machine::Halt::Stuck`).
+    /// Not saved: it is the loop's judgment of progress, not guest state.
+    #[serde(skip)]
+    pub stalls: u32,
+    #[serde(skip)]
+    pub last_raised: (u8, u32),
 }
 
 impl Core {
@@ -76,6 +84,8 @@ impl Core {
             smc_pages: Vec::new(),
             port_hooks: Vec::new(),
             delivering: None,
+            stalls: 0,
+            last_raised: (0, 0),
         }
     }
 

@@ -60,6 +60,7 @@ fn fault_sets_rf(vector: u8) -> bool {
 }
 
 fn raise_inner(c: &mut Core, e: Exception, fault_rf: bool) {
+    c.last_raised = (e.vector, c.cpu.eip);
     let mut cur = e;
     let mut set_rf = fault_rf;
     for _ in 0..8 {

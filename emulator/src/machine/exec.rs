@@ -42,6 +42,13 @@ impl Machine {
             // SDM Vol. 3A 17.3.1.1: RF is cleared once an instruction completes.
             c.cpu.flags.bits &= !RF;
         }
+        // Progress: nothing retired means an exception was delivered instead (a fetch or
+        // decode fault, or a fault of the first instruction).
+        if c.icount == retired && !c.cpu.halted {
+            c.stalls = c.stalls.saturating_add(1);
+        } else {
+            c.stalls = 0;
+        }
         if !lim.single {
             return Step::Next;
         }

@@ -12,9 +12,19 @@ use crate::cpu::ctx::Core;
 use crate::cpu::flags::IF;
 use std::fmt;
 
+/// Exceptions delivered in a row, none of whose handlers retired an instruction, after
+/// which the CPU is judged stuck. A handler that faults at its first instruction faults
+/// again forever (real hardware loops the same way, or shuts down once the stack runs
+/// out); no guest that makes progress comes near this many in a row.
+pub const STALL_LIMIT: u32 = 100_000;
+
 /// Why a halted CPU can never be woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Halt {
+    /// Not in HLT, but making no progress: every delivery of an exception faults again
+    /// before an instruction retires (`STALL_LIMIT` in a row); the last was `vector`,
+    /// raised at `eip`. Virtual time stands still, so no interrupt can change it.
+    Stuck { vector: u8, eip: u32 },
     /// HLT with IF=0: no maskable interrupt is accepted, and nothing else can wake it.
     InterruptsDisabled,
     /// IF=1, but every IRQ line is masked at the PIC (OCW1).
@@ -30,6 +40,10 @@ pub enum Halt {
 impl Halt {
     /// The reason `c`'s CPU can never leave HLT, if it is halted and none can come.
     pub fn of(c: &Core) -> Option<Halt> {
+        if c.stalls >= STALL_LIMIT {
+            let (vector, eip) = c.last_raised;
+            return Some(Halt::Stuck { vector, eip });
+        }
         if !c.cpu.halted {
             return None;
         }
@@ -87,6 +101,12 @@ fn irqs(bits: u16) -> String {
 impl fmt::Display for Halt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            Halt::Stuck { vector, eip } => write!(
+                f,
+                "stuck: exception {vector:#04x} ({}) at EIP {eip:#010x} is delivered over and \
+                 over, its handler faulting before it retires an instruction",
+                crate::cpu::exception::Exception::name(vector)
+            ),
             Halt::InterruptsDisabled => write!(f, "HLT with interrupts disabled (IF=0)"),
             Halt::AllMasked {
                 master_imr,

@@ -102,7 +102,8 @@ pub enum RunExit {
     /// The guest wrote to the exit port: process exit status.
     Exit(u32),
     /// HLT that nothing can end (interrupts disabled, every IRQ masked or held back by
-    /// one in service, or no device left to raise one): `Machine::halt_reason` says which.
+    /// one in service, or no device left to raise one), or a CPU that only delivers
+    /// exceptions and never retires an instruction: `Machine::halt_reason` says which.
     Halted,
     /// Shutdown after a triple fault; the machine stays dead until reset.
     TripleFault,
@@ -242,6 +243,9 @@ impl Machine {
             phase!(self.device_deadlines());
             phase!(self.accept_interrupt());
             phase!(self.halt(&lim));
+            if self.core.stalls >= halt::STALL_LIMIT {
+                return RunExit::Halted;
+            }
             if self.core.icount >= lim.end {
                 return RunExit::Budget;
             }
