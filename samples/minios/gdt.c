@@ -17,6 +17,7 @@ struct tss {
 
 static unsigned long long gdt[6];
 static struct tss tss;
+struct dtr kernel_gdtr;
 
 /* access: P DPL S type; flags: G (4 KiB granularity) and D (32-bit) */
 static unsigned long long descriptor(u32 base, u32 limit, u8 access, u8 flags)
@@ -42,6 +43,8 @@ void gdt_init(void)
     gdt[5] = descriptor((u32)&tss, sizeof(tss) - 1, 0x89, 0x0);   /* 0x28 32-bit TSS */
 
     struct { u16 limit; u32 base; } __attribute__((packed)) gdtr = { sizeof(gdt) - 1, (u32)gdt };
+    kernel_gdtr.limit = gdtr.limit;
+    kernel_gdtr.base = gdtr.base;
 #ifdef PARAVIRT
     /* Under tevmm the kernel runs at ring 1: its stack selector carries RPL 1. */
     hypercall1(HC_LGDT, (u32)&gdtr);

@@ -19,6 +19,7 @@ struct idt_entry {
 } __attribute__((packed));
 
 static struct idt_entry idt[256];
+struct dtr kernel_idtr;
 extern u32 isr_table[48];             /* isr.S */
 extern char isr128[];
 
@@ -37,6 +38,8 @@ void idt_init(void)
         set_gate(i, isr_table[i], 0x8e);       /* present, DPL 0, interrupt gate */
     set_gate(0x80, (u32)isr128, 0xee);         /* DPL 3: ring 3 may execute int $0x80 */
     struct { u16 limit; u32 base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (u32)idt };
+    kernel_idtr.limit = idtr.limit;
+    kernel_idtr.base = idtr.base;
 #ifdef PARAVIRT
     hypercall1(HC_LIDT, (u32)&idtr);
 #else

@@ -54,6 +54,13 @@ void keyboard_irq(void);
 void gdt_init(void);
 void tss_set_kernel_stack(u32 esp0);
 
+/* gdt.c, idt.c: the GDTR and IDTR the kernel loaded (pgcheck.c compares SGDT/SIDT with them) */
+struct dtr { u16 limit; u32 base; } __attribute__((packed));
+extern struct dtr kernel_gdtr, kernel_idtr;
+
+/* pgcheck.c: the sensitive-instruction checks; returns how many differ from ring 0 */
+int pgcheck(void);
+
 /* idt.c */
 void idt_init(void);
 void isr_handler(struct regs *r);

@@ -47,6 +47,9 @@
 #define SYS_HOSTNAME 29   /* hostname(char *buf, int len) -> length (uname's nodename)  */
 #define SYS_SETHOSTNAME 30 /* sethostname(const char *name) -> 0                       */
 
+/* pgcheck.c */
+#define SYS_PGCHECK  31   /* pgcheck() -> checks that differ from ring 0 (prints them)  */
+
 /* isolate() namespace flags: Linux's clone(2) values. */
 #define CLONE_NEWNS     0x00020000    /* a new root directory ("mount" namespace)    */
 #define CLONE_NEWCGROUP 0x02000000    /* here: join (or create) the group `group`    */

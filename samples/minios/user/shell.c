@@ -68,6 +68,7 @@ static void cmd_help(void)
            "  ps            list the processes\n"
            "  mem           physical memory usage\n"
            "  uptime        time since boot\n"
+           "  pgcheck       the kernel runs the sensitive, unprivileged x86 instructions\n"
            "  exit          shut the machine down\n");
 }
 
@@ -276,6 +277,7 @@ static int command(char *cmd, int nowait)
     else if (!strcmp(c, "wait")) { cmd_wait(); return 0; }
     else if (!strcmp(c, "mem")) { cmd_mem(); return 0; }
     else if (!strcmp(c, "uptime")) { cmd_uptime(); return 0; }
+    else if (!strcmp(c, "pgcheck")) { syscall3(SYS_PGCHECK, 0, 0, 0); return 0; }
     else if (!strcmp(c, "exit")) { printf("bye\n"); shutdown(0); }
     int pid = start(argc, argv, background);
     if (pid < 0 || background) return 0;
