@@ -469,9 +469,10 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
     ),
     (
         "10-contenedores.md",
-        Coverage::Pending {
-            waits_for: "minios containers: namespaces, limits, a layered root (issue 13), and \
-                        `traplab compare` (issue 15)",
+        Coverage::Lab {
+            uses: &["workbook/labs/minios-contenedor.input"],
+            feature: "a minios container: PID, UTS and root namespaces and a memory limit hit; \
+                      the layered root (issue 13) and `traplab compare` (issue 15) are to come",
         },
     ),
     (
