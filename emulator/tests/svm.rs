@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use traplab::cpu::svm::{code, exit_name};
+use traplab::inspect::World;
 use traplab::trace::EventKind;
 use traplab::{Machine, RunExit};
 
@@ -874,4 +875,347 @@ proptest! {
             prop_assert_eq!(r64(&m, VMCB + C_EXITCODE), u64::MAX, "random VMCBs are illegal");
         }
     }
+}
+
+// ---- More instruction intercepts (APM 15.9, 15.14) ----
+
+#[test]
+fn more_instruction_intercepts() {
+    // 15.9 / Table B-1: each intercept bit and the exit code it gives; RIP at the
+    // instruction, NextRIP after it.
+    let cases: [(u32, bool, &[u8], &str, u64); 16] = [
+        (1 << 2, true, VMLOAD, "vmload eax", code::VMLOAD),
+        (1 << 3, true, VMSAVE, "vmsave eax", code::VMSAVE),
+        (1 << 4, true, STGI, "stgi", code::STGI),
+        (1 << 5, true, CLGI, "clgi", code::CLGI),
+        (1 << 17, false, &[0x9D], "popfd", code::POPF),
+        (1 << 20, false, &[0xCF], "iretd", code::IRET),
+        (1 << 21, false, &[0xCD, 0x30], "int 0x30", code::SWINT),
+        (1 << 22, false, &[0x0F, 0x08], "invd", code::INVD),
+        (1 << 23, false, &[0xF3, 0x90], "pause", code::PAUSE),
+        (
+            1 << 25,
+            false,
+            &[0x0F, 0x01, 0x38],
+            "invlpg [eax]",
+            code::INVLPG,
+        ),
+        (1 << 26, false, INVLPGA, "invlpga eax,ecx", code::INVLPGA),
+        (
+            1 << 6,
+            false,
+            &[0x0F, 0x01, 0x08],
+            "sidt [eax]",
+            code::IDTR_READ,
+        ),
+        (
+            1 << 11,
+            false,
+            &[0x0F, 0x01, 0x10],
+            "lgdt [eax]",
+            code::GDTR_WRITE,
+        ),
+        (1 << 9, false, &[0x0F, 0x00, 0xC8], "str eax", code::TR_READ),
+        (1 << 8, true, &[0xF1], "int1", code::ICEBP),
+        (1 << 9, true, &[0x0F, 0x09], "wbinvd", code::WBINVD),
+    ];
+    for (bit, word4, bytes, text, want) in cases {
+        let mut m = host();
+        if word4 {
+            w32(&mut m, VMCB + C_MISC2, I_VMRUN | I_VMMCALL | bit);
+        } else {
+            w32(&mut m, VMCB + C_MISC1, bit);
+        }
+        w64m(&mut m, VMCB + S_RAX, DATA as u64);
+        guest(&mut m, |a| {
+            a.nop();
+            a.i(bytes, text);
+        });
+        expect_exit(&mut m, want);
+        assert_eq!(r64(&m, VMCB + S_RIP), GUEST as u64 + 1, "{text}");
+        let next = GUEST + 1 + bytes.len() as u32;
+        assert_eq!(r64(&m, VMCB + C_NRIP), next as u64, "{text}");
+    }
+}
+
+#[test]
+fn int3_with_the_bp_exception_intercept_exits_at_the_instruction() {
+    // 15.12: INT3 raises #BP; with vector 3 intercepted the exit (0x43) has RIP at the
+    // INT3 and NextRIP after it (15.7.1), so a hypervisor can re-inject it as a software
+    // interrupt.
+    let mut m = host();
+    w32(&mut m, VMCB + C_EXC, 1 << 3);
+    guest(&mut m, |a| {
+        a.nop();
+        a.i(&[0xCC], "int3");
+    });
+    expect_exit(&mut m, code::EXCP_BASE + 3);
+    assert_eq!(r64(&m, VMCB + S_RIP), GUEST as u64 + 1);
+    assert_eq!(r64(&m, VMCB + C_NRIP), GUEST as u64 + 2);
+}
+
+#[test]
+fn dr_intercepts() {
+    // 15.9.3: DRn reads exit with 0x20 + n, writes with 0x30 + n (offset 0x004).
+    let mut m = host();
+    w32(&mut m, VMCB + 0x004, 1 << 7);
+    guest(&mut m, |a| {
+        a.i(&[0x0F, 0x21, 0xF8], "mov eax,dr7");
+    });
+    expect_exit(&mut m, code::DR0_READ + 7);
+    let mut m = host();
+    w32(&mut m, VMCB + 0x004, 1 << 16);
+    guest(&mut m, |a| {
+        a.i(&[0x0F, 0x23, 0xC0], "mov dr0,eax");
+    });
+    expect_exit(&mut m, code::DR0_WRITE);
+}
+
+#[test]
+fn a_task_switch_exits_with_the_target_selector() {
+    // 15.14.2 (task switch intercept): EXITINFO1 = the new TSS selector, EXITINFO2 bit 38
+    // for a JMP.
+    let mut m = host();
+    w32(&mut m, VMCB + C_MISC1, 1 << 29);
+    guest(&mut m, |a| {
+        a.jmp_far(SEL_TSS_B, 0);
+    });
+    expect_exit(&mut m, code::TASK_SWITCH);
+    assert_eq!(r64(&m, VMCB + C_INFO1), SEL_TSS_B as u64);
+    assert_eq!(r64(&m, VMCB + C_INFO2), 1 << 38);
+    assert_eq!(
+        r64(&m, VMCB + S_RIP),
+        GUEST as u64,
+        "nothing of the switch happened"
+    );
+}
+
+// ---- Virtual interrupts (APM 15.21) ----
+
+const V_INTR: u32 = 0x060;
+
+#[test]
+fn v_irq_is_delivered_through_the_guest_idt_when_the_guest_enables_interrupts() {
+    // 15.21.4: V_IRQ with V_INTR_VECTOR is taken when the guest's IF is 1 and V_INTR_PRIO
+    // is above V_TPR; taking it clears V_IRQ (written back at #VMEXIT).
+    let mut m = host();
+    w32(&mut m, VMCB + C_MISC1, I_HLT);
+    w64m(&mut m, VMCB + V_INTR, 1 << 8 | 2 << 16 | 1 | 0x41u64 << 32);
+    guest(&mut m, |a| {
+        a.nop();
+        a.i(&[0xFB], "sti");
+        a.nop();
+        a.nop();
+    });
+    expect_exit(&mut m, code::HLT);
+    assert_eq!(vector(&m), 0x41, "the guest's handler of vector 0x41 ran");
+    assert_eq!(r64(&m, VMCB + V_INTR) >> 8 & 1, 0, "V_IRQ cleared");
+    // Not before STI: the return address on the guest stack is after STI's shadow.
+    let esp = r64(&m, VMCB + S_RSP) as u32;
+    assert_eq!(r32(&m, esp), GUEST + 3);
+}
+
+#[test]
+fn v_tpr_holds_back_a_virtual_interrupt_unless_v_ign_tpr() {
+    // 15.21.4: V_INTR_PRIO must be above V_TPR, unless V_IGN_TPR.
+    for (vi, taken) in [
+        (1u64 << 8 | 2 << 16 | 3, false),
+        (1u64 << 8 | 2 << 16 | 3 | 1 << 20, true),
+    ] {
+        let mut m = host();
+        w32(&mut m, VMCB + C_MISC1, I_HLT);
+        w64m(&mut m, VMCB + S_RFLAGS, 0x202);
+        w64m(&mut m, VMCB + V_INTR, vi | 0x41u64 << 32);
+        guest(&mut m, |a| {
+            a.nop();
+            a.hlt();
+        });
+        expect_exit(&mut m, code::HLT);
+        assert_eq!(vector(&m) == 0x41, taken, "V_INTR {vi:#x}");
+    }
+}
+
+#[test]
+fn vintr_intercept_exits_when_a_virtual_interrupt_could_be_taken() {
+    // 15.21.4 / 15.13: with the VINTR intercept the exit comes instead of the delivery.
+    let mut m = host();
+    w32(&mut m, VMCB + C_MISC1, 1 << 4);
+    w64m(&mut m, VMCB + S_RFLAGS, 0x202);
+    w64m(&mut m, VMCB + V_INTR, 1 << 8 | 1 << 20 | 0x41u64 << 32);
+    guest(&mut m, |a| {
+        a.nop();
+    });
+    expect_exit(&mut m, code::VINTR);
+    assert_eq!(r64(&m, VMCB + V_INTR) >> 8 & 1, 1, "V_IRQ still pending");
+}
+
+#[test]
+fn v_intr_masking_lets_the_host_if_decide_on_physical_interrupts() {
+    // 15.21.1: with V_INTR_MASKING, physical interrupts are masked by the host's IF at
+    // VMRUN, not by the guest's: guest IF = 0 still exits on INTR when the host's IF = 1.
+    let mut m = host();
+    m.core.cpu.flags.set(0x202);
+    w32(&mut m, VMCB + C_MISC1, I_INTR);
+    w64m(&mut m, VMCB + V_INTR, 1 << 24);
+    guest(&mut m, |a| {
+        a.i(&[0xEB, 0xFE], "jmp 0x70000");
+    });
+    let pic = &mut m.core.dev.pic;
+    for (port, v) in [
+        (0x20, 0x11),
+        (0x21, 0x20),
+        (0x21, 4),
+        (0x21, 1),
+        (0x21, 0xDF),
+    ] {
+        pic.write(port, v);
+    }
+    for (port, v) in [
+        (0xA0, 0x11),
+        (0xA1, 0x28),
+        (0xA1, 2),
+        (0xA1, 1),
+        (0xA1, 0xFF),
+    ] {
+        pic.write(port, v);
+    }
+    // The IRQ comes once the guest runs (the host, IF = 1, would take it first).
+    m.step();
+    m.step();
+    assert!(m.core.svm.guest);
+    m.core.dev.pic.set_irq(5, true);
+    // #VMEXIT cleared GIF (15.17): the host, IF = 1, holds the IRQ until STGI.
+    expect_exit(&mut m, code::INTR);
+    assert!(m.core.dev.interrupt_pending());
+    assert_eq!(vector(&m), 0xFFFF_FFFF, "held by GIF = 0");
+    let mut a = Asm::new32(HOST_AFTER_VMRUN);
+    a.i(STGI, "stgi");
+    a.hlt();
+    a.load(&mut m);
+    m.core.cpu.eip = HOST_AFTER_VMRUN;
+    m.core.cpu.halted = false;
+    assert_eq!(m.run(1000), RunExit::Halted);
+    assert_eq!(vector(&m), 0x25, "taken once GIF = 1");
+}
+
+// ---- TLB control and INVLPGA (APM 15.16) ----
+
+#[test]
+fn tlb_control_and_invlpga_drop_the_guests_translations() {
+    // 15.16.1: TLB_CONTROL = 3 flushes this guest's ASID on VMRUN; 15.16.3: INVLPGA drops
+    // one page of a given ASID. Checked through the TLB's tags: the guest's entries carry
+    // ASID 1.
+    let mut m = host();
+    w32(&mut m, PD, PT | 7);
+    for k in 0..1024 {
+        w32(&mut m, PT + 4 * k, (k << 12) | 7);
+    }
+    w64m(&mut m, VMCB + S_CR3, PD as u64);
+    w64m(&mut m, VMCB + S_CR0, 0x8000_0011);
+    guest(&mut m, |a| {
+        a.i(&[0xA1, 0x00, 0x00, 0x04, 0x00], "mov eax,[0x40000]");
+        a.i(VMMCALL, "vmmcall");
+    });
+    expect_exit(&mut m, code::VMMCALL);
+    let tagged = |m: &Machine, asid: u32| {
+        m.core
+            .mmu
+            .tlb
+            .e
+            .iter()
+            .filter(|e| e.tag != 0xFFF && e.tag & 0xFFF == asid)
+            .count()
+    };
+    assert!(
+        tagged(&m, 1) > 0,
+        "the guest's translations are kept after #VMEXIT"
+    );
+    // INVLPGA of the data page in ASID 1.
+    let before = tagged(&m, 1);
+    let mut a = Asm::new32(HOST_AFTER_VMRUN);
+    a.mov_r32(0, DATA);
+    a.mov_r32(1, 1);
+    a.i(INVLPGA, "invlpga eax,ecx");
+    a.hlt();
+    a.load(&mut m);
+    m.core.cpu.eip = HOST_AFTER_VMRUN;
+    m.core.cpu.halted = false;
+    assert_eq!(m.run(1000), RunExit::Halted);
+    assert!(tagged(&m, 1) < before, "INVLPGA dropped the page");
+    // TLB_CONTROL = 3 on the next VMRUN: nothing of ASID 1 is left when the guest starts.
+    w8(&mut m, VMCB + 0x05C, 3);
+    m.core.cpu.eip = CODE;
+    m.core.cpu.halted = false;
+    guest(&mut m, |a| {
+        a.i(VMMCALL, "vmmcall");
+    });
+    m.step(); // mov eax, VMCB
+    m.step(); // vmrun
+    assert!(m.core.svm.guest);
+    assert_eq!(tagged(&m, 1), 0, "flushed by TLB_CONTROL");
+}
+
+// ---- The inspection API's worlds ----
+
+#[test]
+fn inspection_sees_both_worlds_and_the_vmcb() {
+    // While the guest runs, `inspect()` is the guest (ASID 1) and the host is read from the
+    // host save area; after #VMEXIT the guest is read from the VMCB.
+    let mut m = host();
+    w32(&mut m, VMCB + C_MISC1, I_CPUID);
+    guest(&mut m, |a| {
+        a.mov_r32(0, 0x1234);
+        a.i(&[0x0F, 0xA2], "cpuid");
+    });
+    assert_eq!(m.worlds(), vec![World::Host]);
+    m.step();
+    m.step(); // vmrun
+    let g = World::Guest { asid: 1 };
+    assert_eq!(m.inspect().world(), g);
+    assert_eq!(m.worlds(), vec![World::Host, g]);
+    assert_eq!(m.inspect().eip(), GUEST);
+    let h = m.inspect_world(World::Host).expect("host world");
+    assert_eq!(h.eip(), HOST_AFTER_VMRUN);
+    assert_eq!(h.gpr(0), VMCB);
+    let v = m.inspect().svm();
+    assert!(v.guest_mode && v.gif);
+    assert_eq!(v.controls.asid, 1);
+    assert_eq!(v.intercepts, ["CPUID", "VMRUN", "VMMCALL"]);
+    assert_eq!(v.last_exit, None);
+    expect_exit(&mut m, code::CPUID);
+    assert_eq!(m.inspect().world(), World::Host);
+    let gi = m.inspect_world(g).expect("guest world");
+    assert_eq!(gi.eip(), GUEST + 5, "the guest's RIP at the exit");
+    assert_eq!(gi.gpr(0), 0x1234);
+    let last = m.inspect().svm().last_exit.expect("an exit");
+    assert_eq!((last.name, last.next_rip), ("CPUID", GUEST as u64 + 7));
+    assert!(m.inspect_world(World::Guest { asid: 2 }).is_none());
+}
+
+#[test]
+fn a_snapshot_taken_in_the_guest_resumes_identically() {
+    // The SVM state is part of the snapshot (determinism): restoring mid-guest and
+    // running gives the same state as running on.
+    let mut m = host();
+    w32(&mut m, VMCB + C_MISC1, I_HLT);
+    guest(&mut m, |a| {
+        for _ in 0..20 {
+            a.i(&[0x40], "inc eax");
+        }
+        a.hlt();
+    });
+    for _ in 0..6 {
+        m.step();
+    }
+    assert!(m.core.svm.guest);
+    let bytes = traplab::snapshot::save(&m);
+    let mut r = traplab::snapshot::restore(&bytes).expect("restore");
+    assert!(r.core.svm.guest);
+    assert_eq!(r.core.mmu.tlb.asid(), 1);
+    expect_exit(&mut m, code::HLT);
+    expect_exit(&mut r, code::HLT);
+    assert_eq!(
+        traplab::snapshot::state_hash(&m),
+        traplab::snapshot::state_hash(&r)
+    );
 }

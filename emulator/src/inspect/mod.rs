@@ -13,26 +13,35 @@
 //! it costs nothing unless a front end asks); hand out references into core internals other
 //! than the event log's immutable records.
 //!
-//! Worlds: every snapshot carries the [`World`] it describes. Today a machine has one world,
-//! the host ([`World::Host`]); when a guest world (hardware virtualization, tagged by its
-//! ASID) exists, `Machine::inspect_world` will pick it and callers that only read
-//! `inspect()` keep seeing the host, unchanged.
+//! Worlds: every snapshot carries the [`World`] it describes: the host ([`World::Host`]),
+//! or an SVM guest by its ASID ([`World::Guest`]) once the machine has run one.
+//! [`Machine::inspect`] describes the world that runs now (what the CPU executes: the guest
+//! between VMRUN and #VMEXIT); [`Machine::inspect_world`] picks one, and a world that does
+//! not run now is read from where the world switch keeps it (the VMCB's save area for a
+//! guest, the host save area for the host: `cpu::svm::vmcb::saved_cpu`). [`Inspector::svm`]
+//! shows the SVM state and the current VMCB's controls.
 
 mod cpu;
 mod devices;
 mod stats;
+mod svm;
 #[cfg(test)]
 mod tests;
 
+pub use crate::cpu::svm::exit_name;
 pub use crate::mmu::paging::{Access, WalkReport, WalkStep};
 pub use crate::trace::{Event, EventKind};
 pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegState};
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
 pub use stats::{Counters, DecodeCacheStats, Events, MmuState, PagingMode, TlbStats};
+pub use svm::{intercept_names, LastExit, SvmView};
 
+use crate::cpu::state::Cpu;
+use crate::cpu::svm::vmcb::saved_cpu;
 use crate::devices::vga::TextScreen;
 use crate::machine::Machine;
 use crate::mmu::segment::{CS, SS};
+use std::borrow::Cow;
 
 /// Which world a snapshot describes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -40,8 +49,7 @@ pub enum World {
     /// The machine itself (no virtualization), or the hypervisor's side of it.
     #[default]
     Host,
-    /// A guest world, named by its address-space identifier (not implemented yet: no
-    /// machine has one today).
+    /// An SVM guest, named by its address-space identifier (the VMCB's ASID).
     Guest { asid: u32 },
 }
 
@@ -64,22 +72,41 @@ pub struct Inspector<'a> {
 }
 
 impl Machine {
-    /// The read-only inspection API over the machine's (only) world, the host.
-    pub fn inspect(&self) -> Inspector<'_> {
-        Inspector {
-            m: self,
-            world: World::Host,
+    /// The world that runs now: the host, or the SVM guest between VMRUN and #VMEXIT.
+    pub fn live_world(&self) -> World {
+        let s = &self.core.svm;
+        if s.guest {
+            World::Guest { asid: s.ctl.asid }
+        } else {
+            World::Host
         }
     }
 
-    /// The inspection API over `world`, if the machine has it (today only `World::Host`).
-    pub fn inspect_world(&self, world: World) -> Option<Inspector<'_>> {
-        (world == World::Host).then(|| self.inspect())
+    /// The read-only inspection API over the world that runs now (the host unless an SVM
+    /// guest runs).
+    pub fn inspect(&self) -> Inspector<'_> {
+        Inspector {
+            m: self,
+            world: self.live_world(),
+        }
     }
 
-    /// The worlds this machine has, host first.
+    /// The inspection API over `world`, if the machine has it (`worlds`).
+    pub fn inspect_world(&self, world: World) -> Option<Inspector<'_>> {
+        self.worlds()
+            .contains(&world)
+            .then_some(Inspector { m: self, world })
+    }
+
+    /// The worlds this machine has, host first: the host, and the guest of the current
+    /// VMCB once a VMRUN has entered one.
     pub fn worlds(&self) -> Vec<World> {
-        vec![World::Host]
+        let s = &self.core.svm;
+        let mut w = vec![World::Host];
+        if s.guest || s.vmruns > 0 {
+            w.push(World::Guest { asid: s.ctl.asid });
+        }
+        w
     }
 }
 
@@ -88,41 +115,61 @@ impl<'a> Inspector<'a> {
         self.world
     }
 
+    /// The register file of this world: the live one if it runs now, else the one the
+    /// world switch saved (see the module docs).
+    fn regs(&self) -> Cow<'a, Cpu> {
+        let c = &self.m.core;
+        if self.world == self.m.live_world() {
+            return Cow::Borrowed(&c.cpu);
+        }
+        Cow::Owned(match self.world {
+            World::Host => saved_cpu(c, c.svm.hsave_pa as u32, false),
+            World::Guest { .. } => saved_cpu(c, c.svm.vmcb, true),
+        })
+    }
+
     /// Every register of the CPU, hidden segment state included.
     pub fn cpu(&self) -> CpuState {
-        let mut s = CpuState::capture(&self.m.core.cpu, self.world);
+        let mut s = CpuState::capture(&self.regs(), self.world);
         s.popek_goldberg = self.m.popek_goldberg();
         s
     }
 
     /// CR0, CR2, CR3 and CR4.
     pub fn control(&self) -> ControlRegs {
-        ControlRegs::capture(&self.m.core.cpu)
+        ControlRegs::capture(&self.regs())
     }
 
     /// One general register by encoding number (`cpu::state::EAX`..`EDI`), without
-    /// copying the whole register file.
+    /// copying the whole register file (in the world that runs).
     pub fn gpr(&self, r: usize) -> u32 {
-        self.m.core.cpu.gpr[r & 7]
+        self.regs().gpr[r & 7]
     }
 
     pub fn eip(&self) -> u32 {
-        self.m.core.cpu.eip
+        self.regs().eip
     }
 
     /// One segment register (`mmu::segment::ES`..`GS`) with its hidden part.
     pub fn segment(&self, s: usize) -> SegmentState {
-        SegmentState::capture(&self.m.core.cpu.seg[s])
+        SegmentState::capture(&self.regs().seg[s])
     }
 
     /// Linear address of the next instruction (CS base + EIP).
     pub fn pc(&self) -> u32 {
-        self.m.pc()
+        let c = self.regs();
+        c.seg[CS].base.wrapping_add(c.eip)
+    }
+
+    /// The SVM state: world, GIF, MSRs, the current VMCB's cached controls (intercepts by
+    /// name) and its last exit.
+    pub fn svm(&self) -> SvmView {
+        SvmView::capture(&self.m.core, self.world)
     }
 
     /// Linear address of the top of the stack (SS base + ESP, or + SP on a 16-bit stack).
     pub fn stack_top(&self) -> u32 {
-        let c = &self.m.core.cpu;
+        let c = &*self.regs();
         let sp = if c.stack32() {
             c.gpr[crate::cpu::state::ESP]
         } else {
@@ -132,22 +179,24 @@ impl<'a> Inspector<'a> {
     }
 
     pub fn mode(&self) -> CpuMode {
-        CpuMode::of(&self.m.core.cpu)
+        CpuMode::of(&self.regs())
     }
 
     /// The code segment is 32-bit (instructions decode with 32-bit defaults).
     pub fn code32(&self) -> bool {
-        self.m.core.cpu.code32()
+        self.regs().code32()
     }
 
-    /// The CPU executed HLT and waits for an interrupt.
+    /// The CPU executed HLT and waits for an interrupt (a world that does not run is not
+    /// halted).
     pub fn halted(&self) -> bool {
-        self.m.core.cpu.halted
+        self.regs().halted
     }
 
     /// CS selector and EIP: where the CPU is, as a debugger prints it.
     pub fn cs_eip(&self) -> (u16, u32) {
-        (self.m.core.cpu.seg[CS].sel, self.m.core.cpu.eip)
+        let c = self.regs();
+        (c.seg[CS].sel, c.eip)
     }
 
     /// Retired instructions, virtual time, and the exception/interrupt counters.
@@ -191,7 +240,19 @@ impl<'a> Inspector<'a> {
     /// `len` bytes at a linear address, translated with the current paging state but without
     /// side effects; None if any byte is unmapped or outside RAM.
     pub fn peek_linear(&self, lin: u32, len: usize) -> Option<Vec<u8>> {
-        self.m.core.peek_lin(lin, len)
+        if self.world == self.m.live_world() {
+            return self.m.core.peek_lin(lin, len);
+        }
+        // Another world: its own paging registers (guest-physical addresses are taken as
+        // physical: nested translation is not applied here).
+        let c = &self.m.core;
+        let regs = self.regs().paging_regs();
+        let mut out = Vec::with_capacity(len);
+        for k in 0..len as u32 {
+            let phys = c.mmu.peek_translate(&c.mem, &regs, lin.wrapping_add(k))?;
+            out.push(c.mem.read_u8(phys));
+        }
+        Some(out)
     }
 
     /// A little-endian dword at a linear address (None if unmapped).
@@ -209,7 +270,7 @@ impl<'a> Inspector<'a> {
     /// The page walk for `lin` and one kind of access, step by step, without setting
     /// accessed or dirty bits.
     pub fn walk(&self, lin: u32, access: Access) -> WalkReport {
-        let regs = self.m.core.cpu.paging_regs();
+        let regs = self.regs().paging_regs();
         crate::mmu::paging::explain_regs(&self.m.core.mem, &regs, lin, access)
     }
 

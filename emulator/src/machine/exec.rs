@@ -219,7 +219,10 @@ impl Machine {
             core.cpu.dr[6] = (core.cpu.dr[6] & !0xF) | dbits;
             let eip = core.cpu.eip;
             core.stats.exceptions[vec::DB as usize] += 1;
-            if let Err(e) = deliver(core, vec::DB, None, eip, Source::Exception) {
+            if crate::cpu::svm::intercept::exception(core, vec::DB) {
+                // AMD APM 15.12: an SVM guest's intercepted #DB trap exits instead.
+                crate::cpu::svm::vmexit(core, crate::cpu::svm::code::EXCP_BASE + 1, 0, 0);
+            } else if let Err(e) = deliver(core, vec::DB, None, eip, Source::Exception) {
                 raise(core, e);
             }
         }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use std::io::Write;
 use traplab::cpu::state::REG_NAMES;
 use traplab::iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
-use traplab::inspect::{CpuState, EventKind};
+use traplab::inspect::{exit_name, CpuState, EventKind};
 use traplab::mmu::segment::{CS, DS, ES, SEG_NAMES, SS};
 use traplab::Machine;
 
@@ -145,6 +145,8 @@ pub fn state_dump(m: &Machine) -> String {
 pub struct Tracer {
     prev: CpuState,
     fmt: IntelFormatter,
+    /// Events already looked at for world switches.
+    seen: u64,
 }
 
 impl Tracer {
@@ -152,7 +154,38 @@ impl Tracer {
         Tracer {
             prev: m.inspect().cpu(),
             fmt: IntelFormatter::new(),
+            seen: m.inspect().events().total(),
         }
+    }
+
+    /// One line per world switch (SVM's VMRUN and #VMEXIT) logged since the last call.
+    pub fn world_switches(&mut self, m: &Machine, out: &mut impl Write) -> Result<()> {
+        let ev = m.inspect().events();
+        for e in ev.since(self.seen) {
+            match e.kind {
+                EventKind::Vmrun { asid, rip } => writeln!(
+                    out,
+                    "{:>10} ---- VMRUN: guest {asid} at {rip:08x}",
+                    e.icount
+                )?,
+                EventKind::Vmexit {
+                    code,
+                    info1,
+                    info2,
+                    rip,
+                    asid,
+                } => writeln!(
+                    out,
+                    "{:>10} ---- #VMEXIT {} ({code:#x}) info1={info1:#x} info2={info2:#x} \
+                     guest {asid} at {rip:08x}",
+                    e.icount,
+                    exit_name(code)
+                )?,
+                _ => {}
+            }
+        }
+        self.seen = ev.total();
+        Ok(())
     }
 
     /// Takes the current state as the reference for the next line.

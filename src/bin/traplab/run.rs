@@ -642,6 +642,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
                 } else {
                     t.resync(&m);
                 }
+                t.world_switches(&m, &mut out).context(STDOUT)?;
                 r
             }
             // With --trace-io, short slices keep port lines close to the output they cause.

@@ -337,6 +337,23 @@ pub fn switch_task(
     code: Option<u32>,
     ext: u32,
 ) -> Res {
+    if c.svm_misc1(crate::cpu::svm::intercept::w3::TASK_SWITCH) {
+        // AMD APM 15.14.2 (task-switch intercept): EXITINFO1 = the target TSS selector;
+        // EXITINFO2 bit 36 = caused by IRET, bit 38 = by JMP, bit 44 = an error code is
+        // pushed (in bits 31:0). Nothing of the switch has happened.
+        let mut info2 = 0u64;
+        if matches!(reason, Reason::Iret) {
+            info2 |= 1 << 36;
+        }
+        if matches!(reason, Reason::Jmp) {
+            info2 |= 1 << 38;
+        }
+        if let Some(e) = code {
+            info2 |= 1 << 44 | e as u64;
+        }
+        let exit = crate::cpu::svm::code::TASK_SWITCH;
+        return Err(crate::cpu::svm::exit_fault(c, exit, sel as u64, info2));
+    }
     let err = (sel as u32 & !3) | ext;
     let tss32 = d.typ() & 8 != 0;
     let new_base = d.base();

@@ -174,3 +174,44 @@ impl VmcbSeg {
         }
     }
 }
+
+/// The register file of the world that does not run now, for the inspection API (read
+/// only): the live registers with those the world switch exchanges taken from the save
+/// area at `area` (the VMCB for a guest while the host runs, the host save area for the
+/// host while a guest runs): ES, CS, SS, DS, GDTR, IDTR, EFER, CR0, CR3, CR4, RFLAGS, RIP,
+/// RSP, RAX and CPL, plus CR2, DR6 and DR7 for a guest. The other registers (EBX..EDI, FS,
+/// GS, TR, LDTR) are not switched by VMRUN or #VMEXIT: a hypervisor keeps its own copies
+/// in software, so the live values are the truthful answer. PDPTEs of a PAE world are read
+/// from its CR3 (the real registers of the host are reloaded that way at #VMEXIT).
+pub fn saved_cpu(c: &Core, area: u32, guest: bool) -> crate::cpu::state::Cpu {
+    let mut cpu = c.cpu.clone();
+    for (s, off) in SEG_OFF.iter().enumerate().take(4) {
+        cpu.seg[s] = read_seg(c, area, *off).to_seg();
+    }
+    cpu.gdtr = read_seg(c, area, save::GDTR).to_table();
+    cpu.idtr = read_seg(c, area, save::IDTR).to_table();
+    cpu.msr.efer = r64(c, area, save::EFER);
+    cpu.cr0 = r32(c, area, save::CR0);
+    cpu.cr3 = r32(c, area, save::CR3);
+    cpu.cr4 = r32(c, area, save::CR4);
+    cpu.flags.set(r32(c, area, save::RFLAGS));
+    cpu.eip = r32(c, area, save::RIP);
+    cpu.gpr[4] = r32(c, area, save::RSP);
+    cpu.gpr[0] = r32(c, area, save::RAX);
+    if guest {
+        cpu.cr2 = r32(c, area, save::CR2);
+        cpu.dr[6] = r32(c, area, save::DR6);
+        cpu.dr[7] = r32(c, area, save::DR7);
+        cpu.cpl = r8(c, area, save::CPL) & 3;
+    } else {
+        cpu.cpl = 0;
+    }
+    cpu.halted = false;
+    if cpu.pae_paging() {
+        for (i, e) in cpu.pdpte.iter_mut().enumerate() {
+            let a = crate::mmu::pae::pdpte_addr(cpu.cr3, i);
+            *e = c.mem.read(a, 4) as u64 | (c.mem.read(a.wrapping_add(4), 4) as u64) << 32;
+        }
+    }
+    cpu
+}
