@@ -58,6 +58,39 @@ int pgcheck(void)
     checks = differ = 0;
     kprintf("pgcheck: the kernel runs the sensitive, unprivileged instructions:\n");
 
+#ifdef PARAVIRT
+    /* The paravirtual kernel executes none of them: it asks tevmm (../tevmm/hypercall.h),
+     * which answers from the virtual CPU, as Xen's guests read their state from Xen. */
+    (void)d;
+    check("SGDT", hypercall1(HC_VCPU_READ, VR_GDT_BASE), kernel_gdtr.base, "the monitor's GDT");
+    check("SIDT", hypercall1(HC_VCPU_READ, VR_IDT_BASE), kernel_idtr.base, "the monitor's IDT");
+    check("SLDT", hypercall1(HC_VCPU_READ, VR_LDTR) & 0xffff, 0, "the monitor's LDT");
+    check("STR", hypercall1(HC_VCPU_READ, VR_TR) & 0xffff, TSS_SEL, "the monitor's TSS");
+    cr0 = hypercall0(HC_READ_CR0);
+    check("SMSW", hypercall1(HC_VCPU_READ, VR_CR0) & 0xffff, cr0 & 0xffff, "the real CR0");
+    check("MOV r,CS", hypercall1(HC_VCPU_READ, VR_CS) & 0xffff, KERNEL_CS, "RPL = the real CPL");
+    check("MOV r,SS", hypercall1(HC_VCPU_READ, VR_SS) & 0xffff, KERNEL_DS, "RPL = the real CPL");
+    hypercall0(HC_CLI);
+    check("PUSHF", hypercall1(HC_VCPU_READ, VR_EFLAGS) & IF_FLAG, 0, "the real IF");
+    hypercall0(HC_STI);
+    v = hypercall1(HC_VCPU_READ, VR_EFLAGS) & ~IF_FLAG;          /* POPF of flags without IF */
+    hypercall0(v & IF_FLAG ? HC_STI : HC_CLI);
+    v = hypercall1(HC_VCPU_READ, VR_EFLAGS);
+    hypercall0(HC_CLI);
+    check("POPF", v & IF_FLAG, 0, "IF ignored, no trap");
+    v = hypercall2b(HC_SEG_CHECK, KERNEL_CS, 0, &zf);
+    check("LAR", (zf & 1) ? v & 0x00f0fe00 : 0xffffffff, desc_hi(KERNEL_CS) & 0x00f0fe00,
+          "not our descriptor");
+    v = hypercall2b(HC_SEG_CHECK, KERNEL_DS, 1, &zf);
+    check("LSL", (zf & 1) ? v : 0, desc_limit(KERNEL_DS), "the monitor's limit");
+    hypercall2b(HC_SEG_CHECK, KERNEL_CS, 2, &zf);
+    check("VERR", zf & 1, 1, "the real CPL");
+    hypercall2b(HC_SEG_CHECK, KERNEL_DS, 3, &zf);
+    check("VERW", zf & 1, 1, "the real CPL");
+    /* No far transfers either: the CS they would push or load is the monitor's answer. */
+    check("CALL far", hypercall1(HC_VCPU_READ, VR_CS) & 0xffff, KERNEL_CS, "pushed the real CS");
+    check("JMP far", hypercall1(HC_VCPU_READ, VR_CS) & 0xffff, KERNEL_CS, "RPL = the real CPL");
+#else
     __asm__ volatile("sgdt %0" : "=m"(d));
     check("SGDT", d.base, kernel_gdtr.base, "the monitor's GDT");
     __asm__ volatile("sidt %0" : "=m"(d));
@@ -100,6 +133,7 @@ int pgcheck(void)
     __asm__ volatile("ljmp $0x08, $1f\n1:\tmov %%cs, %0" : "=r"(v));
     check("JMP far", v & 0xffff, KERNEL_CS, "RPL = the real CPL");
 
+#endif
     kprintf("pgcheck: %d of %d checks differ from ring 0\n", differ, checks);
     return differ;
 }
