@@ -82,6 +82,17 @@ fn enabling_pae_paging_loads_the_pdptes_and_maps_2mib_pages() {
     let pte = r32(&m, PAE_PT + 8 * (DATA >> 12));
     assert_eq!(pte & 0x60, 0x60, "PTE accessed and dirty");
     assert_ne!(r32(&m, PAE_PD + 8) & 0x20, 0, "2 MiB PDE accessed");
+    // The inspection API and the explain walk see PAE paging.
+    let mmu = m.inspect().mmu();
+    assert_eq!(mmu.paging, traplab::inspect::PagingMode::Pae);
+    assert_eq!(mmu.page_directory, PDPT);
+    let w = m
+        .inspect()
+        .walk(0x0020_0010, traplab::mmu::paging::Access::READ);
+    assert!(w.pae);
+    assert_eq!(w.result, Ok(0x0060_0010));
+    let levels: Vec<_> = w.steps.iter().map(|s| s.level.as_str()).collect();
+    assert_eq!(levels, ["PDPTE", "PDE"]);
 }
 
 #[test]

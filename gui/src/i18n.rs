@@ -162,6 +162,13 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("linear_address", "Linear address", "Dirección lineal"),
     ("explain", "Explain", "Explicar"),
     (
+        "nested_paging_on",
+        "Nested paging: each guest table address and the final guest-physical address go through the nested tables",
+        "Paginación anidada: cada dirección de tabla del invitado y la dirección física final del invitado pasan por las tablas anidadas",
+    ),
+    ("final_gpa", "final gPA", "gPA final"),
+    ("host_physical", "host-physical", "física del anfitrión"),
+    (
         "paging_off",
         "Paging is off (CR0.PG = 0): linear = physical",
         "Paginación desactivada (CR0.PG = 0): lineal = física",

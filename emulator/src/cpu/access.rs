@@ -11,6 +11,7 @@ use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::AC;
 use crate::cpu::state::cr0;
 use crate::mmu::segment::SS;
+use crate::mmu::Fault;
 
 #[inline(always)]
 fn le(b: &[u8], size: u8) -> u32 {
@@ -99,9 +100,11 @@ impl Core {
     #[inline]
     pub fn translate(&mut self, lin: u32, write: bool, user: bool) -> Res<u32> {
         let regs = self.cpu.paging_regs();
-        self.mmu
-            .translate(&mut self.mem, &regs, lin, write, user)
-            .map_err(|code| Exception::pf(lin, code))
+        match self.mmu.translate(&mut self.mem, &regs, lin, write, user) {
+            Ok(p) => Ok(p),
+            Err(Fault::Page(code)) => Err(Exception::pf(lin, code)),
+            Err(Fault::Npf(f)) => Err(self.nested_page_fault(f)),
+        }
     }
 
     /// Reads `size` bytes at a linear address.

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod flags;
 pub mod insn;
 pub mod interrupt;
+pub mod npt;
 pub mod request;
 pub mod state;
 pub mod svm;

@@ -165,6 +165,7 @@ impl Cpu {
             cr3: self.cr3,
             cr4: self.cr4,
             pdpte: self.pdpte,
+            pdpte_mem: false,
         }
     }
     #[inline(always)]

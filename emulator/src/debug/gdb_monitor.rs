@@ -3,7 +3,7 @@
 //! Text in, text out; it reads the session and changes nothing.
 
 use super::session::Session;
-use crate::mmu::paging::{self, Access};
+use crate::mmu::paging::Access;
 use std::fmt::Write as _;
 
 const HELP: &str = "\
@@ -153,51 +153,14 @@ fn walk(s: &Session, lin: u32, write: bool, user: bool) -> String {
         (true, true) => "user write",
     };
     let _ = writeln!(o, "linear {lin:#010x} ({what})");
-    if !r.paging {
+    if !r.paging && r.nested.is_none() && r.npf.is_none() {
         let _ = write!(
             o,
             "paging is off (CR0.PG = 0): physical = linear = {lin:#010x}"
         );
         return o;
     }
-    let cr3 = insp.control().cr3;
-    if r.pae {
-        let _ = writeln!(
-            o,
-            "cr3 {cr3:#010x}  PAE: PDPT at {:#010x}; PDPTE {} comes from its register",
-            cr3 & 0xFFFF_FFE0,
-            lin >> 30
-        );
-    } else {
-        let _ = writeln!(o, "cr3 {cr3:#010x}");
-    }
-    for st in &r.steps {
-        let entry = if r.pae {
-            format!("{:#018x}", st.entry)
-        } else {
-            format!("{:#010x}", st.entry)
-        };
-        let _ = writeln!(
-            o,
-            "{:<5} entry at {:#010x} = {entry}  {}",
-            st.level,
-            st.entry_addr,
-            paging::describe_entry(st.entry)
-        );
-    }
-    match r.result {
-        Ok(p) => {
-            let _ = write!(o, "-> physical {p:#010x}");
-        }
-        Err(code) => {
-            let why = if code & paging::PF_RSVD != 0 {
-                " (reserved bit set)"
-            } else {
-                ""
-            };
-            let _ = write!(o, "-> page fault (#PF), error code {code:#x}{why}");
-        }
-    }
+    crate::mmu::explain::write_report(&mut o, &r, insp.control().cr3);
     o
 }
 

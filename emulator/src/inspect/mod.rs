@@ -33,7 +33,7 @@ pub use crate::mmu::paging::{Access, WalkReport, WalkStep};
 pub use crate::trace::{Event, EventKind};
 pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegState};
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
-pub use stats::{Counters, DecodeCacheStats, Events, MmuState, PagingMode, TlbStats};
+pub use stats::{Counters, DecodeCacheStats, Events, MmuState, NestedPaging, PagingMode, TlbStats};
 pub use svm::{intercept_names, LastExit, SvmView};
 
 use crate::cpu::state::Cpu;
@@ -270,8 +270,16 @@ impl<'a> Inspector<'a> {
     /// The page walk for `lin` and one kind of access, step by step, without setting
     /// accessed or dirty bits.
     pub fn walk(&self, lin: u32, access: Access) -> WalkReport {
-        let regs = self.regs().paging_regs();
-        crate::mmu::paging::explain_regs(&self.m.core.mem, &regs, lin, access)
+        let mut regs = self.regs().paging_regs();
+        let c = &self.m.core;
+        if self.world == self.m.live_world() {
+            // The live world: under nested paging, the 2-D walk.
+            c.mmu.explain(&c.mem, &regs, lin, access)
+        } else {
+            // A world's saved registers have no PDPTE registers: read them from memory.
+            regs.pdpte_mem = true;
+            crate::mmu::paging::explain_regs(&c.mem, &regs, lin, access)
+        }
     }
 
     /// The VGA text screen as the guest sees it.

@@ -52,6 +52,19 @@ pub enum PagingMode {
     Off,
     /// Two-level 32-bit paging; `large_pages` when CR4.PSE allows 4 MiB pages.
     TwoLevel { large_pages: bool },
+    /// PAE paging: three levels, 64-bit entries, 2 MiB large pages.
+    Pae,
+}
+
+/// The nested paging of a running guest (VMRUN with NP_ENABLE) and the 2-D walks so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NestedPaging {
+    /// Nested paging is on now: N_CR3 and whether the nested tables are PAE.
+    pub active: Option<(u32, bool)>,
+    /// 2-D walks (TLB misses of guests with nested paging), over the whole run.
+    pub walks: u64,
+    /// Their memory references (guest and nested entries read).
+    pub refs: u64,
 }
 
 /// Counters of the software TLB.
@@ -79,11 +92,13 @@ pub struct MmuState {
     pub paging: PagingMode,
     /// Supervisor writes honour read-only pages (CR0.WP).
     pub write_protect: bool,
-    /// Physical address of the page directory (CR3 bits 31:12).
+    /// Physical address of the page directory (CR3 bits 31:12), or under PAE of the page
+    /// directory pointer table (CR3 bits 31:5). Guest-physical under nested paging.
     pub page_directory: u32,
     /// The A20 gate is open (address bit 20 passes through).
     pub a20: bool,
     pub tlb: TlbStats,
+    pub nested: NestedPaging,
 }
 
 impl MmuState {
@@ -93,18 +108,29 @@ impl MmuState {
             world,
             paging: if cpu.cr0 & cr0::PG == 0 {
                 PagingMode::Off
+            } else if cpu.cr4 & cr4::PAE != 0 {
+                PagingMode::Pae
             } else {
                 PagingMode::TwoLevel {
                     large_pages: cpu.cr4 & cr4::PSE != 0,
                 }
             },
             write_protect: cpu.cr0 & cr0::WP != 0,
-            page_directory: cpu.cr3 & 0xFFFF_F000,
+            page_directory: if cpu.cr4 & cr4::PAE != 0 {
+                cpu.cr3 & 0xFFFF_FFE0
+            } else {
+                cpu.cr3 & 0xFFFF_F000
+            },
             a20: c.mmu.a20_mask & (1 << 20) != 0,
             tlb: TlbStats {
                 hits: c.mmu.tlb.hits,
                 misses: c.mmu.tlb.misses,
                 flushes: c.mmu.tlb.flushes,
+            },
+            nested: NestedPaging {
+                active: c.mmu.nested.map(|n| (n.n_cr3, n.pae)),
+                walks: c.mmu.nstats.walks,
+                refs: c.mmu.nstats.refs,
             },
         }
     }

@@ -5,10 +5,12 @@
 //! it is handed, or deliver exceptions: faults are returned as values. The CPU's
 //! segment:offset accesses are `cpu::access`.
 
+pub mod explain;
+pub mod nested;
 pub mod pae;
 pub mod paging;
 pub mod segment;
 pub mod tlb;
 pub mod translate;
 
-pub use translate::Mmu;
+pub use translate::{Fault, Mmu};

@@ -67,25 +67,27 @@ pub(crate) fn walk_ro<R: TableReader>(
     let err_base = (acc.write as u32) << 1 | (acc.user as u32) << 2;
     let rsvd = WalkError::Page(err_base | PF_P | PF_RSVD);
     let i = (lin >> 30) as usize;
-    let pdpte = regs.pdpte[i];
+    let pdpte = if regs.pdpte_mem {
+        tables
+            .read_entry64(pdpte_addr(regs.cr3, i))
+            .map_err(WalkError::Table)?
+    } else {
+        regs.pdpte[i]
+    };
     if let Some(s) = steps.as_mut() {
-        s.push(WalkStep {
-            level: "PDPTE".into(),
-            entry_addr: pdpte_addr(regs.cr3, i),
-            entry: pdpte,
-        });
+        s.push(WalkStep::new("PDPTE", pdpte_addr(regs.cr3, i), pdpte));
     }
     if pdpte & PTE_P as u64 == 0 {
         return Err(WalkError::Page(err_base));
     }
+    if !pdpte_ok(pdpte) {
+        // Only a PDPTE read from memory can have them (a register load refuses them).
+        return Err(rsvd);
+    }
     let pde_addr = (pdpte as u32 & 0xFFFF_F000) | ((lin >> 18) & 0xFF8);
     let pde = tables.read_entry64(pde_addr).map_err(WalkError::Table)?;
     if let Some(s) = steps.as_mut() {
-        s.push(WalkStep {
-            level: "PDE".into(),
-            entry_addr: pde_addr,
-            entry: pde,
-        });
+        s.push(WalkStep::new("PDE", pde_addr, pde));
     }
     let lo = pde as u32;
     if lo & PTE_P == 0 {
@@ -120,11 +122,7 @@ pub(crate) fn walk_ro<R: TableReader>(
     let pte_addr = (lo & 0xFFFF_F000) | ((lin >> 9) & 0xFF8);
     let pte = tables.read_entry64(pte_addr).map_err(WalkError::Table)?;
     if let Some(s) = steps.as_mut() {
-        s.push(WalkStep {
-            level: "PTE".into(),
-            entry_addr: pte_addr,
-            entry: pte,
-        });
+        s.push(WalkStep::new("PTE", pte_addr, pte));
     }
     let plo = pte as u32;
     if plo & PTE_P == 0 {
@@ -189,6 +187,7 @@ mod tests {
             cr3: CR3,
             cr4: CR4_PAE | cr4,
             pdpte: load_pdptes(m, CR3).expect("valid PDPTEs"),
+            pdpte_mem: false,
         }
     }
 

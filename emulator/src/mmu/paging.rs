@@ -39,13 +39,16 @@ pub const CR4_PGE: u32 = 0x80;
 
 /// The registers that select and describe a paging structure, as the walker needs them.
 /// `pdpte` are the four PDPTE registers of PAE paging (SDM Vol. 3A 4.4.1), loaded by the
-/// CPU from CR3 (`mmu::pae::load_pdptes`); unused by two-level paging.
+/// CPU from CR3 (`mmu::pae::load_pdptes`); unused by two-level paging. With `pdpte_mem` the
+/// walk reads the PDPTE from the table instead (a nested walk's PAE tables, and a PAE
+/// guest's tables under nested paging: `mmu::nested`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PagingRegs {
     pub cr0: u32,
     pub cr3: u32,
     pub cr4: u32,
     pub pdpte: [u64; 4],
+    pub pdpte_mem: bool,
 }
 
 impl PagingRegs {
@@ -182,6 +185,28 @@ pub struct WalkStep {
     pub level: String,
     pub entry_addr: u32,
     pub entry: u64,
+    /// Under nested paging, `entry_addr` is guest-physical: its own nested walk.
+    pub nested: Option<NestedWalk>,
+}
+
+impl WalkStep {
+    pub fn new(level: &str, entry_addr: u32, entry: u64) -> WalkStep {
+        WalkStep {
+            level: level.into(),
+            entry_addr,
+            entry,
+            nested: None,
+        }
+    }
+}
+
+/// The nested walk of one guest-physical address (AMD APM Vol. 2 15.25): the nested
+/// entries read and the host-physical address, or the #VMEXIT NPF's EXITINFO1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NestedWalk {
+    pub gpa: u32,
+    pub steps: Vec<WalkStep>,
+    pub result: Result<u32, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +215,11 @@ pub struct WalkReport {
     pub paging: bool,
     /// PAE paging: three levels (PDPTE register, PDE, PTE), 64-bit entries.
     pub pae: bool,
+    /// Nested paging: the guest's walk (each step with its nested walk) and the nested walk
+    /// of the final guest-physical address; `result` is then the host-physical address.
+    pub nested: Option<NestedWalk>,
+    /// A #VMEXIT NPF instead of a result: (EXITINFO1, EXITINFO2 = guest-physical address).
+    pub npf: Option<(u64, u32)>,
     pub steps: Vec<WalkStep>,
     /// Ok(physical address) or Err(#PF error code).
     pub result: Result<u32, u32>,
@@ -230,11 +260,7 @@ fn walk2_ro<R: TableReader>(
     let pde_addr = (regs.cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
     let pde = tables.read_entry(pde_addr).map_err(WalkError::Table)?;
     if let Some(s) = steps.as_mut() {
-        s.push(WalkStep {
-            level: "PDE".into(),
-            entry_addr: pde_addr,
-            entry: pde as u64,
-        });
+        s.push(WalkStep::new("PDE", pde_addr, pde as u64));
     }
     if pde & PTE_P == 0 {
         return Err(WalkError::Page(err_base));
@@ -261,11 +287,7 @@ fn walk2_ro<R: TableReader>(
     let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
     let pte = tables.read_entry(pte_addr).map_err(WalkError::Table)?;
     if let Some(s) = steps.as_mut() {
-        s.push(WalkStep {
-            level: "PTE".into(),
-            entry_addr: pte_addr,
-            entry: pte as u64,
-        });
+        s.push(WalkStep::new("PTE", pte_addr, pte as u64));
     }
     if pte & PTE_P == 0 {
         return Err(WalkError::Page(err_base));
@@ -328,6 +350,8 @@ pub fn explain_regs<M: PhysMem>(mem: &M, regs: &PagingRegs, lin: u32, acc: Acces
             linear: lin,
             paging: false,
             pae: false,
+            nested: None,
+            npf: None,
             steps: vec![],
             result: Ok(lin),
         };
@@ -340,6 +364,8 @@ pub fn explain_regs<M: PhysMem>(mem: &M, regs: &PagingRegs, lin: u32, acc: Acces
         linear: lin,
         paging: true,
         pae: regs.pae(),
+        nested: None,
+        npf: None,
         steps,
         result,
     }
@@ -393,6 +419,7 @@ mod tests {
             cr3: 0x1000,
             cr4,
             pdpte: [0; 4],
+            pdpte_mem: false,
         }
     }
 

@@ -97,16 +97,10 @@ impl Tlb {
         self.flushes += 1;
         self.generation += 1;
     }
-    /// Drops the non-global entries (of every address space: conservative until guests
-    /// have their own).
+    /// Drops the non-global entries of the current address space (MOV CR3, task switch):
+    /// other address spaces keep theirs, as with SVM's ASIDs (AMD APM Vol. 2 15.16).
     pub fn flush_nonglobal(&mut self) {
-        for e in self.e.iter_mut() {
-            if !e.global {
-                *e = EMPTY;
-            }
-        }
-        self.flushes += 1;
-        self.generation += 1;
+        self.flush_asid(self.asid, true);
     }
     /// INVLPG: drops the entries of `lin`'s page in the current address space (see
     /// [`Tlb::invlpg_asid`]).

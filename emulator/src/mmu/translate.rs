@@ -2,17 +2,23 @@
 //! address spaces), the A20 gate and the alignment-check mode, and translates over any
 //! [`PhysMem`] with the paging registers it is handed ([`PagingRegs`]: the registers are
 //! the CPU's architectural state; how they are interpreted is decided here and in
-//! `mmu::paging`). Faults come back as plain values (the #PF error code); turning them
-//! into exceptions is the CPU's business. It must not know about segments, registers other
-//! than the paging registers, or instructions.
+//! `mmu::paging`). While a guest runs with nested paging it also holds the nested context
+//! (`mmu::nested`, set at VMRUN and cleared at #VMEXIT by the CPU's SVM code) and every
+//! TLB miss is a 2-D walk. Faults come back as plain values ([`Fault`]: the #PF error code
+//! or a nested page fault); turning them into exceptions or exits is the CPU's business. It
+//! must not know about segments, registers other than the paging registers, or
+//! instructions.
 
-use super::paging::{self, Access, PagingRegs, Peek, Phys};
+pub use super::nested::Fault;
+use super::nested::{self, Nested, NestedStats};
+use super::paging::{self, Access, PagingRegs, Peek, Phys, WalkReport};
 use super::tlb::{slot, Tlb};
 use crate::bus::PhysMem;
 use serde::{Deserialize, Serialize};
 
-/// Translation state. Only the A20 mask is part of a snapshot: the TLB is rebuilt and the
-/// alignment-check mode is derived from CPU state (`Core::update_align_check`).
+/// Translation state. The A20 mask and the nested context are part of a snapshot: the TLB
+/// is rebuilt and the alignment-check mode is derived from CPU state
+/// (`Core::update_align_check`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Mmu {
     #[serde(skip)]
@@ -23,6 +29,12 @@ pub struct Mmu {
     /// 6.15). While set, the CPU's memory fast paths defer to the slow path, which checks.
     #[serde(skip)]
     pub align_check: bool,
+    /// Nested paging of the running guest (None: the host, or a guest without it).
+    pub nested: Option<Nested>,
+    /// Nested walks and their memory references, over the whole run. Like the TLB's
+    /// counters, not part of a snapshot: they depend on what the (unsaved) TLB held.
+    #[serde(skip)]
+    pub nstats: NestedStats,
 }
 
 impl Default for Mmu {
@@ -31,6 +43,8 @@ impl Default for Mmu {
             tlb: Tlb::default(),
             a20_mask: 0xFFFF_FFFF,
             align_check: false,
+            nested: None,
+            nstats: NestedStats::default(),
         }
     }
 }
@@ -42,6 +56,21 @@ impl Mmu {
         if mask != self.a20_mask {
             self.a20_mask = mask;
             self.tlb.flush_all();
+        }
+    }
+
+    /// VMRUN with NP_ENABLE: from now on translations are 2-D walks through `n`. The
+    /// caller switches the TLB to the guest's ASID; cached translations made outside the
+    /// TLB are dropped (the generation).
+    pub fn enter_nested(&mut self, n: Nested) {
+        self.nested = Some(n);
+        self.tlb.generation += 1;
+    }
+
+    /// #VMEXIT (or a VMRUN without NP_ENABLE): translations are one-dimensional again.
+    pub fn leave_nested(&mut self) {
+        if self.nested.take().is_some() {
+            self.tlb.generation += 1;
         }
     }
 
@@ -77,7 +106,7 @@ impl Mmu {
         lin: u32,
         write: bool,
         user: bool,
-    ) -> Result<u32, u32> {
+    ) -> Result<u32, Fault> {
         let i = slot(write, user, lin);
         let tag = self.tlb.tag(lin);
         let e = self.tlb.e[i];
@@ -95,15 +124,18 @@ impl Mmu {
             }
         }
         self.tlb.misses += 1;
-        let (phys, global, large) = if regs.enabled() {
-            let acc = Access {
-                write,
-                user,
-                fetch: false,
-            };
+        let acc = Access {
+            write,
+            user,
+            fetch: false,
+        };
+        let (phys, global, large) = if let Some(n) = &self.nested {
+            let t = nested::translate2d(&mut Phys(mem), n, regs, lin, acc, true, &mut self.nstats)?;
+            (t.phys & self.a20_mask, t.global, t.large)
+        } else if regs.enabled() {
             match paging::walk(&mut Phys(mem), regs, lin, acc, true, None) {
                 Ok(t) => (t.phys & self.a20_mask, t.global, t.large),
-                Err(e) => return Err(e.code()),
+                Err(e) => return Err(Fault::Page(e.code())),
             }
         } else {
             (lin & self.a20_mask, false, false)
@@ -122,7 +154,20 @@ impl Mmu {
     /// Side-effect-free translation for front ends: no TLB, no accessed/dirty bits. None
     /// when `lin` is not mapped for a supervisor read.
     pub fn peek_translate<M: PhysMem>(&self, mem: &M, regs: &PagingRegs, lin: u32) -> Option<u32> {
-        let phys = if regs.enabled() {
+        let phys = if let Some(n) = &self.nested {
+            let mut scratch = NestedStats::default();
+            nested::translate2d(
+                &mut Peek(mem),
+                n,
+                regs,
+                lin,
+                Access::READ,
+                false,
+                &mut scratch,
+            )
+            .ok()?
+            .phys
+        } else if regs.enabled() {
             paging::walk(&mut Peek(mem), regs, lin, Access::READ, false, None)
                 .ok()?
                 .phys
@@ -130,6 +175,21 @@ impl Mmu {
             lin
         };
         Some(phys & self.a20_mask)
+    }
+
+    /// Explains how `lin` translates for one kind of access, without side effects: the
+    /// walk, or under nested paging the 2-D walk (each level's gPA -> hPA).
+    pub fn explain<M: PhysMem>(
+        &self,
+        mem: &M,
+        regs: &PagingRegs,
+        lin: u32,
+        acc: Access,
+    ) -> WalkReport {
+        match &self.nested {
+            Some(n) => nested::explain2d(&mut Peek(mem), n, regs, lin, acc),
+            None => paging::explain_regs(mem, regs, lin, acc),
+        }
     }
 }
 
@@ -149,6 +209,7 @@ mod tests {
             cr3: 0x1000,
             cr4: 0,
             pdpte: [0; 4],
+            pdpte_mem: false,
         };
         let mut mmu = Mmu::default();
         assert_eq!(mmu.peek_translate(&mem, &regs, 0x5123), Some(0x7123));
@@ -165,13 +226,16 @@ mod tests {
         );
         assert_eq!(mmu.tlb.hits, 1);
         // Not present: #PF error code 0 (supervisor read).
-        assert_eq!(mmu.translate(&mut mem, &regs, 0x6000, false, false), Err(0));
+        assert_eq!(
+            mmu.translate(&mut mem, &regs, 0x6000, false, false),
+            Err(Fault::Page(0))
+        );
         let g = mmu.tlb.generation;
         mmu.set_a20(false);
         assert!(mmu.tlb.generation > g, "an A20 change flushes");
         assert_eq!(
             mmu.translate(&mut mem, &regs, 0x10_0000, false, false),
-            Err(0)
+            Err(Fault::Page(0))
         );
         let off = PagingRegs::default();
         assert_eq!(

@@ -1,7 +1,10 @@
 //! Paging panel: type a linear address and see its walk (`mmu::paging::explain_regs`), two
 //! levels or PAE's three (PDPTE register, PDE, PTE, 64-bit entries): each entry read, its
 //! bits (`describe_entry`), and the result or the #PF error code for supervisor/user reads
-//! and writes. The walk has no side effects on the guest.
+//! and writes. Under nested paging (a guest with NP_ENABLE) each guest entry's
+//! guest-physical address is followed by its nested walk ("n." rows) and the final
+//! guest-physical address by its own; a nested fault shows the #VMEXIT NPF's EXITINFO1/2.
+//! The walk has no side effects on the guest.
 
 use super::{mono, Panels};
 use crate::i18n::{tr, Lang};
@@ -9,7 +12,7 @@ use crate::symbols::parse_address;
 use crate::view::View;
 use crate::worker::Command;
 use egui::{Color32, RichText};
-use traplab::mmu::paging::describe_entry;
+use traplab::mmu::paging::{describe_entry, NestedWalk, WalkStep};
 
 #[derive(Default)]
 pub struct State {
@@ -65,7 +68,11 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
             lin & 0xFFF
         )
     }));
-    if !first.paging {
+    let nested = first.nested.is_some() || first.npf.is_some();
+    if nested {
+        ui.label(tr(lang, "nested_paging_on"));
+    }
+    if !first.paging && !nested {
         ui.label(tr(lang, "paging_off"));
         return;
     }
@@ -74,19 +81,17 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         .striped(true)
         .show(ui, |ui| {
             for s in &first.steps {
-                ui.label(mono(&s.level));
-                let entry = if first.pae {
-                    format!("{:016x}", s.entry)
-                } else {
-                    format!("{:08x}", s.entry)
-                };
-                ui.label(mono(format!(
-                    "{} {:08x}: {entry}",
-                    tr(lang, "at"),
-                    s.entry_addr
-                )));
-                ui.label(mono(describe_entry(s.entry)));
+                step_row(ui, s, first.pae, "", lang);
+                if let Some(n) = &s.nested {
+                    nested_rows(ui, n, lang);
+                }
+            }
+            if let Some(n) = &first.nested {
+                ui.label(mono(tr(lang, "final_gpa")));
+                ui.label(mono(format!("{:08x}", n.gpa)));
+                ui.label("");
                 ui.end_row();
+                nested_rows(ui, n, lang);
             }
         });
     ui.separator();
@@ -97,16 +102,52 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
             tr(lang, if w.user { "user" } else { "supervisor" }),
             tr(lang, if w.write { "write" } else { "read" })
         );
-        let (text, color) = match w.report.result {
-            Ok(phys) => (
+        let (text, color) = match (w.report.npf, w.report.result) {
+            (Some((info1, gpa)), _) => (
+                format!("{who:<22} -> #VMEXIT NPF, EXITINFO1 {info1:#x}, EXITINFO2 {gpa:#x}"),
+                Color32::from_rgb(255, 170, 60),
+            ),
+            (None, Ok(phys)) => (
                 format!("{who:<22} -> {phys:#010x}"),
                 Color32::from_rgb(120, 220, 120),
             ),
-            Err(code) => (
+            (None, Err(code)) => (
                 format!("{who:<22} -> #PF, {} {code:#x}", tr(lang, "page_fault")),
                 Color32::from_rgb(255, 110, 110),
             ),
         };
         ui.label(mono(text).color(color));
     }
+}
+
+/// One entry of a walk: level, where it was read and its value, its bits.
+fn step_row(ui: &mut egui::Ui, s: &WalkStep, wide: bool, indent: &str, lang: Lang) {
+    ui.label(mono(format!("{indent}{}", s.level)));
+    let entry = if wide {
+        format!("{:016x}", s.entry)
+    } else {
+        format!("{:08x}", s.entry)
+    };
+    ui.label(mono(format!(
+        "{} {:08x}: {entry}",
+        tr(lang, "at"),
+        s.entry_addr
+    )));
+    ui.label(mono(describe_entry(s.entry)));
+    ui.end_row();
+}
+
+/// The nested walk of one guest-physical address, indented, and its host-physical result.
+fn nested_rows(ui: &mut egui::Ui, n: &NestedWalk, lang: Lang) {
+    let wide = n.steps.first().is_some_and(|s| s.level == "PDPTE");
+    for s in &n.steps {
+        step_row(ui, s, wide, "  n.", lang);
+    }
+    ui.label("");
+    ui.label(mono(match n.result {
+        Ok(h) => format!("  {:08x} -> {} {h:08x}", n.gpa, tr(lang, "host_physical")),
+        Err(info1) => format!("  {:08x} -> NPF {info1:#x}", n.gpa),
+    }));
+    ui.label("");
+    ui.end_row();
 }

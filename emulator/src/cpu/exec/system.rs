@@ -317,7 +317,7 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
     let old = c.cpu.cr0;
     // SDM Vol. 3A 4.4.1: PAE paging turned on, or PG/CD/NW changed under it, loads the
     // PDPTEs; a present one with reserved bits set is #GP(0) and nothing changes.
-    if v & cr0::PG != 0 && c.cpu.cr4 & cr4::PAE != 0 && (old ^ v) & PDPTE_CR0 != 0 {
+    if v & cr0::PG != 0 && c.cpu.cr4 & cr4::PAE != 0 && (old ^ v) & PDPTE_CR0 != 0 && !nested(c) {
         load_pdptes(c, c.cpu.cr3)?;
     }
     c.cpu.cr0 = v;
@@ -346,6 +346,12 @@ const PDPTE_CR0: u32 = cr0::PG | cr0::CD | cr0::NW;
 /// The CR4 bits whose change reloads the PDPTEs when PAE paging follows (SDM 4.4.1).
 const PDPTE_CR4: u32 = cr4::PAE | cr4::PGE | cr4::PSE;
 
+/// A guest with nested paging runs: its PDPTEs are guest-physical and are read at each walk
+/// (`mmu::nested`), so no PDPTE register is loaded.
+fn nested(c: &Core) -> bool {
+    c.mmu.nested.is_some()
+}
+
 /// Loads the four PDPTE registers from the PDPT that `cr3` names (SDM Vol. 3A 4.4.1): a
 /// present PDPTE with a reserved bit set is #GP(0), and then none is loaded.
 pub fn load_pdptes(c: &mut Core, cr3: u32) -> Res {
@@ -356,9 +362,10 @@ pub fn load_pdptes(c: &mut Core, cr3: u32) -> Res {
 
 /// MOV to CR3: the whole value is kept (bits 11:5 are the PDPT address under PAE; the
 /// ignored bits read back as written, as on QEMU); under PAE paging the PDPTEs are loaded
-/// first (#GP(0) leaves CR3 unchanged). Non-global translations are flushed.
+/// first (#GP(0) leaves CR3 unchanged). The current address space's non-global
+/// translations are flushed (a guest's MOV CR3 flushes its ASID's: AMD APM Vol. 2 15.16).
 pub fn write_cr3(c: &mut Core, v: u32) -> Res {
-    if c.cpu.pae_paging() {
+    if c.cpu.pae_paging() && !nested(c) {
         load_pdptes(c, v)?;
     }
     let old = c.cpu.cr3;
@@ -376,7 +383,7 @@ pub fn write_cr4(c: &mut Core, v: u32) -> Res {
         return Err(Exception::gp(0));
     }
     let old = c.cpu.cr4;
-    if c.cpu.paging() && v & cr4::PAE != 0 && (old ^ v) & PDPTE_CR4 != 0 {
+    if c.cpu.paging() && v & cr4::PAE != 0 && (old ^ v) & PDPTE_CR4 != 0 && !nested(c) {
         load_pdptes(c, c.cpu.cr3)?;
     }
     c.cpu.cr4 = v;

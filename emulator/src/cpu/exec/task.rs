@@ -415,7 +415,7 @@ pub fn switch_task(
     c.cpu.flags.set(fl | 2);
     // The PDPTEs of PAE paging are loaded with CR3 (SDM Vol. 3A 4.4.1), even an unchanged
     // one; a reserved bit in one is #GP(0), raised in the new task (CR3 is already loaded).
-    let pdptes = if tss32 && c.cpu.pae_paging() {
+    let pdptes = if tss32 && c.cpu.pae_paging() && c.mmu.nested.is_none() {
         Some(crate::mmu::pae::load_pdptes(&mut c.mem, new.cr3))
     } else {
         None

@@ -84,6 +84,7 @@ fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
     // Step 3: back to the host's address space.
     c.svm.guest = false;
     c.mmu.tlb.set_asid(0);
+    c.mmu.leave_nested();
     load_host(c);
     c.svm.exits += 1;
     c.event(EventKind::Vmexit {

@@ -9,7 +9,7 @@ use super::vmcb::{self, ctl, save, VmcbSeg};
 use super::{code, Controls, EFER_SVME, NUM_ASIDS, PHYS_BITS};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::flags::{IF, RF, VM};
-use crate::cpu::state::{cr0, EFER_WRITABLE};
+use crate::cpu::state::{cr0, cr4, EFER_WRITABLE};
 use crate::mmu::segment::{CS, DS, ES, SS};
 use crate::trace::EventKind;
 
@@ -202,6 +202,8 @@ pub fn vmrun(c: &mut Core, v: u32) {
     c.cpu.gdtr = vmcb::read_seg(c, v, save::GDTR).to_table();
     c.cpu.idtr = vmcb::read_seg(c, v, save::IDTR).to_table();
     c.cpu.msr.efer = vmcb::r64(c, v, save::EFER);
+    // Nested paging takes the host's paging format at VMRUN (15.25.3).
+    let host_cr4 = c.cpu.cr4;
     c.cpu.cr4 = vmcb::r32(c, v, save::CR4);
     c.cpu.cr3 = vmcb::r32(c, v, save::CR3);
     c.cpu.cr2 = vmcb::r32(c, v, save::CR2);
@@ -247,6 +249,16 @@ pub fn vmrun(c: &mut Core, v: u32) {
         _ => c.mmu.tlb.flush_all(),
     }
     c.mmu.tlb.set_asid(asid);
+    if controls.np_enable {
+        // N_CR3 bits 63:32 lie beyond the 32-bit physical address width: not used.
+        c.mmu.enter_nested(crate::mmu::nested::Nested {
+            n_cr3: controls.n_cr3 as u32,
+            pae: host_cr4 & cr4::PAE != 0,
+            pse: host_cr4 & cr4::PSE != 0,
+        });
+    } else {
+        c.mmu.leave_nested();
+    }
     c.svm.guest = true;
     c.svm.gif = true;
     c.svm.delivering = 0;

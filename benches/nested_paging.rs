@@ -1,0 +1,51 @@
+//! Guest MIPS of a guest with nested paging against the host (criterion; `cargo bench
+//! --bench nested_paging`). The same image, `samples/nptloop/nptloop.elf`, runs the integer
+//! loop of `samples/bench/intloop` (4,000,000 iterations, about 50 million instructions)
+//! either on the host (`native=1`) or as an SVM guest (VMRUN, ASID 1) with its own two-level
+//! paging over PAE nested tables, where every TLB miss is a 2-D walk. Each sample boots a
+//! fresh machine (not timed) and runs it to its exit (timed), as `benches/interpreter.rs`
+//! does. Issue 10 asks the nested run for at least 80% of the host's MIPS.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::hint::black_box;
+use traplab::boot::{boot, BootKind};
+use traplab::machine::{Machine, MachineConfig, RunExit};
+
+fn boot_sample(image: &[u8], cmdline: &str) -> Machine {
+    let kind = BootKind::Multiboot {
+        cmdline: cmdline.into(),
+        modules: vec![],
+    };
+    boot(MachineConfig::default(), image, &kind).expect("sample boots")
+}
+
+fn run_to_exit(mut m: Machine) -> Machine {
+    let r = m.run(2_000_000_000);
+    assert_eq!(r, RunExit::Exit(1), "guest must exit cleanly");
+    m
+}
+
+fn bench(c: &mut Criterion) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let image = std::fs::read(format!("{root}/samples/nptloop/nptloop.elf")).expect("nptloop");
+    let mut g = c.benchmark_group("nested paging");
+    g.sample_size(10);
+    for (name, cmdline) in [
+        ("intloop on the host", "native=1"),
+        ("intloop in a guest with nested paging", ""),
+    ] {
+        let n = run_to_exit(boot_sample(&image, cmdline)).icount();
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || boot_sample(black_box(&image), cmdline),
+                run_to_exit,
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
