@@ -136,7 +136,7 @@ fn load_snapshot_refuses_machine_options() {
     let pattern: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
     std::fs::write(&victim, &pattern).unwrap();
     let (s, v) = (snap.to_str().unwrap(), victim.to_str().unwrap());
-    let cases: [&[&str]; 11] = [
+    let cases: [&[&str]; 12] = [
         &["--disk", v, "--writable"],
         &["--disk", v],
         &["--bios", v],
@@ -146,6 +146,7 @@ fn load_snapshot_refuses_machine_options() {
         &["--cmdline", "x"],
         &["--load-addr", "0x2000"],
         &["--popek-goldberg"],
+        &["--cost", "vmrun=100"],
         &["--writable"],
         &[v],
     ];
@@ -404,6 +405,33 @@ fn clap_errors_are_one_line() {
         let o = run(args);
         assert_clean_error(&o, &["see --help"]);
     }
+}
+
+/// `--cost NAME=NS`: an unknown name, a bad number or a missing `=` is one line naming the
+/// option (and the known names), before anything runs; good ones run.
+#[test]
+fn cost_errors_are_one_line() {
+    for (arg, needles) in [
+        (
+            "vmentry=100",
+            &[
+                "--cost",
+                "unknown cost `vmentry`",
+                "vmrun, vmexit, nested_ref",
+            ][..],
+        ),
+        ("vmrun=-5", &["--cost vmrun", "`-5`", "whole number"]),
+        ("vmexit=1e3", &["--cost vmexit", "`1e3`"]),
+        ("vmexit=99999999999", &["--cost vmexit", "0 to 1000000000"]),
+        ("vmrun", &["--cost wants NAME=NS", "`vmrun`"]),
+    ] {
+        let o = run(&["run", "--cost", "vmrun=10", "--cost", arg, HELLO]);
+        assert_clean_error(&o, needles);
+        assert!(o.stdout.is_empty(), "{arg}: the run must not start");
+    }
+    let o = run(&["run", "--cost", "vmrun=0", "--cost", "nested_ref=3", HELLO]);
+    assert!(o.stdout.starts_with("Hello from Traplab!"), "{}", o.stderr);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
 
 /// The guest's output going to a closed pipe: one line saying it was standard output.

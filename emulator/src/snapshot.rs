@@ -2,9 +2,10 @@
 //! Restoring a snapshot and running gives exactly the same states as the original run
 //! (tested). The decoded-instruction cache and TLB are not saved: they are rebuilt.
 //!
-//! Layout (version 8; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
-//! sizes, 7 the SVM state of `Core`, 8 the MMU's nested paging context): `TRAPSNAP`, the
-//! version (u32 LE), then one gzip stream holding the length of the state (u64 LE), the state (postcard: the core without its big
+//! Layout (version 9; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
+//! sizes, 7 the SVM state of `Core`, 8 the MMU's nested paging context, 9 the ledger and
+//! cost model of `Core`): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
+//! the length of the state (u64 LE), the state (postcard: the core without its big
 //! buffers, the breakpoints, the sizes of the buffers and the switch), then RAM, ROM and
 //! disk bytes, raw. The big buffers stay out of postcard so that saving streams them (no
 //! second copy of RAM) and restoring reads each straight into its final place, after its declared size was checked
@@ -21,7 +22,7 @@ use std::io::{self, Read, Write};
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"TRAPSNAP";
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 /// Most guest RAM a machine can have (the CLI's `--mem` range ends here too).
 pub const MAX_RAM: u64 = 3072 << 20;
 /// Largest disk image Traplab holds (in memory).
@@ -213,6 +214,7 @@ fn check_sizes(st: &State) -> Result<(), SnapshotError> {
 /// The CPU and device state a restored machine relies on (RAM, ROM and disk are checked by
 /// `check_sizes`).
 fn check_core(c: &Core) -> Result<(), String> {
+    c.ledger.check()?;
     let cpu = &c.cpu;
     if cpu.cpl > 3 {
         return Err(format!("CPL {}", cpu.cpl));

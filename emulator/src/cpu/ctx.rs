@@ -8,6 +8,7 @@ use crate::bus::Memory;
 use crate::cpu::state::Cpu;
 use crate::devices::{Devices, IoEffect};
 use crate::mmu::Mmu;
+use crate::trace::worlds::{place_key, Ledger};
 use crate::trace::{Event, EventKind, EventLog, Stats};
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +31,10 @@ pub struct Core {
     pub dev: Devices,
     /// Retired instructions.
     pub icount: u64,
-    /// Ticks skipped while halted. The virtual clock, `clock()`, is `icount + idle_ticks`:
-    /// one counter to bump per instruction instead of two.
+    /// Ticks that retired no instruction: skipped while halted (also counted in
+    /// `stats.halted_ticks`) and charged by the cost model (`ledger`, `trace::worlds`). The
+    /// virtual clock, `clock()`, is `icount + idle_ticks`: one counter to bump per
+    /// instruction instead of two.
     pub idle_ticks: u64,
     /// Address translation: TLB, A20 gate, alignment-check mode (serialized as the A20
     /// mask alone, in the place the mask always had in snapshots).
@@ -45,6 +48,8 @@ pub struct Core {
     pub stats: Stats,
     /// AMD SVM: guest mode, GIF, the VMCB's cached controls (`cpu::svm`).
     pub svm: crate::cpu::svm::SvmState,
+    /// Worlds, exits and the cost model (`trace::worlds`): counts and charged time.
+    pub ledger: Ledger,
     #[serde(skip)]
     pub events: EventLog,
     /// Physical pages holding cached code that were written.
@@ -80,6 +85,7 @@ impl Core {
             req: Requests::default(),
             stats: Stats::default(),
             svm: Default::default(),
+            ledger: Ledger::default(),
             events: EventLog::default(),
             smc_pages: Vec::new(),
             port_hooks: Vec::new(),
@@ -104,6 +110,42 @@ impl Core {
     #[inline]
     pub fn now_ns(&self) -> u64 {
         self.clock() * NS_PER_TICK
+    }
+
+    /// The world the CPU runs in now, as `trace::worlds::place_key` packs it.
+    #[inline(always)]
+    pub fn world_key(&self) -> u32 {
+        let asid = if self.svm.guest { self.svm.ctl.asid } else { 0 };
+        place_key(asid, self.cpu.cpl == 3)
+    }
+
+    /// Adds `ticks` charged by the cost model to the virtual clock. The running chain of
+    /// blocks ends after the current instruction, so that the device deadline it computed
+    /// is recomputed from the new clock (the same in every slicing of a run).
+    fn charge_ticks(&mut self, ticks: u64) {
+        if ticks > 0 {
+            self.idle_ticks += ticks;
+            self.request(Request::Rescan);
+        }
+    }
+
+    /// Ledger and cost model: a VMRUN entered a guest.
+    pub fn ledger_vmrun(&mut self) {
+        let t = self.ledger.vmrun(NS_PER_TICK);
+        self.charge_ticks(t);
+    }
+
+    /// Ledger and cost model: a #VMEXIT with `code` (VMEXIT_INVALID included).
+    pub fn ledger_vmexit(&mut self, code: u64) {
+        let t = self.ledger.vmexit(code, NS_PER_TICK);
+        self.charge_ticks(t);
+    }
+
+    /// Ledger and cost model: a nested page walk that made `refs` memory references (for
+    /// the MMU's nested paging to call once per walk).
+    pub fn ledger_nested_walk(&mut self, refs: u64) {
+        let t = self.ledger.nested_walk(refs, NS_PER_TICK);
+        self.charge_ticks(t);
     }
 
     pub fn event(&mut self, kind: EventKind) {

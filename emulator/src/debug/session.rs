@@ -235,11 +235,11 @@ impl Session {
     /// A CPU waiting in HLT retires nothing: the wait is bounded by `budget` ticks too.
     pub fn advance(&mut self, budget: u64) -> Stop {
         let end = self.icount().saturating_add(budget.max(1));
-        let idle_end = self.m.core.idle_ticks.saturating_add(budget.max(1));
+        let idle_end = self.m.core.stats.halted_ticks.saturating_add(budget.max(1));
         let needs_single =
             !self.watchpoints.is_empty() || matches!(self.goal, Some(Goal::Return { .. }));
         let mut first = true;
-        while self.icount() < end && self.m.core.idle_ticks < idle_end {
+        while self.icount() < end && self.m.core.stats.halted_ticks < idle_end {
             if !first {
                 let pc = self.m.pc();
                 if let Some(s) = self.goal_reached(pc) {
@@ -492,8 +492,13 @@ impl Session {
         self.last_reexecuted = 0;
         if target >= self.icount() {
             // A guest waiting in HLT retires nothing: bound the wait as `advance` does.
-            let idle_end = (self.m.core.idle_ticks).saturating_add(target - self.icount());
-            while self.icount() < target && self.m.core.idle_ticks < idle_end {
+            let idle_end = self
+                .m
+                .core
+                .stats
+                .halted_ticks
+                .saturating_add(target - self.icount());
+            while self.icount() < target && self.m.core.stats.halted_ticks < idle_end {
                 let r = self.raw_run(target - self.icount());
                 if !matches!(r, RunExit::Budget | RunExit::Breakpoint(_)) {
                     return stop_of(r);

@@ -27,6 +27,7 @@ mod stats;
 mod svm;
 #[cfg(test)]
 mod tests;
+mod worlds;
 
 pub use crate::cpu::svm::exit_name;
 pub use crate::mmu::paging::{Access, WalkReport, WalkStep};
@@ -35,6 +36,7 @@ pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegSt
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
 pub use stats::{Counters, DecodeCacheStats, Events, MmuState, NestedPaging, PagingMode, TlbStats};
 pub use svm::{intercept_names, LastExit, SvmView};
+pub use worlds::{Charged, Costs, ExitCount, LedgerState, WorldCount};
 
 use crate::cpu::state::Cpu;
 use crate::cpu::svm::vmcb::saved_cpu;
@@ -211,6 +213,12 @@ impl<'a> Inspector<'a> {
     /// Virtual time in nanoseconds.
     pub fn now_ns(&self) -> u64 {
         self.m.core.now_ns()
+    }
+
+    /// The exit ledger: the world running now, instructions by world, exits by code,
+    /// nested walks, TLB flushes and the virtual time the cost model charged.
+    pub fn ledger(&self) -> LedgerState {
+        LedgerState::capture(self.m)
     }
 
     /// Paging mode, A20 and TLB statistics.

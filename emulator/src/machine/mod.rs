@@ -88,7 +88,7 @@ enum Step {
 struct Limits {
     /// Retired-instruction count at which the run ends.
     end: u64,
-    /// Halted-ticks count (`Core::idle_ticks`) at which the run ends.
+    /// Halted-ticks count (`Stats::halted_ticks`) at which the run ends.
     idle_end: u64,
     /// One instruction or event only (`Machine::step`).
     single: bool,
@@ -154,6 +154,13 @@ impl Machine {
         };
         m.flush_code_cache();
         m
+    }
+
+    /// Sets the cost model (`trace::worlds::Costs`): the virtual time charged from now on
+    /// for world switches and nested-walk references. Part of the machine's configuration
+    /// (saved in snapshots).
+    pub fn set_costs(&mut self, costs: crate::trace::worlds::Costs) {
+        self.core.ledger.costs = costs;
     }
 
     /// Turns the `--popek-goldberg` CPU on or off (`cpu::exec::sensitive`). The choice is
@@ -224,7 +231,7 @@ impl Machine {
     fn run_inner(&mut self, instructions: u64, halted_ticks: u64, single: bool) -> RunExit {
         let lim = Limits {
             end: self.core.icount.saturating_add(instructions),
-            idle_end: self.core.idle_ticks.saturating_add(halted_ticks),
+            idle_end: self.core.stats.halted_ticks.saturating_add(halted_ticks),
             single,
         };
         let mut first = true;

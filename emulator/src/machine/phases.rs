@@ -33,6 +33,13 @@ impl Machine {
             });
         }
         c.req.clear_transient();
+        // World attribution (`trace::worlds`): every CPL change and world switch ends the
+        // chain of blocks with a request, so the loop passes here before the next
+        // instruction and the retired count so far goes to the world that ran it.
+        let key = c.world_key();
+        if key != c.ledger.key() {
+            c.ledger.switch(c.icount, key);
+        }
         self.apply_smc();
         Step::Next
     }
@@ -98,7 +105,7 @@ impl Machine {
         c.stats.halted_ticks += skip;
         c.idle_ticks += skip;
         self.update_devices();
-        if !lim.single && self.core.idle_ticks >= lim.idle_end {
+        if !lim.single && self.core.stats.halted_ticks >= lim.idle_end {
             return Step::Return(RunExit::Budget);
         }
         Step::Again

@@ -5,6 +5,8 @@
 //! out of the log. Recording costs one branch when off.
 //! It must not influence execution (determinism does not depend on tracing).
 
+pub mod worlds;
+
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 

@@ -107,7 +107,67 @@ pub fn stats_text(m: &Machine, n: u64, secs: f64) -> String {
             counters.unimplemented
         );
     }
+    let l = i.ledger();
+    if l.svm_used {
+        svm_stats(&mut s, &l);
+    }
     s
+}
+
+/// The SVM part of `--stats` (only when a guest ran): instructions by world, world
+/// switches, the exit ledger, nested walks, TLB flushes and the charged virtual time.
+fn svm_stats(s: &mut String, l: &traplab::inspect::LedgerState) {
+    use std::fmt::Write as _;
+    let _ = writeln!(s, "--- worlds (instructions retired) ---");
+    let _ = writeln!(
+        s,
+        "{:<10} {:>14} {:>14} {:>14}",
+        "world", "kernel", "user", "total"
+    );
+    for w in &l.retired {
+        let _ = writeln!(
+            s,
+            "{:<10} {:>14} {:>14} {:>14}",
+            w.world.name(),
+            w.kernel,
+            w.user,
+            w.kernel + w.user
+        );
+    }
+    let _ = writeln!(
+        s,
+        "world switches:       {} VMRUN, {} #VMEXIT",
+        l.vmruns, l.exit_total
+    );
+    let _ = writeln!(s, "--- exit ledger ---");
+    let _ = writeln!(s, "{:<18} {:<16} {:>10}", "code", "name", "count");
+    for e in &l.exits {
+        let _ = writeln!(
+            s,
+            "{:<18} {:<16} {:>10}",
+            format!("{:#x}", e.code),
+            e.name,
+            e.count
+        );
+    }
+    let _ = writeln!(
+        s,
+        "nested walks:         {} ({} memory references)",
+        l.nested_walks, l.nested_refs
+    );
+    let _ = writeln!(s, "TLB flushes:          {}", l.tlb_flushes);
+    let c = &l.charged;
+    let _ = writeln!(
+        s,
+        "charged virtual time: {:.3} ms (vmrun {} x {} ns, vmexit {} x {} ns, nested_ref {} x {} ns)",
+        c.total() as f64 / 1e6,
+        l.vmruns,
+        l.costs.vmrun,
+        l.exit_total,
+        l.costs.vmexit,
+        l.nested_refs,
+        l.costs.nested_ref
+    );
 }
 
 /// `--screen`: the VGA text screen on stderr, as the guest left it.

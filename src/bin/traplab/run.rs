@@ -97,10 +97,10 @@ pub struct RunArgs {
     pub snapshot_at: Option<u64>,
     /// Resume from a snapshot instead of booting an image. The snapshot holds the whole
     /// machine (RAM, disk, devices), so IMAGE, --boot, --disk, --writable, --bios, --mem,
-    /// --cmdline, --module, --load-addr and --popek-goldberg cannot be given with it.
+    /// --cmdline, --module, --load-addr, --popek-goldberg and --cost cannot be given with it.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "image", "boot", "disk", "writable", "bios", "mem", "cmdline", "modules", "load_addr",
-        "popek_goldberg",
+        "popek_goldberg", "costs",
     ])]
     pub load_snapshot: Option<PathBuf>,
     /// Overwrite an existing snapshot file.
@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// PUSHF, POPF, MOV Sreg, far CALL/JMP/RET, INT n, IRET...) raise #GP(0) at CPL > 0.
     #[arg(long)]
     pub popek_goldberg: bool,
+    /// Cost model: charge NS nanoseconds of virtual time for each event NAME (vmrun,
+    /// vmexit, nested_ref); may be repeated. Defaults and why: README "Cost model".
+    #[arg(long = "cost", value_name = "NAME=NS")]
+    pub costs: Vec<String>,
     #[command(flatten)]
     pub gdb: crate::gdb::GdbArgs,
 }
@@ -552,7 +556,14 @@ pub fn main(a: RunArgs) -> Result<u8> {
         bail!("--snapshot-at needs --save-snapshot FILE");
     }
     check_outputs(&a)?;
+    let mut costs = traplab::inspect::Costs::default();
+    for c in &a.costs {
+        costs.assign(c).map_err(anyhow::Error::msg)?;
+    }
     let mut m = build_machine(&a)?;
+    if !a.costs.is_empty() {
+        m.set_costs(costs);
+    }
     if a.popek_goldberg {
         m.set_popek_goldberg(true);
     }
@@ -574,7 +585,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let mut out = stdout.lock();
     let start = Instant::now();
     let icount0 = m.icount();
-    let idle0 = m.core.idle_ticks;
+    let idle0 = m.core.stats.halted_ticks;
     let ns0 = m.core.now_ns();
     let interactive = a.input.is_none()
         && !a.trace
@@ -625,7 +636,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         // The budget bounds retired instructions, and separately the ticks of virtual time
         // spent halted (a halted CPU retires nothing): see `Machine::run_limited`.
         let done = m.icount() - icount0;
-        let waited = m.core.idle_ticks - idle0;
+        let waited = m.core.stats.halted_ticks - idle0;
         if done >= budget || waited >= halt_budget {
             break RunExit::Budget;
         }
@@ -740,7 +751,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         RunExit::Budget if quit => 0,
         RunExit::Budget => {
-            let waited = m.core.idle_ticks - idle0;
+            let waited = m.core.stats.halted_ticks - idle0;
             if waited >= halt_budget {
                 eprintln!(
                     "traplab: budget spent: the CPU waited in HLT for {waited} ticks \

@@ -87,6 +87,7 @@ fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
     c.mmu.leave_nested();
     load_host(c);
     c.svm.exits += 1;
+    c.ledger_vmexit(exitcode);
     c.event(EventKind::Vmexit {
         code: exitcode,
         info1,

@@ -174,6 +174,7 @@ fn invalid(c: &mut Core, v: u32, why: &str) {
         asid: 0,
     });
     c.svm.exits += 1;
+    c.ledger_vmexit(code::INVALID);
     c.request(Request::Rescan);
 }
 
@@ -264,6 +265,7 @@ pub fn vmrun(c: &mut Core, v: u32) {
     c.svm.delivering = 0;
     c.svm.pending = None;
     c.svm.vmruns += 1;
+    c.ledger_vmrun();
     c.update_align_check();
     c.request(Request::Rescan);
     let rip = c.cpu.eip;
