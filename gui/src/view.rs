@@ -11,8 +11,8 @@ use traplab::cpu::state::ESP;
 use traplab::debug::session::{Session, Stop, Watchpoint};
 use traplab::devices::vga::{Cell, TextScreen};
 use traplab::inspect::{
-    Access, Counters, CpuState, Cursor, DecodeCacheStats, DeviceRegs, Event, Events, MmuState,
-    WalkReport,
+    Access, Counters, CpuState, Cursor, DecodeCacheStats, DeviceRegs, Event, Events, LedgerState,
+    MmuState, VmcbState, WalkReport,
 };
 use traplab::mmu::segment::{CS, SS};
 use traplab::RunExit;
@@ -115,6 +115,10 @@ pub struct MachineView {
     pub mmu: MmuState,
     pub decode_cache: DecodeCacheStats,
     pub devices: DeviceRegs,
+    /// The world that runs (host or guest ASID), instructions by world, exits by code.
+    pub ledger: LedgerState,
+    /// The current (or last) guest's VMCB, decoded; None if SVM was never used.
+    pub vmcb: Option<VmcbState>,
 }
 
 /// The events list of the last view, reused while the machine's event log did not change.
@@ -229,6 +233,8 @@ impl MachineView {
             mmu: i.mmu(),
             decode_cache: i.decode_cache(),
             devices: i.devices(),
+            ledger: i.ledger(),
+            vmcb: i.vmcb(),
             cpu,
         }
     }

@@ -36,7 +36,7 @@ pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegSt
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
 pub use stats::{Counters, DecodeCacheStats, Events, MmuState, NestedPaging, PagingMode, TlbStats};
 pub use svm::{intercept_names, LastExit, SvmView};
-pub use worlds::{Charged, Costs, ExitCount, LedgerState, WorldCount};
+pub use worlds::{Charged, Costs, ExitCount, LedgerState, VmcbState, WorldCount};
 
 use crate::cpu::state::Cpu;
 use crate::cpu::svm::vmcb::saved_cpu;
@@ -219,6 +219,11 @@ impl<'a> Inspector<'a> {
     /// nested walks, TLB flushes and the virtual time the cost model charged.
     pub fn ledger(&self) -> LedgerState {
         LedgerState::capture(self.m)
+    }
+
+    /// The VMCB of the guest that runs or ran last, decoded (None if SVM was never used).
+    pub fn vmcb(&self) -> Option<VmcbState> {
+        VmcbState::capture(self.m)
     }
 
     /// Paging mode, A20 and TLB statistics.

@@ -94,3 +94,119 @@ impl LedgerState {
         }
     }
 }
+
+/// The VMCB of the guest that runs (or ran last), decoded from memory without side effects:
+/// which intercepts are on and the exit fields (AMD APM Appendix B).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmcbState {
+    /// Physical address of the VMCB.
+    pub addr: u32,
+    /// A guest runs with it now.
+    pub running: bool,
+    pub asid: u32,
+    /// Intercepts on, by name: `CR0_READ`, `CR3_WRITE`, `DR7_WRITE`, `EXCP_PF`, `CPUID`,
+    /// `IOIO_PROT`... (Table B-1's names, control words 0x000-0x010).
+    pub intercepts: Vec<String>,
+    pub np_enable: bool,
+    pub exitcode: u64,
+    pub exit_name: &'static str,
+    pub exitinfo1: u64,
+    pub exitinfo2: u64,
+    pub exitintinfo: u64,
+    pub nrip: u64,
+}
+
+/// Names of the bits of intercept words 3 and 4 (APM Table B-1).
+const MISC1: [&str; 32] = [
+    "INTR",
+    "NMI",
+    "SMI",
+    "INIT",
+    "VINTR",
+    "CR0_SEL_WRITE",
+    "IDTR_READ",
+    "GDTR_READ",
+    "LDTR_READ",
+    "TR_READ",
+    "IDTR_WRITE",
+    "GDTR_WRITE",
+    "LDTR_WRITE",
+    "TR_WRITE",
+    "RDTSC",
+    "RDPMC",
+    "PUSHF",
+    "POPF",
+    "CPUID",
+    "RSM",
+    "IRET",
+    "INTN",
+    "INVD",
+    "PAUSE",
+    "HLT",
+    "INVLPG",
+    "INVLPGA",
+    "IOIO_PROT",
+    "MSR_PROT",
+    "TASK_SWITCH",
+    "FERR_FREEZE",
+    "SHUTDOWN",
+];
+const MISC2: [&str; 10] = [
+    "VMRUN", "VMMCALL", "VMLOAD", "VMSAVE", "STGI", "CLGI", "SKINIT", "RDTSCP", "ICEBP", "WBINVD",
+];
+
+impl VmcbState {
+    pub(super) fn capture(m: &Machine) -> Option<VmcbState> {
+        use crate::cpu::svm::vmcb::ctl;
+        let c = &m.core;
+        if !c.ledger.svm_used() && !c.svm.guest {
+            return None;
+        }
+        let v = c.svm.vmcb;
+        let r64 = |off: u32| {
+            let b = c.mem.peek(v.wrapping_add(off), 8);
+            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        };
+        let r32 = |off: u32| r64(off) as u32;
+        let mut intercepts = Vec::new();
+        let cr = r32(ctl::INTERCEPT_CR);
+        let dr = r32(ctl::INTERCEPT_DR);
+        for (word, kind) in [(cr, "CR"), (dr, "DR")] {
+            for b in 0..32 {
+                if word & (1 << b) != 0 {
+                    let dir = if b < 16 { "READ" } else { "WRITE" };
+                    intercepts.push(format!("{kind}{}_{dir}", b % 16));
+                }
+            }
+        }
+        let exc = r32(ctl::INTERCEPT_EXC);
+        for b in 0..32u64 {
+            if exc & (1 << b) != 0 {
+                intercepts.push(exit_name(crate::cpu::svm::code::EXCP_BASE + b).to_string());
+            }
+        }
+        let misc1 = r32(ctl::INTERCEPT_MISC1);
+        let misc2 = r32(ctl::INTERCEPT_MISC2);
+        for (word, names) in [(misc1, &MISC1[..]), (misc2, &MISC2[..])] {
+            for (b, n) in names.iter().enumerate() {
+                if word & (1 << b) != 0 {
+                    intercepts.push(n.to_string());
+                }
+            }
+        }
+        let exitcode = r64(ctl::EXITCODE);
+        Some(VmcbState {
+            addr: v,
+            running: c.svm.guest,
+            asid: r32(ctl::ASID),
+            intercepts,
+            np_enable: r64(ctl::NP_ENABLE) & 1 != 0,
+            exitcode,
+            exit_name: exit_name(exitcode),
+            exitinfo1: r64(ctl::EXITINFO1),
+            exitinfo2: r64(ctl::EXITINFO2),
+            exitintinfo: r64(ctl::EXITINTINFO),
+            nrip: r64(ctl::NRIP),
+        })
+    }
+}

@@ -1,6 +1,7 @@
 //! CPU panel: general registers, EIP, EFLAGS bit by bit, segment registers with their hidden
-//! descriptor caches, CR0/CR2/CR3/CR4 decoded, GDTR/IDTR/LDTR/TR, CPL and mode. Values
-//! changed by the last step are highlighted.
+//! descriptor caches, CR0/CR2/CR3/CR4 decoded, GDTR/IDTR/LDTR/TR, CPL and mode, the world
+//! that runs (host, or an SVM guest by ASID) and the current VMCB decoded (intercepts on,
+//! the last exit's fields). Values changed by the last step are highlighted.
 
 use super::{mono, Panels, CHANGED};
 use crate::i18n::{tr, Lang};
@@ -8,7 +9,7 @@ use crate::view::View;
 use crate::worker::Command;
 use egui::{Color32, RichText};
 use traplab::cpu::state::REG_NAMES;
-use traplab::inspect::{CpuState, SegmentState};
+use traplab::inspect::{CpuState, SegmentState, World};
 use traplab::mmu::segment::SEG_NAMES;
 
 const FLAG_BITS: &[(u32, &str)] = &[
@@ -122,6 +123,76 @@ pub fn seg_type(s: &SegmentState) -> String {
     t
 }
 
+/// The world that runs, and the VMCB of the guest that runs (or ran last).
+fn world(ui: &mut egui::Ui, m: &crate::view::MachineView, lang: Lang) {
+    let l = &m.ledger;
+    let place = match l.current {
+        World::Host => tr(lang, "world_host").to_string(),
+        World::Guest { asid } => format!("{} {asid}", tr(lang, "world_guest")),
+    };
+    let ring = tr(
+        lang,
+        if l.current_user {
+            "world_user"
+        } else {
+            "world_kernel"
+        },
+    );
+    let mut t = RichText::new(format!("{}: {place} ({ring})", tr(lang, "world"))).strong();
+    if l.current != World::Host {
+        t = t.color(Color32::from_rgb(120, 180, 255));
+    }
+    ui.label(t);
+    let Some(v) = &m.vmcb else {
+        return;
+    };
+    egui::CollapsingHeader::new(format!(
+        "{} {:#010x}: {}, ASID {}, {} {}",
+        tr(lang, "vmcb"),
+        v.addr,
+        tr(
+            lang,
+            if v.running {
+                "vmcb_running"
+            } else {
+                "vmcb_last"
+            }
+        ),
+        v.asid,
+        l.exit_total,
+        tr(lang, "exits_total"),
+    ))
+    .id_salt("vmcb")
+    .default_open(true)
+    .show(ui, |ui| {
+        ui.label(RichText::new(tr(lang, "intercepts")).strong());
+        ui.label(mono(if v.intercepts.is_empty() {
+            "-".to_string()
+        } else {
+            v.intercepts.join(" ")
+        }));
+        if v.np_enable {
+            ui.label(mono(tr(lang, "nested_paging")));
+        }
+        ui.label(RichText::new(tr(lang, "last_exit")).strong());
+        egui::Grid::new("vmcb-exit").num_columns(2).show(ui, |ui| {
+            ui.label(mono("EXITCODE"));
+            ui.label(mono(format!("{:#x} {}", v.exitcode, v.exit_name)));
+            ui.end_row();
+            for (n, x) in [
+                ("EXITINFO1", v.exitinfo1),
+                ("EXITINFO2", v.exitinfo2),
+                ("EXITINTINFO", v.exitintinfo),
+                ("NextRIP", v.nrip),
+            ] {
+                ui.label(mono(n));
+                ui.label(mono(format!("{x:#x}")));
+                ui.end_row();
+            }
+        });
+    });
+}
+
 pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &mut Vec<Command>) {
     let Some(m) = &view.machine else {
         return;
@@ -144,6 +215,7 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
                 ))
                 .strong(),
             );
+            world(ui, m, lang);
             ui.label(
                 RichText::new(format!("* {}", tr(lang, "changed")))
                     .color(CHANGED)

@@ -1,5 +1,6 @@
 //! Events panel: the timeline of `core.events` (exceptions, interrupts, page faults,
-//! privilege and mode changes, control-register writes, I/O...) with filters. Clicking an
+//! privilege and mode changes, world switches (VMRUN, #VMEXIT with the exit's name),
+//! control-register writes, I/O...) with filters. Clicking an
 //! event travels to the machine state at that moment (reverse execution to its icount).
 
 use super::{mono, Panels};
@@ -14,6 +15,8 @@ pub struct State {
     pub interrupts: bool,
     pub privilege: bool,
     pub other: bool,
+    /// World switches: VMRUN and #VMEXIT (AMD SVM).
+    pub worlds: bool,
     /// Runs of timer interrupts and HLTs shown as one line with counts.
     pub collapse: bool,
     /// Ring 3 and ring 0 in two lanes.
@@ -21,7 +24,7 @@ pub struct State {
     cache: Option<(CacheKey, std::sync::Arc<Vec<Row>>)>,
 }
 
-type CacheKey = (u64, [bool; 5]);
+type CacheKey = (u64, [bool; 6]);
 
 impl Default for State {
     fn default() -> Self {
@@ -30,6 +33,7 @@ impl Default for State {
             interrupts: true,
             privilege: true,
             other: true,
+            worlds: true,
             collapse: true,
             lanes: false,
             cache: None,
@@ -42,6 +46,7 @@ enum Class {
     Exception,
     Interrupt,
     Privilege,
+    World,
     Other,
 }
 
@@ -53,6 +58,7 @@ fn class(k: &EventKind) -> Class {
         | EventKind::TripleFault => Class::Exception,
         EventKind::Interrupt { .. } => Class::Interrupt,
         EventKind::PrivilegeChange { .. } | EventKind::ModeChange { .. } => Class::Privilege,
+        EventKind::Vmrun { .. } | EventKind::Vmexit { .. } => Class::World,
         _ => Class::Other,
     }
 }
@@ -84,6 +90,7 @@ impl State {
             Class::Exception => self.exceptions,
             Class::Interrupt => self.interrupts,
             Class::Privilege => self.privilege,
+            Class::World => self.worlds,
             Class::Other => self.other,
         }
     }
@@ -188,6 +195,20 @@ pub fn describe(e: &Event, lang: Lang) -> String {
                 if *write { "OUT" } else { "IN" }
             )
         }
+        EventKind::Vmrun { asid, rip } => {
+            format!("{} {asid}, EIP {rip:#010x}", tr(lang, "vmrun_event"))
+        }
+        EventKind::Vmexit {
+            code,
+            info1,
+            info2,
+            rip,
+            asid,
+        } => format!(
+            "{} {} ({code:#x}) info1 {info1:#x} info2 {info2:#x}, ASID {asid} EIP {rip:#010x}",
+            tr(lang, "vmexit_event"),
+            traplab::inspect::exit_name(*code)
+        ),
         other => format!("{other:?}"),
     }
 }
@@ -217,6 +238,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         ui.checkbox(&mut st.exceptions, tr(lang, "exceptions"));
         ui.checkbox(&mut st.interrupts, tr(lang, "interrupts"));
         ui.checkbox(&mut st.privilege, tr(lang, "privilege"));
+        ui.checkbox(&mut st.worlds, tr(lang, "worlds"));
         ui.checkbox(&mut st.other, tr(lang, "other"));
         ui.separator();
         ui.checkbox(&mut st.collapse, tr(lang, "collapse_noise"));
@@ -243,6 +265,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
             st.interrupts,
             st.privilege,
             st.other,
+            st.worlds,
             st.collapse,
         ],
     );
@@ -306,6 +329,8 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                     rt = rt.color(Color32::GRAY);
                 } else if class(&e.kind) == Class::Exception {
                     rt = rt.color(Color32::from_rgb(255, 140, 120));
+                } else if class(&e.kind) == Class::World {
+                    rt = rt.color(Color32::from_rgb(120, 180, 255));
                 } else if matches!(row, Row::Run { .. }) {
                     rt = rt.weak();
                 }
