@@ -481,3 +481,33 @@ fn a_task_switch_into_ring3_with_ac_turns_checking_on() {
     assert_eq!(m.core.cpu.tr.sel, SEL_TSS_B);
     expect_ac_at(&m, at, "in the new task");
 }
+
+/// The hint-NOP space runs as NOPs, as on a CPU without the features later given to it
+/// (SDM Vol. 2B NOP, "0F 1F /0" and the reserved NOPs 0F 18-1F; ENDBR32 is a NOP when CET
+/// is off, Vol. 1 18.3): ENDBR32, PREFETCHh, a 0F 19 reserved NOP with a memory operand
+/// that would fault if it were read, and CLDEMOTE. Found: libgcc's 64-bit division
+/// helpers start with ENDBR32, which Traplab raised #UD on.
+#[test]
+fn hint_nops_are_nops() {
+    let mut m = pm();
+    let code: &[u8] = &[
+        0xF3, 0x0F, 0x1E, 0xFB, // endbr32
+        0xF3, 0x0F, 0x1E, 0xFA, // endbr64 (a NOP in 32-bit code too)
+        0x0F, 0x18, 0x00, // prefetchnta [eax]
+        0x0F, 0x18, 0x0D, 0x00, 0x00, 0x00, 0xF0, // prefetcht0 [0xF0000000]
+        0x0F, 0x19, 0x05, 0x00, 0x00, 0x00, 0xF0, // reserved nop [0xF0000000]
+        0x0F, 0x1C, 0x00, // cldemote [eax]
+        0xF4, // hlt
+    ];
+    assert!(m.core.mem.load(CODE, code));
+    let before = m.core.cpu.clone();
+    for _ in 0..7 {
+        m.step();
+    }
+    assert_eq!(r32(&m, RESULT), 0xFFFF_FFFF, "no exception was delivered");
+    assert!(m.core.cpu.halted, "the HLT after them ran");
+    let after = &m.core.cpu;
+    assert_eq!(after.eip, CODE + code.len() as u32);
+    assert_eq!(after.gpr, before.gpr);
+    assert_eq!(after.flags.bits, before.flags.bits);
+}

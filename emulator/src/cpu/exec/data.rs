@@ -47,7 +47,12 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         Cmc => cmc,
         Cld => cld,
         Std => std_,
-        Nop => nop,
+        // The hint space 0F 18-1F (and 0F 0D) is NOP r/m on the P6 family (SDM Vol. 2B
+        // NOP; "reserved NOP"): later CPUs gave some forms meanings that a CPU without the
+        // feature still runs as NOPs: PREFETCHh (SSE), ENDBR32/64 and RDSSP (CET: NOP when
+        // CET is off), CLDEMOTE. Compilers emit ENDBR32 (libgcc's helpers carry it).
+        Nop | Reservednop | Prefetchnta | Prefetcht0 | Prefetcht1 | Prefetcht2 | Endbr32
+        | Endbr64 | Rdsspd | Cldemote => nop,
         Salc => salc,
         Wait => wait,
         Seto | Setno | Setb | Setae | Sete | Setne | Setbe | Seta | Sets | Setns | Setp | Setnp
