@@ -116,45 +116,6 @@ pub struct VmcbState {
     pub nrip: u64,
 }
 
-/// Names of the bits of intercept words 3 and 4 (APM Table B-1).
-const MISC1: [&str; 32] = [
-    "INTR",
-    "NMI",
-    "SMI",
-    "INIT",
-    "VINTR",
-    "CR0_SEL_WRITE",
-    "IDTR_READ",
-    "GDTR_READ",
-    "LDTR_READ",
-    "TR_READ",
-    "IDTR_WRITE",
-    "GDTR_WRITE",
-    "LDTR_WRITE",
-    "TR_WRITE",
-    "RDTSC",
-    "RDPMC",
-    "PUSHF",
-    "POPF",
-    "CPUID",
-    "RSM",
-    "IRET",
-    "INTN",
-    "INVD",
-    "PAUSE",
-    "HLT",
-    "INVLPG",
-    "INVLPGA",
-    "IOIO_PROT",
-    "MSR_PROT",
-    "TASK_SWITCH",
-    "FERR_FREEZE",
-    "SHUTDOWN",
-];
-const MISC2: [&str; 10] = [
-    "VMRUN", "VMMCALL", "VMLOAD", "VMSAVE", "STGI", "CLGI", "SKINIT", "RDTSCP", "ICEBP", "WBINVD",
-];
-
 impl VmcbState {
     pub(super) fn capture(m: &Machine) -> Option<VmcbState> {
         use crate::cpu::svm::vmcb::ctl;
@@ -168,32 +129,15 @@ impl VmcbState {
             u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
         };
         let r32 = |off: u32| r64(off) as u32;
-        let mut intercepts = Vec::new();
-        let cr = r32(ctl::INTERCEPT_CR);
-        let dr = r32(ctl::INTERCEPT_DR);
-        for (word, kind) in [(cr, "CR"), (dr, "DR")] {
-            for b in 0..32 {
-                if word & (1 << b) != 0 {
-                    let dir = if b < 16 { "READ" } else { "WRITE" };
-                    intercepts.push(format!("{kind}{}_{dir}", b % 16));
-                }
-            }
-        }
-        let exc = r32(ctl::INTERCEPT_EXC);
-        for b in 0..32u64 {
-            if exc & (1 << b) != 0 {
-                intercepts.push(exit_name(crate::cpu::svm::code::EXCP_BASE + b).to_string());
-            }
-        }
-        let misc1 = r32(ctl::INTERCEPT_MISC1);
-        let misc2 = r32(ctl::INTERCEPT_MISC2);
-        for (word, names) in [(misc1, &MISC1[..]), (misc2, &MISC2[..])] {
-            for (b, n) in names.iter().enumerate() {
-                if word & (1 << b) != 0 {
-                    intercepts.push(n.to_string());
-                }
-            }
-        }
+        // The intercept words as the VMCB in memory holds them (not VMRUN's cached copy).
+        let intercepts = super::svm::intercept_names(&crate::cpu::svm::Controls {
+            cr: r32(ctl::INTERCEPT_CR),
+            dr: r32(ctl::INTERCEPT_DR),
+            exceptions: r32(ctl::INTERCEPT_EXC),
+            misc1: r32(ctl::INTERCEPT_MISC1),
+            misc2: r32(ctl::INTERCEPT_MISC2),
+            ..Default::default()
+        });
         let exitcode = r64(ctl::EXITCODE);
         Some(VmcbState {
             addr: v,
