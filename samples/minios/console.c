@@ -98,6 +98,8 @@ static void input_push(char c)
     }
 }
 
+int input_pending(void) { return (int)(in_head - in_tail); }
+
 int input_getc(void)
 {
     if (in_tail == in_head) return -1;

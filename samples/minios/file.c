@@ -4,21 +4,26 @@
  * fs/read_write.c, fs/namei.c).
  *
  * Owns: the open-file table (an offset, an access mode and what the file is:
- * a regular file or directory of fs.c, a pipe end of pipe.c, or the console)
+ * a regular file or directory of fs.c, a pipe end of pipe.c, a socket of
+ * socket.c, or the console)
  * and each process's descriptor table (descriptors are inherited at spawn and
  * may share one open file, like after fork(2) or dup2(2)); every user pointer
  * and path these calls receive is checked here (bad ones get -EFAULT or
- * -ENAMETOOLONG, never a kernel fault). It does not store file data (fs.c)
- * nor block on its own (pipe.c and the console input do, through sched.c).
+ * -ENAMETOOLONG, never a kernel fault). poll(2) is here too: it asks each
+ * kind of file whether it is ready and on which wait channels that can
+ * change, then sleeps until a wakeup() of one of them or its timeout. It does not store file
+ * data (fs.c) nor block on its own (pipe.c, socket.c and the console input
+ * do, through sched.c).
  */
 #include "kernel.h"
 
 #define NFILE 64
 
 struct file {
-    int refs, type, mode, ino;         /* type: S_IFREG, S_IFDIR, S_IFCHR, S_IFIFO */
+    int refs, type, mode, ino;         /* type: S_IFREG, S_IFDIR, S_IFCHR, S_IFIFO, S_IFSOCK */
     u32 off;                           /* regular files; directories: last inode listed */
     struct pipe *pipe;
+    struct sock *sock;
 };
 static struct file files[NFILE];
 
@@ -44,6 +49,7 @@ static void file_put(struct file *f)
     if (--f->refs) return;
     if (f->type == S_IFREG || f->type == S_IFDIR) fs_ref(f->ino, -1);
     if (f->type == S_IFIFO) pipe_close(f->pipe, f->mode == O_WRONLY);
+    if (f->type == S_IFSOCK) sock_close(f->sock);
 }
 
 static int fd_alloc(struct file *f)
@@ -54,6 +60,23 @@ static int fd_alloc(struct file *f)
 }
 
 static struct file *fd_get(u32 fd) { return fd < NFD ? current->fd[fd] : 0; }
+
+struct sock *fd_sock(u32 fd, int *err)
+{
+    struct file *f = fd_get(fd);
+    *err = !f ? -EBADF : f->type != S_IFSOCK ? -ENOTSOCK : 0;
+    return *err ? 0 : f->sock;
+}
+
+int fd_install_sock(struct sock *s)
+{
+    struct file *f = file_alloc(S_IFSOCK, O_RDWR);
+    if (!f) return -ENFILE;
+    int fd = fd_alloc(f);
+    if (fd < 0) { f->refs = 0; return fd; }
+    f->sock = s;
+    return fd;
+}
 
 void file_init(struct proc *first)
 {
@@ -119,6 +142,7 @@ static int sys_read(u32 fd, u32 buf, u32 len)
     switch (f->type) {
     case S_IFCHR: return console_read((u8 *)buf, len);
     case S_IFIFO: return pipe_read(f->pipe, (u8 *)buf, len);
+    case S_IFSOCK: return sock_recv(f->sock, (u8 *)buf, len);
     case S_IFDIR: return -EISDIR;
     default: {
         int n = fs_read(f->ino, f->off, (void *)buf, len);
@@ -138,6 +162,7 @@ static int sys_write(u32 fd, u32 buf, u32 len)
         for (u32 i = 0; i < len; i++) kputc(((const char *)buf)[i]);
         return (int)len;
     case S_IFIFO: return pipe_write(f->pipe, (const u8 *)buf, len);
+    case S_IFSOCK: return sock_send(f->sock, (const u8 *)buf, len);
     default: {
         if (f->type != S_IFREG) return -EISDIR;
         int n = fs_write(f->ino, f->off, (const void *)buf, len);
@@ -299,6 +324,47 @@ static int sys_pipe(u32 out)
     return 0;
 }
 
+/* The poll bits of f; ch[0], ch[1] get the channels that announce a change. */
+static int file_ready(struct file *f, int *ch)
+{
+    ch[0] = ch[1] = CHAN_NONE;
+    switch (f->type) {
+    case S_IFSOCK: return sock_ready(f->sock, ch);
+    case S_IFIFO: return pipe_ready(f->pipe, f->mode == O_WRONLY, ch);
+    case S_IFCHR:
+        ch[0] = CHAN_INPUT;
+        input_poll();
+        return (input_pending() ? POLLIN : 0) | POLLOUT;
+    default: return POLLIN | POLLOUT;          /* files never block */
+    }
+}
+
+/* poll(fds, n, timeout): timeout in ticks, 0 = just look, -1 = until one is ready. */
+static int sys_poll(u32 ufds, u32 n, int timeout)
+{
+    if (n > NFD) return -EINVAL;
+    if (n && !user_ok(current->pd, ufds, n * sizeof(struct pollfd))) return -EFAULT;
+    struct pollfd *fds = (struct pollfd *)ufds;
+    u32 until = ticks + (u32)timeout;
+    for (;;) {
+        int ready = 0;
+        current->npoll = 0;
+        for (u32 i = 0; i < n; i++) {
+            struct file *f = fd_get((u32)fds[i].fd);
+            int *ch = &current->pollch[current->npoll];
+            int got = f ? file_ready(f, ch) & (fds[i].events | POLLHUP) : POLLNVAL;
+            fds[i].revents = (short)got;
+            ready += got != 0;
+            if (f) current->npoll += 2;
+        }
+        if (ready || !timeout || (timeout > 0 && (int)(ticks - until) >= 0)) return ready;
+        current->state = PROC_BLOCKED;
+        current->chan = CHAN_POLL;
+        current->wake_tick = timeout > 0 ? until | 1 : 0;    /* 0: no timeout (sched.c) */
+        schedule();
+    }
+}
+
 int file_syscall(struct regs *r)
 {
     int ret;
@@ -322,6 +388,7 @@ int file_syscall(struct regs *r)
     case SYS_GETCWD:  ret = sys_getcwd(ARG1, ARG2); break;
     case SYS_DUP2:    ret = sys_dup2(ARG1, ARG2); break;
     case SYS_PIPE:    ret = sys_pipe(ARG1); break;
+    case SYS_POLL:    ret = sys_poll(ARG1, ARG2, (int)ARG3); break;
     default: return 0;
     }
     r->eax = (u32)ret;

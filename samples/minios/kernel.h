@@ -98,6 +98,8 @@ int  user_ok(u32 pd, u32 va, u32 len); /* 1 if [va, va+len) is mapped user memor
 #define CHAN_CHILD 2
 #define CHAN_SLEEP 3
 #define CHAN_PIPE  16                  /* 16 + 2 * pipe: readers wait, +1: writers wait */
+#define CHAN_POLL  9                   /* poll(): woken by a wakeup() of one of pollch[] */
+#define CHAN_SOCK  256                 /* 256 + 2 * socket: readers/acceptors, +1: writers/connectors */
 struct file;
 struct proc {
     int  pid, ppid, state;
@@ -113,6 +115,8 @@ struct proc {
     struct file *fd[NFD];              /* open files (file.c) */
     int  cwd, root;                    /* inode numbers: working directory and "/" */
     int  vpid, pidns, uts, cg;         /* ns.c, cgroup.c: pid in its namespace, ns, group */
+    int  netns, ipcns;                 /* net.c, ns.c: network and IPC namespaces */
+    int  npoll, pollch[2 * NFD];       /* file.c: the channels a poll() waits on */
 };
 extern struct proc procs[NPROC];
 extern struct proc *current;
@@ -121,7 +125,7 @@ void schedule(void);
 void sched_tick(void);
 void wakeup(int chan);
 int  proc_spawn(const char *path, const char *args, int flags);
-struct spawn_ctx { int pidns, uts, root, cg; };   /* where a new process lives (ns.c) */
+struct spawn_ctx { int pidns, uts, root, cg, netns, ipcns; };   /* where a new process lives (ns.c) */
 int  proc_spawn_in(const char *path, const char *args, int flags, const struct spawn_ctx *c);
 struct proc *proc_by_pid(int pid);      /* global pid */
 void proc_exit(int status) __attribute__((noreturn));
@@ -164,9 +168,34 @@ void file_inherit(struct proc *child, struct proc *parent);
 void file_close_all(struct proc *p);
 int  file_syscall(struct regs *r);     /* 1 if it handled r->eax */
 int  user_string(char *dst, u32 src, int max);   /* 0, -EFAULT or -ENAMETOOLONG */
+struct sock;
+struct sock *fd_sock(u32 fd, int *err);          /* the socket behind fd, or 0 and -EBADF/-ENOTSOCK */
+int  fd_install_sock(struct sock *s);            /* a new descriptor for s, or -EMFILE/-ENFILE */
+
+/* socket.c: local (AF_UNIX) and network (AF_INET) stream sockets */
+#define NSOCK 24
+void sock_close(struct sock *s);
+int  sock_send(struct sock *s, const u8 *buf, u32 len);
+int  sock_recv(struct sock *s, u8 *buf, u32 len);
+int  sock_ready(struct sock *s, int *ch);        /* poll bits; ch[0], ch[1]: its channels */
+int  sock_in_ns(int domain, int ns);             /* sockets that keep a namespace alive */
+int  sock_syscall(struct regs *r);               /* 1 if it handled r->eax */
+
+/* net.c: network namespaces, their interfaces and the bridges between them */
+void net_init(void);
+int  net_new(void);                              /* a namespace with only lo, or -ENOSPC */
+int  net_join(int ns, const char *bridge, u32 addr, int prefix);   /* 0 or -errno */
+int  net_is_local(int ns, u32 addr);             /* 127/8 or one of ns's addresses */
+int  net_route(int ns, u32 dst, int *dst_ns, u32 *src);   /* 0 or -ENETUNREACH/-EHOSTUNREACH */
+void net_gc(void);                               /* frees namespaces and bridges nobody uses */
+int  net_syscall(struct regs *r);                /* 1 if it handled r->eax */
+
+/* console.c */
+int  input_pending(void);                        /* bytes waiting to be read */
 
 /* pipe.c */
 struct pipe;
+int  pipe_ready(struct pipe *p, int writer, int *ch);   /* poll bits; ch: its wakeup channel */
 struct pipe *pipe_alloc(void);
 int  pipe_read(struct pipe *p, u8 *buf, u32 len);
 int  pipe_write(struct pipe *p, const u8 *buf, u32 len);

@@ -1,8 +1,8 @@
 /*
  * ns.c - namespaces: what a process sees of the system, as Linux's PID,
- * UTS and mount namespaces (kernel/pid_namespace.c, kernel/utsname.c,
- * fs/namespace.c) and the isolate() system call that starts a program in new
- * ones, a small clone3(2) with a struct of arguments.
+ * UTS, mount and IPC namespaces (kernel/pid_namespace.c, kernel/utsname.c,
+ * fs/namespace.c, ipc/namespace.c) and the isolate() system call that starts
+ * a program in new ones, a small clone3(2) with a struct of arguments.
  *
  * Owns:
  * - PID namespaces: each has its own pid counter; the first process in a new
@@ -17,6 +17,12 @@
  *   chroot(2) or pivot_root(2) would; ".." at that root stays there (fs.c).
  *   With a lower layer the new "/" is /overlays/NAME merged over it
  *   (overlay.c), reused if it exists: a container's writable layer.
+ * - IPC namespaces: here they hold the names of local (AF_UNIX) sockets
+ *   (socket.c keys each name by the namespace), so a process in a new one
+ *   cannot reach its parent's daemons by path. (Linux's IPC namespace holds
+ *   System V IPC and POSIX message queues; minios has neither.)
+ * - Network namespaces are net.c's; isolate() asks it for a new one and
+ *   plugs its eth0 into the bridge named in the arguments.
  * - isolate(): checks every argument (unknown flags = -EINVAL), then creates
  *   the namespaces and the group (cgroup.c) and spawns through sched.c.
  * A namespace lives while a process (even a zombie) uses it. Unlike Linux,
@@ -27,11 +33,13 @@
 #define NNS 8
 static struct pidns { int used, next, parent; } pidns[NNS];
 static struct utsns { int used; char name[HOST_MAX]; } utsns[NNS];
+static int ipcns_used[NNS];
 
 void ns_init(void)
 {
     pidns[0].used = 1;                 /* the initial namespaces: global pids */
     utsns[0].used = 1;
+    ipcns_used[0] = 1;
     memcpy(utsns[0].name, "minios", 7);
 }
 
@@ -56,15 +64,25 @@ int ns_vpid(int ns, int pid) { return ns ? pidns[ns].next++ : pid; }
 void ns_gc(void)
 {
     for (int n = 1; n < NNS; n++) {
-        int pid_users = 0, uts_users = 0;
+        int pid_users = 0, uts_users = 0, ipc_users = sock_in_ns(AF_UNIX, n);
         for (int i = 0; i < NPROC; i++) {
             if (procs[i].state == PROC_UNUSED) continue;
             pid_users += procs[i].pidns == n;
             uts_users += procs[i].uts == n;
+            ipc_users += procs[i].ipcns == n;
         }
         if (!pid_users) pidns[n].used = 0;
         if (!uts_users) utsns[n].used = 0;
+        if (!ipc_users) ipcns_used[n] = 0;
     }
+    net_gc();
+}
+
+static int new_ipcns(void)
+{
+    for (int n = 1; n < NNS; n++)
+        if (!ipcns_used[n]) { ipcns_used[n] = 1; return n; }
+    return -ENOSPC;
 }
 
 static int new_pidns(int parent)
@@ -102,19 +120,23 @@ static int sys_isolate(u32 uargs)
     struct isolate_args a;
     if (!user_ok(current->pd, uargs, sizeof(a))) return -EFAULT;
     memcpy(&a, (const void *)uargs, sizeof(a));
-    const u32 known = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWPID;
+    const u32 known = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWPID
+                    | CLONE_NEWNET | CLONE_NEWIPC;
     if (a.ns & ~known) return -EINVAL;
     if (a.mem_max < 0 || a.pids_max < 0 || a.cpu_weight < 0 || a.cpu_weight > 10000) return -EINVAL;
     char path[PATH_MAX], args[ARGS_MAX], root[PATH_MAX], host[HOST_MAX], group[GROUP_MAX];
-    char lower[PATH_MAX], layer[NAME_MAX + 1];
+    char lower[PATH_MAX], layer[NAME_MAX + 1], bridge[BRIDGE_MAX];
     int e;
     if ((e = user_string(path, (u32)a.path, PATH_MAX)) || (e = opt_string(args, a.args, ARGS_MAX))
         || (e = opt_string(root, a.root, PATH_MAX)) || (e = opt_string(host, a.hostname, HOST_MAX))
         || (e = opt_string(group, a.group, GROUP_MAX)) || (e = opt_string(lower, a.lower, PATH_MAX))
-        || (e = opt_string(layer, a.layer, NAME_MAX + 1)))
+        || (e = opt_string(layer, a.layer, NAME_MAX + 1))
+        || (e = opt_string(bridge, a.bridge, BRIDGE_MAX)))
         return e;
+    if (bridge[0] && !(a.ns & CLONE_NEWNET)) return -EINVAL;
 
-    struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg };
+    struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg,
+                           current->netns, current->ipcns };
     if ((a.ns & CLONE_NEWNS) && lower[0]) {
         int l = fs_lookup(current->cwd, current->root, lower);
         if (l < 0) return l;
@@ -155,6 +177,19 @@ static int sys_isolate(u32 uargs)
         int n = new_pidns(current->pidns);
         if (n < 0) { ns_gc(); return n; }
         c.pidns = n;
+    }
+    if (a.ns & CLONE_NEWIPC) {
+        int n = new_ipcns();
+        if (n < 0) { ns_gc(); return n; }
+        c.ipcns = n;
+    }
+    if (a.ns & CLONE_NEWNET) {
+        int n = net_new();
+        if (n < 0 || (bridge[0] && (e = net_join(n, bridge, a.ip, a.prefix)))) {
+            ns_gc();                  /* frees the new namespace: nobody is in it */
+            return n < 0 ? n : e;
+        }
+        c.netns = n;
     }
     int pid = proc_spawn_in(path, args, a.flags, &c);
     if (pid < 0) ns_gc();             /* the new namespaces have nobody in them */

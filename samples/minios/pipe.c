@@ -46,6 +46,13 @@ void pipe_close(struct pipe *p, int writer)
     if (!p->readers && !p->writers) p->used = 0;
 }
 
+int pipe_ready(struct pipe *p, int writer, int *ch)
+{
+    *ch = chan(p, writer);             /* what pipe_read/pipe_write/pipe_close wake */
+    if (writer) return !p->readers ? POLLOUT | POLLHUP : p->head - p->tail < PIPE_BUF ? POLLOUT : 0;
+    return p->head != p->tail ? POLLIN : !p->writers ? POLLIN | POLLHUP : 0;
+}
+
 int pipe_read(struct pipe *p, u8 *buf, u32 len)
 {
     if (!len) return 0;

@@ -28,26 +28,29 @@ void sched_init(void)
     current = idle;
     file_init(idle);                    /* the console as 0, 1, 2: inherited by the shell */
     ns_init();                          /* the initial namespaces and the root group: 0 */
+    net_init();
     cgroup_init();
 }
 
 /* Free what is left of exited background processes (not the running one:
- * we may be on its kernel stack). */
-static void reap_detached(void)
+ * we may be on its kernel stack). With gc, also the namespaces nobody uses
+ * any more; spawn does not collect: the namespaces isolate() has just made
+ * for the new process have nobody in them yet. */
+static void reap_detached(int gc)
 {
     for (int i = 1; i < NPROC; i++) {
         struct proc *p = &procs[i];
         if (p->state == PROC_ZOMBIE && p->detached && p != current) {
             frame_free(p->kstack);
             p->state = PROC_UNUSED;
-            ns_gc();
+            if (gc) ns_gc();
         }
     }
 }
 
 void schedule(void)
 {
-    reap_detached();
+    reap_detached(1);
     cg_balance();
     struct proc *prev = current, *next = 0;
     int start = (int)(prev - procs);
@@ -74,11 +77,21 @@ void schedule(void)
     /* ...we continue here when someone switches back to prev */
 }
 
+static int polls(const struct proc *p, int chan)
+{
+    for (int i = 0; i < p->npoll; i++)
+        if (p->pollch[i] == chan) return 1;
+    return 0;
+}
+
+/* Wakes the processes waiting on chan, and the poll()s (file.c) that watch it. */
 void wakeup(int chan)
 {
-    for (int i = 1; i < NPROC; i++)
-        if (procs[i].state == PROC_BLOCKED && procs[i].chan == chan)
-            procs[i].state = PROC_RUNNABLE;
+    for (int i = 1; i < NPROC; i++) {
+        struct proc *p = &procs[i];
+        if (p->state == PROC_BLOCKED && (p->chan == chan || (p->chan == CHAN_POLL && polls(p, chan))))
+            p->state = PROC_RUNNABLE;
+    }
 }
 
 /* Timer tick: charge the running process's group, wake the sleepers whose time has come. */
@@ -87,7 +100,8 @@ void sched_tick(void)
     if (current != &procs[0]) cg_tick(current->cg);
     for (int i = 1; i < NPROC; i++) {
         struct proc *p = &procs[i];
-        if (p->state == PROC_BLOCKED && p->chan == CHAN_SLEEP && (int)(ticks - p->wake_tick) >= 0)
+        int timed = p->chan == CHAN_SLEEP || (p->chan == CHAN_POLL && p->wake_tick);
+        if (p->state == PROC_BLOCKED && timed && (int)(ticks - p->wake_tick) >= 0)
             p->state = PROC_RUNNABLE;
     }
 }
@@ -97,7 +111,8 @@ void sched_tick(void)
  * descriptors, working directory and root. Returns its pid or -errno. */
 int proc_spawn(const char *path, const char *args, int flags)
 {
-    struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg };
+    struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg,
+                           current->netns, current->ipcns };
     return proc_spawn_in(path, args, flags, &c);
 }
 
@@ -117,7 +132,7 @@ int proc_spawn_in(const char *path, const char *args, int flags, const struct sp
     if (ino < 0) return ino;
     if (fs_type(ino) != S_IFREG) return -ENOEXEC;
 
-    reap_detached();
+    reap_detached(0);
     struct proc *p = 0;
     for (int i = 1; i < NPROC; i++)
         if (procs[i].state == PROC_UNUSED) { p = &procs[i]; break; }
@@ -146,6 +161,8 @@ int proc_spawn_in(const char *path, const char *args, int flags, const struct sp
     p->vpid = ns_vpid(c->pidns, p->pid);
     p->uts = c->uts;
     p->cg = c->cg;
+    p->netns = c->netns;
+    p->ipcns = c->ipcns;
     p->detached = flags & SPAWN_BACKGROUND;
     const char *base = path;
     for (const char *c = path; *c; c++) if (*c == '/' && c[1]) base = c + 1;

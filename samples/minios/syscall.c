@@ -38,7 +38,8 @@ static int sys_ps(int slot, u32 out)
     const char *w = "";
     if (p->state == PROC_BLOCKED)
         w = p->chan == CHAN_INPUT ? "input" : p->chan == CHAN_CHILD ? "child"
-          : p->chan >= CHAN_PIPE ? "pipe" : "sleep";
+          : p->chan >= CHAN_SOCK ? "socket" : p->chan >= CHAN_PIPE ? "pipe"
+          : p->chan == CHAN_POLL ? "poll" : "sleep";
     memcpy(pi->wait, w, strlen(w) + 1);
     return 1;
 }
@@ -48,6 +49,8 @@ void syscall_handler(struct regs *r)
     int ret = -1;
     if (file_syscall(r)) return;      /* files, directories, pipes: file.c */
     if (ns_syscall(r)) return;        /* isolate, hostname: ns.c */
+    if (sock_syscall(r)) return;      /* sockets: socket.c */
+    if (net_syscall(r)) return;       /* interfaces and bridges: net.c */
     switch (r->eax) {
     case SYS_EXIT:    proc_exit((int)ARG1);
     case SYS_SPAWN: {

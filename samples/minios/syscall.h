@@ -50,11 +50,58 @@
 /* pgcheck.c */
 #define SYS_PGCHECK  31   /* pgcheck() -> checks that differ from ring 0 (prints them)  */
 
+/* Sockets (socket.c), network namespaces (net.c), poll (file.c): 40-59.
+ * read() and write() work on a connected socket as recv() and send() do. */
+#define SYS_SOCKET   40   /* socket(int domain, int type) -> fd (AF_UNIX/AF_INET, SOCK_STREAM) */
+#define SYS_BIND     41   /* bind(int fd, const void *addr, int addrlen) -> 0           */
+#define SYS_LISTEN   42   /* listen(int fd, int backlog) -> 0 (backlog 1-8)             */
+#define SYS_ACCEPT   43   /* accept(int fd, void *peer_or_NULL, int addrlen) -> new fd  */
+#define SYS_CONNECT  44   /* connect(int fd, const void *addr, int addrlen) -> 0        */
+#define SYS_SEND     45   /* send(int fd, const void *buf, int len) -> bytes (blocks)   */
+#define SYS_RECV     46   /* recv(int fd, void *buf, int len) -> bytes, 0 = end (blocks)*/
+#define SYS_SHUTSOCK 47   /* shutsock(int fd, int how) -> 0: shutdown(2), SHUT_RD/WR/RDWR */
+#define SYS_POLL     48   /* poll(struct pollfd *, int n, int ticks) -> ready fds (-1 = wait forever) */
+#define SYS_SOCKNAME 49   /* sockname(int fd, void *addr, int addrlen) -> 0: getsockname(2) */
+#define SYS_NETIF    50   /* netif(int index, struct netif *) -> 1, 0 = no more: the caller's interfaces */
+#define SYS_NETJOIN  51   /* netjoin(const char *bridge, unsigned ip, int prefix) -> 0: a new
+                             interface of the caller's namespace on that bridge (ip addr add) */
+
+#define AF_UNIX    1                  /* local sockets: a name (a path) in the IPC namespace */
+#define AF_INET    2                  /* network sockets: address and port, per network namespace */
+#define SOCK_STREAM   1               /* the only type: a reliable byte stream */
+#define SOCK_NONBLOCK 0x800           /* or'ed into socket()'s type: calls that would block get -EAGAIN */
+#define SHUT_RD    0
+#define SHUT_WR    1
+#define SHUT_RDWR  2
+#define UNIX_PATH_MAX 108             /* sun_path, with its NUL */
+#define INADDR_ANY       0u
+#define INADDR_LOOPBACK  0x7f000001u  /* 127.0.0.1 */
+#define BRIDGE_MAX 16                 /* longest bridge name, with its NUL */
+
+/* Addresses and ports are in host byte order (Linux keeps them in network order). */
+struct sockaddr_un { unsigned short family; char path[UNIX_PATH_MAX]; };
+struct sockaddr_in { unsigned short family, port; unsigned int addr; };
+
+#define POLLIN   1                    /* data (or the end) to read; a connection to accept */
+#define POLLOUT  4                    /* room to write at least half a socket buffer */
+#define POLLHUP  16                   /* the other end has gone */
+#define POLLNVAL 32                   /* not an open descriptor */
+struct pollfd { int fd; short events, revents; };
+
+struct netif {
+    char name[8];                     /* "lo", "eth0", ... */
+    char bridge[BRIDGE_MAX];          /* "" for lo */
+    unsigned int addr;                /* host byte order */
+    int prefix;
+};
+
 /* isolate() namespace flags: Linux's clone(2) values. */
 #define CLONE_NEWNS     0x00020000    /* a new root directory ("mount" namespace)    */
 #define CLONE_NEWCGROUP 0x02000000    /* here: join (or create) the group `group`    */
 #define CLONE_NEWUTS    0x04000000    /* its own hostname                            */
+#define CLONE_NEWIPC    0x08000000    /* here: its own local-socket paths (socket.c) */
 #define CLONE_NEWPID    0x20000000    /* its own pid numbers: the child is pid 1     */
+#define CLONE_NEWNET    0x40000000    /* its own interfaces and ports (net.c)        */
 #define HOST_MAX   32                 /* longest hostname, with its NUL */
 #define GROUP_MAX  16                 /* longest group name, with its NUL */
 
@@ -71,6 +118,9 @@ struct isolate_args {
     const char *lower;                /* CLONE_NEWNS: a read-only lower layer instead of root:
                                          the root is /overlays/NAME over it (overlay.c) */
     const char *layer;                /* NAME (NULL = the hostname, else "layer") */
+    const char *bridge;               /* CLONE_NEWNET: eth0 joins this bridge (NULL = lo only) */
+    unsigned int ip;                  /* eth0's address (host byte order, 10.0.0.2 = 0x0a000002) */
+    int prefix;                       /* its prefix length, 1-30 (0 = 24) */
 };
 
 /* Errors: system calls return these negated (-ENOENT ...), as Linux does. */
@@ -97,6 +147,17 @@ struct isolate_args {
 #define ENAMETOOLONG 36
 #define ENOSYS       38
 #define ENOTEMPTY    39
+#define ENOTSOCK     88
+#define EPROTOTYPE   91
+#define EAFNOSUPPORT 97
+#define EADDRINUSE   98
+#define EADDRNOTAVAIL 99
+#define ENETUNREACH 101
+#define ECONNRESET  104
+#define EISCONN     106
+#define ENOTCONN    107
+#define ECONNREFUSED 111
+#define EHOSTUNREACH 113
 
 #define SPAWN_BACKGROUND 1  /* spawn flag: detached, nobody waits for it */
 
@@ -123,6 +184,7 @@ struct isolate_args {
 #define S_IFDIR    2
 #define S_IFCHR    3                  /* the console */
 #define S_IFIFO    4                  /* a pipe */
+#define S_IFSOCK   5                  /* a socket (socket.c) */
 
 struct stat {
     unsigned int ino, type, size;

@@ -10,7 +10,10 @@
  * blocks forever), cmdline (its text depends on the boot loader, so the runs
  * under QEMU and Traplab would differ), isolate (checked above: a random one
  * could start a program), reads of the console, and writes, dup2 and close on
- * descriptors 0-2 (the output would become random bytes). Pointers that are
+ * descriptors 0-2 (the output would become random bytes). Sockets are made
+ * non-blocking (SOCK_NONBLOCK is forced into socket()'s type) and poll() gets
+ * a timeout of 0, so no call waits for a peer that never comes; numbers
+ * 32-39 (other subsystems) are left out. Pointers that are
  * valid point into a heap page, never at this program's code or variables.
  */
 #include "ulib.h"
@@ -99,6 +102,25 @@ int main(int argc, char **argv)
     expect("isolate(cpu.weight 20000)", isolate(&ia), -EINVAL);
     expect("isolate(NULL)", isolate(0), -EFAULT);
     expect("sethostname(200 bytes)", sethostname(longpath), -ENAMETOOLONG);
+    ia.ns = CLONE_NEWPID;
+    ia.bridge = "br0";
+    expect("isolate(bridge without CLONE_NEWNET)", isolate(&ia), -EINVAL);
+    ia.ns = CLONE_NEWNET;
+    ia.ip = 0x7f000005;
+    expect("isolate(net, ip 127.0.0.5)", isolate(&ia), -EINVAL);
+    ia.ns = CLONE_NEWNET | 0x1000;
+    expect("isolate(net + unknown flag)", isolate(&ia), -EINVAL);
+    expect("socket(AF 99)", socket(99, SOCK_STREAM), -EAFNOSUPPORT);
+    expect("bind(fd 99)", bind(99, buf, 8), -EBADF);
+    int sk = socket(AF_INET, SOCK_STREAM);
+    expect("bind(NULL)", bind(sk, 0, sizeof(struct sockaddr_in)), -EFAULT);
+    expect("connect(kernel address)", connect(sk, (void *)0x100000, sizeof(struct sockaddr_in)), -EFAULT);
+    expect("accept(not listening)", accept(sk, 0, 0), -EINVAL);
+    expect("send(not connected)", send(sk, buf, 1), -ENOTCONN);
+    close(sk);
+    expect("poll(NULL, 1)", poll(0, 1, 0), -EFAULT);
+    expect("netjoin(200-byte bridge name)", netjoin(longpath, 0x0a000001, 24), -ENAMETOOLONG);
+    expect("netif(0, NULL)", netif(0, 0), -EFAULT);
 
     heap = sbrk(4096);
     mkdir("/fuzz");
@@ -106,13 +128,16 @@ int main(int argc, char **argv)
     printf("fuzz: %u random calls, seed %u\n", n, seed);
     unsigned int errors = 0, oks = 0;
     for (unsigned int i = 0; i < n; i++) {
-        int nr = (int)(rnd() % 30), a = arg(), b = arg(), c = arg();
+        int nr = (int)(rnd() % 42), a = arg(), b = arg(), c = arg();
+        if (nr >= 30) nr += 10;                           /* 40-51: sockets and networks */
         if (nr == SYS_EXIT || nr == SYS_SHUTDOWN || nr == SYS_SLEEP || nr == SYS_PIPE
             || nr == SYS_CMDLINE || nr == SYS_ISOLATE) continue;
         if (nr == SYS_READ && a >= 0 && a <= 2) continue;
         if ((nr == SYS_WRITE || nr == SYS_CLOSE) && a >= 0 && a <= 2) continue;
         if (nr == SYS_DUP2 && b >= 0 && b <= 2) continue;
         if (nr == SYS_WAIT || nr == SYS_SPAWN) c = 0;    /* no background children */
+        if (nr == SYS_SOCKET) b |= SOCK_NONBLOCK;         /* never wait for a peer */
+        if (nr == SYS_POLL) c = 0;
         int r = syscall3(nr, a, b, c);
         if (r < 0) errors++; else oks++;
     }

@@ -63,7 +63,8 @@ static void cmd_help(void)
            "  A | B         A's output is B's input; CMD > FILE, CMD >> FILE\n"
            "  hostname [NAME]  show or set the hostname\n"
            "  isolate [--pid] [--mount=DIR | --overlay=DIR] [--hostname NAME] [--mem PAGES] [--cpu WEIGHT]\n"
-           "          [--pids N] [--group NAME] PROG [ARGS]   run PROG in new namespaces/group\n"
+           "          [--pids N] [--group NAME] [--ipc] [--net[=BRIDGE] [--ip=A.B.C.D[/N]]] PROG [ARGS]\n"
+           "                run PROG in new namespaces/group\n"
            "  wait          wait until the background programs have finished\n"
            "  ps            list the processes\n"
            "  mem           physical memory usage\n"
@@ -190,6 +191,10 @@ static int cmd_isolate(int argc, char **argv, int background)
         else if (!strcmp(o, "--cpu") && more) { a.ns |= CLONE_NEWCGROUP; a.cpu_weight = atoi_(argv[++i]); }
         else if (!strcmp(o, "--pids") && more) { a.ns |= CLONE_NEWCGROUP; a.pids_max = atoi_(argv[++i]); }
         else if (!strcmp(o, "--group") && more) { a.ns |= CLONE_NEWCGROUP; a.group = argv[++i]; }
+        else if (!strcmp(o, "--ipc")) a.ns |= CLONE_NEWIPC;
+        else if (!strcmp(o, "--net")) a.ns |= CLONE_NEWNET;
+        else if (!strncmp(o, "--net=", 6)) { a.ns |= CLONE_NEWNET; a.bridge = o + 6; }
+        else if (!strncmp(o, "--ip=", 5) && !inet_parse(o + 5, &a.ip, &a.prefix)) continue;
         else { printf("isolate: unknown option %s (try help)\n", o); return 0; }
     }
     if (i == argc) { printf("usage: isolate [OPTIONS] PROG [ARGS]\n"); return 0; }

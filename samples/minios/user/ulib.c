@@ -37,6 +37,54 @@ int pipe(int fds[2]) { return syscall3(SYS_PIPE, (int)fds, 0, 0); }
 int isolate(const struct isolate_args *a) { return syscall3(SYS_ISOLATE, (int)a, 0, 0); }
 int hostname(char *buf, int len) { return syscall3(SYS_HOSTNAME, (int)buf, len, 0); }
 int sethostname(const char *name) { return syscall3(SYS_SETHOSTNAME, (int)name, 0, 0); }
+int socket(int domain, int type) { return syscall3(SYS_SOCKET, domain, type, 0); }
+int bind(int fd, const void *addr, int len) { return syscall3(SYS_BIND, fd, (int)addr, len); }
+int listen(int fd, int backlog) { return syscall3(SYS_LISTEN, fd, backlog, 0); }
+int accept(int fd, void *peer, int len) { return syscall3(SYS_ACCEPT, fd, (int)peer, len); }
+int connect(int fd, const void *addr, int len) { return syscall3(SYS_CONNECT, fd, (int)addr, len); }
+int send(int fd, const void *buf, int len) { return syscall3(SYS_SEND, fd, (int)buf, len); }
+int recv(int fd, void *buf, int len) { return syscall3(SYS_RECV, fd, (int)buf, len); }
+int shutsock(int fd, int how) { return syscall3(SYS_SHUTSOCK, fd, how, 0); }
+int poll(struct pollfd *fds, int n, int ticks) { return syscall3(SYS_POLL, (int)fds, n, ticks); }
+int sockname(int fd, void *addr, int len) { return syscall3(SYS_SOCKNAME, fd, (int)addr, len); }
+int netif(int index, struct netif *nf) { return syscall3(SYS_NETIF, index, (int)nf, 0); }
+int netjoin(const char *bridge, unsigned int ip, int prefix) { return syscall3(SYS_NETJOIN, (int)bridge, (int)ip, prefix); }
+
+/* "10.0.0.2" or "10.0.0.2/24" (prefix 0 when absent) */
+int inet_parse(const char *s, unsigned int *ip, int *prefix)
+{
+    unsigned int v = 0;
+    for (int part = 0; part < 4; part++) {
+        unsigned int b = 0, digits = 0;
+        for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++) b = b * 10 + (unsigned int)(*s - '0');
+        if (!digits || b > 255) return -1;
+        v = v << 8 | b;
+        if (part < 3 && *s++ != '.') return -1;
+    }
+    *prefix = 0;
+    if (*s == '/') {
+        int p = 0;
+        for (s++; *s >= '0' && *s <= '9' && p <= 32; s++) p = p * 10 + (*s - '0');
+        if (p < 1 || p > 32) return -1;
+        *prefix = p;
+    }
+    if (*s) return -1;
+    *ip = v;
+    return 0;
+}
+
+char *inet_format(unsigned int ip, char *buf)
+{
+    char *p = buf;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned int b = (ip >> shift) & 255;
+        if (b >= 100) *p++ = (char)('0' + b / 100);
+        if (b >= 10) *p++ = (char)('0' + b / 10 % 10);
+        *p++ = (char)('0' + b % 10);
+        *p++ = shift ? '.' : 0;
+    }
+    return buf;
+}
 
 const char *strerror(int err)
 {
@@ -63,6 +111,17 @@ const char *strerror(int err)
     case ERANGE: return "result too large";
     case ENOSYS: return "no such system call";
     case EPERM: return "operation not permitted";
+    case ENOTSOCK: return "not a socket";
+    case EPROTOTYPE: return "protocol wrong type for socket";
+    case EAFNOSUPPORT: return "address family not supported";
+    case EADDRINUSE: return "address already in use";
+    case EADDRNOTAVAIL: return "cannot assign requested address";
+    case ENETUNREACH: return "network is unreachable";
+    case ECONNRESET: return "connection reset by peer";
+    case EISCONN: return "already connected";
+    case ENOTCONN: return "not connected";
+    case ECONNREFUSED: return "connection refused";
+    case EHOSTUNREACH: return "no route to host";
     default: return "error";
     }
 }

@@ -33,6 +33,20 @@ int  pipe(int fds[2]);
 int  isolate(const struct isolate_args *a);
 int  hostname(char *buf, int len);
 int  sethostname(const char *name);
+int  socket(int domain, int type);
+int  bind(int fd, const void *addr, int addrlen);
+int  listen(int fd, int backlog);
+int  accept(int fd, void *peer, int addrlen);
+int  connect(int fd, const void *addr, int addrlen);
+int  send(int fd, const void *buf, int len);
+int  recv(int fd, void *buf, int len);
+int  shutsock(int fd, int how);
+int  poll(struct pollfd *fds, int n, int ticks);
+int  sockname(int fd, void *addr, int addrlen);
+int  netif(int index, struct netif *nf);
+int  netjoin(const char *bridge, unsigned int ip, int prefix);
+int  inet_parse(const char *s, unsigned int *ip, int *prefix);  /* "A.B.C.D[/N]": 0 or -1 */
+char *inet_format(unsigned int ip, char *buf);                 /* buf: 16 bytes */
 int  syscall3(int n, int a, int b, int c);   /* any call, raw */
 const char *strerror(int err);               /* err < 0 from a call: its name */
 char *strstr(const char *hay, const char *needle);
