@@ -1,0 +1,136 @@
+/*
+ * docker.c - the engine's client, a small docker(1): it turns each command
+ * into HTTP requests to dockerd on /var/run/docker.sock (the Engine API's
+ * paths) and prints the answers. It never calls isolate() itself.
+ *
+ *   docker version | images | ps [-a] | logs NAME | rm NAME | inspect NAME
+ *   docker run [-d] [--name NAME] [--memory BYTES] [--network BRIDGE] IMAGE CMD [ARGS]
+ * run = POST /containers/create, POST .../start, then (without -d)
+ * POST .../wait and GET .../logs; the exit status is the container's.
+ * It waits up to a second for the daemon to appear (dockerd & just before).
+ */
+#include "http.h"
+
+#define SOCK "/var/run/docker.sock"
+
+static char resp[2048];
+
+/* One request; the status code, or -1 after saying why. */
+static int call(const char *method, const char *target, const char *body)
+{
+    int fd = http_connect(SOCK, 0, 0, 100);
+    if (fd < 0) { eprintf("docker: cannot reach the daemon at %s: %s\n", SOCK, strerror(fd)); return -1; }
+    int n = http_do(fd, method, target, body, resp, sizeof(resp));
+    close(fd);
+    int code = n < 0 ? -1 : http_status(resp);
+    if (code < 0) { eprintf("docker: no answer from the daemon\n"); return -1; }
+    if (code >= 400) {
+        char msg[128];
+        if (json_str(http_body(resp), "message", msg, sizeof(msg))) memcpy(msg, "?", 2);
+        eprintf("docker: Error response from daemon: %s\n", msg);
+        return -1;
+    }
+    return code;
+}
+
+/* Prints one line per object of the JSON array in resp's body. */
+static void table(int containers)
+{
+    const char *p = http_body(resp);
+    if (containers) printf("CONTAINER ID  IMAGE   COMMAND          STATUS      NAMES\n");
+    else printf("REPOSITORY  TAG\n");
+    for (const char *o = strchr(p, '{'); o; o = strchr(o + 1, '{')) {
+        char a[64], b[64], cmd[64], state[16], name[32];
+        if (!containers) {
+            json_str(o, "Id", a, sizeof(a));
+            printf("%-10s  latest\n", a);
+            continue;
+        }
+        json_str(o, "Id", a, sizeof(a));
+        json_str(o, "Image", b, sizeof(b));
+        json_str(o, "Command", cmd, sizeof(cmd));
+        json_str(o, "State", state, sizeof(state));
+        const char *nm = strstr(o, "\"Names\":[\"/");
+        int n = 0;
+        for (nm = nm ? nm + 11 : ""; *nm && *nm != '"' && n < 31; nm++) name[n++] = *nm;
+        name[n] = 0;
+        if (!strcmp(state, "exited")) {
+            struct sbuf sb = { state, 0, sizeof(state), 0 };
+            sfmt(&sb, "exited (%d)", json_num(o, "ExitCode"));
+        }
+        printf("%-12s  %-6s  %-15s  %-10s  %s\n", a, b, cmd, state, name);
+    }
+}
+
+static int run(int argc, char **argv)
+{
+    int detach = 0, i = 2;
+    const char *name = 0, *mem = 0, *net = 0;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-d")) detach = 1;
+        else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
+        else if (!strcmp(argv[i], "--memory") && i + 1 < argc) mem = argv[++i];
+        else if (!strcmp(argv[i], "--network") && i + 1 < argc) net = argv[++i];
+        else { eprintf("docker run: unknown option %s\n", argv[i]); return 2; }
+    }
+    if (argc - i < 2) { eprintf("usage: docker run [-d] [--name N] [--memory BYTES] [--network BR] IMAGE CMD [ARGS]\n"); return 2; }
+    char body[384], target[96];
+    struct sbuf b = { body, 0, sizeof(body), 0 }, t = { target, 0, sizeof(target), 0 };
+    sfmt(&b, "{\"Image\":\"%s\",\"Cmd\":[", argv[i]);
+    for (int k = i + 1; k < argc; k++) sfmt(&b, "%s\"%s\"", k > i + 1 ? "," : "", argv[k]);
+    sfmt(&b, "],\"HostConfig\":{\"Memory\":%s,\"NetworkMode\":\"%s\"}}", mem ? mem : "0", net ? net : "none");
+    sfmt(&t, "/containers/create%s%s", name ? "?name=" : "", name ? name : "");
+    if (b.full || t.full) { eprintf("docker run: arguments too long\n"); return 2; }
+    if (call("POST", target, body) < 0) return 125;
+    char id[16];
+    if (json_str(http_body(resp), "Id", id, sizeof(id))) return 125;
+    t.n = 0;
+    sfmt(&t, "/containers/%s/start", id);
+    if (call("POST", target, 0) < 0) return 125;
+    if (detach) { printf("%s\n", id); return 0; }
+    t.n = 0;
+    sfmt(&t, "/containers/%s/wait", id);
+    if (call("POST", target, 0) < 0) return 125;
+    int status = json_num(http_body(resp), "StatusCode");
+    t.n = 0;
+    sfmt(&t, "/containers/%s/logs", id);
+    if (call("GET", target, 0) < 0) return 125;
+    puts(http_body(resp));
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *c = argc > 1 ? argv[1] : "";
+    char target[96];
+    struct sbuf t = { target, 0, sizeof(target), 0 };
+    if (!strcmp(c, "version") && argc == 2) {
+        if (call("GET", "/version", 0) < 0) return 1;
+        char v[32], api[16], os[16];
+        json_str(http_body(resp), "Version", v, sizeof(v));
+        json_str(http_body(resp), "ApiVersion", api, sizeof(api));
+        json_str(http_body(resp), "Os", os, sizeof(os));
+        printf("Server: dockerd %s (API %s, %s) at %s\n", v, api, os, SOCK);
+        return 0;
+    }
+    if (!strcmp(c, "images") && argc == 2) {
+        if (call("GET", "/images/json", 0) < 0) return 1;
+        table(0);
+        return 0;
+    }
+    if (!strcmp(c, "ps") && (argc == 2 || (argc == 3 && !strcmp(argv[2], "-a")))) {
+        if (call("GET", argc == 3 ? "/containers/json?all=1" : "/containers/json", 0) < 0) return 1;
+        table(1);
+        return 0;
+    }
+    if ((!strcmp(c, "logs") || !strcmp(c, "rm") || !strcmp(c, "inspect")) && argc == 3) {
+        int rm = c[0] == 'r';
+        sfmt(&t, "/containers/%s%s", argv[2], rm ? "" : c[0] == 'l' ? "/logs" : "/json");
+        if (t.full || call(rm ? "DELETE" : "GET", target, 0) < 0) return 1;
+        if (rm) printf("%s\n", argv[2]); else puts(http_body(resp));
+        return 0;
+    }
+    if (!strcmp(c, "run")) return run(argc, argv);
+    eprintf("usage: docker version | images | ps [-a] | run ... | logs NAME | rm NAME | inspect NAME\n");
+    return 2;
+}
