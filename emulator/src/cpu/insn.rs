@@ -46,6 +46,10 @@ pub struct Insn {
     pub imm2: u32,
     /// Condition code 0..15 for Jcc/SETcc/CMOVcc/LOOPcc (Intel order), else 0xFF.
     pub cc: u8,
+    /// For a Jcc whose target is an instruction of its own cached block: that
+    /// instruction's index in the block, so the dispatch loop goes on inside the block when
+    /// the branch is taken (`machine::exec`); else `NONE`. Set when the block is built.
+    pub skip: u8,
     pub ins: Instruction,
 }
 
@@ -134,6 +138,7 @@ impl Insn {
             imm: 0,
             imm2: 0,
             cc: (ins.condition_code() as u8).wrapping_sub(1),
+            skip: NONE,
             ins,
         };
         let mut size = 0u8;

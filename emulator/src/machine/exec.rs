@@ -136,14 +136,15 @@ impl Machine {
                     }
                 },
             };
-            prev = Some(idx);
             let Machine { core, cache, .. } = self;
-            let insns = &cache.blocks[idx as usize].insns;
-            let n = insns.len().min(limit);
+            let insns = &cache.blocks[idx as usize].insns[..];
+            let n = insns.len();
+            prev = Some(idx);
             // The retired count lives in a register across the block; handlers see it in
             // `core.icount` (stored before each call) as the count before their instruction.
             let mut ic = core.icount;
-            for insn in &insns[..n] {
+            let mut it = insns[..n.min(limit)].iter();
+            while let Some(insn) = it.next() {
                 core.cpu.eip = insn.next_ip;
                 core.icount = ic;
                 if let Err(e) = (insn.exec)(core, insn) {
@@ -158,6 +159,15 @@ impl Machine {
                         return;
                     }
                     core.req.clear_branch();
+                    // A taken Jcc to an instruction of this block goes on there if the rest
+                    // of the block fits before the deadline (counted as a cache hit, the
+                    // lookup it saves).
+                    let t = insn.skip as usize;
+                    if t < n && ic + (n - t) as u64 <= deadline {
+                        cache.hits += 1;
+                        it = insns[t..].iter();
+                        continue;
+                    }
                     break;
                 }
             }

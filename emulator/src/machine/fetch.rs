@@ -116,10 +116,22 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             break;
         }
     }
+    // A Jcc in the middle of a block ends it when taken (`Request::Branch`); so does one at
+    // the end whose target is in the block, which then also records the target's index:
+    // the dispatch loop goes on at that instruction without leaving the block (a loop or
+    // an `if` that fits in one block runs without block lookups).
     let last = insns.len().saturating_sub(1);
-    for insn in &mut insns[..last] {
-        if exec::fast::is_jcc(&insn.ins) {
-            insn.exec = exec::fast::jcc_table::<true>(insn.cc);
+    for p in 0..insns.len() {
+        if !exec::fast::is_jcc(&insns[p].ins) {
+            continue;
+        }
+        let target = insns[p].imm;
+        let t = insns.iter().position(|i| i.ip() == target);
+        if let Some(t) = t {
+            insns[p].skip = t as u8;
+        }
+        if p < last || t.is_some() {
+            insns[p].exec = exec::fast::jcc_table::<true>(insns[p].cc);
         }
     }
     if insns.is_empty() {
