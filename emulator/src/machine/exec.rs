@@ -86,96 +86,99 @@ impl Machine {
         // flush, no mode, CS or CPL change without a rescan).
         self.chain += 1;
         let chain = self.chain;
+        // The block whose links are updated when the next lookup misses them.
         let mut prev: Option<u32> = None;
         let mut limit = first_limit;
-        loop {
+        'find: loop {
+            // Not linked: the fetch hint and the cache's lookup, or the general path.
             let eip = self.core.cpu.eip;
-            let linked = prev.and_then(|p| {
-                let b = &self.cache.blocks[p as usize];
-                if b.link_chain != chain {
-                    None
-                } else if b.links[0].0 == eip {
-                    Some(b.links[0].1)
-                } else if b.links[1].0 == eip {
-                    Some(b.links[1].1)
-                } else {
-                    None
-                }
-            });
-            let idx = match linked {
+            let mut idx = match fetch::fast(self, code32, user) {
                 Some(idx) => {
-                    self.cache.hits += 1;
+                    if let Some(p) = prev {
+                        let b = &mut self.cache.blocks[p as usize];
+                        if b.link_chain != chain {
+                            b.link_chain = chain;
+                            b.links = [(eip, idx); 2];
+                        } else {
+                            b.links = [(eip, idx), b.links[0]];
+                        }
+                    }
                     idx
                 }
-                None => match fetch::fast(self, code32, user) {
-                    Some(idx) => {
-                        if let Some(p) = prev {
-                            let b = &mut self.cache.blocks[p as usize];
-                            if b.link_chain != chain {
-                                b.link_chain = chain;
-                                b.links = [(eip, idx); 2];
-                            } else {
-                                b.links = [(eip, idx), b.links[0]];
-                            }
-                        }
-                        idx
+                None => {
+                    // Slow fetch (new block, page crossing, fault): the general path.
+                    prev = None;
+                    self.exec_block(limit);
+                    let c = &mut self.core;
+                    if c.req.only_branch() {
+                        c.req.clear_branch();
                     }
-                    None => {
-                        // Slow fetch (new block, page crossing, fault): the general path.
-                        prev = None;
-                        self.exec_block(limit);
-                        let c = &mut self.core;
-                        if c.req.only_branch() {
-                            c.req.clear_branch();
-                        }
-                        if c.req.any() || c.icount >= deadline {
-                            return;
-                        }
-                        limit = (deadline - c.icount) as usize;
-                        continue;
-                    }
-                },
-            };
-            let Machine { core, cache, .. } = self;
-            let insns = &cache.blocks[idx as usize].insns[..];
-            let n = insns.len();
-            prev = Some(idx);
-            // The retired count lives in a register across the block; handlers see it in
-            // `core.icount` (stored before each call) as the count before their instruction.
-            let mut ic = core.icount;
-            let mut it = insns[..n.min(limit)].iter();
-            while let Some(insn) = it.next() {
-                core.cpu.eip = insn.next_ip;
-                core.icount = ic;
-                if let Err(e) = (insn.exec)(core, insn) {
-                    core.cpu.eip = insn.ip();
-                    raise(core, e);
-                    return;
-                }
-                ic += 1;
-                if core.req.any() {
-                    core.icount = ic;
-                    if !core.req.only_branch() {
+                    if c.req.any() || c.icount >= deadline {
                         return;
                     }
-                    core.req.clear_branch();
-                    // A taken Jcc to an instruction of this block goes on there if the rest
-                    // of the block fits before the deadline (counted as a cache hit, the
-                    // lookup it saves).
-                    let t = insn.skip as usize;
-                    if t < n && ic + (n - t) as u64 <= deadline {
+                    limit = (deadline - c.icount) as usize;
+                    continue 'find;
+                }
+            };
+            // Blocks, one after the other while their links lead on.
+            loop {
+                let Machine { core, cache, .. } = &mut *self;
+                let b = &cache.blocks[idx as usize];
+                let insns = &b.insns[..];
+                let n = insns.len();
+                // The retired count lives in a register across the block; handlers see it
+                // in `core.icount` (stored before each call) as the count before their
+                // instruction.
+                let mut ic = core.icount;
+                let mut it = insns[..n.min(limit)].iter();
+                while let Some(insn) = it.next() {
+                    core.cpu.eip = insn.next_ip;
+                    core.icount = ic;
+                    if let Err(e) = (insn.exec)(core, insn) {
+                        core.cpu.eip = insn.ip();
+                        raise(core, e);
+                        return;
+                    }
+                    ic += 1;
+                    if core.req.any() {
+                        core.icount = ic;
+                        if !core.req.only_branch() {
+                            return;
+                        }
+                        core.req.clear_branch();
+                        // A taken Jcc to an instruction of this block goes on there if the
+                        // rest of the block fits before the deadline (counted as a cache
+                        // hit, the lookup it saves).
+                        let t = insn.skip as usize;
+                        if t < n && ic + (n - t) as u64 <= deadline {
+                            cache.hits += 1;
+                            it = insns[t..].iter();
+                            continue;
+                        }
+                        break;
+                    }
+                }
+                core.icount = ic;
+                if ic >= deadline {
+                    return;
+                }
+                limit = (deadline - ic) as usize;
+                let eip = core.cpu.eip;
+                if b.link_chain == chain {
+                    if b.links[0].0 == eip {
                         cache.hits += 1;
-                        it = insns[t..].iter();
+                        idx = b.links[0].1;
                         continue;
                     }
-                    break;
+                    if b.links[1].0 == eip {
+                        cache.hits += 1;
+                        idx = b.links[1].1;
+                        continue;
+                    }
                 }
+                prev = Some(idx);
+                continue 'find;
             }
-            core.icount = ic;
-            if ic >= deadline {
-                return;
-            }
-            limit = (deadline - ic) as usize;
         }
     }
 
