@@ -23,6 +23,67 @@ pub const SAMPLES: &[(&str, &str)] = &[
     ("bench: callret", "samples/bench/callret.elf"),
 ];
 
+/// A virtualization sample: a hypervisor image, its guest as a Multiboot module, and
+/// whether the CPU has `--popek-goldberg`.
+pub struct VirtSample {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub modules: &'static [&'static str],
+    pub cmdline: &'static str,
+    pub popek_goldberg: bool,
+}
+
+/// The virtualization samples of the Samples menu (those whose files exist are offered).
+pub const VIRT_SAMPLES: &[VirtSample] = &[
+    VirtSample {
+        name: "svmtest (AMD SVM, nested paging)",
+        path: "samples/svmtest/svmtest.elf",
+        modules: &[],
+        cmdline: "",
+        popek_goldberg: false,
+    },
+    VirtSample {
+        name: "tevmm + minios (trap-and-emulate)",
+        path: "samples/tevmm/tevmm.elf",
+        modules: &["samples/minios/minios.elf"],
+        cmdline: "",
+        popek_goldberg: false,
+    },
+    VirtSample {
+        name: "tevmm + minios, --popek-goldberg",
+        path: "samples/tevmm/tevmm.elf",
+        modules: &["samples/minios/minios.elf"],
+        cmdline: "",
+        popek_goldberg: true,
+    },
+    VirtSample {
+        name: "tevmm + minios-pv (paravirtual)",
+        path: "samples/tevmm/tevmm.elf",
+        modules: &["samples/minios/minios-pv.elf"],
+        cmdline: "",
+        popek_goldberg: false,
+    },
+];
+
+impl VirtSample {
+    /// The command that boots it (paths resolved like the other samples).
+    pub fn command(&self) -> Command {
+        Command::LoadSpec(crate::worker::BootSpec {
+            path: sample_path(self.path),
+            cmdline: self.cmdline.to_string(),
+            modules: self.modules.iter().map(|m| sample_path(m)).collect(),
+            popek_goldberg: Some(self.popek_goldberg),
+        })
+    }
+
+    /// Its image and modules are where the samples are.
+    pub fn available(&self) -> bool {
+        std::iter::once(self.path)
+            .chain(self.modules.iter().copied())
+            .all(|p| std::path::Path::new(&sample_path(p)).is_file())
+    }
+}
+
 pub use crate::images::sample_path;
 
 /// Where the last frame put each area (in points), for tests and for the layout's own
@@ -377,6 +438,14 @@ impl TraplabApp {
                 for (name, rel) in SAMPLES {
                     if ui.button(*name).clicked() {
                         cmds.push(Command::Load(sample_path(rel)));
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                ui.label(self.t("virtualization_samples"));
+                for v in VIRT_SAMPLES.iter().filter(|v| v.available()) {
+                    if ui.button(v.name).clicked() {
+                        cmds.push(v.command());
                         ui.close();
                     }
                 }

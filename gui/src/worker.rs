@@ -32,6 +32,10 @@ pub enum Command {
     Load(String),
     /// Load the first of these paths that boots (lessons: a preferred image and fallbacks).
     LoadFirst(Vec<String>),
+    /// Load a Multiboot kernel with a command line and modules (a hypervisor and its
+    /// guest: tevmm + minios), with the `--popek-goldberg` CPU or not. Reset boots it the
+    /// same way.
+    LoadSpec(BootSpec),
     SaveSnapshot(String),
     Reset,
     /// A character typed on the PS/2 keyboard.
@@ -52,6 +56,16 @@ pub enum Command {
     /// cannot cross a change of CPU); a snapshot brings its own setting.
     SetPopekGoldberg(bool),
     Quit,
+}
+
+/// How to boot an image: Multiboot command line and module paths (in order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootSpec {
+    pub path: String,
+    pub cmdline: String,
+    pub modules: Vec<String>,
+    /// Some: the CPU with (or without) `--popek-goldberg`; None keeps the current choice.
+    pub popek_goldberg: Option<bool>,
 }
 
 /// The handle the UI holds.
@@ -128,6 +142,15 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Machine, String> {
 
 /// `load_bytes` with a Multiboot command line (ignored for snapshots and disks).
 pub fn load_bytes_with(bytes: &[u8], cmdline: &str) -> Result<Machine, String> {
+    load_bytes_modules(bytes, cmdline, vec![])
+}
+
+/// `load_bytes_with` and Multiboot modules (files read by the caller, named by path).
+pub fn load_bytes_modules(
+    bytes: &[u8],
+    cmdline: &str,
+    modules: Vec<traplab::boot::multiboot::Module>,
+) -> Result<Machine, String> {
     if bytes.starts_with(traplab::snapshot::MAGIC) {
         return traplab::snapshot::restore(bytes).map_err(|e| e.to_string());
     }
@@ -135,7 +158,7 @@ pub fn load_bytes_with(bytes: &[u8], cmdline: &str) -> Result<Machine, String> {
     let kind = match traplab::boot::detect(bytes).map_err(|e| e.to_string())? {
         ImageKind::Multiboot => BootKind::Multiboot {
             cmdline: cmdline.to_string(),
-            modules: vec![],
+            modules,
         },
         ImageKind::BootSector => BootKind::Disk,
         ImageKind::Rom => BootKind::Firmware,
@@ -163,6 +186,8 @@ struct Engine {
     image: String,
     /// (image path, Multiboot command line) for the image given at start.
     boot_cmdline: Option<(String, String)>,
+    /// How the image of the last `LoadSpec` boots (kept for Reset).
+    spec: Option<BootSpec>,
     out: Arc<Mutex<Arc<View>>>,
     repaint: Box<dyn Fn() + Send>,
     running: bool,
@@ -210,6 +235,7 @@ impl Engine {
             symbols: Arc::new(Symbols::default()),
             image: String::new(),
             boot_cmdline: None,
+            spec: None,
             out,
             repaint,
             running: false,
@@ -559,6 +585,14 @@ impl Engine {
                 }
             }
             Command::Load(path) => self.load(&path),
+            Command::LoadSpec(spec) => {
+                if let Some(pg) = spec.popek_goldberg {
+                    self.popek_goldberg = pg;
+                }
+                let path = spec.path.clone();
+                self.spec = Some(spec);
+                self.load(&path);
+            }
             Command::LoadFirst(paths) => {
                 for p in &paths {
                     self.error = None;
@@ -629,11 +663,26 @@ impl Engine {
                 return;
             }
         };
-        let cmdline = match &self.boot_cmdline {
-            Some((p, c)) if p == path => c.as_str(),
+        let spec = self.spec.as_ref().filter(|s| s.path == path);
+        let cmdline = match (&self.boot_cmdline, spec) {
+            (_, Some(s)) => s.cmdline.as_str(),
+            (Some((p, c)), _) if p == path => c.as_str(),
             _ => "",
         };
-        match load_bytes_with(&bytes, cmdline) {
+        let mut modules = Vec::new();
+        for mp in spec.map_or(&[][..], |s| &s.modules[..]) {
+            match crate::images::read(mp) {
+                Ok(data) => modules.push(traplab::boot::multiboot::Module {
+                    data,
+                    string: crate::images::display_path(mp),
+                }),
+                Err(e) => {
+                    self.error = Some(format!("{mp}: {e}"));
+                    return;
+                }
+            }
+        }
+        match load_bytes_modules(&bytes, cmdline, modules) {
             Ok(mut m) => {
                 if bytes.starts_with(traplab::snapshot::MAGIC) {
                     self.popek_goldberg = m.popek_goldberg();

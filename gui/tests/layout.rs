@@ -154,15 +154,15 @@ fn the_tab_bar_is_the_same_for_every_tab() {
         for w in bars.windows(2) {
             assert_eq!(
                 w[0].1, w[1].1,
-                "{size:?} {zoom}x: tab bar with {} vs {}",
-                w[0].0, w[1].0
+                "{size:?} {zoom}x: tab bar with {} vs {}: {:?} {:?}",
+                w[0].0, w[1].0, w[0].1, w[1].1
             );
         }
         for w in disasm.windows(2) {
             assert_eq!(
                 w[0].1, w[1].1,
-                "{size:?} {zoom}x: listing with {} vs {}",
-                w[0].0, w[1].0
+                "{size:?} {zoom}x: listing with {} vs {}: {:?} {:?}",
+                w[0].0, w[1].0, w[0].1, w[1].1
             );
         }
     }

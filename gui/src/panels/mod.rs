@@ -11,6 +11,7 @@ pub mod paging;
 pub mod screen;
 pub mod serial;
 pub mod stats;
+pub mod virt;
 
 use crate::i18n::{tr, Lang};
 use crate::view::{View, ViewRequest};
@@ -28,10 +29,11 @@ pub enum PanelId {
     Events,
     Devices,
     Statistics,
+    Virtualization,
 }
 
 impl PanelId {
-    pub const TABS: [PanelId; 7] = [
+    pub const TABS: [PanelId; 8] = [
         PanelId::Screen,
         PanelId::Serial,
         PanelId::Memory,
@@ -39,6 +41,7 @@ impl PanelId {
         PanelId::Events,
         PanelId::Devices,
         PanelId::Statistics,
+        PanelId::Virtualization,
     ];
 
     pub fn key(self) -> &'static str {
@@ -52,6 +55,7 @@ impl PanelId {
             PanelId::Events => "events",
             PanelId::Devices => "devices",
             PanelId::Statistics => "statistics",
+            PanelId::Virtualization => "virtualization",
         }
     }
 }
@@ -68,6 +72,7 @@ pub struct Panels {
     pub screen: screen::State,
     pub serial: serial::State,
     pub events: events::State,
+    pub virt: virt::State,
 }
 
 impl Default for Panels {
@@ -82,6 +87,7 @@ impl Default for Panels {
             screen: Default::default(),
             serial: Default::default(),
             events: Default::default(),
+            virt: Default::default(),
         }
     }
 }
@@ -188,6 +194,7 @@ impl Panels {
             PanelId::Devices => scrolled(ui, "devices", |ui| devices::ui(ui, view, lang)),
             PanelId::Statistics => scrolled(ui, "stats", |ui| stats::ui(ui, view, lang)),
             PanelId::Cpu => cpu::ui(ui, p, view, lang, cmds),
+            PanelId::Virtualization => virt::ui(ui, &mut p.virt, view, lang, cmds),
             PanelId::Disassembly => {}
         });
         ui.advance_cursor_after_rect(area);
