@@ -10,7 +10,7 @@ use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::AC;
 use crate::cpu::state::cr0;
-use crate::mmu::segment::SS;
+use crate::mmu::segment::{attr, SS};
 use crate::mmu::Fault;
 
 #[inline(always)]
@@ -52,6 +52,91 @@ impl Core {
             return Err(seg_fault(seg, 0));
         }
         Ok(s.base.wrapping_add(off))
+    }
+
+    /// Segmentation for the fast paths: the linear address when the segment is a valid,
+    /// expand-up data segment (writable for a write) and the access lies inside its limit;
+    /// None otherwise (the general `linear` then decides, faults included). What it accepts,
+    /// `linear` accepts with the same result in every mode (real-mode segments are present
+    /// writable data).
+    #[inline(always)]
+    pub fn linear_fast(&self, seg: usize, off: u32, size: u8, write: bool) -> Option<u32> {
+        let s = &self.cpu.seg[seg];
+        let rw = if write { attr::RW } else { 0 };
+        let last = off.wrapping_add(size as u32 - 1);
+        if s.attr & (attr::S | attr::CODE | attr::DC | rw) == attr::S | rw
+            && s.valid
+            && last >= off
+            && last <= s.limit
+        {
+            Some(s.base.wrapping_add(off))
+        } else {
+            None
+        }
+    }
+
+    /// The common case of a data read, with no call: an aligned access through a fast
+    /// segment (`linear_fast`) to a RAM page in the TLB (`Mmu::direct_aligned`). None: use
+    /// the general path (which may fault).
+    #[inline(always)]
+    pub fn read_fast(&mut self, seg: usize, off: u32, size: u8) -> Option<u32> {
+        let lin = self.linear_fast(seg, off, size, false)?;
+        let p = self
+            .mmu
+            .direct_aligned(false, lin, size, self.cpu.cpl == 3)?;
+        let v = le(self.mem.ram.get(p..p + size as usize)?, size);
+        self.mmu.tlb.hits += 1;
+        Some(v)
+    }
+
+    /// The common case of a data write (see `read_fast`): a page with a write entry in the
+    /// TLB may be written directly (no cached code on it). False: use the general path.
+    #[inline(always)]
+    pub fn write_fast(&mut self, seg: usize, off: u32, size: u8, v: u32) -> bool {
+        let Some(lin) = self.linear_fast(seg, off, size, true) else {
+            return false;
+        };
+        let Some(p) = self.mmu.direct_aligned(true, lin, size, self.cpu.cpl == 3) else {
+            return false;
+        };
+        let Some(b) = self.mem.ram.get_mut(p..p + size as usize) else {
+            return false;
+        };
+        b.copy_from_slice(&v.to_le_bytes()[..size as usize]);
+        self.mmu.tlb.hits += 1;
+        true
+    }
+
+    /// The fast path of a read-modify-write operand: the physical address of an aligned
+    /// operand in RAM through a fast segment whose page has a write entry in the TLB (which
+    /// proves readability too), else None (use the general path). The caller reads and
+    /// writes it with `ram_load` / `ram_store` and counts the two TLB hits the general path
+    /// counts (`rmw_hits`).
+    #[inline(always)]
+    pub fn rmw_probe(&self, seg: usize, off: u32, size: u8) -> Option<usize> {
+        let lin = self.linear_fast(seg, off, size, true)?;
+        let p = self
+            .mmu
+            .direct_aligned(true, lin, size, self.cpu.cpl == 3)?;
+        (p + size as usize <= self.mem.ram.len()).then_some(p)
+    }
+
+    /// Reads `size` bytes of RAM at `p` (an address from `rmw_probe`).
+    #[inline(always)]
+    pub fn ram_load(&self, p: usize, size: u8) -> u32 {
+        le(&self.mem.ram[p..p + size as usize], size)
+    }
+
+    /// Writes `size` bytes of RAM at `p` (an address from `rmw_probe`: no code there).
+    #[inline(always)]
+    pub fn ram_store(&mut self, p: usize, size: u8, v: u32) {
+        self.mem.ram[p..p + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
+    }
+
+    /// Counts the read and the write of a fast read-modify-write as TLB hits.
+    #[inline(always)]
+    pub fn rmw_hits(&mut self) {
+        self.mmu.tlb.hits += 2;
     }
 
     #[inline(always)]
@@ -183,6 +268,14 @@ impl Core {
 
     #[inline(always)]
     pub fn read(&mut self, seg: usize, off: u32, size: u8) -> Res<u32> {
+        if let Some(v) = self.read_fast(seg, off, size) {
+            return Ok(v);
+        }
+        self.read_general(seg, off, size)
+    }
+
+    #[inline(never)]
+    fn read_general(&mut self, seg: usize, off: u32, size: u8) -> Res<u32> {
         let lin = self.linear(seg, off, size, false)?;
         let user = self.user_mode();
         self.read_lin(lin, size, user)
@@ -190,6 +283,14 @@ impl Core {
 
     #[inline(always)]
     pub fn write(&mut self, seg: usize, off: u32, size: u8, v: u32) -> Res<()> {
+        if self.write_fast(seg, off, size, v) {
+            return Ok(());
+        }
+        self.write_general(seg, off, size, v)
+    }
+
+    #[inline(never)]
+    fn write_general(&mut self, seg: usize, off: u32, size: u8, v: u32) -> Res<()> {
         let lin = self.linear(seg, off, size, true)?;
         let user = self.user_mode();
         self.write_lin(lin, size, v, user)

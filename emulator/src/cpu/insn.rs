@@ -339,6 +339,14 @@ pub fn rmw0(c: &mut Core, i: &Insn, f: impl FnOnce(&mut Core, u32) -> Option<u32
         Ok(())
     } else {
         let a = ea(c, i);
+        if let Some(p) = c.rmw_probe(i.seg as usize, a, i.size) {
+            let old = c.ram_load(p, i.size);
+            if let Some(v) = f(c, old) {
+                c.ram_store(p, i.size, v);
+            }
+            c.rmw_hits();
+            return Ok(());
+        }
         let lin = c.linear(i.seg as usize, a, i.size, true)?;
         let user = c.user_mode();
         let old = c.read_lin(lin, i.size, user)?;

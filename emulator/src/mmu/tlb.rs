@@ -40,7 +40,9 @@ const EMPTY: Entry = Entry {
 
 #[derive(Clone, Debug)]
 pub struct Tlb {
-    pub e: Vec<Entry>,
+    /// Four tables of `TLB_SIZE` entries (see `slot`); a fixed-size array, so that the
+    /// fast paths' index needs no bounds check.
+    pub e: Box<[Entry; 4 * TLB_SIZE]>,
     pub hits: u64,
     pub misses: u64,
     pub flushes: u64,
@@ -57,7 +59,7 @@ pub struct Tlb {
 impl Default for Tlb {
     fn default() -> Self {
         Tlb {
-            e: vec![EMPTY; 4 * TLB_SIZE],
+            e: Box::new([EMPTY; 4 * TLB_SIZE]),
             hits: 0,
             misses: 0,
             flushes: 0,

@@ -97,6 +97,22 @@ impl Mmu {
         }
     }
 
+    /// The probe of the data fast paths (`Core::read_fast`...): the physical address of an
+    /// aligned access of `size` bytes (1, 2 or 4) whose page is in the TLB for this kind of
+    /// access, else None. The low address bits are compared with the tag, so a misaligned
+    /// access never matches: it takes the general path, which handles page crossings and
+    /// alignment checking (an aligned access never raises #AC, so `align_check` needs no
+    /// test here).
+    #[inline(always)]
+    pub fn direct_aligned(&self, write: bool, lin: u32, size: u8, user: bool) -> Option<usize> {
+        let e = self.tlb.e[slot(write, user, lin)];
+        if (e.tag ^ self.tlb.tag(lin)) | (lin & (size as u32 - 1)) == 0 {
+            Some((e.phys | (lin & 0xFFF)) as usize)
+        } else {
+            None
+        }
+    }
+
     /// Linear -> physical for one access, through the TLB; fills it on a miss. `user` is
     /// the privilege of the access. Err is the #PF error code.
     pub fn translate<M: PhysMem>(

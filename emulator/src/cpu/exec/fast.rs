@@ -208,6 +208,13 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
             Ok(())
         }
         _ => {
+            if let Some(p) = c.rmw_probe(seg, off, S) {
+                let a = c.ram_load(p, S);
+                let r = alu::op(c, OP, S, a, b);
+                c.ram_store(p, S, r);
+                c.rmw_hits();
+                return Ok(());
+            }
             let lin = c.linear(seg, off, S, true)?;
             let user = c.user_mode();
             let a = c.read_lin(lin, S, user)?;
@@ -239,6 +246,18 @@ fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
 #[inline(always)]
 fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     let off = ea(c, i);
+    if let Some(p) = c.rmw_probe(i.seg as usize, off, S) {
+        let a = c.ram_load(p, S);
+        let r = if INC {
+            a.wrapping_add(1)
+        } else {
+            a.wrapping_sub(1)
+        } & mask(S);
+        c.ram_store(p, S, r);
+        c.cpu.flags.set_incdec(INC, S, a, r);
+        c.rmw_hits();
+        return Ok(());
+    }
     let lin = c.linear(i.seg as usize, off, S, true)?;
     let user = c.user_mode();
     let a = c.read_lin(lin, S, user)?;
