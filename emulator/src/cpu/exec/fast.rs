@@ -149,6 +149,15 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         Imul if ins.op_count() == 2 && ins.op_kind(1) == OpKind::Register && size(ins)? == 4 => {
             Some(imul_rr)
         }
+        Div | Idiv if size(ins)? == 4 && ins.op_count() == 1 => {
+            let k = kind(ins, 0)?;
+            Some(match (m == Idiv, k) {
+                (false, R) => div32::<false, R>,
+                (false, _) => div32::<false, M>,
+                (true, R) => div32::<true, R>,
+                (true, _) => div32::<true, M>,
+            })
+        }
         Push if ins.code() == Code::Push_r32 => Some(push_r32),
         Pop if ins.code() == Code::Pop_r32 => Some(pop_r32),
         Call if ins.code() == Code::Call_rel32_32 => Some(call_rel32),
@@ -406,5 +415,24 @@ fn imul_rr(c: &mut Core, i: &Insn) -> Res {
     let (r, wide) = muldiv::imul_trunc(4, a, b);
     c.cpu.gpr[(i.r0 & 7) as usize] = r;
     imul_flags(c, r, wide);
+    Ok(())
+}
+
+/// DIV/IDIV r/m32: EDX:EAX by the operand (arithmetic flags unchanged, as in `muldiv`).
+fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
+    let d = if K == R {
+        c.cpu.gpr[(i.r0 & 7) as usize]
+    } else {
+        let a = ea(c, i);
+        c.read(i.seg as usize, a, 4)?
+    };
+    let n = ((c.cpu.gpr[2] as u64) << 32) | c.cpu.gpr[0] as u64;
+    let (q, r) = if SIGNED {
+        muldiv::idivide(4, n, d)?
+    } else {
+        muldiv::divide(4, n, d)?
+    };
+    c.cpu.gpr[0] = q;
+    c.cpu.gpr[2] = r;
     Ok(())
 }
