@@ -88,13 +88,13 @@ int vpic_pending(struct vm *v);                         /* the IRQ to deliver, o
 void vpic_ack(struct vm *v, int irq);                   /* delivered: IRR -> ISR */
 void vuart_update_irq(struct vm *v);
 /* console.c */
-void hv_printf_str(const char *s);
 void hv_put(const char *s);
 void hv_putu(u32 n);
 void vm_putc(struct vm *v, char c);                     /* a VM's COM1 output */
 void vm_flush(struct vm *v);
 void console_poll(void);                                /* real COM1 input -> VMs / hv1 */
 void com1_rx_irq(void);                                 /* entry.S's IRQ 4 handler */
+void hv1_fault(u32 vec, u32 w1, u32 w2);               /* entry.S: an exception in hv1 */
 /* ledger.c */
 int ledger_row(u32 code);
 void ledger_print(void);

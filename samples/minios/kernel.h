@@ -60,6 +60,8 @@ extern struct dtr kernel_gdtr, kernel_idtr;
 
 /* pgcheck.c: the sensitive-instruction checks; returns how many differ from ring 0 */
 int pgcheck(void);
+/* hvinfo.c: bare metal or which hypervisor (../common/hvabi.h) */
+int hvinfo(u32 ubuf, u32 len);
 
 /* idt.c */
 void idt_init(void);

@@ -50,6 +50,9 @@
 /* pgcheck.c */
 #define SYS_PGCHECK  31   /* pgcheck() -> checks that differ from ring 0 (prints them)  */
 
+/* hvinfo.c */
+#define SYS_HVINFO   32   /* hvinfo(char *buf, int len) -> length: "native" or "virtualized by ..." */
+
 /* Sockets (socket.c), network namespaces (net.c), poll (file.c): 40-59.
  * read() and write() work on a connected socket as recv() and send() do. */
 #define SYS_SOCKET   40   /* socket(int domain, int type) -> fd (AF_UNIX/AF_INET, SOCK_STREAM) */

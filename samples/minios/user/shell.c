@@ -70,6 +70,7 @@ static void cmd_help(void)
            "  mem           physical memory usage\n"
            "  uptime        time since boot\n"
            "  pgcheck       the kernel runs the sensitive, unprivileged x86 instructions\n"
+           "  hv            native, or virtualized by which hypervisor (CPUID, VMMCALL)\n"
            "  exit          shut the machine down\n");
 }
 
@@ -283,6 +284,13 @@ static int command(char *cmd, int nowait)
     else if (!strcmp(c, "mem")) { cmd_mem(); return 0; }
     else if (!strcmp(c, "uptime")) { cmd_uptime(); return 0; }
     else if (!strcmp(c, "pgcheck")) { syscall3(SYS_PGCHECK, 0, 0, 0); return 0; }
+    else if (!strcmp(c, "hv")) {
+        char buf[80];
+        int r = syscall3(SYS_HVINFO, (int)buf, sizeof(buf), 0);
+        if (r < 0) printf("hv: %s\n", strerror(r));
+        else printf("%s\n", buf);
+        return 0;
+    }
     else if (!strcmp(c, "exit")) { printf("bye\n"); shutdown(0); }
     int pid = start(argc, argv, background);
     if (pid < 0 || background) return 0;
