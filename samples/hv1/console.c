@@ -10,7 +10,9 @@
  *   Ctrl-A c      the next keys go to hv1's command line (help, list, exits,
  *                 pause N, resume N, ledger; crash N empties the VM's IDT,
  *                 so that its next interrupt is a triple fault: a test of
- *                 the SHUTDOWN intercept)
+ *                 the SHUTDOWN intercept; unmap N takes the VM's first 2 MiB
+ *                 out of its nested page tables: its next access there is an
+ *                 NPF, which stops it, a test of the isolation)
  *   Ctrl-A Ctrl-A a Ctrl-A for the VM
  * At start the keys go to vm1. A command for hv1 runs when the VMs are quiet
  * (console_poll), so a script of keys runs in order.
@@ -114,7 +116,7 @@ static void command(const char *c)
     hv_put(c);
     hv_put("\n");
     if (prefix(c, "help")) {
-        hv_put("hv1: list | exits N | pause N | resume N | crash N | ledger  (Ctrl-A N: keys to VM N)\n");
+        hv_put("hv1: list | exits N | pause N | resume N | crash N | unmap N | ledger  (Ctrl-A N: keys to VM N)\n");
     } else if (prefix(c, "list")) {
         for (u32 i = 0; i < nvms; i++) {
             v = &vms[i];
@@ -144,6 +146,9 @@ static void command(const char *c)
             v->state = v->paused_halted ? VM_HALTED : VM_RUNNABLE;
     } else if (prefix(c, "crash") && arg_vm(c + 5, &v)) {
         w32(v, VMCB_IDTR + 4, 0);           /* IDT limit 0: the next interrupt triple-faults */
+    } else if (prefix(c, "unmap") && arg_vm(c + 5, &v)) {
+        v->npd[0] = 0;                      /* gPA 0-2 MiB (its kernel) leaves its nested tables */
+        w32(v, VMCB_TLB_CTL, 3);            /* and its TLB entries go at the next VMRUN */
     } else if (prefix(c, "ledger")) {
         ledger_print();
     } else {

@@ -98,7 +98,7 @@ static void run(struct vm *v)
     svm_run((u32)v->vmcb, &v->g);
     u64 t1 = rdtsc();
     v->tsc_guest += t1 - t0;
-    w32(v, VMCB_TLB_CTL, 0);
+    w32(v, VMCB_TLB_CTL, 0);               /* flushed once (vm.c, unmap): no more */
     u32 code = (u32)r64(v, VMCB_EXITCODE);
     handle_exit(v);
     int row = ledger_row(code);
