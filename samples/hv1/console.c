@@ -15,7 +15,7 @@
  *                 NPF, which stops it, a test of the isolation)
  *   Ctrl-A Ctrl-A a Ctrl-A for the VM
  * At start the keys go to vm1. A command for hv1 runs when the VMs are quiet
- * (console_poll), so a script of keys runs in order.
+ * (console_poll, at most 5 s later), so a script of keys runs in order.
  */
 #include "hv1.h"
 
@@ -170,13 +170,23 @@ static int all_quiet(void)
 
 /* Routes the received keys. A command for hv1 waits (with every key after it) until all
  * the VMs are quiet, so that a script of keys runs in order: the VMs' commands typed
- * before it have finished when it runs. */
+ * before it have finished when it runs. It waits at most QUIET_WAIT real PIT ticks, so
+ * that `pause 1` still works on a VM that never stops computing. */
+#define QUIET_WAIT 500               /* 5 s */
+static int waiting;
+static u32 wait_start;
+
 void console_poll(void)
 {
     while (rx_tail != rx_head) {
         u8 c = rx[rx_tail % sizeof rx];
-        if (!focus && !escape && (c == '\r' || c == '\n') && cmd_len && !all_quiet())
-            return;
+        if (!focus && !escape && (c == '\r' || c == '\n') && cmd_len && !all_quiet()) {
+            if (!waiting)
+                waiting = 1, wait_start = host_ticks;
+            if (host_ticks - wait_start < QUIET_WAIT)
+                return;
+        }
+        waiting = 0;
         rx_tail++;
         if (escape) {
             escape = 0;
