@@ -10,8 +10,9 @@
 //! - `expect_file` with `match`: `exact` (byte for byte, the default), `lines` (the same
 //!   multiset of lines, any order) or `mem` (exact except `multiboot: ` lines, whose KiB
 //!   figures depend on the memory map: they only need the same shape) or `ledger` (exact
-//!   except the lines of tevmm's trap ledger, `tevmm: ...`, compared without digits and
-//!   spaces: their counts are asserted with `contains` where they are deterministic).
+//!   except the lines of tevmm's trap ledger, `tevmm: ...`, and of hv2's vmm ledger,
+//!   `vmm:   ...`, compared without digits and spaces: their counts are asserted with
+//!   `contains` where they are deterministic).
 //! - `contains`, `not_contains`, `ends_with`: substrings of the serial output;
 //!   `before`: pairs [a, b] where a must occur before b; `stderr_contains`.
 //!
@@ -125,7 +126,7 @@ fn check(t: &Value, o: &Outcome) -> Vec<String> {
                 let norm = |s: &str| -> Vec<String> {
                     s.split('\n')
                         .map(|l| {
-                            if l.starts_with("tevmm:") {
+                            if l.starts_with("tevmm:") || l.starts_with("vmm:   ") {
                                 l.replace(|c: char| c.is_ascii_digit() || c == ' ', "")
                             } else {
                                 l.to_string()

@@ -3,6 +3,7 @@
 #define MINIOS_KERNEL_H
 #include <stdarg.h>
 #include "syscall.h"
+#include "vm.h"
 #include "fmt.h"
 
 typedef unsigned char u8;
@@ -140,7 +141,7 @@ void syscall_handler(struct regs *r);
 
 /* fs.c: the in-memory file system (inode numbers; negative = -errno) */
 #define NINODE      128
-#define FILE_PAGES   32                /* largest file: 128 KiB */
+#define FILE_PAGES  128                /* largest file: 512 KiB (a guest minios.elf fits) */
 void fs_init(void);
 int  fs_lookup(int start, int root, const char *path);     /* inode or -errno */
 int  fs_parent(int start, int root, const char *path, char *last); /* dir inode, last name */
@@ -233,6 +234,11 @@ void cg_balance(void);                 /* idle groups catch up with the others *
 int  cgroup_show(int special, char *buf, int len);      /* a cgroup file's text */
 int  cgroup_store(int special, const char *buf, u32 len);
 int  fs_create_special(int dir, const char *name, int special);
+
+/* vm.c: the virtualization driver (vm.h) */
+int  vm_syscall(struct regs *r);       /* 1 if it handled r->eax */
+void vm_release(struct proc *p);       /* proc_exit: its VMs go with it */
+void vm_switch(struct proc *prev, struct proc *next);   /* schedule: ledger time */
 
 /* elf.c */
 int  elf_load(int ino, u32 pd, u32 *entry, u32 *brk);   /* 0 or -errno */

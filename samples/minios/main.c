@@ -34,6 +34,20 @@ void panic(const char *msg)
     shutdown(1);
 }
 
+/* A module that is an ELF image (not an archive) becomes the file /boot/NAME
+ * (NAME: the last part of its string), the way a guest kernel image reaches
+ * `vmm`: the file system keeps it, so its frames can go back to the pool. */
+static void boot_file(const u8 *data, u32 len, const char *name)
+{
+    if (!*name) name = "module.elf";
+    int dir = fs_lookup(fs_rootdir(), fs_rootdir(), "/boot");
+    if (dir < 0) dir = fs_create(fs_rootdir(), "boot", S_IFDIR);
+    int f = dir < 0 ? dir : fs_create(dir, name, S_IFREG);
+    int w = f < 0 ? f : fs_write(f, 0, data, len);
+    if (w < 0 || (u32)w != len) kprintf("  fs: /boot/%s: cannot store %u bytes (error %d)\n", name, len, w);
+    else kprintf("  fs: /boot/%s: %u bytes from the module\n", name, len);
+}
+
 void kmain(u32 magic, struct multiboot_info *mbi)
 {
     console_init();
@@ -57,20 +71,30 @@ void kmain(u32 magic, struct multiboot_info *mbi)
     const char *from = "built-in";
     initrd_start = initrd_builtin;
     initrd_len = (u32)(initrd_builtin_end - initrd_builtin);
+    /* Copied now: the loader's information may lie in frames the pool hands out. */
+    struct multiboot_module elf = { 0, 0, 0, 0 };
+    char elf_name[NAME_MAX + 1] = "";
+    u32 lo = 0, hi = 0;
     if ((mbi->flags & 8) && mbi->mods_count) {
         const struct multiboot_module *m = (const struct multiboot_module *)mbi->mods_addr;
-        if (m->end > m->start) {
+        if (m->end > m->start + 4 && !memcmp((const void *)m->start, "\177ELF", 4)) {
+            elf = *m;
+            const char *s = (const char *)m->string, *base = s ? s : "";
+            for (const char *c = base; *c && *c != ' '; c++) if (*c == '/') base = c + 1;
+            for (u32 i = 0; i < NAME_MAX && base[i] && base[i] != ' '; i++) elf_name[i] = base[i];
+        } else if (m->end > m->start) {
             initrd_start = (const u8 *)m->start;
             initrd_len = m->end - m->start;
             from = "module";
         }
+        if (m->end > m->start) { lo = m->start; hi = m->end; }
     }
     /* Paging stays off until the archive is unpacked: a module may lie
      * anywhere in physical memory, not only in the kernel's first 4 MiB. */
-    u32 lo = from[0] == 'm' ? (u32)initrd_start : 0, hi = lo ? lo + initrd_len : 0;
     paging_init(mem_upper_kib, lo, hi);
     fs_init();
     initramfs_load(initrd_start, initrd_len, from);
+    if (elf.end) boot_file((const u8 *)elf.start, elf.end - elf.start, elf_name);
     frames_release(lo, hi);
     paging_enable();
     kprintf("  paging: on, %u free 4 KiB frames\n", frames_free);

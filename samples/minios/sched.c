@@ -70,6 +70,7 @@ void schedule(void)
     next->state = PROC_RUNNING;
     cg_active = next->cg;
     if (next == prev) return;
+    vm_switch(prev, next);              /* vm.c: the time a VM's process is away */
     current = next;
     tss_set_kernel_stack(next->kstack + PAGE_SIZE);
     write_cr3(next->pd);
@@ -207,6 +208,7 @@ fail:
 void proc_exit(int status)
 {
     struct proc *p = current;
+    vm_release(p);                      /* its VMs: their memory is its pages */
     write_cr3(kernel_pd);               /* leave the address space before freeing it */
     pd_destroy(p->pd);
     p->pd = kernel_pd;

@@ -51,6 +51,7 @@ void syscall_handler(struct regs *r)
     if (ns_syscall(r)) return;        /* isolate, hostname: ns.c */
     if (r->eax >= SYS_SOCKET && r->eax <= SYS_NETJOIN   /* only their numbers pay for the calls */
         && (sock_syscall(r) || net_syscall(r))) return;   /* sockets: socket.c, networks: net.c */
+    if (r->eax >= SYS_VM_CREATE && r->eax <= SYS_VM_STATS && vm_syscall(r)) return;   /* VMs: vm.c */
     switch (r->eax) {
     case SYS_EXIT:    proc_exit((int)ARG1);
     case SYS_SPAWN: {

@@ -47,6 +47,8 @@
 #define SYS_HOSTNAME 29   /* hostname(char *buf, int len) -> length (uname's nodename)  */
 #define SYS_SETHOSTNAME 30 /* sethostname(const char *name) -> 0                       */
 
+/* The virtualization driver's calls, 60-69, are in vm.h (vm.c). */
+
 /* pgcheck.c */
 #define SYS_PGCHECK  31   /* pgcheck() -> checks that differ from ring 0 (prints them)  */
 
@@ -161,6 +163,7 @@ struct isolate_args {
 #define ENOTCONN    107
 #define ECONNREFUSED 111
 #define EHOSTUNREACH 113
+#define EOPNOTSUPP   95                /* e.g. a VM on a CPU without SVM */
 
 #define SPAWN_BACKGROUND 1  /* spawn flag: detached, nobody waits for it */
 

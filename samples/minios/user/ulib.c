@@ -107,6 +107,7 @@ const char *strerror(int err)
     case EPIPE: return "broken pipe";
     case ENAMETOOLONG: return "name too long";
     case ENOTEMPTY: return "directory not empty";
+    case EOPNOTSUPP: return "not supported";
     case ESPIPE: return "illegal seek";
     case ERANGE: return "result too large";
     case ENOSYS: return "no such system call";
