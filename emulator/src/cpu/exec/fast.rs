@@ -280,7 +280,22 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
+// PUSH/POP r32, CALL rel32 and RET: the common case (32-bit stack, `Core::read_fast` /
+// `write_fast` succeed) with no call, else a tail call to the general form, which starts
+// over (the fast path changes nothing when it fails).
+
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
+    let v = c.cpu.gpr[(i.r0 & 7) as usize];
+    let sp = c.cpu.gpr[4].wrapping_sub(4);
+    if c.cpu.stack32() && c.write_fast(SS, sp, 4, v) {
+        c.cpu.gpr[4] = sp;
+        return Ok(());
+    }
+    push_r32_general(c, i)
+}
+
+#[inline(never)]
+fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
     if !c.cpu.stack32() {
         return c.push(4, c.cpu.gpr[(i.r0 & 7) as usize]);
     }
@@ -292,6 +307,20 @@ fn push_r32(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn pop_r32(c: &mut Core, i: &Insn) -> Res {
+    let sp = c.cpu.gpr[4];
+    if c.cpu.stack32() {
+        if let Some(v) = c.read_fast(SS, sp, 4) {
+            // POP ESP: the popped value wins over the increment.
+            c.cpu.gpr[4] = sp.wrapping_add(4);
+            c.cpu.gpr[(i.r0 & 7) as usize] = v;
+            return Ok(());
+        }
+    }
+    pop_r32_general(c, i)
+}
+
+#[inline(never)]
+fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
     if !c.cpu.stack32() {
         let v = c.pop(4)?;
         c.cpu.gpr[(i.r0 & 7) as usize] = v;
@@ -306,6 +335,17 @@ fn pop_r32(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn call_rel32(c: &mut Core, i: &Insn) -> Res {
+    let sp = c.cpu.gpr[4].wrapping_sub(4);
+    if i.imm <= c.cpu.seg[CS].limit && c.cpu.stack32() && c.write_fast(SS, sp, 4, c.cpu.eip) {
+        c.cpu.gpr[4] = sp;
+        c.cpu.eip = i.imm;
+        return Ok(());
+    }
+    call_rel32_general(c, i)
+}
+
+#[inline(never)]
+fn call_rel32_general(c: &mut Core, i: &Insn) -> Res {
     if i.imm > c.cpu.seg[CS].limit {
         return Err(Exception::gp(0));
     }
@@ -321,7 +361,23 @@ fn call_rel32(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-fn ret32(c: &mut Core, _i: &Insn) -> Res {
+fn ret32(c: &mut Core, i: &Insn) -> Res {
+    let sp = c.cpu.gpr[4];
+    if c.cpu.stack32() {
+        if let Some(t) = c.read_fast(SS, sp, 4) {
+            if t > c.cpu.seg[CS].limit {
+                return Err(Exception::gp(0));
+            }
+            c.cpu.gpr[4] = sp.wrapping_add(4);
+            c.cpu.eip = t;
+            return Ok(());
+        }
+    }
+    ret32_general(c, i)
+}
+
+#[inline(never)]
+fn ret32_general(c: &mut Core, _i: &Insn) -> Res {
     let mask = c.sp_mask();
     let sp = c.cpu.gpr[4];
     let t = c.read(SS, sp & mask, 4)?;
