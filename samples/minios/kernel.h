@@ -120,6 +120,7 @@ struct proc {
     int  vpid, pidns, uts, cg;         /* ns.c, cgroup.c: pid in its namespace, ns, group */
     int  netns, ipcns;                 /* net.c, ns.c: network and IPC namespaces */
     int  npoll, pollch[2 * NFD];       /* file.c: the channels a poll() waits on */
+    int  killed;                       /* kill(): it exits the next time it is scheduled */
 };
 extern struct proc procs[NPROC];
 extern struct proc *current;
@@ -133,6 +134,7 @@ int  proc_spawn_in(const char *path, const char *args, int flags, const struct s
 struct proc *proc_by_pid(int pid);      /* global pid */
 void proc_exit(int status) __attribute__((noreturn));
 int  proc_wait(int pid, int *status);
+int  proc_kill(int pid);                /* pid in the caller's namespace: 0 or -errno */
 void swtch(u32 *old_esp, u32 new_esp);  /* isr.S */
 extern char isr_return[];               /* isr.S */
 

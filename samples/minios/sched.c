@@ -69,13 +69,33 @@ void schedule(void)
     if (prev->state == PROC_RUNNING) prev->state = PROC_RUNNABLE;
     next->state = PROC_RUNNING;
     cg_active = next->cg;
-    if (next == prev) return;
-    vm_switch(prev, next);              /* vm.c: the time a VM's process is away */
-    current = next;
-    tss_set_kernel_stack(next->kstack + PAGE_SIZE);
-    write_cr3(next->pd);
-    swtch(&prev->esp, next->esp);
-    /* ...we continue here when someone switches back to prev */
+    if (next != prev) {
+        vm_switch(prev, next);          /* vm.c: the time a VM's process is away */
+        current = next;
+        tss_set_kernel_stack(next->kstack + PAGE_SIZE);
+        write_cr3(next->pd);
+        swtch(&prev->esp, next->esp);
+        /* ...we continue here when someone switches back to prev */
+    }
+    /* Killed while it waited or was ready: it exits from wherever it slept
+     * (every sleep in the kernel goes through here and leaves no half-done
+     * state behind), as Linux's fatal signals end a sleep. */
+    if (current->killed && current->state == PROC_RUNNING) proc_exit(128 + 9);
+}
+
+/* kill(2) with SIGKILL: pid as the caller's PID namespace numbers it. */
+int proc_kill(int pid)
+{
+    for (int i = 1; i < NPROC; i++) {
+        struct proc *p = &procs[i];
+        if (p->state == PROC_UNUSED || p->state == PROC_ZOMBIE || pid <= 0 || ns_pid(current, p) != pid)
+            continue;
+        if (p == current) proc_exit(128 + 9);
+        p->killed = 1;
+        if (p->state == PROC_BLOCKED) p->state = PROC_RUNNABLE;   /* out of its sleep */
+        return 0;
+    }
+    return -ESRCH;
 }
 
 static int polls(const struct proc *p, int chan)

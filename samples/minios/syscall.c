@@ -82,6 +82,7 @@ void syscall_handler(struct regs *r)
     case SYS_UPTIME:  ret = (int)ticks; break;
     case SYS_PGCHECK: ret = pgcheck(); break;
     case SYS_HVINFO:  ret = hvinfo(ARG1, ARG2); break;
+    case SYS_KILL:    ret = proc_kill((int)ARG1); break;
     case SYS_PS:      ret = sys_ps((int)ARG1, ARG2); break;
     case SYS_MEMINFO:
         if (user_ok(current->pd, ARG1, sizeof(struct meminfo))) {

@@ -70,6 +70,8 @@
 #define SYS_NETIF    50   /* netif(int index, struct netif *) -> 1, 0 = no more: the caller's interfaces */
 #define SYS_NETJOIN  51   /* netjoin(const char *bridge, unsigned ip, int prefix) -> 0: a new
                              interface of the caller's namespace on that bridge (ip addr add) */
+#define SYS_KILL     52   /* kill(int pid) -> 0: ends the process (as SIGKILL: status 137);
+                             pids as the caller's PID namespace sees them (sched.c) */
 
 #define AF_UNIX    1                  /* local sockets: a name (a path) in the IPC namespace */
 #define AF_INET    2                  /* network sockets: address and port, per network namespace */
@@ -131,6 +133,7 @@ struct isolate_args {
 /* Errors: system calls return these negated (-ENOENT ...), as Linux does. */
 #define EPERM         1
 #define ENOENT        2
+#define ESRCH         3
 #define E2BIG         7
 #define ENOEXEC       8
 #define EBADF         9

@@ -3,7 +3,7 @@
  * into HTTP requests to dockerd on /var/run/docker.sock (the Engine API's
  * paths) and prints the answers. It never calls isolate() itself.
  *
- *   docker version | images | ps [-a] | logs NAME | rm NAME | inspect NAME
+ *   docker version | images | ps [-a] | logs NAME | stop NAME | rm NAME | inspect NAME
  *   docker run [-d] [--name NAME] [--memory BYTES] [--network BRIDGE] IMAGE CMD [ARGS]
  * run = POST /containers/create, POST .../start, then (without -d)
  * POST .../wait and GET .../logs; the exit status is the container's.
@@ -123,14 +123,14 @@ int main(int argc, char **argv)
         table(1);
         return 0;
     }
-    if ((!strcmp(c, "logs") || !strcmp(c, "rm") || !strcmp(c, "inspect")) && argc == 3) {
-        int rm = c[0] == 'r';
-        sfmt(&t, "/containers/%s%s", argv[2], rm ? "" : c[0] == 'l' ? "/logs" : "/json");
-        if (t.full || call(rm ? "DELETE" : "GET", target, 0) < 0) return 1;
-        if (rm) printf("%s\n", argv[2]); else puts(http_body(resp));
+    if ((!strcmp(c, "logs") || !strcmp(c, "rm") || !strcmp(c, "inspect") || !strcmp(c, "stop")) && argc == 3) {
+        int rm = c[0] == 'r', stop = c[0] == 's';
+        sfmt(&t, "/containers/%s%s", argv[2], rm ? "" : stop ? "/stop" : c[0] == 'l' ? "/logs" : "/json");
+        if (t.full || call(rm ? "DELETE" : stop ? "POST" : "GET", target, 0) < 0) return 1;
+        if (rm || stop) printf("%s\n", argv[2]); else puts(http_body(resp));
         return 0;
     }
     if (!strcmp(c, "run")) return run(argc, argv);
-    eprintf("usage: docker version | images | ps [-a] | run ... | logs NAME | rm NAME | inspect NAME\n");
+    eprintf("usage: docker version | images | ps [-a] | run ... | logs NAME | stop NAME | rm NAME | inspect NAME\n");
     return 2;
 }

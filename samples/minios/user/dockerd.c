@@ -11,6 +11,7 @@
  *   POST /containers/create[?name=NAME]  {"Image":"box","Cmd":["hello"],
  *        "HostConfig":{"Memory":BYTES,"NetworkMode":"BRIDGE"}}   -> 201 {"Id":...}
  *   POST /containers/{id}/start, POST /containers/{id}/wait (answers when it exits),
+ *   POST /containers/{id}/stop (kill(): SIGKILL at once, no grace period; 204 once it has exited),
  *   GET /containers/{id}/logs (plain text, not Docker's multiplexed stream),
  *   GET /containers/{id}/json (inspect: state, pid, hostname, network address),
  *   DELETE /containers/{id}
@@ -44,7 +45,7 @@ struct container {
 static struct container conts[NCONT];
 static unsigned int created;
 
-struct conn { int fd, n, waits; char req[REQ_MAX + 1]; };   /* waits: container + 1 */
+struct conn { int fd, n, waits, stop; char req[REQ_MAX + 1]; };   /* waits: container + 1 */
 static struct conn conns[NCONN];
 static char resp[2048];
 
@@ -242,7 +243,10 @@ static void drain(struct container *k)
     wait(k->pid, &k->status);
     k->state = EXITED;
     for (int i = 0; i < NCONN; i++)
-        if (conns[i].fd >= 0 && conns[i].waits == k - conts + 1) answer_wait(&conns[i], k);
+        if (conns[i].fd >= 0 && conns[i].waits == k - conts + 1) {
+            if (conns[i].stop) reply(&conns[i], 204, "text/plain", "");
+            else answer_wait(&conns[i], k);
+        }
 }
 
 static void route(struct conn *c, char *method, char *target, const char *body)
@@ -275,6 +279,12 @@ static void route(struct conn *c, char *method, char *target, const char *body)
     else if (op && post && !strcmp(op, "wait")) {
         if (k->state == EXITED) answer_wait(c, k);
         else c->waits = (int)(k - conts) + 1;        /* answered by drain() */
+    } else if (op && post && !strcmp(op, "stop")) {
+        if (k->state != RUNNING) { reply(c, 204, "text/plain", ""); return; }
+        int r = kill(k->pid);
+        if (r < 0) { error(c, 500, strerror(r)); return; }
+        c->waits = (int)(k - conts) + 1;             /* 204 when drain() sees it end */
+        c->stop = 1;
     } else if (op && get && !strcmp(op, "json")) inspect(c, k);
     else if (op && get && !strcmp(op, "logs")) {
         k->log[k->nlog] = 0;
@@ -373,7 +383,7 @@ int main(void)
             for (int i = 0; i < NCONN && !c; i++) if (conns[i].fd < 0) c = &conns[i];
             if (!c) continue;                        /* full: it waits in the backlog */
             c->fd = accept(fds[l].fd, 0, 0);
-            c->n = c->waits = 0;
+            c->n = c->waits = c->stop = 0;
         }
     }
 }

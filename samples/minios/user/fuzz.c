@@ -13,7 +13,7 @@
  * descriptors 0-2 (the output would become random bytes). Sockets are made
  * non-blocking (SOCK_NONBLOCK is forced into socket()'s type) and poll() gets
  * a timeout of 0, so no call waits for a peer that never comes; numbers
- * 32-39 (other subsystems) are left out. Pointers that are
+ * 32-39 (other subsystems) and 52 (kill: it would end the shell) are left out. Pointers that are
  * valid point into a heap page, never at this program's code or variables.
  */
 #include "ulib.h"
@@ -121,6 +121,8 @@ int main(int argc, char **argv)
     expect("poll(NULL, 1)", poll(0, 1, 0), -EFAULT);
     expect("netjoin(200-byte bridge name)", netjoin(longpath, 0x0a000001, 24), -ENAMETOOLONG);
     expect("netif(0, NULL)", netif(0, 0), -EFAULT);
+    expect("kill(0): the idle process", kill(0), -ESRCH);
+    expect("kill(9999)", kill(9999), -ESRCH);
 
     heap = sbrk(4096);
     mkdir("/fuzz");

@@ -48,6 +48,7 @@ int shutsock(int fd, int how) { return syscall3(SYS_SHUTSOCK, fd, how, 0); }
 int poll(struct pollfd *fds, int n, int ticks) { return syscall3(SYS_POLL, (int)fds, n, ticks); }
 int sockname(int fd, void *addr, int len) { return syscall3(SYS_SOCKNAME, fd, (int)addr, len); }
 int netif(int index, struct netif *nf) { return syscall3(SYS_NETIF, index, (int)nf, 0); }
+int kill(int pid) { return syscall3(SYS_KILL, pid, 0, 0); }
 int netjoin(const char *bridge, unsigned int ip, int prefix) { return syscall3(SYS_NETJOIN, (int)bridge, (int)ip, prefix); }
 
 /* "10.0.0.2" or "10.0.0.2/24" (prefix 0 when absent) */
@@ -90,6 +91,7 @@ const char *strerror(int err)
 {
     switch (-err) {
     case ENOENT: return "no such file or directory";
+    case ESRCH: return "no such process";
     case ENOEXEC: return "not an executable";
     case E2BIG: return "argument list too long";
     case EBADF: return "bad file descriptor";

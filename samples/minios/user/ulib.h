@@ -45,6 +45,7 @@ int  poll(struct pollfd *fds, int n, int ticks);
 int  sockname(int fd, void *addr, int addrlen);
 int  netif(int index, struct netif *nf);
 int  netjoin(const char *bridge, unsigned int ip, int prefix);
+int  kill(int pid);
 int  inet_parse(const char *s, unsigned int *ip, int *prefix);  /* "A.B.C.D[/N]": 0 or -1 */
 char *inet_format(unsigned int ip, char *buf);                 /* buf: 16 bytes */
 int  syscall3(int n, int a, int b, int c);   /* any call, raw */
