@@ -7,6 +7,7 @@
 //! Layers, highest first; a module uses only its own and lower layers (checked by
 //! `tests/layering.rs`, so there is no import cycle between `cpu`, `mmu`, `machine` and
 //! `boot`):
+//! - `compare`: the matrix of workloads and settings behind `traplab compare`;
 //! - `debug`, `snapshot`: services over a whole machine (debugger session, test vectors,
 //!   saved states);
 //! - `inspect`: the read-only inspection API front ends read the machine through (named
@@ -22,6 +23,7 @@
 
 pub mod boot;
 pub mod bus;
+pub mod compare;
 pub mod cpu;
 pub mod debug;
 pub mod devices;

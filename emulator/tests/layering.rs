@@ -3,6 +3,7 @@
 //! lower layer. The intended order, highest first (also in `src/lib.rs`):
 //!
 //! ```text
+//! compare                  the workload matrix (boots machines, reads them by inspect)
 //! debug, snapshot          front-of-core services over a whole machine
 //! boot                     loaders and the built-in BIOS (a device registered on the core)
 //! inspect                  the read-only inspection API over a machine (for front ends)
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 /// Layer of each top-level module: a module may use modules of its own layer only if it
 /// is itself, and any module of a lower layer.
 const LAYERS: &[(&str, u8)] = &[
+    ("compare", 6),
     ("debug", 5),
     ("snapshot", 5),
     ("boot", 4),

@@ -102,6 +102,15 @@ struct netif {
     int prefix;
 };
 
+/* Workload markers (traplab compare, 70-79 reserved for it): the kernel writes `what` to
+ * port MARK_PORT, which does nothing on a PC (QEMU ignores it); `traplab compare` watches
+ * the port to time a workload from the command to its first instruction and to its end. */
+#define SYS_MARK     70   /* mark(int what) -> 0: outb(MARK_PORT, what)                 */
+#define MARK_PORT    0xEA
+#define MARK_COMMAND 1    /* the shell read a command line and is about to run it       */
+#define MARK_BEGIN   2    /* a workload's first instruction (work.c)                    */
+#define MARK_END     3    /* the workload is done                                       */
+
 /* isolate() namespace flags: Linux's clone(2) values. */
 #define CLONE_NEWNS     0x00020000    /* a new root directory ("mount" namespace)    */
 #define CLONE_NEWCGROUP 0x02000000    /* here: join (or create) the group `group`    */

@@ -366,6 +366,7 @@ int main(void)
         readline();
         char *cmd = skip_spaces(line);
         if (!*cmd) continue;
+        mark(MARK_COMMAND);            /* traplab compare times start-up from here */
         char *bar = strchr(cmd, '|');
         if (bar) { *bar = 0; pipeline(cmd, bar + 1); }
         else redirected(cmd, 0);

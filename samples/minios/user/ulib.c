@@ -86,6 +86,7 @@ char *inet_format(unsigned int ip, char *buf)
     }
     return buf;
 }
+int mark(int what) { return syscall3(SYS_MARK, what, 0, 0); }
 
 const char *strerror(int err)
 {

@@ -48,6 +48,7 @@ int  netjoin(const char *bridge, unsigned int ip, int prefix);
 int  kill(int pid);
 int  inet_parse(const char *s, unsigned int *ip, int *prefix);  /* "A.B.C.D[/N]": 0 or -1 */
 char *inet_format(unsigned int ip, char *buf);                 /* buf: 16 bytes */
+int  mark(int what);                         /* MARK_*: a marker for traplab compare */
 int  syscall3(int n, int a, int b, int c);   /* any call, raw */
 const char *strerror(int err);               /* err < 0 from a call: its name */
 char *strstr(const char *hay, const char *needle);

@@ -1,9 +1,11 @@
 //! `traplab`: the headless command line of Traplab.
 //! Subcommands: `run` (boot an image, serial on stdio; `--gdb` serves a GDB remote target),
-//! `vectors` (CPU test vectors), `bench` (guest MIPS table).
+//! `vectors` (CPU test vectors), `bench` (guest MIPS table), `compare` (workloads natively,
+//! in a container and in VMs).
 //! Bad input gets one clear line on stderr and exit status 2, never a panic.
 
 mod bench;
+mod compare;
 mod gdb;
 mod report;
 mod run;
@@ -32,6 +34,8 @@ enum Cmd {
     Vectors(vectors::VectorArgs),
     /// Measure guest MIPS on the benchmark guests and print a table.
     Bench(bench::BenchArgs),
+    /// Run the same minios workloads natively, in a container and in each VM: the table.
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run::main(*a),
         Cmd::Vectors(a) => vectors::main(a),
         Cmd::Bench(a) => bench::main(a),
+        Cmd::Compare(a) => compare::main(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

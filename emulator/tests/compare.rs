@@ -1,0 +1,121 @@
+//! `traplab compare`'s matrix on reduced sizes: every row and column is there, the rows that
+//! cannot run say why instead of giving numbers, and the shape is the published one where
+//! Traplab can show it: a container within 10% of native on CPU-bound work, VMs with more
+//! exits than a container on console I/O, a VM that starts far later than a process. And the
+//! numbers are deterministic: a cell measured twice gives the same figures.
+
+use std::path::Path;
+use traplab::compare::{self, Images, Options, Sizes, Workload, SETTINGS, WORKLOADS};
+
+fn images() -> Images {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    let mut images = Images::new();
+    for s in SETTINGS.iter() {
+        for n in s.needs {
+            if let Ok(d) = std::fs::read(dir.join(n)) {
+                images.insert(n.to_string(), d);
+            }
+        }
+    }
+    images
+}
+
+fn reduced() -> Options {
+    Options {
+        sizes: Sizes::REDUCED,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn reduced_matrix_has_the_published_shape() {
+    let images = images();
+    let settings: Vec<_> = SETTINGS.iter().collect();
+    let mut reports = 0;
+    let m = compare::run_matrix(&settings, &WORKLOADS, &images, &reduced(), &mut |p| {
+        assert!(p.done <= p.total && p.total == SETTINGS.len() * WORKLOADS.len());
+        reports += 1;
+    });
+    assert!(reports > m.cells.len(), "progress is reported during the run too");
+
+    // Every row and column, in table order.
+    assert_eq!(m.cells.len(), SETTINGS.len() * WORKLOADS.len());
+    for (i, c) in m.cells.iter().enumerate() {
+        assert_eq!(c.setting, SETTINGS[i / WORKLOADS.len()].id);
+        assert_eq!(c.workload, WORKLOADS[i % WORKLOADS.len()]);
+        match (&c.result, SETTINGS[i / WORKLOADS.len()].missing(&images)) {
+            (Ok(f), None) => {
+                assert!(f.instructions > 0 || c.workload == Workload::Start, "{c:?}");
+                assert!(f.frames > 50, "{c:?}");
+            }
+            (Err(e), Some(why)) => assert!(e.starts_with("not available") && e.contains(&why)),
+            (r, why) => panic!("{} {:?}: {r:?} (missing: {why:?})", c.setting, c.workload),
+        }
+    }
+    for id in ["native", "container", "tevmm", "tevmm-pv"] {
+        for w in WORKLOADS {
+            assert!(m.figures(id, w).is_some(), "{id} {w:?} did not run");
+        }
+    }
+
+    let fig = |s, w| m.figures(s, w).unwrap();
+    // Containers: close to native on CPU-bound work, and never any exit.
+    let r = m.ratio("container", Workload::Cpu).unwrap();
+    assert!((0.9..=1.1).contains(&r), "container/native on cpu: {r}");
+    for w in WORKLOADS {
+        assert_eq!(fig("native", w).exit_total, 0);
+        assert_eq!(fig("container", w).exit_total, 0);
+    }
+    // VMs: more exits than a container on I/O, and more per instruction than on CPU work.
+    for vm in ["tevmm", "tevmm-pv"] {
+        let io = fig(vm, Workload::Io);
+        assert!(io.exit_total > fig("container", Workload::Io).exit_total, "{vm}");
+        assert!(io.exits_per_k() > 10.0 * fig(vm, Workload::Cpu).exits_per_k(), "{vm}");
+        let r = m.ratio(vm, Workload::Cpu).unwrap();
+        assert!(r < 1.1, "{vm} on CPU-bound work: {r}x native");
+        assert!(m.ratio(vm, Workload::Io).unwrap() > 1.2, "{vm} on I/O");
+        assert!(m.ratio(vm, Workload::Pf).unwrap() > 2.0, "{vm} on page tables");
+    }
+    // Trap-and-emulate pays per OUT to the console; the paravirtual kernel per hypercall.
+    assert!(
+        fig("tevmm", Workload::Io).time_ns > 2 * fig("tevmm-pv", Workload::Io).time_ns,
+        "paravirtual console output is cheaper"
+    );
+    // Start-up: a VM boots a whole kernel, a process does not.
+    assert!(
+        fig("tevmm", Workload::Start).startup_ns > 20 * fig("container", Workload::Start).startup_ns
+    );
+    assert!(fig("tevmm", Workload::Start).frames > fig("native", Workload::Start).frames);
+    // The cpu workload runs in user mode almost entirely, natively.
+    let w = &fig("native", Workload::Cpu).worlds;
+    assert_eq!(w.len(), 1);
+    assert!(w[0].user * 100 > 95 * (w[0].user + w[0].kernel));
+}
+
+#[test]
+fn a_cell_measured_twice_gives_the_same_figures() {
+    let images = images();
+    let tevmm = compare::setting("tevmm").unwrap();
+    let a = compare::run_cell(tevmm, Workload::Sys, &images, &reduced(), &mut |_| {});
+    let b = compare::run_cell(tevmm, Workload::Sys, &images, &reduced(), &mut |_| {});
+    assert!(a.result.is_ok(), "{a:?}");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_cell_that_cannot_finish_says_why() {
+    let images = images();
+    let native = compare::setting("native").unwrap();
+    let opts = Options {
+        budget: 100_000,
+        ..reduced()
+    };
+    let c = compare::run_cell(native, Workload::Cpu, &images, &opts, &mut |_| {});
+    let e = c.result.unwrap_err();
+    assert!(e.starts_with("did not finish within 100000"), "{e}");
+    let c = compare::run_cell(native, Workload::Cpu, &Images::new(), &opts, &mut |_| {});
+    assert_eq!(
+        c.result.unwrap_err(),
+        "not available: image not found: samples/minios/minios.elf"
+    );
+}
