@@ -36,7 +36,10 @@ fn reduced_matrix_has_the_published_shape() {
         assert!(p.done <= p.total && p.total == SETTINGS.len() * WORKLOADS.len());
         reports += 1;
     });
-    assert!(reports > m.cells.len(), "progress is reported during the run too");
+    assert!(
+        reports > m.cells.len(),
+        "progress is reported during the run too"
+    );
 
     // Every row and column, in table order.
     assert_eq!(m.cells.len(), SETTINGS.len() * WORKLOADS.len());
@@ -52,7 +55,7 @@ fn reduced_matrix_has_the_published_shape() {
             (r, why) => panic!("{} {:?}: {r:?} (missing: {why:?})", c.setting, c.workload),
         }
     }
-    for id in ["native", "container", "tevmm", "tevmm-pv"] {
+    for id in ["native", "container", "tevmm", "tevmm-pv", "hv1"] {
         for w in WORKLOADS {
             assert!(m.figures(id, w).is_some(), "{id} {w:?} did not run");
         }
@@ -69,13 +72,29 @@ fn reduced_matrix_has_the_published_shape() {
     // VMs: more exits than a container on I/O, and more per instruction than on CPU work.
     for vm in ["tevmm", "tevmm-pv"] {
         let io = fig(vm, Workload::Io);
-        assert!(io.exit_total > fig("container", Workload::Io).exit_total, "{vm}");
-        assert!(io.exits_per_k() > 10.0 * fig(vm, Workload::Cpu).exits_per_k(), "{vm}");
+        assert!(
+            io.exit_total > fig("container", Workload::Io).exit_total,
+            "{vm}"
+        );
+        assert!(
+            io.exits_per_k() > 10.0 * fig(vm, Workload::Cpu).exits_per_k(),
+            "{vm}"
+        );
         let r = m.ratio(vm, Workload::Cpu).unwrap();
         assert!(r < 1.1, "{vm} on CPU-bound work: {r}x native");
         assert!(m.ratio(vm, Workload::Io).unwrap() > 1.2, "{vm} on I/O");
-        assert!(m.ratio(vm, Workload::Pf).unwrap() > 2.0, "{vm} on page tables");
+        assert!(
+            m.ratio(vm, Workload::Pf).unwrap() > 2.0,
+            "{vm} on page tables"
+        );
     }
+    // Type 1 on SVM: every console byte is an IOIO exit; CPU-bound work hardly exits.
+    let io = fig("hv1", Workload::Io);
+    assert!(io.exit_total > fig("container", Workload::Io).exit_total);
+    assert!(io.exits.iter().any(|c| c.name == "IOIO"), "{:?}", io.exits);
+    assert!(m.ratio("hv1", Workload::Cpu).unwrap() < 1.1);
+    assert!(m.ratio("hv1", Workload::Io).unwrap() > 1.2);
+    assert!(fig("hv1", Workload::Cpu).worlds.iter().any(|w| w.world == "guest 1"));
     // Trap-and-emulate pays per OUT to the console; the paravirtual kernel per hypercall.
     assert!(
         fig("tevmm", Workload::Io).time_ns > 2 * fig("tevmm-pv", Workload::Io).time_ns,
@@ -83,7 +102,8 @@ fn reduced_matrix_has_the_published_shape() {
     );
     // Start-up: a VM boots a whole kernel, a process does not.
     assert!(
-        fig("tevmm", Workload::Start).startup_ns > 20 * fig("container", Workload::Start).startup_ns
+        fig("tevmm", Workload::Start).startup_ns
+            > 20 * fig("container", Workload::Start).startup_ns
     );
     assert!(fig("tevmm", Workload::Start).frames > fig("native", Workload::Start).frames);
     // The cpu workload runs in user mode almost entirely, natively.

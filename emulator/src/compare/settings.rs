@@ -88,7 +88,8 @@ const HV1: &str = "hv1/hv1.elf";
 
 /// The container's options: the namespaces and limits of `isolate` (minios's clone3 +
 /// chroot + cgroup), with a layered root (an overlay over the image `/images/box`).
-pub const CONTAINER: &str = "isolate --pid --overlay=/images/box --hostname box --mem 1024 --pids 8";
+pub const CONTAINER: &str =
+    "isolate --pid --overlay=/images/box --hostname box --mem 1024 --pids 8";
 
 fn native(cmd: &str) -> Plan {
     Plan {
@@ -161,7 +162,8 @@ pub static SETTINGS: [Setting; 6] = [
     Setting {
         id: "tevmm",
         title: "trap-and-emulate VM",
-        about: "minios deprivileged under tevmm (ring 1/3, shadow paging), the VM booted at power-on",
+        about:
+            "minios deprivileged under tevmm (ring 1/3, shadow paging), the VM booted at power-on",
         needs: &[TEVMM, MINIOS],
         start_from: StartFrom::PowerOn,
         exits: ExitKind::Traps,

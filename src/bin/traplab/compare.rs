@@ -44,9 +44,12 @@ pub struct CompareArgs {
 }
 
 pub fn main(a: CompareArgs) -> Result<u8> {
-    let settings = pick(&a.settings, "--settings", |id| compare::setting(id), || {
-        SETTINGS.iter().collect()
-    })?;
+    let settings = pick(
+        &a.settings,
+        "--settings",
+        compare::setting,
+        || SETTINGS.iter().collect(),
+    )?;
     let workloads = pick(&a.workloads, "--workloads", Workload::from_id, || {
         WORKLOADS.to_vec()
     })?;
@@ -64,9 +67,10 @@ pub fn main(a: CompareArgs) -> Result<u8> {
         ..Options::default()
     };
     let images = read_images(&a.samples, &settings)?;
-    let jobs = a.jobs.map(|j| j as usize).unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    });
+    let jobs = a
+        .jobs
+        .map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = Instant::now();
     let m = run(&settings, &workloads, &images, &opts, jobs);
     let out = if a.json {
@@ -107,7 +111,11 @@ fn pick<T: Clone + PartialEq>(
                 if flag == "--settings" {
                     SETTINGS.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
                 } else {
-                    WORKLOADS.iter().map(|w| w.id()).collect::<Vec<_>>().join(", ")
+                    WORKLOADS
+                        .iter()
+                        .map(|w| w.id())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ),
         }
@@ -288,7 +296,8 @@ fn main_grid(out: &mut String, m: &Matrix) {
                 Some(Ok(f)) => format!(
                     "{} {}",
                     time(f.headline_ns(*wl)),
-                    m.ratio(s, *wl).map_or_else(|| "-".into(), |r| format!("{r:.2}x"))
+                    m.ratio(s, *wl)
+                        .map_or_else(|| "-".into(), |r| format!("{r:.2}x"))
                 ),
                 Some(Err(e)) => why(e),
                 None => "-".into(),
@@ -328,22 +337,32 @@ pub fn table(m: &Matrix) -> String {
         out.push_str(&format!("  {:<13} {}\n", w.title(), w.about(s)));
     }
     main_grid(&mut out, m);
-    grid(&mut out, m, "instructions retired, all worlds (start-up: command to first instruction: not counted)", |_, c| {
-        let f = c.result.as_ref().unwrap();
-        if c.workload == Workload::Start {
-            "-".into()
-        } else {
-            f.instructions.to_string()
-        }
-    });
-    grid(&mut out, m, "exits (traps into a monitor, #VMEXITs) per 1000 instructions", |_, c| {
-        let f = c.result.as_ref().unwrap();
-        if c.workload == Workload::Start {
-            "-".into()
-        } else {
-            format!("{:.3}", f.exits_per_k())
-        }
-    });
+    grid(
+        &mut out,
+        m,
+        "instructions retired, all worlds (start-up: command to first instruction: not counted)",
+        |_, c| {
+            let f = c.result.as_ref().unwrap();
+            if c.workload == Workload::Start {
+                "-".into()
+            } else {
+                f.instructions.to_string()
+            }
+        },
+    );
+    grid(
+        &mut out,
+        m,
+        "exits (traps into a monitor, #VMEXITs) per 1000 instructions",
+        |_, c| {
+            let f = c.result.as_ref().unwrap();
+            if c.workload == Workload::Start {
+                "-".into()
+            } else {
+                format!("{:.3}", f.exits_per_k())
+            }
+        },
+    );
 
     out.push_str("\nexits by cause (the three most frequent, per 1000 instructions)\n");
     for c in &m.cells {
@@ -428,8 +447,11 @@ pub fn csv(m: &Matrix) -> String {
         let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         match &c.result {
             Ok(f) => {
-                let causes: Vec<String> =
-                    f.exits.iter().map(|x| format!("{}={}", x.name, x.count)).collect();
+                let causes: Vec<String> = f
+                    .exits
+                    .iter()
+                    .map(|x| format!("{}={}", x.name, x.count))
+                    .collect();
                 let worlds: Vec<String> = f
                     .worlds
                     .iter()
