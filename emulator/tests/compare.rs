@@ -94,7 +94,10 @@ fn reduced_matrix_has_the_published_shape() {
     assert!(io.exits.iter().any(|c| c.name == "IOIO"), "{:?}", io.exits);
     assert!(m.ratio("hv1", Workload::Cpu).unwrap() < 1.1);
     assert!(m.ratio("hv1", Workload::Io).unwrap() > 1.2);
-    assert!(fig("hv1", Workload::Cpu).worlds.iter().any(|w| w.world == "guest 1"));
+    assert!(fig("hv1", Workload::Cpu)
+        .worlds
+        .iter()
+        .any(|w| w.world == "guest 1"));
     // Trap-and-emulate pays per OUT to the console; the paravirtual kernel per hypercall.
     assert!(
         fig("tevmm", Workload::Io).time_ns > 2 * fig("tevmm-pv", Workload::Io).time_ns,

@@ -44,12 +44,9 @@ pub struct CompareArgs {
 }
 
 pub fn main(a: CompareArgs) -> Result<u8> {
-    let settings = pick(
-        &a.settings,
-        "--settings",
-        compare::setting,
-        || SETTINGS.iter().collect(),
-    )?;
+    let settings = pick(&a.settings, "--settings", compare::setting, || {
+        SETTINGS.iter().collect()
+    })?;
     let workloads = pick(&a.workloads, "--workloads", Workload::from_id, || {
         WORKLOADS.to_vec()
     })?;
