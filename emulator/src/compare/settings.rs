@@ -198,7 +198,7 @@ pub static SETTINGS: [Setting; 6] = [
         start_from: StartFrom::FirstCommand,
         exits: ExitKind::VmExits,
         plan: not_yet,
-        unavailable: Some("hv2 (minios's virtualization driver and vmm) has not landed yet"),
+        unavailable: Some("hv2 landed after compare's last change: its row is not wired in yet"),
     },
 ];
 
