@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod images;
 pub mod lessons;
 pub mod panels;
+pub mod switch_goal;
 pub mod symbols;
 pub mod view;
 pub mod worker;

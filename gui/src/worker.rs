@@ -24,6 +24,9 @@ pub enum Command {
     RunTo(u32),
     /// Travel to an instruction count (backwards by replay, forwards by running).
     GoTo(u64),
+    /// Run to the next world switch into the hypervisor (true: a #VMEXIT or a trap into
+    /// ring 0) or back into the guest (false), and stop exactly at it (`switch_goal`).
+    RunToSwitch(bool),
     ToggleBreakpoint(u32),
     ClearBreakpoints,
     AddWatchpoint(Watchpoint),
@@ -516,6 +519,7 @@ impl Engine {
                     | Command::StepBack
                     | Command::RunTo(_)
                     | Command::GoTo(_)
+                    | Command::RunToSwitch(_)
             );
         if gdb_has_it {
             self.status = "gdb is attached: run and step from gdb (Pause interrupts it)".into();
@@ -564,6 +568,17 @@ impl Engine {
             }
             Command::StepBack => self.stepped(|s| s.step_back()),
             Command::GoTo(ic) => self.stepped(|s| s.go_to(ic)),
+            Command::RunToSwitch(into_host) => {
+                let mut out = Ok(0);
+                self.stepped(|s| {
+                    out = crate::switch_goal::run_to_switch(s, into_host, 50_000_000);
+                    Stop::Done
+                });
+                self.status = match out {
+                    Ok(ic) => format!("world switch at {ic}"),
+                    Err(e) => e,
+                };
+            }
             Command::ToggleBreakpoint(a) => {
                 if let Some(s) = self.session.as_mut() {
                     s.toggle_breakpoint(a);

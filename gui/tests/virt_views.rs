@@ -62,7 +62,7 @@ fn harness(view: View, lang: Lang, which: VirtView) -> Harness<'static, St> {
         .with_size(egui::vec2(1200.0, 900.0))
         .build_ui_state(
             |ui, st: &mut St| {
-                virt::ui(ui, &mut st.panels.virt, &st.view, st.lang, &mut st.cmds);
+                virt::ui(ui, &mut st.panels, &st.view, st.lang, &mut st.cmds);
             },
             St {
                 panels,
@@ -280,4 +280,122 @@ fn in_the_app_a_click_on_an_exit_travels_back_to_it() {
     ));
     assert_eq!(m.ledger.exit_total, exits_before);
     assert!(m.ledger.exit_total < end.ledger.exit_total);
+}
+
+#[test]
+#[ignore = "unfinished: reaching svmtest's nested-paging guest instruction by instruction takes minutes in a debug build"]
+fn the_nested_view_numbers_the_references_of_the_2d_walk() {
+    let bytes = std::fs::read(sample_path("samples/svmtest/svmtest.elf")).unwrap();
+    let syms = Symbols::from_elf(&bytes);
+    let mut m = load_bytes_modules(&bytes, "", vec![]).unwrap();
+    // Into svmtest's nested-paging guest (guest paging on, nested tables under it); the
+    // machine alone (a session would keep checkpoints all the way).
+    while !(m.core.svm.guest && m.core.svm.ctl.np_enable && m.inspect().control().paging()) {
+        m.run(50);
+        assert!(
+            m.inspect().icount() < 20_000_000,
+            "svmtest ran its nested-paging guest"
+        );
+    }
+    let s = Session::new(m);
+    let pc = s.m.inspect().pc();
+    let req = ViewRequest {
+        walk_addr: pc,
+        ..ViewRequest::default()
+    };
+    let mv = MachineView::capture(&s, &req, None, &syms, &mut EventsCache::default());
+    let r = &mv.walks[0].report;
+    let g = r.steps.len();
+    let n = r.nested.as_ref().expect("a 2-D walk").steps.len();
+    assert!(r
+        .steps
+        .iter()
+        .all(|x| x.nested.as_ref().map(|w| w.steps.len()) == Some(n)));
+    let (_, refs) = virt::nested::references(r);
+    // Each guest level: its nested walk, then the entry; then the final address's walk.
+    assert_eq!(refs.len(), g * (n + 1) + n);
+    let view = View {
+        seq: 1,
+        machine: Some(mv),
+        symbols: Arc::new(syms),
+        ..View::default()
+    };
+    for (lang, refs_label, tlb) in [
+        (Lang::En, "memory references", "TLB entry it leaves"),
+        (Lang::Es, "accesos a memoria", "Entrada de TLB que deja"),
+    ] {
+        let mut h = harness(view.clone(), lang, VirtView::Nested);
+        h.run_steps(2);
+        h.get_by_label(&format!("{refs_label}: {}", refs.len()));
+        for k in 1..=refs.len() {
+            h.get_by_label_contains(&format!("#{k} "));
+        }
+        h.get_by_label(tlb);
+        let asid = s.m.core.svm.ctl.asid;
+        h.get_by_label_contains(&format!("ASID {asid}: {:#010x} -> ", pc & !0xfff));
+    }
+
+    // Natively (minios's two-level tables, 4 KiB pages): two references.
+    let (mut s, syms) = session("samples/minios/minios.elf", &[]);
+    s.advance(2_000_000);
+    let req = ViewRequest {
+        walk_addr: s.m.inspect().pc(),
+        ..ViewRequest::default()
+    };
+    let mv = MachineView::capture(&s, &req, None, &syms, &mut EventsCache::default());
+    assert!(mv.cpu.control.paging());
+    assert_eq!(virt::nested::references(&mv.walks[0].report).1.len(), 2);
+}
+
+#[test]
+#[ignore = "unfinished: fails after the step into the handler (not yet diagnosed); run to the exit and the step itself were checked"]
+fn the_stepper_runs_to_an_exit_steps_the_handler_and_goes_back_to_the_guest() {
+    let mut app = TraplabApp::new(
+        &egui::Context::default(),
+        Some(&sample_path("samples/svmtest/svmtest.elf")),
+    );
+    app.lang = Lang::En;
+    app.panels.tab = PanelId::Virtualization;
+    app.panels.virt.view = VirtView::Stepper;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 1000.0))
+        .build_ui_state(|ui, app: &mut TraplabApp| app.ui(ui), app);
+    wait(&mut h, "loaded", |a| a.view.machine.is_some());
+    let guest = |a: &TraplabApp| {
+        a.view
+            .machine
+            .as_ref()
+            .is_some_and(|m| matches!(m.ledger.current, traplab::inspect::World::Guest { .. }))
+    };
+    let status = |a: &TraplabApp| a.view.status.starts_with("world switch at");
+    h.get_by_label("Run to next exit").click();
+    wait(&mut h, "stopped at the first exit", |a| {
+        status(a) && guest(a)
+    });
+    // Standing on the guest instruction that exits: svmtest's first is CPUID.
+    h.step();
+    let pc = h.state().view.machine.as_ref().unwrap().pc;
+    h.get_by_label(&format!("{pc:08x}  cpuid"));
+    h.get_by_label_contains("about to run it");
+    let ic = h.state().view.machine.as_ref().unwrap().icount;
+    h.get_by_label("Step through the handler").click();
+    // One step takes the exit (the intercepted CPUID retires nowhere): the hypervisor
+    // stands after its VMRUN with the same instruction count.
+    wait(&mut h, "in the handler", |a| {
+        !guest(a) && a.view.machine.as_ref().unwrap().icount == ic
+    });
+    h.step();
+    // In the CPU panel's VMCB and in the stepper.
+    assert!(h.query_all_by_label("EXITCODE").count() >= 2);
+    h.get_by_label_contains("CPUID ");
+    // The trapping instruction stays shown beside the exit it caused.
+    h.get_by_label(&format!("{pc:08x}  cpuid"));
+    h.get_by_label("#VMEXIT CPUID");
+    let host_ic = h.state().view.machine.as_ref().unwrap().icount;
+    h.get_by_label("Back to the guest").click();
+    wait(&mut h, "back in the guest", |a| {
+        a.view.machine.as_ref().unwrap().icount > host_ic && status(a)
+    });
+    let m = h.state().view.machine.clone().unwrap();
+    assert!(m.ledger.vmruns >= 2, "the hypervisor resumed the guest");
 }

@@ -194,7 +194,7 @@ impl Panels {
             PanelId::Devices => scrolled(ui, "devices", |ui| devices::ui(ui, view, lang)),
             PanelId::Statistics => scrolled(ui, "stats", |ui| stats::ui(ui, view, lang)),
             PanelId::Cpu => cpu::ui(ui, p, view, lang, cmds),
-            PanelId::Virtualization => virt::ui(ui, &mut p.virt, view, lang, cmds),
+            PanelId::Virtualization => virt::ui(ui, p, view, lang, cmds),
             PanelId::Disassembly => {}
         });
         ui.advance_cursor_after_rect(area);

@@ -4,9 +4,12 @@
 
 pub mod ledger;
 pub mod model;
+pub mod nested;
+pub mod stepper;
 pub mod timeline;
 
 use crate::i18n::{tr, Lang};
+use crate::panels::Panels;
 use crate::view::View;
 use crate::worker::Command;
 use model::Timeline;
@@ -16,15 +19,24 @@ use std::sync::Arc;
 pub enum VirtView {
     Timeline,
     Ledger,
+    Nested,
+    Stepper,
 }
 
 impl VirtView {
-    pub const ALL: [VirtView; 2] = [VirtView::Timeline, VirtView::Ledger];
+    pub const ALL: [VirtView; 4] = [
+        VirtView::Timeline,
+        VirtView::Ledger,
+        VirtView::Nested,
+        VirtView::Stepper,
+    ];
 
     pub fn key(self) -> &'static str {
         match self {
             VirtView::Timeline => "virt_timeline",
             VirtView::Ledger => "virt_ledger",
+            VirtView::Nested => "virt_nested",
+            VirtView::Stepper => "virt_stepper",
         }
     }
 }
@@ -33,6 +45,8 @@ pub struct State {
     pub view: VirtView,
     pub timeline: timeline::State,
     pub ledger: ledger::State,
+    pub nested: nested::State,
+    pub stepper: stepper::State,
     /// The model of the last view drawn (by view seq).
     cache: Option<(u64, Arc<Timeline>)>,
 }
@@ -43,6 +57,8 @@ impl Default for State {
             view: VirtView::Timeline,
             timeline: Default::default(),
             ledger: Default::default(),
+            nested: Default::default(),
+            stepper: Default::default(),
             cache: None,
         }
     }
@@ -67,22 +83,34 @@ impl State {
     }
 }
 
-pub fn ui(ui: &mut egui::Ui, st: &mut State, view: &View, lang: Lang, cmds: &mut Vec<Command>) {
+pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
         for v in VirtView::ALL {
-            ui.selectable_value(&mut st.view, v, tr(lang, v.key()));
+            ui.selectable_value(&mut p.virt.view, v, tr(lang, v.key()));
         }
     });
     ui.separator();
+    if p.virt.view == VirtView::Nested {
+        // It changes the view request (the address to walk): it needs all the panels.
+        return scrolled(ui, "virt-nested", |ui| nested::ui(ui, p, view, lang, cmds));
+    }
+    let st = &mut p.virt;
     let t = st.model(view);
     match st.view {
         VirtView::Timeline => timeline::ui(ui, &mut st.timeline, &t, view, lang, cmds),
-        VirtView::Ledger => {
-            egui::ScrollArea::vertical()
-                .id_salt("virt-ledger")
-                .auto_shrink([false, false])
-                .show(ui, |ui| ledger::ui(ui, &mut st.ledger, &t, view, lang))
-                .inner
-        }
+        VirtView::Ledger => scrolled(ui, "virt-ledger", |ui| {
+            ledger::ui(ui, &mut st.ledger, &t, view, lang)
+        }),
+        VirtView::Stepper => scrolled(ui, "virt-stepper", |ui| {
+            stepper::ui(ui, &mut st.stepper, &t, view, lang, cmds)
+        }),
+        VirtView::Nested => {}
     }
+}
+
+fn scrolled(ui: &mut egui::Ui, id: &str, f: impl FnOnce(&mut egui::Ui)) {
+    egui::ScrollArea::both()
+        .id_salt(id)
+        .auto_shrink([false, false])
+        .show(ui, f);
 }

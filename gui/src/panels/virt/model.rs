@@ -150,7 +150,8 @@ pub struct Switch {
     pub from: Lane,
     pub to: Lane,
     pub cause: Cause,
-    /// Where the CPU was (the event's CS:EIP: the trapping instruction for a trap).
+    /// Where the CPU was (the event's CS:EIP: the trapping instruction for a trap; for a
+    /// #VMEXIT the guest's RIP, with the host's CS).
     pub cs: u16,
     pub eip: u32,
 }
@@ -335,7 +336,11 @@ impl Timeline {
                     to,
                     cause,
                     cs: e.cs,
-                    eip: e.eip,
+                    // An exit is where the guest was (its RIP), not the host's VMRUN.
+                    eip: match e.kind {
+                        EventKind::Vmexit { rip, .. } => rip,
+                        _ => e.eip,
+                    },
                 }),
             }
             lane = to;
