@@ -102,3 +102,47 @@ fn a_snapshot_in_the_guest_resumes_with_its_nested_paging() {
     );
     assert_eq!(a.icount(), b.icount());
 }
+
+/// Nested walks cost virtual time when the charged TLB model misses (`mmu::charged`), and a
+/// restored machine charges exactly what the original did, although its software TLB
+/// starts empty and walks again where the original's hit.
+#[test]
+fn nested_walks_are_charged_the_same_after_a_restore() {
+    let image = std::fs::read(IMAGE).expect("samples/nptloop/nptloop.elf");
+    let mut a = start(&image, 20_000);
+    run_into_guest(&mut a);
+    assert_eq!(a.run(5_000), RunExit::Budget);
+    let charged_before = a.inspect().ledger().nested_walks;
+    assert!(charged_before > 0, "the guest's first pages were charged");
+    let soft_before = a.inspect().mmu().nested.walks;
+    let mut b = traplab::snapshot::restore(&traplab::snapshot::save(&a)).expect("restores");
+    assert_eq!(a.run(100_000_000), RunExit::Exit(1));
+    assert_eq!(b.run(100_000_000), RunExit::Exit(1));
+    let soft_a = a.inspect().mmu().nested.walks - soft_before;
+    let soft_b = b.inspect().mmu().nested.walks;
+    assert!(
+        soft_b > soft_a,
+        "the restored software TLB walked again: {soft_b} walks against {soft_a}"
+    );
+    let (la, lb) = (a.inspect().ledger(), b.inspect().ledger());
+    assert!(la.nested_walks >= charged_before);
+    assert_eq!(
+        (la.nested_walks, la.nested_refs),
+        (lb.nested_walks, lb.nested_refs)
+    );
+    assert_eq!(
+        la.nested_refs,
+        11 * la.nested_walks,
+        "2 x (3 + 1) + 3 references each"
+    );
+    assert_eq!(
+        la.charged.nested_ref,
+        10 * la.nested_refs,
+        "10 ns a reference"
+    );
+    assert_eq!(a.inspect().now_ns(), b.inspect().now_ns());
+    assert_eq!(
+        traplab::snapshot::state_hash(&a),
+        traplab::snapshot::state_hash(&b)
+    );
+}

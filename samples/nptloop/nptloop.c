@@ -13,13 +13,19 @@
  * intloop(iters) and reports the checksum with VMMCALL; the host prints it
  * next to the checksum of the same loop run on the host.
  *   cmdline: iters=N (default 4000000, like bench/intloop), native=1 runs
- *   the loop on the host only (the same image for a host-speed baseline).
+ *   the loop on the host only (the same image for a host-speed baseline),
+ *   np=0 runs the guest without nested paging (its page tables then hold
+ *   host-physical addresses, which are the same here: everything is identity),
+ *   cpuid=N makes the guest run CPUID N times with the CPUID intercept on
+ *   (15.9); each exit is handled by the smallest handler there is (skip the
+ *   2-byte instruction, VMRUN again): the exit round trip of the benches.
  */
 #include "../common/lib.h"
 
 u32 intloop(u32 iters);
 void svm_run(u32 vmcb_pa);
 void guest_entry(void);
+void guest_cpuid(void);
 
 #define PAGE __attribute__((aligned(4096)))
 static u8 vmcb[4096] PAGE;
@@ -35,6 +41,7 @@ static u8 guest_stack[8192] PAGE;
 u32 probe_a[1024] PAGE;          /* gPA of probe_a -> hPA of probe_b */
 u32 probe_b[1024] PAGE;
 u32 guest_seen;
+u32 cpuid_left;                  /* guest_cpuid's count (in memory) */
 
 static void w16(u32 o, u16 v) { *(volatile u16 *)(vmcb + o) = v; }
 static void w32(u32 o, u32 v) { *(volatile u32 *)(vmcb + o) = v; }
@@ -74,10 +81,19 @@ int main(u32 magic, struct multiboot_info *mbi)
     struct { u16 limit; u32 base; } __attribute__((packed)) gdtr;
     u32 iters = cmdline_uint(mbi, "iters", 4000000);
     u32 native = cmdline_uint(mbi, "native", 0);
+    u32 np = cmdline_uint(mbi, "np", 1);
+    u32 cpuids = cmdline_uint(mbi, "cpuid", 0);
+    u32 exits = 0;
     (void)magic;
     serial_init();
     put("nptloop: iters=");
     serial_putu(iters);
+    if (!np)
+        put(" np=0");
+    if (cpuids) {
+        put(" cpuid=");
+        serial_putu(cpuids);
+    }
     put("\n");
     if (native) {
         put("host checksum=0x");
@@ -104,11 +120,12 @@ int main(u32 magic, struct multiboot_info *mbi)
     wrmsr(0xC0000080, 1u << 12);                     /* EFER.SVME */
     wrmsr(0xC0010117, (u32)hsave);                   /* VM_HSAVE_PA */
     __asm__ volatile("sgdt %0" : "=m"(gdtr));
-    w32(0x00C, (1u << 24) | (1u << 31));             /* intercept HLT, SHUTDOWN */
+    w32(0x00C, (1u << 24) | (1u << 31)               /* intercept HLT, SHUTDOWN */
+               | (cpuids ? 1u << 18 : 0));           /* and CPUID if asked */
     w32(0x010, 3);                                   /* intercept VMRUN, VMMCALL */
     w32(0x058, 1);                                   /* ASID 1 */
     w32(0x05C, 1);                                   /* TLB_CONTROL: flush all */
-    w64(0x090, 1);                                   /* NP_ENABLE */
+    w64(0x090, np ? 1 : 0);                          /* NP_ENABLE */
     w64(0x0B0, (u32)n_pdpt);                         /* N_CR3 */
     seg(0x410, 0x08, 0xC9B);                         /* CS */
     seg(0x420, 0x10, 0xC93);                         /* SS */
@@ -123,19 +140,35 @@ int main(u32 magic, struct multiboot_info *mbi)
     w64(0x560, 0x400);
     w64(0x568, 0xFFFF0FF0);
     w64(0x570, 0x2);
-    w64(0x578, (u32)guest_entry);
+    w64(0x578, cpuids ? (u32)guest_cpuid : (u32)guest_entry);
     w64(0x5D8, (u32)guest_stack + sizeof guest_stack);
     w64(0x5F8, iters);                               /* guest EAX */
+    cpuid_left = cpuids;
     w64(0x668, 0x0007040600070406ull);               /* G_PAT */
 
     for (int k = 0; k < 2; k++) {
         svm_run((u32)vmcb);
         u32 code = r32(0x070);
+        w32(0x05C, 0);                               /* TLB_CONTROL: no flush from now on */
+        if (code == 0x72) {                          /* CPUID: the minimal handler */
+            w64(0x578, r32(0x578) + 2);
+            exits++;
+            k--;
+            continue;
+        }
+        if (cpuids && code == 0x81) {
+            put("cpuid exits=");
+            serial_putu(exits);
+            put("\n");
+        }
         put("exit 0x");
         serial_puthex(code);
         if (code == 0x81) {
-            put(" VMMCALL guest checksum=0x");
-            serial_puthex(r32(0x5F8));
+            put(" VMMCALL");
+            if (!cpuids) {
+                put(" guest checksum=0x");
+                serial_puthex(r32(0x5F8));
+            }
             w64(0x578, r32(0x578) + 3);              /* past VMMCALL */
         } else if (code == 0x78) {
             put(" HLT");
@@ -152,7 +185,10 @@ int main(u32 magic, struct multiboot_info *mbi)
     }
     put("guest read 0x");
     serial_puthex(guest_seen);
-    put(guest_seen == 0x2222BBBB ? " (nested tables used)\n" : " (nested tables NOT used)\n");
+    if (np)
+        put(guest_seen == 0x2222BBBB ? " (nested tables used)\n" : " (nested tables NOT used)\n");
+    else
+        put(guest_seen == 0x1111AAAA ? " (no nested paging)\n" : " (remapped without nested paging?)\n");
     put("host checksum=0x");
     serial_puthex(intloop(iters));
     put("\n");

@@ -10,9 +10,13 @@
  * nested tables map to another host page) into guest_seen, runs the loop of
  * samples/bench (intloop) on its own stack and reports the checksum to the
  * host with VMMCALL (EAX), then halts (both intercepted).
+ * guest_cpuid (cmdline cpuid=N): reads probe_a the same way, runs CPUID
+ * N times (each one an intercepted exit), then VMMCALL and HLT. Its count
+ * lives in memory (cpuid_left): svm_run does not keep the guest's general
+ * registers across an exit (only RAX is in the VMCB), as a real VMM would.
  */
         .text
-        .global svm_run, guest_entry
+        .global svm_run, guest_entry, guest_cpuid
 svm_run:
         push    %ebp
         push    %ebx
@@ -36,3 +40,14 @@ guest_entry:
         vmmcall
         hlt
         jmp     guest_entry
+
+guest_cpuid:
+        mov     probe_a, %ecx
+        mov     %ecx, guest_seen
+1:      xor     %eax, %eax
+        cpuid
+        decl    cpuid_left
+        jnz     1b
+        vmmcall
+        hlt
+        jmp     guest_cpuid

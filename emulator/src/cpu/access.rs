@@ -186,7 +186,12 @@ impl Core {
     pub fn translate(&mut self, lin: u32, write: bool, user: bool) -> Res<u32> {
         let regs = self.cpu.paging_regs();
         match self.mmu.translate(&mut self.mem, &regs, lin, write, user) {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                if let Some(refs) = self.mmu.charge_refs.take() {
+                    self.ledger_nested_walk(refs);
+                }
+                Ok(p)
+            }
             Err(Fault::Page(code)) => Err(Exception::pf(lin, code)),
             Err(Fault::Npf(f)) => Err(self.nested_page_fault(f)),
         }
@@ -252,6 +257,7 @@ impl Core {
     }
 
     /// Physical write with self-modifying-code detection.
+    #[inline]
     pub fn write_phys(&mut self, phys: u32, size: u8, v: u32) {
         if self.mem.write(phys, size, v) {
             let first = phys / PAGE;

@@ -191,7 +191,7 @@ impl Machine {
         self.cache.flush();
         self.core.mem.ensure_code_map();
         self.core.mem.code_pages.fill(0);
-        self.core.mmu.tlb.flush_all();
+        self.core.mmu.tlb.drop_entries();
     }
 
     /// Executes exactly one instruction (or delivers one pending event, or waits in HLT

@@ -5,6 +5,7 @@
 //! it is handed, or deliver exceptions: faults are returned as values. The CPU's
 //! segment:offset accesses are `cpu::access`.
 
+pub mod charged;
 pub mod explain;
 pub mod nested;
 pub mod pae;

@@ -12,7 +12,15 @@
 //! Every entry carries the address-space tag (ASID) it was made for, folded into the low 12
 //! bits of its tag: a lookup matches only entries of the current address space, so worlds
 //! can share the table without flushing it on each switch. The host is address space 0.
+//!
+//! Its flush methods are the architecture's flushes and also flush the model of the TLB the
+//! cost model charges (`charged`, see `mmu::charged`), which is the only part saved in
+//! snapshots; host-side reasons to drop entries (a restored snapshot, a bulk memory load)
+//! use [`Tlb::drop_entries`], which leaves the model alone.
 //! Owns the entries, the statistics and the generation; it must not walk page tables.
+
+use super::charged::ChargedTlb;
+use serde::{Deserialize, Serialize};
 
 pub const TLB_BITS: u32 = 10;
 pub const TLB_SIZE: usize = 1 << TLB_BITS;
@@ -38,34 +46,50 @@ const EMPTY: Entry = Entry {
     large: false,
 };
 
-#[derive(Clone, Debug)]
+/// Only `charged` is saved in a snapshot; the entries start empty on restore.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tlb {
     /// Four tables of `TLB_SIZE` entries (see `slot`); a fixed-size array, so that the
     /// fast paths' index needs no bounds check.
+    #[serde(skip, default = "empty_entries")]
     pub e: Box<[Entry; 4 * TLB_SIZE]>,
+    #[serde(skip)]
     pub hits: u64,
+    #[serde(skip)]
     pub misses: u64,
+    #[serde(skip)]
     pub flushes: u64,
     /// Bumped whenever entries are removed (flush, INVLPG) or the address space changes:
     /// cached translations made outside the TLB (the fetch hint) are valid only for the
     /// generation they saw.
+    #[serde(skip)]
     pub generation: u64,
-    /// Address-space tag of lookups and new entries (0: the host).
+    /// Address-space tag of lookups and new entries (0: the host). Restored from the CPU's
+    /// state (`snapshot::restore`), not saved here.
+    #[serde(skip)]
     asid: u32,
     /// Some entry may be a piece of a large page (cleared by a full flush).
+    #[serde(skip)]
     has_large: bool,
+    /// The TLB the cost model charges nested walks by (`mmu::charged`).
+    pub charged: ChargedTlb,
+}
+
+fn empty_entries() -> Box<[Entry; 4 * TLB_SIZE]> {
+    Box::new([EMPTY; 4 * TLB_SIZE])
 }
 
 impl Default for Tlb {
     fn default() -> Self {
         Tlb {
-            e: Box::new([EMPTY; 4 * TLB_SIZE]),
+            e: empty_entries(),
             hits: 0,
             misses: 0,
             flushes: 0,
             generation: 0,
             asid: 0,
             has_large: false,
+            charged: ChargedTlb::default(),
         }
     }
 }
@@ -94,9 +118,15 @@ impl Tlb {
         }
     }
     pub fn flush_all(&mut self) {
+        self.charged.flush_all();
+        self.drop_entries();
+        self.flushes += 1;
+    }
+    /// Drops every entry for a host-side reason (a restored snapshot, a bulk memory load):
+    /// not an architectural flush, so not counted and the charged model keeps its pages.
+    pub fn drop_entries(&mut self) {
         self.e.fill(EMPTY);
         self.has_large = false;
-        self.flushes += 1;
         self.generation += 1;
     }
     /// Drops the non-global entries of the current address space (MOV CR3, task switch):
@@ -114,6 +144,7 @@ impl Tlb {
     /// its 4 MiB-aligned region (a 2 MiB page lies within one such region: dropping a
     /// neighbour too is allowed).
     pub fn invlpg_asid(&mut self, lin: u32, asid: u32) {
+        self.charged.invlpg(lin, asid);
         self.generation += 1;
         let tag = (lin & !0xFFF) | asid;
         for k in 0..4 {
@@ -133,6 +164,7 @@ impl Tlb {
     /// Drops the entries of address space `asid`: all of them, or only the non-global ones
     /// (SVM's TLB_CONTROL 7 and 3).
     pub fn flush_asid(&mut self, asid: u32, keep_global: bool) {
+        self.charged.flush_asid(asid, keep_global);
         for e in self.e.iter_mut() {
             if e.tag != INVALID && e.tag & 0xFFF == asid && !(keep_global && e.global) {
                 *e = EMPTY;

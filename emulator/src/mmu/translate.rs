@@ -16,12 +16,11 @@ use super::tlb::{slot, Tlb};
 use crate::bus::PhysMem;
 use serde::{Deserialize, Serialize};
 
-/// Translation state. The A20 mask and the nested context are part of a snapshot: the TLB
-/// is rebuilt and the alignment-check mode is derived from CPU state
-/// (`Core::update_align_check`).
+/// Translation state. The A20 mask, the nested context and the TLB's charged model are part
+/// of a snapshot: the TLB's entries are rebuilt and the alignment-check mode is derived from
+/// CPU state (`Core::update_align_check`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Mmu {
-    #[serde(skip)]
     pub tlb: Tlb,
     /// Address mask of the A20 gate: all ones, or bit 20 clear while the gate is closed.
     pub a20_mask: u32,
@@ -35,6 +34,10 @@ pub struct Mmu {
     /// counters, not part of a snapshot: they depend on what the (unsaved) TLB held.
     #[serde(skip)]
     pub nstats: NestedStats,
+    /// Memory references of the nested walk the last `translate` made, when the charged
+    /// model (`mmu::charged`) missed: the caller charges it in virtual time and clears it.
+    #[serde(skip)]
+    pub charge_refs: Option<u64>,
 }
 
 impl Default for Mmu {
@@ -45,6 +48,7 @@ impl Default for Mmu {
             align_check: false,
             nested: None,
             nstats: NestedStats::default(),
+            charge_refs: None,
         }
     }
 }
@@ -146,11 +150,22 @@ impl Mmu {
             fetch: false,
         };
         let (phys, global, large) = if let Some(n) = &self.nested {
+            let refs = self.nstats.refs;
             let t = nested::translate2d(&mut Phys(mem), n, regs, lin, acc, true, &mut self.nstats)?;
+            if self.tlb.charged.touch(tag, t.global, t.large) {
+                self.charge_refs = Some(self.nstats.refs - refs);
+            }
             (t.phys & self.a20_mask, t.global, t.large)
         } else if regs.enabled() {
             match paging::walk(&mut Phys(mem), regs, lin, acc, true, None) {
-                Ok(t) => (t.phys & self.a20_mask, t.global, t.large),
+                Ok(t) => {
+                    if self.tlb.asid() != 0 {
+                        // A guest without nested paging: no charge, but the model follows
+                        // its pages so that a later nested run of the same ASID is exact.
+                        self.tlb.charged.touch(tag, t.global, t.large);
+                    }
+                    (t.phys & self.a20_mask, t.global, t.large)
+                }
                 Err(e) => return Err(Fault::Page(e.code())),
             }
         } else {
