@@ -198,7 +198,17 @@ impl Machine {
         };
         let tf = core.cpu.flags.bits & TF != 0;
         let shadow = core.cpu.shadow;
-        let n = insns.len().min(limit);
+        let mut n = insns.len().min(limit);
+        // A nested walk that the fetch itself charged (the cost model, `mmu::charged`) asked
+        // for a rescan before the block's first instruction ran. Like a charge made by a
+        // data access, it takes effect after the current instruction: that one instruction
+        // runs alone, with the request held back until it has retired (a Jcc's `Branch`
+        // request expects nothing else pending).
+        let fetch_rescan = core.req.any();
+        if fetch_rescan {
+            core.req.take(Request::Rescan);
+            n = n.min(1);
+        }
         // Data breakpoints (DR7 R/W = 01/11) of the one instruction run while DR7 is armed.
         let dbits = if n == 1 && core.cpu.dr[7] & 0xFF != 0 {
             data_breakpoints(core, &insns[0].ins)
@@ -210,12 +220,18 @@ impl Machine {
             if let Err(e) = (insn.exec)(core, insn) {
                 core.cpu.eip = insn.ip();
                 raise(core, e);
+                if fetch_rescan {
+                    core.request(Request::Rescan);
+                }
                 return;
             }
             core.icount += 1;
             if core.req.any() {
                 break;
             }
+        }
+        if fetch_rescan {
+            core.request(Request::Rescan);
         }
         if shadow {
             core.cpu.shadow = false;
