@@ -4,7 +4,7 @@
 //!
 //! Layout (version 9; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
 //! sizes, 7 the SVM state of `Core`, 8 the MMU's nested paging context, 9 the ledger and
-//! cost model of `Core`): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
+//! cost model of `Core`, 10 the x87 FPU in `Cpu` and FERR#/IGNNE# in `Devices`): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
 //! the length of the state (u64 LE), the state (postcard: the core without its big
 //! buffers, the breakpoints, the sizes of the buffers and the switch), then RAM, ROM and
 //! disk bytes, raw. The big buffers stay out of postcard so that saving streams them (no

@@ -16,3 +16,4 @@ pub mod request;
 pub mod state;
 pub mod svm;
 pub mod undefined_flags;
+pub mod x87;

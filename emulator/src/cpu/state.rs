@@ -88,6 +88,8 @@ pub struct Cpu {
     pub halted: bool,
     /// One-instruction interrupt shadow after STI / MOV SS / POP SS.
     pub shadow: bool,
+    /// The x87 FPU's registers (`cpu::x87`).
+    pub fpu: super::x87::Fpu,
 }
 
 impl Default for Cpu {
@@ -150,6 +152,7 @@ impl Cpu {
             },
             halted: false,
             shadow: false,
+            fpu: super::x87::Fpu::power_on(),
         }
     }
 

@@ -129,7 +129,7 @@ fn owner(port: u16) -> Owner {
         0x3F8..=0x3FF => Owner::Uart,
         0x3C0..=0x3DF => Owner::Vga,
         0x1F0..=0x1F7 | 0x3F6 => Owner::Ata,
-        0x80 | 0x92 | 0xE9 | 0xF4 | 0xCF9 => Owner::Misc,
+        0x80 | 0x92 | 0xE9 | 0xF0 | 0xF4 | 0xCF9 => Owner::Misc,
         0xCF8..=0xCFF => Owner::Pci,
         _ => Owner::Unmapped,
     }
@@ -160,6 +160,12 @@ pub struct Devices {
     pub reset_requested: bool,
     last_a20_8042: bool,
     now_ns: u64,
+    /// The x87's FERR# line as the PC wires it (IRQ13), raised by `cpu::x87` when a
+    /// waiting instruction meets an unmasked exception with CR0.NE clear (SDM Vol. 1 D.2.1).
+    pub fpu_ferr: bool,
+    /// IGNNE#: asserted by a write to port F0H (the IRQ13 handler's acknowledgment), which
+    /// also drops IRQ13; the FPU then ignores the pending error until ES clears.
+    pub fpu_ignne: bool,
 }
 
 impl Devices {
@@ -182,7 +188,15 @@ impl Devices {
             a20: true,
             reset_requested: false,
             now_ns: 0,
+            fpu_ferr: false,
+            fpu_ignne: false,
         }
+    }
+
+    /// Drives FERR# (IRQ13) from the FPU.
+    pub fn set_ferr(&mut self, on: bool) {
+        self.fpu_ferr = on;
+        self.route();
     }
 
     /// Resets what a system reset resets, keeping the disk image, the CMOS contents and time,
@@ -206,6 +220,8 @@ impl Devices {
         self.reset_control = 0;
         self.a20 = true;
         self.reset_requested = false;
+        self.fpu_ferr = false;
+        self.fpu_ignne = false;
         self.route();
     }
 
@@ -334,6 +350,7 @@ impl Devices {
         self.pic.set_irq(12, self.ps2.irq12_level());
         let ata = self.ata.as_ref().is_some_and(Ata::irq_level);
         self.pic.set_irq(14, ata);
+        self.pic.set_irq(13, self.fpu_ferr);
     }
 
     /// Port read of `size` bytes (1, 2 or 4; other sizes act as 1).
@@ -440,6 +457,11 @@ impl Devices {
                 if let Some(ata) = &mut self.ata {
                     ata.write(port, value);
                 }
+            }
+            // Clear the coprocessor busy latch: IRQ13 drops, IGNNE# is asserted.
+            0xF0 if self.fpu_ferr => {
+                self.fpu_ferr = false;
+                self.fpu_ignne = true;
             }
             0x80 => {
                 self.post_code = value;

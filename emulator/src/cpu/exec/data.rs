@@ -54,7 +54,6 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         Nop | Reservednop | Prefetchnta | Prefetcht0 | Prefetcht1 | Prefetcht2 | Endbr32
         | Endbr64 | Rdsspd | Cldemote => nop,
         Salc => salc,
-        Wait => wait,
         Seto | Setno | Setb | Setae | Sete | Setne | Setbe | Seta | Sets | Setns | Setp | Setnp
         | Setl | Setge | Setle | Setg => setcc,
         Cmovo | Cmovno | Cmovb | Cmovae | Cmove | Cmovne | Cmovbe | Cmova | Cmovs | Cmovns
@@ -264,15 +263,5 @@ fn cmovcc(c: &mut Core, i: &Insn) -> Res {
 fn salc(c: &mut Core, _i: &Insn) -> Res {
     let v = if c.cpu.flags.cf() { 0xFF } else { 0 };
     c.cpu.set8(0, v);
-    Ok(())
-}
-
-/// WAIT/FWAIT (9B): #NM when CR0.MP and CR0.TS are both set (SDM Vol. 2B WAIT/FWAIT);
-/// otherwise it waits for pending x87 exceptions, and without an x87 there are none.
-fn wait(c: &mut Core, _i: &Insn) -> Res {
-    use crate::cpu::state::cr0::{MP, TS};
-    if c.cpu.cr0 & (MP | TS) == MP | TS {
-        return Err(Exception::nm());
-    }
     Ok(())
 }

@@ -45,6 +45,7 @@ const FAMILIES: &[Select] = &[
     segload::select,
     task::select,
     crate::cpu::svm::insn::select,
+    crate::cpu::x87::select,
 ];
 
 /// Chooses the handler for a decoded instruction (once, at decode time).
@@ -74,16 +75,9 @@ pub fn invalid(_c: &mut Core, _i: &Insn) -> Res {
     Err(Exception::ud())
 }
 
-/// A valid instruction Traplab does not implement (x87, MMX, SSE...): #UD as on a CPU
-/// without the feature, counted so that `--stats` shows it.
-pub fn unimplemented_insn(c: &mut Core, i: &Insn) -> Res {
+/// A valid instruction Traplab does not implement (MMX, SSE, FXSAVE, FISTTP...): #UD as
+/// on a CPU without the feature, counted so that `--stats` shows it.
+pub fn unimplemented_insn(c: &mut Core, _i: &Insn) -> Res {
     c.stats.unimplemented += 1;
-    // x87 escape opcodes with CR0.EM or CR0.TS raise #NM (SDM Vol. 3A 2.5); otherwise #UD
-    // because CPUID reports no FPU.
-    let esc = format!("{:?}", i.ins.mnemonic()).starts_with('F')
-        || i.ins.mnemonic() == iced_x86::Mnemonic::Wait;
-    if esc && c.cpu.cr0 & (crate::cpu::state::cr0::EM | crate::cpu::state::cr0::TS) != 0 {
-        return Err(Exception::nm());
-    }
     Err(Exception::ud())
 }

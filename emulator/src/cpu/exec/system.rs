@@ -489,8 +489,9 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
 /// setting them is #GP(0) (SDM Vol. 3A 2.5, MOV CR4).
 pub const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
 
-/// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering PSE, TSC, MSR,
-/// PAE, CX8, SEP, PGE and CMOV, and UMIP in leaf 7; no FPU, VME or DE (not implemented).
+/// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering the x87 FPU,
+/// PSE, TSC, MSR, PAE, CX8, SEP, PGE and CMOV, and UMIP in leaf 7; no VME or DE (not
+/// implemented), no MMX, FXSR or SSE (so CR4.OSFXSR stays reserved).
 /// No PSE-36: the physical address width is 32 bits (`mmu::pae`). Leaves 3 to 6 are all
 /// zero (none of their features exists here). The extended leaves offer AMD SVM
 /// (0x8000_0001 ECX bit 2; 0x8000_000A: revision 1, 16 ASIDs, nested paging and NRIP save)
@@ -508,7 +509,8 @@ fn cpuid(c: &mut Core, i: &Insn) -> Res {
         ),
         1 => {
             // Family 6, model 1 (Pentium Pro class), stepping 9.
-            let feat = (1 << 3) // PSE
+            let feat = 1 // FPU
+                | (1 << 3) // PSE
                 | (1 << 4) // TSC
                 | (1 << 5) // MSR
                 | (1 << 6) // PAE
