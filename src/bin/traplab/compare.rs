@@ -318,12 +318,13 @@ pub fn table(m: &Matrix) -> String {
     let mut out = String::new();
     let s = &m.sizes;
     out.push_str(&format!(
-        "traplab compare: {} settings x {} workloads; cost model: vmrun {} ns, vmexit {} ns \
-         (nested walks counted, not charged)\n",
+        "traplab compare: {} settings x {} workloads; cost model: vmrun {} ns, vmexit {} ns, \
+         nested_ref {} ns\n",
         m.settings.len(),
         m.workloads.len(),
         m.costs.vmrun,
-        m.costs.vmexit
+        m.costs.vmexit,
+        m.costs.nested_ref
     ));
     out.push_str("settings:\n");
     for id in &m.settings {
