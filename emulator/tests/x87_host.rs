@@ -393,7 +393,7 @@ fn run_forms(forms: &[(&str, &[u8], Ignore)], cases: u32) {
             failure_persistence: None,
             ..ProptestConfig::default()
         };
-        let mut runner = proptest::test_runner::TestRunner::new(cfg);
+        let mut runner = runner(cfg);
         if let Err(e) = runner.run(&case(), |c| check(name, op, &c, ign)) {
             panic!("{name}: {e}");
         }
@@ -406,6 +406,17 @@ const ARITH_CC: Ignore = Ignore {
     sw: 0x4500,
     ..EXACT
 };
+
+/// The test runner: the same cases on every run (a red CI is then reproducible), or fresh
+/// random ones with `X87_RANDOM=1` (with `X87_CASES`, for a longer hunt).
+fn runner(cfg: ProptestConfig) -> proptest::test_runner::TestRunner {
+    if std::env::var_os("X87_RANDOM").is_some() {
+        proptest::test_runner::TestRunner::new(cfg)
+    } else {
+        let rng = proptest::test_runner::TestRng::deterministic_rng(cfg.rng_algorithm);
+        proptest::test_runner::TestRunner::new_with_rng(cfg, rng)
+    }
+}
 
 /// Cases per form; `X87_CASES` raises it for a longer hunt.
 fn cases() -> u32 {
@@ -576,11 +587,11 @@ fn constants_and_control_match_host() {
     );
 }
 
-/// The bound `cpu::x87::transcendental` documents: 2^12 units in the last place of the
-/// 64-bit significand. C1 (the rounding direction) is not compared.
+/// The bound `cpu::x87::transcendental` documents: 2^13 units in the last place of the
+/// 64-bit significand (4 units of an f64's). C1 (the rounding direction) is not compared.
 const TRANSCENDENTAL: Ignore = Ignore {
     sw: 0x0200,
-    ulps: 1 << 12,
+    ulps: 1 << 13,
     mask_all: true,
 };
 
@@ -600,7 +611,7 @@ fn run_ranged(
             failure_persistence: None,
             ..ProptestConfig::default()
         };
-        let mut runner = proptest::test_runner::TestRunner::new(cfg);
+        let mut runner = runner(cfg);
         let strat = (0u16..4, a.clone(), b.clone()).prop_map(|(rc, a, b)| Case {
             cw: 0x37F | rc << 10,
             a,
@@ -687,7 +698,7 @@ fn transcendental_special_cases_match_host() {
             failure_persistence: None,
             ..ProptestConfig::default()
         };
-        let mut runner = proptest::test_runner::TestRunner::new(cfg);
+        let mut runner = runner(cfg);
         // F2XM1 is undefined outside -1..1 and FYL2XP1 outside |x| < 1 - sqrt(2)/2 (SDM
         // Vol. 2A): no huge operands there.
         let defined = move |c: &Case| {
@@ -710,7 +721,7 @@ fn transcendental_special_cases_match_host() {
         let ign = if !matches!(name, "fsin" | "fcos" | "fsincos") {
             Ignore {
                 sw: 0x0200,
-                ulps: 1 << 12,
+                ulps: 1 << 13,
                 ..EXACT
             }
         } else {
