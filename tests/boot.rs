@@ -1,7 +1,10 @@
 //! Boot tests as data: every `tests/boot/*.json` names an image, how to boot it, its input,
 //! an instruction budget, the expected serial output and the expected exit status. Each one
 //! runs through the real `traplab` binary; all mismatches are reported together.
-//! `BOOT_TEST=name` runs only the tests whose name contains `name`.
+//! `BOOT_TEST=name` runs only the tests whose name contains `name`. `BOOT_BLESS=1` rewrites
+//! the `expect_file` of every test whose output differs (after an intended guest change);
+//! the other checks still run, and files recorded under QEMU must then be re-checked there
+//! with `samples/check-qemu.sh` (a blessed file is Traplab's output, not an oracle's).
 //!
 //! Fields (paths are relative to the repository root):
 //! - `image`, `boot` (auto|multiboot|disk|flat|flat-real, default auto), `args` (more CLI
@@ -141,7 +144,10 @@ fn check(t: &Value, o: &Outcome) -> Vec<String> {
                 true
             }
         };
-        if !ok {
+        if !ok && std::env::var_os("BOOT_BLESS").is_some() {
+            std::fs::write(root().join(f), out).unwrap_or_else(|e| panic!("bless {f}: {e}"));
+            println!("  blessed {f}");
+        } else if !ok {
             bad.push(format!(
                 "serial output differs from {f}\n--- expected ---\n{want}\n--- got ---\n{out}\n---"
             ));
