@@ -63,6 +63,27 @@ pub const VIRT_SAMPLES: &[VirtSample] = &[
         cmdline: "",
         popek_goldberg: false,
     },
+    VirtSample {
+        name: "hv1: two minios VMs (type 1, SVM + NPT)",
+        path: "samples/hv1/hv1.elf",
+        modules: &["samples/minios/minios.elf"],
+        cmdline: "vms=2",
+        popek_goldberg: false,
+    },
+    VirtSample {
+        name: "hv2: minios runs vmm, minios inside (type 2)",
+        path: "samples/minios/minios.elf",
+        modules: &["samples/minios/minios.elf"],
+        cmdline: "autorun=vmm",
+        popek_goldberg: false,
+    },
+    VirtSample {
+        name: "minios with the engine (dockerd &)",
+        path: "samples/minios/minios.elf",
+        modules: &[],
+        cmdline: "autorun=dockerd&",
+        popek_goldberg: false,
+    },
 ];
 
 impl VirtSample {
