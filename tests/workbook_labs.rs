@@ -472,7 +472,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         Coverage::Lab {
             uses: &["workbook/labs/minios-contenedor.input"],
             feature: "a minios container: PID, UTS and root namespaces and a memory limit hit; \
-                      the layered root (issue 13) and `traplab compare` (issue 15) are to come",
+                      network namespaces on bridges and `traplab compare` have labs too",
         },
     ),
     (
