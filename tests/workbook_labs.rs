@@ -1,5 +1,5 @@
 //! The workbook's labs: runs them, checks their format, and checks that every chapter of the
-//! course notes has a lab with a virtualization feature of its topic (or says what it waits for).
+//! course notes has a lab with a virtualization feature of its topic.
 //!
 //! How a lab is written (see `workbook/README.md`): a chapter shows only the commands, in
 //! ```` ```console,ignore ```` blocks (trycmd skips them), each after a prose step that asks the
@@ -386,53 +386,49 @@ fn lab_blocks_follow_the_rules() {
 }
 
 /// How a chapter of the course notes is covered by a lab that runs Traplab with a
-/// virtualization feature of the chapter's topic.
-enum Coverage {
-    /// A command shown in the chapter's prediction blocks (and executed in the answers) passes
-    /// all of `uses` as arguments: the feature it exercises.
-    Lab {
-        uses: &'static [&'static str],
-        feature: &'static str,
-    },
-    /// No such lab can run today: what the chapter waits for, and the issue that brings it.
-    /// When the feature lands, the chapter gets its lab and moves to `Lab`.
-    Pending { waits_for: &'static str },
+/// virtualization feature of the chapter's topic: a command shown in the chapter's prediction
+/// blocks (and executed in the answers) passes all of `uses` as arguments; `feature` says what
+/// it exercises. (Every chapter has one since hv1, hv2 and the engine landed; a chapter whose
+/// feature is missing cannot be listed here.)
+struct Coverage {
+    uses: &'static [&'static str],
+    feature: &'static str,
 }
 
 /// Every chapter of the notes (the "Virtualización" part of `SUMMARY.md`), with its
-/// virtualization lab or what it waits for.
+/// virtualization lab.
 const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
     (
         "01-que-es.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["--mem"],
             feature: "the machine's memory is what its creator gives it",
         },
     ),
     (
         "02-como-funciona.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["--trace-io"],
             feature: "device emulation: every port access the monitor would trap",
         },
     ),
     (
         "03-beneficios.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["samples/tevmm/tevmm.elf", "--stats"],
             feature: "the cost of a VM: minios natively and under tevmm, CPU-bound and I/O-bound",
         },
     ),
     (
         "04-gestion.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["--load-snapshot"],
             feature: "provisioning copies from a template snapshot",
         },
     ),
     (
         "05-soluciones.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["samples/hv1/hv1.elf", "--module"],
             feature: "a type 1 hypervisor (hv1, two VMs) beside a type 2 one (hv2: minios, its \
                       driver and vmm): the exits of a console write counted on each path",
@@ -440,14 +436,14 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
     ),
     (
         "06-maquinas-virtuales.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["--save-snapshot", "--snapshot-at"],
             feature: "a snapshot of the whole machine taken at an exact instruction",
         },
     ),
     (
         "07-hipervisores.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["samples/tevmm/tevmm.elf", "--module"],
             feature: "a monitor that runs on the machine and gives minios its memory (tevmm); \
                       type 1 against type 2 (hv1, hv2) is measured in 05-soluciones.md",
@@ -455,21 +451,21 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
     ),
     (
         "08-tipos.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["samples/tevmm/tevmm.elf", "--stats"],
             feature: "CPU virtualization by trap-and-emulate: the guest's #GP traps counted",
         },
     ),
     (
         "09-entornos.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["--load-snapshot", "--mem"],
             feature: "vertical scaling: a running machine's memory cannot change without a reboot",
         },
     ),
     (
         "10-contenedores.md",
-        Coverage::Lab {
+        Coverage {
             uses: &["workbook/labs/minios-contenedor.input"],
             feature: "a minios container: PID, UTS and root namespaces and a memory limit hit; \
                       network namespaces on bridges and `traplab compare` have labs too",
@@ -477,9 +473,10 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
     ),
     (
         "11-docker.md",
-        Coverage::Pending {
-            waits_for: "the Docker-like engine on minios: daemon, REST API, client, registry \
-                        (issue 14)",
+        Coverage {
+            uses: &["workbook/labs/docker-motor.input"],
+            feature: "the engine on minios: dockerd's REST API reached by docker and by curl, a \
+                      container that outlives its process; networks and a memory limit too",
         },
     ),
 ];
@@ -515,31 +512,18 @@ fn every_chapter_of_the_notes_has_a_virtualization_lab() {
     );
     let shown = prediction_commands();
     let answers = answer_commands();
-    let mut pending = Vec::new();
     for (chapter, coverage) in VIRTUALIZATION_LABS {
-        match coverage {
-            Coverage::Lab { uses, feature } => {
-                let lab = shown[*chapter].iter().find(|cmd| {
-                    let args: Vec<&str> = cmd.split_whitespace().collect();
-                    uses.iter().all(|u| args.contains(u))
-                });
-                let Some(lab) = lab else {
-                    panic!("{chapter}: no lab uses {uses:?} ({feature}); write one or list the chapter as pending");
-                };
-                assert!(
-                    answers.contains(lab),
-                    "{chapter}: `{lab}` is not executed in {ANSWERS}"
-                );
-            }
-            Coverage::Pending { waits_for } => {
-                assert!(!waits_for.is_empty(), "{chapter}: say what it waits for");
-                pending.push(format!("{chapter}: {waits_for}"));
-            }
-        }
-    }
-    // Shown in the test's output, so that the list is seen shrinking.
-    println!("chapters still waiting for their virtualization lab:");
-    for p in &pending {
-        println!("  {p}");
+        let Coverage { uses, feature } = coverage;
+        let lab = shown[*chapter].iter().find(|cmd| {
+            let args: Vec<&str> = cmd.split_whitespace().collect();
+            uses.iter().all(|u| args.contains(u))
+        });
+        let Some(lab) = lab else {
+            panic!("{chapter}: no lab uses {uses:?} ({feature}); write one");
+        };
+        assert!(
+            answers.contains(lab),
+            "{chapter}: `{lab}` is not executed in {ANSWERS}"
+        );
     }
 }
