@@ -429,7 +429,7 @@ const TABLE: &[(&str, &str, &str)] = &[
 
 /// The label for `key` in `lang` (the key itself if the table lacks it).
 pub fn tr(lang: Lang, key: &'static str) -> &'static str {
-    for (k, en, es) in TABLE {
+    for (k, en, es) in TABLE.iter().chain(crate::i18n_virt::TABLE) {
         if *k == key {
             return match lang {
                 Lang::En => en,
@@ -448,7 +448,7 @@ mod tests {
     #[test]
     fn keys_are_unique_and_translated() {
         let mut seen = std::collections::HashSet::new();
-        for (k, en, es) in TABLE {
+        for (k, en, es) in TABLE.iter().chain(crate::i18n_virt::TABLE) {
             assert!(seen.insert(*k), "duplicate key {k}");
             assert!(!en.is_empty() && !es.is_empty(), "{k}");
         }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod fps;
 pub mod gdb_link;
 pub mod i18n;
+pub mod i18n_virt;
 pub mod images;
 pub mod lessons;
 pub mod panels;

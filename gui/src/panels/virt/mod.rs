@@ -2,6 +2,7 @@
 //! (worlds timeline, exit ledger...). They share the worlds model (`model`), built once per
 //! published view from the events it carries; each view owns only its UI state.
 
+pub mod compare;
 pub mod ledger;
 pub mod model;
 pub mod nested;
@@ -21,14 +22,16 @@ pub enum VirtView {
     Ledger,
     Nested,
     Stepper,
+    Compare,
 }
 
 impl VirtView {
-    pub const ALL: [VirtView; 4] = [
+    pub const ALL: [VirtView; 5] = [
         VirtView::Timeline,
         VirtView::Ledger,
         VirtView::Nested,
         VirtView::Stepper,
+        VirtView::Compare,
     ];
 
     pub fn key(self) -> &'static str {
@@ -37,6 +40,7 @@ impl VirtView {
             VirtView::Ledger => "virt_ledger",
             VirtView::Nested => "virt_nested",
             VirtView::Stepper => "virt_stepper",
+            VirtView::Compare => "virt_compare",
         }
     }
 }
@@ -47,6 +51,7 @@ pub struct State {
     pub ledger: ledger::State,
     pub nested: nested::State,
     pub stepper: stepper::State,
+    pub compare: compare::State,
     /// The model of the last view drawn (by view seq).
     cache: Option<(u64, Arc<Timeline>)>,
 }
@@ -59,6 +64,7 @@ impl Default for State {
             ledger: Default::default(),
             nested: Default::default(),
             stepper: Default::default(),
+            compare: Default::default(),
             cache: None,
         }
     }
@@ -95,6 +101,12 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         return scrolled(ui, "virt-nested", |ui| nested::ui(ui, p, view, lang, cmds));
     }
     let st = &mut p.virt;
+    if st.view == VirtView::Compare {
+        // Its own machines, not the one shown: no worlds model needed.
+        return scrolled(ui, "virt-compare", |ui| {
+            compare::ui(ui, &mut st.compare, lang)
+        });
+    }
     let t = st.model(view);
     match st.view {
         VirtView::Timeline => timeline::ui(ui, &mut st.timeline, &t, view, lang, cmds),
@@ -104,7 +116,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         VirtView::Stepper => scrolled(ui, "virt-stepper", |ui| {
             stepper::ui(ui, &mut st.stepper, &t, view, lang, cmds)
         }),
-        VirtView::Nested => {}
+        VirtView::Nested | VirtView::Compare => {}
     }
 }
 
