@@ -31,7 +31,73 @@ fn seg_fault(seg: usize, code: u32) -> Exception {
     }
 }
 
+/// `Core::flat` bit for the stack: SS is 32-bit (`Cpu::stack32`). Bits 0-5 are the
+/// segment registers (ES..GS).
+pub const FLAT_STACK32: u8 = 1 << 6;
+
 impl Core {
+    /// The segments a data access may use with no check but alignment: valid, expand-up,
+    /// writable data, base 0 and limit 4 GiB - 1 (bit `s` for segment `s`), plus
+    /// `FLAT_STACK32`. For such a segment the linear address is the offset, and an aligned
+    /// access of at most 4 bytes lies in the limit (it cannot wrap), so `linear` accepts it
+    /// with that result in every mode (a real-mode segment is present writable data).
+    pub fn flat_segs(&self) -> u8 {
+        let mut f = 0;
+        for (k, s) in self.cpu.seg.iter().enumerate() {
+            if s.valid
+                && s.base == 0
+                && s.limit == u32::MAX
+                && s.attr & (attr::S | attr::CODE | attr::DC | attr::RW) == attr::S | attr::RW
+            {
+                f |= 1 << k;
+            }
+        }
+        if self.cpu.stack32() {
+            f |= FLAT_STACK32;
+        }
+        f
+    }
+
+    /// Recomputes the flat-segment cache (the dispatch loop, before it runs instructions).
+    #[inline(never)]
+    pub fn refresh_flat(&mut self) {
+        self.flat = self.flat_segs();
+    }
+
+    /// A segment register, CR0.PE or EFLAGS.VM may have changed: the data fast paths stop
+    /// treating any segment as flat until the dispatch loop refreshes the cache.
+    #[inline(always)]
+    pub fn segs_changed(&mut self) {
+        self.flat = 0;
+    }
+
+    /// True when the flat-segment cache says `seg` is flat (checked against the segment
+    /// registers in debug builds: a stale cache would skip a limit check).
+    #[inline(always)]
+    fn is_flat(&self, seg: usize) -> bool {
+        let on = self.flat & (1 << seg) != 0;
+        debug_assert!(
+            !on || self.flat_segs() & (1 << seg) != 0,
+            "stale flat cache"
+        );
+        on
+    }
+
+    /// True when SS is flat and 32-bit (the stack fast paths need no other check).
+    #[inline(always)]
+    pub fn flat_stack(&self) -> bool {
+        const B: u8 = (1 << SS) | FLAT_STACK32;
+        let on = self.flat & B == B;
+        debug_assert!(!on || self.flat_segs() & B == B, "stale flat cache");
+        on
+    }
+
+    /// `Cpu::stack32` for the stack fast paths: one test when SS is flat.
+    #[inline(always)]
+    pub fn stack32_fast(&self) -> bool {
+        self.flat_stack() || self.cpu.stack32()
+    }
+
     /// Segmentation: offset -> linear address, with null/type/limit checks.
     #[inline(always)]
     pub fn linear(&self, seg: usize, off: u32, len: u8, write: bool) -> Res<u32> {
@@ -58,9 +124,13 @@ impl Core {
     /// expand-up data segment (writable for a write) and the access lies inside its limit;
     /// None otherwise (the general `linear` then decides, faults included). What it accepts,
     /// `linear` accepts with the same result in every mode (real-mode segments are present
-    /// writable data).
+    /// writable data). A flat segment (`flat_segs`) is accepted at once: its callers accept
+    /// only aligned accesses (`Mmu::direct_aligned`), which cannot wrap past its limit.
     #[inline(always)]
-    pub fn linear_fast(&self, seg: usize, off: u32, size: u8, write: bool) -> Option<u32> {
+    fn linear_fast(&self, seg: usize, off: u32, size: u8, write: bool) -> Option<u32> {
+        if self.is_flat(seg) {
+            return Some(off);
+        }
         let s = &self.cpu.seg[seg];
         let rw = if write { attr::RW } else { 0 };
         let last = off.wrapping_add(size as u32 - 1);
@@ -384,5 +454,57 @@ impl Core {
         let mask = self.sp_mask();
         let a = self.cpu.gpr[4].wrapping_add(delta) & mask;
         self.read(SS, a, size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::state::cr0;
+    use crate::mmu::segment::{Seg, CS, DS, ES, FS, GS};
+
+    fn flat_data() -> Seg {
+        Seg {
+            sel: 0x10,
+            base: 0,
+            limit: u32::MAX,
+            attr: attr::P | attr::S | attr::RW | attr::DB | attr::G,
+            valid: true,
+        }
+    }
+
+    /// Only a valid, expand-up, writable data segment with base 0 and a 4 GiB limit is
+    /// flat, and SS is a flat stack only when it is also 32-bit in protected mode.
+    #[test]
+    fn flat_segments_are_exactly_the_unchecked_ones() {
+        let mut c = Core::new(
+            1 << 20,
+            crate::devices::Devices::new(1 << 20, Default::default()),
+        );
+        assert_eq!(c.flat_segs(), 0, "real mode after reset: 64 KiB segments");
+        for s in 0..6 {
+            c.cpu.seg[s] = flat_data();
+        }
+        c.cpu.seg[CS].attr |= attr::CODE;
+        assert_eq!(
+            c.flat_segs(),
+            0b11_1101,
+            "all data segments (real mode: no stack32)"
+        );
+        c.cpu.cr0 |= cr0::PE;
+        assert_eq!(c.flat_segs(), 0b11_1101 | FLAT_STACK32);
+        c.cpu.seg[DS].limit = 0xFFFF_FFFE;
+        c.cpu.seg[ES].base = 0x1000;
+        c.cpu.seg[FS].attr |= attr::DC; // expand-down
+        c.cpu.seg[GS].attr &= !attr::RW; // read-only
+        c.cpu.seg[SS].valid = false;
+        assert_eq!(c.flat_segs(), FLAT_STACK32);
+        c.refresh_flat();
+        assert!(!c.flat_stack());
+        c.cpu.seg[SS] = flat_data();
+        c.refresh_flat();
+        assert!(c.flat_stack());
+        c.segs_changed();
+        assert!(!c.flat_stack());
     }
 }

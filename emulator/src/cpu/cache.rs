@@ -25,6 +25,9 @@ pub struct Block {
     pub link_chain: u64,
     /// The last two blocks that followed this one, most recent first: (EIP, block index).
     pub links: [(u32, u32); 2],
+    /// This block's index in `DecodeCache::blocks` (read back by the dispatch loop after
+    /// running the block, so the index need not stay in a register across it).
+    pub idx: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -85,6 +88,7 @@ impl DecodeCache {
             valid: true,
             link_chain: 0,
             links: [(0, 0); 2],
+            idx,
         });
         self.map.insert(k, idx);
         let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);

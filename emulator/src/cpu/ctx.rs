@@ -70,6 +70,11 @@ pub struct Core {
     pub stalls: u32,
     #[serde(skip)]
     pub last_raised: (u8, u32),
+    /// Which segments the data fast paths may treat as flat (`Core::flat_segs`): a cache
+    /// the dispatch loop refreshes before it runs instructions and that every change of a
+    /// segment register, CR0.PE or EFLAGS.VM clears (`segs_changed`). Not saved.
+    #[serde(skip)]
+    pub flat: u8,
 }
 
 impl Core {
@@ -92,6 +97,7 @@ impl Core {
             delivering: None,
             stalls: 0,
             last_raised: (0, 0),
+            flat: 0,
         }
     }
 

@@ -195,6 +195,7 @@ fn deliver_real(c: &mut Core, v: u8, ret_eip: u32) -> Res {
 /// Real-mode style CS load (base = sel * 16; the limit and attributes keep what the
 /// hidden cache held, as on a P6, except when coming from protected mode).
 pub fn load_real_cs(c: &mut Core, sel: u16) {
+    c.segs_changed();
     let s = &mut c.cpu.seg[CS];
     s.sel = sel;
     s.base = (sel as u32) << 4;
@@ -266,6 +267,7 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
                 return Err(Exception::ss((ss as u32 & !3) | ext));
             }
             let (old_ss, old_esp) = (c.cpu.seg[SS].sel as u32, c.cpu.gpr[4]);
+            c.segs_changed();
             c.cpu.seg[SS] = ss_seg;
             c.cpu.gpr[4] = esp;
             c.cpu.cpl = new_cpl;
@@ -281,6 +283,7 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
             c.push(sz, old_esp)?;
             if from_vm {
                 for s in [ES, DS, FS, GS] {
+                    c.segs_changed();
                     c.cpu.seg[s] = Seg {
                         valid: false,
                         ..Seg::default()
@@ -308,6 +311,7 @@ fn deliver_protected(c: &mut Core, v: u8, code: Option<u32>, ret_eip: u32, src: 
         return Err(e);
     }
     set_accessed(c, sel, &d)?;
+    c.segs_changed();
     c.cpu.seg[CS] = d.to_seg((sel & !3) | new_cpl as u16);
     c.cpu.cpl = new_cpl;
     c.cpu.eip = offset;

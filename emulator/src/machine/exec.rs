@@ -80,6 +80,10 @@ impl Machine {
         // rescan.
         let code32 = self.core.cpu.code32();
         let user = self.core.cpu.cpl == 3;
+        // Whatever changed the segments since (a restore, a debugger) changed them outside
+        // of any instruction: the flat-segment cache is refreshed before each run of
+        // handlers, and instructions that change segments clear it.
+        self.core.refresh_flat();
         let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
         // Blocks are linked to their last two successors for the length of this chain:
         // within it, an EIP leads to the same block every time (no code is written, no TLB
@@ -176,7 +180,7 @@ impl Machine {
                         continue;
                     }
                 }
-                prev = Some(idx);
+                prev = Some(b.idx);
                 continue 'find;
             }
         }
@@ -184,6 +188,7 @@ impl Machine {
 
     /// Executes up to `limit` instructions from the block at the current EIP.
     fn exec_block(&mut self, limit: usize) {
+        self.core.refresh_flat();
         let fetched = match fetch::fetch(self) {
             Ok(f) => f,
             Err(e) => {

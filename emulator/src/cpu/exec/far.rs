@@ -124,6 +124,7 @@ fn jmp_far(c: &mut Core, i: &Insn) -> Res {
     if d.is_code() {
         let s = direct_code(c, sel, &d, off)?;
         set_accessed(c, sel, &d)?;
+        c.segs_changed();
         c.cpu.seg[CS] = s;
         c.cpu.eip = off;
         c.request(Request::Rescan);
@@ -160,6 +161,7 @@ fn call_far(c: &mut Core, i: &Insn) -> Res {
         c.push(size, ret_cs)?;
         c.push(size, ret_ip)?;
         set_accessed(c, sel, &d)?;
+        c.segs_changed();
         c.cpu.seg[CS] = s;
         c.cpu.eip = off;
         c.request(Request::Rescan);
@@ -245,6 +247,7 @@ fn return_protected(
             return Err(Exception::gp(0));
         }
         c.cpu.gpr[4] = (esp & !mask) | (esp.wrapping_add(frame + imm) & mask);
+        c.segs_changed();
         c.cpu.seg[CS] = d.to_seg(sel);
         c.cpu.eip = off;
         if let Some(f) = flags {
@@ -279,6 +282,7 @@ fn return_protected(
     if let Some(f) = flags {
         apply_iret_flags(c, f, size);
     }
+    c.segs_changed();
     c.cpu.seg[CS] = d.to_seg(sel);
     c.cpu.eip = off;
     c.cpu.cpl = rpl;
@@ -295,6 +299,7 @@ fn return_protected(
         let seg = c.cpu.seg[s];
         let conforming_code = seg.is_code() && seg.conforming();
         if seg.valid && !conforming_code && seg.dpl() < rpl {
+            c.segs_changed();
             c.cpu.seg[s] = Seg {
                 sel: 0,
                 valid: false,

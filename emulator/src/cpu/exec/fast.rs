@@ -287,7 +287,7 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
     let v = c.cpu.gpr[(i.r0 & 7) as usize];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if c.cpu.stack32() && c.write_fast(SS, sp, 4, v) {
+    if c.stack32_fast() && c.write_fast(SS, sp, 4, v) {
         c.cpu.gpr[4] = sp;
         return Ok(());
     }
@@ -308,7 +308,7 @@ fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
 
 fn pop_r32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4];
-    if c.cpu.stack32() {
+    if c.stack32_fast() {
         if let Some(v) = c.read_fast(SS, sp, 4) {
             // POP ESP: the popped value wins over the increment.
             c.cpu.gpr[4] = sp.wrapping_add(4);
@@ -336,7 +336,7 @@ fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
 
 fn call_rel32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if i.imm <= c.cpu.seg[CS].limit && c.cpu.stack32() && c.write_fast(SS, sp, 4, c.cpu.eip) {
+    if i.imm <= c.cpu.seg[CS].limit && c.stack32_fast() && c.write_fast(SS, sp, 4, c.cpu.eip) {
         c.cpu.gpr[4] = sp;
         c.cpu.eip = i.imm;
         return Ok(());
@@ -363,7 +363,7 @@ fn call_rel32_general(c: &mut Core, i: &Insn) -> Res {
 
 fn ret32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4];
-    if c.cpu.stack32() {
+    if c.stack32_fast() {
         if let Some(t) = c.read_fast(SS, sp, 4) {
             if t > c.cpu.seg[CS].limit {
                 return Err(Exception::gp(0));

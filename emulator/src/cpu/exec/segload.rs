@@ -23,6 +23,7 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
 
 /// Loads segment register `s` with `sel` following the current mode's rules.
 pub fn load_seg(c: &mut Core, s: usize, sel: u16) -> Res {
+    c.segs_changed();
     if !c.cpu.pe() {
         // Real mode: only selector and base change (the hidden limit/attributes stay, which
         // is what makes "unreal mode" work on real CPUs).
@@ -48,6 +49,7 @@ pub fn load_seg(c: &mut Core, s: usize, sel: u16) -> Res {
         if s == SS {
             return Err(Exception::gp(0));
         }
+        c.segs_changed();
         c.cpu.seg[s] = Seg {
             sel,
             valid: false,

@@ -321,6 +321,7 @@ pub fn write_cr0(c: &mut Core, v: u32) -> Res {
         load_pdptes(c, c.cpu.cr3)?;
     }
     c.cpu.cr0 = v;
+    c.segs_changed();
     if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
         c.mmu.tlb.flush_all();
     }
@@ -673,6 +674,7 @@ fn sysenter(c: &mut Core, _i: &Insn) -> Res {
     let from = c.cpu.cpl;
     c.cpu.flags.set_bit(VM, false);
     c.cpu.flags.bits &= !(IF | RF);
+    c.segs_changed();
     c.cpu.seg[CS] = flat(cs & 0xFFFC, true, 0);
     c.cpu.seg[SS] = flat((cs & 0xFFFC) + 8, false, 0);
     c.cpu.cpl = 0;
@@ -690,6 +692,7 @@ fn sysexit(c: &mut Core, _i: &Insn) -> Res {
     if !c.cpu.protected() || c.cpu.cpl != 0 || cs & !3 == 0 {
         return Err(Exception::gp(0));
     }
+    c.segs_changed();
     c.cpu.seg[CS] = flat(((cs & 0xFFFC) + 16) | 3, true, 3);
     c.cpu.seg[SS] = flat(((cs & 0xFFFC) + 24) | 3, false, 3);
     c.cpu.cpl = 3;

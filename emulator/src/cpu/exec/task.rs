@@ -80,6 +80,7 @@ pub fn call_gate(c: &mut Core, sel: u16, d: Descriptor, call: bool, _size: u8) -
     set_accessed(c, cs_sel, &cd)?;
     let mut s = cd.to_seg((cs_sel & !3) | cpl as u16);
     s.attr |= attr::ACCESSED;
+    c.segs_changed();
     c.cpu.seg[CS] = s;
     c.cpu.eip = off;
     c.request(Request::Rescan);
@@ -118,6 +119,7 @@ fn call_gate_inner(
     }
     let old = c.cpu.clone();
     let r = (|| -> Res {
+        c.segs_changed();
         c.cpu.seg[SS] = ss_seg;
         c.cpu.gpr[4] = esp;
         c.cpu.cpl = new_cpl;
@@ -136,6 +138,7 @@ fn call_gate_inner(
     }
     let mut s = cd.to_seg((cs_sel & !3) | new_cpl as u16);
     s.attr |= attr::ACCESSED;
+    c.segs_changed();
     c.cpu.seg[CS] = s;
     c.cpu.eip = off;
     c.event(EventKind::PrivilegeChange {
@@ -455,6 +458,7 @@ pub fn switch_task(
     let nseg = if tss32 { 6 } else { 4 };
     for k in 0..6 {
         let s = if k < nseg { new.sel[k] } else { 0 };
+        c.segs_changed();
         c.cpu.seg[k] = Seg {
             sel: s,
             valid: false,
@@ -534,6 +538,7 @@ fn load_task_segments(c: &mut Core, t: &TaskState, tss32: bool, ext: u32) -> Res
             if k == CS {
                 s.attr |= attr::CODE;
             }
+            c.segs_changed();
             c.cpu.seg[k] = s;
         }
         return Ok(());
@@ -590,12 +595,14 @@ fn load_task_segments(c: &mut Core, t: &TaskState, tss32: bool, ext: u32) -> Res
     }
     set_accessed(c, cs, &cd)?;
     set_accessed(c, ss, &sd)?;
+    c.segs_changed();
     c.cpu.seg[CS] = cd.to_seg(cs);
     c.cpu.seg[CS].attr |= attr::ACCESSED;
     c.cpu.seg[SS] = sd.to_seg(ss);
     c.cpu.seg[SS].attr |= attr::ACCESSED;
     for (k, s, d) in data {
         set_accessed(c, s, &d)?;
+        c.segs_changed();
         c.cpu.seg[k] = d.to_seg(s);
         c.cpu.seg[k].attr |= attr::ACCESSED;
     }

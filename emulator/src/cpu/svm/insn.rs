@@ -71,6 +71,7 @@ fn vmload(c: &mut Core, i: &Insn) -> Res {
     insn2(c, i, w4::VMLOAD)?;
     let v = vmcb_address(c)?;
     use crate::mmu::segment::{FS, GS};
+    c.segs_changed();
     c.cpu.seg[FS] = vmcb::read_seg(c, v, save::FS).to_seg();
     c.cpu.seg[GS] = vmcb::read_seg(c, v, save::GS).to_seg();
     c.cpu.tr = vmcb::read_seg(c, v, save::TR).to_seg();

@@ -107,6 +107,7 @@ pub(super) fn load_host(c: &mut Core) {
         (SS, save::SS),
         (DS, save::DS),
     ] {
+        c.segs_changed();
         c.cpu.seg[s] = vmcb::read_seg(c, h, off).to_seg();
     }
     c.cpu.gdtr = vmcb::read_seg(c, h, save::GDTR).to_table();

@@ -198,6 +198,7 @@ pub fn vmrun(c: &mut Core, v: u32) {
         (SS, save::SS),
         (DS, save::DS),
     ] {
+        c.segs_changed();
         c.cpu.seg[s] = vmcb::read_seg(c, v, off).to_seg();
     }
     c.cpu.gdtr = vmcb::read_seg(c, v, save::GDTR).to_table();
