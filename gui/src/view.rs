@@ -58,6 +58,8 @@ impl Default for ViewRequest {
 pub struct View {
     pub seq: u64,
     pub image: String,
+    /// The Multiboot modules it booted with (guest kernels, for the architecture view).
+    pub modules: Arc<Vec<String>>,
     pub running: bool,
     pub status: String,
     /// A step over / step out / run to still running (an i18n key saying what it waits

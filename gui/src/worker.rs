@@ -187,6 +187,8 @@ struct Engine {
     session: Option<Session>,
     symbols: Arc<Symbols>,
     image: String,
+    /// The Multiboot modules the image was booted with (their names, as the guest sees them).
+    modules: Arc<Vec<String>>,
     /// (image path, Multiboot command line) for the image given at start.
     boot_cmdline: Option<(String, String)>,
     /// How the image of the last `LoadSpec` boots (kept for Reset).
@@ -237,6 +239,7 @@ impl Engine {
             session: None,
             symbols: Arc::new(Symbols::default()),
             image: String::new(),
+            modules: Arc::default(),
             boot_cmdline: None,
             spec: None,
             out,
@@ -685,7 +688,9 @@ impl Engine {
             _ => "",
         };
         let mut modules = Vec::new();
+        let mut names = Vec::new();
         for mp in spec.map_or(&[][..], |s| &s.modules[..]) {
+            names.push(crate::images::display_path(mp));
             match crate::images::read(mp) {
                 Ok(data) => modules.push(traplab::boot::multiboot::Module {
                     data,
@@ -712,6 +717,7 @@ impl Engine {
                 self.session = Some(Session::new(m));
                 self.checkpoint_cost = t.elapsed().as_secs_f64();
                 self.image = path.to_string();
+                self.modules = Arc::new(names);
                 self.running = false;
                 self.pending = false;
                 self.serial.clear();
@@ -752,6 +758,7 @@ impl Engine {
         let v = View {
             seq: self.seq,
             image: self.image.clone(),
+            modules: self.modules.clone(),
             running: self.running || self.pending || self.gdb_running(),
             status: self.status.clone(),
             pending: (self.pending && !self.pending_what.is_empty()).then_some(self.pending_what),

@@ -2,6 +2,7 @@
 //! (worlds timeline, exit ledger...). They share the worlds model (`model`), built once per
 //! published view from the events it carries; each view owns only its UI state.
 
+pub mod arch;
 pub mod compare;
 pub mod ledger;
 pub mod model;
@@ -22,15 +23,17 @@ pub enum VirtView {
     Ledger,
     Nested,
     Stepper,
+    Arch,
     Compare,
 }
 
 impl VirtView {
-    pub const ALL: [VirtView; 5] = [
+    pub const ALL: [VirtView; 6] = [
         VirtView::Timeline,
         VirtView::Ledger,
         VirtView::Nested,
         VirtView::Stepper,
+        VirtView::Arch,
         VirtView::Compare,
     ];
 
@@ -40,6 +43,7 @@ impl VirtView {
             VirtView::Ledger => "virt_ledger",
             VirtView::Nested => "virt_nested",
             VirtView::Stepper => "virt_stepper",
+            VirtView::Arch => "virt_arch",
             VirtView::Compare => "virt_compare",
         }
     }
@@ -116,6 +120,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         VirtView::Stepper => scrolled(ui, "virt-stepper", |ui| {
             stepper::ui(ui, &mut st.stepper, &t, view, lang, cmds)
         }),
+        VirtView::Arch => scrolled(ui, "virt-arch", |ui| arch::ui(ui, &t, view, lang)),
         VirtView::Nested | VirtView::Compare => {}
     }
 }
