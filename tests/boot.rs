@@ -294,7 +294,7 @@ fn run_detects_the_image_kind() {
     assert_eq!(o.status, Some(2));
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
     assert!(
-        o.stderr.contains("not a Multiboot kernel, a boot sector")
+        o.stderr.contains("not a Multiboot kernel, a Linux bzImage")
             && o.stderr.contains("--boot flat"),
         "{}",
         o.stderr

@@ -737,3 +737,86 @@ fn disk_image_is_held_once() {
     assert_clean_error(&o, &["nosig.img", "55 AA"]);
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A minimal bzImage (header 2.15, 4 setup sectors) whose 32-bit entry prints the first
+/// byte of the zero page's "HdrS" (ESI points there), then the first byte of the command
+/// line, on COM1, and halts.
+fn tiny_bzimage() -> Vec<u8> {
+    let mut d = vec![0u8; 5 * 512];
+    d[0x1F1] = 4;
+    d[0x1FE..0x200].copy_from_slice(&[0x55, 0xAA]);
+    d[0x201] = 0x6A;
+    d[0x202..0x206].copy_from_slice(b"HdrS");
+    d[0x206..0x208].copy_from_slice(&0x020Fu16.to_le_bytes());
+    d[0x211] = 1;
+    d[0x22C..0x230].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+    d[0x238..0x23C].copy_from_slice(&255u32.to_le_bytes());
+    d[0x258..0x260].copy_from_slice(&0x10_0000u64.to_le_bytes());
+    d[0x260..0x264].copy_from_slice(&0x1000u32.to_le_bytes());
+    #[rustfmt::skip]
+    let code = [
+        0x66, 0xBA, 0xF8, 0x03,             // mov dx, 0x3F8
+        0x8A, 0x86, 0x02, 0x02, 0x00, 0x00, // mov al, [esi + 0x202]
+        0xEE,                               // out dx, al
+        0x8B, 0x9E, 0x28, 0x02, 0x00, 0x00, // mov ebx, [esi + 0x228] (cmd_line_ptr)
+        0x8A, 0x03,                         // mov al, [ebx]
+        0xEE,                               // out dx, al
+        0xF4,                               // hlt
+    ];
+    let mut pm = code.to_vec();
+    pm.resize(512, 0xF4);
+    d[0x1F4..0x1F8].copy_from_slice(&(pm.len() as u32 / 16).to_le_bytes());
+    d.extend(pm);
+    d
+}
+
+#[test]
+fn bzimages_boot_and_bad_ones_are_one_line() {
+    let d = dir("bzimage");
+    let k = d.join("bzImage");
+    let rd = d.join("initrd");
+    std::fs::write(&k, tiny_bzimage()).unwrap();
+    std::fs::write(&rd, b"070701").unwrap();
+    let (ks, rds) = (k.to_str().unwrap(), rd.to_str().unwrap());
+    let o = run(&[
+        "run",
+        ks,
+        "--initrd",
+        rds,
+        "--cmdline",
+        "Linux",
+        "--mem",
+        "8",
+    ]);
+    assert_eq!(
+        (o.stdout.as_str(), o.status),
+        ("HL", Some(0)),
+        "{}",
+        o.stderr
+    );
+    // Cut short: the header promises more than the file holds.
+    let img = tiny_bzimage();
+    std::fs::write(&k, &img[..img.len() - 100]).unwrap();
+    assert_clean_error(&run(&["run", ks]), &["IMAGE", "bzImage", "cut short"]);
+    // A kernel that needs more RAM than given.
+    let mut big = tiny_bzimage();
+    big[0x260..0x264].copy_from_slice(&0x800_0000u32.to_le_bytes());
+    std::fs::write(&k, &big).unwrap();
+    assert_clean_error(&run(&["run", ks, "--mem", "16"]), &["--mem"]);
+    // --initrd for something that is not a Linux kernel, or a file that is not there.
+    assert_clean_error(
+        &run(&["run", "samples/hello/hello.elf", "--initrd", rds]),
+        &["--initrd is for Linux kernels"],
+    );
+    std::fs::write(&k, tiny_bzimage()).unwrap();
+    let missing = d.join("missing");
+    assert_clean_error(
+        &run(&["run", ks, "--initrd", missing.to_str().unwrap()]),
+        &["--initrd", "cannot open"],
+    );
+    // A command line longer than the kernel's cmdline_size.
+    assert_clean_error(
+        &run(&["run", ks, "--cmdline", &"x".repeat(300)]),
+        &["at most 255"],
+    );
+}

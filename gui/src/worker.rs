@@ -163,6 +163,15 @@ pub fn load_bytes_modules(
             cmdline: cmdline.to_string(),
             modules,
         },
+        // A Linux kernel's first module is its initrd.
+        ImageKind::Linux => BootKind::Linux {
+            cmdline: cmdline.to_string(),
+            initrd: modules
+                .into_iter()
+                .next()
+                .map(|m| m.data)
+                .unwrap_or_default(),
+        },
         ImageKind::BootSector => BootKind::Disk,
         ImageKind::Rom => BootKind::Firmware,
     };

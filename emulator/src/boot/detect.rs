@@ -6,11 +6,14 @@
 //! 1. a valid Multiboot v1 header (magic 0x1BADB002 on a 4-byte boundary in the first 8 KiB,
 //!    checksum right) makes a **Multiboot kernel**, whatever else the file holds (a hybrid
 //!    image with a boot sector too boots as a kernel; `--boot disk` boots its sector);
-//! 2. 55 AA at offsets 510-511 makes a **boot sector** (a disk image booted by the built-in
+//! 2. "HdrS" at offset 0x202 makes a **Linux kernel** (a bzImage, booted by the Linux/x86
+//!    boot protocol); it comes before the boot-sector rule since a bzImage's first sector
+//!    ends in 55 AA too;
+//! 3. 55 AA at offsets 510-511 makes a **boot sector** (a disk image booted by the built-in
 //!    BIOS); the image must then be whole 512-byte sectors;
-//! 3. a size of 64 to 256 KiB in 64 KiB steps with a jump at the reset vector (the byte 16
+//! 4. a size of 64 to 256 KiB in 64 KiB steps with a jump at the reset vector (the byte 16
 //!    from the end is JMP far EA, JMP near E9 or JMP short EB) makes a **ROM** image;
-//! 4. anything else is not detected: an ELF without a Multiboot header, a Multiboot magic
+//! 5. anything else is not detected: an ELF without a Multiboot header, a Multiboot magic
 //!    whose checksum is wrong, or bytes without any signature each get their own error.
 //!    Flat binaries have no signature: they boot only when asked for (`--boot flat`).
 
@@ -27,6 +30,8 @@ const SECTOR: usize = 512;
 pub enum ImageKind {
     /// A Multiboot v1 kernel (ELF, or a flat image with the a.out kludge).
     Multiboot,
+    /// A Linux kernel (bzImage) with the "HdrS" setup header.
+    Linux,
     /// A disk image whose first sector is a boot sector (ends in 55 AA).
     BootSector,
     /// A firmware ROM image mapped below 4 GiB and started at its reset vector.
@@ -38,6 +43,7 @@ impl ImageKind {
     pub fn name(&self) -> &'static str {
         match self {
             ImageKind::Multiboot => "Multiboot kernel",
+            ImageKind::Linux => "Linux kernel",
             ImageKind::BootSector => "boot sector",
             ImageKind::Rom => "ROM image",
         }
@@ -55,7 +61,7 @@ pub enum DetectError {
     BadMultibootChecksum { offset: usize },
     #[error("a boot sector (55 AA at offset 510), but {len} bytes is not a whole number of 512-byte sectors")]
     PartialSector { len: usize },
-    #[error("not a Multiboot kernel, a boot sector (55 AA at offset 510) or a ROM image (64-256 KiB with a jump at the reset vector); a raw binary needs --boot flat or flat-real")]
+    #[error("not a Multiboot kernel, a Linux bzImage (\"HdrS\" at 0x202), a boot sector (55 AA at offset 510) or a ROM image (64-256 KiB with a jump at the reset vector); a raw binary needs --boot flat or flat-real")]
     Unknown,
 }
 
@@ -67,6 +73,9 @@ pub fn detect(image: &[u8]) -> Result<ImageKind, DetectError> {
     let header = multiboot_header(image);
     if let Some(Ok(_)) = header {
         return Ok(ImageKind::Multiboot);
+    }
+    if super::linux::has_signature(image) {
+        return Ok(ImageKind::Linux);
     }
     if has_boot_signature(image) {
         if !image.len().is_multiple_of(SECTOR) {
@@ -88,12 +97,13 @@ pub fn detect(image: &[u8]) -> Result<ImageKind, DetectError> {
 }
 
 /// The kind the first bytes promise, for a caller that must decide how much of a file to
-/// read: `Some(Multiboot)` or `Some(BootSector)` by rules 1 and 2 on `head` (at least the
-/// first 8 KiB, or the whole file if shorter), None if the head alone does not say.
-/// `detect` on the whole image has the last word.
+/// read: `Some(Multiboot)`, `Some(Linux)` or `Some(BootSector)` by rules 1-3 on `head` (at
+/// least the first 8 KiB, or the whole file if shorter), None if the head alone does not
+/// say. `detect` on the whole image has the last word.
 pub fn detect_head(head: &[u8]) -> Option<ImageKind> {
     match multiboot_header(head) {
         Some(Ok(_)) => Some(ImageKind::Multiboot),
+        _ if super::linux::has_signature(head) => Some(ImageKind::Linux),
         _ if has_boot_signature(head) => Some(ImageKind::BootSector),
         _ => None,
     }

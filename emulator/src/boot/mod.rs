@@ -1,10 +1,12 @@
-//! Boot paths: Multiboot v1 ELF kernels (goblin), flat binaries at an address, boot
+//! Boot paths: Multiboot v1 ELF kernels (goblin), Linux bzImages by the Linux/x86 boot
+//! protocol (`linux`), flat binaries at an address, boot
 //! sectors from a disk with the built-in BIOS (`bios`, `disk`), and `--bios` ROM images at
 //! the reset vector (`rom`). Loaders only set up machine state; they must not run the machine.
 
 pub mod bios;
 pub mod detect;
 pub mod disk;
+pub mod linux;
 pub mod multiboot;
 pub mod rom;
 
@@ -45,6 +47,9 @@ pub enum BootKind {
         cmdline: String,
         modules: Vec<multiboot::Module>,
     },
+    /// A Linux bzImage entered by the 32-bit boot protocol, with its command line and an
+    /// initrd (empty: none).
+    Linux { cmdline: String, initrd: Vec<u8> },
     /// A raw binary copied to `addr` and entered there: in 32-bit flat protected mode,
     /// or in real mode (CS = addr >> 4, IP = addr & 15) when `real`.
     Flat { addr: u32, real: bool },
@@ -86,6 +91,9 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
         BootKind::Firmware => rom::load_firmware(&mut m, image)?,
         BootKind::Multiboot { cmdline, modules } => {
             multiboot::load(&mut m, image, cmdline, modules)?;
+        }
+        BootKind::Linux { cmdline, initrd } => {
+            linux::load(&mut m, image, cmdline, initrd)?;
         }
         BootKind::Flat { addr, real } => {
             if image.is_empty() {

@@ -2,7 +2,7 @@
 //! to COM1 (piped input is fed one line at a time, when the guest has consumed the last).
 //! Exit status: the guest's (port 0xF4: (v << 1) | 1), 0 when it halts for good,
 //! 124 when the instruction budget is spent, 125 on a triple fault, 2 on bad input.
-//! Boot paths: Multiboot kernels, raw boot sectors / disk images with the built-in BIOS
+//! Boot paths: Multiboot kernels, Linux bzImages (`--initrd`, `--cmdline`), raw boot sectors / disk images with the built-in BIOS
 //! (`--boot disk`, or detected from the 55AA signature), `--bios ROM` at the reset vector,
 //! flat binaries. `--disk FILE` attaches an ATA disk; `--writable` saves guest writes to it.
 
@@ -25,11 +25,13 @@ const STDOUT: &str = "cannot write to standard output";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BootMode {
-    /// By content (`traplab::boot::detect`): a Multiboot kernel, a disk whose first sector
+    /// By content (`traplab::boot::detect`): a Multiboot kernel, a Linux bzImage, a disk whose first sector
     /// ends in 55 AA, or a ROM image; anything else is an error that says why.
     Auto,
     /// A Multiboot v1 kernel.
     Multiboot,
+    /// A Linux bzImage, by the 32-bit Linux/x86 boot protocol.
+    Linux,
     /// A PC boot from disk with the built-in BIOS: sector 0 at 0000:7C00 (the image, or
     /// --disk).
     Disk,
@@ -41,7 +43,7 @@ pub enum BootMode {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The image to boot: a Multiboot ELF, or a raw disk image / boot sector.
+    /// The image to boot: a Multiboot ELF, a Linux bzImage, or a raw disk image / boot sector.
     pub image: Option<PathBuf>,
     /// How to boot the image.
     #[arg(long, value_enum, default_value = "auto")]
@@ -63,9 +65,12 @@ pub struct RunArgs {
     /// Guest RAM in MiB (2..=3072).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(2..=3072))]
     pub mem: u32,
-    /// Kernel command line passed through Multiboot.
+    /// Kernel command line passed through Multiboot or the Linux boot protocol.
     #[arg(long, default_value = "")]
     pub cmdline: String,
+    /// Initial ramdisk for a Linux kernel (e.g. a cpio archive, gzip-compressed or not).
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
     /// Multiboot module (initial ramdisk); may be repeated.
     #[arg(long = "module")]
     pub modules: Vec<PathBuf>,
@@ -97,10 +102,10 @@ pub struct RunArgs {
     pub snapshot_at: Option<u64>,
     /// Resume from a snapshot instead of booting an image. The snapshot holds the whole
     /// machine (RAM, disk, devices), so IMAGE, --boot, --disk, --writable, --bios, --mem,
-    /// --cmdline, --module, --load-addr, --popek-goldberg and --cost cannot be given with it.
+    /// --cmdline, --initrd, --module, --load-addr, --popek-goldberg and --cost cannot be given with it.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "image", "boot", "disk", "writable", "bios", "mem", "cmdline", "modules", "load_addr",
-        "popek_goldberg", "costs",
+        "image", "boot", "disk", "writable", "bios", "mem", "cmdline", "initrd", "modules",
+        "load_addr", "popek_goldberg", "costs",
     ])]
     pub load_snapshot: Option<PathBuf>,
     /// Overwrite an existing snapshot file.
@@ -272,7 +277,7 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
                     boot::disk::MAX_IMAGE
                 }
                 BootMode::Disk => boot::disk::MAX_IMAGE,
-                BootMode::Auto | BootMode::Multiboot => ram + (64 << 20),
+                BootMode::Auto | BootMode::Multiboot | BootMode::Linux => ram + (64 << 20),
                 BootMode::Flat | BootMode::FlatReal => ram,
             };
             let what = "this kind of image";
@@ -284,6 +289,7 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
     let mode = match a.boot {
         BootMode::Auto => match boot::detect(&image) {
             Ok(ImageKind::Multiboot) => BootMode::Multiboot,
+            Ok(ImageKind::Linux) => BootMode::Linux,
             Ok(ImageKind::BootSector) => BootMode::Disk,
             Ok(ImageKind::Rom) => {
                 if !a.modules.is_empty() {
@@ -338,6 +344,16 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
                 modules,
             }
         }
+        BootMode::Linux => {
+            let initrd = match &a.initrd {
+                Some(p) => read_file(p, "--initrd", ram, "an initrd (it must fit in RAM)")?,
+                None => Vec::new(),
+            };
+            BootKind::Linux {
+                cmdline: a.cmdline.clone(),
+                initrd,
+            }
+        }
         BootMode::FlatReal if a.load_addr > 0xF_FFFF => bail!(
             "--load-addr {:#x}: --boot flat-real needs an address below 1 MiB (0x100000)",
             a.load_addr
@@ -347,6 +363,12 @@ pub fn build_machine(a: &RunArgs) -> Result<Machine> {
             real: mode == BootMode::FlatReal,
         },
     };
+    if !matches!(kind, BootKind::Linux { .. }) && a.initrd.is_some() {
+        bail!(
+            "--initrd is for Linux kernels; {} is not booted as one",
+            img_path.display()
+        );
+    }
     if !matches!(kind, BootKind::Multiboot { .. }) && !a.modules.is_empty() {
         bail!(
             "--module is for Multiboot kernels; {} is not booted as one",
