@@ -27,6 +27,11 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         Mnemonic::Btc => bt::<BTC>,
         Mnemonic::Bsf => bsf,
         Mnemonic::Bsr => bsr,
+        // SDM Vol. 2B TZCNT/LZCNT: on a processor without BMI1 / LZCNT (a P6, which CPUID
+        // here describes), F3 0F BC and F3 0F BD execute as BSF and BSR, the REP prefix
+        // ignored. Compilers emit TZCNT for BSF on purpose (Linux's __ffs does).
+        Mnemonic::Tzcnt => bsf,
+        Mnemonic::Lzcnt => bsr,
         Mnemonic::Cmpxchg => cmpxchg,
         Mnemonic::Cmpxchg8b => cmpxchg8b,
         Mnemonic::Xadd => xadd,
@@ -253,6 +258,26 @@ mod tests {
         assert!(!m.core.cpu.flags.zf());
         exec(&mut m, &[0x0F, 0xBC, 0xC3]).unwrap(); // bsf eax, ebx
         assert_eq!(m.core.cpu.gpr[0], 8);
+    }
+
+    /// F3 0F BC/BD (TZCNT/LZCNT on a BMI1 CPU) are BSF/BSR on a P6: a zero source leaves
+    /// the destination and sets ZF (TZCNT would write 32 and set CF), LZCNT's position is
+    /// BSR's index (LZCNT would count the zeros above it).
+    #[test]
+    fn rep_bsf_and_rep_bsr_are_bsf_and_bsr() {
+        let mut m = machine();
+        m.core.cpu.gpr[0] = 0xDEAD_BEEF;
+        m.core.cpu.gpr[3] = 0;
+        exec(&mut m, &[0xF3, 0x0F, 0xBC, 0xC3]).unwrap(); // rep bsf eax, ebx
+        assert_eq!(m.core.cpu.gpr[0], 0xDEAD_BEEF);
+        assert!(m.core.cpu.flags.zf());
+        m.core.cpu.gpr[3] = 0x0001_0100;
+        exec(&mut m, &[0xF3, 0x0F, 0xBC, 0xC3]).unwrap();
+        assert_eq!(m.core.cpu.gpr[0], 8);
+        assert!(!m.core.cpu.flags.zf());
+        exec(&mut m, &[0xF3, 0x0F, 0xBD, 0xC3]).unwrap(); // rep bsr eax, ebx
+        assert_eq!(m.core.cpu.gpr[0], 16);
+        assert_eq!(m.core.stats.unimplemented, 0);
     }
 
     #[test]
