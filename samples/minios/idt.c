@@ -87,7 +87,7 @@ static void irq(struct regs *r)
     int n = (int)r->int_no - 32;
     if (pic_spurious(n)) return;
     switch (n) {
-    case 0: ticks++; sched_tick(); input_poll(); break;   /* PIT */
+    case 0: ticks++; sched_tick(); input_poll(); hsock_poll(); break;   /* PIT */
     case 1: keyboard_irq(); break;                        /* 8042 keyboard */
     case 4: input_poll(); break;                          /* COM1 received data */
     default: break;

@@ -185,6 +185,14 @@ int  sock_recv(struct sock *s, u8 *buf, u32 len);
 int  sock_ready(struct sock *s, int *ch);        /* poll bits; ch[0], ch[1]: its channels */
 int  sock_in_ns(int domain, int ns);             /* sockets that keep a namespace alive */
 int  sock_syscall(struct regs *r);               /* 1 if it handled r->eax */
+int  sock_kconnect(int ns, u32 port, struct sock **out);   /* hsock.c: the host's connections */
+int  sock_kroom(struct sock *s);
+void sock_kshut(struct sock *s);
+int  sock_kdone(struct sock *s);
+
+/* hsock.c: the host-socket device of traplab --publish */
+void hsock_init(void);
+void hsock_poll(void);                           /* every tick: move bytes, take new connections */
 
 /* net.c: network namespaces, their interfaces and the bridges between them */
 void net_init(void);

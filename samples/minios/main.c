@@ -99,6 +99,7 @@ void kmain(u32 magic, struct multiboot_info *mbi)
     paging_enable();
     kprintf("  paging: on, %u free 4 KiB frames\n", frames_free);
     sched_init();
+    hsock_init();
 
     if (proc_spawn("/bin/shell", "shell", 0) < 0) panic("cannot start /bin/shell");
 

@@ -1,7 +1,7 @@
 # ---- minios: kernel + a built-in ustar archive holding the user programs ----
 MINIOS_KOBJS := $(addprefix build/minios/, boot.o isr.o main.o console.o gdt.o idt.o pic.o \
                 pit.o paging.o sched.o syscall.o fmt.o fs.o initramfs.o file.o pipe.o elf.o \
-                ns.o cgroup.o overlay.o pgcheck.o hvinfo.o socket.o net.o vm.o vmrun.o initrd.o)
+                ns.o cgroup.o overlay.o pgcheck.o hvinfo.o socket.o net.o hsock.o vm.o vmrun.o initrd.o)
 MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz hog spin share fileio nc ip socktest dockerd docker curl vmm kill work
 # /images/box: a second root for `isolate --mount=/images/box` (sh is the shell)
 MINIOS_BOX   := hello cat grep wc hog spin sys fileio nc ip kill work

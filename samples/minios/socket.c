@@ -203,6 +203,27 @@ static int sys_listen(struct sock *s, int backlog)
     return 0;
 }
 
+/* Connects s to listener l (in namespace ns, reached at a): the listener's
+ * end is made and queued for accept(). 0 or -ENFILE. */
+static int join(struct sock *s, struct sock *l, const struct addr *a, int ns)
+{
+    struct sock *t = sock_alloc(s->domain, ns);     /* the listener's end */
+    if (!t) return -ENFILE;
+    t->state = s->state = SS_CONNECTED;
+    t->peer = s;
+    s->peer = t;
+    memcpy(t->path, l->path, UNIX_PATH_MAX);
+    memcpy(t->peer_path, s->path, UNIX_PATH_MAX);
+    memcpy(s->peer_path, l->path, UNIX_PATH_MAX);
+    t->addr = s->peer_addr = a->addr;
+    t->port = s->peer_port = a->port;
+    t->peer_addr = s->addr;
+    t->peer_port = s->port;
+    l->queue[l->nqueue++] = t;
+    wakeup(chan(l, 0));
+    return 0;
+}
+
 static int sys_connect(struct sock *s, u32 uaddr, u32 len)
 {
     struct addr a;
@@ -223,21 +244,7 @@ static int sys_connect(struct sock *s, u32 uaddr, u32 len)
     }
     if (s->domain == AF_INET && !s->bound && (e = ephemeral(s, src))) return e;
     if (s->domain == AF_INET && !s->addr) s->addr = src;
-    struct sock *t = sock_alloc(s->domain, ns);     /* the listener's end */
-    if (!t) return -ENFILE;
-    t->state = s->state = SS_CONNECTED;
-    t->peer = s;
-    s->peer = t;
-    memcpy(t->path, l->path, UNIX_PATH_MAX);
-    memcpy(t->peer_path, s->path, UNIX_PATH_MAX);
-    memcpy(s->peer_path, l->path, UNIX_PATH_MAX);
-    t->addr = s->peer_addr = a.addr;
-    t->port = s->peer_port = a.port;
-    t->peer_addr = s->addr;
-    t->peer_port = s->port;
-    l->queue[l->nqueue++] = t;
-    wakeup(chan(l, 0));
-    return 0;
+    return join(s, l, &a, ns);
 }
 
 static int sys_accept(struct sock *l, u32 uaddr, u32 len)
@@ -374,3 +381,36 @@ int sock_syscall(struct regs *r)
     r->eax = (u32)ret;
     return 1;
 }
+
+/* ---- connections the kernel makes for the host (hsock.c, --publish) ---- */
+
+/* A non-blocking connection from 127.0.0.1 to the listener on `port` of
+ * network namespace ns, owned by the kernel (no descriptor), in *out: 0,
+ * -ECONNREFUSED (nobody listens there), -EAGAIN (its queue is full: try
+ * again later, as a client's SYN is retried) or -ENFILE. */
+int sock_kconnect(int ns, u32 port, struct sock **out)
+{
+    struct addr a = { "", INADDR_LOOPBACK, port };
+    struct sock *l = lookup(AF_INET, ns, &a, 1), *s;
+    if (!l) return -ECONNREFUSED;
+    if (l->nqueue >= l->backlog) return -EAGAIN;
+    if (!(s = sock_alloc(AF_INET, ns))) return -ENFILE;
+    s->nonblock = 1;
+    int e = ephemeral(s, INADDR_LOOPBACK);
+    if (e || (e = join(s, l, &a, ns))) { s->state = SS_FREE; return e; }
+    *out = s;
+    return 0;
+}
+
+/* Bytes s may send now without waiting (0 when its peer has gone). */
+int sock_kroom(struct sock *s)
+{
+    struct sock *p = s->peer;
+    return p && !p->rd_shut && !s->wr_shut ? (int)(SOCK_BUF - (p->head - p->tail)) : 0;
+}
+
+/* s will send no more (shutsock(SHUT_WR)). */
+void sock_kshut(struct sock *s) { if (!s->wr_shut) sys_shutsock(s, SHUT_WR); }
+
+/* True when the other end has finished and every byte it sent has been read. */
+int sock_kdone(struct sock *s) { return (!s->peer || s->eof) && s->head == s->tail; }

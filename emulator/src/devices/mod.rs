@@ -1,9 +1,11 @@
 //! The PC's devices and the port-I/O hub that ties them together: 8259A PIC pair, 8254 PIT
 //! (and port 0x61), 16550A UART on COM1, MC146818 RTC/CMOS, 8042 keyboard controller, VGA text
 //! mode registers, an optional ATA disk, and the small ports (0x80 POST code, 0x92 fast A20 and
-//! reset, 0xCF9 reset control, 0xE9 debug console, 0xF4 exit). The hub routes device interrupt
+//! reset, 0xCF9 reset control, 0xE9 debug console, 0xF4 exit), and the host-socket device of
+//! `--publish` (0x5A0-0x5A9) when the front end attaches one. The hub routes device interrupt
 //! lines into the PIC after every access, so an interrupt is never lost. It never touches guest
-//! memory (the VGA text buffer is read from a RAM slice the machine lends), the CPU or the host.
+//! memory (the VGA text buffer is read from a RAM slice the machine lends), the CPU or the host
+//! (the front end moves host bytes in and out of the UART and the host-socket device).
 //!
 //! Conventions:
 //! - Time is virtual: every call that needs it takes `now_ns`, which must not go backwards
@@ -24,6 +26,7 @@
 pub mod ata;
 pub mod cmos;
 pub mod disk;
+pub mod hostsock;
 pub mod pic;
 pub mod pit;
 pub mod ps2;
@@ -32,6 +35,7 @@ pub mod vga;
 
 pub use ata::Ata;
 pub use cmos::Cmos;
+pub use hostsock::HostSock;
 pub use pic::{Pic, Reach};
 pub use pit::Pit;
 pub use ps2::Ps2;
@@ -114,6 +118,7 @@ enum Owner {
     Uart,
     Vga,
     Ata,
+    HostSock,
     Misc,
     Pci,
     Unmapped,
@@ -129,6 +134,7 @@ fn owner(port: u16) -> Owner {
         0x3F8..=0x3FF => Owner::Uart,
         0x3C0..=0x3DF => Owner::Vga,
         0x1F0..=0x1F7 | 0x3F6 => Owner::Ata,
+        hostsock::BASE..=hostsock::LAST => Owner::HostSock,
         0x80 | 0x92 | 0xE9 | 0xF0 | 0xF4 | 0xCF9 => Owner::Misc,
         0xCF8..=0xCFF => Owner::Pci,
         _ => Owner::Unmapped,
@@ -166,6 +172,10 @@ pub struct Devices {
     /// IGNNE#: asserted by a write to port F0H (the IRQ13 handler's acknowledgment), which
     /// also drops IRQ13; the FPU then ignores the pending error until ES clears.
     pub fpu_ignne: bool,
+    /// The host-socket device of `--publish`, attached by the front end. Not saved in
+    /// snapshots nor seen by the state hash (it stands for host connections).
+    #[serde(skip)]
+    pub hostsock: Option<HostSock>,
 }
 
 impl Devices {
@@ -190,6 +200,7 @@ impl Devices {
             now_ns: 0,
             fpu_ferr: false,
             fpu_ignne: false,
+            hostsock: None,
         }
     }
 
@@ -423,6 +434,10 @@ impl Devices {
             0x3F8..=0x3FF => self.uart.read(port - 0x3F8, now),
             0x3C0..=0x3DF => self.vga.read(port, now),
             0x1F0..=0x1F7 | 0x3F6 => self.ata.as_mut().map_or(0xFF, |a| a.read(port)),
+            hostsock::BASE..=hostsock::LAST => self
+                .hostsock
+                .as_mut()
+                .map_or(0xFF, |h| h.read(port - hostsock::BASE)),
             0x80 => self.post_code,
             0x92 => self.port92,
             0xE9 => 0xE9,
@@ -456,6 +471,11 @@ impl Devices {
             0x1F0..=0x1F7 | 0x3F6 => {
                 if let Some(ata) = &mut self.ata {
                     ata.write(port, value);
+                }
+            }
+            hostsock::BASE..=hostsock::LAST => {
+                if let Some(h) = &mut self.hostsock {
+                    h.write(port - hostsock::BASE, value);
                 }
             }
             // Clear the coprocessor busy latch: IRQ13 drops, IGNNE# is asserted.
@@ -535,6 +555,9 @@ impl Devices {
         self.vga.check()?;
         if let Some(a) = &self.ata {
             a.check()?;
+        }
+        if let Some(h) = &self.hostsock {
+            h.check()?;
         }
         if self.debugcon.len() > DEBUGCON_LIMIT || self.now_ns > MAX_TIME_NS {
             return Err("debug console or device time".into());

@@ -293,3 +293,19 @@ fn random_traffic(seed: u64) -> Vec<u8> {
     }
     postcard::to_allocvec(&d).unwrap()
 }
+
+#[test]
+fn host_socket_ports_are_unmapped_until_attached() {
+    let mut d = Devices::new(1 << 20, DevicesConfig::default());
+    assert_eq!(d.io_read(hostsock::BASE, 1, 0), 0xFF);
+    assert_eq!(d.io_read(hostsock::BASE + 4, 2, 0), 0xFFFF);
+    d.hostsock = Some(HostSock::new());
+    assert_eq!(d.io_read(hostsock::BASE, 1, 0), hostsock::ID as u32);
+    let ch = d.hostsock.as_mut().unwrap().offer(0x1234).unwrap();
+    d.io_write(hostsock::BASE, 1, ch as u32, 0);
+    assert_eq!(d.io_read(hostsock::BASE + 4, 2, 0), 0x1234);
+    assert_eq!(d.io_read(hostsock::LAST + 1, 1, 0), 0xFF);
+    // Not part of a snapshot: a restored copy has no device.
+    let back: Devices = postcard::from_bytes(&postcard::to_allocvec(&d).unwrap()).unwrap();
+    assert!(back.hostsock.is_none());
+}

@@ -7,6 +7,7 @@
 mod bench;
 mod compare;
 mod gdb;
+mod publish;
 mod report;
 mod run;
 mod term;

@@ -5,6 +5,7 @@
 //! Boot paths: Multiboot kernels, Linux bzImages (`--initrd`, `--cmdline`), raw boot sectors / disk images with the built-in BIOS
 //! (`--boot disk`, or detected from the 55AA signature), `--bios ROM` at the reset vector,
 //! flat binaries. `--disk FILE` attaches an ATA disk; `--writable` saves guest writes to it.
+//! `--publish HOSTPORT:GUESTPORT` attaches the host-socket device (publish.rs).
 
 use crate::report::{print_io, print_notes, state_dump, stats_text, Tracer};
 use anyhow::{bail, Context, Result};
@@ -122,6 +123,12 @@ pub struct RunArgs {
     /// vmexit, nested_ref); may be repeated. Defaults and why: README "Cost model".
     #[arg(long = "cost", value_name = "NAME=NS")]
     pub costs: Vec<String>,
+    /// Make guest port GUESTPORT reachable from the host at 127.0.0.1:HOSTPORT (loopback
+    /// only; HOSTPORT 0 picks a free port), through the host-socket device: like
+    /// `docker run -p`. May be repeated. The run then has no default budget and keeps to the
+    /// wall clock. minios hands the connections to the listener on GUESTPORT.
+    #[arg(long = "publish", value_name = "HOSTPORT:GUESTPORT")]
+    pub publish: Vec<String>,
     #[command(flatten)]
     pub gdb: crate::gdb::GdbArgs,
 }
@@ -578,6 +585,12 @@ pub fn main(a: RunArgs) -> Result<u8> {
         bail!("--snapshot-at needs --save-snapshot FILE");
     }
     check_outputs(&a)?;
+    if !a.publish.is_empty() && a.gdb.gdb.is_some() {
+        bail!("--publish cannot be used with --gdb");
+    }
+    for p in &a.publish {
+        crate::publish::parse(p)?;
+    }
     let mut costs = traplab::inspect::Costs::default();
     for c in &a.costs {
         costs.assign(c).map_err(anyhow::Error::msg)?;
@@ -595,6 +608,12 @@ pub fn main(a: RunArgs) -> Result<u8> {
     if a.gdb.gdb.is_some() {
         return crate::gdb::main(&a, m);
     }
+    let mut publish = if a.publish.is_empty() {
+        None
+    } else {
+        m.core.dev.hostsock = Some(traplab::devices::HostSock::new());
+        Some(crate::publish::Publish::open(&a.publish)?)
+    };
     m.core.events.io = a.trace_io;
     if a.trace_io {
         // Room for every port access of one slice (print_io reads them between slices).
@@ -614,7 +633,7 @@ pub fn main(a: RunArgs) -> Result<u8> {
         && !a.trace_io
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal();
-    let mut budget = a.max_instructions.unwrap_or(if interactive {
+    let mut budget = a.max_instructions.unwrap_or(if interactive || publish.is_some() {
         u64::MAX
     } else {
         10_000_000_000
@@ -636,7 +655,10 @@ pub fn main(a: RunArgs) -> Result<u8> {
     let mut quit = false;
     let exit = loop {
         input.feed(&mut m)?;
-        if let Some(t) = term.as_mut() {
+        if let (Some(p), Some(h)) = (publish.as_mut(), m.core.dev.hostsock.as_mut()) {
+            p.pump(h);
+        }
+        if term.is_some() || publish.is_some() {
             // Pace virtual time to the wall clock so an idle guest does not race ahead
             // (its uptime then reads like real time) and the host CPU rests.
             let ahead = m.core.now_ns().saturating_sub(ns0) as u128;
@@ -646,6 +668,8 @@ pub fn main(a: RunArgs) -> Result<u8> {
                     (ahead - wall).min(20_000_000) as u64,
                 ));
             }
+        }
+        if let Some(t) = term.as_mut() {
             let (keys, q) = t.poll();
             if !keys.is_empty() {
                 m.core.dev.push_serial_input(&keys);
