@@ -32,8 +32,7 @@ fn curl(args: &[&str]) -> (bool, String) {
         .expect("the host's curl is needed (.ci/run installs it)");
     (
         out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -62,7 +61,10 @@ fn boot() -> (Guest, u16) {
         .and_then(|r| r.split(' ').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no published port in {line:?}"));
-    assert!(line.ends_with("is published to guest port 2375\n"), "{line}");
+    assert!(
+        line.ends_with("is published to guest port 2375\n"),
+        "{line}"
+    );
     // Keep draining stderr so the guest never blocks on it.
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     (guest, port)
@@ -79,7 +81,10 @@ fn host_curl_reaches_dockerd_through_publish() {
         if ok && out == "OK" {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "dockerd never answered: {out}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "dockerd never answered: {out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let (ok, v) = curl(&[&format!("{base}/version")]);
@@ -118,7 +123,10 @@ fn host_curl_reaches_dockerd_through_publish() {
         "{bad",
         &format!("{base}/containers/create"),
     ]);
-    assert!(ok && bad.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{bad}");
+    assert!(
+        ok && bad.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{bad}"
+    );
     // Twelve clients at once: more than the device's 8 channels and dockerd's 4 slots.
     let clients: Vec<_> = (0..12)
         .map(|_| {

@@ -127,9 +127,7 @@ impl HostSock {
     /// Bytes the host may push into channel `ch` now.
     pub fn rx_room(&self, ch: usize) -> usize {
         match self.chans.get(ch) {
-            Some(c) if c.state != State::Free && !c.guest_closed && !c.host_eof => {
-                BUF - c.rx.len()
-            }
+            Some(c) if c.state != State::Free && !c.guest_closed && !c.host_eof => BUF - c.rx.len(),
             _ => 0,
         }
     }
@@ -250,11 +248,7 @@ impl HostSock {
                     _ => {}
                 }
             }
-            3 => {
-                if self.tx_room() > 0 {
-                    self.chans[self.select].tx.push_back(value);
-                }
-            }
+            3 if self.tx_room() > 0 => self.chans[self.select].tx.push_back(value),
             _ => {}
         }
     }
@@ -263,7 +257,10 @@ impl HostSock {
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.chans.len() != CHANNELS
             || self.select >= CHANNELS
-            || self.chans.iter().any(|c| c.rx.len() > BUF || c.tx.len() > BUF)
+            || self
+                .chans
+                .iter()
+                .any(|c| c.rx.len() > BUF || c.tx.len() > BUF)
         {
             return Err("host-socket device channels".into());
         }
@@ -335,7 +332,10 @@ mod tests {
         d.write(0, 2);
         assert_eq!(u16::from_le_bytes([d.read(4), d.read(5)]), 82);
         d.write(2, CMD_ACCEPT);
-        assert_eq!(u16::from_le_bytes([d.read(8), d.read(9)]) as usize, BUF.min(0xFFFF));
+        assert_eq!(
+            u16::from_le_bytes([d.read(8), d.read(9)]) as usize,
+            BUF.min(0xFFFF)
+        );
         d.release(3);
         assert_eq!(d.offer(9), Some(3));
         // Selecting past the last channel wraps instead of failing.

@@ -171,14 +171,19 @@ mod tests {
         assert_eq!(p.listeners[0].1, 80);
         let taken = format!("{}:80", addr.port());
         let e = Publish::open(&[taken]).err().unwrap();
-        assert!(format!("{e:#}").contains("cannot listen on 127.0.0.1"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("cannot listen on 127.0.0.1"),
+            "{e:#}"
+        );
     }
 
     #[test]
     fn publish_values() {
         assert_eq!(parse("2375:2375").unwrap(), (2375, 2375));
         assert_eq!(parse("0:80").unwrap(), (0, 80));
-        for bad in ["", "2375", ":1", "1:", "1:0", "65536:1", "a:1", "1:2:3", "-1:2", "+1:2"] {
+        for bad in [
+            "", "2375", ":1", "1:", "1:0", "65536:1", "a:1", "1:2:3", "-1:2", "+1:2",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

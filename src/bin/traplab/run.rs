@@ -633,11 +633,13 @@ pub fn main(a: RunArgs) -> Result<u8> {
         && !a.trace_io
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal();
-    let mut budget = a.max_instructions.unwrap_or(if interactive || publish.is_some() {
-        u64::MAX
-    } else {
-        10_000_000_000
-    });
+    let mut budget = a
+        .max_instructions
+        .unwrap_or(if interactive || publish.is_some() {
+            u64::MAX
+        } else {
+            10_000_000_000
+        });
     // Halted time has its own budget, so that --snapshot-at stays an instruction count.
     let halt_budget = budget;
     if let Some(n) = a.snapshot_at {
