@@ -27,6 +27,20 @@ pub enum Action {
     Highlight(PanelId),
     /// Show this linear address in the paging panel.
     Explain(u32),
+    /// Boot the virtualization sample whose menu name starts with this.
+    Sample(&'static str),
+    /// Show this view of the Hypervisor tab.
+    Virt(crate::panels::virt::VirtView),
+    /// Walk this guest-virtual address in the nested paging view.
+    Nested(u32),
+    /// Run this many instructions more, and stop.
+    RunFor(u64),
+    /// Run to the next switch into the hypervisor (true) or back into the guest (false).
+    ToSwitch(bool),
+    /// Type this on the serial console (the next action runs the guest to read it).
+    Type(&'static str),
+    /// Start the comparison (`traplab compare`, reduced) in the comparison chart.
+    Compare,
 }
 
 pub struct LessonStep {
@@ -39,6 +53,16 @@ pub struct Lesson {
     pub title_en: &'static str,
     pub title_es: &'static str,
     pub steps: &'static [LessonStep],
+}
+
+/// Every lesson: these first, then the virtualization ones (`lessons_virt`).
+pub fn all() -> impl Iterator<Item = &'static Lesson> {
+    LESSONS.iter().chain(crate::lessons_virt::LESSONS)
+}
+
+/// Lesson `i` (the last one past the end).
+pub fn lesson_at(i: usize) -> &'static Lesson {
+    all().nth(i).or_else(|| all().last()).expect("lessons")
 }
 
 pub const LESSONS: &[Lesson] = &[
@@ -116,6 +140,9 @@ pub struct LessonPlayer {
     /// paused machine (and for `next_at`).
     wait_seq: Option<u64>,
     next_at: Option<Instant>,
+    /// A `RunFor` in progress: the instruction count to pause at, and whether a view has
+    /// shown the guest running yet.
+    until: Option<(u64, bool)>,
 }
 
 impl Default for LessonPlayer {
@@ -131,6 +158,7 @@ impl Default for LessonPlayer {
             queue: VecDeque::new(),
             wait_seq: None,
             next_at: None,
+            until: None,
         }
     }
 }
@@ -138,19 +166,19 @@ impl Default for LessonPlayer {
 impl LessonPlayer {
     /// Is a step's "Do it" still being played?
     pub fn busy(&self) -> bool {
-        !self.queue.is_empty() || self.wait_seq.is_some()
+        !self.queue.is_empty() || self.wait_seq.is_some() || self.until.is_some()
     }
 
     /// Starts the current step's actions (stepping instructions one by one).
     pub fn do_it(&mut self, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels) {
-        let lesson = &LESSONS[self.lesson.min(LESSONS.len() - 1)];
+        let lesson = lesson_at(self.lesson);
         let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
         self.queue.clear();
         for a in step.actions {
             match a {
                 Action::Step(n) => self.queue.extend((0..*n).map(|_| Action::Step(1))),
                 // What to look at shows at once, while the instructions play.
-                Action::Highlight(_) | Action::Explain(_) => {
+                Action::Highlight(_) | Action::Explain(_) | Action::Virt(_) | Action::Nested(_) => {
                     perform(a, view, cmds, panels);
                 }
                 other => self.queue.push_back(other.clone()),
@@ -160,15 +188,17 @@ impl LessonPlayer {
         cmds.push(Command::Baseline(true));
         self.next_at = None;
         self.wait_seq = None;
+        self.until = None;
     }
 
     fn go(&mut self, to: usize, cmds: &mut Vec<Command>) {
-        let n = LESSONS[self.lesson.min(LESSONS.len() - 1)].steps.len();
+        let n = lesson_at(self.lesson).steps.len();
         if to < n {
             self.step = to;
             self.queue.clear();
             self.wait_seq = None;
             self.next_at = None;
+            self.until = None;
             cmds.push(Command::Baseline(false));
         }
     }
@@ -209,6 +239,23 @@ impl LessonPlayer {
         panels: &mut Panels,
     ) {
         let now = Instant::now();
+        // RunFor: the guest runs (its output shows as it comes) until the count, or
+        // until it stops by itself; then it pauses and the next action waits for that.
+        if let Some((target, seen)) = self.until {
+            let icount = view.machine.as_ref().map_or(0, |m| m.icount);
+            // Views published before the machine thread took `Run` say "not running".
+            let stopped = seen && !view.running;
+            self.until = Some((target, seen || view.running));
+            if icount < target && !stopped {
+                ctx.request_repaint_after(Duration::from_millis(20));
+                return;
+            }
+            self.until = None;
+            cmds.push(Command::Pause);
+            self.wait_seq = Some(view.seq);
+            ctx.request_repaint_after(Duration::from_millis(20));
+            return;
+        }
         if let Some(seq) = self.wait_seq {
             if view.seq <= seq || view.running {
                 ctx.request_repaint_after(Duration::from_millis(20));
@@ -234,7 +281,7 @@ impl LessonPlayer {
             }
             self.next_at = None;
             if self.queue.is_empty() && self.autoplay {
-                let n = LESSONS[self.lesson.min(LESSONS.len() - 1)].steps.len();
+                let n = lesson_at(self.lesson).steps.len();
                 if self.step + 1 < n {
                     self.step += 1;
                     self.do_it(view, cmds, panels);
@@ -244,6 +291,13 @@ impl LessonPlayer {
             }
         }
         while let Some(a) = self.queue.pop_front() {
+            if let Action::RunFor(n) = a {
+                let now = view.machine.as_ref().map_or(0, |m| m.icount);
+                cmds.push(Command::Run);
+                self.until = Some((now + n, false));
+                ctx.request_repaint_after(Duration::from_millis(20));
+                return;
+            }
             let machine = perform(&a, view, cmds, panels);
             if machine {
                 self.wait_seq = Some(view.seq);
@@ -277,9 +331,9 @@ impl LessonPlayer {
         });
         egui::ComboBox::from_label(tr(lang, "lesson"))
             .width((ui.available_width() - 65.0).max(60.0))
-            .selected_text(title(&LESSONS[self.lesson.min(LESSONS.len() - 1)], lang))
+            .selected_text(title(lesson_at(self.lesson), lang))
             .show_ui(ui, |ui| {
-                for (i, l) in LESSONS.iter().enumerate() {
+                for (i, l) in all().enumerate() {
                     if ui
                         .selectable_label(self.lesson == i, title(l, lang))
                         .clicked()
@@ -289,7 +343,7 @@ impl LessonPlayer {
                     }
                 }
             });
-        let lesson = &LESSONS[self.lesson.min(LESSONS.len() - 1)];
+        let lesson = lesson_at(self.lesson);
         let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
         let bw = ((ui.available_width() - 16.0) / 3.0).max(40.0);
         ui.horizontal_wrapped(|ui| {
@@ -400,8 +454,43 @@ fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels
             panels.update_request(cmds, |r| r.walk_addr = a);
             panels.tab = PanelId::Paging;
         }
+        Action::Sample(name) => {
+            match crate::app::VIRT_SAMPLES
+                .iter()
+                .find(|v| v.name.starts_with(name))
+            {
+                Some(v) => cmds.push(v.command()),
+                None => return false,
+            }
+        }
+        Action::Virt(v) => {
+            panels.tab = PanelId::Virtualization;
+            panels.highlight = Some(PanelId::Virtualization);
+            panels.virt.view = *v;
+        }
+        Action::Nested(addr) => {
+            let a = *addr;
+            panels.update_request(cmds, |r| r.walk_addr = a);
+            panels.tab = PanelId::Virtualization;
+            panels.highlight = Some(PanelId::Virtualization);
+            panels.virt.view = crate::panels::virt::VirtView::Nested;
+        }
+        // The player runs and pauses it (`LessonPlayer::tick`).
+        Action::RunFor(_) => return false,
+        Action::ToSwitch(into) => cmds.push(Command::RunToSwitch(*into)),
+        Action::Type(text) => {
+            cmds.push(Command::Serial(text.as_bytes().to_vec()));
+            return false;
+        }
+        Action::Compare => {
+            panels.virt.compare.requested = true;
+            return false;
+        }
     }
-    !matches!(a, Action::Highlight(_) | Action::Explain(_))
+    !matches!(
+        a,
+        Action::Highlight(_) | Action::Explain(_) | Action::Virt(_) | Action::Nested(_)
+    )
 }
 
 /// A small markdown subset: `# heading`, `- bullet`, paragraphs; inline `**strong**`,

@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod i18n_virt;
 pub mod images;
 pub mod lessons;
+pub mod lessons_virt;
 pub mod panels;
 pub mod switch_goal;
 pub mod symbols;

@@ -50,6 +50,8 @@ pub struct State {
     pub job: Option<Arc<Job>>,
     /// The last matrix that finished.
     pub matrix: Option<Arc<Matrix>>,
+    /// Start a run at the next frame (a lesson asks for it).
+    pub requested: bool,
 }
 
 impl Default for State {
@@ -60,6 +62,7 @@ impl Default for State {
             log: true,
             job: None,
             matrix: None,
+            requested: false,
         }
     }
 }
@@ -220,6 +223,10 @@ pub fn figure(m: &Matrix, setting: &str, w: Workload, metric: Metric) -> Option<
 
 pub fn ui(ui: &mut egui::Ui, st: &mut State, lang: Lang) {
     st.collect();
+    if std::mem::take(&mut st.requested) {
+        let ctx = ui.ctx().clone();
+        st.start(move || ctx.request_repaint());
+    }
     ui.horizontal_wrapped(|ui| {
         if st.running() {
             if ui.button(tr(lang, "cmp_stop")).clicked() {
