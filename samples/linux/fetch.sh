@@ -40,7 +40,7 @@ for d in "$APT"/debs/*.deb; do dpkg-deb -x "$d" "$APT/x"; done
 cp "$(ls "$APT"/x/boot/vmlinuz-* | head -1)" "$DIR/vmlinuz.tmp"
 cp "$APT/x/bin/busybox" "$DIR/busybox.tmp"
 (cd "$APT/debs" && ls *.deb) >"$DIR/VERSIONS"
-rm -rf "$APT/x"
+rm -rf "$APT"  # lists and packages: 30 MB not needed once the two files are out
 mv "$DIR/busybox.tmp" "$DIR/busybox"
 mv "$DIR/vmlinuz.tmp" "$DIR/vmlinuz"
 echo "fetch.sh: $(cat "$DIR/VERSIONS" | tr '\n' ' ')in $DIR"

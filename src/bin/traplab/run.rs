@@ -95,6 +95,11 @@ pub struct RunArgs {
     /// Input for COM1 instead of stdin (a file).
     #[arg(long)]
     pub input: Option<PathBuf>,
+    /// Hold the serial input (--input or piped stdin) until the guest's serial output
+    /// contains TEXT (e.g. a prompt): bytes sent before a driver is ready are lost, as on
+    /// a real line.
+    #[arg(long, value_name = "TEXT")]
+    pub wait_for: Option<String>,
     /// Save a snapshot to FILE when the run stops (with --snapshot-at: after N instructions).
     #[arg(long, value_name = "FILE")]
     pub save_snapshot: Option<PathBuf>,
@@ -569,6 +574,36 @@ impl Input {
     }
 }
 
+/// `--wait-for TEXT`: has the guest's output shown TEXT yet (across slice boundaries)?
+struct WaitFor {
+    text: Vec<u8>,
+    /// The last bytes seen, shorter than `text`: a match may straddle two slices.
+    tail: Vec<u8>,
+    seen: bool,
+}
+
+impl WaitFor {
+    fn new(text: &str) -> WaitFor {
+        WaitFor {
+            text: text.as_bytes().to_vec(),
+            tail: Vec::new(),
+            seen: text.is_empty(),
+        }
+    }
+
+    fn look(&mut self, out: &[u8]) {
+        if self.seen || out.is_empty() {
+            return;
+        }
+        self.tail.extend_from_slice(out);
+        self.seen = self.tail.windows(self.text.len()).any(|w| w == self.text);
+        let keep = self.text.len() - 1;
+        if self.tail.len() > keep {
+            self.tail.drain(..self.tail.len() - keep);
+        }
+    }
+}
+
 /// The line printed when the machine halts for good, with the reason.
 pub fn halted_message(m: &Machine) -> String {
     let why = m
@@ -655,8 +690,11 @@ pub fn main(a: RunArgs) -> Result<u8> {
         None
     };
     let mut quit = false;
+    let mut wait = a.wait_for.as_ref().map(|t| WaitFor::new(t));
     let exit = loop {
-        input.feed(&mut m)?;
+        if wait.as_ref().is_none_or(|w| w.seen) {
+            input.feed(&mut m)?;
+        }
         if let (Some(p), Some(h)) = (publish.as_mut(), m.core.dev.hostsock.as_mut()) {
             p.pump(h);
         }
@@ -720,6 +758,9 @@ pub fn main(a: RunArgs) -> Result<u8> {
         }
         let mut o = m.core.dev.take_serial_output();
         o.extend(m.core.dev.take_debugcon());
+        if let Some(w) = wait.as_mut() {
+            w.look(&o);
+        }
         if a.trace_io {
             // Whole lines only, so port lines (stderr) and guest lines (stdout) do not cut
             // into each other; each guest line follows the port accesses that wrote it.
@@ -853,4 +894,27 @@ pub fn main(a: RunArgs) -> Result<u8> {
         );
     }
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WaitFor;
+
+    #[test]
+    fn wait_for_sees_text_across_slices() {
+        let mut w = WaitFor::new("command?");
+        w.look(b"booting... comm");
+        assert!(!w.seen);
+        w.look(b"");
+        w.look(b"and");
+        assert!(!w.seen);
+        w.look(b"?\r\n");
+        assert!(w.seen);
+        let mut w = WaitFor::new("x");
+        w.look(b"abc");
+        assert!(!w.seen);
+        w.look(b"x");
+        assert!(w.seen);
+        assert!(WaitFor::new("").seen);
+    }
 }

@@ -1,0 +1,209 @@
+//! A real Linux in Traplab: a Debian i386 kernel (the non-PAE 686 flavour) boots by the
+//! Linux/x86 boot protocol with a busybox initramfs built here, reaches `/init`, answers
+//! `uname -a` and runs a command typed on the serial console; its output must be what the
+//! same kernel and initramfs print under QEMU (`-M isapc -cpu pentium2,-apic`), recorded in
+//! `samples/linux/expected-qemu.txt` by `samples/linux/check-qemu.sh`.
+//!
+//! The kernel and busybox are not in the repository: `samples/linux/fetch.sh` gets them
+//! with apt (a private state directory, the system's configuration untouched) into
+//! `samples/linux/cache/` (or `$TRAPLAB_LINUX_DIR`); `.ci/run` does that. Without them the
+//! test says so and passes, unless `TRAPLAB_LINUX_REQUIRED=1` (set by `.ci/run`), when it
+//! fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_traplab");
+/// The command typed on the serial console once `/init` asks for it.
+const COMMAND: &str = "echo sum=$((6*7)); cat /proc/cmdline";
+const CMDLINE: &str = "console=ttyS0";
+/// Bounds the run: a boot to the prompt takes about 6.5 billion instructions (most of them
+/// the decompressor's and the kernel's initcalls), the command and the exit a few million.
+const BUDGET: u64 = 12_000_000_000;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn guest_dir() -> PathBuf {
+    std::env::var_os("TRAPLAB_LINUX_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("samples/linux/cache"))
+}
+
+/// A cpio archive in the "newc" format the kernel unpacks (Documentation/driver-api/
+/// early-userspace/buffer-format.rst): a 110-byte ASCII header per entry, name and data
+/// each padded to 4 bytes, a TRAILER!!! entry last. mtimes are 0: the same bytes each time.
+struct Cpio(Vec<u8>);
+
+impl Cpio {
+    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
+        let ino = self.0.len() as u32 + 1;
+        let fields = [
+            ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() as u32 + 1,
+            0,
+        ];
+        self.0.extend_from_slice(b"070701");
+        for f in fields {
+            self.0.extend_from_slice(format!("{f:08X}").as_bytes());
+        }
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.push(0);
+        self.pad();
+        self.0.extend_from_slice(data);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        while !self.0.len().is_multiple_of(4) {
+            self.0.push(0);
+        }
+    }
+}
+
+/// The initramfs: busybox as /bin/busybox (and /bin/sh), /init, /dev/console (the kernel
+/// opens it for init's stdin/stdout before any devtmpfs), and the mount points.
+pub fn initramfs(busybox: &[u8], init: &[u8]) -> Vec<u8> {
+    let mut c = Cpio(Vec::new());
+    for d in ["dev", "bin", "proc", "sys"] {
+        c.entry(d, 0o040755, b"", (0, 0));
+    }
+    c.entry("dev/console", 0o020600, b"", (5, 1));
+    c.entry("bin/busybox", 0o100755, busybox, (0, 0));
+    c.entry("bin/sh", 0o120777, b"busybox", (0, 0));
+    c.entry("init", 0o100755, init, (0, 0));
+    c.entry("TRAILER!!!", 0, b"", (0, 0));
+    c.0
+}
+
+/// The lines `/init` prints, from its marker to its last line, without carriage returns;
+/// the kernel's release and version in `uname -a`'s line become `<release>`, so that a
+/// newer Debian kernel still compares with the recording.
+fn init_part(out: &str) -> Vec<String> {
+    let out = out.replace('\r', "");
+    let Some(start) = out.find("TRAPLAB-INIT-OK") else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for l in out[start..].lines() {
+        if l.starts_with('[') {
+            continue; // a kernel message between init's lines
+        }
+        let l = match (
+            l.strip_prefix("Linux (none) "),
+            l.strip_suffix(" i686 GNU/Linux"),
+        ) {
+            (Some(_), Some(_)) => "Linux (none) <release> i686 GNU/Linux".to_string(),
+            _ => l.to_string(),
+        };
+        let last = l == "TRAPLAB-DONE";
+        lines.push(l);
+        if last {
+            break;
+        }
+    }
+    lines
+}
+
+#[test]
+fn debian_kernel_boots_to_init_and_runs_a_typed_command() {
+    let dir = guest_dir();
+    let (kernel, busybox) = (dir.join("vmlinuz"), dir.join("busybox"));
+    if !kernel.exists() || !busybox.exists() {
+        let msg = format!(
+            "no Linux guest in {} (run samples/linux/fetch.sh to get a Debian i386 kernel \
+             and busybox-static)",
+            dir.display()
+        );
+        if std::env::var_os("TRAPLAB_LINUX_REQUIRED").is_some_and(|v| v == "1") {
+            panic!("{msg}; TRAPLAB_LINUX_REQUIRED=1 says it must run");
+        }
+        eprintln!("SKIPPED debian_kernel_boots_to_init_and_runs_a_typed_command: {msg}");
+        return;
+    }
+    let init = std::fs::read(root().join("samples/linux/init")).unwrap();
+    let cpio = initramfs(&std::fs::read(&busybox).unwrap(), &init);
+    // Beside the kernel: samples/linux/check-qemu.sh boots the same bytes under QEMU.
+    let rd = dir.join("initramfs.cpio");
+    if std::fs::read(&rd).ok().as_deref() != Some(&cpio[..]) {
+        std::fs::write(&rd, &cpio).unwrap();
+    }
+    let input = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("linux-input-{}", std::process::id()));
+    std::fs::write(&input, format!("{COMMAND}\n")).unwrap();
+    let t = Instant::now();
+    let out = Command::new(BIN)
+        .current_dir(root())
+        .args([
+            "run",
+            path(&kernel),
+            "--initrd",
+            path(&rd),
+            "--cmdline",
+            CMDLINE,
+        ])
+        .args([
+            "--mem",
+            "256",
+            "--input",
+            path(&input),
+            "--wait-for",
+            "command?",
+        ])
+        .args(["--max-instructions", &BUDGET.to_string(), "--stats"])
+        .output()
+        .expect("cannot start traplab");
+    let wall = t.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The figures for the README's table, visible with --nocapture.
+    eprintln!("Linux boot: {:.1} s wall\n{stderr}", wall.as_secs_f64());
+    let tail: String = stdout
+        .chars()
+        .rev()
+        .take(3000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "exit status; output ends:\n{tail}\n{stderr}"
+    );
+    let got = init_part(&stdout);
+    let recorded = std::fs::read_to_string(root().join("samples/linux/expected-qemu.txt"))
+        .expect("samples/linux/expected-qemu.txt (samples/linux/check-qemu.sh records it)");
+    assert_eq!(
+        got,
+        init_part(&recorded),
+        "Traplab vs QEMU; output ends:\n{tail}"
+    );
+    // What the comparison rests on, said directly.
+    assert!(got.iter().any(|l| l == "sum=42"), "{got:?}");
+    assert!(got.iter().any(|l| l == CMDLINE), "{got:?}");
+    let uname = stdout
+        .lines()
+        .find(|l| l.starts_with("Linux (none) "))
+        .unwrap_or("");
+    assert!(
+        uname.contains("-686 ") && uname.trim_end().ends_with("i686 GNU/Linux"),
+        "{uname}"
+    );
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
