@@ -12,6 +12,7 @@ mod report;
 mod run;
 mod term;
 mod vectors;
+mod wait_for;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -8,6 +8,7 @@
 //! `--publish HOSTPORT:GUESTPORT` attaches the host-socket device (publish.rs).
 
 use crate::report::{print_io, print_notes, state_dump, stats_text, Tracer};
+use crate::wait_for::WaitFor;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Read, Write};
@@ -574,36 +575,6 @@ impl Input {
     }
 }
 
-/// `--wait-for TEXT`: has the guest's output shown TEXT yet (across slice boundaries)?
-struct WaitFor {
-    text: Vec<u8>,
-    /// The last bytes seen, shorter than `text`: a match may straddle two slices.
-    tail: Vec<u8>,
-    seen: bool,
-}
-
-impl WaitFor {
-    fn new(text: &str) -> WaitFor {
-        WaitFor {
-            text: text.as_bytes().to_vec(),
-            tail: Vec::new(),
-            seen: text.is_empty(),
-        }
-    }
-
-    fn look(&mut self, out: &[u8]) {
-        if self.seen || out.is_empty() {
-            return;
-        }
-        self.tail.extend_from_slice(out);
-        self.seen = self.tail.windows(self.text.len()).any(|w| w == self.text);
-        let keep = self.text.len() - 1;
-        if self.tail.len() > keep {
-            self.tail.drain(..self.tail.len() - keep);
-        }
-    }
-}
-
 /// The line printed when the machine halts for good, with the reason.
 pub fn halted_message(m: &Machine) -> String {
     let why = m
@@ -894,27 +865,4 @@ pub fn main(a: RunArgs) -> Result<u8> {
         );
     }
     Ok(status)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WaitFor;
-
-    #[test]
-    fn wait_for_sees_text_across_slices() {
-        let mut w = WaitFor::new("command?");
-        w.look(b"booting... comm");
-        assert!(!w.seen);
-        w.look(b"");
-        w.look(b"and");
-        assert!(!w.seen);
-        w.look(b"?\r\n");
-        assert!(w.seen);
-        let mut w = WaitFor::new("x");
-        w.look(b"abc");
-        assert!(!w.seen);
-        w.look(b"x");
-        assert!(w.seen);
-        assert!(WaitFor::new("").seen);
-    }
 }
