@@ -2,7 +2,10 @@
 //! CLI's or the GUI's dependencies: `cargo run -p traplab --release --example profile_run --
 //! IMAGE [CMDLINE [BUDGET [INPUT]]]`. Boots a Multiboot image, runs it to its exit (or for
 //! BUDGET instructions), with INPUT queued on COM1, and prints the count and the speed.
+//! `PROFILE_MODULES=A:B` loads files A and B as Multiboot modules (a hypervisor's guests:
+//! `PROFILE_MODULES=samples/minios/minios.elf profile_run samples/hv1/hv1.elf vms=1`).
 
+use traplab::boot::multiboot::Module;
 use traplab::boot::{boot, BootKind};
 use traplab::machine::MachineConfig;
 
@@ -25,10 +28,26 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let kind = BootKind::Multiboot {
-        cmdline,
-        modules: vec![],
-    };
+    let mut modules = Vec::new();
+    for p in std::env::var("PROFILE_MODULES")
+        .unwrap_or_default()
+        .split(':')
+    {
+        if p.is_empty() {
+            continue;
+        }
+        match std::fs::read(p) {
+            Ok(data) => modules.push(Module {
+                data,
+                string: p.to_string(),
+            }),
+            Err(e) => {
+                eprintln!("profile_run: cannot read module {p}: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let kind = BootKind::Multiboot { cmdline, modules };
     let mut m = match boot(MachineConfig::default(), &image, &kind) {
         Ok(m) => m,
         Err(e) => {

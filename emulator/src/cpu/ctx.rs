@@ -75,6 +75,11 @@ pub struct Core {
     /// segment register, CR0.PE or EFLAGS.VM clears (`segs_changed`). Not saved.
     #[serde(skip)]
     pub flat: u8,
+    /// While the dispatch loop runs a block: the retired count before the block's first
+    /// instruction (minus the index it entered at), so that the count before instruction
+    /// `idx` is `block_base + idx` (`sync`). Not saved (meaningful only inside a run).
+    #[serde(skip)]
+    pub block_base: u64,
 }
 
 impl Core {
@@ -98,7 +103,18 @@ impl Core {
             stalls: 0,
             last_raised: (0, 0),
             flat: 0,
+            block_base: 0,
         }
+    }
+
+    /// Stores what the dispatch loop keeps lazily while it runs a block: EIP after `i` and
+    /// the retired count before it. Eager handlers get it before they start
+    /// (`exec::eager`); lazy ones call it before any path other than their inline fast
+    /// path (a fault, a device, an event or a request may look at both).
+    #[inline(always)]
+    pub fn sync(&mut self, i: &crate::cpu::insn::Insn) {
+        self.icount = self.block_base.wrapping_add(i.idx as u64);
+        self.cpu.eip = i.next_ip;
     }
 
     /// Asks the dispatch loop to act before the next instruction (see `Request`).

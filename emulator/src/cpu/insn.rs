@@ -19,11 +19,22 @@ pub const K_IMM: u8 = 3;
 
 #[derive(Clone, Debug)]
 pub struct Insn {
+    /// What the dispatch loop calls: the handler itself when it keeps EIP and the retired
+    /// count lazily (`lazy`), else `exec::eager`, which stores them and calls `inner`.
     pub exec: Handler,
+    /// The handler chosen at decode time.
+    pub inner: Handler,
     /// EIP after this instruction, fixed at decode time (a cached block only runs at the
-    /// EIP it was decoded at, see `cpu::cache`): the dispatch loop stores it before calling
-    /// the handler, so handlers see EIP already advanced.
+    /// EIP it was decoded at, see `cpu::cache`). Handlers see EIP already advanced and the
+    /// retired count before their instruction: stored before the call for an eager
+    /// handler, by `Core::sync` for a lazy one, which calls it before anything that could
+    /// look at them (every path but its inline fast path).
     pub next_ip: u32,
+    /// Position in its block (`Core::sync` derives the retired count from it).
+    pub idx: u8,
+    /// The handler is lazy (see `exec`) and leaves EIP to the dispatch loop when it
+    /// completes without a request: the loop then stores `next_ip` (set at block build).
+    pub lazy_ip: bool,
     pub len: u8,
     /// Operand size in bytes (1, 2 or 4) of the main operation.
     pub size: u8,
@@ -118,6 +129,9 @@ impl Insn {
         let next = ins.ip32().wrapping_add(ins.len() as u32);
         let mut i = Insn {
             exec,
+            inner: exec,
+            idx: 0,
+            lazy_ip: false,
             next_ip: if ins.code_size() == iced_x86::CodeSize::Code16 {
                 next & 0xFFFF
             } else {

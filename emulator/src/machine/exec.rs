@@ -130,39 +130,56 @@ impl Machine {
                 let b = &cache.blocks[idx as usize];
                 let insns = &b.insns[..];
                 let n = insns.len();
-                // The retired count lives in a register across the block; handlers see it
-                // in `core.icount` (stored before each call) as the count before their
-                // instruction.
-                let mut ic = core.icount;
-                let mut it = insns[..n.min(limit)].iter();
-                while let Some(insn) = it.next() {
-                    core.cpu.eip = insn.next_ip;
-                    core.icount = ic;
-                    if let Err(e) = (insn.exec)(core, insn) {
-                        core.cpu.eip = insn.ip();
-                        raise(core, e);
-                        return;
-                    }
-                    ic += 1;
-                    if core.req.any() {
-                        core.icount = ic;
-                        if !core.req.only_branch() {
+                // EIP and the retired count are not stored per instruction: the count
+                // before instruction `k` of the block is `block_base + k`, and EIP after
+                // it is its `next_ip`. Eager handlers get both stored before they run, lazy
+                // ones store them when they leave their fast path (`Core::sync`); the loop
+                // stores them wherever it stops.
+                core.block_base = core.icount;
+                let mut end = n.min(limit);
+                let mut it = insns[..end].iter();
+                'run: {
+                    while let Some(insn) = it.next() {
+                        if let Err(e) = (insn.exec)(core, insn) {
+                            core.cpu.eip = insn.ip();
+                            core.icount = core.block_base.wrapping_add(insn.idx as u64);
+                            raise(core, e);
                             return;
                         }
-                        core.req.clear_branch();
-                        // A taken Jcc to an instruction of this block goes on there if the
-                        // rest of the block fits before the deadline (counted as a cache
-                        // hit, the lookup it saves).
-                        let t = insn.skip as usize;
-                        if t < n && ic + (n - t) as u64 <= deadline {
-                            cache.hits += 1;
-                            it = insns[t..].iter();
-                            continue;
+                        if core.req.any() {
+                            let ic = core.block_base.wrapping_add(insn.idx as u64 + 1);
+                            core.icount = ic;
+                            if !core.req.only_branch() {
+                                if insn.lazy_ip {
+                                    core.cpu.eip = insn.next_ip;
+                                }
+                                return;
+                            }
+                            core.req.clear_branch();
+                            // A taken Jcc to an instruction of this block goes on there if
+                            // the rest of the block fits before the deadline (counted as a
+                            // cache hit, the lookup it saves).
+                            let t = insn.skip as usize;
+                            if t < n && ic + (n - t) as u64 <= deadline {
+                                cache.hits += 1;
+                                core.block_base = ic.wrapping_sub(t as u64);
+                                end = n;
+                                it = insns[t..].iter();
+                                continue;
+                            }
+                            // To another block: the Jcc stored EIP, the count is stored.
+                            break 'run;
                         }
-                        break;
+                    }
+                    // Ran to `end`.
+                    if let Some(last) = insns[..end].last() {
+                        core.icount = core.block_base.wrapping_add(last.idx as u64 + 1);
+                        if last.lazy_ip {
+                            core.cpu.eip = last.next_ip;
+                        }
                     }
                 }
-                core.icount = ic;
+                let ic = core.icount;
                 if ic >= deadline {
                     return;
                 }
@@ -201,6 +218,9 @@ impl Machine {
             Fetched::Cached(idx) => &cache.blocks[*idx as usize].insns[..],
             Fetched::Temp(v) => &v[..],
         };
+        // Handlers run one after the other here with EIP and the count stored before each
+        // (`Core::sync` computes the same values from `block_base`).
+        core.block_base = core.icount;
         let tf = core.cpu.flags.bits & TF != 0;
         let shadow = core.cpu.shadow;
         let mut n = insns.len().min(limit);

@@ -5,7 +5,7 @@
 use super::Machine;
 use crate::cpu::cache::{key, MAX_BLOCK};
 use crate::cpu::exception::{Exception, Res};
-use crate::cpu::exec;
+use crate::cpu::exec::{self, Dispatch};
 use crate::cpu::insn::Insn;
 use crate::mmu::segment::CS;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl};
@@ -106,12 +106,15 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             }
             break;
         }
-        let h = exec::select_for(&ins, pg);
+        let (h, d) = exec::select_block(&ins, pg);
         let flow = ins.flow_control();
         // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
         // ends the block with `Request::Branch` (see `exec::fast::jcc`).
         let jcc = exec::fast::is_jcc(&ins);
-        insns.push(Insn::new(ins, h));
+        let mut i = Insn::new(ins, h);
+        exec::set_handler(&mut i, h, d);
+        i.idx = insns.len() as u8;
+        insns.push(i);
         if flow != FlowControl::Next && !jcc {
             break;
         }
@@ -131,7 +134,8 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             insns[p].skip = t as u8;
         }
         if p < last || t.is_some() {
-            insns[p].exec = exec::fast::jcc_table::<true>(insns[p].cc);
+            let h = exec::fast::jcc_table::<true>(insns[p].cc);
+            exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });
         }
     }
     if insns.is_empty() {

@@ -9,7 +9,7 @@
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
-use crate::cpu::exec::{muldiv, shift};
+use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{ea, Handler, Insn};
 use crate::mmu::segment::{CS, SS};
@@ -83,6 +83,19 @@ macro_rules! by_kinds {
 }
 
 pub fn select(ins: &Instruction) -> Option<Handler> {
+    select_dispatch(ins).map(|(h, _)| h)
+}
+
+/// `select`, with how the dispatch loop calls the handler: every handler here is lazy
+/// (`Dispatch::Lazy`: it calls `Core::sync` before leaving its inline fast path).
+pub fn select_dispatch(ins: &Instruction) -> Option<(Handler, Dispatch)> {
+    const LAZY: Dispatch = Dispatch::Lazy { sets_ip: false };
+    const BRANCH: Dispatch = Dispatch::Lazy { sets_ip: true };
+    let branch = matches!(ins.mnemonic(), Mnemonic::Call | Mnemonic::Ret) || is_jcc(ins);
+    select_handler(ins).map(|h| (h, if branch { BRANCH } else { LAZY }))
+}
+
+fn select_handler(ins: &Instruction) -> Option<Handler> {
     if ins.has_lock_prefix() || ins.has_xacquire_prefix() || ins.has_xrelease_prefix() {
         return None;
     }
@@ -166,6 +179,17 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
     }
 }
 
+/// A data read for the lazy handlers here: the inline fast path, else `Core::sync` and
+/// the general read.
+#[inline(always)]
+fn read(c: &mut Core, i: &Insn, seg: usize, off: u32, size: u8) -> Res<u32> {
+    if let Some(v) = c.read_fast(seg, off, size) {
+        return Ok(v);
+    }
+    c.sync(i);
+    c.read(seg, off, size)
+}
+
 const CMP: u8 = 100;
 const TEST: u8 = 101;
 const MOV: u8 = 102;
@@ -178,7 +202,7 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
         I => i.imm & mask(S),
         _ => {
             let a = ea(c, i);
-            c.read(i.seg as usize, a, S)?
+            read(c, i, i.seg as usize, a, S)?
         }
     };
     if K0 == R {
@@ -206,9 +230,15 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
     let off = ea(c, i);
     let seg = i.seg as usize;
     match OP {
-        MOV => c.write(seg, off, S, b),
+        MOV => {
+            if c.write_fast(seg, off, S, b) {
+                return Ok(());
+            }
+            c.sync(i);
+            c.write(seg, off, S, b)
+        }
         CMP | TEST => {
-            let a = c.read(seg, off, S)?;
+            let a = read(c, i, seg, off, S)?;
             if OP == CMP {
                 alu::op(c, SUB, S, a, b);
             } else {
@@ -224,6 +254,7 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
                 c.rmw_hits();
                 return Ok(());
             }
+            c.sync(i);
             let lin = c.linear(seg, off, S, true)?;
             let user = c.user_mode();
             let a = c.read_lin(lin, S, user)?;
@@ -267,6 +298,7 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
         c.rmw_hits();
         return Ok(());
     }
+    c.sync(i);
     let lin = c.linear(i.seg as usize, off, S, true)?;
     let user = c.user_mode();
     let a = c.read_lin(lin, S, user)?;
@@ -296,6 +328,7 @@ fn push_r32(c: &mut Core, i: &Insn) -> Res {
 
 #[inline(never)]
 fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
+    c.sync(i);
     if !c.cpu.stack32() {
         return c.push(4, c.cpu.gpr[(i.r0 & 7) as usize]);
     }
@@ -321,6 +354,7 @@ fn pop_r32(c: &mut Core, i: &Insn) -> Res {
 
 #[inline(never)]
 fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
+    c.sync(i);
     if !c.cpu.stack32() {
         let v = c.pop(4)?;
         c.cpu.gpr[(i.r0 & 7) as usize] = v;
@@ -336,7 +370,7 @@ fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
 
 fn call_rel32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if i.imm <= c.cpu.seg[CS].limit && c.stack32_fast() && c.write_fast(SS, sp, 4, c.cpu.eip) {
+    if i.imm <= c.cpu.seg[CS].limit && c.stack32_fast() && c.write_fast(SS, sp, 4, i.next_ip) {
         c.cpu.gpr[4] = sp;
         c.cpu.eip = i.imm;
         return Ok(());
@@ -346,6 +380,7 @@ fn call_rel32(c: &mut Core, i: &Insn) -> Res {
 
 #[inline(never)]
 fn call_rel32_general(c: &mut Core, i: &Insn) -> Res {
+    c.sync(i);
     if i.imm > c.cpu.seg[CS].limit {
         return Err(Exception::gp(0));
     }
@@ -377,7 +412,8 @@ fn ret32(c: &mut Core, i: &Insn) -> Res {
 }
 
 #[inline(never)]
-fn ret32_general(c: &mut Core, _i: &Insn) -> Res {
+fn ret32_general(c: &mut Core, i: &Insn) -> Res {
+    c.sync(i);
     let mask = c.sp_mask();
     let sp = c.cpu.gpr[4];
     let t = c.read(SS, sp & mask, 4)?;
@@ -391,7 +427,9 @@ fn ret32_general(c: &mut Core, _i: &Insn) -> Res {
 
 /// Jcc with the condition fixed at decode time. `MID`: the Jcc is not the last instruction
 /// of its block, so when taken it ends the block with `Request::Branch`: the dispatch loop
-/// goes on with the target's block without a trip through the loop's phases.
+/// goes on with the target's block without a trip through the loop's phases. Not taken,
+/// a `MID` Jcc leaves EIP to the loop (`Insn::lazy_ip`); the other stores it, as it ends
+/// its block either way.
 fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
@@ -401,6 +439,8 @@ fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
         if MID {
             c.request(Request::Branch);
         }
+    } else if !MID {
+        c.cpu.eip = i.next_ip;
     }
     Ok(())
 }
@@ -480,7 +520,7 @@ fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
         c.cpu.gpr[(i.r0 & 7) as usize]
     } else {
         let a = ea(c, i);
-        c.read(i.seg as usize, a, 4)?
+        read(c, i, i.seg as usize, a, 4)?
     };
     let n = ((c.cpu.gpr[2] as u64) << 32) | c.cpu.gpr[0] as u64;
     let (q, r) = if SIGNED {

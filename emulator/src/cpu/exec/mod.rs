@@ -61,6 +61,52 @@ pub fn select(ins: &Instruction) -> Handler {
     unimplemented_insn
 }
 
+/// How the dispatch loop calls a handler (`Insn::exec`, `Insn::lazy_ip`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Through `eager`: EIP and the retired count are stored before the handler runs.
+    Eager,
+    /// Directly: the handler calls `Core::sync` itself off its fast path. `sets_ip`: it
+    /// stores EIP whenever it completes (a branch); otherwise the loop stores `next_ip`
+    /// after it when it completes without a request.
+    Lazy { sets_ip: bool },
+}
+
+/// The handler and how to dispatch it, for an instruction of a cached block (`select_for`
+/// plus the lazy handlers of `fast`).
+pub fn select_block(ins: &Instruction, popek_goldberg: bool) -> (Handler, Dispatch) {
+    if popek_goldberg && sensitive::is_sensitive(ins) {
+        return (sensitive::gate, Dispatch::Eager);
+    }
+    if ins.code() != Code::INVALID {
+        if let Some(hd) = fast::select_dispatch(ins) {
+            return hd;
+        }
+    }
+    (select(ins), Dispatch::Eager)
+}
+
+/// Sets `i`'s handler and how the dispatch loop calls it.
+pub fn set_handler(i: &mut Insn, h: Handler, d: Dispatch) {
+    i.inner = h;
+    match d {
+        Dispatch::Eager => {
+            i.exec = eager;
+            i.lazy_ip = false;
+        }
+        Dispatch::Lazy { sets_ip } => {
+            i.exec = h;
+            i.lazy_ip = !sets_ip;
+        }
+    }
+}
+
+/// The dispatch of an eager handler: stores EIP and the retired count, then runs it.
+pub fn eager(c: &mut Core, i: &Insn) -> Res {
+    c.sync(i);
+    (i.inner)(c, i)
+}
+
 /// `select`, with the `--popek-goldberg` switch applied: a sensitive instruction gets
 /// `sensitive::gate`, which faults at CPL > 0 (the check is made at decode time only).
 pub fn select_for(ins: &Instruction, popek_goldberg: bool) -> Handler {
