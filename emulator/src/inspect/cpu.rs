@@ -173,7 +173,7 @@ pub struct MsrState {
 }
 
 /// The whole register file of one world's CPU at one moment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CpuState {
     pub world: World,
     /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI (encoding order; names in
@@ -202,6 +202,8 @@ pub struct CpuState {
     /// The hypothetical virtualizable CPU (`--popek-goldberg`): the sensitive instructions
     /// of `cpu::exec::sensitive` fault at CPL > 0.
     pub popek_goldberg: bool,
+    /// The x87 FPU (one per CPU: a world switch does not save it).
+    pub fpu: super::fpu::FpuState,
 }
 
 impl CpuState {
@@ -232,6 +234,7 @@ impl CpuState {
             halted: c.halted,
             interrupt_shadow: c.shadow,
             popek_goldberg: false, // a machine option: `Inspector::cpu` fills it in
+            fpu: super::fpu::FpuState::capture(&c.fpu),
         }
     }
 

@@ -23,6 +23,7 @@
 
 mod cpu;
 mod devices;
+mod fpu;
 mod stats;
 mod svm;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub use crate::mmu::paging::{Access, WalkReport, WalkStep};
 pub use crate::trace::{Event, EventKind};
 pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegState};
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
+pub use fpu::{FpuReg, FpuState, EXCEPTION_BITS, MASK_BITS, STATUS_BITS};
 pub use stats::{Counters, DecodeCacheStats, Events, MmuState, NestedPaging, PagingMode, TlbStats};
 pub use svm::{intercept_names, LastExit, SvmView};
 pub use worlds::{Charged, Costs, ExitCount, LedgerState, VmcbState, WorldCount};

@@ -53,6 +53,45 @@ fn reset_state_is_the_manuals() {
     assert_eq!(i.counters().icount, 0);
     assert_eq!(i.events().total(), 0);
     assert!(i.events().is_empty());
+    // The FPU after RESET (SDM Vol. 3A Table 9-1): CW 0040H, SW 0, TW 5555H (all +0.0).
+    let f = &c.fpu;
+    assert_eq!((f.cw, f.sw, f.tw, f.top), (0x40, 0, 0x5555, 0));
+    assert!(f
+        .st
+        .iter()
+        .all(|r| r.tag == 1 && r.class == "zero" && r.approx == 0.0));
+    assert_eq!(f.precision(), "24 bits (single)");
+    assert_eq!(f.rounding(), "to nearest");
+}
+
+/// FNINIT, FLD1, FLDPI, FDIV by zero (masked: ZE set): the stack in ST order with physical
+/// numbers and tags, the status word decoded.
+#[test]
+fn the_fpu_stack_reads_back_in_st_order() {
+    let mut m = real_mode(&[
+        0xDB, 0xE3, // fninit
+        0xD9, 0xE8, // fld1
+        0xD9, 0xEB, // fldpi
+        0xD9, 0xEE, // fldz
+        0xDC, 0xF9, // fdiv st(1), st(0): pi / 0 = +inf, ZE (masked)
+        0xF4,
+    ]);
+    assert_eq!(m.run(100), RunExit::Halted);
+    let f = m.inspect().cpu().fpu;
+    assert_eq!(f.top, 5, "three pushes from TOP 0");
+    assert_eq!(f.st[0].phys, 5);
+    assert_eq!(f.st[0].class, "zero");
+    assert_eq!(f.st[1].class, "infinity");
+    assert_eq!(f.st[1].tag, 2);
+    assert_eq!(f.st[2].approx, 1.0);
+    assert_eq!(f.st[2].tag, 0);
+    assert_eq!(f.st[3].tag, 3, "empty");
+    assert_eq!(
+        f.tw, 0x27FF,
+        "R0-R4 empty (11), R5 zero (01), R6 special (10), R7 valid"
+    );
+    assert_eq!(FpuState::set_bits(f.sw, &EXCEPTION_BITS), ["ZE"]);
+    assert_eq!(f.precision(), "64 bits (extended)");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! CPU panel: general registers, EIP, EFLAGS bit by bit, segment registers with their hidden
 //! descriptor caches, CR0/CR2/CR3/CR4 decoded, GDTR/IDTR/LDTR/TR, CPL and mode, the world
 //! that runs (host, or an SVM guest by ASID) and the current VMCB decoded (intercepts on,
-//! the last exit's fields). Values changed by the last step are highlighted.
+//! the last exit's fields), and the x87 FPU (`fpu`). Values changed by the last step are
+//! highlighted.
 
 use super::{mono, Panels, CHANGED};
 use crate::i18n::{tr, Lang};
@@ -343,5 +344,6 @@ pub fn ui(ui: &mut egui::Ui, _p: &mut Panels, view: &View, lang: Lang, _cmds: &m
             if c.halted {
                 ui.label(RichText::new("HLT").color(Color32::from_rgb(255, 200, 0)));
             }
+            super::fpu::ui(ui, &c.fpu, prev.map(|p| &p.fpu), lang);
         });
 }

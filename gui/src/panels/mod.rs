@@ -6,6 +6,8 @@ pub mod cpu;
 pub mod devices;
 pub mod disasm;
 pub mod events;
+/// Owned by the Linux/x87 work (issue 21); drawn inside the CPU panel.
+pub mod fpu;
 pub mod memory;
 pub mod paging;
 pub mod screen;
