@@ -169,6 +169,10 @@ pub struct TraplabApp {
     pub frames: u64,
     /// The panels' background colour: what the window is cleared to (`clear_color`).
     pub background: Color32,
+    /// The tabs fill the window (F9): a Hypervisor view projected large.
+    pub tabs_full: bool,
+    /// Actions to play once the first image is loaded (`--demo`, for screenshots).
+    pub demo: Option<Vec<crate::lessons::Action>>,
     /// Focus mode (F6): only disassembly, CPU and the lesson.
     pub focus: bool,
     pub layout: Layout,
@@ -205,6 +209,8 @@ impl TraplabApp {
             frames: 0,
             background: egui::Visuals::dark().panel_fill,
             focus: false,
+            tabs_full: false,
+            demo: None,
             layout: Layout::default(),
             acted: false,
             shown_image: String::new(),
@@ -273,50 +279,69 @@ impl TraplabApp {
                 });
             self.layout.lesson = Some(r.response.rect);
         }
-        let view = self.view.clone();
-        let lang = self.lang;
-        if compact && !self.focus {
-            // One column of tabs: CPU first, then the bottom area's tabs.
-            let r = egui::Panel::right("cpu")
-                .resizable(false)
-                .exact_size(w * 0.3)
-                .show(ui, |ui| {
-                    self.layout.tabbar = self.panels.tabs(ui, lang, &view, &mut cmds, true);
-                });
-            self.layout.tabs = Some(r.response.rect);
-        } else {
-            let r = egui::Panel::right("cpu")
-                .resizable(false)
-                .exact_size(w * if self.focus { 0.36 } else { 0.32 })
-                .show(ui, |ui| {
-                    self.panels.framed(ui, PanelId::Cpu, lang, |p, ui| {
-                        panels::cpu::ui(ui, p, &view, lang, &mut cmds)
-                    });
-                });
-            self.layout.cpu = Some(r.response.rect);
-            if !self.focus {
-                let r = egui::Panel::bottom("tabs")
-                    .resizable(false)
-                    .exact_size(h * 0.36)
-                    .show(ui, |ui| {
-                        self.layout.tabbar = self.panels.tabs(ui, lang, &view, &mut cmds, false);
-                    });
-                self.layout.tabs = Some(r.response.rect);
+        if self.view.machine.is_some() {
+            if let Some(actions) = self.demo.take() {
+                let view = self.view.clone();
+                self.lessons
+                    .play(&actions, &view, &mut cmds, &mut self.panels);
             }
         }
-        let focus = self.focus;
-        let margin = if compact { 2 } else { 8 };
-        let r = egui::CentralPanel::default()
-            .frame(egui::Frame::central_panel(&ctx.global_style()).inner_margin(margin))
-            .show(ui, |ui| {
-                self.panels.framed(ui, PanelId::Disassembly, lang, |p, ui| {
-                    p.disasm.big_marker = focus;
-                    p.disasm.compact = compact;
-                    panels::disasm::ui(ui, p, &view, lang, &mut cmds)
-                });
+        if !self.lessons.open && self.lessons.busy() {
+            let view = self.view.clone();
+            self.lessons.tick(&ctx, &view, &mut cmds, &mut self.panels);
+        }
+        let view = self.view.clone();
+        let lang = self.lang;
+        if self.tabs_full {
+            let r = egui::CentralPanel::default().show(ui, |ui| {
+                self.layout.tabbar = self.panels.tabs(ui, lang, &view, &mut cmds, true);
             });
-        self.layout.disasm = r.response.rect;
-        self.layout.disasm_list = self.panels.disasm.list_rect;
+            self.layout.tabs = Some(r.response.rect);
+        } else {
+            if compact && !self.focus {
+                // One column of tabs: CPU first, then the bottom area's tabs.
+                let r = egui::Panel::right("cpu")
+                    .resizable(false)
+                    .exact_size(w * 0.3)
+                    .show(ui, |ui| {
+                        self.layout.tabbar = self.panels.tabs(ui, lang, &view, &mut cmds, true);
+                    });
+                self.layout.tabs = Some(r.response.rect);
+            } else {
+                let r = egui::Panel::right("cpu")
+                    .resizable(false)
+                    .exact_size(w * if self.focus { 0.36 } else { 0.32 })
+                    .show(ui, |ui| {
+                        self.panels.framed(ui, PanelId::Cpu, lang, |p, ui| {
+                            panels::cpu::ui(ui, p, &view, lang, &mut cmds)
+                        });
+                    });
+                self.layout.cpu = Some(r.response.rect);
+                if !self.focus {
+                    let r = egui::Panel::bottom("tabs")
+                        .resizable(false)
+                        .exact_size(h * 0.36)
+                        .show(ui, |ui| {
+                            self.layout.tabbar =
+                                self.panels.tabs(ui, lang, &view, &mut cmds, false);
+                        });
+                    self.layout.tabs = Some(r.response.rect);
+                }
+            }
+            let focus = self.focus;
+            let margin = if compact { 2 } else { 8 };
+            let r = egui::CentralPanel::default()
+                .frame(egui::Frame::central_panel(&ctx.global_style()).inner_margin(margin))
+                .show(ui, |ui| {
+                    self.panels.framed(ui, PanelId::Disassembly, lang, |p, ui| {
+                        p.disasm.big_marker = focus;
+                        p.disasm.compact = compact;
+                        panels::disasm::ui(ui, p, &view, lang, &mut cmds)
+                    });
+                });
+            self.layout.disasm = r.response.rect;
+            self.layout.disasm_list = self.panels.disasm.list_rect;
+        }
         // The path box shows the image loaded (also by a lesson), as the user would type it.
         if self.view.image != self.shown_image {
             self.shown_image = self.view.image.clone();
@@ -369,6 +394,9 @@ impl TraplabApp {
         }
         if pressed(egui::Key::F6, false) {
             self.focus = !self.focus;
+        }
+        if pressed(egui::Key::F9, false) {
+            self.tabs_full = !self.tabs_full;
         }
         if pressed(egui::Key::F5, false) {
             cmds.push(if self.view.running {
@@ -496,6 +524,8 @@ impl TraplabApp {
                 let ctx = ui.ctx().clone();
                 let label = self.t("focus_mode");
                 ui.checkbox(&mut self.focus, label);
+                let label = self.t("tabs_full");
+                ui.checkbox(&mut self.tabs_full, label);
                 if ui.button(self.t("zoom_in")).clicked() {
                     self.set_zoom(&ctx, self.zoom + 0.25);
                 }

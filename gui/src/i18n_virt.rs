@@ -4,6 +4,7 @@
 
 /// (key, English, Spanish).
 pub const TABLE: &[(&str, &str, &str)] = &[
+    ("tabs_full", "Tabs fill the window (F9)", "Pestañas a toda la ventana (F9)"),
     // Comparison chart
     ("virt_compare", "Comparison chart", "Gráfico comparativo"),
     ("cmp_run", "Run the comparison", "Ejecutar la comparación"),

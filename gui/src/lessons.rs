@@ -33,6 +33,8 @@ pub enum Action {
     Virt(crate::panels::virt::VirtView),
     /// Walk this guest-virtual address in the nested paging view.
     Nested(u32),
+    /// Select this tab (without a highlight).
+    Tab(PanelId),
     /// Run this many instructions more, and stop.
     RunFor(u64),
     /// Run to the next switch into the hypervisor (true) or back into the guest (false).
@@ -173,8 +175,19 @@ impl LessonPlayer {
     pub fn do_it(&mut self, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels) {
         let lesson = lesson_at(self.lesson);
         let step = &lesson.steps[self.step.min(lesson.steps.len() - 1)];
+        self.play(step.actions, view, cmds, panels);
+    }
+
+    /// Plays these actions as a step's "Do it" does (a lesson's, or `--demo`'s).
+    pub fn play(
+        &mut self,
+        actions: &[Action],
+        view: &View,
+        cmds: &mut Vec<Command>,
+        panels: &mut Panels,
+    ) {
         self.queue.clear();
-        for a in step.actions {
+        for a in actions {
             match a {
                 Action::Step(n) => self.queue.extend((0..*n).map(|_| Action::Step(1))),
                 // What to look at shows at once, while the instructions play.
@@ -231,7 +244,7 @@ impl LessonPlayer {
 
     /// Performs the next queued action when the machine answered the last one and the
     /// delay passed; moves on by itself in auto-play.
-    fn tick(
+    pub fn tick(
         &mut self,
         ctx: &egui::Context,
         view: &View,
@@ -463,6 +476,7 @@ fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels
                 None => return false,
             }
         }
+        Action::Tab(p) => panels.tab = *p,
         Action::Virt(v) => {
             panels.tab = PanelId::Virtualization;
             panels.highlight = Some(PanelId::Virtualization);
@@ -489,7 +503,11 @@ fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels
     }
     !matches!(
         a,
-        Action::Highlight(_) | Action::Explain(_) | Action::Virt(_) | Action::Nested(_)
+        Action::Highlight(_)
+            | Action::Explain(_)
+            | Action::Virt(_)
+            | Action::Tab(_)
+            | Action::Nested(_)
     )
 }
 

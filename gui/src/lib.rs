@@ -5,6 +5,7 @@
 //! `traplab::debug::session`.
 
 pub mod app;
+pub mod demo;
 pub mod fps;
 pub mod gdb_link;
 pub mod i18n;
@@ -31,6 +32,14 @@ pub struct Args {
     pub lesson: bool,
     /// `--zoom F`: the starting zoom (1 = 100%).
     pub zoom: f32,
+    /// `--demo SCRIPT`: lesson actions played at start (`demo`).
+    pub demo: Option<String>,
+    /// `--shot FILE`: when the demo is over, save the window as PNG and quit.
+    pub shot: Option<String>,
+    /// `--lang es|en`.
+    pub lang: Option<i18n::Lang>,
+    /// `--tabs-full`: the tabs fill the window (F9).
+    pub tabs_full: bool,
 }
 
 pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
@@ -41,6 +50,10 @@ pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
         run: false,
         lesson: false,
         zoom: 1.0,
+        demo: None,
+        shot: None,
+        lang: None,
+        tabs_full: false,
     };
     let mut args = args;
     while let Some(s) = args.next() {
@@ -48,6 +61,16 @@ pub fn parse_args(args: impl Iterator<Item = String>) -> Args {
             "--run" => a.run = true,
             "--lesson" => a.lesson = true,
             "--cmdline" => a.cmdline = args.next().unwrap_or_default(),
+            "--demo" => a.demo = args.next(),
+            "--shot" => a.shot = args.next(),
+            "--tabs-full" => a.tabs_full = true,
+            "--lang" => {
+                a.lang = match args.next().as_deref() {
+                    Some("es") => Some(i18n::Lang::Es),
+                    Some("en") => Some(i18n::Lang::En),
+                    _ => None,
+                }
+            }
             "--zoom" => {
                 a.zoom = args
                     .next()
@@ -79,6 +102,10 @@ fn software_renderer_threads() {
 /// The app as eframe drives it, with the frame meter of `TRAPLAB_FPS_REPORT` when asked.
 struct Window {
     app: TraplabApp,
+    /// `--shot`: where to save, and the frames drawn since the demo ended.
+    shot: Option<(String, u32)>,
+    /// The screenshot was saved (set by its callback).
+    shot_done: std::sync::Arc<std::sync::Mutex<bool>>,
     meter: Option<fps::FpsMeter>,
     headless_mips: Option<fps::Headless>,
 }
@@ -91,6 +118,7 @@ impl eframe::App for Window {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let t0 = std::time::Instant::now();
         self.app.ui(ui);
+        self.shot(ui.ctx());
         let Some(meter) = self.meter.as_mut() else {
             return;
         };
@@ -107,8 +135,53 @@ impl eframe::App for Window {
 /// Opens the window (`cargo run --release`). With `TRAPLAB_FPS_REPORT=SECONDS` set, first
 /// measures the guest headless for up to 5 s, then runs it in the window, prints frames
 /// per second and guest MIPS, and exits (`fps`).
+impl Window {
+    /// `--shot`: once the demo is over and the machine and the comparison are idle, a few
+    /// frames more (the layout settles), then a screenshot; when it arrives, save and quit.
+    fn shot(&mut self, ctx: &egui::Context) {
+        let Some((path, frames)) = self.shot.as_mut() else {
+            return;
+        };
+        let done = self.shot_done.lock().map(|d| *d).unwrap_or(false);
+        if done {
+            self.shot = None;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        let a = &self.app;
+        let idle = a.demo.is_none()
+            && !a.lessons.busy()
+            && !a.view.running
+            && !a.panels.virt.compare.running()
+            && !a.panels.virt.compare.requested;
+        if !idle {
+            *frames = 0;
+        } else {
+            *frames += 1;
+            if *frames == 30 {
+                let (path, done, c) = (path.clone(), self.shot_done.clone(), ctx.clone());
+                ctx.request_screenshot(move |image| {
+                    if let Err(e) = demo::save_png(&path, &image) {
+                        eprintln!("traplab-gui: {e}");
+                    }
+                    if let Ok(mut d) = done.lock() {
+                        *d = true;
+                    }
+                    c.request_repaint();
+                });
+            }
+        }
+        ctx.request_repaint();
+    }
+}
+
 pub fn run() -> anyhow::Result<()> {
     let mut args = parse_args(std::env::args().skip(1));
+    let demo = match args.demo.as_deref().map(demo::parse) {
+        Some(Err(e)) => anyhow::bail!("{e}"),
+        Some(Ok(v)) => Some(v),
+        None => None,
+    };
     software_renderer_threads();
     let fps_seconds = fps::seconds_from_env();
     let mut headless_mips = None;
@@ -155,7 +228,14 @@ pub fn run() -> anyhow::Result<()> {
             }
             app.lessons.open = args.lesson;
             app.set_zoom(&cc.egui_ctx, args.zoom);
+            app.demo = demo;
+            app.tabs_full = args.tabs_full;
+            if let Some(l) = args.lang {
+                app.lang = l;
+            }
             Ok(Box::new(Window {
+                shot: args.shot.map(|p| (p, 0)),
+                shot_done: Default::default(),
                 app,
                 meter: fps_seconds.map(fps::FpsMeter::new),
                 headless_mips,

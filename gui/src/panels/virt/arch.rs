@@ -85,11 +85,18 @@ pub struct ExitPath {
     pub cost_ns: Option<u64>,
 }
 
-/// The path of the last exit in the window of events the model explains.
+/// The path of the last exit in the window of events the model explains (the last one
+/// handled to the end, when there is one).
 pub fn last_exit(kind: Kind, t: &Timeline, m: &MachineView) -> Option<ExitPath> {
     let dp = t.deprivileged();
     let entries = t.entries();
-    let e = entries.last()?;
+    // The last exit the guest came back from (its whole path and cost are known), else
+    // the one still being handled.
+    let e = entries
+        .iter()
+        .rev()
+        .find(|e| e.handler.is_some())
+        .or(entries.last())?;
     let sw = t
         .switches
         .iter()
@@ -431,18 +438,23 @@ pub fn ui(ui: &mut egui::Ui, t: &Timeline, view: &View, lang: Lang) {
 /// A dot travelling through the layers the exit crossed (one round every two seconds),
 /// over arrows between them.
 fn animate(ui: &egui::Ui, layers: &[Layer], rects: &[(Layer, egui::Rect)]) {
-    let centre = |l: &Layer| rects.iter().find(|(x, _)| x == l).map(|(_, r)| r.center());
-    let pts: Vec<Pos2> = layers.iter().filter_map(centre).collect();
+    // The path runs down the right-hand side of the boxes, one column per step so that
+    // the way down and the way back up are told apart.
+    let n = layers.len();
+    let pts: Vec<Pos2> = layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let r = rects.iter().find(|(x, _)| x == l)?.1;
+            Some(egui::pos2(
+                r.right() - 16.0 - (n - 1 - i) as f32 * 14.0,
+                r.center().y,
+            ))
+        })
+        .collect();
     if pts.len() < 2 {
         return;
     }
-    // Consecutive points side by side (a round trip through the same layers) are spread
-    // so the way down and the way up are told apart.
-    let pts: Vec<Pos2> = pts
-        .iter()
-        .enumerate()
-        .map(|(i, p)| *p + egui::vec2((i as f32 - pts.len() as f32 / 2.0) * 14.0, 0.0))
-        .collect();
     let painter = ui.painter();
     let stroke = Stroke::new(2.5, Color32::from_rgb(255, 220, 0));
     for w in pts.windows(2) {
