@@ -157,6 +157,35 @@ fn msrs_round_trip_and_unknown_msrs_fault() {
     expect_vector(&mut m, 13);
 }
 
+/// IRPerfCount (AMD APM vol. 2, CPUID Fn8000_0008_EBX[1], MSR 0xC000_00E9): offered by
+/// CPUID, it reads the instructions retired since power-on; two reads with N instructions
+/// between them differ by N + 1 (the first RDMSR retires after it read the count). It is
+/// read-only here (a documented departure: a write is #GP(0)).
+#[test]
+fn irperf_count_reads_instructions_retired() {
+    let mut m = pm();
+    let mut a = Asm::new32(CODE);
+    a.mov_r32(0, 0x8000_0008);
+    a.i(&[0x0F, 0xA2], "cpuid");
+    a.i(&[0x89, 0xDD], "mov ebp,ebx");
+    a.mov_r32(1, 0xC000_00E9);
+    a.i(&[0x0F, 0x32], "rdmsr");
+    a.i(&[0x89, 0xC6], "mov esi,eax");
+    for _ in 0..5 {
+        a.i(&[0x90], "nop");
+    }
+    a.i(&[0x0F, 0x32], "rdmsr");
+    a.i(&[0x89, 0xC7], "mov edi,eax");
+    a.i(&[0x0F, 0x30], "wrmsr"); // read-only: #GP(0)
+    a.load(&mut m);
+    expect_vector(&mut m, 13);
+    let c = &m.core.cpu;
+    assert_ne!(c.gpr[5] & (1 << 1), 0, "CPUID 8000_0008 EBX[1]: InstRetCntMsr");
+    assert_eq!(c.gpr[7].wrapping_sub(c.gpr[6]), 7, "the first rdmsr, mov esi, 5 nop");
+    assert!(u64::from(c.gpr[6]) < m.core.icount, "counts from power-on");
+    assert_eq!(c.gpr[2], 0, "high half: fewer than 2^32 instructions");
+}
+
 #[test]
 fn sysenter_and_sysexit() {
     let mut m = pm();

@@ -496,7 +496,8 @@ pub const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::D
 /// No PSE-36: the physical address width is 32 bits (`mmu::pae`). Leaves 3 to 6 are all
 /// zero (none of their features exists here). The extended leaves offer AMD SVM
 /// (0x8000_0001 ECX bit 2; 0x8000_000A: revision 1, 16 ASIDs, nested paging and NRIP save)
-/// and say that physical addresses have 32 bits (0x8000_0008). Leaf 1 ECX bit 31
+/// and say that physical addresses have 32 bits and that IRPerfCount exists (0x8000_0008).
+/// Leaf 1 ECX bit 31
 /// (hypervisor present) is 0: this is the real CPU.
 fn cpuid(c: &mut Core, i: &Insn) -> Res {
     svm_ic::insn1(c, i, w3::CPUID)?;
@@ -533,8 +534,9 @@ fn cpuid(c: &mut Core, i: &Insn) -> Res {
         ),
         // ECX bit 2: SVM (AMD APM 15.4). SKINIT (bit 12) is not offered.
         0x8000_0001 => (0x619, 0, 1 << 2, 0),
-        // 32 physical and 32 linear address bits.
-        0x8000_0008 => (0x2020, 0, 0, 0),
+        // 32 physical and 32 linear address bits; EBX bit 1 (InstRetCntMsr): the
+        // instructions-retired counter IRPerfCount (MSR 0xC000_00E9) exists.
+        0x8000_0008 => (0x2020, 1 << 1, 0, 0),
         // SVM features (APM 15.4, CPUID Fn8000_000A): revision 1, 16 ASIDs; EDX bit 0
         // nested paging, bit 3 NRIP save. No other bit: no LBR virtualization, SVM lock,
         // TSC-rate MSR, VMCB clean bits, flush by ASID, decode assists, pause filter...
@@ -589,6 +591,15 @@ fn rdpmc(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
+/// IRPerfCount (AMD APM vol. 2, "Instructions Retired Performance Counter"; CPUID
+/// Fn8000_0008_EBX[1]): the instructions retired since power-on, in every world and at
+/// every CPL: Traplab's own retired count, which is also the virtual clock minus halted
+/// and charged ticks. Departures from AMD's MSR, said where it is offered: it always
+/// counts (HWCR.IRPerfEn is not modelled) and it is read-only (a write is #GP(0)), so it
+/// adds nothing to the machine state. The hypervisors read it around VMRUN to give
+/// instructions per world in their ledgers (samples/hv1, samples/minios/vm.c).
+pub const MSR_IRPERF_COUNT: u32 = 0xC000_00E9;
+
 fn rdmsr(c: &mut Core, i: &Insn) -> Res {
     require_cpl0(c)?;
     svm_ic::msr(c, i, c.cpu.gpr[1], false)?;
@@ -602,6 +613,7 @@ fn rdmsr(c: &mut Core, i: &Insn) -> Res {
         0x176 => m.sysenter_eip as u64,
         0x1B => m.apic_base,
         0xC000_0080 => m.efer,
+        MSR_IRPERF_COUNT => c.icount,
         _ => return Err(Exception::gp(0)),
     };
     c.cpu.gpr[0] = v as u32;
