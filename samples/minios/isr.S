@@ -41,14 +41,20 @@ isr_common:
         mov     %ax, %es
         mov     %ax, %fs
         mov     %ax, %gs
-        push    %esp                    /* argument: struct regs * */
+        testb   $3, 60(%esp)            /* from user mode (CS in struct regs)? */
+        jz      1f
+        call    vm_from_user            /* vm.c: the user time of a process running a VM */
+1:      push    %esp                    /* argument: struct regs * */
         call    isr_handler
         add     $4, %esp
         /* A new process starts here too: sched.c builds a fake frame that
          * "returns" to isr_return and irets into ring 3. */
         .global isr_return
 isr_return:
-        pop     %gs
+        testb   $3, 60(%esp)            /* back to user mode? */
+        jz      2f
+        call    vm_to_user
+2:      pop     %gs
         pop     %fs
         pop     %es
         pop     %ds

@@ -249,6 +249,8 @@ int  fs_create_special(int dir, const char *name, int special);
 int  vm_syscall(struct regs *r);       /* 1 if it handled r->eax */
 void vm_release(struct proc *p);       /* proc_exit: its VMs go with it */
 void vm_switch(struct proc *prev, struct proc *next);   /* schedule: ledger time */
+void vm_from_user(void);               /* isr.S: kernel entry from user mode (VM ledger) */
+void vm_to_user(void);                 /* isr.S: the way back to user mode */
 
 /* elf.c */
 int  elf_load(int ino, u32 pd, u32 *entry, u32 *brk);   /* 0 or -errno */

@@ -93,11 +93,12 @@ struct vm {
     int in_size;                       /* an IN is waiting for its value from user space */
     int irq;                           /* vector raised through V_IRQ, -1 none */
     int last;                          /* class of the last exit, -1 before the first */
-    unsigned long long t_exit;         /* TSC at that exit */
-    unsigned long long t_out;          /* TSC when its process was switched out, 0 = running */
+    unsigned long long t_exit, i_exit; /* TSC and instructions at that exit */
+    unsigned long long t_out, i_out;   /* ... when its process was switched out, t_out 0 = running */
     struct vm_stats st;
 };
 static struct vm vms[NVM];
+static int vms_used;                   /* VMs in use: 0 makes the ledger's clocks free */
 
 /* Shared by every VM: all ones = every port and every MSR is intercepted. */
 static u8 iopm[3 * PAGE_SIZE] __attribute__((aligned(4096)));
@@ -133,6 +134,16 @@ static inline unsigned long long rdtsc(void)
     return ((unsigned long long)hi << 32) | lo;
 }
 
+/* Instructions retired since power-on: IRPerfCount (see vm.h), 0 without it. */
+#define MSR_IRPERF 0xc00000e9
+int vm_irperf;
+static inline unsigned long long insns(void) { return vm_irperf ? rdmsr(MSR_IRPERF) : 0; }
+/* vmrun.S's clocks, read next to VMRUN and #VMEXIT, and the instructions of vmrun.S
+ * between those reads (counted in its listing: host instructions, to subtract). */
+unsigned long long vm_insns_in, vm_insns_out, vm_tsc_in, vm_tsc_out;
+#define VM_ENTER_HOST_INSNS 28         /* rdmsr ... vmrun, then ... mov $MSR, %ecx */
+#define VM_ENTER_HOST_TSC   19         /* rdtsc ... vmrun, then ... the last GPR store */
+
 /* 15.4: SVM is there (CPUID 8000_0001 ECX bit 2), not disabled by firmware
  * (VM_CR.SVMDIS), and has nested paging (CPUID 8000_000A EDX bit 0). Then
  * EFER.SVME = 1 and the host save area. Once. */
@@ -143,6 +154,9 @@ static int svm_enable(void)
     svm_state = -1;
     cpuid(0x80000000, &a, &b, &c, &d);
     if (a < 0x8000000a) return 0;
+    u32 max = a;
+    cpuid(0x80000008, &a, &b, &c, &d);
+    vm_irperf = max >= 0x80000008 && (b & 2);       /* IRPerfCount (vm.h) */
     cpuid(0x80000001, &a, &b, &c, &d);
     if (!(c & 4)) return 0;
     cpuid(0x8000000a, &a, &b, &c, &d);
@@ -183,6 +197,7 @@ static int vm_create(void)
     }
     memset(v, 0, sizeof(*v));
     v->used = 1;
+    vms_used++;
     v->owner = current->pid;
     v->vmcb = vmcb;
     v->npdpt = npdpt;
@@ -230,18 +245,58 @@ static void vm_free(struct vm *v)
     frame_free(v->npdpt);
     frame_free(v->vmcb);
     v->used = 0;
+    vms_used--;
 }
 
 /* schedule(), before switching: the time a VM's process spends switched out
  * (other processes, the idle loop) goes to its ledger's `others`. */
 void vm_switch(struct proc *prev, struct proc *next)
 {
-    unsigned long long t = rdtsc();
+    if (!vms_used) return;
+    unsigned long long t = rdtsc(), n = insns();
     for (int i = 0; i < NVM; i++) {
         struct vm *v = &vms[i];
         if (!v->used) continue;
-        if (v->owner == prev->pid) v->t_out = t;
-        if (v->owner == next->pid && v->t_out) { v->st.others += t - v->t_out; v->t_out = 0; }
+        if (v->owner == prev->pid) { v->t_out = t; v->i_out = n; }
+        if (v->owner == next->pid && v->t_out) {
+            v->st.others += t - v->t_out;
+            v->st.others_insns += n - v->i_out;
+            v->t_out = 0;
+        }
+    }
+}
+
+/* User time of a VM's process (vmm), read by isr.S on every return to user mode
+ * (vm_to_user) and every kernel entry from it (vm_from_user). The user mode
+ * between them is the current process's: whoever returned to user mode last is
+ * the process that enters now. With this, preemption splits correctly: a timer
+ * tick in user mode closes the user interval before schedule() opens `others`.
+ * One clock, the TSC: in user mode nothing halts and nothing is charged, so its
+ * ticks are instructions. The kernel instructions between the two reads (isr.S
+ * from the `iret` back to the `int`'s entry, this file's code up to rdtsc) are a
+ * constant, VM_USER_KERNEL_INSNS, subtracted per interval: counted in the
+ * listings (objdump -d build/minios/{isr,vm}.o) and checked with traplab --stats
+ * (samples/README.md, hv2). */
+#define VM_USER_KERNEL_INSNS 35         /* 11 from vm_to_user's rdtsc to iret, 24 from the stub to vm_from_user's rdtsc */
+static unsigned long long t_to_user;
+
+void vm_to_user(void)
+{
+    if (vms_used) t_to_user = rdtsc();
+}
+
+void vm_from_user(void)
+{
+    if (!vms_used) return;
+    unsigned long long t = rdtsc();
+    for (int i = 0; i < NVM; i++) {
+        struct vm *v = &vms[i];
+        if (!v->used || v->owner != current->pid || !t_to_user) continue;
+        unsigned long long d = t - t_to_user;
+        d = d > VM_USER_KERNEL_INSNS ? d - VM_USER_KERNEL_INSNS : 0;
+        v->st.user += d;
+        v->st.user_insns += d;
+        v->st.entries++;
     }
 }
 
@@ -358,6 +413,7 @@ static int vm_run(struct vm *v, struct vm_run *ru)
 {
     u32 vmcb = v->vmcb;
     unsigned long long t_in = rdtsc(), others = v->st.others, in_guest = 0;
+    unsigned long long i_in = insns(), others_i = v->st.others_insns, in_guest_i = 0;
     if (ru->irq > 255 || ru->irq < -1 || ((ru->flags & VM_RUN_HALTED) && !ru->deadline &&
                                            !(ru->flags & VM_RUN_INPUT)))
         return -EINVAL;
@@ -382,14 +438,21 @@ static int vm_run(struct vm *v, struct vm_run *ru)
         if (ru->flags & VM_RUN_HALTED) { sleep_tick(); continue; }
         *f32(vmcb, V_TLB_CTL) = v->flush ? 3 : 0;   /* 3: flush this ASID (15.16.1) */
         v->flush = 0;
-        unsigned long long t0 = rdtsc();
-        if (v->last >= 0) v->st.handle[v->last] += t0 - v->t_exit;
         vm_enter(vmcb, (u32)host_vmsave, v->gprs, (u32)host_pdpt);
-        unsigned long long t1 = rdtsc();
+        unsigned long long t0 = vm_tsc_in, t1 = vm_tsc_out, i0 = vm_insns_in, i1 = vm_insns_out;
+        if (v->last >= 0) {             /* the handling of the last exit ended at this VMRUN */
+            v->st.handle[v->last] += t0 - v->t_exit;
+            v->st.handle_insns[v->last] += i0 - v->i_exit;
+        }
+        unsigned long long dt = t1 - t0 > VM_ENTER_HOST_TSC ? t1 - t0 - VM_ENTER_HOST_TSC : 0;
+        unsigned long long di = vm_irperf && i1 - i0 > VM_ENTER_HOST_INSNS ? i1 - i0 - VM_ENTER_HOST_INSNS : 0;
         v->st.vmruns++;
-        v->st.guest += t1 - t0;
-        in_guest += t1 - t0;
+        v->st.guest += dt;
+        v->st.guest_insns += di;
+        in_guest += dt;
+        in_guest_i += di;
         v->t_exit = t1;
+        v->i_exit = i1;
         *f32(vmcb, V_EVENTINJ) = 0;
         u32 code = *f32(vmcb, V_EXITCODE), info1 = *f32(vmcb, V_EXITINFO1);
         int cls = exit_class(code, *f32(vmcb, V_EXITCODE + 4));
@@ -432,7 +495,10 @@ static int vm_run(struct vm *v, struct vm_run *ru)
         break;
     }
     if (v->irq >= 0 && !(vi[0] & (1u << 8))) { ru->irq_taken = 1; v->irq = -1; }
-    v->st.kernel += rdtsc() - t_in - in_guest - (v->st.others - others);
+    unsigned long long t_end = rdtsc(), i_end = insns();
+    v->st.kernel += t_end - t_in - in_guest - (v->st.others - others);
+    v->st.kernel_insns += i_end - i_in - in_guest_i - (v->st.others_insns - others_i);
+
     ru->exit = (u32)ret;
     ru->now = ticks;
     return ret;
@@ -457,7 +523,13 @@ int vm_syscall(struct regs *r)
     case SYS_VM_MEMORY: memcpy(&a.m, (void *)arg, size); ret = vm_memory(v, &a.m); break;
     case SYS_VM_GETREGS: get_regs(v, &a.g); memcpy((void *)arg, &a.g, size); ret = 0; break;
     case SYS_VM_SETREGS: memcpy(&a.g, (void *)arg, size); set_regs(v, &a.g); ret = 0; break;
-    case SYS_VM_STATS: memcpy((void *)arg, &v->st, size); ret = 0; break;
+    case SYS_VM_STATS:
+        v->st.now = rdtsc();
+        v->st.now_insns = insns();
+        v->st.irperf = (u32)vm_irperf;
+        memcpy((void *)arg, &v->st, size);
+        ret = 0;
+        break;
     case SYS_VM_DESTROY: vm_free(v); ret = 0; break;
     case SYS_VM_RUN: {
         struct vm_run ru;             /* on this process's kernel stack: vm_run may sleep */

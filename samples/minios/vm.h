@@ -71,7 +71,11 @@ struct vm_run {
     unsigned int now;         /* the host tick (uptime()) at the exit */
 };
 
-/* The driver's ledger of one VM, in TSC ticks (on Traplab the TSC is the virtual clock). */
+/* The driver's ledger of one VM (every world, measured by the kernel), in TSC ticks (on Traplab the TSC is the virtual clock)
+ * and in instructions retired, read from AMD's IRPerfCount MSR (0xC000_00E9) when CPUID
+ * Fn8000_0008_EBX[1] offers it (Traplab does; QEMU 7.2 does not: `irperf` is then 0 and
+ * so are the *_insns). TSC and instructions differ where the CPU halted (idle) or charged
+ * a world switch (Traplab's cost model: inside `guest`). */
 #define VM_NCLASS 11
 #define VM_CLASS_NAMES { "other", "INTR", "CPUID", "HLT", "IOIO", "MSR", "SHUTDOWN", \
                          "VMMCALL", "SVM insn", "NPF", "INVALID" }
@@ -79,9 +83,14 @@ struct vm_stats {
     unsigned int exits[VM_NCLASS];        /* #VMEXITs by class of exit code */
     unsigned int to_user[VM_NCLASS];      /* ... of which vm_run() returned to user space */
     unsigned long long handle[VM_NCLASS]; /* TSC from each #VMEXIT to the next VMRUN */
-    unsigned long long guest;             /* TSC between VMRUN and #VMEXIT */
-    unsigned long long kernel;            /* TSC in vm_run() outside the guest */
-    unsigned long long others;            /* TSC its process was switched out (others, idle) */
+    unsigned long long handle_insns[VM_NCLASS];   /* ... instructions */
+    unsigned long long guest, guest_insns;    /* between VMRUN and #VMEXIT (vm_enter) */
+    unsigned long long kernel, kernel_insns;  /* in vm_run() outside the guest */
+    unsigned long long others, others_insns;  /* its process switched out (others, idle) */
+    unsigned long long user, user_insns;  /* its process in user mode (vmm) */
+    unsigned long long now, now_insns;    /* TSC and instructions at this vm_stats() call */
     unsigned int vmruns;
+    unsigned int entries;                 /* kernel entries from its process's user mode */
+    unsigned int irperf;                  /* 1: the *_insns are counted */
 };
 #endif

@@ -26,6 +26,13 @@
  * interrupt (timer, keyboard, serial) arriving while the guest runs ends it
  * with #VMEXIT(INTR) instead of going to the guest (15.21.1). The interrupt
  * stays pending; vm.c lets the host take it after the exit.
+ *
+ * The ledger's clocks (vm.h): the TSC (vm_tsc_in/out) and, when vm.c found the
+ * instructions-retired MSR IRPerfCount (vm_irperf), the instruction count
+ * (vm_insns_in/out) are read as close to VMRUN and #VMEXIT as the registers
+ * allow. Between the reads lie the guest's instructions and a fixed number of
+ * this file's (VM_ENTER_HOST_INSNS, VM_ENTER_HOST_TSC in vm.c), which vm.c
+ * subtracts: the guest's ledger figures are its own.
  */
         .text
         .global vm_enter
@@ -62,6 +69,15 @@ vm_enter:
         mov     0(%esp), %eax
         vmload                          /* the guest's FS, GS, TR, LDTR */
         sti                             /* IF = 1, still held by GIF = 0 */
+        cmpl    $0, vm_irperf
+        je      1f
+        mov     $0xc00000e9, %ecx       /* IRPerfCount */
+        rdmsr
+        mov     %eax, vm_insns_in
+        mov     %edx, vm_insns_in+4
+1:      rdtsc
+        mov     %eax, vm_tsc_in
+        mov     %edx, vm_tsc_in+4
         mov     8(%esp), %eax
         mov     4(%eax), %ebx
         mov     8(%eax), %ecx
@@ -80,7 +96,16 @@ vm_enter:
         mov     %esi, 16(%eax)
         mov     %edi, 20(%eax)
         mov     %ebp, 24(%eax)
-        mov     0(%esp), %eax
+        rdtsc
+        mov     %eax, vm_tsc_out
+        mov     %edx, vm_tsc_out+4
+        cmpl    $0, vm_irperf
+        je      2f
+        mov     $0xc00000e9, %ecx
+        rdmsr
+        mov     %eax, vm_insns_out
+        mov     %edx, vm_insns_out+4
+2:      mov     0(%esp), %eax
         vmsave                          /* the guest's FS, GS, TR, LDTR to its VMCB */
         mov     4(%esp), %eax
         vmload                          /* the host's back */

@@ -16,8 +16,10 @@
  *     the guest touched: a 16550 UART on COM1 (its output goes out with the host's
  *     write(), host console input comes in), an 8259A PIC pair, the 8254 PIT
  *     channel 0 (its interrupts are paced by the host's own timer ticks), the exit
- *     port 0xF4; CPUID and VMMCALL answers per ../../common/hvabi.h;
- *   - the ledger (Ctrl-T, and at the end): exits by class, virtual time per world;
+ *     port 0xF4, and the marker port MARK_PORT (0xEA, traplab compare's), passed on
+ *     with the host's mark() system call; CPUID and VMMCALL answers per ../../common/hvabi.h;
+ *   - the ledger (Ctrl-T, and at the end): exits by class, instructions and virtual
+ *     time per world;
  *   - Ctrl-D ends the guest's console input: vmm reads no further, so what follows
  *     is left for the host's shell once the guest has shut down (scripted sessions).
  */
@@ -49,16 +51,6 @@ static int vm_memory(u32 gpa, u32 size, void *uva)
 }
 static int vm_getregs(struct vm_regs *r) { return syscall3(SYS_VM_GETREGS, vm, (int)r, 0); }
 static int vm_setregs(struct vm_regs *r) { return syscall3(SYS_VM_SETREGS, vm, (int)r, 0); }
-
-/* ---- the ledger's own clock: time in vmm's host system calls is host kernel time */
-static u64 t_user, t_sys, t_mark;
-static u32 n_sys;
-static void sys_begin(void) { u64 t = rdtsc(); t_user += t - t_mark; t_mark = t; }
-static void sys_end(void) { u64 t = rdtsc(); t_sys += t - t_mark; t_mark = t; n_sys++; }
-
-static void host_write(const void *buf, int len) { sys_begin(); write(1, buf, len); sys_end(); }
-/* vmm's own messages: printf's write() is host kernel time too */
-#define say(...) do { sys_begin(); printf(__VA_ARGS__); sys_end(); } while (0)
 
 /* v / d for a 32-bit d with two DIVs (no libgcc in minios programs). */
 static u64 div64(u64 v, u32 d)
@@ -182,7 +174,7 @@ static void uart_out(int reg, u8 v)
 {
     if (uart_lcr & 0x80 && reg < 2) return;                /* the divisor: any speed */
     switch (reg) {
-    case 0: host_write(&v, 1); break;                      /* the long path, per byte */
+    case 0: write(1, &v, 1); break;                      /* the long path, per byte */
     case 1: uart_ier = v & 0x0f; if ((v & 1) && rx_head != rx_tail) pic_raise(4); break;
     case 3: uart_lcr = v; break;
     case 4: uart_mcr = v; break;
@@ -191,40 +183,71 @@ static void uart_out(int reg, u8 v)
 }
 
 /* ---- the ledger ------------------------------------------------------------ */
-static u64 t_start;
+static struct vm_stats st0;            /* the driver's clocks when vmm started the VM */
 static u32 io_exits, ports_unknown;
+
+/* "N" right-aligned in `width`, or "-" there when the CPU counts no instructions. */
+static void put_insns(u64 v, int have, int width)
+{
+    if (have) { put64(v, width); return; }
+    while (width-- > 1) printf(" ");
+    printf("-");
+}
+
+/* One world: instructions and TSC ticks. */
+static void world(const char *name, u64 n, u64 t, int have)
+{
+    printf("vmm:   %-22s", name);
+    put_insns(n, have, 14);
+    put64(t, 14);
+    printf("\n");
+}
+
+/* x per 1000 y, two decimals. */
+static void per_k(u64 x, u64 y)
+{
+    u64 k = div64(y, 1000), per = k ? div64(x * 100, (u32)k) : 0;
+    printf("%u.%u%u\n", (u32)div64(per, 100), (u32)div64(per, 10) % 10, (u32)per % 10);
+}
 
 static void ledger(const char *why)
 {
     static const char *const names[VM_NCLASS] = VM_CLASS_NAMES;
     struct vm_stats st;
-    sys_begin();
     syscall3(SYS_VM_STATS, vm, (int)&st, 0);
-    sys_end();
-    /* Host kernel time is the rest: vm_run's own (st.kernel), vmm's other calls,
-     * and the system-call and interrupt entry paths nobody inside can time. */
-    u64 total = rdtsc() - t_start, kern = total - st.guest - t_user - st.others;
-    printf("vmm: ledger (%s), TSC ticks (Traplab: 1 tick = 10 ns; host worlds: = instructions)\n", why);
-    printf("vmm:   exit class   exits  to vmm  mean TSC #VMEXIT->VMRUN\n");
+    int have = (int)st.irperf;
+    /* The driver times every world from the moment vmm started the VM (st0):
+     * the guest, vmm in user mode, vmm switched out; host kernel is the rest
+     * (vm_run, vmm's other system calls, interrupts taken while vmm ran). */
+    u64 total = st.now - st0.now, total_i = st.now_insns - st0.now_insns;
+    u64 user = st.user - st0.user, user_i = st.user_insns - st0.user_insns;
+    u64 kern = total - st.guest - user - (st.others - st0.others);
+    u64 kern_i = total_i - st.guest_insns - user_i - (st.others_insns - st0.others_insns);
+    printf("vmm: ledger (%s): instructions (IRPerfCount; - if the CPU has none) and TSC ticks (Traplab: 1 tick = 10 ns)\n", why);
+    printf("vmm:   exit class   exits  to vmm  mean #VMEXIT->VMRUN: instructions  TSC\n");
     for (int c = 1; c < VM_NCLASS; c++) {   /* every row, so that machines compare by shape */
         printf("vmm:   %-10s", names[c]);
         put64(st.exits[c], 8);
         put64(st.to_user[c], 8);
+        put_insns(st.exits[c] ? div64(st.handle_insns[c], st.exits[c]) : 0, have, 24);
         put64(st.exits[c] ? div64(st.handle[c], st.exits[c]) : 0, 10);   /* 0: none, or no VMRUN after */
         printf("\n");
     }
     if (st.exits[0]) printf("vmm:   other exits %u\n", st.exits[0]);
     printf("vmm:   VMRUNs");      put64(st.vmruns, 29); printf("\n");
-    printf("vmm:   guest");       put64(st.guest, 30); printf("  (with VMRUN/#VMEXIT costs)\n");
-    printf("vmm:   host kernel"); put64(kern, 24); printf("  (of which in vm_run: ");
-    put64(st.kernel, 0); printf("; %u other calls)\n", n_sys);
-    printf("vmm:   host user");   put64(t_user, 26); printf("  (vmm)\n");
-    printf("vmm:   other processes, idle"); put64(st.others, 12); printf("  (vmm switched out)\n");
-    printf("vmm:   total");       put64(total, 30); printf("\n");
-    u64 g = st.guest ? div64(st.guest, 1000) : 0;
-    printf("vmm:   I/O exits per 1000 guest TSC ticks: ");
-    u64 per = g ? div64((u64)io_exits * 100, (u32)(g ? g : 1)) : 0;
-    printf("%u.%u%u\n", (u32)div64(per, 100), (u32)div64(per, 10) % 10, (u32)per % 10);
+    printf("vmm:   world                   instructions     TSC ticks\n");
+    world("guest", st.guest_insns, st.guest, have);
+    world("host kernel", kern_i, kern, have);
+    world("  of it in vm_run", st.kernel_insns, st.kernel, have);
+    world("host user (vmm)", user_i, user, have);
+    world("other processes, idle", st.others_insns - st0.others_insns, st.others - st0.others, have);
+    world("total", total_i, total, have);
+    printf("vmm:   (TSC - instructions: the guest's charged VMRUN/#VMEXIT costs, idle time; %u kernel entries from vmm)\n",
+           st.entries - st0.entries);
+    u32 exits = 0;
+    for (int c = 0; c < VM_NCLASS; c++) exits += st.exits[c];
+    printf("vmm:   #VMEXITs per 1000 guest instructions: ");
+    if (have) per_k(exits, st.guest_insns); else printf("-\n");
 }
 
 /* ---- CPUID and VMMCALL (../../common/hvabi.h) ------------------------------ */
@@ -393,7 +416,7 @@ int main(int argc, char **argv)
     memset(&ru, 0, sizeof(ru));
     int halted = 0, status = -1;
     u32 now = uptime();
-    t_start = t_mark = rdtsc();
+    syscall3(SYS_VM_STATS, vm, (int)&st0, 0);
     while (status < 0) {
         ru.irq = pic_vector();
         ru.deadline = pit_period ? next_tick : 0;
@@ -403,13 +426,11 @@ int main(int argc, char **argv)
         int want = !input_ended && (uart_ier & 1) && rx_head == rx_tail;
         ru.flags = (want ? VM_RUN_INPUT : 0) | (halted && ru.irq < 0 ? VM_RUN_HALTED : 0);
         if (ru.flags == VM_RUN_HALTED && !ru.deadline) {
-            say("\nvmm: the guest halted for good (no timer, no input): vm %d stopped\n", vm + 1);
+            printf("\nvmm: the guest halted for good (no timer, no input): vm %d stopped\n", vm + 1);
             status = 3;
             break;
         }
-        sys_begin();
         int why = syscall3(SYS_VM_RUN, vm, (int)&ru, 0);
-        t_mark = rdtsc();              /* vm_run's time is in the kernel's ledger */
         now = ru.now;
         if (ru.irq_taken) pic_ack(ru.irq);
         halted = 0;
@@ -426,7 +447,8 @@ int main(int argc, char **argv)
                 if (ru.io.in) in = p & 1 ? q->imr : q->read_isr ? q->isr : q->irr;
                 else pic_out(c, (int)(p & 1), (u8)ru.io.data);
             } else if (p >= 0x40 && p <= 0x43) { if (!ru.io.in) pit_out((int)p, (u8)ru.io.data, now); }
-            else if (p == 0xf4 && !ru.io.in) { say("\nvmm: the guest shut down (code %u)\n", ru.io.data & 0xff); status = (int)(ru.io.data & 0xff); }
+            else if (p == 0xf4 && !ru.io.in) { printf("\nvmm: the guest shut down (code %u)\n", ru.io.data & 0xff); status = (int)(ru.io.data & 0xff); }
+            else if (p == MARK_PORT && !ru.io.in) mark((int)(ru.io.data & 0xff));
             else if (p != 0x3d4 && p != 0x3d5) ports_unknown++;   /* VGA cursor: nothing to do */
             ru.io_data = in;
             break;
@@ -440,29 +462,27 @@ int main(int argc, char **argv)
             break;
         case VM_EXIT_INPUT: {          /* one byte: what follows Ctrl-D stays for the host */
             char c;
-            sys_begin();
             int n = read(0, &c, 1);
-            sys_end();
             if (n == 1 && c == LEDGER_KEY) ledger("on request");
             else if (n == 1 && c == END_KEY) input_ended = 1;
             else if (n == 1) uart_input(&c, 1);
             break;
         }
         case VM_EXIT_SHUTDOWN:
-            say("\nvmm: guest triple fault (#VMEXIT SHUTDOWN) at EIP 0x%x: vm %d stopped\n", ru.eip, vm + 1);
+            printf("\nvmm: guest triple fault (#VMEXIT SHUTDOWN) at EIP 0x%x: vm %d stopped\n", ru.eip, vm + 1);
             status = 3;
             break;
         case VM_EXIT_NPF:
-            say("\nvmm: guest touched guest-physical 0x%x, which is not its memory (NPF, EIP 0x%x): vm %d stopped\n",
+            printf("\nvmm: guest touched guest-physical 0x%x, which is not its memory (NPF, EIP 0x%x): vm %d stopped\n",
                    ru.gpa, ru.eip, vm + 1);
             status = 3;
             break;
         case VM_EXIT_INVALID:
-            say("\nvmm: VMRUN refused the guest state (VMEXIT_INVALID)\n");
+            printf("\nvmm: VMRUN refused the guest state (VMEXIT_INVALID)\n");
             status = 3;
             break;
         default:
-            say("\nvmm: unexpected exit %d (code 0x%x) at EIP 0x%x\n", why, ru.code, ru.eip);
+            printf("\nvmm: unexpected exit %d (code 0x%x) at EIP 0x%x\n", why, ru.code, ru.eip);
             status = 3;
             break;
         }
