@@ -110,7 +110,10 @@ fn causes(mut v: Vec<Cause>) -> Vec<Cause> {
     v
 }
 
-fn diff(begin: &Sample, end: &Sample, start_ns: u64, exits: ExitKind, total: u64) -> Figures {
+/// Where the start was: (virtual time in ns, instructions retired).
+type Start = (u64, u64);
+
+fn diff(begin: &Sample, end: &Sample, start: Start, exits: ExitKind, total: u64) -> Figures {
     let mut traps = Vec::new();
     for (v, (a, b)) in begin.exceptions.iter().zip(&end.exceptions).enumerate() {
         traps.push(Cause {
@@ -154,7 +157,10 @@ fn diff(begin: &Sample, end: &Sample, start_ns: u64, exits: ExitKind, total: u64
     Figures {
         time_ns: end.clock_ns - begin.clock_ns,
         instructions: end.icount - begin.icount,
-        startup_ns: begin.clock_ns - start_ns,
+        startup_ns: begin.clock_ns - start.0,
+        startup_instructions: begin.icount - start.1,
+        boot_ns: begin.clock_ns,
+        boot_instructions: begin.icount,
         frames: begin.frames,
         exit_total: exit_list.iter().map(|c| c.count).sum(),
         exits: exit_list,
@@ -212,8 +218,8 @@ fn measure(
     m.core.dev.push_serial_input(plan.input.as_bytes());
 
     let mut tail: Vec<u8> = Vec::new();
-    let mut start_ns = match setting.start_from {
-        StartFrom::PowerOn => Some(0),
+    let mut start: Option<Start> = match setting.start_from {
+        StartFrom::PowerOn => Some((0, 0)),
         StartFrom::FirstCommand => None,
     };
     let mut begin: Option<Sample> = None;
@@ -236,7 +242,7 @@ fn measure(
             RunExit::Budget => {}
             RunExit::Exit(s) => match marker(s) {
                 Some(MARK_COMMAND) => {
-                    start_ns.get_or_insert(m.core.now_ns());
+                    start.get_or_insert((m.core.now_ns(), m.core.icount));
                 }
                 Some(MARK_BEGIN) if begin.is_none() => {
                     begin = Some(Sample::take(&m));
@@ -246,7 +252,7 @@ fn measure(
                         return Err("the workload ended before it began".into());
                     };
                     let end = Sample::take(&m);
-                    let start = start_ns.unwrap_or(0);
+                    let start = start.unwrap_or((0, 0));
                     return Ok(diff(b, &end, start, setting.exits, m.core.icount));
                 }
                 Some(_) => {}

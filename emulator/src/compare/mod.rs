@@ -215,6 +215,12 @@ pub struct Figures {
     /// Virtual time from the start (power-on or the command, `Setting::start_from`) to
     /// BEGIN, in nanoseconds.
     pub startup_ns: u64,
+    /// Instructions retired from the start to BEGIN.
+    pub startup_instructions: u64,
+    /// Virtual time and instructions from power-on to BEGIN: boot (the hypervisor's, the
+    /// host's, the guest's), the prompt, the command, the program's start.
+    pub boot_ns: u64,
+    pub boot_instructions: u64,
     /// RAM frames (4 KiB) holding anything but zeros at BEGIN.
     pub frames: u64,
     /// Exits from BEGIN to END by cause, most frequent first (`ExitKind`).
@@ -232,6 +238,25 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// Instructions retired in SVM guests (worlds `guest N`) from BEGIN to END; `None`
+    /// when no SVM guest ran (native, containers, and tevmm, whose guest runs in the
+    /// host's world at ring 1 and 3, not told apart from the monitor's ring 0 there).
+    pub fn guest_instructions(&self) -> Option<u64> {
+        let n: u64 = self
+            .worlds
+            .iter()
+            .filter(|w| w.world.starts_with("guest"))
+            .map(|w| w.kernel + w.user)
+            .sum();
+        (n > 0).then_some(n)
+    }
+
+    /// Exits per thousand instructions of the SVM guest (`guest_instructions`).
+    pub fn exits_per_k_guest(&self) -> Option<f64> {
+        self.guest_instructions()
+            .map(|g| self.exit_total as f64 * 1000.0 / g as f64)
+    }
+
     /// Exits per thousand instructions retired (BEGIN to END).
     pub fn exits_per_k(&self) -> f64 {
         if self.instructions == 0 {

@@ -338,16 +338,33 @@ pub fn table(m: &Matrix) -> String {
     grid(
         &mut out,
         m,
-        "instructions retired, all worlds (start-up: command to first instruction: not counted)",
+        "instructions retired, all worlds (start-up: from the command, or power-on, to the first instruction)",
         |_, c| {
             let f = c.result.as_ref().unwrap();
             if c.workload == Workload::Start {
-                "-".into()
+                f.startup_instructions.to_string()
             } else {
                 f.instructions.to_string()
             }
         },
     );
+    if m.workloads.contains(&Workload::Start) {
+        out.push_str(
+            "\nfrom power-on to the first instruction of `work start` (every boot, the prompt, the command)\n",
+        );
+        out.push_str(&format!(
+            "{:<12}{:>16}{:>16}\n",
+            "setting", "virtual time", "instructions"
+        ));
+        for s in &m.settings {
+            let (t, n) = match m.cell(s, Workload::Start).map(|c| &c.result) {
+                Some(Ok(f)) => (time(f.boot_ns), f.boot_instructions.to_string()),
+                Some(Err(e)) => (why(e), why(e)),
+                None => ("-".into(), "-".into()),
+            };
+            out.push_str(&format!("{s:<12}{t:>16}{n:>16}\n"));
+        }
+    }
     grid(
         &mut out,
         m,
@@ -358,6 +375,19 @@ pub fn table(m: &Matrix) -> String {
                 "-".into()
             } else {
                 format!("{:.3}", f.exits_per_k())
+            }
+        },
+    );
+
+    grid(
+        &mut out,
+        m,
+        "exits per 1000 guest instructions (SVM guests: instructions in the guest's world)",
+        |_, c| {
+            let f = c.result.as_ref().unwrap();
+            match f.exits_per_k_guest() {
+                Some(k) if c.workload != Workload::Start => format!("{k:.3}"),
+                _ => "-".into(),
             }
         },
     );
