@@ -442,7 +442,8 @@ static int vm_run(struct vm *v, struct vm_run *ru)
         unsigned long long t0 = vm_tsc_in, t1 = vm_tsc_out, i0 = vm_insns_in, i1 = vm_insns_out;
         if (v->last >= 0) {             /* the handling of the last exit ended at this VMRUN */
             v->st.handle[v->last] += t0 - v->t_exit;
-            v->st.handle_insns[v->last] += i0 - v->i_exit;
+            /* + the 9 instructions by which the TSC reads in vmrun.S enclose the MSR's */
+            v->st.handle_insns[v->last] += i0 - v->i_exit + 9;
         }
         unsigned long long dt = t1 - t0 > VM_ENTER_HOST_TSC ? t1 - t0 - VM_ENTER_HOST_TSC : 0;
         unsigned long long di = vm_irperf && i1 - i0 > VM_ENTER_HOST_INSNS ? i1 - i0 - VM_ENTER_HOST_INSNS : 0;

@@ -206,7 +206,8 @@ static void world(const char *name, u64 n, u64 t, int have)
 /* x per 1000 y, two decimals. */
 static void per_k(u64 x, u64 y)
 {
-    u64 k = div64(y, 1000), per = k ? div64(x * 100, (u32)k) : 0;
+    while (y > 0xffffffffu) { x >>= 1; y >>= 1; }
+    u64 per = y ? div64(x * 100000, (u32)y) : 0;
     printf("%u.%u%u\n", (u32)div64(per, 100), (u32)div64(per, 10) % 10, (u32)per % 10);
 }
 
