@@ -55,7 +55,7 @@ fn reduced_matrix_has_the_published_shape() {
             (r, why) => panic!("{} {:?}: {r:?} (missing: {why:?})", c.setting, c.workload),
         }
     }
-    for id in ["native", "container", "tevmm", "tevmm-pv", "hv1"] {
+    for id in ["native", "container", "tevmm", "tevmm-pv", "hv1", "hv2"] {
         for w in WORKLOADS {
             assert!(m.figures(id, w).is_some(), "{id} {w:?} did not run");
         }
@@ -98,6 +98,33 @@ fn reduced_matrix_has_the_published_shape() {
         .worlds
         .iter()
         .any(|w| w.world == "guest 1"));
+    // Type 2: the same exits per guest instruction as type 1 (the same guest, the same
+    // devices by intercept), but each takes the long path through the host kernel and the
+    // vmm process, so the console costs more; the vmm process runs in host user mode.
+    let (io1, io2) = (fig("hv1", Workload::Io), fig("hv2", Workload::Io));
+    let (k1, k2) = (
+        io1.exits_per_k_guest().unwrap(),
+        io2.exits_per_k_guest().unwrap(),
+    );
+    assert!(
+        (k2 / k1 - 1.0).abs() < 0.1,
+        "exits per 1000 guest instructions: hv1 {k1}, hv2 {k2}"
+    );
+    assert!(
+        io2.time_ns > io1.time_ns,
+        "hv2's console is slower than hv1's"
+    );
+    let host = io2.worlds.iter().find(|w| w.world == "host").unwrap();
+    assert!(host.user > 0, "vmm in host user mode: {:?}", io2.worlds);
+    assert!(m.ratio("hv2", Workload::Cpu).unwrap() < 1.1);
+    assert!(fig("native", Workload::Cpu).exits_per_k_guest().is_none());
+    // Start-up instructions are counted from the start, boot figures from power-on.
+    let s = fig("hv2", Workload::Start);
+    assert!(s.boot_instructions > s.startup_instructions && s.startup_instructions > 0);
+    assert_eq!(
+        fig("hv1", Workload::Start).boot_instructions,
+        fig("hv1", Workload::Start).startup_instructions
+    );
     // Trap-and-emulate pays per OUT to the console; the paravirtual kernel per hypercall.
     assert!(
         fig("tevmm", Workload::Io).time_ns > 2 * fig("tevmm-pv", Workload::Io).time_ns,
