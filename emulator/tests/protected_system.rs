@@ -180,8 +180,16 @@ fn irperf_count_reads_instructions_retired() {
     a.load(&mut m);
     expect_vector(&mut m, 13);
     let c = &m.core.cpu;
-    assert_ne!(c.gpr[5] & (1 << 1), 0, "CPUID 8000_0008 EBX[1]: InstRetCntMsr");
-    assert_eq!(c.gpr[7].wrapping_sub(c.gpr[6]), 7, "the first rdmsr, mov esi, 5 nop");
+    assert_ne!(
+        c.gpr[5] & (1 << 1),
+        0,
+        "CPUID 8000_0008 EBX[1]: InstRetCntMsr"
+    );
+    assert_eq!(
+        c.gpr[7].wrapping_sub(c.gpr[6]),
+        7,
+        "the first rdmsr, mov esi, 5 nop"
+    );
     assert!(u64::from(c.gpr[6]) < m.core.icount, "counts from power-on");
     assert_eq!(c.gpr[2], 0, "high half: fewer than 2^32 instructions");
 }
