@@ -36,7 +36,7 @@ while IFS=$'\t' read -r name image boot cmdline input expected status match _ qe
     elif [ "$match" = ledger-rf ]; then
         same=$(cmp -s <(shape < "$out") <(sed 's/EFLAGS: 0x10*\([1-9a-f][0-9a-f]*\) /EFLAGS: 0x\1 /' "$expected" | shape) && echo yes)
     elif [ "$match" = hv-lines ]; then
-        hvshape() { sed '/^hv1:/s/[0-9 ]//g; s/EFLAGS: 0x10*\([1-9a-f][0-9a-f]*\) /EFLAGS: 0x\1 /' | sort; }
+        hvshape() { sed '/^hv1:/s/[-0-9 .]//g; s/EFLAGS: 0x10*\([1-9a-f][0-9a-f]*\) /EFLAGS: 0x\1 /' | sort; }
         same=$(cmp -s <(hvshape < "$out") <(hvshape < "$expected") && echo yes)
     elif [ "$match" = subset ]; then   # timing-dependent lines left out of the expected file
         same=$(grep -Fxvf "$out" "$expected" | grep -q . || echo yes)

@@ -110,3 +110,36 @@ fn preemption_moves_time_out_of_vmm_user_time() {
         assert_eq!(parts, world(out, "total").1);
     }
 }
+
+/// hv1 reads the same counter around its own VMRUN (`samples/hv1/entry.S`): its VM's
+/// instructions equal the guest world of `--stats`, and the VM's TSC minus them is exactly
+/// the charged time.
+#[test]
+fn hv1_counts_its_guest_like_traplab() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut child = Command::new(BIN)
+        .current_dir(root)
+        .args([
+            "run",
+            "samples/hv1/hv1.elf",
+            "--module",
+            "samples/minios/minios.elf",
+            "--cmdline",
+            "vms=1",
+            "--stats",
+            "--max-instructions",
+            "100000000",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("traplab runs");
+    child.stdin.take().unwrap().write_all(b"exit\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let insns = numbers(&out, "hv1: instructions in vm1 ")[0];
+    let tsc = numbers(&out, "hv1: TSC in vm1 ")[0];
+    assert_eq!(insns, numbers(&out, "guest 1 ")[2], "{out}");
+    assert_eq!(tsc - insns, charged_ticks(&out), "{out}");
+}

@@ -53,6 +53,18 @@ svm_run:
         push    %edi
         mov     24(%esp), %eax          /* regs */
         push    %eax                    /* 0(%esp) = regs, 24(%esp) = vmcb_pa */
+        /* The ledger's clocks (ledger.c), read as close to VMRUN as the registers
+         * allow: instructions retired (IRPerfCount, if CPUID offers it) and TSC. */
+        cmpl    $0, hv_irperf
+        je      1f
+        mov     $0xC00000E9, %ecx
+        rdmsr
+        mov     %eax, insns_in
+        mov     %edx, insns_in+4
+1:      rdtsc
+        mov     %eax, tsc_in
+        mov     %edx, tsc_in+4
+        mov     0(%esp), %eax
         mov     0(%eax), %ebx
         mov     4(%eax), %ecx
         mov     8(%eax), %edx
@@ -65,8 +77,6 @@ svm_run:
         vmload                          /* the guest's FS, GS, TR, LDTR, SYSENTER MSRs (15.5.2) */
         vmrun                           /* the guest runs until #VMEXIT (GIF = 0 then) */
         vmsave                          /* ... kept in its VMCB for the next VMLOAD */
-        stgi                            /* a pending host interrupt is taken here */
-        cli
         push    %eax
         mov     4(%esp), %eax
         mov     %ebx, 0(%eax)
@@ -75,7 +85,18 @@ svm_run:
         mov     %esi, 12(%eax)
         mov     %edi, 16(%eax)
         mov     %ebp, 20(%eax)
-        pop     %eax
+        rdtsc                           /* the clocks again, before any host interrupt */
+        mov     %eax, tsc_out
+        mov     %edx, tsc_out+4
+        cmpl    $0, hv_irperf
+        je      2f
+        mov     $0xC00000E9, %ecx
+        rdmsr
+        mov     %eax, insns_out
+        mov     %edx, insns_out+4
+2:      pop     %eax
+        stgi                            /* a pending host interrupt is taken here */
+        cli
         pop     %eax
         pop     %edi
         pop     %esi

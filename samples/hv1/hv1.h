@@ -47,7 +47,9 @@ struct vm {
     u32 line_len;
     u32 exits[L_NROWS];
     u64 exit_tsc[L_NROWS];    /* TSC spent in hv1 handling each kind of exit */
+    u64 exit_insns[L_NROWS];  /* ... instructions */
     u64 tsc_guest;            /* TSC between VMRUN and #VMEXIT */
+    u64 insns_guest;          /* ... instructions (IRPerfCount) */
     u32 exits_total;
 };
 
@@ -99,6 +101,10 @@ void hv1_fault(u32 vec, u32 w1, u32 w2);               /* entry.S: an exception 
 int ledger_row(u32 code);
 void ledger_print(void);
 void ledger_exits(struct vm *v);
-extern u64 tsc_start, tsc_idle;
+extern u64 tsc_start, tsc_idle, insns_start, insns_idle;
+extern int hv_irperf;                 /* 1: the CPU counts instructions (IRPerfCount) */
+extern u64 tsc_in, tsc_out, insns_in, insns_out;   /* entry.S's reads around VMRUN */
+u64 insns(void);                      /* instructions retired so far, 0 without IRPerfCount */
+void ledger_run(struct vm *v);        /* after svm_run: the guest's share */
 extern const char *const row_names[L_NROWS];
 #endif

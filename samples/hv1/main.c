@@ -94,17 +94,17 @@ static void inject(struct vm *v)
 static void run(struct vm *v)
 {
     inject(v);
-    u64 t0 = rdtsc();
     svm_run((u32)v->vmcb, &v->g);
-    u64 t1 = rdtsc();
-    v->tsc_guest += t1 - t0;
+    ledger_run(v);
     w32(v, VMCB_TLB_CTL, 0);               /* flushed once (vm.c, unmap): no more */
     u32 code = (u32)r64(v, VMCB_EXITCODE);
     handle_exit(v);
     int row = ledger_row(code);
     v->exits[row]++;
     v->exits_total++;
-    v->exit_tsc[row] += rdtsc() - t1;
+    u64 t = rdtsc(), n = insns();          /* handling: from the #VMEXIT's reads to here */
+    v->exit_tsc[row] += t - tsc_out;
+    v->exit_insns[row] += n - insns_out;
 }
 
 /* The next VM after cur that can run, cur itself last; -1 if none. */
@@ -145,6 +145,8 @@ int main(u32 magic, struct multiboot_info *mbi)
         return fail("SVM is disabled (VM_CR.SVMDIS)");
     wrmsr(0xC0000080, rdmsr(0xC0000080) | (1 << 12));  /* EFER.SVME */
     wrmsr(0xC0010117, (u32)hsave);                     /* VM_HSAVE_PA */
+    cpuid(0x80000008, 0, &a, &b, &c, &d);
+    hv_irperf = maxext >= 0x80000008 && (b & 2);      /* IRPerfCount (ledger.c) */
     host_paging();
 
     const struct mb_module *m = (const struct mb_module *)mbi->mods_addr;
@@ -168,6 +170,7 @@ int main(u32 magic, struct multiboot_info *mbi)
     hv_put("hv1: keys go to vm1; Ctrl-A N switches to VM N, Ctrl-A c to hv1's commands\n");
 
     tsc_start = rdtsc();
+    insns_start = insns();
     u32 seen = host_ticks;
     int cur = 0;
     for (;;) {
@@ -190,9 +193,10 @@ int main(u32 magic, struct multiboot_info *mbi)
         if (tick || vms[cur].state != VM_RUNNABLE) {
             int next = pick(cur);           /* time slice over, or cur halted/stopped */
             if (next < 0) {
-                u64 t = rdtsc();
+                u64 t = rdtsc(), n = insns();
                 idle_wait();
                 tsc_idle += rdtsc() - t;
+                insns_idle += insns() - n;
                 continue;
             }
             cur = next;
