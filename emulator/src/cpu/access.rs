@@ -74,7 +74,7 @@ impl Core {
     /// True when the flat-segment cache says `seg` is flat (checked against the segment
     /// registers in debug builds: a stale cache would skip a limit check).
     #[inline(always)]
-    fn is_flat(&self, seg: usize) -> bool {
+    pub fn seg_is_flat(&self, seg: usize) -> bool {
         let on = self.flat & (1 << seg) != 0;
         debug_assert!(
             !on || self.flat_segs() & (1 << seg) != 0,
@@ -128,7 +128,7 @@ impl Core {
     /// only aligned accesses (`Mmu::direct_aligned`), which cannot wrap past its limit.
     #[inline(always)]
     fn linear_fast(&self, seg: usize, off: u32, size: u8, write: bool) -> Option<u32> {
-        if self.is_flat(seg) {
+        if self.seg_is_flat(seg) {
             return Some(off);
         }
         let s = &self.cpu.seg[seg];

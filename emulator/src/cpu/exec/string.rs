@@ -2,6 +2,9 @@
 //! A REP instruction runs in chunks of at most `CHUNK` iterations per dispatch so that
 //! interrupts and the instruction budget are honoured; it is restartable after a fault
 //! (ECX/ESI/EDI reflect the completed iterations, EIP the instruction), as on hardware.
+//! REP MOVS and REP STOS with 32-bit addresses, DF = 0 and flat segments copy or fill the
+//! iterations that stay in one page of each operand at once (`bulk`), with the result and
+//! the counts of the iterations one at a time.
 
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::Res;
@@ -55,6 +58,64 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
     })
 }
 
+/// Runs the next iterations of REP MOVS / REP STOS (32-bit addresses, DF = 0) that lie in
+/// one page of each operand, at most up to the chunk's end: both segments flat, both
+/// pages in the TLB as RAM (the destination's with a write entry, so it holds no cached
+/// code), the elements aligned. A forward copy whose destination starts inside its
+/// source is split so that no copied run overlaps its source (the iterations one at a
+/// time read bytes that earlier ones wrote). Returns false, having done nothing, when
+/// the next iteration does not qualify (it then runs on its own).
+fn bulk<const K: u8>(c: &mut Core, size: u8, src_seg: usize, n: &mut u32) -> bool {
+    let count = c.cpu.gpr[1];
+    let left = (CHUNK - *n).min(count);
+    if left == 0 || !c.seg_is_flat(ES) || (K == MOVS && !c.seg_is_flat(src_seg)) {
+        return false;
+    }
+    let user = c.cpu.cpl == 3;
+    let sz = size as u32;
+    let di = c.cpu.gpr[7];
+    let Some(dp) = c.mmu.direct_aligned(true, di, size, user) else {
+        return false;
+    };
+    let mut k = left.min((0x1000 - (di & 0xFFF)) / sz);
+    if K == MOVS {
+        let si = c.cpu.gpr[6];
+        let Some(sp) = c.mmu.direct_aligned(false, si, size, user) else {
+            return false;
+        };
+        k = k.min((0x1000 - (si & 0xFFF)) / sz);
+        if dp > sp && dp - sp < (k * sz) as usize {
+            k = (dp - sp) as u32 / sz;
+        }
+        let len = (k * sz) as usize;
+        let ram = c.mem.ram.len();
+        if k == 0 || sp + len > ram || dp + len > ram {
+            return false;
+        }
+        c.mem.ram.copy_within(sp..sp + len, dp);
+        c.cpu.gpr[6] = si.wrapping_add(k * sz);
+        c.mmu.tlb.hits += 2 * k as u64;
+    } else {
+        let len = (k * sz) as usize;
+        let Some(d) = c.mem.ram.get_mut(dp..dp + len) else {
+            return false;
+        };
+        let v = c.cpu.gpr[0].to_le_bytes();
+        if v[..size as usize].iter().all(|&b| b == v[0]) {
+            d.fill(v[0]);
+        } else {
+            for e in d.chunks_exact_mut(size as usize) {
+                e.copy_from_slice(&v[..size as usize]);
+            }
+        }
+        c.mmu.tlb.hits += k as u64;
+    }
+    c.cpu.gpr[7] = di.wrapping_add(k * sz);
+    c.cpu.gpr[1] = count - k;
+    *n += k;
+    true
+}
+
 #[inline(always)]
 fn idx(c: &Core, r: usize, a32: bool) -> u32 {
     if a32 {
@@ -94,7 +155,11 @@ fn string<const K: u8, const A32: bool>(c: &mut Core, i: &Insn) -> Res {
         }
     }
     let mut n = 0;
+    let bulky = (K == MOVS || K == STOS) && rep && A32 && c.cpu.flags.bits & DF == 0;
     loop {
+        if bulky && bulk::<K>(c, size, src_seg, &mut n) {
+            continue;
+        }
         if rep {
             let count = if A32 {
                 c.cpu.gpr[1]
@@ -167,5 +232,58 @@ fn string<const K: u8, const A32: bool>(c: &mut Core, i: &Insn) -> Res {
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::boot::{boot, BootKind};
+    use crate::machine::{MachineConfig, RunExit};
+
+    /// REP MOVSB / STOSD in flat 32-bit code, where whole pages go at once (`bulk`):
+    /// a forward copy onto its own source replicates the first byte as the iterations one
+    /// at a time do, an unaligned fill (one iteration at a time) and an aligned one cross
+    /// pages, and the registers end as after the last iteration.
+    #[test]
+    fn bulk_rep_movs_and_stos_equal_the_iterations_one_at_a_time() {
+        let code: &[u8] = &[
+            0xC6, 0x05, 0x00, 0x00, 0x30, 0x00, 0x5A, // mov byte [0x300000], 0x5A
+            0xBE, 0x00, 0x00, 0x30, 0x00, // mov esi, 0x300000
+            0xBF, 0x01, 0x00, 0x30, 0x00, // mov edi, 0x300001
+            0xB9, 0x88, 0x13, 0x00, 0x00, // mov ecx, 5000
+            0xFC, // cld
+            0xF3, 0xA4, // rep movsb
+            0xBF, 0xFD, 0x0F, 0x40, 0x00, // mov edi, 0x400FFD
+            0xB9, 0xD0, 0x07, 0x00, 0x00, // mov ecx, 2000
+            0xB8, 0x44, 0x43, 0x42, 0x41, // mov eax, 0x41424344
+            0xF3, 0xAB, // rep stosd
+            0xBF, 0x00, 0x00, 0x50, 0x00, // mov edi, 0x500000
+            0xB9, 0xB8, 0x0B, 0x00, 0x00, // mov ecx, 3000
+            0xF3, 0xAB, // rep stosd
+            0xB0, 0x00, 0xE6, 0xF4, // mov al, 0; out 0xF4, al (exit)
+        ];
+        let kind = BootKind::Flat {
+            addr: 0x10_0000,
+            real: false,
+        };
+        let mut m = boot(MachineConfig::default(), code, &kind).expect("boots");
+        assert_eq!(m.run(1_000_000), RunExit::Exit(1));
+        let ram = &m.core.mem.ram;
+        assert!(ram[0x30_0000..0x30_0000 + 5001].iter().all(|&b| b == 0x5A));
+        assert_eq!(ram[0x30_0000 + 5001], 0);
+        let fill = |at: usize, n: usize| {
+            ram[at..at + 4 * n]
+                .chunks(4)
+                .all(|e| e == [0x44, 0x43, 0x42, 0x41])
+                && ram[at + 4 * n] == 0
+                && ram[at - 1] == 0
+        };
+        assert!(fill(0x40_0FFD, 2000));
+        assert!(fill(0x50_0000, 3000));
+        let g = &m.core.cpu.gpr;
+        assert_eq!((g[1], g[6], g[7]), (0, 0x30_0000 + 5000, 0x50_0000 + 12000));
+        // 12 other instructions; 5000, 2000 and 3000 iterations in chunks of 1024 (each
+        // chunk counts once: the dispatch loop may take interrupts between them).
+        assert_eq!(m.icount(), 12 + 5 + 2 + 3);
     }
 }
