@@ -36,17 +36,12 @@ fn curl(args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Boots minios with `--publish 0:2375` and returns the guest and the host port it got.
+/// Boots minios (its init starts dockerd) with `--publish 0:2375` and returns the guest and
+/// the host port it got.
 fn boot() -> (Guest, u16) {
-    let input = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("publish-{}.input", std::process::id()));
-    // dockerd is started by hand so the test does not depend on the boot's init.
-    std::fs::write(&input, "dockerd &\n").unwrap();
     let mut child = Command::new(BIN)
         .current_dir(root())
-        .args(["run", "--publish", "0:2375", "--input"])
-        .arg(&input)
-        .arg("samples/minios/minios.elf")
+        .args(["run", "--publish", "0:2375", "samples/minios/minios.elf"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

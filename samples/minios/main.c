@@ -1,5 +1,6 @@
 /*
- * main.c - kmain: bring the machine up, start the shell, become the idle loop.
+ * main.c - kmain: bring the machine up, start the shell and the engine's
+ * daemon (init's job), become the idle loop.
  */
 #include "kernel.h"
 
@@ -17,6 +18,16 @@ struct multiboot_module { u32 start, end, string, reserved; };
 extern const u8 initrd_builtin[], initrd_builtin_end[];
 const u8 *initrd_start;
 u32 initrd_len;
+
+/* True when `word` is one of the space-separated words of the command line. */
+static int cmdline_has(const char *word)
+{
+    u32 n = strlen(word);
+    for (const char *s = kernel_cmdline; *s; s++)
+        if ((s == kernel_cmdline || s[-1] == ' ') && !strncmp(s, word, n) && (!s[n] || s[n] == ' '))
+            return 1;
+    return 0;
+}
 
 void shutdown(int code)
 {
@@ -101,7 +112,22 @@ void kmain(u32 magic, struct multiboot_info *mbi)
     sched_init();
     hsock_init();
 
-    if (proc_spawn("/bin/shell", "shell", 0) < 0) panic("cannot start /bin/shell");
+    int sh = proc_spawn("/bin/shell", "shell", 0);
+    if (sh < 0) panic("cannot start /bin/shell");
+    /* init's services, as systemd starts docker.service: the engine's daemon
+     * (pid 2), unless `nodockerd` is on the command line. The shell is held
+     * until the daemon waits for its first client, so that both are in the
+     * same state whatever the machine's speed (QEMU, a monitor, Traplab). */
+    if (!cmdline_has("nodockerd")) {
+        struct proc *shell = proc_by_pid(sh);
+        shell->state = PROC_BLOCKED;                 /* on no channel: only we release it */
+        shell->chan = CHAN_NONE;
+        int pid = proc_spawn("/bin/dockerd", "dockerd", 0);
+        if (pid < 0) kprintf("  init: cannot start /bin/dockerd (error %d)\n", pid);
+        else kprintf("  init: dockerd started, pid %d (boot option nodockerd: off)\n", pid);
+        schedule();                                  /* back here when nobody is ready */
+        shell->state = PROC_RUNNABLE;
+    }
 
     /* The idle loop: run whoever is ready; when nobody is, halt until the
      * next interrupt. `sti; hlt` is atomic: no interrupt slips in between. */

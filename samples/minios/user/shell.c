@@ -107,7 +107,8 @@ static void cmd_ps(void)
 }
 
 /* Background programs are detached (the kernel reaps them), so `wait` just
- * sleeps until the process table holds nobody but the idle process and us. */
+ * sleeps until the process table holds no child of ours (the daemons init
+ * started, such as dockerd, are not our jobs). */
 static void cmd_wait(void)
 {
     struct procinfo pi;
@@ -115,7 +116,7 @@ static void cmd_wait(void)
     for (;;) {
         int others = 0, r;
         for (int slot = 0; (r = ps(slot, &pi)) >= 0; slot++)
-            if (r == 1 && pi.pid != 0 && pi.pid != me && pi.state != PROC_ZOMBIE)
+            if (r == 1 && pi.ppid == me && pi.state != PROC_ZOMBIE)   /* my jobs, not init's daemons */
                 others++;
         if (!others) return;
         sleep(10);                                    /* 10 ticks = 0.1 s */
