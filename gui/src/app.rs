@@ -78,10 +78,10 @@ pub const VIRT_SAMPLES: &[VirtSample] = &[
         popek_goldberg: false,
     },
     VirtSample {
-        name: "minios with the engine (dockerd &)",
+        name: "minios with the engine (dockerd at boot)",
         path: "samples/minios/minios.elf",
         modules: &[],
-        cmdline: "autorun=dockerd&",
+        cmdline: "",
         popek_goldberg: false,
     },
 ];

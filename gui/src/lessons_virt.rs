@@ -153,8 +153,8 @@ pub const LESSONS: &[Lesson] = &[
         title_es: "Un contenedor es un proceso",
         steps: &[
             LessonStep {
-                en: "# The engine\nminios has namespaces (PID, mount, UTS, network, IPC), layered roots and limits, and `dockerd`, a daemon that speaks Docker's Engine API.\n- *Do it* boots minios with `dockerd &` and runs the same program twice: `hello` on the host shell, then in a container.",
-                es: "# El motor\nminios tiene espacios de nombres (PID, montaje, UTS, red, IPC), raíces por capas y límites, y `dockerd`, un demonio que habla la API de Docker Engine.\n- *Hazlo* arranca minios con `dockerd &` y ejecuta el mismo programa dos veces: `hello` en el shell del anfitrión y luego en un contenedor.",
+                en: "# The engine\nminios has namespaces (PID, mount, UTS, network, IPC), layered roots and limits, and `dockerd`, a daemon that speaks Docker's Engine API.\n- *Do it* boots minios (its init starts `dockerd` at boot) and runs the same program twice: `hello` on the host shell, then in a container.",
+                es: "# El motor\nminios tiene espacios de nombres (PID, montaje, UTS, red, IPC), raíces por capas y límites, y `dockerd`, un demonio que habla la API de Docker Engine.\n- *Hazlo* arranca minios (su init lanza `dockerd` al arrancar) y ejecuta el mismo programa dos veces: `hello` en el shell del anfitrión y luego en un contenedor.",
                 actions: &[
                     Action::Sample("minios with the engine"),
                     Action::RunFor(30_000_000),

@@ -91,14 +91,10 @@ fn hv2_boots_minios_in_a_vm_run_by_vmm() {
 }
 
 #[test]
-fn the_engine_sample_starts_dockerd_in_the_background() {
+fn the_engine_sample_starts_dockerd_at_boot() {
     boots_to(
         &sample("minios with the engine").command(),
-        &[
-            "autorun: dockerd&",
-            "dockerd started in the background",
-            "minios> ",
-        ],
+        &["init: dockerd started, pid 2", "minios> "],
         200_000_000,
     );
 }
