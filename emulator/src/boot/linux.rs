@@ -9,7 +9,7 @@
 
 use super::BootError;
 use crate::machine::Machine;
-use crate::mmu::segment::{Seg, TableReg, CS};
+use crate::mmu::segment::TableReg;
 
 /// Offset of the "HdrS" signature in the image (boot.rst: the setup header).
 pub const HDRS_OFFSET: usize = 0x202;
@@ -292,19 +292,7 @@ pub fn load(m: &mut Machine, img: &[u8], cmdline: &str, initrd: &[u8]) -> Result
 /// zero page, EBP = EDI = EBX = 0.
 fn enter(m: &mut Machine, entry: u32) {
     let c = &mut m.core;
-    let flat = |sel: u16, typ: u16| Seg {
-        sel,
-        base: 0,
-        limit: 0xFFFF_FFFF,
-        attr: typ | 0x10 | 0x80 | 0x400 | 0x800,
-        valid: true,
-    };
-    c.cpu.cr0 = 0x11; // PE | ET
-    c.cpu.seg = [flat(0x18, 0x3); 6];
-    c.cpu.seg[CS] = flat(0x10, 0xB);
-    c.cpu.cpl = 0;
-    c.cpu.flags.set(2);
-    c.cpu.eip = entry;
+    super::enter_flat(c, entry, 0x10, 0x18);
     c.cpu.gpr = [0, 0, 0, 0, 0, 0, ZERO_PAGE, 0];
     c.cpu.gdtr = TableReg {
         base: GDT,

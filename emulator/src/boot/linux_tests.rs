@@ -5,6 +5,7 @@
 use super::*;
 use crate::boot::{boot, detect, BootKind, ImageKind};
 use crate::machine::MachineConfig;
+use crate::mmu::segment::CS;
 use proptest::prelude::*;
 
 /// A minimal bzImage: 4 setup sectors + the boot sector, header version 2.15, a

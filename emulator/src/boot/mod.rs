@@ -120,17 +120,7 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
                 c.cpu.eip = addr & 15;
                 c.cpu.gpr[4] = 0xFFFE;
             } else {
-                let flat = |sel: u16, typ: u16| Seg {
-                    sel,
-                    base: 0,
-                    limit: 0xFFFF_FFFF,
-                    attr: typ | 0x10 | 0x80 | 0x400 | 0x800,
-                    valid: true,
-                };
-                c.cpu.cr0 = 0x11;
-                c.cpu.seg = [flat(0x10, 0x3); 6];
-                c.cpu.seg[CS] = flat(0x08, 0xB);
-                c.cpu.eip = *addr;
+                enter_flat(c, *addr, 0x08, 0x10);
                 c.cpu.gpr[4] = 0x7_FF00;
             }
             c.cpu.idtr = crate::mmu::segment::TableReg {
@@ -141,4 +131,25 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
         }
     }
     Ok(m)
+}
+
+/// Flat 32-bit protected mode at `entry`, paging off, CPL 0: CS = `cs` (code, execute/read)
+/// and the other segment registers = `ds` (data, read/write), all base 0, limit 4 GiB,
+/// present, DPL 0, 32-bit, 4 KiB granular. The state the Multiboot specification (3.2) and
+/// Linux's 32-bit boot protocol hand to a kernel, and the one flat images start in; each
+/// caller then sets the general registers and descriptor tables its protocol names.
+fn enter_flat(c: &mut crate::cpu::ctx::Core, entry: u32, cs: u16, ds: u16) {
+    let flat = |sel: u16, typ: u16| Seg {
+        sel,
+        base: 0,
+        limit: 0xFFFF_FFFF,
+        attr: typ | 0x10 | 0x80 | 0x400 | 0x800,
+        valid: true,
+    };
+    c.cpu.cr0 = 0x11; // PE | ET
+    c.cpu.seg = [flat(ds, 0x3); 6];
+    c.cpu.seg[CS] = flat(cs, 0xB);
+    c.cpu.cpl = 0;
+    c.cpu.flags.set(2);
+    c.cpu.eip = entry;
 }

@@ -6,7 +6,6 @@
 
 use super::BootError;
 use crate::machine::Machine;
-use crate::mmu::segment::{Seg, CS};
 use goblin::elf::{
     program_header::{ProgramHeader, PT_LOAD},
     Elf,
@@ -311,19 +310,7 @@ fn write_info(
 /// Machine state at entry (Multiboot spec 3.2).
 fn enter(m: &mut Machine, entry: u32) {
     let c = &mut m.core;
-    let flat = |sel: u16, typ: u16| Seg {
-        sel,
-        base: 0,
-        limit: 0xFFFF_FFFF,
-        attr: typ | 0x10 | 0x80 | 0x400 | 0x800,
-        valid: true,
-    };
-    c.cpu.cr0 = 0x11; // PE | ET
-    c.cpu.seg = [flat(0x10, 0x3); 6];
-    c.cpu.seg[CS] = flat(0x08, 0xB);
-    c.cpu.cpl = 0;
-    c.cpu.flags.set(2);
-    c.cpu.eip = entry;
+    super::enter_flat(c, entry, 0x08, 0x10);
     c.cpu.gpr = [BOOT_MAGIC, 0, 0, INFO_ADDR, 0x7_FF00, 0, 0, 0];
     c.cpu.gdtr = Default::default();
     c.cpu.idtr = crate::mmu::segment::TableReg {
