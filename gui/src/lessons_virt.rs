@@ -164,12 +164,12 @@ pub const LESSONS: &[Lesson] = &[
                 ],
             },
             LessonStep {
-                en: "# Process 1 of its namespace\nIn the container `hello` says it is **process 1**: it lives in a new PID namespace, a new root (the image's layers) and its own hostname. It is still an ordinary process of the same kernel: no second kernel, no hypervisor, no exits.\n- *Do it* starts a container that stays (`nc`), then `ps` on the host and `docker inspect web`: the host sees its real PID.",
-                es: "# Proceso 1 de su espacio de nombres\nEn el contenedor `hello` dice que es el **proceso 1**: vive en un espacio de nombres de PID nuevo, una raíz nueva (las capas de la imagen) y su propio nombre de máquina. Sigue siendo un proceso corriente del mismo núcleo: ni segundo núcleo, ni hipervisor, ni salidas.\n- *Hazlo* arranca un contenedor que se queda (`nc`), luego `ps` en el anfitrión y `docker inspect web`: el anfitrión ve su PID real.",
+                en: "# Process 1 of its namespace\nIn the container `hello` says it is **process 1**: it lives in a new PID namespace, a new root (the image's layers) and its own hostname. It is still an ordinary process of the same kernel: no second kernel, no hypervisor, no exits.\n- *Do it* starts a container that stays (`nc`), then `ps` on the host and `docker inspect web`: the host sees its real PID.\n- The Containers view reads the same from the kernel's own tables: the PID mapping, the hostname, the root layers, the network and the cgroup's limits.",
+                es: "# Proceso 1 de su espacio de nombres\nEn el contenedor `hello` dice que es el **proceso 1**: vive en un espacio de nombres de PID nuevo, una raíz nueva (las capas de la imagen) y su propio nombre de máquina. Sigue siendo un proceso corriente del mismo núcleo: ni segundo núcleo, ni hipervisor, ni salidas.\n- *Hazlo* arranca un contenedor que se queda (`nc`), luego `ps` en el anfitrión y `docker inspect web`: el anfitrión ve su PID real.\n- La vista Contenedores lee lo mismo de las tablas del propio núcleo: la correspondencia de PID, el nombre de máquina, las capas de la raíz, la red y los límites del cgroup.",
                 actions: &[
                     Action::Type("docker run -d --name web box nc -l -k -e 80\nps\ndocker inspect web\n"),
                     Action::RunFor(150_000_000),
-                    Action::Highlight(PanelId::Serial),
+                    Action::Virt(VirtView::Containers),
                 ],
             },
             LessonStep {

@@ -106,6 +106,14 @@ impl Symbols {
             .map(|(&a, _)| a)
     }
 
+    /// A symbol's address and size (objects such as `procs`: the table's bytes).
+    pub fn sized(&self, name: &str) -> Option<(u32, u32)> {
+        self.by_addr
+            .iter()
+            .find(|(_, (n, _))| n == name)
+            .map(|(&a, (_, size))| (a, *size))
+    }
+
     /// Start of the symbol holding `addr`, if any.
     pub fn start_of(&self, addr: u32) -> Option<u32> {
         self.lookup(addr).map(|(_, off)| addr - off)

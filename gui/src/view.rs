@@ -5,6 +5,7 @@
 //! The parts that grow (serial text, MIPS history, events) are shared between views until
 //! they change, so publishing 64 views a second while running stays cheap.
 
+use crate::minios_tables::Tables;
 use crate::symbols::Symbols;
 use std::sync::Arc;
 use traplab::cpu::state::ESP;
@@ -12,7 +13,7 @@ use traplab::debug::session::{Session, Stop, Watchpoint};
 use traplab::devices::vga::{Cell, TextScreen};
 use traplab::inspect::{
     Access, Counters, CpuState, Cursor, DecodeCacheStats, DeviceRegs, Event, Events, LedgerState,
-    MmuState, VmcbState, WalkReport,
+    MmuState, VmcbState, WalkReport, World,
 };
 use traplab::mmu::segment::{CS, SS};
 use traplab::RunExit;
@@ -40,6 +41,8 @@ pub struct ViewRequest {
     /// Start of the disassembly window; None follows EIP.
     pub code_addr: Option<u32>,
     pub walk_addr: u32,
+    /// The Containers view is open: read minios's process tables (`minios_tables`).
+    pub os_tables: bool,
 }
 
 impl Default for ViewRequest {
@@ -50,6 +53,7 @@ impl Default for ViewRequest {
             mem_follow: Follow::None,
             code_addr: None,
             walk_addr: 0x0010_0000,
+            os_tables: false,
         }
     }
 }
@@ -121,6 +125,10 @@ pub struct MachineView {
     pub ledger: LedgerState,
     /// The current (or last) guest's VMCB, decoded; None if SVM was never used.
     pub vmcb: Option<VmcbState>,
+    /// minios's process tables when asked (`ViewRequest::os_tables`): the host kernel's,
+    /// and those of the guest running now (its ASID), read with the guest's symbols.
+    pub os_host: Option<Arc<Result<Tables, String>>>,
+    pub os_guest: Option<(u32, Arc<Result<Tables, String>>)>,
 }
 
 /// The events list of the last view, reused while the machine's event log did not change.
@@ -237,7 +245,33 @@ impl MachineView {
             devices: i.devices(),
             ledger: i.ledger(),
             vmcb: i.vmcb(),
+            os_host: None,
+            os_guest: None,
             cpu,
+        }
+    }
+
+    /// Reads minios's process tables if `req` asks: the host's through physical memory
+    /// (minios's kernel runs where it is loaded), the running guest's through its own
+    /// paging (and the nested tables) with the guest kernel's symbols `guest_syms`.
+    pub fn capture_os(
+        &mut self,
+        s: &Session,
+        req: &ViewRequest,
+        host_syms: &Symbols,
+        guest_syms: &Symbols,
+    ) {
+        if !req.os_tables {
+            return;
+        }
+        if let Some(h) = s.m.inspect_world(World::Host) {
+            let peek = |a: u32, n: usize| Some(h.peek_physical(a, n));
+            self.os_host = Some(Arc::new(Tables::read(host_syms, &peek)));
+        }
+        let i = s.m.inspect();
+        if let (World::Guest { asid }, false) = (i.world(), guest_syms.is_empty()) {
+            let peek = |a: u32, n: usize| i.peek_linear(a, n);
+            self.os_guest = Some((asid, Arc::new(Tables::read(guest_syms, &peek))));
         }
     }
 

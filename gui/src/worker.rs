@@ -195,6 +195,8 @@ pub const RUNNING_VIEWS_PER_SECOND: u64 = 64;
 struct Engine {
     session: Option<Session>,
     symbols: Arc<Symbols>,
+    /// The symbols of the first Multiboot module that is an ELF (a guest kernel).
+    guest_symbols: Arc<Symbols>,
     image: String,
     /// The Multiboot modules the image was booted with (their names, as the guest sees them).
     modules: Arc<Vec<String>>,
@@ -247,6 +249,7 @@ impl Engine {
         Engine {
             session: None,
             symbols: Arc::new(Symbols::default()),
+            guest_symbols: Arc::new(Symbols::default()),
             image: String::new(),
             modules: Arc::default(),
             boot_cmdline: None,
@@ -587,7 +590,8 @@ impl Engine {
                     Stop::Done
                 });
                 self.status = match out {
-                    Ok(ic) => format!("world switch at {ic}"),
+                    Ok(ic) if into_host => format!("world switch at {ic}"),
+                    Ok(ic) => format!("back in the guest at {ic}"),
                     Err(e) => e,
                 };
             }
@@ -711,6 +715,11 @@ impl Engine {
                 }
             }
         }
+        let guest_symbols = modules
+            .iter()
+            .map(|m| Symbols::from_elf(&m.data))
+            .find(|s| !s.is_empty())
+            .unwrap_or_default();
         match load_bytes_modules(&bytes, cmdline, modules) {
             Ok(mut m) => {
                 if bytes.starts_with(traplab::snapshot::MAGIC) {
@@ -721,6 +730,7 @@ impl Engine {
                 // gdb's view of the old machine ends with it (it may attach again).
                 self.gdb.detach(self.session.as_mut());
                 self.symbols = Arc::new(Symbols::from_elf(&bytes));
+                self.guest_symbols = Arc::new(guest_symbols);
                 // A new session takes a checkpoint of all RAM: the first estimate of the cost.
                 let t = Instant::now();
                 self.session = Some(Session::new(m));
@@ -756,13 +766,15 @@ impl Engine {
             self.history_shared = Arc::new(self.mips_history.clone());
         }
         let machine = self.session.as_ref().map(|s| {
-            view::MachineView::capture(
+            let mut mv = view::MachineView::capture(
                 s,
                 &self.request,
                 self.prev_cpu.as_ref(),
                 &self.symbols,
                 &mut self.events_cache,
-            )
+            );
+            mv.capture_os(s, &self.request, &self.symbols, &self.guest_symbols);
+            mv
         });
         let v = View {
             seq: self.seq,

@@ -149,4 +149,15 @@ fn a_container_is_a_process_shows_pid_1_inside() {
         "{serial}"
     );
     assert!(!serial[..inside].contains("I am process 1."), "{serial}");
+
+    // A container that stays, seen in the Containers view from the kernel's tables.
+    next(&mut h);
+    do_it(&mut h, "web started");
+    assert_eq!(h.state().panels.virt.view, VirtView::Containers);
+    wait(&mut h, "the tables read", |a| {
+        a.view.machine.as_ref().is_some_and(|m| m.os_host.is_some())
+    });
+    h.run_steps(2);
+    h.get_by_label("Container web");
+    h.get_by_label_contains("PID 1 = host PID ");
 }

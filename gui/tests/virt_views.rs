@@ -397,9 +397,30 @@ fn the_stepper_runs_to_an_exit_steps_the_handler_and_goes_back_to_the_guest() {
     let host_ic = h.state().view.machine.as_ref().unwrap().icount;
     h.get_by_label("Back to the guest").click();
     wait(&mut h, "back in the guest", |a| {
-        a.view.machine.as_ref().unwrap().icount > host_ic && status(a)
+        let m = a.view.machine.as_ref().unwrap();
+        m.icount > host_ic && a.view.status == format!("back in the guest at {}", m.icount)
     });
-    // Stopped on the instruction that resumes the guest: the hypervisor's VMRUN (0F 01 D8).
+    // Stopped on the guest's next instruction: the hypervisor's VMRUN has run.
+    assert!(guest(h.state()));
+    let m = h.state().view.machine.clone().unwrap();
+    // The guest's RIP is where the last VMRUN entered it.
+    let (vmrun_ic, rip) = m
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e.kind {
+            traplab::inspect::EventKind::Vmrun { rip, .. } => Some((e.icount, rip)),
+            _ => None,
+        })
+        .expect("a VMRUN in the events");
+    assert_eq!((vmrun_ic + 1, rip), (m.icount, m.cpu.eip));
+    // One instruction back: the hypervisor's VMRUN (0F 01 D8), on the host.
+    let back_ic = m.icount - 1;
+    h.state().send(Command::StepBack);
+    wait(&mut h, "one step back", |a| {
+        a.view.machine.as_ref().unwrap().icount == back_ic
+    });
+    assert!(!guest(h.state()));
     let m = h.state().view.machine.clone().unwrap();
     let at = (m.pc - m.code_start) as usize;
     assert_eq!(&m.code.as_ref().unwrap()[at..at + 3], &[0x0f, 0x01, 0xd8]);

@@ -180,6 +180,10 @@ impl Panels {
             .rect;
         ui.separator();
         let tab = self.tab;
+        if tab != PanelId::Virtualization {
+            // The Containers view is not shown: stop reading the process tables.
+            self.update_request(cmds, |r| r.os_tables = false);
+        }
         let area = ui.available_rect_before_wrap();
         let mut child = ui.new_child(
             egui::UiBuilder::new()

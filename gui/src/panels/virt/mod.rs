@@ -4,6 +4,7 @@
 
 pub mod arch;
 pub mod compare;
+pub mod containers;
 pub mod ledger;
 pub mod model;
 pub mod nested;
@@ -24,16 +25,18 @@ pub enum VirtView {
     Nested,
     Stepper,
     Arch,
+    Containers,
     Compare,
 }
 
 impl VirtView {
-    pub const ALL: [VirtView; 6] = [
+    pub const ALL: [VirtView; 7] = [
         VirtView::Timeline,
         VirtView::Ledger,
         VirtView::Nested,
         VirtView::Stepper,
         VirtView::Arch,
+        VirtView::Containers,
         VirtView::Compare,
     ];
 
@@ -44,6 +47,7 @@ impl VirtView {
             VirtView::Nested => "virt_nested",
             VirtView::Stepper => "virt_stepper",
             VirtView::Arch => "virt_arch",
+            VirtView::Containers => "virt_containers",
             VirtView::Compare => "virt_compare",
         }
     }
@@ -56,6 +60,7 @@ pub struct State {
     pub nested: nested::State,
     pub stepper: stepper::State,
     pub compare: compare::State,
+    pub containers: containers::State,
     /// The model of the last view drawn (by view seq).
     cache: Option<(u64, Arc<Timeline>)>,
 }
@@ -69,6 +74,7 @@ impl Default for State {
             nested: Default::default(),
             stepper: Default::default(),
             compare: Default::default(),
+            containers: Default::default(),
             cache: None,
         }
     }
@@ -100,6 +106,15 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         }
     });
     ui.separator();
+    // Only the Containers view needs minios's process tables read for every view.
+    let want = p.virt.view == VirtView::Containers;
+    p.update_request(cmds, |r| r.os_tables = want);
+    if want {
+        let st = &mut p.virt.containers;
+        return scrolled(ui, "virt-containers", |ui| {
+            containers::ui(ui, st, view, lang)
+        });
+    }
     if p.virt.view == VirtView::Nested {
         // It changes the view request (the address to walk): it needs all the panels.
         return scrolled(ui, "virt-nested", |ui| nested::ui(ui, p, view, lang, cmds));
@@ -121,7 +136,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
             stepper::ui(ui, &mut st.stepper, &t, view, lang, cmds)
         }),
         VirtView::Arch => scrolled(ui, "virt-arch", |ui| arch::ui(ui, &t, view, lang)),
-        VirtView::Nested | VirtView::Compare => {}
+        VirtView::Nested | VirtView::Compare | VirtView::Containers => {}
     }
 }
 
