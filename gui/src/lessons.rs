@@ -6,7 +6,6 @@
 use crate::app::sample_path;
 use crate::i18n::{tr, Lang};
 use crate::panels::{PanelId, Panels};
-use crate::symbols::parse_address;
 use crate::view::View;
 use crate::worker::Command;
 use egui::RichText;
@@ -440,7 +439,7 @@ fn perform(a: &Action, view: &View, cmds: &mut Vec<Command>, panels: &mut Panels
         Action::Load(paths) => cmds.push(Command::LoadFirst(
             paths.iter().map(|p| sample_path(p)).collect(),
         )),
-        Action::RunTo(target) => match parse_address(target, &view.symbols) {
+        Action::RunTo(target) => match view.parse_address(target) {
             Some(addr) => cmds.push(Command::RunTo(addr)),
             None => return false,
         },

@@ -74,10 +74,65 @@ pub struct View {
     pub mips: f64,
     pub mips_history: Arc<Vec<[f64; 2]>>,
     pub speed: Option<u64>,
+    /// The symbols of the code that runs now (`symbols_for`): the booted image's on the
+    /// host, the guest kernel's (the first ELF module) in a guest.
     pub symbols: Arc<Symbols>,
+    /// The booted image's symbols (the hypervisor, the monitor or the host kernel).
+    pub host_symbols: Arc<Symbols>,
+    /// The guest kernel's symbols (the first Multiboot module that is an ELF), if any.
+    pub guest_symbols: Arc<Symbols>,
     pub machine: Option<MachineView>,
     /// "Attach gdb" is on: where it listens or who is attached.
     pub gdb: Option<String>,
+}
+
+impl View {
+    /// The symbols of one world: the guest kernel's for guest code (when the guest is an
+    /// ELF with symbols), else the booted image's.
+    pub fn symbols_for(&self, guest: bool) -> &Symbols {
+        if guest && !self.guest_symbols.is_empty() {
+            &self.guest_symbols
+        } else {
+            &self.host_symbols
+        }
+    }
+
+    /// An address typed by the user (`symbols::parse_address`): a name is looked up in the
+    /// world that runs now first, then in the other.
+    pub fn parse_address(&self, text: &str) -> Option<u32> {
+        crate::symbols::parse_address(text, &self.symbols).or_else(|| {
+            let other = if Arc::ptr_eq(&self.symbols, &self.guest_symbols) {
+                &self.host_symbols
+            } else {
+                &self.guest_symbols
+            };
+            crate::symbols::parse_address(text, other)
+        })
+    }
+
+    /// `name+0x14` for an address in the host's and in the guest's symbols: both when they
+    /// differ (hv1 and its guests are all linked at 1 MiB), e.g. `main | guest kmain+0x4`.
+    pub fn describe_any(&self, addr: u32) -> Option<String> {
+        let host = self.host_symbols.describe(addr);
+        let guest = self.guest_symbols.describe(addr);
+        match (host, guest) {
+            (Some(h), Some(g)) if h != g => Some(format!("{h} | guest {g}")),
+            (Some(h), _) => Some(h),
+            (None, Some(g)) => Some(format!("guest {g}")),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Does the CPU run guest code now: an SVM guest, or (a monitor that never used SVM and
+/// booted a guest kernel as a module: trap-and-emulate) a deprivileged ring? Decides whose
+/// symbols name the code (`View::symbols`).
+pub fn guest_code_runs(s: &Session, has_guest: bool) -> bool {
+    let i = s.m.inspect();
+    if i.world() != World::Host {
+        return true;
+    }
+    has_guest && i.cpu().cpl > 0 && !i.ledger().svm_used
 }
 
 /// The page walk of the requested address for one kind of access.

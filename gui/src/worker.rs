@@ -765,12 +765,21 @@ impl Engine {
         {
             self.history_shared = Arc::new(self.mips_history.clone());
         }
+        let guest = self
+            .session
+            .as_ref()
+            .is_some_and(|s| view::guest_code_runs(s, !self.guest_symbols.is_empty()));
+        let symbols = if guest && !self.guest_symbols.is_empty() {
+            self.guest_symbols.clone()
+        } else {
+            self.symbols.clone()
+        };
         let machine = self.session.as_ref().map(|s| {
             let mut mv = view::MachineView::capture(
                 s,
                 &self.request,
                 self.prev_cpu.as_ref(),
-                &self.symbols,
+                &symbols,
                 &mut self.events_cache,
             );
             mv.capture_os(s, &self.request, &self.symbols, &self.guest_symbols);
@@ -789,7 +798,9 @@ impl Engine {
             mips: self.mips,
             mips_history: self.history_shared.clone(),
             speed: self.speed,
-            symbols: self.symbols.clone(),
+            symbols,
+            host_symbols: self.symbols.clone(),
+            guest_symbols: self.guest_symbols.clone(),
             machine,
         };
         if let Ok(mut g) = self.out.lock() {

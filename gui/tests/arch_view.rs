@@ -52,6 +52,7 @@ fn view_of(s: &Session, image: &str, modules: &[&str]) -> View {
         image: image.to_string(),
         modules: Arc::new(modules.iter().map(|m| m.to_string()).collect()),
         machine: Some(mv),
+        host_symbols: Arc::new(syms.clone()),
         symbols: Arc::new(syms),
         ..View::default()
     }

@@ -64,6 +64,7 @@ fn minios_after_a_fault(noise: u64) -> View {
     View {
         seq: 1,
         machine: Some(mv),
+        host_symbols: Arc::new(syms.clone()),
         symbols: Arc::new(syms),
         ..View::default()
     }

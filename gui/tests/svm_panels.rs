@@ -38,6 +38,7 @@ fn view_of(s: &Session, syms: Symbols) -> View {
     View {
         seq: 1,
         machine: Some(mv),
+        host_symbols: Arc::new(syms.clone()),
         symbols: Arc::new(syms),
         ..View::default()
     }

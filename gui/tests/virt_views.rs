@@ -50,6 +50,7 @@ fn view_of(s: &Session, syms: Symbols) -> View {
     View {
         seq: 1,
         machine: Some(mv),
+        host_symbols: Arc::new(syms.clone()),
         symbols: Arc::new(syms),
         ..View::default()
     }
@@ -321,6 +322,7 @@ fn the_nested_view_numbers_the_references_of_the_2d_walk() {
     let view = View {
         seq: 1,
         machine: Some(mv),
+        host_symbols: Arc::new(syms.clone()),
         symbols: Arc::new(syms),
         ..View::default()
     };

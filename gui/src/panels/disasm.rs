@@ -4,7 +4,7 @@
 
 use super::{mono, Panels, CURRENT_BG};
 use crate::i18n::{tr, Lang};
-use crate::symbols::{parse_address, Symbols};
+use crate::symbols::Symbols;
 use crate::view::View;
 use crate::worker::Command;
 use egui::{Color32, RichText};
@@ -167,19 +167,19 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 .hint_text("kmain / 0x100000"),
         );
         if ui.button(tr(lang, "go")).clicked() {
-            if let Some(a) = parse_address(&st.goto, &view.symbols) {
+            if let Some(a) = view.parse_address(&st.goto) {
                 *code_addr = Some(a);
                 st.follow = false;
             }
         }
         if ui.button(tr(lang, "run_to")).clicked() {
-            if let Some(a) = parse_address(&st.goto, &view.symbols) {
+            if let Some(a) = view.parse_address(&st.goto) {
                 cmds.push(Command::RunTo(a));
             }
         }
         // Breakpoints by address or symbol name (`kmain`, `syscall_handler+0x10`).
         if ui.button(tr(lang, "toggle_bp")).clicked() {
-            if let Some(a) = parse_address(&st.goto, &view.symbols) {
+            if let Some(a) = view.parse_address(&st.goto) {
                 cmds.push(Command::ToggleBreakpoint(a));
             }
         }
@@ -205,8 +205,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 ui.label(tr(lang, "breakpoints"));
                 for &b in &m.breakpoints {
                     let name = view
-                        .symbols
-                        .describe(b)
+                        .describe_any(b)
                         .map(|s| format!(" {s}"))
                         .unwrap_or_default();
                     if ui

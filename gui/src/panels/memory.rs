@@ -3,7 +3,6 @@
 
 use super::{mono, Panels};
 use crate::i18n::{tr, Lang};
-use crate::symbols::parse_address;
 use crate::view::{Follow, View, MEM_BYTES};
 use crate::worker::Command;
 use egui::{Color32, RichText};
@@ -27,7 +26,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
                 .hint_text("0x100000"),
         );
         if ui.button(tr(lang, "go")).clicked() {
-            if let Some(a) = parse_address(&p.memory.addr_text, &view.symbols) {
+            if let Some(a) = view.parse_address(&p.memory.addr_text) {
                 p.update_request(cmds, |r| {
                     r.mem_addr = a;
                     r.mem_follow = Follow::None;
@@ -125,7 +124,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
             ui.checkbox(&mut p.memory.watch_read, tr(lang, "reads"));
             ui.checkbox(&mut p.memory.watch_write, tr(lang, "writes"));
             if ui.button(tr(lang, "add")).clicked() {
-                if let Some(a) = parse_address(&p.memory.watch_text, &view.symbols) {
+                if let Some(a) = view.parse_address(&p.memory.watch_text) {
                     let (r, w) = (
                         p.memory.watch_read,
                         p.memory.watch_write || !p.memory.watch_read,

@@ -8,7 +8,6 @@
 
 use super::{mono, Panels};
 use crate::i18n::{tr, Lang};
-use crate::symbols::parse_address;
 use crate::view::View;
 use crate::worker::Command;
 use egui::{Color32, RichText};
@@ -29,7 +28,7 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
         );
         let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if ui.button(tr(lang, "explain")).clicked() || enter {
-            if let Some(a) = parse_address(&p.paging.text, &view.symbols) {
+            if let Some(a) = view.parse_address(&p.paging.text) {
                 p.update_request(cmds, |r| r.walk_addr = a);
             }
         }

@@ -21,6 +21,15 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// Does this lane run the guest's code (an SVM guest, or under trap-and-emulate
+    /// (`deprivileged`) any ring but the monitor's ring 0)?
+    pub fn is_guest_code(&self, deprivileged: bool) -> bool {
+        match *self {
+            Lane::Guest { .. } => true,
+            Lane::Host { ring } => deprivileged && ring > 0,
+        }
+    }
+
     /// Lanes are drawn in this order: hypervisor at the top, guest user space at the bottom.
     pub fn order(&self) -> (u32, u32) {
         match *self {

@@ -146,7 +146,7 @@ pub fn ui(
                     lane_name(lang, s.from, dp)
                 )));
                 let sym = view
-                    .symbols
+                    .symbols_for(s.from.is_guest_code(dp))
                     .describe(s.eip)
                     .map(|x| format!(" <{x}>"))
                     .unwrap_or_default();

@@ -290,7 +290,7 @@ fn travel(st: &mut State, s: &Switch, m: &MachineView, cmds: &mut Vec<Command>) 
 /// One line for a switch: instruction count, lanes, cause, where.
 pub fn switch_text(lang: Lang, s: &Switch, dp: bool, view: &View) -> String {
     let sym = view
-        .symbols
+        .symbols_for(s.from.is_guest_code(dp))
         .describe(s.eip)
         .map(|x| format!(" <{x}>"))
         .unwrap_or_default();
