@@ -142,7 +142,7 @@ extern char isr_return[];               /* isr.S */
 void syscall_handler(struct regs *r);
 
 /* fs.c: the in-memory file system (inode numbers; negative = -errno) */
-#define NINODE      128
+#define NINODE      256
 #define FILE_PAGES  128                /* largest file: 512 KiB (a guest minios.elf fits) */
 void fs_init(void);
 int  fs_lookup(int start, int root, const char *path);     /* inode or -errno */

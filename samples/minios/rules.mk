@@ -2,7 +2,7 @@
 MINIOS_KOBJS := $(addprefix build/minios/, boot.o isr.o main.o console.o gdt.o idt.o pic.o \
                 pit.o paging.o sched.o syscall.o fmt.o fs.o initramfs.o file.o pipe.o elf.o \
                 ns.o cgroup.o overlay.o pgcheck.o hvinfo.o socket.o net.o hsock.o vm.o vmrun.o initrd.o)
-MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz hog spin share fileio nc ip socktest dockerd docker curl vmm kill work
+MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz hog spin share fileio nc ip socktest dockerd docker curl vmm kill work registryd
 # /images/box: a second root for `isolate --mount=/images/box` (sh is the shell)
 MINIOS_BOX   := hello cat grep wc hog spin sys fileio nc ip kill work
 MINIOS_ELFS  := $(addprefix build/minios/user/, $(addsuffix .elf, $(MINIOS_PROGS)))
@@ -17,10 +17,12 @@ minios/minios.elf: $(MINIOS_KOBJS) minios/linker.ld
 	$(LD) $(LDFLAGS) -T minios/linker.ld -o $@ $(MINIOS_KOBJS)
 
 # The root file system: rootfs/ plus the programs in bin/.
-build/minios/initrd.tar: $(MINIOS_ELFS) $(MINIOS_FILES)
+# /var/lib/registry: registryd's store, the images built from minios/images (below).
+build/minios/initrd.tar: $(MINIOS_ELFS) $(MINIOS_FILES) minios/registry/catalog
 	rm -rf build/minios/rootfs
-	mkdir -p build/minios/rootfs/bin
+	mkdir -p build/minios/rootfs/bin build/minios/rootfs/var/lib
 	cp -r minios/rootfs/. build/minios/rootfs/
+	cp -r minios/registry build/minios/rootfs/var/lib/registry
 	for p in $(MINIOS_PROGS); do cp build/minios/user/$$p.elf build/minios/rootfs/bin/$$p; done
 	mkdir -p build/minios/rootfs/images/box/bin
 	cp build/minios/user/shell.elf build/minios/rootfs/images/box/bin/sh
@@ -55,3 +57,26 @@ build/minios/%.o: minios/%.S
 	$(CC) $(ASFLAGS) -c $< -o $@
 
 .SECONDARY: $(MINIOS_ELFS)
+
+# Programs built from more than one .c file (the others are #included).
+build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/oci.c minios/user/sha256.c
+build/minios/user/docker.o: minios/user/docker_images.c
+build/minios/user/registryd.o: minios/user/oci.c minios/user/sha256.c
+
+# ---- images: recipes built on the host into registryd's store (minios/images/imgbuild.c) ----
+# minios/registry is committed; `catalog` lists its tags. The builder reads COPY sources from
+# the recipe's directory, then from build/minios/imgroot (bin/PROG: the user programs).
+HOSTCC       := cc
+MINIOS_RECIPES := minios/images/base/Recipe minios/images/hello/Recipe minios/images/echo/Recipe
+MINIOS_IMGFILES := $(shell find minios/images -type f -not -name '*.c' | LC_ALL=C sort)
+
+build/host/imgbuild: minios/images/imgbuild.c minios/user/sha256.c minios/user/sha256.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O2 -Wall -Wextra -o $@ minios/images/imgbuild.c minios/user/sha256.c
+
+minios/registry/catalog: build/host/imgbuild $(MINIOS_ELFS) $(MINIOS_IMGFILES)
+	rm -rf build/minios/imgroot minios/registry
+	mkdir -p build/minios/imgroot/bin
+	for p in $(MINIOS_PROGS); do cp build/minios/user/$$p.elf build/minios/imgroot/bin/$$p; done
+	build/host/imgbuild minios/registry build/minios/imgroot $(MINIOS_RECIPES) > build/minios/catalog.tmp
+	mv build/minios/catalog.tmp $@

@@ -4,7 +4,9 @@
  * paths) and prints the answers. It never calls isolate() itself.
  *
  *   docker version | images | ps [-a] | logs NAME | stop NAME | rm NAME | inspect NAME
- *   docker run [-d] [--name NAME] [--memory BYTES] [--network BRIDGE] IMAGE CMD [ARGS]
+ *   docker run [-d] [--name NAME] [--memory BYTES] [--network BRIDGE] IMAGE [CMD [ARGS]]
+ *   docker pull | push | rmi NAME[:TAG], docker tag SRC DST (docker_images.c)
+ * Without CMD, run uses the image's (its config's Cmd).
  * run = POST /containers/create, POST .../start, then (without -d)
  * POST .../wait and GET .../logs; the exit status is the container's.
  * It waits up to a second for the daemon to appear (dockerd & just before).
@@ -38,14 +40,8 @@ static void table(int containers)
 {
     const char *p = http_body(resp);
     if (containers) printf("CONTAINER ID  IMAGE   COMMAND          STATUS      NAMES\n");
-    else printf("REPOSITORY  TAG\n");
     for (const char *o = strchr(p, '{'); o; o = strchr(o + 1, '{')) {
         char a[64], b[64], cmd[64], state[16], name[32];
-        if (!containers) {
-            json_str(o, "Id", a, sizeof(a));
-            printf("%-10s  latest\n", a);
-            continue;
-        }
         json_str(o, "Id", a, sizeof(a));
         json_str(o, "Image", b, sizeof(b));
         json_str(o, "Command", cmd, sizeof(cmd));
@@ -62,6 +58,8 @@ static void table(int containers)
     }
 }
 
+#include "docker_images.c"
+
 static int run(int argc, char **argv)
 {
     int detach = 0, i = 2;
@@ -73,7 +71,7 @@ static int run(int argc, char **argv)
         else if (!strcmp(argv[i], "--network") && i + 1 < argc) net = argv[++i];
         else { eprintf("docker run: unknown option %s\n", argv[i]); return 2; }
     }
-    if (argc - i < 2) { eprintf("usage: docker run [-d] [--name N] [--memory BYTES] [--network BR] IMAGE CMD [ARGS]\n"); return 2; }
+    if (argc - i < 1) { eprintf("usage: docker run [-d] [--name N] [--memory BYTES] [--network BR] IMAGE [CMD [ARGS]]\n"); return 2; }
     char body[384], target[96];
     struct sbuf b = { body, 0, sizeof(body), 0 }, t = { target, 0, sizeof(target), 0 };
     sfmt(&b, "{\"Image\":\"%s\",\"Cmd\":[", argv[i]);
@@ -113,10 +111,9 @@ int main(int argc, char **argv)
         printf("Server: dockerd %s (API %s, %s) at %s\n", v, api, os, SOCK);
         return 0;
     }
-    if (!strcmp(c, "images") && argc == 2) {
-        if (call("GET", "/images/json", 0) < 0) return 1;
-        table(0);
-        return 0;
+    if (argc > 1) {
+        int r = image_command(argc, argv);           /* images, pull, push, tag, rmi */
+        if (r >= 0) return r;
     }
     if (!strcmp(c, "ps") && (argc == 2 || (argc == 3 && !strcmp(argv[2], "-a")))) {
         if (call("GET", argc == 3 ? "/containers/json?all=1" : "/containers/json", 0) < 0) return 1;
@@ -131,6 +128,6 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(c, "run")) return run(argc, argv);
-    eprintf("usage: docker version | images | ps [-a] | run ... | logs NAME | stop NAME | rm NAME | inspect NAME\n");
+    eprintf("usage: docker version | images | pull | push | tag | rmi | ps [-a] | run ... | logs NAME | stop NAME | rm NAME | inspect NAME\n");
     return 2;
 }

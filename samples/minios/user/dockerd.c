@@ -6,7 +6,7 @@
  * layered root, UTS, IPC, network namespaces and a cgroup).
  *
  * Endpoints (the first slice of issue 14; answers are JSON):
- *   GET /_ping, GET /version, GET /images/json (the directories of /images)
+ *   GET /_ping, GET /version; /images/...: pull, push, tag, untag, list (dockerd_images.c)
  *   GET /containers/json[?all=1]
  *   POST /containers/create[?name=NAME]  {"Image":"box","Cmd":["hello"],
  *        "HostConfig":{"Memory":BYTES,"NetworkMode":"BRIDGE"}}   -> 201 {"Id":...}
@@ -23,8 +23,9 @@
  * it has no 0) into a log kept here. The end of that pipe means the
  * container has exited: wait() gives its status and the /wait requests
  * pending on it are answered. A container's root is /overlays/NAME over
- * /images/IMAGE (kept after rm, like an image layer cache); its hostname
- * and group are its name.
+ * its image's files (a pulled image's unpacked layers, or a directory of
+ * /images; kept after rm, like an image layer cache); its hostname and
+ * group are its name. Without a Cmd, create takes the image's.
  */
 #include "http.h"
 
@@ -95,21 +96,7 @@ static void make_id(struct container *k)
     sfmt(&b, "%08x", h);
 }
 
-static void list_images(struct conn *c)
-{
-    struct sbuf b = { resp, 0, sizeof(resp), 0 };
-    struct dirent d;
-    int fd = open("/images", O_RDONLY), first = 1;
-    sfmt(&b, "[");
-    while (fd >= 0 && readdir(fd, &d) == 1)
-        if (d.type == S_IFDIR) {
-            sfmt(&b, "%s{\"Id\":\"%s\",\"RepoTags\":[\"%s:latest\"]}", first ? "" : ",", d.name, d.name);
-            first = 0;
-        }
-    if (fd >= 0) close(fd);
-    sfmt(&b, "]\n");
-    reply(c, 200, "application/json", resp);
-}
+#include "dockerd_images.c"                        /* images: store, pull, push (img) */
 
 static void list_containers(struct conn *c, int all)
 {
@@ -147,12 +134,10 @@ static void create(struct conn *c, const char *query, const char *body)
         if (*p) p++;
     }
     k->cmd[n] = 0;
-    if (!n) { error(c, 400, "the body needs a Cmd"); return; }
-    char path[PATH_MAX];
-    struct sbuf b = { path, 0, sizeof(path), 0 };
-    sfmt(&b, "/images/%s", k->image);
-    struct stat st;
-    if (strchr(k->image, '/') || stat(path, &st) || st.type != S_IFDIR) { error(c, 404, "no such image"); return; }
+    char path[PATH_MAX], dcmd[ARGS_MAX];
+    if (image_lookup(k->image, path, dcmd, sizeof(dcmd))) { error(c, 404, "no such image"); return; }
+    if (!n) memcpy(k->cmd, dcmd, sizeof(dcmd));            /* the image's CMD */
+    if (!k->cmd[0]) { error(c, 400, "the body needs a Cmd (the image has none)"); return; }
     const char *q = query ? strstr(query, "name=") : 0;
     struct sbuf nb = { k->name, 0, sizeof(k->name), 0 };
     if (q) for (q += 5; *q && *q != '&' && *q != '/'; q++) sbuf_put(*q, &nb);
@@ -175,12 +160,13 @@ static void start(struct conn *c, struct container *k)
 {
     if (k->state != CREATED) { error(c, 409, "the container has already been started"); return; }
     char path[PATH_MAX], lower[PATH_MAX];
-    struct sbuf pb = { path, 0, sizeof(path), 0 }, lb = { lower, 0, sizeof(lower), 0 };
+    struct sbuf pb = { path, 0, sizeof(path), 0 };
     int w = 0;
     while (k->cmd[w] && k->cmd[w] != ' ') w++;
     sfmt(&pb, "%s", strchr(k->cmd, '/') && strchr(k->cmd, '/') < k->cmd + w ? "" : "/bin/");
     for (int i = 0; i < w; i++) sbuf_put(k->cmd[i], &pb);
-    sfmt(&lb, "/images/%s", k->image);
+    char dcmd[ARGS_MAX];
+    if (image_lookup(k->image, lower, dcmd, sizeof(dcmd))) { error(c, 404, "no such image"); return; }
     struct isolate_args a;
     memset(&a, 0, sizeof(a));
     a.path = path;
@@ -266,6 +252,8 @@ static void route(struct conn *c, char *method, char *target, const char *body)
         return;
     }
     if (post && !strcmp(target, "/containers/create")) { create(c, query, body); return; }
+    if (post && !strcmp(target, "/images/create")) { pull(c, query); return; }
+    if (!strncmp(target, "/images/", 8)) { route_images(c, method, target + 8, query); return; }
     if (strncmp(target, "/containers/", 12)) { error(c, 404, "page not found"); return; }
     char *ref = target + 12, *op = strchr(ref, '/');
     if (op) *op++ = 0;
