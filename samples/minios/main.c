@@ -107,6 +107,7 @@ void kmain(u32 magic, struct multiboot_info *mbi)
     initramfs_load(initrd_start, initrd_len, from);
     if (elf.end) boot_file((const u8 *)elf.start, elf.end - elf.start, elf_name);
     frames_release(lo, hi);
+    frames_release((u32)initrd_builtin, (u32)initrd_builtin_end);   /* read: free it */
     paging_enable();
     kprintf("  paging: on, %u free 4 KiB frames\n", frames_free);
     sched_init();

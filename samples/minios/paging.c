@@ -3,6 +3,8 @@
  *
  * Physical memory: the kernel image sits at 1 MiB; every 4 KiB frame from the
  * end of the kernel up to 4 MiB is handed out by a simple free-list stack.
+ * The built-in archive (initrd.S) lies at the very end of the image: its
+ * frames are held back until it has been unpacked, then released.
  *
  * Virtual memory, identical in every address space:
  *   0x00000000-0x003FFFFF  kernel: identity mapped, supervisor only (U/S = 0),
@@ -23,10 +25,12 @@ u32 kernel_pd;
 static u32 free_stack[1024];           /* at most 1024 frames below 4 MiB */
 u32 frames_total, frames_free;
 static u32 pool_start, pool_top;
-extern char _end[];                    /* linker.ld */
+extern char _end[];                    /* linker.ld: the image without the archive */
+extern const u8 initrd_builtin[], initrd_builtin_end[];   /* initrd.S */
 
 /* Builds the kernel's tables and the frame pool, leaving out the frames of
- * [resv_lo, resv_hi) (a boot module still to be read); paging_enable() then
+ * [resv_lo, resv_hi) (a boot module still to be read) and of the built-in
+ * archive (given back by frames_release() once read); paging_enable() then
  * turns paging on. */
 void paging_init(u32 mem_upper, u32 resv_lo, u32 resv_hi)
 {
@@ -43,6 +47,7 @@ void paging_init(u32 mem_upper, u32 resv_lo, u32 resv_hi)
     for (u32 pa = top; pa > start; ) {     /* pushed top-down: lowest frames come out first */
         pa -= PAGE_SIZE;
         if (pa + PAGE_SIZE > resv_lo && pa < resv_hi) continue;
+        if (pa + PAGE_SIZE > (u32)initrd_builtin && pa < (u32)initrd_builtin_end) continue;
         free_stack[frames_free++] = pa;
     }
     frames_total = frames_free;
