@@ -12,7 +12,10 @@ fn registry() -> PathBuf {
 }
 
 fn sha256sum(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum runs");
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum runs");
     assert!(out.status.success(), "sha256sum {}", path.display());
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
@@ -50,7 +53,10 @@ fn every_blob_is_named_by_its_sha256() {
     for e in std::fs::read_dir(registry().join("blobs")).unwrap() {
         let path = e.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        assert!(sha256sum(&path).starts_with(&name), "{name}: content does not match its name");
+        assert!(
+            sha256sum(&path).starts_with(&name),
+            "{name}: content does not match its name"
+        );
         n += 1;
     }
     assert!(n >= 7, "only {n} blobs");
@@ -65,7 +71,8 @@ fn manifests_name_their_config_and_layers() {
         let (reference, digest) = (w.next().unwrap(), w.next().unwrap());
         let (name, tag) = reference.split_once(':').unwrap();
         names.push(name.to_string());
-        let tagged = std::fs::read_to_string(registry().join("repositories").join(name).join(tag)).unwrap();
+        let tagged =
+            std::fs::read_to_string(registry().join("repositories").join(name).join(tag)).unwrap();
         assert_eq!(tagged.trim(), digest, "{reference}");
         let path = blob(digest);
         assert_eq!(sha256sum(&path), digest[7..], "{reference}: manifest");
@@ -74,13 +81,27 @@ fn manifests_name_their_config_and_layers() {
         let digests = values(&manifest, "digest");
         let sizes = sizes(&manifest);
         assert_eq!(digests.len(), sizes.len());
-        assert!(digests.len() >= 2, "{reference}: a config and at least one layer");
+        assert!(
+            digests.len() >= 2,
+            "{reference}: a config and at least one layer"
+        );
         for (d, s) in digests.iter().zip(&sizes) {
             let p = blob(d);
             assert_eq!(sha256sum(&p), d[7..], "{reference}: {d}");
-            assert_eq!(std::fs::metadata(&p).unwrap().len(), *s, "{reference}: size of {d}");
-            let link = registry().join("repositories").join(name).join("_blobs").join(&d[7..31]);
-            assert!(link.exists(), "{reference}: {d} is not linked to the repository");
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().len(),
+                *s,
+                "{reference}: size of {d}"
+            );
+            let link = registry()
+                .join("repositories")
+                .join(name)
+                .join("_blobs")
+                .join(&d[7..31]);
+            assert!(
+                link.exists(),
+                "{reference}: {d} is not linked to the repository"
+            );
         }
         let config = std::fs::read_to_string(blob(&digests[0])).unwrap();
         let layers = &digests[1..];
@@ -96,20 +117,31 @@ fn manifests_name_their_config_and_layers() {
             .collect();
         assert_eq!(&diff_ids, layers, "{reference}: diff_ids");
         for l in layers {
-            let out = Command::new("tar").arg("-tf").arg(blob(l)).output().unwrap();
-            assert!(out.status.success(), "{reference}: host tar rejects layer {l}");
+            let out = Command::new("tar")
+                .arg("-tf")
+                .arg(blob(l))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{reference}: host tar rejects layer {l}"
+            );
             assert!(!out.stdout.is_empty());
         }
     }
     for want in ["base", "hello", "echo"] {
-        assert!(names.iter().any(|n| n == want), "{want} is not in the catalog");
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} is not in the catalog"
+        );
     }
 }
 
 #[test]
 fn echo_shares_the_layers_of_base() {
     let manifest = |name: &str| {
-        let d = std::fs::read_to_string(registry().join("repositories").join(name).join("latest")).unwrap();
+        let d = std::fs::read_to_string(registry().join("repositories").join(name).join("latest"))
+            .unwrap();
         std::fs::read_to_string(blob(d.trim())).unwrap()
     };
     let base = values(&manifest("base"), "digest");
