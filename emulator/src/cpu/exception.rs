@@ -24,6 +24,10 @@ pub mod vec {
     /// Not a vector: the marker of a #VMEXIT recorded by a fault path while a guest runs
     /// (`cpu::svm::exit_fault`); `interrupt::raise` performs the exit instead of delivering.
     pub const VMEXIT: u8 = 0xFE;
+    /// Not a vector: what a taken Jcc whose target lies in its own cached block returns
+    /// (`exec::fast::jcc_in`), so that the dispatch loop goes on at the target on the path
+    /// it already tests after each handler. Never leaves the dispatch loop (`machine::exec`).
+    pub const BRANCH: u8 = 0xFD;
 }
 
 /// A fault or abort raised by an instruction (traps such as INT n are delivered directly).
@@ -68,6 +72,10 @@ impl Exception {
         } else {
             None
         }
+    }
+    /// The in-block branch marker (`vec::BRANCH`).
+    pub const fn branch() -> Self {
+        Self::new(vec::BRANCH)
     }
     pub const fn de() -> Self {
         Self::new(vec::DE)

@@ -61,6 +61,9 @@ pub struct Insn {
     /// instruction's index in the block, so the dispatch loop goes on inside the block when
     /// the branch is taken (`machine::exec`); else `NONE`. Set when the block is built.
     pub skip: u8,
+    /// With `skip`: how far the retired count before the block's first instruction moves
+    /// when the branch is taken (`idx + 1 - skip`, as an `i8`), set with it.
+    pub back: i8,
     pub ins: Instruction,
 }
 
@@ -153,6 +156,7 @@ impl Insn {
             imm2: 0,
             cc: (ins.condition_code() as u8).wrapping_sub(1),
             skip: NONE,
+            back: 0,
             ins,
         };
         let mut size = 0u8;

@@ -141,6 +141,26 @@ impl Machine {
                 'run: {
                     while let Some(insn) = it.next() {
                         if let Err(e) = (insn.exec)(core, insn) {
+                            if e.vector == vec::BRANCH {
+                                // A taken Jcc to instruction `t` of this block: go on
+                                // there if the rest of the block fits before the deadline
+                                // (counted as a cache hit, the lookup it saves).
+                                let t = insn.skip as usize;
+                                let base = core.block_base.wrapping_add(insn.back as i64 as u64);
+                                if let Some(rest) = insns.get(t..) {
+                                    if base + n as u64 <= deadline {
+                                        cache.hits += 1;
+                                        core.block_base = base;
+                                        end = n;
+                                        it = rest.iter();
+                                        continue;
+                                    }
+                                }
+                                // Out of budget: the target's block comes next.
+                                core.icount = base.wrapping_add(t as u64);
+                                core.cpu.eip = insn.imm;
+                                break 'run;
+                            }
                             core.cpu.eip = insn.ip();
                             core.icount = core.block_base.wrapping_add(insn.idx as u64);
                             raise(core, e);
@@ -156,18 +176,8 @@ impl Machine {
                                 return;
                             }
                             core.req.clear_branch();
-                            // A taken Jcc to an instruction of this block goes on there if
-                            // the rest of the block fits before the deadline (counted as a
-                            // cache hit, the lookup it saves).
-                            let t = insn.skip as usize;
-                            if t < n && ic + (n - t) as u64 <= deadline {
-                                cache.hits += 1;
-                                core.block_base = ic.wrapping_sub(t as u64);
-                                end = n;
-                                it = insns[t..].iter();
-                                continue;
-                            }
-                            // To another block: the Jcc stored EIP, the count is stored.
+                            // A taken Jcc to another block: the Jcc stored EIP, the count
+                            // is stored.
                             break 'run;
                         }
                     }
@@ -243,6 +253,12 @@ impl Machine {
         for insn in &insns[..n] {
             core.cpu.eip = insn.next_ip;
             if let Err(e) = (insn.exec)(core, insn) {
+                if e.vector == vec::BRANCH {
+                    // A taken in-block Jcc (`exec::fast::jcc_in`): this run ends here.
+                    core.cpu.eip = insn.imm;
+                    core.icount += 1;
+                    break;
+                }
                 core.cpu.eip = insn.ip();
                 raise(core, e);
                 if fetch_rescan {

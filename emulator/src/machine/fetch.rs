@@ -119,10 +119,11 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             break;
         }
     }
-    // A Jcc in the middle of a block ends it when taken (`Request::Branch`); so does one at
-    // the end whose target is in the block, which then also records the target's index:
-    // the dispatch loop goes on at that instruction without leaving the block (a loop or
-    // an `if` that fits in one block runs without block lookups).
+    // A Jcc whose target is in the block records the target's index and returns the
+    // in-block branch marker when taken (`exec::fast::jcc_in`): the dispatch loop goes on
+    // at that instruction without leaving the block (a loop or an `if` that fits in one
+    // block runs without block lookups). Another Jcc in the middle of a block ends it when
+    // taken (`Request::Branch`).
     let last = insns.len().saturating_sub(1);
     for p in 0..insns.len() {
         if !exec::fast::is_jcc(&insns[p].ins) {
@@ -132,8 +133,10 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         let t = insns.iter().position(|i| i.ip() == target);
         if let Some(t) = t {
             insns[p].skip = t as u8;
-        }
-        if p < last || t.is_some() {
+            insns[p].back = (p as i32 + 1 - t as i32) as i8;
+            let h = exec::fast::jcc_in_table(insns[p].cc);
+            exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });
+        } else if p < last {
             let h = exec::fast::jcc_table::<true>(insns[p].cc);
             exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });
         }

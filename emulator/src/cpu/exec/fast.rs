@@ -445,6 +445,43 @@ fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
+/// Jcc whose target is an instruction of its own cached block (`Insn::skip`): taken, it
+/// returns the `Exception::branch()` marker, and the dispatch loop goes on at the target
+/// inside the block (`machine::exec`) without storing EIP or making a request; not
+/// taken, it leaves EIP to the loop like a `MID` Jcc.
+fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
+    if c.cpu.flags.cond(CC) {
+        if i.imm > c.cpu.seg[CS].limit {
+            return Err(Exception::gp(0));
+        }
+        return Err(Exception::branch());
+    }
+    Ok(())
+}
+
+/// The in-block Jcc handler (`jcc_in`) for condition `cc` (Intel order).
+pub fn jcc_in_table(cc: u8) -> Handler {
+    let t: [Handler; 16] = [
+        jcc_in::<0>,
+        jcc_in::<1>,
+        jcc_in::<2>,
+        jcc_in::<3>,
+        jcc_in::<4>,
+        jcc_in::<5>,
+        jcc_in::<6>,
+        jcc_in::<7>,
+        jcc_in::<8>,
+        jcc_in::<9>,
+        jcc_in::<10>,
+        jcc_in::<11>,
+        jcc_in::<12>,
+        jcc_in::<13>,
+        jcc_in::<14>,
+        jcc_in::<15>,
+    ];
+    t[(cc & 15) as usize]
+}
+
 /// True for the Jcc forms `select` gives a `jcc` handler (no LOCK-class prefix).
 pub fn is_jcc(ins: &Instruction) -> bool {
     use Mnemonic::*;
