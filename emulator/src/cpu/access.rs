@@ -92,12 +92,6 @@ impl Core {
         on
     }
 
-    /// `Cpu::stack32` for the stack fast paths: one test when SS is flat.
-    #[inline(always)]
-    pub fn stack32_fast(&self) -> bool {
-        self.flat_stack() || self.cpu.stack32()
-    }
-
     /// Segmentation: offset -> linear address, with null/type/limit checks.
     #[inline(always)]
     pub fn linear(&self, seg: usize, off: u32, len: u8, write: bool) -> Res<u32> {
@@ -151,6 +145,12 @@ impl Core {
     #[inline(always)]
     pub fn read_fast(&mut self, seg: usize, off: u32, size: u8) -> Option<u32> {
         let lin = self.linear_fast(seg, off, size, false)?;
+        self.read_lin_fast(lin, size)
+    }
+
+    /// `read_fast` after segmentation: an aligned read of RAM through the TLB.
+    #[inline(always)]
+    fn read_lin_fast(&mut self, lin: u32, size: u8) -> Option<u32> {
         let p = self
             .mmu
             .direct_aligned(false, lin, size, self.cpu.cpl == 3)?;
@@ -166,6 +166,12 @@ impl Core {
         let Some(lin) = self.linear_fast(seg, off, size, true) else {
             return false;
         };
+        self.write_lin_fast(lin, size, v)
+    }
+
+    /// `write_fast` after segmentation: an aligned write of RAM through the TLB.
+    #[inline(always)]
+    fn write_lin_fast(&mut self, lin: u32, size: u8, v: u32) -> bool {
         let Some(p) = self.mmu.direct_aligned(true, lin, size, self.cpu.cpl == 3) else {
             return false;
         };
@@ -175,6 +181,30 @@ impl Core {
         b.copy_from_slice(&v.to_le_bytes()[..size as usize]);
         self.mmu.tlb.hits += 1;
         true
+    }
+
+    /// The fast path of a 4-byte stack read at ESP value `sp` with a 32-bit stack: one
+    /// test when SS is flat (`flat_stack`), else `read_fast` through SS. None: use the
+    /// general path (a 16-bit stack included).
+    #[inline(always)]
+    pub fn stack_read32_fast(&mut self, sp: u32) -> Option<u32> {
+        if self.flat_stack() {
+            return self.read_lin_fast(sp, 4);
+        }
+        if !self.cpu.stack32() {
+            return None;
+        }
+        self.read_fast(SS, sp, 4)
+    }
+
+    /// The fast path of a 4-byte stack write (see `stack_read32_fast`). False: use the
+    /// general path.
+    #[inline(always)]
+    pub fn stack_write32_fast(&mut self, sp: u32, v: u32) -> bool {
+        if self.flat_stack() {
+            return self.write_lin_fast(sp, 4, v);
+        }
+        self.cpu.stack32() && self.write_fast(SS, sp, 4, v)
     }
 
     /// The fast path of a read-modify-write operand: the physical address of an aligned

@@ -117,6 +117,17 @@ impl Core {
         self.cpu.eip = i.next_ip;
     }
 
+    /// How a handler of a chained block completes: `Ok`, or the `Exception::request()`
+    /// marker when a request is pending (the dispatch loop tests only the result).
+    #[inline(always)]
+    pub fn done(&self) -> crate::cpu::exception::Res {
+        if self.req.any() {
+            Err(crate::cpu::exception::Exception::request())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Asks the dispatch loop to act before the next instruction (see `Request`).
     #[inline(always)]
     pub fn request(&mut self, r: Request) {

@@ -28,6 +28,10 @@ pub mod vec {
     /// (`exec::fast::jcc_in`), so that the dispatch loop goes on at the target on the path
     /// it already tests after each handler. Never leaves the dispatch loop (`machine::exec`).
     pub const BRANCH: u8 = 0xFD;
+    /// Not a vector: what a handler in a chained block returns when it completed but made
+    /// a request (`Core::req`), so that the dispatch loop need not test the requests after
+    /// each instruction (`exec::eager`, `exec::fast`). Never leaves the dispatch loop.
+    pub const REQUEST: u8 = 0xFC;
 }
 
 /// A fault or abort raised by an instruction (traps such as INT n are delivered directly).
@@ -76,6 +80,10 @@ impl Exception {
     /// The in-block branch marker (`vec::BRANCH`).
     pub const fn branch() -> Self {
         Self::new(vec::BRANCH)
+    }
+    /// The "completed with a request" marker (`vec::REQUEST`).
+    pub const fn request() -> Self {
+        Self::new(vec::REQUEST)
     }
     pub const fn de() -> Self {
         Self::new(vec::DE)

@@ -5,6 +5,10 @@
 //! Semantics must equal the general handlers' (the oracle tests and vectors go through
 //! `select`, hence through here); anything unusual (prefixes like LOCK, 16-bit stacks,
 //! segment registers) is left to the general families.
+//! Every handler here is lazy (`Dispatch::Lazy`): its inline fast path touches neither EIP
+//! nor the retired count and makes no request; off that path it calls `Core::sync` first
+//! (memory forms tail-call a `*_general` form that starts over, so the fast path needs no
+//! saved registers) and reports a request it made with `Core::done`.
 
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
@@ -179,6 +183,18 @@ fn select_handler(ins: &Instruction) -> Option<Handler> {
     }
 }
 
+/// How a handler here completes: with a memory operand, its general path may have made a
+/// request (a charged nested walk, written code), reported as `Core::done`'s marker; a
+/// handler with register and immediate operands only makes none.
+#[inline(always)]
+fn fin(c: &Core, mem: bool) -> Res {
+    if mem {
+        c.done()
+    } else {
+        Ok(())
+    }
+}
+
 /// A data read for the lazy handlers here: the inline fast path, else `Core::sync` and
 /// the general read.
 #[inline(always)]
@@ -194,7 +210,11 @@ const CMP: u8 = 100;
 const TEST: u8 = 101;
 const MOV: u8 = 102;
 
-/// Two-operand ALU/MOV with operand kinds K0 (R or M) and K1 (R, M or I), size S.
+/// Two-operand ALU/MOV with operand kinds K0 (R or M) and K1 (R, M or I), size S: the
+/// inline fast path (registers, or memory through `Core::read_fast` / `write_fast` /
+/// `rmw_probe`, which make no request), else a tail call to `alu2_general`, which starts
+/// over (the fast path changes nothing before it gives up), so that the fast path needs no
+/// saved registers.
 #[inline(always)]
 fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     let b = match K1 {
@@ -202,28 +222,14 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
         I => i.imm & mask(S),
         _ => {
             let a = ea(c, i);
-            read(c, i, i.seg as usize, a, S)?
+            match c.read_fast(i.seg as usize, a, S) {
+                Some(v) => v,
+                None => return alu2_general::<OP, K0, K1, S>(c, i),
+            }
         }
     };
     if K0 == R {
-        if OP == MOV {
-            rset::<S>(c, i.r0, b);
-            return Ok(());
-        }
-        let a = rget::<S>(c, i.r0);
-        match OP {
-            CMP => {
-                alu::op(c, SUB, S, a, b);
-            }
-            TEST => {
-                let r = a & b;
-                c.cpu.flags.set_lazy(CcOp::Logic, S, 0, 0, r);
-            }
-            _ => {
-                let r = alu::op(c, OP, S, a, b);
-                rset::<S>(c, i.r0, r);
-            }
-        }
+        alu2_reg::<OP, S>(c, i, b);
         return Ok(());
     }
     // Memory destination.
@@ -234,17 +240,12 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
             if c.write_fast(seg, off, S, b) {
                 return Ok(());
             }
-            c.sync(i);
-            c.write(seg, off, S, b)
         }
         CMP | TEST => {
-            let a = read(c, i, seg, off, S)?;
-            if OP == CMP {
-                alu::op(c, SUB, S, a, b);
-            } else {
-                c.cpu.flags.set_lazy(CcOp::Logic, S, 0, 0, a & b);
+            if let Some(a) = c.read_fast(seg, off, S) {
+                alu2_flags::<OP, S>(c, a, b);
+                return Ok(());
             }
-            Ok(())
         }
         _ => {
             if let Some(p) = c.rmw_probe(seg, off, S) {
@@ -254,7 +255,66 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
                 c.rmw_hits();
                 return Ok(());
             }
-            c.sync(i);
+        }
+    }
+    alu2_general::<OP, K0, K1, S>(c, i)
+}
+
+/// `alu2` with a register destination and source value `b`.
+#[inline(always)]
+fn alu2_reg<const OP: u8, const S: u8>(c: &mut Core, i: &Insn, b: u32) {
+    if OP == MOV {
+        rset::<S>(c, i.r0, b);
+        return;
+    }
+    let a = rget::<S>(c, i.r0);
+    if OP == CMP || OP == TEST {
+        alu2_flags::<OP, S>(c, a, b);
+    } else {
+        let r = alu::op(c, OP, S, a, b);
+        rset::<S>(c, i.r0, r);
+    }
+}
+
+/// The flags of CMP / TEST `a`, `b`.
+#[inline(always)]
+fn alu2_flags<const OP: u8, const S: u8>(c: &mut Core, a: u32, b: u32) {
+    if OP == CMP {
+        alu::op(c, SUB, S, a, b);
+    } else {
+        c.cpu.flags.set_lazy(CcOp::Logic, S, 0, 0, a & b);
+    }
+}
+
+/// `alu2` off its fast path: the general memory accesses (faults, page walks, written
+/// code), after `Core::sync`.
+#[inline(never)]
+fn alu2_general<const OP: u8, const K0: u8, const K1: u8, const S: u8>(
+    c: &mut Core,
+    i: &Insn,
+) -> Res {
+    c.sync(i);
+    let b = match K1 {
+        R => rget::<S>(c, i.r1),
+        I => i.imm & mask(S),
+        _ => {
+            let a = ea(c, i);
+            c.read(i.seg as usize, a, S)?
+        }
+    };
+    if K0 == R {
+        alu2_reg::<OP, S>(c, i, b);
+        return c.done();
+    }
+    let off = ea(c, i);
+    let seg = i.seg as usize;
+    match OP {
+        MOV => c.write(seg, off, S, b)?,
+        CMP | TEST => {
+            let a = c.read(seg, off, S)?;
+            alu2_flags::<OP, S>(c, a, b);
+        }
+        _ => {
             let lin = c.linear(seg, off, S, true)?;
             let user = c.user_mode();
             let a = c.read_lin(lin, S, user)?;
@@ -264,9 +324,9 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
                 c.cpu.flags = saved;
                 return Err(e);
             }
-            Ok(())
         }
     }
+    c.done()
 }
 
 #[inline(always)]
@@ -282,7 +342,7 @@ fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-/// INC/DEC of a memory operand: the write is checked before flags change.
+/// INC/DEC of a memory operand: the fast path, else a tail call to the general form.
 #[inline(always)]
 fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     let off = ea(c, i);
@@ -298,7 +358,15 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
         c.rmw_hits();
         return Ok(());
     }
+    incdec_m_general::<INC, S>(c, i)
+}
+
+/// INC/DEC of a memory operand off the fast path: the write is checked before flags
+/// change.
+#[inline(never)]
+fn incdec_m_general<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     c.sync(i);
+    let off = ea(c, i);
     let lin = c.linear(i.seg as usize, off, S, true)?;
     let user = c.user_mode();
     let a = c.read_lin(lin, S, user)?;
@@ -309,7 +377,7 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     } & mask(S);
     c.write_lin(lin, S, r, user)?;
     c.cpu.flags.set_incdec(INC, S, a, r);
-    Ok(())
+    c.done()
 }
 
 // PUSH/POP r32, CALL rel32 and RET: the common case (32-bit stack, `Core::read_fast` /
@@ -319,7 +387,7 @@ fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
     let v = c.cpu.gpr[(i.r0 & 7) as usize];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if c.stack32_fast() && c.write_fast(SS, sp, 4, v) {
+    if c.stack_write32_fast(sp, v) {
         c.cpu.gpr[4] = sp;
         return Ok(());
     }
@@ -330,24 +398,23 @@ fn push_r32(c: &mut Core, i: &Insn) -> Res {
 fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
     c.sync(i);
     if !c.cpu.stack32() {
-        return c.push(4, c.cpu.gpr[(i.r0 & 7) as usize]);
+        c.push(4, c.cpu.gpr[(i.r0 & 7) as usize])?;
+        return c.done();
     }
     let v = c.cpu.gpr[(i.r0 & 7) as usize];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
     c.write(SS, sp, 4, v)?;
     c.cpu.gpr[4] = sp;
-    Ok(())
+    c.done()
 }
 
 fn pop_r32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4];
-    if c.stack32_fast() {
-        if let Some(v) = c.read_fast(SS, sp, 4) {
-            // POP ESP: the popped value wins over the increment.
-            c.cpu.gpr[4] = sp.wrapping_add(4);
-            c.cpu.gpr[(i.r0 & 7) as usize] = v;
-            return Ok(());
-        }
+    if let Some(v) = c.stack_read32_fast(sp) {
+        // POP ESP: the popped value wins over the increment.
+        c.cpu.gpr[4] = sp.wrapping_add(4);
+        c.cpu.gpr[(i.r0 & 7) as usize] = v;
+        return Ok(());
     }
     pop_r32_general(c, i)
 }
@@ -358,19 +425,19 @@ fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
     if !c.cpu.stack32() {
         let v = c.pop(4)?;
         c.cpu.gpr[(i.r0 & 7) as usize] = v;
-        return Ok(());
+        return c.done();
     }
     let sp = c.cpu.gpr[4];
     let v = c.read(SS, sp, 4)?;
     // POP ESP: the popped value wins over the increment.
     c.cpu.gpr[4] = sp.wrapping_add(4);
     c.cpu.gpr[(i.r0 & 7) as usize] = v;
-    Ok(())
+    c.done()
 }
 
 fn call_rel32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if i.imm <= c.cpu.seg[CS].limit && c.stack32_fast() && c.write_fast(SS, sp, 4, i.next_ip) {
+    if i.imm <= c.cpu.seg[CS].limit && c.stack_write32_fast(sp, i.next_ip) {
         c.cpu.gpr[4] = sp;
         c.cpu.eip = i.imm;
         return Ok(());
@@ -393,20 +460,18 @@ fn call_rel32_general(c: &mut Core, i: &Insn) -> Res {
         c.cpu.gpr[4] = sp;
     }
     c.cpu.eip = i.imm;
-    Ok(())
+    c.done()
 }
 
 fn ret32(c: &mut Core, i: &Insn) -> Res {
     let sp = c.cpu.gpr[4];
-    if c.stack32_fast() {
-        if let Some(t) = c.read_fast(SS, sp, 4) {
-            if t > c.cpu.seg[CS].limit {
-                return Err(Exception::gp(0));
-            }
-            c.cpu.gpr[4] = sp.wrapping_add(4);
-            c.cpu.eip = t;
-            return Ok(());
+    if let Some(t) = c.stack_read32_fast(sp) {
+        if t > c.cpu.seg[CS].limit {
+            return Err(Exception::gp(0));
         }
+        c.cpu.gpr[4] = sp.wrapping_add(4);
+        c.cpu.eip = t;
+        return Ok(());
     }
     ret32_general(c, i)
 }
@@ -422,7 +487,7 @@ fn ret32_general(c: &mut Core, i: &Insn) -> Res {
     }
     c.cpu.gpr[4] = (sp & !mask) | (sp.wrapping_add(4) & mask);
     c.cpu.eip = t;
-    Ok(())
+    c.done()
 }
 
 /// Jcc with the condition fixed at decode time. `MID`: the Jcc is not the last instruction
@@ -438,6 +503,7 @@ fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
         c.cpu.eip = i.imm;
         if MID {
             c.request(Request::Branch);
+            return Err(Exception::request());
         }
     } else if !MID {
         c.cpu.eip = i.next_ip;
@@ -567,5 +633,5 @@ fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
     };
     c.cpu.gpr[0] = q;
     c.cpu.gpr[2] = r;
-    Ok(())
+    fin(c, K == M)
 }

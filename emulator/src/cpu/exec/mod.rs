@@ -101,10 +101,12 @@ pub fn set_handler(i: &mut Insn, h: Handler, d: Dispatch) {
     }
 }
 
-/// The dispatch of an eager handler: stores EIP and the retired count, then runs it.
+/// The dispatch of an eager handler: stores EIP and the retired count, then runs it; a
+/// request it made is reported as the `Exception::request()` marker (`Core::done`).
 pub fn eager(c: &mut Core, i: &Insn) -> Res {
     c.sync(i);
-    (i.inner)(c, i)
+    (i.inner)(c, i)?;
+    c.done()
 }
 
 /// `select`, with the `--popek-goldberg` switch applied: a sensitive instruction gets
