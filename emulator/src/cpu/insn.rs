@@ -59,7 +59,9 @@ pub struct Insn {
     pub cc: u8,
     /// For a Jcc whose target is an instruction of its own cached block: that
     /// instruction's index in the block, so the dispatch loop goes on inside the block when
-    /// the branch is taken (`machine::exec`); else `NONE`. Set when the block is built.
+    /// the branch is taken (`machine::exec`); else `NONE`. Set when the block is built, also
+    /// on a flag setter fused with such a Jcc (`exec::fast::fuse`; its `imm2` then holds the
+    /// Jcc's target).
     pub skip: u8,
     /// With `skip`: how far the retired count before the block's first instruction moves
     /// when the branch is taken (`idx + 1 - skip`, as an `i8`), set with it.

@@ -115,15 +115,10 @@ impl Machine {
                 None => {
                     // Slow fetch (new block, page crossing, fault): the general path.
                     prev = None;
-                    self.exec_block(limit);
-                    let c = &mut self.core;
-                    if c.req.only_branch() {
-                        c.req.clear_branch();
+                    match self.general_step(limit, deadline) {
+                        Some(l) => limit = l,
+                        None => return,
                     }
-                    if c.req.any() || c.icount >= deadline {
-                        return;
-                    }
-                    limit = (deadline - c.icount) as usize;
                     continue 'find;
                 }
             };
@@ -139,9 +134,19 @@ impl Machine {
                 // ones store them when they leave their fast path (`Core::sync`); the loop
                 // stores them wherever it stops.
                 core.block_base = core.icount;
-                let mut end = n.min(limit);
-                let mut it = insns[..end].iter();
                 'run: {
+                    let mut it = insns.iter();
+                    if n > limit {
+                        // The deadline cuts this block.
+                        match cut_run(core, insns, limit, deadline) {
+                            Cut::End => return,
+                            Cut::Next => break 'run,
+                            Cut::Inside(t) => {
+                                cache.hits += 1;
+                                it = insns[t..].iter();
+                            }
+                        }
+                    }
                     while let Some(insn) = it.next() {
                         if let Err(e) = (insn.exec)(core, insn) {
                             if e.vector == vec::BRANCH {
@@ -154,14 +159,13 @@ impl Machine {
                                     if base + n as u64 <= deadline {
                                         cache.hits += 1;
                                         core.block_base = base;
-                                        end = n;
                                         it = rest.iter();
                                         continue;
                                     }
                                 }
                                 // Out of budget: the target's block comes next.
                                 core.icount = base.wrapping_add(t as u64);
-                                core.cpu.eip = insn.imm;
+                                core.cpu.eip = insns.get(t).map_or(insn.imm, |x| x.ip());
                                 break 'run;
                             }
                             if e.vector == vec::REQUEST {
@@ -187,9 +191,9 @@ impl Machine {
                         // requests need no test here.
                         debug_assert!(!core.req.any(), "request without the marker");
                     }
-                    // Ran to `end` (at least one instruction: `n` and `limit` are not 0).
-                    core.icount = core.block_base.wrapping_add(end as u64);
-                    if let Some(last) = insns.get(end.wrapping_sub(1)) {
+                    // Ran to the end.
+                    core.icount = core.block_base.wrapping_add(n as u64);
+                    if let Some(last) = insns.last() {
                         if last.lazy_ip {
                             core.cpu.eip = last.next_ip;
                         }
@@ -217,6 +221,20 @@ impl Machine {
                 continue 'find;
             }
         }
+    }
+
+    /// The chain's general path: `exec_block` for up to `limit` instructions. The limit
+    /// left before `deadline` if the chain goes on, None if it ends.
+    fn general_step(&mut self, limit: usize, deadline: u64) -> Option<usize> {
+        self.exec_block(limit);
+        let c = &mut self.core;
+        if c.req.only_branch() {
+            c.req.clear_branch();
+        }
+        if c.req.any() || c.icount >= deadline {
+            return None;
+        }
+        Some((deadline - c.icount) as usize)
     }
 
     /// Executes up to `limit` instructions from the block at the current EIP.
@@ -256,9 +274,11 @@ impl Machine {
         } else {
             0
         };
+        // Handlers are called through `inner` (EIP and the count are stored here, and a
+        // fused flag setter runs alone, see `exec::fast::fuse`).
         for insn in &insns[..n] {
             core.cpu.eip = insn.next_ip;
-            if let Err(e) = (insn.exec)(core, insn) {
+            if let Err(e) = (insn.inner)(core, insn) {
                 if e.vector == vec::BRANCH {
                     // A taken in-block Jcc (`exec::fast::jcc_in`): this run ends here.
                     core.cpu.eip = insn.imm;
@@ -306,6 +326,65 @@ impl Machine {
             }
         }
     }
+}
+
+/// How a block cut by the deadline ended (`cut_run`).
+enum Cut {
+    /// The chain ends (a request other than `Branch`, or a fault).
+    End,
+    /// EIP and the count are stored: the chain goes on with the next block.
+    Next,
+    /// A taken Jcc to instruction `t` of the block, whose whole rest fits before the
+    /// deadline: the run goes on there (`block_base` moved).
+    Inside(usize),
+}
+
+/// Runs the first `limit` instructions of block `insns` (all that fits before the
+/// deadline), one instruction per handler call through `Insn::inner` with EIP and the
+/// count stored before each: a fused flag setter runs alone (`exec::fast::fuse`), so the
+/// run stops exactly at the deadline.
+fn cut_run(
+    core: &mut crate::cpu::ctx::Core,
+    insns: &[crate::cpu::insn::Insn],
+    limit: usize,
+    deadline: u64,
+) -> Cut {
+    let part = &insns[..limit.min(insns.len())];
+    for insn in part {
+        core.sync(insn);
+        if let Err(e) = (insn.inner)(core, insn) {
+            if e.vector == vec::BRANCH {
+                // A taken in-block Jcc (`exec::fast::jcc_in`), as in the chained loop.
+                let t = insn.skip as usize;
+                let base = core.block_base.wrapping_add(insn.back as i64 as u64);
+                if t < insns.len() && base + insns.len() as u64 <= deadline {
+                    core.block_base = base;
+                    return Cut::Inside(t);
+                }
+                core.icount = base.wrapping_add(t as u64);
+                core.cpu.eip = insn.imm;
+                return Cut::Next;
+            }
+            if e.vector != vec::REQUEST {
+                core.cpu.eip = insn.ip();
+                raise(core, e);
+                return Cut::End;
+            }
+        }
+        if core.req.any() {
+            core.icount += 1;
+            if !core.req.only_branch() {
+                return Cut::End;
+            }
+            // A taken Jcc to another block stored EIP.
+            core.req.clear_branch();
+            return Cut::Next;
+        }
+    }
+    if let Some(last) = part.last() {
+        core.icount = core.block_base.wrapping_add(last.idx as u64 + 1);
+    }
+    Cut::Next
 }
 
 /// MOV SS or POP SS (the instructions whose interrupt shadow also holds back debug traps;

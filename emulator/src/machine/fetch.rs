@@ -136,6 +136,18 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             insns[p].back = (p as i32 + 1 - t as i32) as i8;
             let h = exec::fast::jcc_in_table(insns[p].cc);
             exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });
+            // The flag setter before it may run both when the branch is taken (the chained
+            // loop calls `exec`, single steps `inner`: see `exec::fast::fuse`).
+            if p > 0 {
+                if let Some(h) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc) {
+                    let (skip, back, target) = (insns[p].skip, insns[p].back, insns[p].imm);
+                    let q = &mut insns[p - 1];
+                    q.exec = h;
+                    q.skip = skip;
+                    q.back = back;
+                    q.imm2 = target;
+                }
+            }
         } else if p < last {
             let h = exec::fast::jcc_table::<true>(insns[p].cc);
             exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });

@@ -548,6 +548,102 @@ pub fn jcc_in_table(cc: u8) -> Handler {
     t[(cc & 15) as usize]
 }
 
+// Compare-and-branch fusion: a flag-setting instruction followed by a Jcc whose target is
+// in their block runs both in one handler call when the branch is taken (`fused`). Only
+// the chained dispatch loop calls it (`Insn::exec`; `Insn::inner` keeps the plain form for
+// single steps and for block runs cut by a deadline), and only when the whole rest of the
+// block fits before the deadline, so the two instructions always retire together there.
+
+const F_CMP_RR: u8 = 0;
+const F_CMP_RI: u8 = 1;
+const F_TEST_RR: u8 = 2;
+const F_DEC: u8 = 3;
+const F_INC: u8 = 4;
+const F_SUB_RI: u8 = 5;
+const F_ADD_RI: u8 = 6;
+
+/// The flag setter of form `F` (32-bit registers), then the Jcc `CC` that follows it:
+/// taken, the `Exception::branch()` marker with the Jcc's in-block target (`Insn::skip`,
+/// `Insn::back`, `Insn::imm2` set at block build as the Jcc's); not taken, or with a
+/// target past the CS limit, `Ok`, and the Jcc's own handler runs next (and raises the
+/// #GP of the second case).
+fn fused<const F: u8, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
+    match F {
+        F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1)),
+        F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
+        F_TEST_RR => alu2_reg::<TEST, 4>(c, i, rget::<4>(c, i.r1)),
+        F_DEC => {
+            incdec::<false, 4>(c, i)?;
+        }
+        F_INC => {
+            incdec::<true, 4>(c, i)?;
+        }
+        F_SUB_RI => alu2_reg::<SUB, 4>(c, i, i.imm),
+        _ => alu2_reg::<ADD, 4>(c, i, i.imm),
+    }
+    if c.cpu.flags.cond(CC) && i.imm2 <= c.cpu.seg[CS].limit {
+        return Err(Exception::branch());
+    }
+    Ok(())
+}
+
+macro_rules! fused_table {
+    ($f:expr, $cc:expr) => {{
+        let t: [Handler; 16] = [
+            fused::<{ $f }, 0>,
+            fused::<{ $f }, 1>,
+            fused::<{ $f }, 2>,
+            fused::<{ $f }, 3>,
+            fused::<{ $f }, 4>,
+            fused::<{ $f }, 5>,
+            fused::<{ $f }, 6>,
+            fused::<{ $f }, 7>,
+            fused::<{ $f }, 8>,
+            fused::<{ $f }, 9>,
+            fused::<{ $f }, 10>,
+            fused::<{ $f }, 11>,
+            fused::<{ $f }, 12>,
+            fused::<{ $f }, 13>,
+            fused::<{ $f }, 14>,
+            fused::<{ $f }, 15>,
+        ];
+        t[($cc & 15) as usize]
+    }};
+}
+
+/// The fused handler of flag setter `ins` followed by a Jcc with condition `cc` (Intel
+/// order), if `ins` is a fusable form: CMP r32, r32 / imm; TEST r32, r32; INC/DEC r32;
+/// ADD/SUB r32, imm (the forms whose plain handler is `alu2` / `incdec` here).
+pub fn fuse(ins: &Instruction, cc: u8) -> Option<Handler> {
+    if select_handler(ins).is_none() || size(ins)? != 4 || ins.op_kind(0) != OpKind::Register {
+        return None;
+    }
+    let k1 = if ins.op_count() == 2 {
+        kind(ins, 1)?
+    } else {
+        M
+    };
+    let f = match (ins.mnemonic(), k1) {
+        (Mnemonic::Cmp, R) => F_CMP_RR,
+        (Mnemonic::Cmp, I) => F_CMP_RI,
+        (Mnemonic::Test, R) => F_TEST_RR,
+        (Mnemonic::Dec, _) if ins.op_count() == 1 => F_DEC,
+        (Mnemonic::Inc, _) if ins.op_count() == 1 => F_INC,
+        (Mnemonic::Sub, I) => F_SUB_RI,
+        (Mnemonic::Add, I) => F_ADD_RI,
+        _ => return None,
+    };
+    Some(match f {
+        F_CMP_RR => fused_table!(F_CMP_RR, cc),
+        F_CMP_RI => fused_table!(F_CMP_RI, cc),
+        F_TEST_RR => fused_table!(F_TEST_RR, cc),
+        F_DEC => fused_table!(F_DEC, cc),
+        F_INC => fused_table!(F_INC, cc),
+        F_SUB_RI => fused_table!(F_SUB_RI, cc),
+        _ => fused_table!(F_ADD_RI, cc),
+    })
+}
+
 /// True for the Jcc forms `select` gives a `jcc` handler (no LOCK-class prefix).
 pub fn is_jcc(ins: &Instruction) -> bool {
     use Mnemonic::*;
