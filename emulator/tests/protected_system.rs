@@ -37,13 +37,9 @@ fn cpuid_vendor_and_features() {
     let edx = c.gpr[2];
     assert_eq!(edx & (1 << 1), 0, "no VME: not implemented");
     assert_eq!(edx & (1 << 2), 0, "no DE: not implemented");
-    assert_eq!(
-        edx & (1 << 24),
-        0,
-        "no FXSR: FXSAVE/FXRSTOR are not implemented"
-    );
-    // FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV.
-    for bit in [0, 3, 4, 5, 8, 11, 13, 15] {
+    assert_eq!(edx & (1 << 23 | 1 << 25), 0, "no MMX, no SSE");
+    // FPU, PSE, TSC, MSR, CX8, SEP, PGE, CMOV, FXSR (x87/fxsr.rs).
+    for bit in [0, 3, 4, 5, 8, 11, 13, 15, 24] {
         assert_ne!(edx & (1 << bit), 0, "feature bit {bit}");
     }
     assert_eq!(c.gpr[0] >> 8 & 0xF, 6, "family 6");

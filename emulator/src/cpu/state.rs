@@ -43,8 +43,11 @@ pub mod cr4 {
     /// User-mode instruction prevention (SDM Vol. 3A 2.5): SGDT, SIDT, SLDT, SMSW and STR
     /// raise #GP(0) at CPL > 0.
     pub const UMIP: u32 = 1 << 11;
+    /// The OS saves the SSE state with FXSAVE/FXRSTOR (SDM Vol. 3A 2.5). This CPU has FXSR
+    /// but no SSE: the bit is settable and changes nothing (`x87::fxsr`).
+    pub const OSFXSR: u32 = 1 << 9;
     /// Bits this CPU implements; setting others is #GP(0).
-    pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | PAE | MCE | PGE | PCE | UMIP;
+    pub const SUPPORTED: u32 = VME | PVI | TSD | DE | PSE | PAE | MCE | PGE | PCE | OSFXSR | UMIP;
 }
 
 /// EFER bits software may set (others are reserved, MBZ: WRMSR #GP(0), VMRUN refuses a

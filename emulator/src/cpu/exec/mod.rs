@@ -123,7 +123,7 @@ pub fn invalid(_c: &mut Core, _i: &Insn) -> Res {
     Err(Exception::ud())
 }
 
-/// A valid instruction Traplab does not implement (MMX, SSE, FXSAVE, FISTTP...): #UD as
+/// A valid instruction Traplab does not implement (MMX, SSE, FISTTP...): #UD as
 /// on a CPU without the feature, counted so that `--stats` shows it.
 pub fn unimplemented_insn(c: &mut Core, _i: &Insn) -> Res {
     c.stats.unimplemented += 1;

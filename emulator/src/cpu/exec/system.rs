@@ -491,8 +491,9 @@ fn mov_from_dr(c: &mut Core, i: &Insn) -> Res {
 pub const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::DE);
 
 /// CPUID: a P6-class CPU, vendor "TraplabCPU  " (EBX, EDX, ECX), offering the x87 FPU,
-/// PSE, TSC, MSR, PAE, CX8, SEP, PGE and CMOV, and UMIP in leaf 7; no VME or DE (not
-/// implemented), no MMX, FXSR or SSE (so CR4.OSFXSR stays reserved).
+/// PSE, TSC, MSR, PAE, CX8, SEP, PGE, CMOV and FXSR (FXSAVE/FXRSTOR and CR4.OSFXSR, as on
+/// a Pentium II: `x87::fxsr`), and UMIP in leaf 7; no VME or DE (not implemented), no MMX
+/// or SSE.
 /// No PSE-36: the physical address width is 32 bits (`mmu::pae`). Leaves 3 to 6 are all
 /// zero (none of their features exists here). The extended leaves offer AMD SVM
 /// (0x8000_0001 ECX bit 2; 0x8000_000A: revision 1, 16 ASIDs, nested paging and NRIP save)
@@ -519,7 +520,8 @@ fn cpuid(c: &mut Core, i: &Insn) -> Res {
                 | (1 << 8) // CX8
                 | (1 << 11) // SEP
                 | (1 << 13) // PGE
-                | (1 << 15); // CMOV
+                | (1 << 15) // CMOV
+                | (1 << 24); // FXSR
             (0x619, 0, 0, feat)
         }
         2 => (0x0000_0001, 0, 0, 0),

@@ -5,7 +5,8 @@
 //! last-instruction pointers), the register stack with its overflow and underflow rules,
 //! and the choice of a handler per iced `Code`. The families are in the files beside this
 //! one: `load_store` (data transfer, constants, FCMOVcc), `arith`, `compare`,
-//! `transcendental`, `control` and `env` (FSTENV/FLDENV/FSAVE/FRSTOR). Rounding and the
+//! `transcendental`, `control`, `env` (FSTENV/FLDENV/FSAVE/FRSTOR) and `fxsr` (FXSAVE/
+//! FXRSTOR). Rounding and the
 //! 80-bit format are in `float`. Nothing here is on the dispatch loop's hot path: handlers
 //! are chosen once per decode like every other family. This module must not touch devices
 //! other than through `Core` (the FERR# line in `Devices`).
@@ -15,6 +16,7 @@ pub mod compare;
 pub mod control;
 pub mod env;
 pub mod float;
+pub mod fxsr;
 pub mod load_store;
 pub mod transcendental;
 
@@ -367,7 +369,10 @@ pub(crate) fn write_mem(c: &mut Core, i: &Insn, off: u32, b: &[u8]) -> Res {
 
 pub(crate) fn write_at(c: &mut Core, seg: usize, a: u32, b: &[u8]) -> Res {
     if b.len() > 4 {
-        c.probe_write_span(seg, a, b.len() as u8)?;
+        for k in (0..b.len()).step_by(128) {
+            let n = (b.len() - k).min(128) as u8;
+            c.probe_write_span(seg, a.wrapping_add(k as u32), n)?;
+        }
     }
     let mut k = 0;
     while k < b.len() {
@@ -403,7 +408,10 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
         .or_else(|| transcendental::select(code))
         .or_else(|| control::select(code))
         .or_else(|| env::select(code))
+        .or_else(|| fxsr::select(code))
 }
 
+#[cfg(test)]
+mod fxsr_tests;
 #[cfg(test)]
 mod tests;
