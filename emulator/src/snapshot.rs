@@ -4,7 +4,8 @@
 //!
 //! Layout (version 9; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
 //! sizes, 7 the SVM state of `Core`, 8 the MMU's nested paging context, 9 the ledger and
-//! cost model of `Core`, 10 the x87 FPU in `Cpu` and FERR#/IGNNE# in `Devices`): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
+//! cost model of `Core`, 10 the x87 FPU in `Cpu` and FERR#/IGNNE# in `Devices`, 12 the ATA
+//! slave: the channel's devices and the slave disk's size, its bytes after the master's): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
 //! the length of the state (u64 LE), the state (postcard: the core without its big
 //! buffers, the breakpoints, the sizes of the buffers and the switch), then RAM, ROM and
 //! disk bytes, raw. The big buffers stay out of postcard so that saving streams them (no
@@ -22,7 +23,7 @@ use std::io::{self, Read, Write};
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"TRAPSNAP";
-pub const VERSION: u32 = 11;
+pub const VERSION: u32 = 12;
 /// Most guest RAM a machine can have (the CLI's `--mem` range ends here too).
 pub const MAX_RAM: u64 = 3072 << 20;
 /// Largest disk image Traplab holds (in memory).
@@ -64,6 +65,7 @@ struct StateRef<'a> {
     ram_len: u64,
     rom_len: u64,
     disk_len: Option<u64>,
+    disk2_len: Option<u64>,
     popek_goldberg: bool,
 }
 
@@ -74,6 +76,7 @@ struct State {
     ram_len: u64,
     rom_len: u64,
     disk_len: Option<u64>,
+    disk2_len: Option<u64>,
     popek_goldberg: bool,
 }
 
@@ -81,12 +84,14 @@ struct State {
 pub fn save_to<W: Write>(m: &Machine, w: W) -> io::Result<W> {
     let c = &m.core;
     let disk = c.dev.ata.as_ref().map(|a| a.disk());
+    let disk2 = c.dev.ata.as_ref().and_then(|a| a.slave()).map(|d| d.disk());
     let state = postcard::to_stdvec(&StateRef {
         core: c,
         breakpoints: &m.breakpoints,
         ram_len: c.mem.ram.len() as u64,
         rom_len: c.mem.rom.len() as u64,
         disk_len: disk.map(|d| d.len()),
+        disk2_len: disk2.map(|d| d.len()),
         popek_goldberg: m.popek_goldberg(),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
@@ -98,7 +103,7 @@ pub fn save_to<W: Write>(m: &Machine, w: W) -> io::Result<W> {
     gz.write_all(&state)?;
     gz.write_all(&c.mem.ram)?;
     gz.write_all(&c.mem.rom)?;
-    if let Some(d) = disk {
+    for d in [disk, disk2].into_iter().flatten() {
         d.write_to(&mut gz)?;
     }
     gz.finish()
@@ -164,8 +169,11 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     core.mem.ram = read_blob(&mut gz, st.ram_len, "RAM")?;
     core.mem.rom = read_blob(&mut gz, st.rom_len, "ROM")?;
     core.mem.ensure_code_map();
-    if let (Some(n), Some(ata)) = (st.disk_len, core.dev.ata.as_mut()) {
-        ata.set_disk(read_blob(&mut gz, n, "disk image")?.into());
+    for (k, len) in [st.disk_len, st.disk2_len].into_iter().enumerate() {
+        let drive = core.dev.ata.as_mut().and_then(|a| a.drive_mut(k));
+        if let (Some(n), Some(d)) = (len, drive) {
+            d.set_disk(read_blob(&mut gz, n, "disk image")?.into());
+        }
     }
     let mut extra = [0u8; 1];
     if gz.read(&mut extra).map_err(read_err)? != 0 {
@@ -198,11 +206,17 @@ fn check_sizes(st: &State) -> Result<(), SnapshotError> {
     if st.rom_len != 0 && !crate::boot::rom::valid_size(st.rom_len as usize) {
         return Err(corrupt(format!("ROM of {} bytes", st.rom_len)));
     }
-    match (st.disk_len, st.core.dev.ata.is_some()) {
-        (None, false) => {}
-        (Some(n), true) if n <= MAX_DISK && n.is_multiple_of(512) && n >= 512 => {}
-        (Some(n), true) => return Err(corrupt(format!("disk image of {n} bytes"))),
-        _ => return Err(corrupt("disk size and disk device disagree")),
+    let ata = st.core.dev.ata.as_ref();
+    for (len, present) in [
+        (st.disk_len, ata.is_some()),
+        (st.disk2_len, ata.is_some_and(|a| a.slave().is_some())),
+    ] {
+        match (len, present) {
+            (None, false) => {}
+            (Some(n), true) if n <= MAX_DISK && n.is_multiple_of(512) && n >= 512 => {}
+            (Some(n), true) => return Err(corrupt(format!("disk image of {n} bytes"))),
+            _ => return Err(corrupt("disk size and disk device disagree")),
+        }
     }
     let alias = 0x10_0000 - st.rom_len.min(128 << 10) as u32;
     if st.core.mem.rom_alias_start != alias {
@@ -276,7 +290,12 @@ pub fn state_hash(m: &Machine) -> u64 {
     for part in [&body[..], &c.mem.ram, &c.mem.rom] {
         eat(part);
     }
-    if let Some(d) = c.dev.ata.as_ref().map(|a| a.disk()) {
+    let ata = c.dev.ata.as_ref();
+    let disks = [
+        ata.map(|a| a.disk()),
+        ata.and_then(|a| a.slave()).map(|d| d.disk()),
+    ];
+    for d in disks.into_iter().flatten() {
         let mut buf = vec![0; crate::devices::disk::CHUNK];
         let mut off = 0;
         while off < d.len() {

@@ -74,6 +74,14 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
     if let Some(d) = &cfg.devices.disk {
         disk::check_size(d.len())?;
     }
+    if let Some(d) = &cfg.devices.disk2 {
+        if cfg.devices.disk.is_none() {
+            return Err(BootError::Other(
+                "a slave disk needs a master disk on the channel (ATA has no slave alone)".into(),
+            ));
+        }
+        disk::check_size(d.len())?;
+    }
     let mut m = Machine::new(cfg);
     match kind {
         BootKind::Disk => {

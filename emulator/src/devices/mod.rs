@@ -94,6 +94,8 @@ impl IoEffect {
 pub struct DevicesConfig {
     /// The primary master ATA disk, if any (`Vec<u8>` converts with `.into()`).
     pub disk: Option<disk::Disk>,
+    /// The primary slave ATA disk, if any; only with a master (`boot` refuses it alone).
+    pub disk2: Option<disk::Disk>,
     /// RTC time at virtual time 0, in Unix seconds.
     pub rtc_epoch: i64,
 }
@@ -102,6 +104,7 @@ impl Default for DevicesConfig {
     fn default() -> Self {
         DevicesConfig {
             disk: None,
+            disk2: None,
             rtc_epoch: cmos::DEFAULT_EPOCH,
         }
     }
@@ -190,7 +193,10 @@ impl Devices {
             last_a20_8042: ps2.a20(),
             ps2,
             vga: Vga::new(),
-            ata: config.disk.map(Ata::new),
+            ata: match (config.disk, config.disk2) {
+                (Some(m), Some(s)) => Some(Ata::with_slave(m, s)),
+                (m, _) => m.map(Ata::new),
+            },
             debugcon: Vec::new(),
             post_code: 0,
             port92: 0x02,
