@@ -36,8 +36,13 @@ pub struct RunArgs {
     /// Disk image for the ATA primary master (BIOS drive 80h); a multiple of 512 bytes.
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
-    /// Write the disk image back to its file at exit if the guest wrote to it (otherwise
-    /// guest writes stay in memory).
+    /// Disk image for the ATA primary slave (device 1 on the same channel; no BIOS drive
+    /// number: guests reach it through their own ATA driver). Needs a master: --disk FILE
+    /// or a disk IMAGE.
+    #[arg(long, value_name = "FILE")]
+    pub disk2: Option<PathBuf>,
+    /// Write the disk images (--disk, --disk2 or a disk IMAGE) back to their files at exit
+    /// if the guest wrote to them (otherwise guest writes stay in memory).
     #[arg(long)]
     pub writable: bool,
     /// Firmware ROM image (64-256 KiB, a multiple of 64 KiB) mapped below 4 GiB and 1 MiB;
@@ -91,10 +96,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub snapshot_at: Option<u64>,
     /// Resume from a snapshot instead of booting an image. The snapshot holds the whole
-    /// machine (RAM, disk, devices), so IMAGE, --boot, --disk, --writable, --bios, --mem,
+    /// machine (RAM, disks, devices), so IMAGE, --boot, --disk, --disk2, --writable, --bios, --mem,
     /// --cmdline, --initrd, --module, --load-addr, --popek-goldberg and --cost cannot be given with it.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "image", "boot", "disk", "writable", "bios", "mem", "cmdline", "initrd", "modules",
+        "image", "boot", "disk", "disk2", "writable", "bios", "mem", "cmdline", "initrd", "modules",
         "load_addr", "popek_goldberg", "costs",
     ])]
     pub load_snapshot: Option<PathBuf>,

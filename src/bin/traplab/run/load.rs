@@ -119,10 +119,15 @@ pub(super) fn build_machine(a: &RunArgs) -> Result<Machine> {
         Some(p) => Some(open_disk(p, "--disk")?),
         None => None,
     };
+    let disk2 = match &a.disk2 {
+        Some(p) => Some(open_disk(p, "--disk2")?),
+        None => None,
+    };
     let mut cfg = MachineConfig {
         ram_bytes: ram as usize,
         devices: traplab::devices::DevicesConfig {
             disk,
+            disk2,
             ..Default::default()
         },
     };
@@ -250,6 +255,12 @@ pub(super) fn build_machine(a: &RunArgs) -> Result<Machine> {
         bail!(
             "--module is for Multiboot kernels; {} is not booted as one",
             img_path.display()
+        );
+    }
+    if let (Some(p), None) = (&a.disk2, &cfg.devices.disk) {
+        bail!(
+            "--disk2 {}: a slave disk needs a master (give --disk FILE or a disk IMAGE)",
+            p.display()
         );
     }
     boot::boot(cfg, &image, &kind).with_context(|| format!("{opt} {}", img_path.display()))

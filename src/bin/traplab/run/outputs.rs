@@ -1,5 +1,5 @@
 //! The files `traplab run` writes when the run stops: the `--save-snapshot` file and the
-//! `--writable` disk. Both are checked before the machine boots (so a run is not lost to an
+//! `--writable` disks. Both are checked before the machine boots (so a run is not lost to an
 //! unwritable path at its end) and written through a temporary file renamed into place (an
 //! old file is never truncated). Nothing here reads the guest's images.
 
@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use traplab::machine::Machine;
 
-/// The file that holds the machine's disk, for `--writable`.
+/// The file that holds the machine's master disk, for `--writable`.
 fn disk_path(a: &RunArgs) -> Option<&PathBuf> {
     a.disk.as_ref().or(match a.boot {
         BootMode::Disk | BootMode::Auto => a.image.as_ref(),
@@ -17,17 +17,27 @@ fn disk_path(a: &RunArgs) -> Option<&PathBuf> {
     })
 }
 
-/// `--writable`: saves the disk image if the guest wrote to it, through a temporary file
+/// The machine's disk files with their device numbers (0 master, 1 slave).
+fn disk_files(a: &RunArgs) -> Vec<(&PathBuf, usize)> {
+    let master = disk_path(a).map(|p| (p, 0));
+    let slave = a.disk2.as_ref().map(|p| (p, 1));
+    [master, slave].into_iter().flatten().collect()
+}
+
+/// `--writable`: saves each disk image the guest wrote to, through a temporary file
 /// beside it renamed into place (a failed write leaves the old image whole).
 pub(super) fn save_disk(a: &RunArgs, m: &Machine) -> Result<()> {
-    let (Some(p), Some(ata)) = (disk_path(a), m.core.dev.ata.as_ref()) else {
+    let Some(ata) = m.core.dev.ata.as_ref() else {
         return Ok(());
     };
-    if ata.dirty() {
+    for (p, n) in disk_files(a) {
+        let Some(drive) = ata.drive(n).filter(|d| d.dirty()) else {
+            continue;
+        };
         let target = std::fs::canonicalize(p)
             .with_context(|| format!("--writable {}: cannot write the disk back", p.display()))?;
         let perms = std::fs::metadata(&target).map(|m| m.permissions()).ok();
-        replace_file(&target, "--writable", |w| ata.disk().write_to(w), perms)?;
+        replace_file(&target, "--writable", |w| drive.disk().write_to(w), perms)?;
         eprintln!("traplab: disk image written back to {}", p.display());
     }
     Ok(())
@@ -113,14 +123,18 @@ pub(super) fn check_outputs(a: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--writable`: the machine has a disk and its file can be written (checked before the run).
+/// `--writable`: the machine has a disk and each disk's file can be written (checked
+/// before the run).
 pub(super) fn check_writable(a: &RunArgs, m: &Machine) -> Result<()> {
-    let (Some(p), Some(_)) = (disk_path(a), m.core.dev.ata.as_ref()) else {
+    let files = disk_files(a);
+    if files.is_empty() || m.core.dev.ata.is_none() {
         bail!("--writable: this machine has no disk (give --disk FILE or a disk IMAGE)");
-    };
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(p)
-        .with_context(|| format!("--writable {}: cannot open it for writing", p.display()))?;
+    }
+    for (p, _) in files {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .with_context(|| format!("--writable {}: cannot open it for writing", p.display()))?;
+    }
     Ok(())
 }
