@@ -202,6 +202,12 @@ fn debian_kernel_boots_to_init_and_runs_a_typed_command() {
         uname.contains("-686 ") && uname.trim_end().ends_with("i686 GNU/Linux"),
         "{uname}"
     );
+    // CPUID offers FXSR (x87/fxsr.rs): the kernel then saves and restores FPU state with
+    // FXSAVE/FXRSTOR on every task switch that needs it, and says so at boot.
+    assert!(
+        stdout.contains("x86/fpu: x87 FPU will use FXSAVE"),
+        "the kernel did not choose FXSAVE:\n{tail}"
+    );
 }
 
 fn path(p: &Path) -> &str {
