@@ -111,4 +111,21 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("ct_blocked", "blocked", "bloqueado"),
     ("ct_zombie", "zombie", "zombi"),
     ("ct_unknown", "?", "?"),
+    // Exit ledger: the monitor's own ledger (tevmm)
+    (
+        "monitor_ledger",
+        "The monitor's own ledger (tevmm, port 0xEB): why the guest trapped",
+        "El libro del propio monitor (tevmm, puerto 0xEB): por qué el invitado atrapó",
+    ),
+    (
+        "machine_vectors",
+        "The machine's counters: exceptions and interrupts by vector",
+        "Contadores de la máquina: excepciones e interrupciones por vector",
+    ),
+    (
+        "monitor_tsc_note",
+        "TSC lines as of the monitor's last report (Ctrl-T, exit, a workload marker)",
+        "Líneas TSC según el último informe del monitor (Ctrl-T, salida, un marcador de trabajo)",
+    ),
+    ("vector", "vector", "vector"),
 ];

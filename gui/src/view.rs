@@ -13,7 +13,7 @@ use traplab::debug::session::{Session, Stop, Watchpoint};
 use traplab::devices::vga::{Cell, TextScreen};
 use traplab::inspect::{
     Access, Counters, CpuState, Cursor, DecodeCacheStats, DeviceRegs, Event, Events, LedgerState,
-    MmuState, VmcbState, WalkReport, World,
+    MmuState, MonitorCounter, VmcbState, WalkReport, World,
 };
 use traplab::mmu::segment::{CS, SS};
 use traplab::RunExit;
@@ -184,6 +184,9 @@ pub struct MachineView {
     /// and those of the guest running now (its ASID), read with the guest's symbols.
     pub os_host: Option<Arc<Result<Tables, String>>>,
     pub os_guest: Option<(u32, Arc<Result<Tables, String>>)>,
+    /// The ledger a guest-side monitor (tevmm) reported on the monitor ledger port; empty
+    /// without one.
+    pub monitor: Vec<MonitorCounter>,
 }
 
 /// The events list of the last view, reused while the machine's event log did not change.
@@ -302,6 +305,7 @@ impl MachineView {
             vmcb: i.vmcb(),
             os_host: None,
             os_guest: None,
+            monitor: i.monitor_ledger(),
             cpu,
         }
     }

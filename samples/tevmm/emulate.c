@@ -55,8 +55,8 @@ int decode_modrm(struct frame *f, const u8 *p, int *reg, int *rm, u32 *ea)
 
 static void guest_gp(struct frame *f, u32 err)
 {
-    ledger[C_OTHER_GP]++;
-    ledger[C_EXC_REFLECT]++;
+    tally(C_OTHER_GP);
+    tally(C_EXC_REFLECT);
     reflect(f, 13, 1, err, K_EXC);
 }
 
@@ -77,7 +77,7 @@ static void do_io(struct frame *f, u8 op, int opsize16, int rep, u32 imm)
         int in = op < 0x6e;
         u32 count = rep ? f->ecx : 1;
         int step = (f->eflags & 0x400) ? -size : size;
-        ledger[in ? C_INS : C_OUTS]++;
+        tally(in ? C_INS : C_OUTS);
         while (count) {
             u32 v = 0;
             if (in) {
@@ -95,10 +95,10 @@ static void do_io(struct frame *f, u8 op, int opsize16, int rep, u32 imm)
         return;
     }
     if (op == 0xe4 || op == 0xe5 || op == 0xec || op == 0xed) {
-        ledger[C_IN]++;
+        tally(C_IN);
         f->eax = (f->eax & ~mask) | (io_in(port, size) & mask);
     } else {
-        ledger[C_OUT]++;
+        tally(C_OUT);
         io_out(port, size, f->eax & mask);
     }
 }
@@ -107,7 +107,7 @@ static void do_iret(struct frame *f)
 {
     u32 eip = guest_read32(f->esp), cs = guest_read32(f->esp + 4) & 0xffff;
     u32 efl = guest_read32(f->esp + 8);
-    ledger[C_IRET]++;
+    tally(C_IRET);
     if ((cs & 3) == 0) {                              /* to the guest kernel: ring 1 really */
         f->eip = eip;
         f->cs = cs | 1;
@@ -141,7 +141,7 @@ void vcpu_write_cr(struct frame *f, int cr, u32 v)
         vcpu.cr4 = v;
         if ((old ^ v) & 0x10) shadow_flush();            /* PSE changed */
         break;
-    default: ledger[C_EXC_REFLECT]++; reflect(f, 6, 0, 0, K_EXC); return;
+    default: tally(C_EXC_REFLECT); reflect(f, 6, 0, 0, K_EXC); return;
     }
 }
 
@@ -158,14 +158,14 @@ u32 vcpu_read_cr(int cr)
 static void msr(struct frame *f, int write, int prefixes)
 {
     u32 idx = f->ecx;
-    ledger[write ? C_WRMSR : C_RDMSR]++;
+    tally(write ? C_WRMSR : C_RDMSR);
     if (idx >= 0x174 && idx <= 0x176) {               /* SYSENTER_CS/ESP/EIP: kept virtual */
         if (write) vcpu.msr_sysenter[idx - 0x174] = f->eax;
         else { f->eax = vcpu.msr_sysenter[idx - 0x174]; f->edx = 0; }
     } else if (idx == 0x10) {                         /* TSC: read the real one, writes ignored */
         if (!write) { u64 t = rdtsc(); f->eax = (u32)t; f->edx = (u32)(t >> 32); }
     } else {
-        ledger[C_EXC_REFLECT]++;
+        tally(C_EXC_REFLECT);
         reflect(f, 13, 1, 0, K_EXC);                  /* an MSR this virtual CPU lacks */
         return;
     }
@@ -191,18 +191,18 @@ static void user_flags_insn(struct frame *f, u8 op, int opsize16, int i)
     u32 sp = f->esp, v;
     const u32 keep = EFL_IF | EFL_IOPL | EFL_VM;
     if (op == 0x9c) {
-        ledger[C_PUSHF]++;
+        tally(C_PUSHF);
         guest_push(f, &sp, virtual_eflags(f) & ~(EFL_RF | EFL_VM));
         f->esp = sp;
     } else if (op == 0x9d) {
-        ledger[C_POPF]++;
+        tally(C_POPF);
         v = guest_read32(sp);
         if (opsize16) { v = (f->eflags & 0xffff0000u) | (v & 0xffff); f->esp += 2; }
         else f->esp += 4;
         f->eflags = (v & 0x244dd5u & ~keep) | (f->eflags & keep) | 2;
     } else {
         u32 eip = guest_read32(sp), cs = guest_read32(sp + 4) & 0xffff, efl = guest_read32(sp + 8);
-        ledger[C_IRET]++;
+        tally(C_IRET);
         if ((cs & 3) != 3) { guest_gp(f, cs & 0xfffc); return; }
         f->eip = eip; f->cs = cs; f->esp += 12;
         f->eflags = (efl & 0x254dd5u & ~keep) | (f->eflags & keep) | 2;
@@ -240,16 +240,16 @@ void emulate_gp(struct frame *f)
     int reg, rm, len;
     u32 ea;
     switch (op) {
-    case 0xfa: ledger[C_CLI]++; vcpu.vif = 0; f->eip += i + 1; return;
+    case 0xfa: tally(C_CLI); vcpu.vif = 0; f->eip += i + 1; return;
     case 0xfb:
-        ledger[C_STI]++;
+        tally(C_STI);
         vcpu.vif = 1;
         f->eip += i + 1;
         /* STI's one-instruction interrupt shadow: `sti; hlt` halts before the interrupt. */
-        if (b[i + 1] == 0xf4) { ledger[C_HLT]++; f->eip += 1; if (!irq_deliverable()) wait_for_irq(); }
+        if (b[i + 1] == 0xf4) { tally(C_HLT); f->eip += 1; if (!irq_deliverable()) wait_for_irq(); }
         return;
     case 0xf4:
-        ledger[C_HLT]++;
+        tally(C_HLT);
         f->eip += i + 1;
         if (vcpu.vif) { if (!irq_deliverable()) wait_for_irq(); }
         else for (;;) __asm__ volatile("cli; hlt");    /* halted with IF = 0: forever, as natively */
@@ -257,7 +257,7 @@ void emulate_gp(struct frame *f)
     case 0xcf: do_iret(f); return;
     case 0x9d: {                                       /* POPF (traps only under --popek-goldberg) */
         u32 v = guest_read32(f->esp);
-        ledger[C_POPF]++;
+        tally(C_POPF);
         if (opsize16) { v = (virtual_eflags(f) & 0xffff0000u) | (v & 0xffff); f->esp += 2; }
         else f->esp += 4;
         set_virtual_eflags(f, v, 0);
@@ -266,7 +266,7 @@ void emulate_gp(struct frame *f)
     }
     case 0x9c: {                                       /* PUSHF (likewise) */
         u32 sp = f->esp;
-        ledger[C_PUSHF]++;
+        tally(C_PUSHF);
         guest_push(f, &sp, virtual_eflags(f) & ~(EFL_RF | EFL_VM));
         f->esp = sp;
         f->eip += i + 1;
@@ -291,13 +291,13 @@ void emulate_gp(struct frame *f)
             u32 base;
             if (!guest_read(ea, &limit, 2) || !guest_read(ea + 2, &base, 4)) stop_guest("LGDT/LIDT operand not mapped");
             if (opsize16) base &= 0xffffff;
-            if (reg == 2) { ledger[C_LGDT]++; vcpu.gdt_base = base; vcpu.gdt_limit = limit; shadow_gdt_load(); }
-            else { ledger[C_LIDT]++; vcpu.idt_base = base; vcpu.idt_limit = limit; }
+            if (reg == 2) { tally(C_LGDT); vcpu.gdt_base = base; vcpu.gdt_limit = limit; shadow_gdt_load(); }
+            else { tally(C_LIDT); vcpu.idt_base = base; vcpu.idt_limit = limit; }
         } else if (reg == 7 && rm < 0) {               /* INVLPG m */
-            ledger[C_INVLPG]++;
+            tally(C_INVLPG);
             shadow_invlpg(ea);
         } else if (reg == 6) {                         /* LMSW */
-            ledger[C_MOVCR_W]++;
+            tally(C_MOVCR_W);
             u32 v = read_operand16(f, rm, ea);
             vcpu_write_cr(f, 0, (vcpu.cr0 & ~0xeu) | (v & 0xf) | (vcpu.cr0 & 1));
         } else { guest_gp(f, f->err); return; }
@@ -306,31 +306,31 @@ void emulate_gp(struct frame *f)
     case 0x00:
         len = decode_modrm(f, m, &reg, &rm, &ea);
         if (reg == 2) {                                /* LLDT: only the null LDT */
-            ledger[C_LLDT]++;
+            tally(C_LLDT);
             vcpu.ldtr = read_operand16(f, rm, ea);
             if (vcpu.ldtr & ~3u) stop_guest("the guest loaded an LDT: not supported");
         } else if (reg == 3) {                         /* LTR: remember the guest's TSS */
             u16 sel = read_operand16(f, rm, ea);
-            ledger[C_LTR]++;
+            tally(C_LTR);
             if (!vcpu_ltr(sel)) { guest_gp(f, sel & 0xfffc); return; }
         } else { guest_gp(f, f->err); return; }
         f->eip += i + 2 + len;
         return;
     case 0x20: case 0x22:                              /* MOV r32, CRn / MOV CRn, r32 */
         len = decode_modrm(f, m, &reg, &rm, &ea);
-        if (reg == 1 || reg > 4) { ledger[C_EXC_REFLECT]++; reflect(f, 6, 0, 0, K_EXC); return; }
+        if (reg == 1 || reg > 4) { tally(C_EXC_REFLECT); reflect(f, 6, 0, 0, K_EXC); return; }
         f->eip += i + 2 + len;
-        if (op2 == 0x20) { ledger[C_MOVCR_R]++; *gpr_of(f, rm) = vcpu_read_cr(reg); }
-        else { ledger[C_MOVCR_W]++; vcpu_write_cr(f, reg, *gpr_of(f, rm)); }
+        if (op2 == 0x20) { tally(C_MOVCR_R); *gpr_of(f, rm) = vcpu_read_cr(reg); }
+        else { tally(C_MOVCR_W); vcpu_write_cr(f, reg, *gpr_of(f, rm)); }
         return;
     case 0x21: case 0x23:                              /* MOV DRn: no debug registers here */
         len = decode_modrm(f, m, &reg, &rm, &ea);
         if (op2 == 0x21) *gpr_of(f, rm) = 0;
-        ledger[C_OTHER_GP]++;
+        tally(C_OTHER_GP);
         f->eip += i + 2 + len;
         return;
-    case 0x06: ledger[C_CLTS]++; vcpu.cr0 &= ~8u; f->eip += i + 2; return;
-    case 0x08: case 0x09: ledger[C_WBINVD]++; f->eip += i + 2; return;
+    case 0x06: tally(C_CLTS); vcpu.cr0 &= ~8u; f->eip += i + 2; return;
+    case 0x08: case 0x09: tally(C_WBINVD); f->eip += i + 2; return;
     case 0x30: msr(f, 1, i); return;
     case 0x32: msr(f, 0, i); return;
     default: guest_gp(f, f->err); return;

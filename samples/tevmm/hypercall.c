@@ -31,8 +31,8 @@ static void console_putc(u32 c, u32 pos)
 void hypercall(struct frame *f)
 {
     u32 n = f->eax;
-    ledger[C_HYPERCALL]++;
-    if (n < HC_COUNT) hc_count[n]++;
+    tally(C_HYPERCALL);
+    if (n < HC_COUNT) { hc_count[n]++; ledger_count(LID_HYPERCALL + n); }
     f->eax = 0;
     switch (n) {
     case HC_OUTB: io_out((u16)f->ebx, 1, f->ecx & 0xff); break;

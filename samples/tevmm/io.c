@@ -10,7 +10,11 @@
  *    IRQ (vcpu.c), the guest's EOIs (OCW2) clear vcpu.visr and its ISR reads (OCW3) see it;
  *  - the UART's receive side: when the guest reads a byte, the monitor looks at it first;
  *    Ctrl-T (0x14) prints the trap ledger and is not given to the guest;
- *  - port 0xF4 (the isa-debug-exit device): the ledger is printed before the run ends.
+ *  - port 0xF4 (the isa-debug-exit device): the ledger is printed before the run ends;
+ *  - port 0xEB (LEDGER_PORT, Traplab's monitor ledger) is the monitor's: the guest's writes
+ *    are dropped, so that the ledger the host sees is the monitor's alone;
+ *  - port 0xEA (a workload marker of `traplab compare`): the ledger's totals are sent to the
+ *    host first, so that it can take the guest's share of the time at each marker.
  * The monitor's own messages go straight to the UART's transmit register.
  */
 #include "tevmm.h"
@@ -96,6 +100,10 @@ void io_out(u16 port, int size, u32 v)
         dlab = (v & 0x80) != 0;
     } else if (port == 0xf4) {
         ledger_print();
+    } else if (port == LEDGER_PORT) {
+        return;
+    } else if (port == 0xea) {
+        ledger_emit();
     }
     raw_out(port, size, v);
 }

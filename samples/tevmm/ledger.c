@@ -8,6 +8,10 @@
  * instructions (the monitor's HLT waits are subtracted; the ~22 instructions of entry.S
  * outside the window are added per trap: TRAP_STUB_INSNS). On other machines (QEMU) it is
  * TSC ticks, i.e. time. Printed on Ctrl-T from the serial line and when the guest ends.
+ * Every count is also written to Traplab's monitor ledger port (LEDGER_PORT, tevmm.h;
+ * emulator/src/trace/monitor.rs has the protocol): the names once at start, each count as it
+ * happens, the totals when the ledger is printed and when the guest writes a workload marker
+ * (port 0xEA, `traplab compare`), so that the host shows the numbers this file prints.
  * Also the monitor's serial output (COM1 transmit only; io.c owns the receive side).
  */
 #define TEVMM_MONITOR
@@ -20,6 +24,11 @@ u32 ledger[C_NCAUSES];
 u64 tsc_monitor, tsc_idle, tsc_start;
 u32 traps_total;
 
+#define L_RESET  0x00000000u
+#define L_NAME   0x02000000u
+#define L_SET    0x03000000u
+#define L_REPORT 0x04000000u
+
 static const char *const names[C_NCAUSES] = {
     "CLI", "STI", "HLT", "IRET", "POPF", "PUSHF", "IN", "OUT", "INS", "OUTS",
     "LGDT", "LIDT", "LLDT", "LTR", "MOV from CR", "MOV to CR", "INVLPG", "RDMSR", "WRMSR",
@@ -30,6 +39,57 @@ static const char *const names[C_NCAUSES] = {
     "#PF hidden", "#PF page-table write", "#PF of the guest", "exceptions reflected",
     "INT n reflected", "IRQs reflected", "IRQs taken", "shadow rebuilds", "hypercalls",
 };
+
+static const char *const hc_names[HC_COUNT] = {
+    0, "OUTB", "INB", "LGDT", "LIDT", "LTR", "READ_CR0", "WRITE_CR0", "READ_CR2",
+    "WRITE_CR3", "INVLPG", "CLI", "STI", "IDLE", "CONSOLE_PUTC", "PTE_WRITE", "SHUTDOWN",
+    "VCPU_READ", "SEG_CHECK",
+};
+
+static void declare(u32 id, const char *prefix, const char *name)
+{
+    for (const char *p = prefix; *p; p++) outl(LEDGER_PORT, L_NAME | id << 8 | (u8)*p);
+    for (const char *p = name; *p; p++) outl(LEDGER_PORT, L_NAME | id << 8 | (u8)*p);
+}
+
+void ledger_declare(void)
+{
+    outl(LEDGER_PORT, L_RESET);
+    for (u32 c = 0; c < C_NCAUSES; c++) declare(c, "", names[c]);
+    for (u32 h = 1; h < HC_COUNT; h++) declare(LID_HYPERCALL + h, "hypercall ", hc_names[h]);
+    declare(LID_TRAPS, "", "traps");
+    declare(LID_TSC_MONITOR, "", "TSC in the monitor");
+    declare(LID_TSC_GUEST, "", "TSC in the guest");
+    declare(LID_TSC_HALTED, "", "TSC halted");
+}
+
+/* Where the time went so far (see the header comment). */
+static void split(u64 *mon, u64 *guest)
+{
+    u64 now = rdtsc(), stub = (u64)traps_total * TRAP_STUB_INSNS;
+    *mon = tsc_monitor - tsc_idle + stub;
+    *guest = now - tsc_start - tsc_monitor - stub;
+}
+
+static void set64(u32 id, u64 v)
+{
+    for (int k = 3; k >= 0; k--) outl(LEDGER_PORT, L_SET | id << 16 | ((u32)(v >> (16 * k)) & 0xffff));
+}
+
+static void emit(u64 mon, u64 guest)
+{
+    set64(LID_TSC_MONITOR, mon);
+    set64(LID_TSC_GUEST, guest);
+    set64(LID_TSC_HALTED, tsc_idle);
+}
+
+void ledger_emit(void)
+{
+    u64 mon, guest;
+    if (!tsc_start) return;
+    split(&mon, &guest);
+    emit(mon, guest);
+}
 
 void serial_init(void)
 {
@@ -79,20 +139,16 @@ static void put_u64(u64 v, int width)
 
 void ledger_print(void)
 {
-    u64 now = rdtsc(), stub = (u64)traps_total * TRAP_STUB_INSNS;
-    u64 mon = tsc_monitor - tsc_idle + stub;
-    u64 guest = now - tsc_start - tsc_monitor - stub;
+    u64 mon, guest;
+    split(&mon, &guest);
+    emit(mon, guest);
+    outl(LEDGER_PORT, L_REPORT);
     mprintf("\ntevmm: trap ledger (count by cause)\n");
     for (int c = 0; c < C_NCAUSES; c++) {
         mprintf("tevmm:   %-24s", names[c]);
         put_u64(ledger[c], 10);
         mputc('\n', 0);
     }
-    static const char *const hc_names[HC_COUNT] = {
-        0, "OUTB", "INB", "LGDT", "LIDT", "LTR", "READ_CR0", "WRITE_CR0", "READ_CR2",
-        "WRITE_CR3", "INVLPG", "CLI", "STI", "IDLE", "CONSOLE_PUTC", "PTE_WRITE", "SHUTDOWN",
-        "VCPU_READ", "SEG_CHECK",
-    };
     for (int h = 1; h < HC_COUNT && ledger[C_HYPERCALL]; h++) {
         mprintf("tevmm:     hypercall %-14s", hc_names[h]);
         put_u64(hc_count[h], 10);

@@ -120,6 +120,7 @@ static void umip_on(void)
 void tevmm_main(u32 magic, struct mb_info *mbi)
 {
     serial_init();
+    ledger_declare();
     mprintf("tevmm: trap-and-emulate monitor; guest kernel at ring 1, guest user at ring 3\n");
     if (magic != 0x2BADB002) stop_guest("not started by a multiboot loader");
     if (!(mbi->flags & 8) || mbi->mods_count < 1)
@@ -200,6 +201,7 @@ void trap(struct frame *f)
         monitor_fault(f);
     }
     traps_total++;
+    ledger_count(LID_TRAPS);
     if (v >= IRQ_BASE) {                     /* a real IRQ: held for the guest */
         irq_taken(v - IRQ_BASE);
     } else if ((v == 13 || v == 14 || v >= 0x20) && (guest_cpl(f) == 3 || vcpu.vif) &&
@@ -224,7 +226,7 @@ void trap(struct frame *f)
     } else if (v == 1 && stepping) {
         shadow_step_done(f);
     } else if (v < 32) {
-        ledger[C_EXC_REFLECT]++;
+        tally(C_EXC_REFLECT);
         int has_err = v == 8 || (v >= 10 && v <= 14) || v == 17;
         reflect(f, v, has_err, f->err, K_EXC);
     } else if (v == 0x82 && guest_cpl(f) != 3) {   /* hypercall.h: HYPERCALL_VECTOR */

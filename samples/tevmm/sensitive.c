@@ -41,8 +41,8 @@ static u32 visible_sel(struct frame *f, int s)
 
 static void gp(struct frame *f, u32 err)
 {
-    ledger[C_OTHER_GP]++;
-    ledger[C_EXC_REFLECT]++;
+    tally(C_OTHER_GP);
+    tally(C_EXC_REFLECT);
     reflect(f, 13, 1, err, K_EXC);
 }
 
@@ -108,7 +108,7 @@ static int load_sreg(struct frame *f, int s, u32 sel)
     u64 d;
     u32 cpl = guest_cpl(f), rpl = sel & 3;
     sel &= 0xffff;
-    if (s == 1 || s > 5) { ledger[C_EXC_REFLECT]++; reflect(f, 6, 0, 0, K_EXC); return 0; }
+    if (s == 1 || s > 5) { tally(C_EXC_REFLECT); reflect(f, 6, 0, 0, K_EXC); return 0; }
     if (!(sel & ~3u)) {
         if (s == 2) { gp(f, 0); return 0; }
         *sreg(f, s) = sel;
@@ -121,7 +121,7 @@ static int load_sreg(struct frame *f, int s, u32 sel)
         /* RPL 1 at virtual ring 0: a paravirtual kernel knows it runs at ring 1. */
         u32 want = rpl == 1 && cpl == 0 ? 0 : rpl;
         if (!data || !(type & 2) || dpl != cpl || want != cpl) { gp(f, sel & 0xfffc); return 0; }
-        if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 12, 1, sel & 0xfffc, K_EXC); return 0; }
+        if (!(hi & 0x8000)) { tally(C_EXC_REFLECT); reflect(f, 12, 1, sel & 0xfffc, K_EXC); return 0; }
         f->ss = cpl == 0 ? sel | 1 : sel;
         return 1;
     }
@@ -130,7 +130,7 @@ static int load_sreg(struct frame *f, int s, u32 sel)
         gp(f, sel & 0xfffc);
         return 0;
     }
-    if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
+    if (!(hi & 0x8000)) { tally(C_EXC_REFLECT); reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
     *sreg(f, s) = sel;
     return 1;
 }
@@ -151,7 +151,7 @@ static int far_target(struct frame *f, u32 sel, u32 off)
     }
     int conforming = (type & 4) != 0;
     if (conforming ? dpl > cpl : (dpl != cpl || (sel & 3) > cpl)) { gp(f, sel & 0xfffc); return 0; }
-    if (!(hi & 0x8000)) { ledger[C_EXC_REFLECT]++; reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
+    if (!(hi & 0x8000)) { tally(C_EXC_REFLECT); reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
     f->cs = (sel & ~3u) | (cpl == 0 ? 1 : 3);
     f->eip = off;
     return 1;
@@ -167,14 +167,14 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     static const signed char pop_of[256] = { [0x07] = 0 + 1, [0x17] = 2 + 1, [0x1f] = 3 + 1 };
     if (push_of[op]) {                                        /* PUSH ES/CS/SS/DS */
         sp = f->esp;
-        ledger[C_PUSH_SREG]++;
+        tally(C_PUSH_SREG);
         guest_push(f, &sp, visible_sel(f, push_of[op] - 1));
         f->esp = sp;
         f->eip += i + 1;
         return 1;
     }
     if (pop_of[op]) {                                         /* POP ES/SS/DS */
-        ledger[C_POP_SREG]++;
+        tally(C_POP_SREG);
         if (load_sreg(f, pop_of[op] - 1, guest_read32(f->esp))) { f->esp += 4; f->eip += i + 1; }
         return 1;
     }
@@ -182,20 +182,20 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     case 0x8c:                                                /* MOV r/m, Sreg */
         len = decode_modrm(f, &b[i + 1], &reg, &rm, &ea);
         if (reg > 5) return 0;
-        ledger[C_MOV_FROM_SREG]++;
+        tally(C_MOV_FROM_SREG);
         write_rm(f, rm, ea, rm >= 0 ? size : 2, visible_sel(f, reg));
         f->eip += i + 1 + len;
         return 1;
     case 0x8e:                                                /* MOV Sreg, r/m */
         len = decode_modrm(f, &b[i + 1], &reg, &rm, &ea);
-        ledger[reg == 2 ? C_MOVSS : C_MOV_TO_SREG]++;
+        tally(reg == 2 ? C_MOVSS : C_MOV_TO_SREG);
         if (load_sreg(f, reg, read_rm16(f, rm, ea))) f->eip += i + 1 + len;
         return 1;
     case 0xea: case 0x9a: {                                   /* JMP/CALL ptr16:32 */
         u32 off = opsize16 ? *(const u16 *)&b[i + 1] : *(const u32 *)&b[i + 1];
         u32 sel = *(const u16 *)&b[i + 1 + size];
         u32 next = f->eip + i + 1 + size + 2, cs = visible_sel(f, 1);
-        ledger[C_FAR]++;
+        tally(C_FAR);
         if (!far_target(f, sel, off)) return 1;
         if (op == 0x9a) { sp = f->esp; guest_push(f, &sp, cs); guest_push(f, &sp, next); f->esp = sp; }
         return 1;
@@ -207,7 +207,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
             u32 off = 0, sel = 0, next = f->eip + i + 1 + len, cs = visible_sel(f, 1);
             guest_read(ea, &off, size);
             guest_read(ea + size, &sel, 2);
-            ledger[C_FAR]++;
+            tally(C_FAR);
             if (!far_target(f, sel, off)) return 1;
             if (reg == 3) { sp = f->esp; guest_push(f, &sp, cs); guest_push(f, &sp, next); f->esp = sp; }
         }
@@ -215,7 +215,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     case 0xcb: case 0xca: {                                   /* RET far [imm16] */
         u32 imm = op == 0xca ? *(const u16 *)&b[i + 1] : 0;
         u32 eip = guest_read32(f->esp), cs = guest_read32(f->esp + 4) & 0xffff;
-        ledger[C_FAR]++;
+        tally(C_FAR);
         if ((cs & 3) == (u32)guest_cpl(f)) {                  /* same level */
             u32 esp = f->esp;
             if (!far_target(f, cs, eip)) return 1;
@@ -239,14 +239,14 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
     u8 op2 = b[i + 1];
     if (op2 == 0xa0 || op2 == 0xa8) {                         /* PUSH FS/GS */
         sp = f->esp;
-        ledger[C_PUSH_SREG]++;
+        tally(C_PUSH_SREG);
         guest_push(f, &sp, visible_sel(f, op2 == 0xa0 ? 4 : 5));
         f->esp = sp;
         f->eip += i + 2;
         return 1;
     }
     if (op2 == 0xa1 || op2 == 0xa9) {                         /* POP FS/GS */
-        ledger[C_POP_SREG]++;
+        tally(C_POP_SREG);
         if (load_sreg(f, op2 == 0xa1 ? 4 : 5, guest_read32(f->esp))) { f->esp += 4; f->eip += i + 2; }
         return 1;
     }
@@ -263,30 +263,30 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
             if (rm >= 0) return 0;
             u16 limit = reg ? vcpu.idt_limit : vcpu.gdt_limit;
             u32 base = reg ? vcpu.idt_base : vcpu.gdt_base;
-            ledger[reg ? C_SIDT : C_SGDT]++;
+            tally(reg ? C_SIDT : C_SGDT);
             if (opsize16) base &= 0xffffff;
             guest_write(ea, &limit, 2);
             guest_write(ea + 2, &base, 4);
         } else if (reg == 4) {                                /* SMSW */
-            ledger[C_SMSW]++;
+            tally(C_SMSW);
             write_rm(f, rm, ea, rm >= 0 ? size : 2, vcpu.cr0);
         } else {
             return 0;
         }
     } else if (op2 == 0x00) {
         if (reg == 0 || reg == 1) {                           /* SLDT / STR */
-            ledger[reg ? C_STR : C_SLDT]++;
+            tally(reg ? C_STR : C_SLDT);
             write_rm(f, rm, ea, rm >= 0 ? size : 2, reg ? vcpu.tr : vcpu.ldtr);
         } else if (reg == 4 || reg == 5) {                    /* VERR / VERW */
             u32 sel = read_rm16(f, rm, ea), unused;
-            ledger[reg == 4 ? C_VERR : C_VERW]++;
+            tally(reg == 4 ? C_VERR : C_VERW);
             set_zf(f, seg_check(sel, reg == 4 ? 2 : 3, guest_cpl(f), 0, &unused));
         } else {
             return 0;
         }
     } else {                                                  /* LAR / LSL r, r/m16 */
         u32 sel = read_rm16(f, rm, ea);
-        ledger[op2 == 0x02 ? C_LAR : C_LSL]++;
+        tally(op2 == 0x02 ? C_LAR : C_LSL);
         if (seg_check(sel, op2 == 0x02 ? 0 : 1, guest_cpl(f), opsize16, &v)) {
             write_rm(f, reg, 0, size, v);
             set_zf(f, 1);

@@ -38,17 +38,23 @@ static u32 step_va, step_frame, step_tf;
 static u32 *spt_of(u32 i) { return (u32 *)((spd[i] & ~0xfffu) + (MON_VIRT - MON_PHYS)); }
 static void load_cr3(void) { __asm__ volatile("mov %0, %%cr3" : : "r"(V2P(spd)) : "memory"); }
 
+static void drop_all(void);
+
 void shadow_init(void)
 {
     spd[1022] = V2P(mon_pts) | PTE_P | PTE_W;
     spd[1023] = V2P(mon_pts + 1024) | PTE_P | PTE_W;
-    shadow_flush();
-    ledger[C_SHADOW_FLUSH] = 0;
+    drop_all();                              /* the first build is not a rebuild */
 }
 
 void shadow_flush(void)
 {
-    ledger[C_SHADOW_FLUSH]++;
+    tally(C_SHADOW_FLUSH);
+    drop_all();
+}
+
+static void drop_all(void)
+{
     guest_tlb_flush();
     for (u32 i = 0; i < NGUEST_PDE; i++) { spd[i] = 0; src[i] = 0; }
     pool_next = 0;
@@ -76,8 +82,8 @@ static void protect(u32 frame, u8 kind)
 
 static void guest_fault(struct frame *f, u32 cr2, u32 present)
 {
-    ledger[C_PF_GUEST]++;
-    ledger[C_EXC_REFLECT]++;
+    tally(C_PF_GUEST);
+    tally(C_EXC_REFLECT);
     vcpu.cr2 = cr2;
     reflect(f, 14, 1, present | (f->err & 2) | (guest_cpl(f) == 3 ? 4 : 0), K_EXC);
 }
@@ -119,7 +125,7 @@ int shadow_page_fault(struct frame *f, u32 cr2)
         *dbit |= PTE_A | (write ? PTE_D : 0);
     }
     if (!(spd[i] & PTE_P)) {
-        if (pool_next == NPOOL) { shadow_flush(); ledger[C_PF_HIDDEN]++; return 1; }
+        if (pool_next == NPOOL) { shadow_flush(); tally(C_PF_HIDDEN); return 1; }
         u32 *spt = pool[pool_next++];
         memset(spt, 0, 4096);
         spd[i] = V2P(spt) | PTE_P | PTE_W | PTE_U;   /* rights are decided in the PTEs */
@@ -135,7 +141,7 @@ int shadow_page_fault(struct frame *f, u32 cr2)
     u32 e = frame | PTE_P | (gu ? PTE_U : 0);
     u32 *spt = spt_of(i), j = (cr2 >> 12) & 0x3ff;
     if (sw && prot[frame >> 12] && write) {          /* a write to the guest's page tables */
-        ledger[C_PF_PTWRITE]++;
+        tally(C_PF_PTWRITE);
         spt[j] = e | PTE_W;
         invlpg(cr2);
         stepping = 1;
@@ -147,7 +153,7 @@ int shadow_page_fault(struct frame *f, u32 cr2)
     }
     spt[j] = e | (sw && !prot[frame >> 12] ? PTE_W : 0);
     invlpg(cr2);
-    ledger[C_PF_HIDDEN]++;
+    tally(C_PF_HIDDEN);
     return 1;
 }
 

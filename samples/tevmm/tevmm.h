@@ -111,6 +111,21 @@ enum cause {
 extern u32 ledger[C_NCAUSES];
 extern u64 tsc_monitor, tsc_idle, tsc_start;
 extern u32 traps_total;
+/* Traplab's monitor ledger port (emulator/src/trace/monitor.rs): every count below is also
+ * written there, so that the host (the GUI's exit ledger) sees the same ledger, live. On
+ * other machines the port is empty and the writes are lost. Counter ids: the causes
+ * 0..C_NCAUSES-1, hypercall n at LID_HYPERCALL + n, then the totals. */
+#define LEDGER_PORT     0xEB
+#define LEDGER_COUNT    0x01000000u
+#define LID_HYPERCALL   64
+#define LID_TRAPS       128
+#define LID_TSC_MONITOR 129
+#define LID_TSC_GUEST   130
+#define LID_TSC_HALTED  131
+static inline void ledger_count(u32 id) { outl(LEDGER_PORT, LEDGER_COUNT | id); }
+static inline void tally(enum cause c) { ledger[c]++; ledger_count(c); }
+void ledger_declare(void);               /* reset the host's copy, name every counter */
+void ledger_emit(void);                  /* send the totals (traps, TSC split) */
 void ledger_print(void);
 void mprintf(const char *fmt, ...);       /* monitor messages on COM1 */
 void serial_init(void);

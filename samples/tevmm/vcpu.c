@@ -44,7 +44,7 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
     u32 type = (gate[1] >> 8) & 0x1f, dpl = (gate[1] >> 13) & 3;
     if (k == K_SOFT && dpl < (u32)guest_cpl(f)) {   /* INT n needs CPL <= gate DPL */
         f->eip -= err;                               /* err holds the instruction length */
-        ledger[C_EXC_REFLECT]++;
+        tally(C_EXC_REFLECT);
         reflect(f, 13, 1, vec * 8 + 2, K_EXC);
         return;
     }
@@ -52,7 +52,7 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
         mprintf("tevmm: guest IDT gate %u is not a present 32-bit interrupt or trap gate\n", vec);
         stop_guest("unsupported guest gate");
     }
-    if (k == K_SOFT) ledger[C_INT_REFLECT]++;
+    if (k == K_SOFT) tally(C_INT_REFLECT);
     u16 sel = gate[0] >> 16;
     u32 target = (gate[0] & 0xffff) | (gate[1] & 0xffff0000u);
     u64 d;
@@ -91,7 +91,7 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
 void irq_taken(u32 irq)
 {
     vcpu.pending |= 1u << irq;
-    ledger[C_IRQ_TAKEN]++;
+    tally(C_IRQ_TAKEN);
     if (irq >= 8) outb(0xa0, 0x20);
     outb(0x20, 0x20);
 }
@@ -114,7 +114,7 @@ void deliver_pending(struct frame *f)
     while (!(p & (1u << irq))) irq++;                /* lowest number = highest priority */
     vcpu.pending &= ~(1u << irq);
     vcpu.visr |= 1u << irq;
-    ledger[C_IRQ_REFLECT]++;
+    tally(C_IRQ_REFLECT);
     reflect(f, vcpu.pic_base[irq >> 3] + (irq & 7), 0, 0, K_IRQ);
 }
 

@@ -11,6 +11,7 @@ use crate::boot::{boot, BootKind};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::Exception;
 use crate::machine::{Machine, MachineConfig, RunExit};
+use crate::trace::monitor::GUEST_SHARE;
 use std::collections::BTreeMap;
 
 /// The port minios's `mark()` writes (`samples/minios/syscall.h`: `MARK_PORT`).
@@ -48,6 +49,8 @@ struct Sample {
     worlds: Vec<(String, u64, u64)>,
     charged_ns: u64,
     frames: u64,
+    /// A monitor's own count of its guest's instructions (`trace::monitor::GUEST_SHARE`).
+    monitor_guest: Option<u64>,
 }
 
 impl Sample {
@@ -72,6 +75,7 @@ impl Sample {
                 .collect(),
             charged_ns: l.charged.total(),
             frames: used_frames(&m.core.mem.ram),
+            monitor_guest: m.core.monitor.get(GUEST_SHARE),
         }
     }
 }
@@ -168,6 +172,10 @@ fn diff(begin: &Sample, end: &Sample, start: Start, exits: ExitKind, total: u64)
         worlds,
         charged_ns: end.charged_ns - begin.charged_ns,
         run_instructions: total,
+        monitor_guest_instructions: match (begin.monitor_guest, end.monitor_guest) {
+            (Some(a), Some(b)) => Some(b.wrapping_sub(a)),
+            _ => None,
+        },
     }
 }
 

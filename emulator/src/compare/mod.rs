@@ -235,12 +235,18 @@ pub struct Figures {
     pub charged_ns: u64,
     /// Instructions of the whole run up to END (boot included).
     pub run_instructions: u64,
+    /// From BEGIN to END, the guest's instructions as a monitor in the guest's machine
+    /// counted them and reported at each marker on the monitor ledger port
+    /// (`trace::monitor::GUEST_SHARE`: tevmm's "TSC in the guest"); None without one.
+    pub monitor_guest_instructions: Option<u64>,
 }
 
 impl Figures {
-    /// Instructions retired in SVM guests (worlds `guest N`) from BEGIN to END; `None`
-    /// when no SVM guest ran (native, containers, and tevmm, whose guest runs in the
-    /// host's world at ring 1 and 3, not told apart from the monitor's ring 0 there).
+    /// Instructions retired in the guest from BEGIN to END: in SVM guests (worlds `guest
+    /// N`), or as tevmm counted them (its guest runs in the host's world at ring 1 and 3,
+    /// which the machine does not tell apart from the monitor's ring 0; the monitor's
+    /// ledger does: `monitor_guest_instructions`). `None` without a guest (native,
+    /// containers).
     pub fn guest_instructions(&self) -> Option<u64> {
         let n: u64 = self
             .worlds
@@ -248,10 +254,13 @@ impl Figures {
             .filter(|w| w.world.starts_with("guest"))
             .map(|w| w.kernel + w.user)
             .sum();
-        (n > 0).then_some(n)
+        if n > 0 {
+            return Some(n);
+        }
+        self.monitor_guest_instructions.filter(|&g| g > 0)
     }
 
-    /// Exits per thousand instructions of the SVM guest (`guest_instructions`).
+    /// Exits per thousand instructions of the guest (`guest_instructions`).
     pub fn exits_per_k_guest(&self) -> Option<f64> {
         self.guest_instructions()
             .map(|g| self.exit_total as f64 * 1000.0 / g as f64)

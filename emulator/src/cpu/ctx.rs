@@ -8,6 +8,7 @@ use crate::bus::Memory;
 use crate::cpu::state::Cpu;
 use crate::devices::{Devices, IoEffect};
 use crate::mmu::Mmu;
+use crate::trace::monitor::{MonitorEffect, MonitorLedger, MONITOR_PORT};
 use crate::trace::worlds::{place_key, Ledger};
 use crate::trace::{Event, EventKind, EventLog, Stats};
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,10 @@ pub struct Core {
     pub ledger: Ledger,
     #[serde(skip)]
     pub events: EventLog,
+    /// What a guest-side monitor reported on the monitor ledger port (`trace::monitor`).
+    /// Not saved, like the event log.
+    #[serde(skip)]
+    pub monitor: MonitorLedger,
     /// Physical pages holding cached code that were written.
     #[serde(skip)]
     pub smc_pages: Vec<u32>,
@@ -97,6 +102,7 @@ impl Core {
             svm: Default::default(),
             ledger: Ledger::default(),
             events: EventLog::default(),
+            monitor: MonitorLedger::default(),
             smc_pages: Vec::new(),
             port_hooks: Vec::new(),
             delivering: None,
@@ -226,6 +232,10 @@ impl Core {
                 self.request(Request::Rescan);
                 return;
             }
+        }
+        if port == MONITOR_PORT && self.monitor.write(size, v) == MonitorEffect::Report {
+            let n = self.monitor.reports;
+            self.event(EventKind::Note(format!("monitor ledger report {n}")));
         }
         let now = self.now_ns();
         if self.events.io {

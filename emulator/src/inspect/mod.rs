@@ -32,6 +32,7 @@ mod worlds;
 
 pub use crate::cpu::svm::exit_name;
 pub use crate::mmu::paging::{Access, WalkReport, WalkStep};
+pub use crate::trace::monitor::{MonitorCounter, MONITOR_PORT};
 pub use crate::trace::{Event, EventKind};
 pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegState};
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
@@ -245,6 +246,13 @@ impl<'a> Inspector<'a> {
     /// The event log (the last events recorded, and how many were ever recorded).
     pub fn events(&self) -> Events<'a> {
         Events::new(&self.m.core.events, self.world)
+    }
+
+    /// The ledger a guest-side monitor (tevmm) reported on the monitor ledger port: its
+    /// counters by id with their names (empty when no monitor wrote there;
+    /// `trace::monitor` has the protocol). The same for every world: it is the machine's.
+    pub fn monitor_ledger(&self) -> Vec<MonitorCounter> {
+        self.m.core.monitor.counters()
     }
 
     /// Linear breakpoints the machine stops at.

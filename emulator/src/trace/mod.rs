@@ -5,6 +5,7 @@
 //! out of the log. Recording costs one branch when off.
 //! It must not influence execution (determinism does not depend on tracing).
 
+pub mod monitor;
 pub mod worlds;
 
 use serde::{Deserialize, Serialize};

@@ -382,7 +382,7 @@ pub fn table(m: &Matrix) -> String {
     grid(
         &mut out,
         m,
-        "exits per 1000 guest instructions (SVM guests: instructions in the guest's world)",
+        "exits per 1000 guest instructions (SVM guests: instructions in the guest's world; tevmm: its guest's share in tevmm's ledger)",
         |_, c| {
             let f = c.result.as_ref().unwrap();
             match f.exits_per_k_guest() {

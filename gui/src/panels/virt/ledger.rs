@@ -4,7 +4,10 @@
 //! the charged #VMEXIT and VMRUN plus the instructions the hypervisor ran before the guest
 //! resumed (one instruction = 10 ns of virtual time). As a table and a live bar chart
 //! (egui_plot). For a trap-and-emulate monitor (no SVM) the causes are the traps into
-//! ring 0 from the deprivileged guest, counted by vector in `Counters`.
+//! ring 0 from the deprivileged guest, counted by vector in `Counters`; beside them, the
+//! monitor's own ledger (why each trap happened: the instruction it emulated, a hidden or a
+//! true guest page fault, a hypercall), as tevmm reported it on the monitor ledger port
+//! (`traplab::trace::monitor`): the same numbers tevmm prints at exit.
 
 use super::model::{Cause, Entry, Timeline};
 use super::timeline::cause_colour;
@@ -158,6 +161,10 @@ pub fn ui(ui: &mut egui::Ui, st: &mut State, t: &Timeline, view: &View, lang: La
             m.mmu.nested.refs
         )));
     });
+    if !m.monitor.is_empty() {
+        monitor_ui(ui, m, lang);
+        ui.separator();
+    }
     let entries = t.entries();
     if entries.is_empty() {
         ui.label(tr(lang, "no_exits"));
@@ -234,6 +241,89 @@ pub fn ui(ui: &mut egui::Ui, st: &mut State, t: &Timeline, view: &View, lang: La
                 });
         });
         chart(ui, st, &rows, svm, lang);
+    });
+}
+
+/// The monitor's ledger as the panel shows it: its non-zero counters, named by the monitor,
+/// in its order (emulated instructions, page faults, interrupts, hypercalls, totals).
+pub fn monitor_rows(m: &MachineView) -> Vec<(String, u64)> {
+    m.monitor
+        .iter()
+        .filter(|c| c.value != 0)
+        .map(|c| (c.name.clone(), c.value))
+        .collect()
+}
+
+/// The machine's own counts of the same traps: exceptions and interrupts by vector, non-zero.
+pub fn vector_rows(m: &MachineView) -> Vec<(String, u64)> {
+    let c = &m.counters;
+    let exc = c.exceptions.iter().enumerate().take(32).map(|(v, &n)| {
+        let name = crate::panels::events::vector_name(v as u8);
+        (format!("{name} ({v})"), n)
+    });
+    let int = c
+        .interrupts
+        .iter()
+        .enumerate()
+        .skip(32)
+        .map(|(v, &n)| (format!("int {v:#04x}"), n));
+    exc.chain(int).filter(|&(_, n)| n != 0).collect()
+}
+
+fn two_columns(
+    ui: &mut egui::Ui,
+    id: &str,
+    head: [&'static str; 2],
+    rows: &[(String, u64)],
+    lang: Lang,
+) {
+    egui::ScrollArea::vertical()
+        .id_salt(format!("{id}-scroll"))
+        .max_height(220.0)
+        .show(ui, |ui| {
+            egui::Grid::new(id)
+                .striped(true)
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for h in head {
+                        ui.label(RichText::new(tr(lang, h)).small().strong());
+                    }
+                    ui.end_row();
+                    for (name, n) in rows {
+                        ui.label(mono(name));
+                        ui.label(mono(n.to_string()));
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+/// The monitor's causes beside the machine's vectors.
+fn monitor_ui(ui: &mut egui::Ui, m: &MachineView, lang: Lang) {
+    ui.horizontal_top(|ui| {
+        let w = ui.available_width();
+        ui.vertical(|ui| {
+            ui.set_width((w * 0.5).max(280.0));
+            ui.label(RichText::new(tr(lang, "monitor_ledger")).strong());
+            two_columns(
+                ui,
+                "monitor-ledger",
+                ["cause", "count"],
+                &monitor_rows(m),
+                lang,
+            );
+            ui.label(RichText::new(tr(lang, "monitor_tsc_note")).small());
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new(tr(lang, "machine_vectors")).strong());
+            two_columns(
+                ui,
+                "machine-vectors",
+                ["vector", "count"],
+                &vector_rows(m),
+                lang,
+            );
+        });
     });
 }
 
