@@ -5,7 +5,8 @@
 //! Layout (version 9; 5 added the PAE state, 6 the `--popek-goldberg` switch after the
 //! sizes, 7 the SVM state of `Core`, 8 the MMU's nested paging context, 9 the ledger and
 //! cost model of `Core`, 10 the x87 FPU in `Cpu` and FERR#/IGNNE# in `Devices`, 12 the ATA
-//! slave: the channel's devices and the slave disk's size, its bytes after the master's): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
+//! slave: the channel's devices and the slave disk's size, its bytes after the master's, 13
+//! the APICs after the switch): `TRAPSNAP`, the version (u32 LE), then one gzip stream holding
 //! the length of the state (u64 LE), the state (postcard: the core without its big
 //! buffers, the breakpoints, the sizes of the buffers and the switch), then RAM, ROM and
 //! disk bytes, raw. The big buffers stay out of postcard so that saving streams them (no
@@ -23,7 +24,7 @@ use std::io::{self, Read, Write};
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 8] = b"TRAPSNAP";
-pub const VERSION: u32 = 12;
+pub const VERSION: u32 = 13;
 /// Most guest RAM a machine can have (the CLI's `--mem` range ends here too).
 pub const MAX_RAM: u64 = 3072 << 20;
 /// Largest disk image Traplab holds (in memory).
@@ -67,6 +68,9 @@ struct StateRef<'a> {
     disk_len: Option<u64>,
     disk2_len: Option<u64>,
     popek_goldberg: bool,
+    /// The local and I/O APICs (`devices::apic`), kept out of the core so that a machine
+    /// without them serializes (and hashes) as before.
+    apic: Option<&'a crate::devices::Apics>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +82,7 @@ struct State {
     disk_len: Option<u64>,
     disk2_len: Option<u64>,
     popek_goldberg: bool,
+    apic: Option<Box<crate::devices::Apics>>,
 }
 
 /// Writes a snapshot of `m` to `w`, streaming RAM and disk (no second copy of either).
@@ -93,6 +98,7 @@ pub fn save_to<W: Write>(m: &Machine, w: W) -> io::Result<W> {
         disk_len: disk.map(|d| d.len()),
         disk2_len: disk2.map(|d| d.len()),
         popek_goldberg: m.popek_goldberg(),
+        apic: c.dev.apic.as_deref(),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
     let mut w = w;
@@ -165,6 +171,7 @@ pub fn restore_from<R: Read>(mut r: R) -> Result<Machine, SnapshotError> {
     drop(body);
     check_sizes(&st)?;
     let mut core = st.core;
+    core.dev.apic = st.apic;
     check_core(&core).map_err(corrupt)?;
     core.mem.ram = read_blob(&mut gz, st.ram_len, "RAM")?;
     core.mem.rom = read_blob(&mut gz, st.rom_len, "ROM")?;
@@ -276,9 +283,13 @@ pub fn restore(bytes: &[u8]) -> Result<Machine, SnapshotError> {
 }
 
 /// A hash of the whole architectural state (registers, memory, devices, clock), for
-/// determinism tests: FNV-1a over the serialized core, RAM, ROM and disk.
+/// determinism tests: FNV-1a over the serialized core, RAM, ROM and disk (and the APICs of
+/// a machine that has them, after the core).
 pub fn state_hash(m: &Machine) -> u64 {
-    let body = postcard::to_stdvec(&m.core).expect("serializing plain data cannot fail");
+    let mut body = postcard::to_stdvec(&m.core).expect("serializing plain data cannot fail");
+    if let Some(a) = &m.core.dev.apic {
+        body.extend(postcard::to_stdvec(a).expect("serializing plain data cannot fail"));
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let c = &m.core;
     let mut eat = |part: &[u8]| {

@@ -314,6 +314,11 @@ impl Core {
         self.check_alignment(lin, size as u32, user)?;
         if (lin & 0xFFF) + size as u32 <= 0x1000 {
             let p = self.translate(lin, false, user)?;
+            if p >= crate::devices::apic::MMIO_FLOOR && self.dev.apic.is_some() {
+                if let Some(v) = self.mmio_read(p, size) {
+                    return Ok(v);
+                }
+            }
             return Ok(self.mem.read(p, size));
         }
         // Crosses a page: translate both pages before reading anything.
@@ -342,6 +347,12 @@ impl Core {
         self.check_alignment(lin, size as u32, user)?;
         if (lin & 0xFFF) + size as u32 <= 0x1000 {
             let p = self.translate(lin, true, user)?;
+            if p >= crate::devices::apic::MMIO_FLOOR
+                && self.dev.apic.is_some()
+                && self.mmio_write(p, size, v)
+            {
+                return Ok(());
+            }
             self.write_phys(p, size, v);
             return Ok(());
         }
@@ -354,6 +365,29 @@ impl Core {
             self.write_phys(p, 1, v >> (8 * k));
         }
         Ok(())
+    }
+
+    /// A read of the APICs' memory-mapped registers (`devices::apic`), if `p` is one.
+    /// Like port I/O, the access may move a device deadline or raise an interrupt.
+    #[inline(never)]
+    fn mmio_read(&mut self, p: u32, size: u8) -> Option<u32> {
+        let now = self.now_ns();
+        let v = self.dev.mmio_read(p, size, now)?;
+        self.request(Request::Rescan);
+        self.next_dev_tick = 0;
+        Some(v)
+    }
+
+    /// A write to the APICs' registers: true if `p` is one of them.
+    #[inline(never)]
+    fn mmio_write(&mut self, p: u32, size: u8, v: u32) -> bool {
+        let now = self.now_ns();
+        if !self.dev.mmio_write(p, size, v, now) {
+            return false;
+        }
+        self.request(Request::Rescan);
+        self.next_dev_tick = 0;
+        true
     }
 
     /// Physical write with self-modifying-code detection.

@@ -2,7 +2,8 @@
 //! (and port 0x61), 16550A UART on COM1, MC146818 RTC/CMOS, 8042 keyboard controller, VGA text
 //! mode registers, an optional ATA disk, and the small ports (0x80 POST code, 0x92 fast A20 and
 //! reset, 0xCF9 reset control, 0xE9 debug console, 0xF4 exit), and the host-socket device of
-//! `--publish` (0x5A0-0x5A9) when the front end attaches one. The hub routes device interrupt
+//! `--publish` (0x5A0-0x5A9) when the front end attaches one, and the local and I/O APICs
+//! when the machine has them (`apic`: memory-mapped, see there). The hub routes device interrupt
 //! lines into the PIC after every access, so an interrupt is never lost. It never touches guest
 //! memory (the VGA text buffer is read from a RAM slice the machine lends), the CPU or the host
 //! (the front end moves host bytes in and out of the UART and the host-socket device).
@@ -23,16 +24,20 @@
 //! - Unmapped ports read all ones and ignore writes; without a disk the ATA ports are unmapped
 //!   too (0xFF is the floating bus a BIOS or driver reads as "no controller").
 
+pub mod apic;
 pub mod ata;
 pub mod cmos;
 pub mod disk;
 pub mod hostsock;
+pub mod ioapic;
+pub mod lapic;
 pub mod pic;
 pub mod pit;
 pub mod ps2;
 pub mod uart;
 pub mod vga;
 
+pub use apic::Apics;
 pub use ata::Ata;
 pub use cmos::Cmos;
 pub use hostsock::HostSock;
@@ -98,6 +103,8 @@ pub struct DevicesConfig {
     pub disk2: Option<disk::Disk>,
     /// RTC time at virtual time 0, in Unix seconds.
     pub rtc_epoch: i64,
+    /// A local APIC and an I/O APIC (`apic`); off, the machine is an ISA PC without them.
+    pub apic: bool,
 }
 
 impl Default for DevicesConfig {
@@ -106,6 +113,7 @@ impl Default for DevicesConfig {
             disk: None,
             disk2: None,
             rtc_epoch: cmos::DEFAULT_EPOCH,
+            apic: false,
         }
     }
 }
@@ -179,6 +187,11 @@ pub struct Devices {
     /// snapshots nor seen by the state hash (it stands for host connections).
     #[serde(skip)]
     pub hostsock: Option<HostSock>,
+    /// The local and I/O APICs, if the machine has them. Saved in snapshots beside the
+    /// core and hashed only when present (`snapshot`), so machines without them keep the
+    /// state hashes they always had.
+    #[serde(skip)]
+    pub apic: Option<Box<Apics>>,
 }
 
 impl Devices {
@@ -207,6 +220,7 @@ impl Devices {
             fpu_ferr: false,
             fpu_ignne: false,
             hostsock: None,
+            apic: config.apic.then(Box::default),
         }
     }
 
@@ -239,6 +253,10 @@ impl Devices {
         self.reset_requested = false;
         self.fpu_ferr = false;
         self.fpu_ignne = false;
+        if let Some(a) = &mut self.apic {
+            **a = Apics::default();
+            a.lapic.update(now_ns);
+        }
         self.route();
     }
 
@@ -302,13 +320,17 @@ impl Devices {
         self.pit.update(now);
         self.cmos.update(now);
         self.uart.update(now);
+        if let Some(a) = &mut self.apic {
+            a.lapic.update(now);
+        }
         self.route();
     }
 
     /// The earliest virtual time at which a device needs `update` (PIT channel 0 edge, RTC
     /// periodic/update/alarm, UART receive timeout), whether or not the PIC masks the line.
     pub fn next_event_ns(&self) -> Option<u64> {
-        self.events().map(|(_, t)| t).min()
+        let lapic = self.apic.as_ref().and_then(|a| a.lapic.next_event_ns());
+        self.events().map(|(_, t)| t).chain(lapic).min()
     }
 
     /// Like `next_event_ns`, but only events on IRQ lines whose request the PIC would pass
@@ -317,11 +339,20 @@ impl Devices {
     /// Skipping updates for the other lines loses nothing: their effects are computed from
     /// time at the next update or port access, which is when a guest could first observe
     /// them (a halted CPU makes no port access, and only its EOI could unblock a line).
+    /// With the APICs, lines the I/O APIC passes count too, and the local APIC's timer.
     pub fn next_interrupt_event_ns(&self) -> Option<u64> {
-        let reachable = self.pic.reach().reachable;
+        let mut reachable = self.ioapic_reachable();
+        if self.pic_reaches_cpu() {
+            reachable |= self.pic.reach().reachable;
+        }
+        let lapic = self
+            .apic
+            .as_ref()
+            .and_then(|a| a.lapic.next_interrupt_event_ns());
         self.events()
             .filter(|&(line, _)| reachable & (1 << line) != 0)
             .map(|(_, t)| t)
+            .chain(lapic)
             .min()
     }
 
@@ -335,14 +366,23 @@ impl Devices {
         .filter_map(|(line, t)| t.map(|t| (line, t)))
     }
 
-    /// The PIC asks for an interrupt (the CPU checks IF itself).
+    /// The local APIC or the PIC asks for an interrupt (the CPU checks IF itself).
     pub fn interrupt_pending(&self) -> bool {
-        self.pic.has_interrupt()
+        match &self.apic {
+            None => self.pic.has_interrupt(),
+            Some(a) => {
+                a.lapic.has_interrupt() || (a.lapic.extint_passes() && self.pic.has_interrupt())
+            }
+        }
     }
 
-    /// INTA: the vector to deliver (spurious IRQs give vector base + 7).
+    /// INTA: the vector to deliver: the local APIC's first, else the PIC's through LINT0
+    /// (spurious IRQs give vector base + 7).
     pub fn acknowledge_interrupt(&mut self) -> u8 {
-        let v = self.pic.acknowledge();
+        let v = match &mut self.apic {
+            Some(a) if a.lapic.has_interrupt() => a.lapic.acknowledge(),
+            _ => self.pic.acknowledge(),
+        };
         self.route();
         v
     }
@@ -351,23 +391,23 @@ impl Devices {
     fn route(&mut self) {
         let edges = self.pit.take_irq0_edges();
         if edges > 0 {
-            self.pic.set_irq(0, false);
-            self.pic.set_irq(0, true);
+            self.line(0, false);
+            self.line(0, true);
         }
-        self.pic.set_irq(0, self.pit.irq0_level());
+        self.line(0, self.pit.irq0_level());
         // Lines as the guest's last access left them, then after the keyboard and UART load
         // their next byte: a byte following one just read gives a fresh edge.
-        self.pic.set_irq(1, self.ps2.irq1_level());
-        self.pic.set_irq(4, self.uart.irq_level());
+        self.line(1, self.ps2.irq1_level());
+        self.line(4, self.uart.irq_level());
         self.ps2.service();
         self.uart.service();
-        self.pic.set_irq(1, self.ps2.irq1_level());
-        self.pic.set_irq(4, self.uart.irq_level());
-        self.pic.set_irq(8, self.cmos.irq_level());
-        self.pic.set_irq(12, self.ps2.irq12_level());
+        self.line(1, self.ps2.irq1_level());
+        self.line(4, self.uart.irq_level());
+        self.line(8, self.cmos.irq_level());
+        self.line(12, self.ps2.irq12_level());
         let ata = self.ata.as_ref().is_some_and(Ata::irq_level);
-        self.pic.set_irq(14, ata);
-        self.pic.set_irq(13, self.fpu_ferr);
+        self.line(14, ata);
+        self.line(13, self.fpu_ferr);
     }
 
     /// Port read of `size` bytes (1, 2 or 4; other sizes act as 1).
@@ -564,6 +604,10 @@ impl Devices {
         }
         if let Some(h) = &self.hostsock {
             h.check()?;
+        }
+        if let Some(a) = &self.apic {
+            a.lapic.check()?;
+            a.ioapic.check()?;
         }
         if self.debugcon.len() > DEBUGCON_LIMIT || self.now_ns > MAX_TIME_NS {
             return Err("debug console or device time".into());

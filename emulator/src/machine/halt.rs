@@ -58,6 +58,21 @@ impl Halt {
             return Some(Halt::InterruptsDisabled);
         }
         let reach = c.dev.pic.reach();
+        // With a software-enabled local APIC, interrupts may come through the I/O APIC or
+        // the APIC timer: the 8259's masks alone prove nothing.
+        if c.dev.lapic_active() || !c.dev.pic_reaches_cpu() {
+            if c.dev.next_interrupt_event_ns().is_none() && !c.dev.interrupt_pending() {
+                return Some(Halt::NoEvent {
+                    reachable: c.dev.ioapic_reachable()
+                        | if c.dev.pic_reaches_cpu() {
+                            reach.reachable
+                        } else {
+                            0
+                        },
+                });
+            }
+            return None;
+        }
         if reach.unmasked == 0 {
             return Some(Halt::AllMasked {
                 master_imr: c.dev.pic.master.imr(),

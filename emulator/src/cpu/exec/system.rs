@@ -512,12 +512,14 @@ fn cpuid(c: &mut Core, i: &Insn) -> Res {
         ),
         1 => {
             // Family 6, model 1 (Pentium Pro class), stepping 9.
+            let apic = c.dev.apic.as_ref().is_some_and(|a| a.lapic.enabled());
             let feat = 1 // FPU
                 | (1 << 3) // PSE
                 | (1 << 4) // TSC
                 | (1 << 5) // MSR
                 | (1 << 6) // PAE
                 | (1 << 8) // CX8
+                | (apic as u32) << 9 // APIC (only with --apic, while globally enabled)
                 | (1 << 11) // SEP
                 | (1 << 13) // PGE
                 | (1 << 15) // CMOV
@@ -613,7 +615,10 @@ fn rdmsr(c: &mut Core, i: &Insn) -> Res {
         0x174 => m.sysenter_cs as u64,
         0x175 => m.sysenter_esp as u64,
         0x176 => m.sysenter_eip as u64,
-        0x1B => m.apic_base,
+        0x1B => match &c.dev.apic {
+            Some(a) => a.lapic.base,
+            None => m.apic_base,
+        },
         0xC000_0080 => m.efer,
         MSR_IRPERF_COUNT => c.icount,
         _ => return Err(Exception::gp(0)),
@@ -633,6 +638,18 @@ fn wrmsr(c: &mut Core, i: &Insn) -> Res {
         0x174 => c.cpu.msr.sysenter_cs = v as u32,
         0x175 => c.cpu.msr.sysenter_esp = v as u32,
         0x176 => c.cpu.msr.sysenter_eip = v as u32,
+        0x1B if c.dev.apic.is_some() => {
+            // Reserved bits set are #GP(0) (SDM Vol. 3A 11.4.4; 32 physical address bits).
+            if v & !0xFFFF_F900 != 0 {
+                return Err(Exception::gp(0));
+            }
+            // The register page is found by the slow path of memory accesses, which sees
+            // only addresses outside RAM: a base moved into RAM is not decoded there.
+            let now = c.now_ns();
+            c.dev.write_apic_base(v, now);
+            c.next_dev_tick = 0;
+            c.request(crate::cpu::ctx::Request::Rescan);
+        }
         0x1B => c.cpu.msr.apic_base = v & 0xFFFF_F900,
         0xC000_0080 => {
             // Reserved bits are #GP(0); setting SVME while VM_CR.SVMDIS is set too

@@ -97,10 +97,11 @@ pub struct RunArgs {
     pub snapshot_at: Option<u64>,
     /// Resume from a snapshot instead of booting an image. The snapshot holds the whole
     /// machine (RAM, disks, devices), so IMAGE, --boot, --disk, --disk2, --writable, --bios, --mem,
-    /// --cmdline, --initrd, --module, --load-addr, --popek-goldberg and --cost cannot be given with it.
+    /// --cmdline, --initrd, --module, --load-addr, --popek-goldberg, --apic and --cost cannot be
+    /// given with it.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "image", "boot", "disk", "disk2", "writable", "bios", "mem", "cmdline", "initrd", "modules",
-        "load_addr", "popek_goldberg", "costs",
+        "load_addr", "popek_goldberg", "apic", "costs",
     ])]
     pub load_snapshot: Option<PathBuf>,
     /// Overwrite an existing snapshot file.
@@ -113,6 +114,11 @@ pub struct RunArgs {
     /// PUSHF, POPF, MOV Sreg, far CALL/JMP/RET, INT n, IRET...) raise #GP(0) at CPL > 0.
     #[arg(long)]
     pub popek_goldberg: bool,
+    /// A multiprocessor-era PC: a local APIC (0xFEE00000), an I/O APIC (0xFEC00000) and,
+    /// for Multiboot and Linux kernels, an MP table in the BIOS area (MP spec 1.4).
+    /// Without it the machine is an ISA PC whose only interrupt controllers are the 8259s.
+    #[arg(long)]
+    pub apic: bool,
     /// Cost model: charge NS nanoseconds of virtual time for each event NAME (vmrun,
     /// vmexit, nested_ref); may be repeated. Defaults and why: README "Cost model".
     #[arg(long = "cost", value_name = "NAME=NS")]

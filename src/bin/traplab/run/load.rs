@@ -128,6 +128,7 @@ pub(super) fn build_machine(a: &RunArgs) -> Result<Machine> {
         devices: traplab::devices::DevicesConfig {
             disk,
             disk2,
+            apic: a.apic,
             ..Default::default()
         },
     };

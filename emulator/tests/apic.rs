@@ -1,0 +1,152 @@
+//! The local APIC seen from a running guest (Intel SDM Vol. 3A chapter 11): its page at
+//! 0xFEE00000, CPUID.1:EDX.APIC and IA32_APIC_BASE, the timer's interrupts taken by the CPU
+//! in virtual time (11.5.4), EOI (11.8.5), HLT woken by the timer, and the APIC state across
+//! a snapshot. A machine built without the APIC has none of it.
+
+use traplab::boot::{boot, BootKind};
+use traplab::devices::DevicesConfig;
+use traplab::machine::{Machine, MachineConfig, RunExit};
+use traplab::snapshot::{restore, save, state_hash};
+
+/// Flat 32-bit code at 0x1000 (GNU as, linked at 0x1000):
+/// ```text
+/// start:  lgdt gdtr; ljmp $0x08,$reload
+/// reload: mov $0x10,%ax; mov %ax,%ds; mov %ax,%ss
+///         (IDT gate 0x40 -> handler, IDT at 0x3000); lidt idtr
+///         movl $0x1FF, 0xFEE000F0      # SVR: software enable, spurious 0xFF
+///         movl $0xB,   0xFEE003E0      # divide by 1
+///         movl $0x20040, 0xFEE00320    # LVT timer: periodic, vector 0x40
+///         movl $1000,  0xFEE00380      # initial count
+///         sti
+/// wait:   hlt; cmpl $5,count; jb wait
+///         cli; mov count,%eax; out %al,$0xF4
+/// handler: incl count; movl $0,0xFEE000B0 (EOI); iret
+/// gdt: null, flat code 0x08, flat data 0x10
+/// ```
+const TIMER_GUEST: &[u8] = &[
+    0x0f, 0x01, 0x15, 0xa8, 0x10, 0x00, 0x00, 0xea, 0x0e, 0x10, 0x00, 0x00, 0x08, 0x00, 0x66, 0xb8,
+    0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xd0, 0xb8, 0x7e, 0x10, 0x00, 0x00, 0x66, 0xa3, 0x00, 0x32, 0x00,
+    0x00, 0x66, 0xc7, 0x05, 0x02, 0x32, 0x00, 0x00, 0x08, 0x00, 0x66, 0xc7, 0x05, 0x04, 0x32, 0x00,
+    0x00, 0x00, 0x8e, 0xc1, 0xe8, 0x10, 0x66, 0xa3, 0x06, 0x32, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0xae,
+    0x10, 0x00, 0x00, 0xc7, 0x05, 0xf0, 0x00, 0xe0, 0xfe, 0xff, 0x01, 0x00, 0x00, 0xc7, 0x05, 0xe0,
+    0x03, 0xe0, 0xfe, 0x0b, 0x00, 0x00, 0x00, 0xc7, 0x05, 0x20, 0x03, 0xe0, 0xfe, 0x40, 0x00, 0x02,
+    0x00, 0xc7, 0x05, 0x80, 0x03, 0xe0, 0xfe, 0xe8, 0x03, 0x00, 0x00, 0xfb, 0xf4, 0x83, 0x3d, 0xb4,
+    0x10, 0x00, 0x00, 0x05, 0x72, 0xf6, 0xfa, 0xa1, 0xb4, 0x10, 0x00, 0x00, 0xe6, 0xf4, 0xff, 0x05,
+    0xb4, 0x10, 0x00, 0x00, 0xc7, 0x05, 0xb0, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00, 0xcf, 0x90,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x9a, 0xcf, 0x00,
+    0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00, 0x17, 0x00, 0x90, 0x10, 0x00, 0x00, 0xff, 0x07,
+    0x00, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+fn machine(apic: bool) -> Machine {
+    let cfg = MachineConfig {
+        ram_bytes: 2 << 20,
+        devices: DevicesConfig {
+            apic,
+            ..Default::default()
+        },
+    };
+    boot(
+        cfg,
+        TIMER_GUEST,
+        &BootKind::Flat {
+            addr: 0x1000,
+            real: false,
+        },
+    )
+    .expect("boots")
+}
+
+#[test]
+fn periodic_timer_interrupts_wake_hlt_in_virtual_time() {
+    let mut m = machine(true);
+    assert_eq!(m.run(1_000_000), RunExit::Exit(5 << 1 | 1));
+    // Five periods of 1000 counts at one count per tick (divide by 1): the fifth expiry
+    // comes 5000 ticks after the count was written, and the guest ends a few instructions
+    // later.
+    let clock = m.core.clock();
+    assert!((5000..5100).contains(&clock), "clock {clock}");
+    assert!(
+        m.core.stats.halted_ticks > 4000,
+        "the waits were halted time"
+    );
+    let a = m.core.dev.apic.as_ref().expect("APIC present");
+    assert_eq!(a.lapic.timer_fired, 5);
+    assert_eq!(a.lapic.highest_isr(), None, "every interrupt got its EOI");
+}
+
+#[test]
+fn without_the_apic_the_page_is_not_there() {
+    let mut m = machine(false);
+    assert!(m.core.dev.apic.is_none());
+    // The timer is never programmed: the guest halts with every 8259 line masked.
+    assert_eq!(m.run(1_000_000), RunExit::Halted);
+}
+
+#[test]
+fn apic_state_survives_a_snapshot() {
+    let mut a = machine(true);
+    a.run(40); // the timer runs, the guest halts between ticks
+    let a1 = a.core.dev.apic.as_ref().unwrap().lapic.clone();
+    assert!(a1.timer_next_ns.is_some());
+    let snap = save(&a);
+    let mut b = restore(&snap).expect("restores");
+    assert_eq!(b.core.dev.apic.as_ref().unwrap().lapic, a1);
+    assert_eq!(state_hash(&a), state_hash(&b));
+    let ea = a.run(1_000_000);
+    let eb = b.run(1_000_000);
+    assert_eq!(ea, eb);
+    assert_eq!(a.core.clock(), b.core.clock());
+    assert_eq!(state_hash(&a), state_hash(&b));
+}
+
+/// Flat code at 0x1000: CPUID.1 EDX -> [0x2000]; RDMSR 0x1B -> [0x2004], [0x2008]; the
+/// version register -> [0x200C]; WRMSR 0x1B with bit 11 clear; the version register again
+/// -> [0x2010]; CPUID.1 EDX -> [0x2014]; cli; hlt.
+const CPUID_GUEST: &[u8] = &[
+    0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0xa2, 0x89, 0x15, 0x00, 0x20, 0x00, 0x00, 0xb9, 0x1b, 0x00,
+    0x00, 0x00, 0x0f, 0x32, 0xa3, 0x04, 0x20, 0x00, 0x00, 0x89, 0x15, 0x08, 0x20, 0x00, 0x00, 0x8b,
+    0x1d, 0x30, 0x00, 0xe0, 0xfe, 0x89, 0x1d, 0x0c, 0x20, 0x00, 0x00, 0x25, 0xff, 0xf7, 0xff, 0xff,
+    0x0f, 0x30, 0x8b, 0x1d, 0x30, 0x00, 0xe0, 0xfe, 0x89, 0x1d, 0x10, 0x20, 0x00, 0x00, 0xb8, 0x01,
+    0x00, 0x00, 0x00, 0x0f, 0xa2, 0x89, 0x15, 0x14, 0x20, 0x00, 0x00, 0xfa, 0xf4,
+];
+
+fn cpuid_run(apic: bool) -> Vec<u32> {
+    let cfg = MachineConfig {
+        ram_bytes: 2 << 20,
+        devices: DevicesConfig {
+            apic,
+            ..Default::default()
+        },
+    };
+    let kind = BootKind::Flat {
+        addr: 0x1000,
+        real: false,
+    };
+    let mut m = boot(cfg, CPUID_GUEST, &kind).expect("boots");
+    assert_eq!(m.run(1000), RunExit::Halted);
+    (0..6).map(|k| m.core.mem.read(0x2000 + 4 * k, 4)).collect()
+}
+
+#[test]
+fn cpuid_and_the_apic_base_msr() {
+    // CPUID.1:EDX bit 9 reports an enabled APIC; clearing IA32_APIC_BASE[11] removes the
+    // page and the CPUID bit (11.4.3).
+    let r = cpuid_run(true);
+    assert_ne!(r[0] & 1 << 9, 0, "CPUID.1:EDX.APIC");
+    assert_eq!(
+        (r[1], r[2]),
+        (0xFEE0_0900, 0),
+        "IA32_APIC_BASE: 0xFEE00000, enabled, BSP"
+    );
+    assert_eq!(r[3], 0x0004_0014, "version register");
+    assert_eq!(
+        r[4], 0xFFFF_FFFF,
+        "globally disabled: nothing at 0xFEE00030"
+    );
+    assert_eq!(r[5] & 1 << 9, 0, "CPUID.1:EDX.APIC after the disable");
+    // Without the APIC: no CPUID bit, no page.
+    let r = cpuid_run(false);
+    assert_eq!(r[0] & 1 << 9, 0);
+    assert_eq!(r[3], 0xFFFF_FFFF);
+}
