@@ -1,12 +1,15 @@
 //! Boot paths: Multiboot v1 ELF kernels (goblin), Linux bzImages by the Linux/x86 boot
 //! protocol (`linux`), flat binaries at an address, boot
 //! sectors from a disk with the built-in BIOS (`bios`, `disk`), and `--bios` ROM images at
-//! the reset vector (`rom`). Loaders only set up machine state; they must not run the machine.
+//! the reset vector (`rom`). On a machine with the APICs, Multiboot and Linux kernels also find
+//! the MP tables firmware leaves in the BIOS area (`mp`). Loaders only set up machine state;
+//! they must not run the machine.
 
 pub mod bios;
 pub mod detect;
 pub mod disk;
 pub mod linux;
+pub mod mp;
 pub mod multiboot;
 pub mod rom;
 
@@ -99,9 +102,11 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
         BootKind::Firmware => rom::load_firmware(&mut m, image)?,
         BootKind::Multiboot { cmdline, modules } => {
             multiboot::load(&mut m, image, cmdline, modules)?;
+            write_mp_table(&mut m);
         }
         BootKind::Linux { cmdline, initrd } => {
             linux::load(&mut m, image, cmdline, initrd)?;
+            write_mp_table(&mut m);
         }
         BootKind::Flat { addr, real } => {
             if image.is_empty() {
@@ -139,6 +144,15 @@ pub fn boot(mut cfg: MachineConfig, image: &[u8], kind: &BootKind) -> Result<Mac
         }
     }
     Ok(m)
+}
+
+/// On a machine with the APICs, the MP tables a PC's firmware leaves for a kernel (`mp`).
+fn write_mp_table(m: &mut Machine) {
+    let c = &mut m.core;
+    let (sig, _, _, features) = crate::cpu::exec::system::cpuid_leaf(c, 1, 0);
+    if let Some(a) = c.dev.apic.as_deref_mut() {
+        mp::write(&mut c.mem, a, sig, features);
+    }
 }
 
 /// Flat 32-bit protected mode at `entry`, paging off, CPL 0: CS = `cs` (code, execute/read)

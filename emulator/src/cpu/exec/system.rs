@@ -502,8 +502,18 @@ pub const CR4_IMPLEMENTED: u32 = cr4::SUPPORTED & !(cr4::VME | cr4::PVI | cr4::D
 /// (hypervisor present) is 0: this is the real CPU.
 fn cpuid(c: &mut Core, i: &Insn) -> Res {
     svm_ic::insn1(c, i, w3::CPUID)?;
-    let leaf = c.cpu.gpr[0];
-    let (a, b, cc, d) = match leaf {
+    let (a, b, cc, d) = cpuid_leaf(c, c.cpu.gpr[0], c.cpu.gpr[1]);
+    c.cpu.gpr[0] = a;
+    c.cpu.gpr[3] = b;
+    c.cpu.gpr[1] = cc;
+    c.cpu.gpr[2] = d;
+    Ok(())
+}
+
+/// What CPUID returns in EAX, EBX, ECX, EDX for `leaf` and `subleaf` (see `cpuid`); the
+/// boot code reads leaf 1 for the MP table's processor entry.
+pub fn cpuid_leaf(c: &Core, leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
+    match leaf {
         0 => (
             7,
             u32::from_le_bytes(*b"Trap"),
@@ -528,7 +538,7 @@ fn cpuid(c: &mut Core, i: &Insn) -> Res {
         }
         2 => (0x0000_0001, 0, 0, 0),
         // Structured extended features, subleaf 0: UMIP (ECX bit 2) only.
-        7 if c.cpu.gpr[1] == 0 => (0, 0, 1 << 2, 0),
+        7 if subleaf == 0 => (0, 0, 1 << 2, 0),
         // Highest extended leaf, and the vendor again (as AMD's CPUs return it).
         0x8000_0000 => (
             0x8000_000A,
@@ -546,12 +556,7 @@ fn cpuid(c: &mut Core, i: &Insn) -> Res {
         // TSC-rate MSR, VMCB clean bits, flush by ASID, decode assists, pause filter...
         0x8000_000A => (1, svm::NUM_ASIDS, 0, 1 | 1 << 3),
         _ => (0, 0, 0, 0),
-    };
-    c.cpu.gpr[0] = a;
-    c.cpu.gpr[3] = b;
-    c.cpu.gpr[1] = cc;
-    c.cpu.gpr[2] = d;
-    Ok(())
+    }
 }
 
 /// TSC = virtual clock ticks + offset (deterministic).
