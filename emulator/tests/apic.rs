@@ -39,6 +39,22 @@ const TIMER_GUEST: &[u8] = &[
 ];
 
 fn machine(apic: bool) -> Machine {
+    machine_with(apic, TIMER_GUEST)
+}
+
+/// The timer guest waiting in a busy loop instead of HLT (its `sti; hlt` becomes
+/// `sti; nop`): every wait is instructions, so every point in time is an instruction count.
+fn busy_machine() -> Machine {
+    let mut code = TIMER_GUEST.to_vec();
+    let at = code
+        .windows(3)
+        .position(|w| w == [0xFB, 0xF4, 0x83])
+        .expect("sti; hlt; cmp");
+    code[at + 1] = 0x90;
+    machine_with(true, &code)
+}
+
+fn machine_with(apic: bool, code: &[u8]) -> Machine {
     let cfg = MachineConfig {
         ram_bytes: 2 << 20,
         devices: DevicesConfig {
@@ -48,7 +64,7 @@ fn machine(apic: bool) -> Machine {
     };
     boot(
         cfg,
-        TIMER_GUEST,
+        code,
         &BootKind::Flat {
             addr: 0x1000,
             real: false,
@@ -149,4 +165,27 @@ fn cpuid_and_the_apic_base_msr() {
     let r = cpuid_run(false);
     assert_eq!(r[0] & 1 << 9, 0);
     assert_eq!(r[3], 0xFFFF_FFFF);
+}
+
+#[test]
+fn reverse_execution_across_timer_interrupts_is_exact() {
+    // The debugger's time travel rebuilds states from snapshots and re-execution: going
+    // back to instruction counts of the (busy-waiting) timer guest gives the state a fresh
+    // machine has at that count, APIC included (its timer, IRR/ISR bits, the expiries).
+    use traplab::debug::session::{Session, Stop};
+    let mut s = Session::new(busy_machine());
+    s.checkpoint_every = 1_000;
+    let end = s.advance(1_000_000);
+    assert_ne!(end, Stop::Done, "the guest exits: {end:?}");
+    assert_eq!(s.m.core.dev.apic.as_ref().unwrap().lapic.timer_fired, 5);
+    let last = s.icount();
+    assert!(last > 5000, "busy wait: {last} instructions");
+    for k in (1..last).rev().step_by(37) {
+        assert_eq!(s.go_to(k), Stop::Done, "go to {k}");
+        let mut fresh = busy_machine();
+        assert_eq!(fresh.run(k), RunExit::Budget);
+        assert_eq!(s.m.core.cpu, fresh.core.cpu, "at icount {k}");
+        assert_eq!(s.m.core.dev.apic, fresh.core.dev.apic, "at icount {k}");
+        assert_eq!(state_hash(&s.m), state_hash(&fresh), "at icount {k}");
+    }
 }
