@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 pub type Peek<'a> = &'a dyn Fn(u32, usize) -> Option<Vec<u8>>;
 
 /// Element sizes and counts of the tables (kernel.h: NPROC, ns.c: NNS, cgroup.h: NCGROUP...).
-const PROC_SIZE: u32 = 292;
+const PROC_SIZE: u32 = 420;
 const PIDNS_SIZE: u32 = 12;
 const UTSNS_SIZE: u32 = 36;
-const GROUP_SIZE: u32 = 48;
+const GROUP_SIZE: u32 = 60;
 const NETNS_SIZE: u32 = 40;
 const BRIDGE_SIZE: u32 = 20;
 const INODE_SIZE: u32 = 560;

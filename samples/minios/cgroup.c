@@ -10,18 +10,24 @@
  *   weight, so two busy groups with weights 100 and 300 get the CPU 1:3.
  *   A group that was idle catches up with the busy ones instead of keeping
  *   its lead (CFS does the same with its minimum vruntime).
+ *   cpu.max: a hard cap, "QUOTA PERIOD" in microseconds as Linux's (CFS
+ *   bandwidth control): the group runs at most QUOTA per PERIOD, here 100000
+ *   (10 ticks); once its processes have used the quota (in whole ticks) the
+ *   scheduler passes them over until the next period (docker run --cpus 0.5 =
+ *   "50000 100000"). cpu.stat adds nr_throttled: the periods that hit the cap.
  * - pids: pids.max processes at a time (spawn gets -EAGAIN).
  * Group 0 is the root group (no limits). Every other group shows its files in
  * /sys/fs/cgroup/NAME/ (memory.max, memory.current, cpu.weight, cpu.stat,
- * pids.max, pids.current): fs.c asks here for their text on every read and
+ * pids.max, pids.current, cpu.max): fs.c asks here for their text on every read and
  * hands writes here (`echo 300 > cpu.weight`). Groups are never removed.
  */
 #include "kernel.h"
 
 #define SCALE 1200                      /* vtime per tick = SCALE / weight */
-enum { F_MEM_MAX, F_MEM_CUR, F_CPU_WEIGHT, F_CPU_STAT, F_PIDS_MAX, F_PIDS_CUR, NFILES };
+#define TICK_US 10000                   /* one timer tick (pit.c: 100 Hz) */
+enum { F_MEM_MAX, F_MEM_CUR, F_CPU_WEIGHT, F_CPU_STAT, F_PIDS_MAX, F_PIDS_CUR, F_CPU_MAX, NFILES };
 static const char *const file_names[NFILES] = {
-    "memory.max", "memory.current", "cpu.weight", "cpu.stat", "pids.max", "pids.current",
+    "memory.max", "memory.current", "cpu.weight", "cpu.stat", "pids.max", "pids.current", "cpu.max",
 };
 
 static struct cgroup {
@@ -31,6 +37,8 @@ static struct cgroup {
     int  weight;
     u32  ticks, vtime;
     int  pids_max, pids_cur;
+    int  quota;                         /* cpu.max: ticks per CG_PERIOD, 0 = max */
+    u32  spent, throttled;              /* ticks used in this period; periods that hit the cap */
 } groups[NCGROUP];
 int cg_active;
 static int cgroup_dir = -1;
@@ -97,9 +105,10 @@ int cgroup_get(const char *name, int create)
     return -ENOSPC;
 }
 
-int cgroup_limits(int cg, int mem_max, int cpu_weight, int pids_max)
+int cgroup_limits(int cg, int mem_max, int cpu_weight, int pids_max, int cpu_max_us)
 {
     if (cg <= 0 || cg >= NCGROUP || !groups[cg].used) return -EINVAL;
+    if (cpu_max_us) groups[cg].quota = (cpu_max_us + TICK_US - 1) / TICK_US;
     if (mem_max) groups[cg].mem_max = mem_max;
     if (cpu_weight) groups[cg].weight = cpu_weight;
     if (pids_max) groups[cg].pids_max = pids_max;
@@ -125,9 +134,20 @@ int cg_fork(int cg)
 
 void cg_exit(int cg) { groups[cg].pids_cur--; }
 
+int cg_throttled(int cg) { return groups[cg].quota && groups[cg].spent >= (u32)groups[cg].quota; }
+
+void cg_period(void)
+{
+    for (int g = 1; g < NCGROUP; g++) {
+        if (cg_throttled(g)) groups[g].throttled++;
+        groups[g].spent = 0;
+    }
+}
+
 void cg_tick(int cg)
 {
     groups[cg].ticks++;
+    groups[cg].spent++;
     groups[cg].vtime += SCALE / (u32)groups[cg].weight;
 }
 
@@ -159,7 +179,13 @@ int cgroup_show(int special, char *buf, int len)
         break;
     case F_MEM_CUR:    n = ksnprintf(tmp, sizeof(tmp), "%u\n", (u32)g->mem_cur * PAGE_SIZE); break;
     case F_CPU_WEIGHT: n = ksnprintf(tmp, sizeof(tmp), "%d\n", g->weight); break;
-    case F_CPU_STAT:   n = ksnprintf(tmp, sizeof(tmp), "usage_usec %u\n", g->ticks * 10000); break;
+    case F_CPU_STAT:
+        n = ksnprintf(tmp, sizeof(tmp), "usage_usec %u\nnr_throttled %u\n", g->ticks * TICK_US, g->throttled);
+        break;
+    case F_CPU_MAX:
+        n = g->quota ? ksnprintf(tmp, sizeof(tmp), "%u %u\n", (u32)g->quota * TICK_US, CG_PERIOD * TICK_US)
+                     : ksnprintf(tmp, sizeof(tmp), "max %u\n", CG_PERIOD * TICK_US);
+        break;
     case F_PIDS_MAX:
         n = g->pids_max ? ksnprintf(tmp, sizeof(tmp), "%d\n", g->pids_max)
                         : ksnprintf(tmp, sizeof(tmp), "max\n");
@@ -189,6 +215,10 @@ int cgroup_store(int special, const char *buf, u32 len)
     case F_MEM_MAX:    g->mem_max = max ? 0 : (int)((v + PAGE_SIZE - 1) / PAGE_SIZE); if (!max && !g->mem_max) return -EINVAL; break;
     case F_CPU_WEIGHT: if (max || v < 1 || v > 10000) return -EINVAL; g->weight = (int)v; break;
     case F_PIDS_MAX:   g->pids_max = max ? 0 : (int)v; if (!max && !v) return -EINVAL; break;
+    case F_CPU_MAX:                              /* "QUOTA [PERIOD]": the period stays 100000 */
+        if (!max && (v < TICK_US || v > CG_PERIOD * TICK_US)) return -EINVAL;
+        g->quota = max ? 0 : (int)((v + TICK_US - 1) / TICK_US);
+        break;
     default:           return -EPERM;            /* the read-only files */
     }
     return (int)len;

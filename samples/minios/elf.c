@@ -73,28 +73,38 @@ int elf_load(int ino, u32 pd, u32 *entry, u32 *brk)
     return 0;
 }
 
-/* Writes the argument words of `args` to the top of the (mapped) stack:
- * strings, the argv array, then argv and argc; returns the user ESP. */
-u32 user_args(u32 pd, const char *args)
+/* Writes the environment and the argument words to the top of the (mapped)
+ * stack: the strings, the envp and argv arrays (each ends with a NULL), then
+ * envp, argv and argc (the first three words _start finds, crt0.S); returns
+ * the user ESP. `args` is split at spaces, `env` ("K=V" entries) at newlines. */
+u32 user_args(u32 pd, const char *args, const char *env)
 {
     u32 top_page = USER_STACK_TOP - PAGE_SIZE;
     u8 *page = (u8 *)map_user_page(pd, top_page);
-    u32 len = strlen(args) + 1;
-    if (!page || len > ARGS_MAX) return 0;
-    u32 str = USER_STACK_TOP - ((len + 3) & ~3u);
-    char *s = (char *)(page + (str - top_page));
+    u32 len = strlen(args) + 1, elen = strlen(env) + 1;
+    if (!page || len > ARGS_MAX || elen > ENV_MAX) return 0;
+    u32 estr = USER_STACK_TOP - ((elen + 3) & ~3u), str = estr - ((len + 3) & ~3u);
+    char *e = (char *)(page + (estr - top_page)), *s = (char *)(page + (str - top_page));
+    memcpy(e, env, elen);
     memcpy(s, args, len);
-    u32 argv[ARGS_MAX / 2 + 1];
-    int argc = 0;
+    u32 words[ARGS_MAX / 2 + ENV_MAX / 2 + 2];
+    int argc = 0, n = 0;
     for (u32 i = 0; i < len; i++) {
         if (s[i] == ' ') { s[i] = 0; continue; }
-        if (s[i] && (i == 0 || !s[i - 1])) argv[argc++] = str + i;
+        if (s[i] && (i == 0 || !s[i - 1])) words[n++] = str + i;
     }
-    argv[argc] = 0;
-    u32 av = str - 4 * (u32)(argc + 1);
-    memcpy(page + (av - top_page), argv, 4 * (u32)(argc + 1));
-    u32 sp = av - 8;
+    argc = n;
+    words[n++] = 0;
+    for (u32 i = 0; i < elen; i++) {
+        if (e[i] == '\n') { e[i] = 0; continue; }
+        if (e[i] && (i == 0 || !e[i - 1])) words[n++] = estr + i;
+    }
+    words[n++] = 0;
+    u32 av = str - 4 * (u32)n;
+    memcpy(page + (av - top_page), words, 4 * (u32)n);
+    u32 sp = av - 12;
     ((u32 *)(page + (sp - top_page)))[0] = (u32)argc;
     ((u32 *)(page + (sp - top_page)))[1] = av;
+    ((u32 *)(page + (sp - top_page)))[2] = av + 4 * (u32)(argc + 1);
     return sp;
 }

@@ -14,7 +14,8 @@
  * process's root: ".." at that root stays there, as it does in Linux after
  * chroot(2) or pivot_root(2). The cgroup files (/sys/fs/cgroup/NAME/...)
  * are inodes marked `special`: cgroup.c makes their text on every read and
- * takes their writes, like Linux's kernfs. This file does not know about processes,
+ * takes their writes, like Linux's kernfs. Bind mounts (mount.c) are crossed
+ * during the walk. This file does not know about processes,
  * descriptors or user memory: file.c checks the user's pointers and copies
  * paths into the kernel before calling in here.
  */
@@ -99,6 +100,8 @@ static int step(int cur, int root, const char *name)
     if (!strcmp(name, ".")) return cur;
     if (!strcmp(name, "..")) {
         if (cur == root) return cur;
+        int point = mnt_leave(root, cur);             /* the top of a bind mount (mount.c) */
+        if (point >= 0) cur = point;
         int up = inodes[cur].parent;
         return up == inodes[root].lower ? root : up;  /* the lower layer's top is the root */
     }
@@ -108,7 +111,7 @@ static int step(int cur, int root, const char *name)
     if (c >= 0) {
         if (inodes[c].type == S_IFDIR && !inodes[c].lower && l >= 0 && inodes[l].type == S_IFDIR)
             inodes[c].lower = l;                      /* a merged directory */
-        return c;
+        return mnt_enter(root, c);
     }
     return l;
 }
@@ -181,7 +184,7 @@ int fs_truncate(int ino)
 int fs_remove(int ino)
 {
     if (!valid(ino) || ino == 0) return ino == 0 ? -EBUSY : -ENOENT;
-    if (inodes[ino].opens) return -EBUSY;
+    if (inodes[ino].opens || mnt_busy(ino)) return -EBUSY;   /* in use, or mounted (mount.c) */
     if (inodes[ino].special) return -EPERM;
     if (inodes[ino].type == S_IFDIR) {
         for (int i = 1; i < NINODE; i++)
@@ -285,8 +288,12 @@ int fs_path(int ino, int root, char *buf, int len)
 {
     if (!valid(ino) || len < 2) return -EINVAL;
     int chain[NINODE], depth = 0, low = inodes[root].lower;
-    for (int i = ino; i != root && i != 0 && (!low || i != low) && depth < NINODE; i = inodes[i].parent)
+    for (int i = ino; depth < NINODE; i = inodes[i].parent) {
+        int point = mnt_leave(root, i);               /* a bind mount's top: its mountpoint */
+        if (point >= 0) i = point;
+        if (i == root || i == 0 || (low && i == low)) break;
         chain[depth++] = i;
+    }
     int n = 0;
     if (!depth) buf[n++] = '/';
     while (depth--) {

@@ -121,6 +121,7 @@ struct proc {
     int  netns, ipcns;                 /* net.c, ns.c: network and IPC namespaces */
     int  npoll, pollch[2 * NFD];       /* file.c: the channels a poll() waits on */
     int  killed;                       /* kill(): it exits the next time it is scheduled */
+    char env[ENV_MAX];                 /* its environment, "K=V" lines (inherited at spawn) */
 };
 extern struct proc procs[NPROC];
 extern struct proc *current;
@@ -129,7 +130,8 @@ void schedule(void);
 void sched_tick(void);
 void wakeup(int chan);
 int  proc_spawn(const char *path, const char *args, int flags);
-struct spawn_ctx { int pidns, uts, root, cg, netns, ipcns; };   /* where a new process lives (ns.c) */
+struct spawn_ctx { int pidns, uts, root, cg, netns, ipcns; const char *env; };   /* where a new process
+                                         lives (ns.c); env NULL: the caller's environment */
 int  proc_spawn_in(const char *path, const char *args, int flags, const struct spawn_ctx *c);
 struct proc *proc_by_pid(int pid);      /* global pid */
 void proc_exit(int status) __attribute__((noreturn));
@@ -221,6 +223,12 @@ int  ovl_copy_up(int ino, int root);
 int  ovl_prepare_create(int dir, int root, const char *name);
 int  ovl_remove(int ino, int dir, int root, const char *name);
 
+/* mount.c: bind mounts, per root directory (a mount namespace) */
+int  mnt_enter(int root, int ino);     /* the mounted directory if ino is a mountpoint, else ino */
+int  mnt_leave(int root, int ino);     /* the mountpoint if ino is a mounted directory, else -1 */
+int  mnt_busy(int ino);                /* 1 if ino is a mountpoint or mounted anywhere */
+int  mnt_syscall(struct regs *r);      /* 1 if it handled r->eax */
+
 /* ns.c: PID, UTS and root ("mount") namespaces */
 void ns_init(void);
 int  ns_pid(const struct proc *viewer, const struct proc *p);   /* 0 = not visible */
@@ -232,7 +240,10 @@ int  ns_syscall(struct regs *r);       /* 1 if it handled r->eax */
 #define NCGROUP 8
 void cgroup_init(void);
 int  cgroup_get(const char *name, int create);       /* index or -errno */
-int  cgroup_limits(int cg, int mem_max, int cpu_weight, int pids_max);
+int  cgroup_limits(int cg, int mem_max, int cpu_weight, int pids_max, int cpu_max_us);
+#define CG_PERIOD 10                   /* cpu.max's period in ticks: 100 ms, Linux's default */
+int  cg_throttled(int cg);             /* 1: the group has used its cpu.max quota this period */
+void cg_period(void);                  /* every CG_PERIOD ticks: a new period */
 int  cg_charge(int pages);             /* the active group: 0 or -ENOMEM */
 void cg_uncharge(int pages);
 extern int cg_active;                  /* whose page frames are being charged */
@@ -254,7 +265,7 @@ void vm_to_user(void);                 /* isr.S: the way back to user mode */
 
 /* elf.c */
 int  elf_load(int ino, u32 pd, u32 *entry, u32 *brk);   /* 0 or -errno */
-u32  user_args(u32 pd, const char *args);               /* builds argc/argv; user ESP or 0 */
+u32  user_args(u32 pd, const char *args, const char *env);   /* argc/argv/envp; user ESP or 0 */
 
 /* main.c */
 extern char kernel_cmdline[256];

@@ -9,7 +9,9 @@
  * - Network namespaces: each has a loopback interface (lo, 127.0.0.1/8) and
  *   up to NETH more (eth0, eth1...), each on one bridge with an address and
  *   prefix the caller chose (isolate --net=BRIDGE --ip=A.B.C.D/N, or
- *   netjoin() for the caller's own namespace, like `ip addr add`). Ports
+ *   netjoin() for the caller's own namespace, like `ip addr add`, or
+ *   netjoinpid() for the namespace of a process the caller sees, like
+ *   `ip link set veth1 netns PID`: docker network connect). Ports
  *   belong to the namespace (socket.c keys them by it).
  * - Bridges, by name: created when the first interface joins, gone when the
  *   last one leaves. A bridge is one Ethernet segment: an address on it is
@@ -27,7 +29,7 @@
 
 #define NNETNS  8
 #define NETH    3
-#define NBRIDGE 4
+#define NBRIDGE 6
 
 struct eth { int bridge; u32 addr; int prefix; };     /* bridge: index + 1, 0 = unused */
 static struct netns { int used; struct eth eth[NETH]; } nets[NNETNS];
@@ -169,6 +171,21 @@ int net_syscall(struct regs *r)
         char name[BRIDGE_MAX];
         if ((ret = user_string(name, r->ebx, BRIDGE_MAX))) break;
         ret = net_join(current->netns, name, r->ecx, (int)r->edx);
+        break;
+    }
+    case SYS_NETJOINPID: {                   /* the same for another process's namespace */
+        struct netif nf;
+        struct proc *p = 0;
+        for (int i = 1; i < NPROC && !p; i++)
+            if (procs[i].state != PROC_UNUSED && procs[i].state != PROC_ZOMBIE && (int)r->ebx > 0
+                && ns_pid(current, &procs[i]) == (int)r->ebx)
+                p = &procs[i];
+        if (!p) { ret = -ESRCH; break; }
+        if (!p->netns) { ret = -EPERM; break; }          /* the initial namespace: netjoin() there */
+        if (!user_ok(current->pd, r->ecx, sizeof(nf))) { ret = -EFAULT; break; }
+        memcpy(&nf, (const void *)r->ecx, sizeof(nf));
+        nf.bridge[BRIDGE_MAX - 1] = 0;
+        ret = net_join(p->netns, nf.bridge, nf.addr, nf.prefix);
         break;
     }
     default: return 0;

@@ -123,20 +123,22 @@ static int sys_isolate(u32 uargs)
     const u32 known = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWPID
                     | CLONE_NEWNET | CLONE_NEWIPC;
     if (a.ns & ~known) return -EINVAL;
-    if (a.mem_max < 0 || a.pids_max < 0 || a.cpu_weight < 0 || a.cpu_weight > 10000) return -EINVAL;
+    if (a.mem_max < 0 || a.pids_max < 0 || a.cpu_weight < 0 || a.cpu_weight > 10000
+        || (a.cpu_max && (a.cpu_max < 10000 || a.cpu_max > 100000)))
+        return -EINVAL;
     char path[PATH_MAX], args[ARGS_MAX], root[PATH_MAX], host[HOST_MAX], group[GROUP_MAX];
-    char lower[PATH_MAX], layer[NAME_MAX + 1], bridge[BRIDGE_MAX];
+    char lower[PATH_MAX], layer[NAME_MAX + 1], bridge[BRIDGE_MAX], env[ENV_MAX];
     int e;
     if ((e = user_string(path, (u32)a.path, PATH_MAX)) || (e = opt_string(args, a.args, ARGS_MAX))
         || (e = opt_string(root, a.root, PATH_MAX)) || (e = opt_string(host, a.hostname, HOST_MAX))
         || (e = opt_string(group, a.group, GROUP_MAX)) || (e = opt_string(lower, a.lower, PATH_MAX))
         || (e = opt_string(layer, a.layer, NAME_MAX + 1))
-        || (e = opt_string(bridge, a.bridge, BRIDGE_MAX)))
+        || (e = opt_string(bridge, a.bridge, BRIDGE_MAX)) || (e = opt_string(env, a.env, ENV_MAX)))
         return e;
     if (bridge[0] && !(a.ns & CLONE_NEWNET)) return -EINVAL;
 
     struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg,
-                           current->netns, current->ipcns };
+                           current->netns, current->ipcns, a.env ? env : 0 };
     if ((a.ns & CLONE_NEWNS) && lower[0]) {
         int l = fs_lookup(current->cwd, current->root, lower);
         if (l < 0) return l;
@@ -165,7 +167,7 @@ static int sys_isolate(u32 uargs)
         if (!group[0]) return -EINVAL;
         int g = cgroup_get(group, 1);
         if (g < 0) return g;
-        if ((e = cgroup_limits(g, a.mem_max, a.cpu_weight, a.pids_max))) return e;
+        if ((e = cgroup_limits(g, a.mem_max, a.cpu_weight, a.pids_max, a.cpu_max))) return e;
         c.cg = g;
     }
     if (a.ns & CLONE_NEWUTS) {

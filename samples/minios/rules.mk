@@ -1,10 +1,10 @@
 # ---- minios: kernel + a built-in ustar archive holding the user programs ----
 MINIOS_KOBJS := $(addprefix build/minios/, boot.o isr.o main.o console.o gdt.o idt.o pic.o \
                 pit.o paging.o sched.o syscall.o fmt.o fs.o initramfs.o file.o pipe.o elf.o \
-                ns.o cgroup.o overlay.o pgcheck.o hvinfo.o socket.o net.o hsock.o vm.o vmrun.o initrd.o)
-MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz hog spin share fileio nc ip socktest dockerd docker curl vmm kill work registryd
+                ns.o cgroup.o overlay.o mount.o pgcheck.o hvinfo.o socket.o net.o hsock.o vm.o vmrun.o initrd.o)
+MINIOS_PROGS := shell hello cpu sys fault cat grep wc fuzz hog spin share fileio nc ip socktest dockerd docker curl vmm kill work registryd env
 # /images/box: a second root for `isolate --mount=/images/box` (sh is the shell)
-MINIOS_BOX   := hello cat grep wc hog spin sys fileio nc ip kill work
+MINIOS_BOX   := hello cat grep wc hog spin sys fileio nc ip kill work env
 MINIOS_ELFS  := $(addprefix build/minios/user/, $(addsuffix .elf, $(MINIOS_PROGS)))
 MINIOS_ULIB  := build/minios/user/crt0.o build/minios/user/ulib.o build/minios/fmt.o
 MINIOS_HDRS  := $(wildcard minios/*.h minios/user/*.h)
@@ -59,8 +59,10 @@ build/minios/%.o: minios/%.S
 .SECONDARY: $(MINIOS_ELFS)
 
 # Programs built from more than one .c file (the others are #included).
-build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/oci.c minios/user/sha256.c
-build/minios/user/docker.o: minios/user/docker_images.c
+build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/oci.c minios/user/sha256.c \
+                             minios/user/dockerd_vol.c minios/user/dockerd_net.c minios/user/dockerd_opts.c
+build/minios/user/docker.o: minios/user/docker_images.c minios/user/docker_vol.c minios/user/docker_net.c \
+                            minios/user/docker_opts.c
 build/minios/user/registryd.o: minios/user/oci.c minios/user/sha256.c
 
 # ---- images: recipes built on the host into registryd's store (minios/images/imgbuild.c) ----

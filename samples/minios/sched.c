@@ -61,7 +61,7 @@ void schedule(void)
     for (int i = 1; i <= NPROC; i++) {
         struct proc *p = &procs[(start + i) % NPROC];
         int ready = p->state == PROC_RUNNABLE || (p == prev && p->state == PROC_RUNNING);
-        if (p == &procs[0] || !ready) continue;
+        if (p == &procs[0] || !ready || cg_throttled(p->cg)) continue;   /* cpu.max (cgroup.c) */
         u32 v = cg_vtime(p->cg);
         if (!next || v < best) { next = p; best = v; }
     }
@@ -119,6 +119,7 @@ void wakeup(int chan)
 void sched_tick(void)
 {
     if (current != &procs[0]) cg_tick(current->cg);
+    if (ticks % CG_PERIOD == 0) cg_period();
     for (int i = 1; i < NPROC; i++) {
         struct proc *p = &procs[i];
         int timed = p->chan == CHAN_SLEEP || (p->chan == CHAN_POLL && p->wake_tick);
@@ -133,7 +134,7 @@ void sched_tick(void)
 int proc_spawn(const char *path, const char *args, int flags)
 {
     struct spawn_ctx c = { current->pidns, current->uts, current->root, current->cg,
-                           current->netns, current->ipcns };
+                           current->netns, current->ipcns, 0 };
     return proc_spawn_in(path, args, flags, &c);
 }
 
@@ -172,7 +173,8 @@ int proc_spawn_in(const char *path, const char *args, int flags, const struct sp
     for (u32 i = 1; i <= USER_STACK_PAGES; i++)
         if (!map_user_page(pd, USER_STACK_TOP - i * PAGE_SIZE)) goto fail;
     err = -E2BIG;
-    if (!(esp = user_args(pd, args && *args ? args : path))) goto fail;
+    const char *env = c->env ? c->env : current->env;
+    if (!(esp = user_args(pd, args && *args ? args : path, env))) goto fail;
 
     cg_active = current->cg;
     memset(p, 0, sizeof(*p));
@@ -188,6 +190,7 @@ int proc_spawn_in(const char *path, const char *args, int flags, const struct sp
     const char *base = path;
     for (const char *c = path; *c; c++) if (*c == '/' && c[1]) base = c + 1;
     for (int i = 0; i < 15 && base[i] && base[i] != '/'; i++) p->name[i] = base[i];
+    memcpy(p->env, env, strlen(env) + 1);
     p->pd = pd;
     p->kstack = kstack;
     p->brk = brk;

@@ -49,7 +49,8 @@ void syscall_handler(struct regs *r)
     int ret = -1;
     if (file_syscall(r)) return;      /* files, directories, pipes: file.c */
     if (ns_syscall(r)) return;        /* isolate, hostname: ns.c */
-    if (r->eax >= SYS_SOCKET && r->eax <= SYS_NETJOIN   /* only their numbers pay for the calls */
+    if (mnt_syscall(r)) return;       /* bind mounts: mount.c */
+    if (r->eax >= SYS_SOCKET && r->eax <= SYS_NETJOINPID   /* only their numbers pay for the calls */
         && (sock_syscall(r) || net_syscall(r))) return;   /* sockets: socket.c, networks: net.c */
     if (r->eax >= SYS_VM_CREATE && r->eax <= SYS_VM_STATS && vm_syscall(r)) return;   /* VMs: vm.c */
     switch (r->eax) {

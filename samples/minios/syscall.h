@@ -46,6 +46,9 @@
 #define SYS_ISOLATE  28   /* isolate(const struct isolate_args *) -> pid (like clone3)  */
 #define SYS_HOSTNAME 29   /* hostname(char *buf, int len) -> length (uname's nodename)  */
 #define SYS_SETHOSTNAME 30 /* sethostname(const char *name) -> 0                       */
+#define SYS_BINDMOUNT 33  /* bindmount(const char *src, const char *dst, const char *root) -> 0:
+                             mount --bind src dst in the namespace whose root is `root` (NULL: the
+                             caller's); src NULL unmounts dst (mount.c) */
 
 /* The virtualization driver's calls, 60-69, are in vm.h (vm.c). */
 
@@ -70,6 +73,9 @@
 #define SYS_NETIF    50   /* netif(int index, struct netif *) -> 1, 0 = no more: the caller's interfaces */
 #define SYS_NETJOIN  51   /* netjoin(const char *bridge, unsigned ip, int prefix) -> 0: a new
                              interface of the caller's namespace on that bridge (ip addr add) */
+#define SYS_NETJOINPID 53 /* netjoinpid(int pid, const struct netif *) -> 0: the same as netjoin() (its
+                             bridge, addr, prefix; name unused) for the network namespace of process
+                             pid (not the initial one: -EPERM) */
 #define SYS_KILL     52   /* kill(int pid) -> 0: ends the process (as SIGKILL: status 137);
                              pids as the caller's PID namespace sees them (sched.c) */
 
@@ -137,6 +143,10 @@ struct isolate_args {
     const char *bridge;               /* CLONE_NEWNET: eth0 joins this bridge (NULL = lo only) */
     unsigned int ip;                  /* eth0's address (host byte order, 10.0.0.2 = 0x0a000002) */
     int prefix;                       /* its prefix length, 1-30 (0 = 24) */
+    int cpu_max;                      /* cpu.max quota: microseconds of CPU per 100000 (10000-100000,
+                                         0 = keep; new groups: no cap), docker run --cpus */
+    const char *env;                  /* its environment, "K=V" lines split by '\n' (NULL = the
+                                         caller's), like execve(2)'s envp */
 };
 
 /* Errors: system calls return these negated (-ENOENT ...), as Linux does. */
@@ -185,6 +195,7 @@ struct isolate_args {
 #define PATH_MAX  128                 /* longest path, with its NUL */
 #define NAME_MAX   27                 /* longest file name */
 #define ARGS_MAX  128                 /* longest spawn argument line, with its NUL */
+#define ENV_MAX   128                 /* longest environment ("K=V" lines), with its NUL */
 
 #define O_RDONLY   0
 #define O_WRONLY   1
@@ -220,7 +231,7 @@ struct dirent {
 #define USER_HEAP_LIMIT (USER_STACK_TOP - USER_STACK_PAGES * 4096 - 4096)  /* guard page */
 
 /* User programs are ELF32 executables (files in /bin, loaded by elf.c) linked
- * at USER_BASE; _start finds argc at [ESP] and argv at [ESP+4]. */
+ * at USER_BASE; _start finds argc at [ESP], argv at [ESP+4] and envp at [ESP+8]. */
 
 #define PROC_UNUSED   0
 #define PROC_RUNNABLE 1

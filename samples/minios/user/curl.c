@@ -1,7 +1,8 @@
 /*
  * curl.c - a small HTTP client, curl(1)'s few options that talk to a REST API
  * by hand:
- *   curl [-i] [-X METHOD] [-d BODY] [--unix-socket PATH] http://A.B.C.D[:PORT]/PATH
+ *   curl [-i] [-X METHOD] [-d BODY] [--unix-socket PATH] http://HOST[:PORT]/PATH
+ * HOST is an address, localhost or a name of /etc/hosts (resolve(): no DNS).
  * With --unix-socket the host part is not used (write http://localhost/...).
  * Prints the answer's body (-i: with the status line and headers). Exit
  * status 0, or 7 when it cannot connect (curl's number), 22 for an HTTP
@@ -38,9 +39,8 @@ int main(int argc, char **argv)
         for (const char *p = host + n + 1; *p >= '0' && *p <= '9'; p++) port = port * 10 + (*p - '0');
     }
     unsigned int ip = 0;
-    int prefix;
-    if (!sock && (!strcmp(h, "localhost") ? (ip = INADDR_LOOPBACK, 0) : inet_parse(h, &ip, &prefix))) {
-        eprintf("curl: %s: give an address (minios has no DNS)\n", h);
+    if (!sock && resolve(h, &ip)) {                 /* minios has no DNS: /etc/hosts only */
+        eprintf("curl: (6) Could not resolve host: %s\n", h);
         return 6;
     }
     int fd = http_connect(sock, ip, port, 0);

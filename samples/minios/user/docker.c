@@ -4,9 +4,13 @@
  * paths) and prints the answers. It never calls isolate() itself.
  *
  *   docker version | images | ps [-a] | logs NAME | stop NAME | rm NAME | inspect NAME
- *   docker run [-d] [--name NAME] [--memory BYTES] [--network BRIDGE] IMAGE [CMD [ARGS]]
+ *   docker run [-d] [--name NAME] [--memory BYTES] [--cpus C] [--network NET] [-v VOL:/PATH] [-e K=V]
+ *              IMAGE [CMD [ARGS]]
  *   docker pull | push | rmi NAME[:TAG], docker tag SRC DST (docker_images.c)
- * Without CMD, run uses the image's (its config's Cmd).
+ *   docker volume create [NAME] | ls | rm NAME | inspect NAME   (docker_vol.c)
+ *   docker network create NAME | ls | rm NAME | inspect NAME | connect NET CONTAINER   (docker_net.c)
+ * Without CMD, run uses the image's (its config's Cmd). Without --network a container is on
+ * the default network, "bridge".
  * run = POST /containers/create, POST .../start, then (without -d)
  * POST .../wait and GET .../logs; the exit status is the container's.
  * It waits up to a second for the daemon to appear (dockerd & just before).
@@ -14,6 +18,8 @@
 #include "http.h"
 
 #define SOCK "/var/run/docker.sock"
+#define NBIND_MAX 2                 /* -v per container (dockerd_vol.c) */
+#define NENV_MAX 8                  /* -e per container */
 
 static char resp[2048];
 
@@ -34,6 +40,10 @@ static int call(const char *method, const char *target, const char *body)
     }
     return code;
 }
+
+#include "docker_vol.c"             /* docker volume ... */
+#include "docker_net.c"             /* docker network ... */
+#include "docker_opts.c"            /* --cpus */
 
 /* Prints one line per object of the JSON array in resp's body. */
 static void table(int containers)
@@ -63,20 +73,34 @@ static void table(int containers)
 static int run(int argc, char **argv)
 {
     int detach = 0, i = 2;
-    const char *name = 0, *mem = 0, *net = 0;
+    const char *name = 0, *mem = 0, *net = 0, *vols[NBIND_MAX];
+    int nvol = 0, nenv = 0, cpus = 0;
+    const char *envs[NENV_MAX];
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-d")) detach = 1;
+        else if (!strcmp(argv[i], "-v") && i + 1 < argc && nvol < NBIND_MAX) vols[nvol++] = argv[++i];
+        else if (!strcmp(argv[i], "-e") && i + 1 < argc && nenv < NENV_MAX) envs[nenv++] = argv[++i];
+        else if (!strcmp(argv[i], "--cpus") && i + 1 < argc && (cpus = nano_cpus(argv[++i])) >= 0) continue;
         else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
         else if (!strcmp(argv[i], "--memory") && i + 1 < argc) mem = argv[++i];
         else if (!strcmp(argv[i], "--network") && i + 1 < argc) net = argv[++i];
         else { eprintf("docker run: unknown option %s\n", argv[i]); return 2; }
     }
-    if (argc - i < 1) { eprintf("usage: docker run [-d] [--name N] [--memory BYTES] [--network BR] IMAGE [CMD [ARGS]]\n"); return 2; }
-    char body[384], target[96];
+    if (argc - i < 1) {
+        eprintf("usage: docker run [-d] [--name N] [--memory BYTES] [--cpus C] [--network NET] [-v VOL:/PATH]"
+                " [-e K=V] IMAGE [CMD [ARGS]]\n");
+        return 2;
+    }
+    char body[768], target[96];
     struct sbuf b = { body, 0, sizeof(body), 0 }, t = { target, 0, sizeof(target), 0 };
-    sfmt(&b, "{\"Image\":\"%s\",\"Cmd\":[", argv[i]);
+    sfmt(&b, "{\"Image\":\"%s\",\"Env\":[", argv[i]);
+    for (int k = 0; k < nenv; k++) sfmt(&b, "%s\"%s\"", k ? "," : "", envs[k]);
+    sfmt(&b, "],\"Cmd\":[");
     for (int k = i + 1; k < argc; k++) sfmt(&b, "%s\"%s\"", k > i + 1 ? "," : "", argv[k]);
-    sfmt(&b, "],\"HostConfig\":{\"Memory\":%s,\"NetworkMode\":\"%s\"}}", mem ? mem : "0", net ? net : "none");
+    sfmt(&b, "],\"HostConfig\":{\"Memory\":%s,\"NanoCpus\":%d,\"NetworkMode\":\"%s\",\"Binds\":[", mem ? mem : "0",
+         cpus, net ? net : "default");
+    for (int k = 0; k < nvol; k++) sfmt(&b, "%s\"%s\"", k ? "," : "", vols[k]);
+    sfmt(&b, "]}}");
     sfmt(&t, "/containers/create%s%s", name ? "?name=" : "", name ? name : "");
     if (b.full || t.full) { eprintf("docker run: arguments too long\n"); return 2; }
     if (call("POST", target, body) < 0) return 125;
@@ -128,6 +152,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(c, "run")) return run(argc, argv);
-    eprintf("usage: docker version | images | pull | push | tag | rmi | ps [-a] | run ... | logs NAME | stop NAME | rm NAME | inspect NAME\n");
+    if (!strcmp(c, "volume")) return volume(argc, argv);
+    if (!strcmp(c, "network")) return network(argc, argv);
+    eprintf("usage: docker version | images | pull | push | tag | rmi | ps [-a] | run ... | logs NAME | stop NAME"
+            " | rm NAME | inspect NAME | volume ... | network ...\n");
     return 2;
 }

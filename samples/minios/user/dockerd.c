@@ -15,6 +15,9 @@
  *   GET /containers/{id}/logs (plain text, not Docker's multiplexed stream),
  *   GET /containers/{id}/json (inspect: state, pid, hostname, network address),
  *   DELETE /containers/{id}
+ *   GET /volumes, POST /volumes/create, GET/DELETE /volumes/NAME (dockerd_vol.c)
+ *   GET /networks, POST /networks/create, GET/DELETE /networks/{id}, POST /networks/{id}/connect
+ *   (dockerd_net.c); Config.Env (dockerd_opts.c)
  * {id} is the Id, a prefix of it, or the name. Errors: 400 (malformed request
  * or body), 404, 409, 500, each with {"message": ...}; never a crash.
  * One process serves every client with poll(): the listeners, the client
@@ -53,9 +56,9 @@ static char resp[2048];
 static void reply(struct conn *c, int code, const char *type, const char *body)
 {
     static const char *const text[] = { "200 OK", "201 Created", "204 No Content",
-        "400 Bad Request", "404 Not Found", "409 Conflict", "500 Internal Server Error" };
+        "400 Bad Request", "404 Not Found", "409 Conflict", "500 Internal Server Error", "403 Forbidden" };
     const char *status = text[code == 200 ? 0 : code == 201 ? 1 : code == 204 ? 2 : code == 400 ? 3
-                             : code == 404 ? 4 : code == 409 ? 5 : 6];
+                             : code == 404 ? 4 : code == 409 ? 5 : code == 403 ? 7 : 6];
     char head[160];
     struct sbuf h = { head, 0, sizeof(head), 0 };
     int len = (int)strlen(body);
@@ -83,8 +86,9 @@ static struct container *find(const char *ref)
     return 0;
 }
 
-/* The address of a container on its network: 10.88.0.2 + its slot, prefix 16. */
-static unsigned int ip_of(struct container *k) { return 0x0a580000u + 2 + (unsigned int)(k - conts); }
+#include "dockerd_vol.c"            /* volumes: /volumes, HostConfig.Binds */
+#include "dockerd_opts.c"           /* Config.Env */
+#include "dockerd_net.c"            /* networks: /networks, NetworkMode, /etc/hosts */
 
 /* FNV-1a (32 bits) of the name and a counter: the container's Id, in hex. */
 static void make_id(struct container *k)
@@ -147,6 +151,10 @@ static void create(struct conn *c, const char *query, const char *body)
     int mem = json_num(body, "Memory");
     k->mem_pages = mem > 0 ? (mem + 4095) / 4096 : 0;
     if (json_str(body, "NetworkMode", k->net, sizeof(k->net))) k->net[0] = 0;
+    const char *bad = vol_parse(k, body);
+    if (!bad) bad = opts_parse(k, body);
+    if (bad) { error(c, 400, bad); return; }
+    if ((bad = net_parse(k))) { error(c, 404, bad); return; }
     make_id(k);
     k->used = 1;
     k->state = CREATED;
@@ -175,13 +183,11 @@ static void start(struct conn *c, struct container *k)
     a.lower = lower;
     a.layer = a.hostname = a.group = k->name;
     a.mem_max = k->mem_pages;
-    if (k->net[0] && strcmp(k->net, "none")) {
-        a.bridge = k->net;
-        a.ip = ip_of(k);                             /* 10.88.0.2, .3, ... by slot */
-        a.prefix = 16;
-    }
-    int p[2], r = pipe(p);
+    opts_apply(k, &a);
+    net_apply(k, &a);                                /* eth0, /etc/hosts */
+    int p[2], r = vol_mount(k);
     if (r < 0) { error(c, 500, strerror(r)); return; }
+    if ((r = pipe(p)) < 0) { error(c, 500, strerror(r)); return; }
     dup2(p[1], 1);                                   /* the container's 1 and 2: the pipe */
     dup2(p[1], 2);
     close(p[1]);
@@ -192,21 +198,21 @@ static void start(struct conn *c, struct container *k)
     k->pid = pid;
     k->out = p[0];
     k->state = RUNNING;
+    net_started(k);                                  /* eth1 */
     reply(c, 204, "text/plain", "");
 }
 
 static void inspect(struct conn *c, struct container *k)
 {
     struct sbuf b = { resp, 0, sizeof(resp), 0 };
-    char ip[16];
     sfmt(&b, "{\"Id\":\"%s\",\"Name\":\"/%s\",\"State\":{\"Status\":\"%s\",\"Pid\":%d,"
-         "\"ExitCode\":%d},\"Config\":{\"Image\":\"%s\",\"Cmd\":\"%s\",\"Hostname\":\"%s\"},"
-         "\"HostConfig\":{\"Memory\":%d},\"NetworkSettings\":{", k->id, k->name, states[k->state],
-         k->pid, k->status, k->image, k->cmd, k->name, k->mem_pages * 4096);
-    if (k->net[0] && strcmp(k->net, "none"))
-        sfmt(&b, "\"Networks\":{\"%s\":{\"IPAddress\":\"%s\",\"IPPrefixLen\":16}}", k->net,
-             inet_format(ip_of(k), ip));
-    sfmt(&b, "}}\n");
+         "\"ExitCode\":%d},\"Config\":{\"Image\":\"%s\",\"Cmd\":\"%s\",\"Hostname\":\"%s\"",
+         k->id, k->name, states[k->state], k->pid, k->status, k->image, k->cmd, k->name);
+    opts_inspect(&b, k);
+    sfmt(&b, "},\"HostConfig\":{\"Memory\":%d,\"NanoCpus\":%d},", k->mem_pages * 4096, opts[k - conts].cpu_max * 10000);
+    vol_inspect(&b, k);
+    net_inspect(&b, k);
+    sfmt(&b, "}\n");
     reply(c, 200, "application/json", resp);
 }
 
@@ -254,6 +260,14 @@ static void route(struct conn *c, char *method, char *target, const char *body)
     if (post && !strcmp(target, "/containers/create")) { create(c, query, body); return; }
     if (post && !strcmp(target, "/images/create")) { pull(c, query); return; }
     if (!strncmp(target, "/images/", 8)) { route_images(c, method, target + 8, query); return; }
+    if (!strcmp(target, "/networks") || !strncmp(target, "/networks/", 10)) {
+        networks(c, method, target[9] ? target + 10 : target + 9, body);
+        return;
+    }
+    if (!strcmp(target, "/volumes") || !strncmp(target, "/volumes/", 9)) {
+        volumes(c, method, target[8] ? target + 9 : "", body);
+        return;
+    }
     if (strncmp(target, "/containers/", 12)) { error(c, 404, "page not found"); return; }
     char *ref = target + 12, *op = strchr(ref, '/');
     if (op) *op++ = 0;
@@ -261,7 +275,9 @@ static void route(struct conn *c, char *method, char *target, const char *body)
     if (!k) { error(c, 404, "no such container"); return; }
     if (!op && !strcmp(method, "DELETE")) {
         if (k->state == RUNNING) { error(c, 409, "the container is running"); return; }
+        vol_unmount(k);
         k->used = 0;
+        net_hosts();
         reply(c, 204, "text/plain", "");
     } else if (op && post && !strcmp(op, "start")) start(c, k);
     else if (op && post && !strcmp(op, "wait")) {
@@ -342,6 +358,7 @@ int main(void)
     dup2(0, 1);
     dup2(0, 2);
     for (int i = 0; i < NCONN; i++) conns[i].fd = -1;
+    net_init();                                      /* the default network, "bridge" */
     for (;;) {
         struct pollfd fds[2 + NCONN + NCONT];
         int who[2 + NCONN + NCONT], n = 0, room = 0;

@@ -13,7 +13,7 @@
  * descriptors 0-2 (the output would become random bytes). Sockets are made
  * non-blocking (SOCK_NONBLOCK is forced into socket()'s type) and poll() gets
  * a timeout of 0, so no call waits for a peer that never comes; numbers
- * 32-39 (other subsystems) and 52 (kill: it would end the shell) are left out. Pointers that are
+ * 32 and 34-39 (other subsystems) and 52 (kill: it would end the shell) are left out. Pointers that are
  * valid point into a heap page, never at this program's code or variables.
  */
 #include "ulib.h"
@@ -121,6 +121,17 @@ int main(int argc, char **argv)
     expect("poll(NULL, 1)", poll(0, 1, 0), -EFAULT);
     expect("netjoin(200-byte bridge name)", netjoin(longpath, 0x0a000001, 24), -ENAMETOOLONG);
     expect("netif(0, NULL)", netif(0, 0), -EFAULT);
+    expect("bindmount(NULL dst)", bindmount("/etc", 0, 0), -EFAULT);
+    expect("bindmount(missing src)", bindmount("/nonexistent", "/bin", 0), -ENOENT);
+    expect("bindmount(src is a file)", bindmount("/etc/motd", "/bin", 0), -ENOTDIR);
+    expect("bindmount(dst outside root)", bindmount("/etc", "/bin", "/images/box"), -EINVAL);
+    expect("bindmount(dst is the root)", bindmount("/etc", "/", 0), -EINVAL);
+    expect("bindmount(src holds dst)", bindmount("/images", "/images/box", 0), -EINVAL);
+    expect("umount(not a mountpoint)", bindmount(0, "/bin", 0), -EINVAL);
+    struct netif nf;
+    memset(&nf, 0, sizeof(nf));
+    expect("netjoinpid(9999)", netjoinpid(9999, &nf), -ESRCH);
+    expect("netjoinpid(self, initial namespace)", netjoinpid(getpid(), &nf), -EPERM);
     expect("kill(0): the idle process", kill(0), -ESRCH);
     expect("kill(9999)", kill(9999), -ESRCH);
 
@@ -130,8 +141,10 @@ int main(int argc, char **argv)
     printf("fuzz: %u random calls, seed %u\n", n, seed);
     unsigned int errors = 0, oks = 0;
     for (unsigned int i = 0; i < n; i++) {
-        int nr = (int)(rnd() % 42), a = arg(), b = arg(), c = arg();
-        if (nr >= 30) nr += 10;                           /* 40-51: sockets and networks */
+        int nr = (int)(rnd() % 45), a = arg(), b = arg(), c = arg();
+        if (nr == 44) nr = SYS_BINDMOUNT;                 /* 33: bind mounts */
+        else if (nr >= 30) nr += 10;                      /* 40-53: sockets and networks */
+        if (nr == SYS_KILL) continue;
         if (nr == SYS_EXIT || nr == SYS_SHUTDOWN || nr == SYS_SLEEP || nr == SYS_PIPE
             || nr == SYS_CMDLINE || nr == SYS_ISOLATE) continue;
         if (nr == SYS_READ && a >= 0 && a <= 2) continue;

@@ -1,6 +1,6 @@
 /*
  * nc.c - a small netcat: a client or a server of a stream socket, local
- * (-U PATH) or network (ADDR PORT).
+ * (-U PATH) or network (ADDR PORT; ADDR may be a name of /etc/hosts).
  *
  *   nc [-w TICKS] ADDR PORT [TEXT...]   nc [-w TICKS] -U PATH [TEXT...]
  *       connect; send TEXT and a newline (without TEXT: the standard input
@@ -40,9 +40,12 @@ static int address(char **argv, int n, struct sockaddr_un *un, struct sockaddr_i
         memcpy(un->path, argv[0], strlen(argv[0]) + 1);
         return sizeof(*un);
     }
-    int prefix;
     in->family = AF_INET;
-    if (n < 1 || (n >= 2 && inet_parse(argv[0], &in->addr, &prefix))) return -1;
+    if (n < 1) return -1;
+    if (n >= 2 && resolve(argv[0], &in->addr)) {       /* an address, or a name in /etc/hosts */
+        eprintf("nc: unknown host %s\n", argv[0]);
+        return -2;
+    }
     in->port = (unsigned short)atoi_(argv[n >= 2 ? 1 : 0]);
     return sizeof(*in);
 }
@@ -127,6 +130,7 @@ int main(int argc, char **argv)
     struct sockaddr_in in;
     int n = argc - i, want = listening ? n : is_unix ? 1 : 2;
     int len = want <= n ? address(argv + i, want, &un, &in) : -1;
+    if (len == -2) return 1;
     if (len < 0 || (listening && n > (is_unix ? 1 : 2))) {
         eprintf("usage: nc [-w TICKS] ADDR PORT [TEXT] | nc -U PATH [TEXT] | nc -l [-k] [-e] [-U] [ADDR] PORT|PATH\n");
         return 2;

@@ -7,11 +7,14 @@
  * which `run PROG` does too. `A | B` connects A's output to B's input through
  * a pipe (A may be a built-in: it runs in the shell while B runs beside it);
  * `CMD > FILE` (or >> to append) sends the output to a file; `CMD &` runs a
- * program in the background.
+ * program in the background; '...' quotes keep | and > for the program.
+ * `sh -c CMD...` runs one command line (the words after -c, joined by
+ * spaces) and exits; at the end of its input (a pipe or file instead of the
+ * console) the shell exits too.
  */
 #include "ulib.h"
 
-#define MAXARGS 16
+#define MAXARGS 32
 
 static char line[128];
 
@@ -20,7 +23,9 @@ static void readline(void)
     int n = 0;
     for (;;) {
         char c;
-        if (read(0, &c, 1) != 1) continue;
+        int r = read(0, &c, 1);
+        if (r == 0) exit(0);                          /* the end of a pipe or file: done */
+        if (r != 1) continue;
         if (c == '\n') { write(1, "\n", 1); break; }
         if (c == '\b' || c == 0x7f) {                 /* backspace / delete */
             if (n > 0) { n--; write(1, "\b \b", 3); }
@@ -35,10 +40,24 @@ static void readline(void)
 
 static char *skip_spaces(char *s) { while (*s == ' ') s++; return s; }
 
-/* Splits s at spaces into argv (in place); returns argc. */
+/* The first c of s outside '...' quotes: quotes keep | and > for the program
+ * (docker run box sh -c 'echo hi > /data/f'); they do not group words, since
+ * a program's argument line is split at every space (user_args in elf.c). */
+static char *find_op(char *s, int c)
+{
+    for (int quoted = 0; *s; s++) {
+        if (*s == '\'') quoted = !quoted;
+        else if (*s == c && !quoted) return s;
+    }
+    return 0;
+}
+
+/* Splits s at spaces into argv (in place, quotes taken out); returns argc. */
 static int split(char *s, char **argv)
 {
     int argc = 0;
+    char *w = s;
+    for (char *r = s; ; r++) if (*r != '\'') { *w++ = *r; if (!*r) break; }
     for (;;) {
         s = skip_spaces(s);
         if (!*s || argc == MAXARGS - 1) break;
@@ -304,7 +323,7 @@ static int command(char *cmd, int nowait)
  * command runs with others; children get only 0, 1 and 2. */
 static int redirected(char *cmd, int nowait)
 {
-    char *gt = strchr(cmd, '>');
+    char *gt = find_op(cmd, '>');
     if (!gt) return command(cmd, nowait);
     int flags = O_WRONLY | O_CREAT | O_TRUNC;
     *gt++ = 0;
@@ -358,8 +377,21 @@ static void autorun(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[1], "-c")) {       /* sh -c CMD...: one command line, no prompt */
+        int n = 0;
+        for (int i = 2; i < argc; i++)
+            for (const char *a = argv[i]; *a && n < (int)sizeof(line) - 2; a++) {
+                if (a == argv[i] && i > 2) line[n++] = ' ';
+                line[n++] = *a;
+            }
+        line[n] = 0;
+        char *bar = find_op(line, '|');
+        if (bar) { *bar = 0; pipeline(line, bar + 1); }
+        else redirected(line, 0);
+        return 0;
+    }
     printf("minios shell, pid %d. Type 'help' for the commands.\n", getpid());
     autorun();
     for (;;) {
@@ -368,7 +400,7 @@ int main(void)
         char *cmd = skip_spaces(line);
         if (!*cmd) continue;
         mark(MARK_COMMAND);            /* traplab compare times start-up from here */
-        char *bar = strchr(cmd, '|');
+        char *bar = find_op(cmd, '|');
         if (bar) { *bar = 0; pipeline(cmd, bar + 1); }
         else redirected(cmd, 0);
     }

@@ -49,6 +49,7 @@ int poll(struct pollfd *fds, int n, int ticks) { return syscall3(SYS_POLL, (int)
 int sockname(int fd, void *addr, int len) { return syscall3(SYS_SOCKNAME, fd, (int)addr, len); }
 int netif(int index, struct netif *nf) { return syscall3(SYS_NETIF, index, (int)nf, 0); }
 int kill(int pid) { return syscall3(SYS_KILL, pid, 0, 0); }
+int bindmount(const char *src, const char *dst, const char *root) { return syscall3(SYS_BINDMOUNT, (int)src, (int)dst, (int)root); }
 int netjoin(const char *bridge, unsigned int ip, int prefix) { return syscall3(SYS_NETJOIN, (int)bridge, (int)ip, prefix); }
 
 /* "10.0.0.2" or "10.0.0.2/24" (prefix 0 when absent) */
@@ -74,6 +75,38 @@ int inet_parse(const char *s, unsigned int *ip, int *prefix)
     return 0;
 }
 
+int netjoinpid(int pid, const struct netif *nf) { return syscall3(SYS_NETJOINPID, pid, (int)nf, 0); }
+
+/* The resolver of a system without DNS, as gethostbyname(3) reading /etc/hosts
+ * ("A.B.C.D name alias..." lines; dockerd writes a container's, see dockerd_net.c). */
+int resolve(const char *host, unsigned int *ip)
+{
+    int prefix;
+    if (!inet_parse(host, ip, &prefix) && !prefix) return 0;
+    if (!strcmp(host, "localhost")) { *ip = INADDR_LOOPBACK; return 0; }
+    static char text[512];
+    int fd = open("/etc/hosts", O_RDONLY), n = fd < 0 ? 0 : read(fd, text, sizeof(text) - 1);
+    if (fd >= 0) close(fd);
+    text[n > 0 ? n : 0] = 0;
+    unsigned int len = strlen(host);
+    for (char *line = text; *line; ) {
+        char *end = strchr(line, '\n'), *w = strchr(line, ' ');
+        if (!end) end = line + strlen(line);
+        if (w && w < end) {
+            *w = 0;
+            for (char *p = w + 1; p < end; ) {          /* each name of the line */
+                while (p < end && *p == ' ') p++;
+                char *q = p;
+                while (q < end && *q != ' ') q++;
+                if (q - p == (int)len && !strncmp(p, host, len) && !inet_parse(line, ip, &prefix)) return 0;
+                p = q;
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+    return -1;
+}
+
 char *inet_format(unsigned int ip, char *buf)
 {
     char *p = buf;
@@ -86,6 +119,16 @@ char *inet_format(unsigned int ip, char *buf)
     }
     return buf;
 }
+char **environ;
+
+const char *getenv(const char *name)
+{
+    unsigned int n = strlen(name);
+    for (char **e = environ; e && *e; e++)
+        if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
+    return 0;
+}
+
 int mark(int what) { return syscall3(SYS_MARK, what, 0, 0); }
 
 const char *strerror(int err)

@@ -46,11 +46,16 @@ int  sockname(int fd, void *addr, int addrlen);
 int  netif(int index, struct netif *nf);
 int  netjoin(const char *bridge, unsigned int ip, int prefix);
 int  kill(int pid);
+int  bindmount(const char *src, const char *dst, const char *root);
+int  netjoinpid(int pid, const struct netif *nf);
 int  inet_parse(const char *s, unsigned int *ip, int *prefix);  /* "A.B.C.D[/N]": 0 or -1 */
+int  resolve(const char *host, unsigned int *ip);  /* A.B.C.D, localhost or a name in /etc/hosts: 0 or -1 */
 char *inet_format(unsigned int ip, char *buf);                 /* buf: 16 bytes */
 int  mark(int what);                         /* MARK_*: a marker for traplab compare */
 int  syscall3(int n, int a, int b, int c);   /* any call, raw */
-const char *strerror(int err);               /* err < 0 from a call: its name */
+const char *strerror(int err);
+extern char **environ;                       /* "K=V" strings, NULL-terminated (crt0.S) */
+const char *getenv(const char *name);        /* the value of name, or NULL */               /* err < 0 from a call: its name */
 char *strstr(const char *hay, const char *needle);
 char *strchr(const char *s, int c);
 

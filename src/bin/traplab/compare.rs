@@ -20,7 +20,7 @@ pub struct CompareArgs {
     /// Folder holding the sample guests (minios/minios.elf, tevmm/tevmm.elf, ...).
     #[arg(long, default_value = "samples")]
     pub samples: PathBuf,
-    /// Rows to run, comma-separated (default: all): native, container, tevmm, tevmm-pv, hv1, hv2.
+    /// Rows to run, comma-separated (default: all): native, container, docker, tevmm, tevmm-pv, hv1, hv2.
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub settings: Vec<String>,
     /// Columns to run, comma-separated (default: all): cpu, sys, pf, io, start.
