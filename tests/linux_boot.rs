@@ -32,60 +32,10 @@ fn guest_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("samples/linux/cache"))
 }
 
-/// A cpio archive in the "newc" format the kernel unpacks (Documentation/driver-api/
-/// early-userspace/buffer-format.rst): a 110-byte ASCII header per entry, name and data
-/// each padded to 4 bytes, a TRAILER!!! entry last. mtimes are 0: the same bytes each time.
-struct Cpio(Vec<u8>);
-
-impl Cpio {
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) {
-        let ino = self.0.len() as u32 + 1;
-        let fields = [
-            ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            rdev.0,
-            rdev.1,
-            name.len() as u32 + 1,
-            0,
-        ];
-        self.0.extend_from_slice(b"070701");
-        for f in fields {
-            self.0.extend_from_slice(format!("{f:08X}").as_bytes());
-        }
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.push(0);
-        self.pad();
-        self.0.extend_from_slice(data);
-        self.pad();
-    }
-
-    fn pad(&mut self) {
-        while !self.0.len().is_multiple_of(4) {
-            self.0.push(0);
-        }
-    }
-}
-
-/// The initramfs: busybox as /bin/busybox (and /bin/sh), /init, /dev/console (the kernel
-/// opens it for init's stdin/stdout before any devtmpfs), and the mount points.
+/// The initramfs: busybox, /init, /dev/console and the mount points
+/// (`traplab::boot::initramfs::busybox`).
 pub fn initramfs(busybox: &[u8], init: &[u8]) -> Vec<u8> {
-    let mut c = Cpio(Vec::new());
-    for d in ["dev", "bin", "proc", "sys"] {
-        c.entry(d, 0o040755, b"", (0, 0));
-    }
-    c.entry("dev/console", 0o020600, b"", (5, 1));
-    c.entry("bin/busybox", 0o100755, busybox, (0, 0));
-    c.entry("bin/sh", 0o120777, b"busybox", (0, 0));
-    c.entry("init", 0o100755, init, (0, 0));
-    c.entry("TRAILER!!!", 0, b"", (0, 0));
-    c.0
+    traplab::boot::initramfs::busybox(busybox, init)
 }
 
 /// The lines `/init` prints, from its marker to its last line, without carriage returns;

@@ -107,6 +107,30 @@ impl VirtSample {
 
 pub use crate::images::sample_path;
 
+/// The command for a path typed in the toolbar: `IMAGE [--initrd FILE] [--cmdline TEXT]`,
+/// the CLI's flags (a Linux kernel's initramfs, a Multiboot or Linux command line; the rest
+/// of the line after `--cmdline` is the command line).
+pub fn typed_load(text: &str) -> Command {
+    let text = text.trim();
+    let (head, cmdline) = match text.split_once(" --cmdline ") {
+        Some((h, c)) => (h.trim(), c.trim()),
+        None => (text, ""),
+    };
+    let (path, initrd) = match head.split_once(" --initrd ") {
+        Some((p, i)) => (p.trim(), Some(i.trim())),
+        None => (head, None),
+    };
+    if initrd.is_none() && cmdline.is_empty() {
+        return Command::Load(path.to_string());
+    }
+    Command::LoadSpec(crate::worker::BootSpec {
+        path: path.to_string(),
+        cmdline: cmdline.to_string(),
+        modules: initrd.map(str::to_string).into_iter().collect(),
+        popek_goldberg: None,
+    })
+}
+
 /// Where the last frame put each area (in points), for tests and for the layout's own
 /// checks.
 #[derive(Clone, Debug)]
@@ -498,6 +522,15 @@ impl TraplabApp {
                         ui.close();
                     }
                 }
+                if crate::linux_sample::available() {
+                    ui.separator();
+                    if ui.button(crate::linux_sample::NAME).clicked() {
+                        cmds.push(
+                            crate::linux_sample::command().unwrap_or_else(Command::ReportError),
+                        );
+                        ui.close();
+                    }
+                }
                 ui.separator();
                 if ui.button(self.t("save_snapshot")).clicked() {
                     cmds.push(Command::SaveSnapshot("traplab.snap".into()));
@@ -558,7 +591,7 @@ impl TraplabApp {
             );
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button(self.t("load")).clicked() || enter {
-                cmds.push(Command::Load(self.path_text.trim().to_string()));
+                cmds.push(typed_load(&self.path_text));
             }
             ui.separator();
             ui.label(format!(

@@ -13,6 +13,7 @@ pub mod i18n_virt;
 pub mod images;
 pub mod lessons;
 pub mod lessons_virt;
+pub mod linux_sample;
 pub mod minios_tables;
 pub mod panels;
 pub mod switch_goal;

@@ -58,6 +58,8 @@ pub enum Command {
     /// The `--popek-goldberg` CPU on or off. The loaded image restarts with it (time travel
     /// cannot cross a change of CPU); a snapshot brings its own setting.
     SetPopekGoldberg(bool),
+    /// Show an error the window met before it could ask anything (the error banner).
+    ReportError(String),
     Quit,
 }
 
@@ -163,9 +165,14 @@ pub fn load_bytes_modules(
             cmdline: cmdline.to_string(),
             modules,
         },
-        // A Linux kernel's first module is its initrd.
+        // A Linux kernel's first module is its initrd; without a command line its console
+        // is the serial port (the Serial tab).
         ImageKind::Linux => BootKind::Linux {
-            cmdline: cmdline.to_string(),
+            cmdline: if cmdline.is_empty() {
+                crate::linux_sample::CMDLINE.to_string()
+            } else {
+                cmdline.to_string()
+            },
             initrd: modules
                 .into_iter()
                 .next()
@@ -175,8 +182,16 @@ pub fn load_bytes_modules(
         ImageKind::BootSector => BootKind::Disk,
         ImageKind::Rom => BootKind::Firmware,
     };
-    boot(machine_config(), bytes, &kind).map_err(|e| e.to_string())
+    let mut config = machine_config();
+    if matches!(kind, BootKind::Linux { .. }) {
+        // Debian's kernel needs about 36 MiB to boot; leave its page cache some room.
+        config.ram_bytes = config.ram_bytes.max(LINUX_RAM);
+    }
+    boot(config, bytes, &kind).map_err(|e| e.to_string())
 }
+
+/// Guest RAM for a Linux kernel.
+pub const LINUX_RAM: usize = 128 << 20;
 
 /// Share of the machine thread's time that checkpoints may take while running flat out.
 const CHECKPOINT_SHARE: f64 = 0.04;
@@ -682,6 +697,7 @@ impl Engine {
                     self.load(&p);
                 }
             }
+            Command::ReportError(e) => self.error = Some(e),
             Command::Quit => {}
         }
     }

@@ -8,6 +8,7 @@
 pub mod bios;
 pub mod detect;
 pub mod disk;
+pub mod initramfs;
 pub mod linux;
 pub mod mp;
 pub mod multiboot;
