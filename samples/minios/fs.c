@@ -32,6 +32,7 @@ struct inode {
     u32  pages[FILE_PAGES];            /* physical frames, 0 = not written yet */
 };
 static struct inode inodes[NINODE];
+static int ino_top = 1;                /* every used inode is below it: lookups stop there */
 
 void fs_init(void)
 {
@@ -39,6 +40,7 @@ void fs_init(void)
     inodes[0].used = 1;
     inodes[0].type = S_IFDIR;
     inodes[0].parent = 0;
+    ino_top = 1;
 }
 
 int fs_rootdir(void) { return 0; }
@@ -84,7 +86,7 @@ static int next_name(const char **pp, char *name)
 
 static int find_child(int dir, const char *name)
 {
-    for (int i = 1; i < NINODE; i++)
+    for (int i = 1; i < ino_top; i++)
         if (inodes[i].used && inodes[i].parent == dir && !strcmp(inodes[i].name, name)) return i;
     return -ENOENT;
 }
@@ -158,6 +160,7 @@ int fs_create(int dir, const char *name, int type)
     for (int i = 1; i < NINODE; i++) {
         if (inodes[i].used) continue;
         memset(&inodes[i], 0, sizeof(inodes[i]));
+        if (i >= ino_top) ino_top = i + 1;
         inodes[i].used = 1;
         inodes[i].type = (u8)type;
         inodes[i].parent = dir;

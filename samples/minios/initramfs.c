@@ -25,12 +25,23 @@ static u32 octal(const u8 *f, int n, int *ok)
     return v;
 }
 
+/* The directory of the previous entry: the archive is sorted, so most
+ * entries share it and need no walk from the root. */
+static char prev_dir[256];
+static int prev_ino = -1;
+
 /* Creates every missing directory of `path` ("a/b/c": a and a/b) and returns
  * the inode of its parent directory, the last name in `last`. */
 static int make_parents(char *path, char *last)
 {
     int dir = fs_rootdir();
-    char *s = path;
+    char *s = path, *slash = 0;
+    for (char *c = path; *c; c++) if (*c == '/') slash = c;
+    if (slash && prev_ino >= 0 && (u32)(slash - path) == strlen(prev_dir)
+        && !memcmp(path, prev_dir, (u32)(slash - path)) && strlen(slash + 1) <= NAME_MAX) {
+        memcpy(last, slash + 1, strlen(slash + 1) + 1);
+        return prev_ino;
+    }
     for (;;) {
         while (*s == '/') s++;
         char *e = s;
@@ -41,7 +52,16 @@ static int make_parents(char *path, char *last)
         char name[NAME_MAX + 1];
         memcpy(name, s, (u32)(e - s));
         name[e - s] = 0;
-        if (!*rest) { memcpy(last, name, (u32)(e - s) + 1); return dir; }
+        if (!*rest) {
+            memcpy(last, name, (u32)(e - s) + 1);
+            if ((u32)(s - path) < sizeof(prev_dir)) {      /* remember "a/b" for the next entry */
+                u32 k = s > path ? (u32)(s - path) - 1 : 0;
+                memcpy(prev_dir, path, k);
+                prev_dir[k] = 0;
+                prev_ino = k ? dir : -1;
+            }
+            return dir;
+        }
         int next = fs_lookup(dir, fs_rootdir(), name);
         if (next < 0) next = fs_create(dir, name, S_IFDIR);
         if (next < 0 || fs_type(next) != S_IFDIR) return next < 0 ? next : -ENOTDIR;
@@ -54,11 +74,16 @@ void initramfs_load(const u8 *a, u32 len, const char *from)
 {
     int files = 0, dirs = 0;
     u32 bytes = 0, off = 0;
+    prev_ino = -1;
     while (off + 512 <= len && a[off]) {
         const u8 *h = a + off;
         int ok = 1;
         u32 size = octal(h + 124, 12, &ok), sum = octal(h + 148, 8, &ok), mine = 0;
-        for (int i = 0; i < 512; i++) mine += (i >= 148 && i < 156) ? ' ' : h[i];
+        const u32 *w = (const u32 *)h;                /* the byte sum, two bytes a lane */
+        u32 lanes = 0;
+        for (int i = 0; i < 128; i++) lanes += (w[i] & 0x00ff00ffu) + ((w[i] >> 8) & 0x00ff00ffu);
+        mine = (lanes & 0xffff) + (lanes >> 16);
+        for (int i = 148; i < 156; i++) mine += (u32)' ' - h[i];  /* the checksum field counts as spaces */
         if (!ok || sum != mine || memcmp(h + 257, "ustar", 5)) {
             kprintf("  fs: %s archive: bad header at offset %u, rest ignored\n", from, off);
             break;

@@ -265,6 +265,25 @@ int main(int argc, char **argv)
         if (r < 0 && r != -EEXIST) { eprintf("registryd: cannot join bridge registry: %s\n", strerror(r)); return 1; }
         int pid = isolate(&a);
         if (pid < 0) { eprintf("registryd: cannot start: %s\n", strerror(pid)); return 1; }
+        /* Return once the server answers, as scripts poll /v2/ after `docker run -d registry`:
+           otherwise the next command races its start (it lost under QEMU). At most 2 s. */
+        struct sockaddr_in to;
+        memset(&to, 0, sizeof(to));
+        to.family = AF_INET;
+        to.addr = 0x0a630002;
+        to.port = 5000;
+        for (int t = 0; t < 200; t++) {
+            int c = socket(AF_INET, SOCK_STREAM), up = c >= 0 && connect(c, &to, sizeof(to)) == 0;
+            if (up) {
+                static const char ping[] = "GET /v2/ HTTP/1.0\r\n\r\n";
+                char buf[64];
+                send(c, ping, (int)sizeof(ping) - 1);
+                while (recv(c, buf, sizeof(buf)) > 0) {}
+            }
+            if (c >= 0) close(c);
+            if (up || c < 0) break;
+            sleep(1);
+        }
         printf("registryd: pid %d serves " STORE " on 10.99.0.2:5000 (bridge registry)\n", pid);
         return 0;
     }
