@@ -13,6 +13,14 @@
 //! ADD/ADC and SUB/SBB/CMP/NEG derive the carry (borrow) vector from the operands and the
 //! result (`(a & b) | ((a | b) & !r)`), so carry-in needs no extra state. Setting costs a
 //! few ALU operations; reading a flag, or a Jcc condition, a shift or two.
+//!
+//! The commonest setters go further and leave `aux` to be computed when read: 32-bit ADD,
+//! SUB, CMP and NEG (`set_add32` / `set_sub32`) store the result and the second operand
+//! (`src`, from which the first follows) with a tag in `aux`'s unused bits; 32-bit INC and
+//! DEC store the result and a tag next to the kept CF (bit 31). Most such flags are never
+//! read (the next instruction sets them again), and a Jcc after CMP needs one comparison.
+//! `aux()` gives the eager encoding for every reader; snapshots store that encoding, so
+//! their format does not change.
 //! This module owns flag storage and evaluation; it must not know about instructions.
 //!
 //! Undefined flags: the policy and the table of what the SDM leaves undefined live in one
@@ -55,15 +63,55 @@ const AUX_PO: u32 = 1 << 30;
 const AUX_AF: u32 = 1 << 3;
 const AUX_SD: u32 = 1;
 const AUX_PDB_SHIFT: u32 = 8;
+/// Tags of the lazily computed `aux` (bits no eager encoding uses): 32-bit ADD or SUB of
+/// `src` (`aux` holds only the tag), 32-bit INC or DEC (bit 31 holds the kept CF).
+const LZ_ADD: u32 = 1 << 1;
+const LZ_SUB: u32 = 1 << 2;
+const LZ_INC: u32 = 1 << 4;
+const LZ_DEC: u32 = 1 << 5;
+const LZ: u32 = LZ_ADD | LZ_SUB | LZ_INC | LZ_DEC;
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct Flags {
     /// The EFLAGS bits other than the six arithmetic ones (those bits are always 0 here).
     pub bits: u32,
     /// Last result, sign-extended to 32 bits.
     res: u32,
-    /// Carry bits and deltas.
+    /// Carry bits and deltas, or a lazy tag (`LZ`).
     aux: u32,
+    /// With `LZ_ADD` / `LZ_SUB`: the second operand.
+    src: u32,
+}
+
+/// What snapshots store: the eager encoding (the format before lazy `aux`).
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct Stored {
+    bits: u32,
+    res: u32,
+    aux: u32,
+}
+
+impl From<Flags> for Stored {
+    fn from(f: Flags) -> Stored {
+        Stored {
+            bits: f.bits,
+            res: f.res,
+            aux: f.aux(),
+        }
+    }
+}
+
+impl From<Stored> for Flags {
+    fn from(s: Stored) -> Flags {
+        Flags {
+            bits: s.bits,
+            res: s.res,
+            // A damaged snapshot cannot set a lazy tag.
+            aux: s.aux & !LZ,
+            src: 0,
+        }
+    }
 }
 
 /// Two values are equal when they read as the same EFLAGS (the encoding is not unique).
@@ -80,6 +128,7 @@ impl Default for Flags {
             bits: 2,
             res: 0,
             aux: 0,
+            src: 0,
         };
         f.set_arith(false, false, false, false, false, false);
         f
@@ -133,6 +182,52 @@ pub fn parity(v: u32) -> bool {
 }
 
 impl Flags {
+    /// `aux` in the eager encoding (see the module documentation).
+    #[inline(always)]
+    fn aux(&self) -> u32 {
+        if self.aux & LZ == 0 {
+            self.aux
+        } else {
+            self.lazy_aux()
+        }
+    }
+
+    /// The eager `aux` of a lazy record.
+    fn lazy_aux(&self) -> u32 {
+        let (r, b, t) = (self.res, self.src, self.aux);
+        if t & LZ_ADD != 0 {
+            let a = r.wrapping_sub(b);
+            aux_of((a & b) | ((a | b) & !r), 4)
+        } else if t & LZ_SUB != 0 {
+            let a = r.wrapping_add(b);
+            aux_of((!a & b) | ((!a | b) & r), 4)
+        } else {
+            let (of, af) = if t & LZ_INC != 0 {
+                (r == 0x8000_0000, r & 0xF == 0)
+            } else {
+                (r == 0x7FFF_FFFF, r & 0xF == 0xF)
+            };
+            let cf = t & AUX_CF;
+            cf | (((cf >> 31) ^ of as u32) << 30) | ((af as u32) << 3)
+        }
+    }
+
+    /// Records the flags of the 32-bit ADD `r = a + b` (computed when read).
+    #[inline(always)]
+    pub fn set_add32(&mut self, b: u32, r: u32) {
+        self.res = r;
+        self.src = b;
+        self.aux = LZ_ADD;
+    }
+
+    /// Records the flags of the 32-bit SUB (or CMP, NEG) `r = a - b` (computed when read).
+    #[inline(always)]
+    pub fn set_sub32(&mut self, b: u32, r: u32) {
+        self.res = r;
+        self.src = b;
+        self.aux = LZ_SUB;
+    }
+
     /// Records the flags of `r = a OP b` at `size` bytes (`r` masked to the size).
     #[inline(always)]
     pub fn set_lazy(&mut self, op: CcOp, size: u8, a: u32, b: u32, r: u32) {
@@ -148,7 +243,12 @@ impl Flags {
     /// 30 of `aux` changes CF and leaves OF (their xor) alone.
     #[inline(always)]
     pub fn set_incdec(&mut self, inc: bool, size: u8, a: u32, r: u32) {
-        let old = self.aux;
+        if size == 4 {
+            self.aux = ((self.cf() as u32) << 31) | if inc { LZ_INC } else { LZ_DEC };
+            self.res = r;
+            return;
+        }
+        let old = self.aux();
         self.set_lazy(if inc { CcOp::Add } else { CcOp::Sub }, size, a, 1, r);
         let d = (self.aux ^ old) & AUX_CF;
         self.aux ^= d | (d >> 1);
@@ -164,7 +264,15 @@ impl Flags {
 
     #[inline(always)]
     pub fn cf(&self) -> bool {
-        self.aux & AUX_CF != 0
+        let t = self.aux;
+        if t & (LZ_ADD | LZ_SUB) == 0 {
+            // Eager, or INC/DEC (the kept CF in bit 31).
+            t & AUX_CF != 0
+        } else if t & LZ_ADD != 0 {
+            self.res < self.src
+        } else {
+            self.res.wrapping_add(self.src) < self.src
+        }
     }
 
     #[inline(always)]
@@ -179,7 +287,8 @@ impl Flags {
 
     #[inline(always)]
     pub fn of(&self) -> bool {
-        (self.aux ^ (self.aux << 1)) & AUX_CF != 0
+        let a = self.aux();
+        (a ^ (a << 1)) & AUX_CF != 0
     }
 
     #[inline(always)]
@@ -189,7 +298,7 @@ impl Flags {
 
     #[inline(always)]
     pub fn af(&self) -> bool {
-        self.aux & AUX_AF != 0
+        self.aux() & AUX_AF != 0
     }
 
     /// The full EFLAGS value.
@@ -233,6 +342,7 @@ impl Flags {
     /// Set one flag bit.
     #[inline]
     pub fn set_bit(&mut self, bit: u32, on: bool) {
+        self.aux = self.aux();
         if bit == CF {
             // Flip CF and bit 30 together: OF (their xor) is kept.
             let d = ((on as u32) << 31 ^ self.aux) & AUX_CF;
@@ -361,6 +471,79 @@ mod tests {
         assert!(f.cf() && !f.of() && f.sf() && f.pf());
         f.set_result(4, 0x8000_0001, true, false);
         assert!(f.cf() && !f.of() && f.sf() && !f.zf() && !f.pf() && !f.af());
+    }
+
+    /// The lazy 32-bit records read as the eager encoding of the same operation would, for
+    /// each flag and after a CF/OF change; a snapshot stores the eager encoding.
+    #[test]
+    fn lazy_records_match_eager() {
+        let edge = [
+            0,
+            1,
+            2,
+            0xF,
+            0x10,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0x8000_0001,
+            u32::MAX,
+        ];
+        let mut vals: Vec<u32> = edge.to_vec();
+        let mut x = 0x1234_5678u32;
+        for _ in 0..40 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            vals.push(x);
+        }
+        let read = |f: &Flags| [f.cf(), f.pf(), f.af(), f.zf(), f.sf(), f.of()];
+        for &a in &vals {
+            for &b in &vals {
+                for cin in [false, true] {
+                    let mut lazy = Flags::default();
+                    let mut eager = Flags::default();
+                    lazy.set_arith(cin, false, false, false, false, false);
+                    eager.set_arith(cin, false, false, false, false, false);
+                    let cases: [(u32, bool); 4] = [
+                        (a.wrapping_add(b), true),
+                        (a.wrapping_sub(b), false),
+                        (a.wrapping_add(1), true),
+                        (a.wrapping_sub(1), false),
+                    ];
+                    for (k, &(r, add)) in cases.iter().enumerate() {
+                        let (mut l, mut e) = (lazy, eager);
+                        if k < 2 {
+                            if add {
+                                l.set_add32(b, r);
+                            } else {
+                                l.set_sub32(b, r);
+                            }
+                            let op = if add { CcOp::Add } else { CcOp::Sub };
+                            e.set_lazy(op, 4, a, b, r);
+                        } else {
+                            // INC/DEC: the flags of ADD/SUB 1, CF kept.
+                            l.set_incdec(add, 4, a, r);
+                            let op = if add { CcOp::Add } else { CcOp::Sub };
+                            e.set_lazy(op, 4, a, 1, r);
+                            e.set_bit(CF, cin);
+                        }
+                        let ctx = format!("a={a:#x} b={b:#x} cin={cin} case={k}");
+                        assert_eq!(read(&l), read(&e), "{ctx}");
+                        assert_eq!(l.get(), e.get(), "{ctx}");
+                        for cc in 0..16 {
+                            assert_eq!(l.cond(cc), e.cond(cc), "{ctx} cc={cc}");
+                        }
+                        let back: Flags = Stored::from(l).into();
+                        assert_eq!(back.get(), e.get(), "{ctx}");
+                        let (mut l2, mut e2) = (l, e);
+                        l2.set_bit(OF, !l.of());
+                        e2.set_bit(OF, !e.of());
+                        assert_eq!(l2.get(), e2.get(), "{ctx}");
+                        l.set_bit(CF, !cin);
+                        e.set_bit(CF, !cin);
+                        assert_eq!(l.get(), e.get(), "{ctx}");
+                    }
+                }
+            }
+        }
     }
 
     /// Any combination of the six flags (POPF) reads back as written.

@@ -43,7 +43,11 @@ pub fn op(c: &mut Core, kind: u8, size: u8, a: u32, b: u32) -> u32 {
     match kind {
         ADD => {
             let r = a.wrapping_add(b) & m;
-            f.set_lazy(CcOp::Add, size, a, b, r);
+            if size == 4 {
+                f.set_add32(b, r);
+            } else {
+                f.set_lazy(CcOp::Add, size, a, b, r);
+            }
             r
         }
         ADC => {
@@ -53,7 +57,11 @@ pub fn op(c: &mut Core, kind: u8, size: u8, a: u32, b: u32) -> u32 {
         }
         SUB => {
             let r = a.wrapping_sub(b) & m;
-            f.set_lazy(CcOp::Sub, size, a, b, r);
+            if size == 4 {
+                f.set_sub32(b, r);
+            } else {
+                f.set_lazy(CcOp::Sub, size, a, b, r);
+            }
             r
         }
         SBB => {
