@@ -108,13 +108,17 @@ static void do_iret(struct frame *f)
     u32 eip = guest_read32(f->esp), cs = guest_read32(f->esp + 4) & 0xffff;
     u32 efl = guest_read32(f->esp + 8);
     tally(C_IRET);
+    /* The selectors come from the guest's stack: checked before the monitor's IRET uses
+     * them (vcpu.c, return_fault); a bad one is the guest's #GP, as at ring 0. */
     if ((cs & 3) == 0) {                              /* to the guest kernel: ring 1 really */
+        if (guest_fault_on_return(f, cs | 1, eip, f->ss)) return;
         f->eip = eip;
         f->cs = cs | 1;
         f->esp += 12;
         set_virtual_eflags(f, efl, 1);
     } else if ((cs & 3) == 3) {                       /* to guest user mode */
         u32 esp = guest_read32(f->esp + 12), ss = guest_read32(f->esp + 16) & 0xffff;
+        if (guest_fault_on_return(f, cs, eip, ss)) return;
         f->eip = eip; f->cs = cs; f->esp = esp; f->ss = ss;
         vcpu.viopl = (efl >> 12) & 3;
         f->eflags = (efl & 0x254dd5u) | EFL_IF | 2;
@@ -204,6 +208,7 @@ static void user_flags_insn(struct frame *f, u8 op, int opsize16, int i)
         u32 eip = guest_read32(sp), cs = guest_read32(sp + 4) & 0xffff, efl = guest_read32(sp + 8);
         tally(C_IRET);
         if ((cs & 3) != 3) { guest_gp(f, cs & 0xfffc); return; }
+        if (guest_fault_on_return(f, cs, eip, f->ss)) return;
         f->eip = eip; f->cs = cs; f->esp += 12;
         f->eflags = (efl & 0x254dd5u & ~keep) | (f->eflags & keep) | 2;
         return;
@@ -291,7 +296,7 @@ void emulate_gp(struct frame *f)
             u32 base;
             if (!guest_read(ea, &limit, 2) || !guest_read(ea + 2, &base, 4)) stop_guest("LGDT/LIDT operand not mapped");
             if (opsize16) base &= 0xffffff;
-            if (reg == 2) { tally(C_LGDT); vcpu.gdt_base = base; vcpu.gdt_limit = limit; shadow_gdt_load(); }
+            if (reg == 2) { tally(C_LGDT); vcpu.gdt_base = base; vcpu.gdt_limit = limit; shadow_gdt_load(f); }
             else { tally(C_LIDT); vcpu.idt_base = base; vcpu.idt_limit = limit; }
         } else if (reg == 7 && rm < 0) {               /* INVLPG m */
             tally(C_INVLPG);

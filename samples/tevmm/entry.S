@@ -9,7 +9,7 @@
  * (TSS.ss0:esp0) and pushed the guest's SS:ESP too. Only an interrupt that arrives while
  * the monitor itself waits in HLT comes from ring 0 (no SS:ESP).
  * Instructions outside trap()'s TSC window, counted for the ledger (TRAP_STUB_INSNS in
- * ledger.c): stub 2-3, trap_common 12 before the call, 8 after it.
+ * ledger.c): stub 2-3, trap_common 13 before the call, 8 after it.
  */
         .altmacro
         .macro STUB n
@@ -38,6 +38,8 @@ trap_common:
         push    %es
         push    %fs
         push    %gs
+        cld                             /* the C code assumes DF = 0 (SysV i386 ABI); the */
+                                        /* guest's DF is in its saved EFLAGS, IRET restores it */
         mov     $0x788, %ax             /* MON_DS */
         mov     %ax, %ds
         mov     %ax, %es

@@ -16,7 +16,7 @@ static void descriptor_table(struct frame *f, int idt)
     u32 base;
     if (!guest_read(f->ebx, &limit, 2) || !guest_read(f->ebx + 2, &base, 4)) { f->eax = ~0u; return; }
     if (idt) { vcpu.idt_base = base; vcpu.idt_limit = limit; }
-    else { vcpu.gdt_base = base; vcpu.gdt_limit = limit; shadow_gdt_load(); }
+    else { vcpu.gdt_base = base; vcpu.gdt_limit = limit; shadow_gdt_load(f); }
 }
 
 static void console_putc(u32 c, u32 pos)

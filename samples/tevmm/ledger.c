@@ -5,7 +5,7 @@
  * faults; interrupts reflected) and splits the time between the monitor and the guest with
  * the TSC, read at the start and the end of trap() in main.c. On Traplab the TSC is the
  * virtual clock: retired instructions plus the ticks spent halted, so the split is in
- * instructions (the monitor's HLT waits are subtracted; the ~22 instructions of entry.S
+ * instructions (the monitor's HLT waits are subtracted; the ~23 instructions of entry.S
  * outside the window are added per trap: TRAP_STUB_INSNS). On other machines (QEMU) it is
  * TSC ticks, i.e. time. Printed on Ctrl-T from the serial line and when the guest ends.
  * Every count is also written to Traplab's monitor ledger port (LEDGER_PORT, tevmm.h;
@@ -18,7 +18,7 @@
 #include "tevmm.h"
 #include "hypercall.h"
 
-#define TRAP_STUB_INSNS 22
+#define TRAP_STUB_INSNS 23
 
 u32 ledger[C_NCAUSES];
 u64 tsc_monitor, tsc_idle, tsc_start;

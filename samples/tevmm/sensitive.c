@@ -122,7 +122,9 @@ static int load_sreg(struct frame *f, int s, u32 sel)
         u32 want = rpl == 1 && cpl == 0 ? 0 : rpl;
         if (!data || !(type & 2) || dpl != cpl || want != cpl) { gp(f, sel & 0xfffc); return 0; }
         if (!(hi & 0x8000)) { tally(C_EXC_REFLECT); reflect(f, 12, 1, sel & 0xfffc, K_EXC); return 0; }
-        f->ss = cpl == 0 ? sel | 1 : sel;
+        sel = cpl == 0 ? sel | 1 : sel;
+        if (guest_fault_on_return(f, f->cs, f->eip, sel)) return 0;   /* the shadow's view */
+        f->ss = sel;
         return 1;
     }
     int conforming = (type & 0xc) == 0xc;
@@ -131,6 +133,8 @@ static int load_sreg(struct frame *f, int s, u32 sel)
         return 0;
     }
     if (!(hi & 0x8000)) { tally(C_EXC_REFLECT); reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
+    u32 err;
+    if (data_fault(sel, &err)) { gp(f, err); return 0; }  /* the shadow refused it (vcpu.c) */
     *sreg(f, s) = sel;
     return 1;
 }
@@ -152,7 +156,9 @@ static int far_target(struct frame *f, u32 sel, u32 off)
     int conforming = (type & 4) != 0;
     if (conforming ? dpl > cpl : (dpl != cpl || (sel & 3) > cpl)) { gp(f, sel & 0xfffc); return 0; }
     if (!(hi & 0x8000)) { tally(C_EXC_REFLECT); reflect(f, 11, 1, sel & 0xfffc, K_EXC); return 0; }
-    f->cs = (sel & ~3u) | (cpl == 0 ? 1 : 3);
+    sel = (sel & ~3u) | (cpl == 0 ? 1 : 3);
+    if (guest_fault_on_return(f, sel, off, f->ss)) return 0;   /* the shadow's view, EIP limit */
+    f->cs = sel;
     f->eip = off;
     return 1;
 }
@@ -222,6 +228,7 @@ int emulate_sensitive(struct frame *f, const u8 *b, int i, int opsize16)
             f->esp = esp + 8 + imm;
         } else if ((cs & 3) == 3 && guest_cpl(f) == 0) {      /* to user mode: outer stack */
             u32 esp = guest_read32(f->esp + 8 + imm), ss = guest_read32(f->esp + 12 + imm) & 0xffff;
+            if (guest_fault_on_return(f, cs, eip, ss)) return 1;   /* vcpu.c: return_fault */
             f->eip = eip; f->cs = cs; f->esp = esp + imm; f->ss = ss;
         } else {
             gp(f, cs & 0xfffc);

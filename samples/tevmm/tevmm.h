@@ -146,7 +146,10 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k);
 void deliver_pending(struct frame *f);
 u32  irq_deliverable(void);
 void irq_taken(u32 irq);
-void shadow_gdt_load(void);
+void shadow_gdt_load(struct frame *f);
+u32  return_fault(u32 cs, u32 eip, u32 ss, u32 *err);   /* 0: the monitor's IRET will work */
+u32  data_fault(u32 sel, u32 *err);                     /* 0: entry.S can load it in DS-GS */
+int  guest_fault_on_return(struct frame *f, u32 cs, u32 eip, u32 ss);
 u32  virtual_eflags(const struct frame *f);
 void set_virtual_eflags(struct frame *f, u32 v, int from_iret);
 void wait_for_irq(void);

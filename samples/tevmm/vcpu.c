@@ -34,6 +34,84 @@ void set_virtual_eflags(struct frame *f, u32 v, int from_iret)
     f->eflags = (v & 0x244dd5u) | (from_iret ? v & EFL_RF : 0) | EFL_IF | 2;
 }
 
+/*
+ * Returning to the guest safely. The monitor always goes back to the guest with its own IRET
+ * (entry.S), at ring 0, so that IRET loads CS, EIP and SS (a return to an outer privilege
+ * level) from the frame the monitor prepared. If it faulted, the fault would be the
+ * monitor's own, and a guest that far-returns or IRETs to a garbage selector would kill the
+ * monitor. So whenever the monitor performs a transfer on the guest's behalf (IRET, far
+ * RET/JMP/CALL, MOV or POP of a segment register, delivery of an interrupt), it first makes
+ * the checks that IRET will make, on the descriptors IRET will really read: the shadow GDT
+ * (real_gdt, the guest's descriptors with DPL 0 made 1). A selector that fails them is the
+ * guest's error: the guest gets the exception a CPU at ring 0 would raise for its own
+ * instruction (#GP, #NP or #SS with the selector as error code), with nothing changed yet.
+ * The checks and their order: Intel SDM Vol. 2A, IRET, "PROTECTED-MODE-RETURN" and
+ * "RETURN-TO-OUTER-PRIVILEGE-LEVEL"; AMD APM Vol. 3, IRET; Vol. 3A 5.8.6 (returning from a
+ * called procedure).
+ */
+
+/* The descriptor entry.S's IRET or segment pops would read for `sel`: the guest's shadowed
+ * entries (0-239) or the two boot segments used before the guest's first LGDT. */
+static int real_desc(u32 sel, u64 *d)
+{
+    u32 i = (sel & 0xffff) >> 3;
+    if ((sel & 4) || i == 0) return 0;               /* no LDT; the null selector */
+    if (i >= GUEST_GDT_MAX && i != BOOT_GUEST_CS >> 3 && i != BOOT_GUEST_DS >> 3) return 0;
+    *d = real_gdt[i];
+    return (*d >> 44) & 1;                           /* a code or data segment at all */
+}
+
+static u32 seg_limit(u64 d)
+{
+    u32 limit = (u32)(d & 0xffff) | (u32)((d >> 32) & 0xf0000u);
+    return (d >> 55) & 1 ? (limit << 12) | 0xfff : limit;
+}
+
+/* Would the monitor's IRET to cs:eip (and stack ss) go through? 0 if so, else the vector of
+ * the exception the guest must get instead (13 #GP, 11 #NP, 12 #SS), *err its error code. */
+u32 return_fault(u32 cs, u32 eip, u32 ss, u32 *err)
+{
+    u64 d;
+    u32 rpl = cs & 3;
+    *err = cs & 0xfffc;
+    if (!(cs & ~3u)) { *err = 0; return 13; }        /* null CS */
+    if (!real_desc(cs, &d) || !((d >> 43) & 1)) return 13;   /* not a code segment */
+    u32 dpl = (d >> 45) & 3;
+    if ((d >> 42) & 1 ? dpl > rpl : dpl != rpl) return 13;   /* conforming : non-conforming */
+    if (!((d >> 47) & 1)) return 11;                 /* not present */
+    u64 s;
+    *err = ss & 0xfffc;
+    if (!(ss & ~3u)) { *err = 0; return 13; }        /* null SS */
+    if ((ss & 3) != rpl || !real_desc(ss, &s) || ((s >> 41) & 5) != 1 ||
+        ((s >> 45) & 3) != rpl) return 13;           /* a writable data segment at CS's ring */
+    if (!((s >> 47) & 1)) return 12;                 /* not present */
+    *err = 0;
+    if (eip > seg_limit(d)) return 13;               /* beyond CS's limit */
+    return 0;
+}
+
+/* Would entry.S's `pop %ds` (at ring 0) load `sel`? The null selector always does. */
+u32 data_fault(u32 sel, u32 *err)
+{
+    u64 d;
+    *err = sel & 0xfffc;
+    if (!(sel & ~3u)) return 0;
+    if (!real_desc(sel, &d) || ((d >> 43) & 1 && !((d >> 41) & 1))) return 13;   /* execute-only */
+    return (d >> 47) & 1 ? 0 : 11;
+}
+
+/* For the emulation of an instruction that transfers to cs:eip with stack ss: 1 if the
+ * guest got the exception instead (its state untouched: the instruction did not run). */
+int guest_fault_on_return(struct frame *f, u32 cs, u32 eip, u32 ss)
+{
+    u32 err, vec = return_fault(cs, eip, ss, &err);
+    if (!vec) return 0;
+    tally(C_OTHER_GP);
+    tally(C_EXC_REFLECT);
+    reflect(f, vec, 1, err, K_EXC);
+    return 1;
+}
+
 void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
 {
     u32 gate[2];
@@ -61,18 +139,28 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
         stop_guest("unsupported guest gate target");
     }
     u32 ef = virtual_eflags(f);
-    u32 sp, ss;
-    if (guest_cpl(f) == 3) {                         /* inner-level: the guest TSS's stack */
+    u32 sp, ss, fault_err;
+    if (guest_cpl(f) == 3) {
         if (!vcpu.tss_base) stop_guest("interrupt from guest user mode but the guest has no TSS");
-        sp = guest_read32(vcpu.tss_base + 4);
         ss = (guest_read32(vcpu.tss_base + 8) & 0xfffc) | 1;
+    } else {
+        ss = f->ss;
+    }
+    /* A gate to an unusable segment, or a TSS with an unusable SS0: a CPU would raise #GP,
+     * #NP or #TS while delivering the event, then a double fault; tevmm stops the guest. */
+    if (return_fault((sel & ~3u) | 1, target, ss, &fault_err)) {
+        mprintf("tevmm: vector %u: handler %x:%p or stack segment %x unusable (error %x)\n",
+                vec, sel, target, ss, fault_err);
+        stop_guest("the guest's IDT gate or TSS is broken: a real CPU would double-fault");
+    }
+    if (guest_cpl(f) == 3) {                         /* inner-level: the guest TSS's stack */
+        sp = guest_read32(vcpu.tss_base + 4);
         guest_push(f, &sp, f->ss);
         guest_push(f, &sp, f->esp);
         guest_push(f, &sp, ef);
         guest_push(f, &sp, f->cs);
     } else {                                         /* same level: the current stack */
         sp = f->esp;
-        ss = f->ss;
         guest_push(f, &sp, ef);
         guest_push(f, &sp, f->cs & ~3u);             /* the guest thinks it ran at ring 0 */
     }
@@ -149,7 +237,7 @@ static u64 shadow_desc(u64 d)
 
 /* LGDT: copy the guest's descriptors into the real GDT. Later writes to the guest's GDT are
  * not tracked (VMware write-protected it too; minios never changes its GDT after LGDT). */
-void shadow_gdt_load(void)
+void shadow_gdt_load(struct frame *f)
 {
     u32 n = (vcpu.gdt_limit + 1) / 8;
     if (n > GUEST_GDT_MAX) n = GUEST_GDT_MAX;
@@ -157,5 +245,15 @@ void shadow_gdt_load(void)
         u64 d = 0;
         if (i > 0 && i < n) guest_read(vcpu.gdt_base + i * 8, &d, 8);
         real_gdt[i] = shadow_desc(d);
+    }
+    /* A CPU keeps using the descriptors cached in its segment registers after LGDT; tevmm
+     * reloads CS, SS, DS, ES, FS and GS from the GDT on every return to the guest, so they
+     * must still be valid in the new table (known limit, README). */
+    u32 err;
+    if (return_fault(f->cs, f->eip, f->ss, &err) || data_fault(f->ds, &err) ||
+        data_fault(f->es, &err) || data_fault(f->fs, &err) || data_fault(f->gs, &err)) {
+        mprintf("tevmm: LGDT: the loaded selectors (CS %x SS %x DS %x ...) are not valid in the new GDT\n",
+                f->cs, f->ss, f->ds);
+        stop_guest("the guest's new GDT does not describe its loaded segments (not supported)");
     }
 }
