@@ -112,6 +112,8 @@ int guest_fault_on_return(struct frame *f, u32 cs, u32 eip, u32 ss)
     return 1;
 }
 
+static u32 checked_cs, checked_ss, checked_limit;  /* reflect's last checked segments */
+
 void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
 {
     u32 gate[2];
@@ -147,11 +149,19 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
         ss = f->ss;
     }
     /* A gate to an unusable segment, or a TSS with an unusable SS0: a CPU would raise #GP,
-     * #NP or #TS while delivering the event, then a double fault; tevmm stops the guest. */
-    if (return_fault((sel & ~3u) | 1, target, ss, &fault_err)) {
-        mprintf("tevmm: vector %u: handler %x:%p or stack segment %x unusable (error %x)\n",
-                vec, sel, target, ss, fault_err);
-        stop_guest("the guest's IDT gate or TSS is broken: a real CPU would double-fault");
+     * #NP or #TS while delivering the event, then a double fault; tevmm stops the guest.
+     * Checked once per pair of segments until the next LGDT (a system call or an IRQ
+     * repeats the last pair): then only the handler's offset against the limit. */
+    u32 cs = (sel & ~3u) | 1;
+    if (cs != checked_cs || ss != checked_ss || target > checked_limit) {
+        if (return_fault(cs, target, ss, &fault_err)) {
+            mprintf("tevmm: vector %u: handler %x:%p or stack segment %x unusable (error %x)\n",
+                    vec, sel, target, ss, fault_err);
+            stop_guest("the guest's IDT gate or TSS is broken: a real CPU would double-fault");
+        }
+        checked_cs = cs;
+        checked_ss = ss;
+        checked_limit = seg_limit(real_gdt[cs >> 3]);
     }
     if (guest_cpl(f) == 3) {                         /* inner-level: the guest TSS's stack */
         sp = guest_read32(vcpu.tss_base + 4);
@@ -168,7 +178,7 @@ void reflect(struct frame *f, u32 vec, int has_err, u32 err, enum kind k)
     if (has_err) guest_push(f, &sp, err);
     f->esp = sp;
     f->ss = ss;
-    f->cs = (sel & ~3u) | 1;
+    f->cs = cs;
     f->eip = target;
     f->eflags = (f->eflags & ~(EFL_TF | EFL_NT | EFL_RF | EFL_VM | EFL_IOPL)) | EFL_IF;
     if (type == 0x0e) vcpu.vif = 0;                  /* interrupt gate: IF cleared */
@@ -246,6 +256,7 @@ void shadow_gdt_load(struct frame *f)
         if (i > 0 && i < n) guest_read(vcpu.gdt_base + i * 8, &d, 8);
         real_gdt[i] = shadow_desc(d);
     }
+    checked_cs = 0;                                   /* reflect checks its segments again */
     /* A CPU keeps using the descriptors cached in its segment registers after LGDT; tevmm
      * reloads CS, SS, DS, ES, FS and GS from the GDT on every return to the guest, so they
      * must still be valid in the new table (known limit, README). */

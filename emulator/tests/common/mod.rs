@@ -5,6 +5,8 @@
 //! so the comments cannot lie about the bytes.
 #![allow(dead_code)]
 
+pub mod tevmm;
+
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 use traplab::machine::{Machine, MachineConfig, RunExit};
 use traplab::mmu::segment::{Descriptor, Seg, TableReg, CS, DS, ES, FS, GS, SS};
