@@ -31,8 +31,9 @@ fn seg_fault(seg: usize, code: u32) -> Exception {
     }
 }
 
-/// `Core::flat` bit for the stack: SS is 32-bit (`Cpu::stack32`). Bits 0-5 are the
-/// segment registers (ES..GS).
+/// `Core::flat` bit for the stack: SS is flat (its bit is set too) and 32-bit
+/// (`Cpu::stack32`), so the stack fast paths test one bit. Bits 0-5 are the segment
+/// registers (ES..GS).
 pub const FLAT_STACK32: u8 = 1 << 6;
 
 impl Core {
@@ -52,7 +53,7 @@ impl Core {
                 f |= 1 << k;
             }
         }
-        if self.cpu.stack32() {
+        if f & (1 << SS) != 0 && self.cpu.stack32() {
             f |= FLAT_STACK32;
         }
         f
@@ -87,7 +88,7 @@ impl Core {
     #[inline(always)]
     pub fn flat_stack(&self) -> bool {
         const B: u8 = (1 << SS) | FLAT_STACK32;
-        let on = self.flat & B == B;
+        let on = self.flat & FLAT_STACK32 != 0;
         debug_assert!(!on || self.flat_segs() & B == B, "stale flat cache");
         on
     }
@@ -562,7 +563,7 @@ mod tests {
         c.cpu.seg[FS].attr |= attr::DC; // expand-down
         c.cpu.seg[GS].attr &= !attr::RW; // read-only
         c.cpu.seg[SS].valid = false;
-        assert_eq!(c.flat_segs(), FLAT_STACK32);
+        assert_eq!(c.flat_segs(), 0, "FLAT_STACK32 only with a flat SS");
         c.refresh_flat();
         assert!(!c.flat_stack());
         c.cpu.seg[SS] = flat_data();
