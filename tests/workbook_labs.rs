@@ -392,6 +392,9 @@ fn lab_blocks_follow_the_rules() {
 /// feature is missing cannot be listed here.)
 struct Coverage {
     uses: &'static [&'static str],
+    /// Lines the lab's `--input` file must contain (what the student types into the guest
+    /// is the feature: `isolate`, `docker`, `curl`...); empty when the arguments say it all.
+    input_has: &'static [&'static str],
     feature: &'static str,
 }
 
@@ -402,6 +405,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "01-que-es.md",
         Coverage {
             uses: &["--mem"],
+            input_has: &[],
             feature: "the machine's memory is what its creator gives it",
         },
     ),
@@ -409,6 +413,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "02-como-funciona.md",
         Coverage {
             uses: &["--trace-io"],
+            input_has: &[],
             feature: "device emulation: every port access the monitor would trap",
         },
     ),
@@ -416,6 +421,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "03-beneficios.md",
         Coverage {
             uses: &["samples/tevmm/tevmm.elf", "--stats"],
+            input_has: &[],
             feature: "the cost of a VM: minios natively and under tevmm, CPU-bound and I/O-bound",
         },
     ),
@@ -423,6 +429,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "04-gestion.md",
         Coverage {
             uses: &["--load-snapshot"],
+            input_has: &[],
             feature: "provisioning copies from a template snapshot",
         },
     ),
@@ -430,6 +437,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "05-soluciones.md",
         Coverage {
             uses: &["samples/hv1/hv1.elf", "--module"],
+            input_has: &[],
             feature: "a type 1 hypervisor (hv1, two VMs) beside a type 2 one (hv2: minios, its \
                       driver and vmm): the exits of a console write counted on each path",
         },
@@ -438,6 +446,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "06-maquinas-virtuales.md",
         Coverage {
             uses: &["--save-snapshot", "--snapshot-at"],
+            input_has: &[],
             feature: "a snapshot of the whole machine taken at an exact instruction",
         },
     ),
@@ -445,6 +454,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "07-hipervisores.md",
         Coverage {
             uses: &["samples/tevmm/tevmm.elf", "--module"],
+            input_has: &[],
             feature: "a monitor that runs on the machine and gives minios its memory (tevmm); \
                       type 1 against type 2 (hv1, hv2) is measured in 05-soluciones.md",
         },
@@ -453,6 +463,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "08-tipos.md",
         Coverage {
             uses: &["samples/tevmm/tevmm.elf", "--stats"],
+            input_has: &[],
             feature: "CPU virtualization by trap-and-emulate: the guest's #GP traps counted",
         },
     ),
@@ -460,6 +471,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "09-entornos.md",
         Coverage {
             uses: &["--load-snapshot", "--mem"],
+            input_has: &[],
             feature: "vertical scaling: a running machine's memory cannot change without a reboot",
         },
     ),
@@ -467,6 +479,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "10-contenedores.md",
         Coverage {
             uses: &["workbook/labs/minios-contenedor.input"],
+            input_has: &["isolate --pid", "hog"],
             feature: "a minios container: PID, UTS and root namespaces and a memory limit hit; \
                       network namespaces on bridges and `traplab compare` have labs too",
         },
@@ -475,6 +488,7 @@ const VIRTUALIZATION_LABS: &[(&str, Coverage)] = &[
         "11-docker.md",
         Coverage {
             uses: &["workbook/labs/docker-motor.input"],
+            input_has: &["docker run", "docker ps -a", "curl"],
             feature: "the engine on minios: dockerd's REST API reached by docker and by curl, a \
                       container that outlives its process; networks and a memory limit too",
         },
@@ -513,7 +527,11 @@ fn every_chapter_of_the_notes_has_a_virtualization_lab() {
     let shown = prediction_commands();
     let answers = answer_commands();
     for (chapter, coverage) in VIRTUALIZATION_LABS {
-        let Coverage { uses, feature } = coverage;
+        let Coverage {
+            uses,
+            input_has,
+            feature,
+        } = coverage;
         let lab = shown[*chapter].iter().find(|cmd| {
             let args: Vec<&str> = cmd.split_whitespace().collect();
             uses.iter().all(|u| args.contains(u))
@@ -525,5 +543,21 @@ fn every_chapter_of_the_notes_has_a_virtualization_lab() {
             answers.contains(lab),
             "{chapter}: `{lab}` is not executed in {ANSWERS}"
         );
+        if input_has.is_empty() {
+            continue;
+        }
+        let args: Vec<&str> = lab.split_whitespace().collect();
+        let input = args
+            .windows(2)
+            .find(|w| w[0] == "--input")
+            .map(|w| w[1])
+            .unwrap_or_else(|| panic!("{chapter}: `{lab}` has no --input file"));
+        let typed = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(input));
+        for want in *input_has {
+            assert!(
+                typed.lines().any(|l| l.contains(want)),
+                "{chapter}: {input} never types `{want}` ({feature})"
+            );
+        }
     }
 }
