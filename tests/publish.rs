@@ -135,6 +135,118 @@ fn host_curl_reaches_dockerd_through_publish() {
     }
 }
 
+/// The answers' block of the workbook's `--publish` lab (chapter 11): the block of
+/// `respuestas.md` that names this test, as (command, expected output) pairs.
+fn workbook_publish_answers() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(root().join("workbook/src/respuestas.md")).unwrap();
+    let block = text
+        .split("```text\n")
+        .skip(1)
+        .map(|b| b.split("\n```").next().unwrap())
+        .find(|b| {
+            b.lines()
+                .next()
+                .is_some_and(|l| l.contains("tests/publish.rs"))
+        })
+        .expect("respuestas.md has no ```text block naming tests/publish.rs");
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in block.lines().filter(|l| !l.starts_with('#')) {
+        if let Some(cmd) = line.strip_prefix("$ ") {
+            out.push((cmd.to_owned(), String::new()));
+        } else {
+            let (_, expected) = out.last_mut().expect("output before the first `$ curl`");
+            expected.push_str(line);
+            expected.push('\n');
+        }
+    }
+    out
+}
+
+/// The words of a shell command line as the lab writes it: spaces separate them, single
+/// quotes keep anything together.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            ' ' if !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {line:?}");
+    words.extend(word);
+    words
+}
+
+/// `got` matches `expected` line by line, where `[..]` in an expected line stands for any text.
+fn matches(expected: &str, got: &str) -> bool {
+    let (e, g): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    e.len() == g.len()
+        && e.iter().zip(&g).all(|(e, g)| {
+            let parts: Vec<&str> = e.split("[..]").collect();
+            let mut rest = *g;
+            for (i, part) in parts.iter().enumerate() {
+                if i == 0 {
+                    let Some(r) = rest.strip_prefix(part) else {
+                        return false;
+                    };
+                    rest = r;
+                } else if i == parts.len() - 1 {
+                    return rest.ends_with(part);
+                } else {
+                    let Some(at) = rest.find(part) else {
+                        return false;
+                    };
+                    rest = &rest[at + part.len()..];
+                }
+            }
+            rest.is_empty()
+        })
+}
+
+/// The workbook's lab with the host's curl (chapter 11, `traplab run --publish 2375:2375`):
+/// every command of its answers' block is run against a guest published on a free port, and
+/// what curl prints must be what the book says.
+#[test]
+fn workbook_publish_lab_is_what_curl_sees() {
+    let steps = workbook_publish_answers();
+    assert!(steps.len() >= 5, "{steps:?}");
+    let chapter = std::fs::read_to_string(root().join("workbook/src/11-docker.md")).unwrap();
+    let (_guest, port) = boot();
+    let start = Instant::now();
+    while curl(&[&format!("http://127.0.0.1:{port}/_ping")]) != (true, "OK".to_owned()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "dockerd never answered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (cmd, expected) in steps {
+        assert!(
+            chapter.lines().any(|l| l == cmd),
+            "`{cmd}` is in the answers but not in chapter 11's lab"
+        );
+        let words = shell_words(&cmd);
+        assert_eq!(words[0], "curl", "{cmd}");
+        let args: Vec<String> = words[1..]
+            .iter()
+            .map(|w| w.replace("127.0.0.1:2375", &format!("127.0.0.1:{port}")))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, got) = curl(&args);
+        assert!(ok, "{cmd}: {got}");
+        assert!(
+            matches(&expected, &got),
+            "{cmd}\n--- the book says ---\n{expected}--- curl printed ---\n{got}"
+        );
+    }
+}
+
 #[test]
 fn bad_publish_values_are_one_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
