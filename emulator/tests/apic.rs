@@ -189,3 +189,50 @@ fn reverse_execution_across_timer_interrupts_is_exact() {
         assert_eq!(state_hash(&s.m), state_hash(&fresh), "at icount {k}");
     }
 }
+
+#[test]
+fn the_inspection_api_shows_both_apics() {
+    // Front ends read the APICs through `Machine::inspect` (never the devices): the timer
+    // guest's LVT timer decoded, its count at the machine's virtual time, the spurious
+    // vector; the I/O APIC's 24 entries as at power-up. No APICs, no rows.
+    let mut m = machine(true);
+    m.run(40);
+    let d = m.inspect().devices();
+    let a = d.apic.expect("the APICs in the inspection API");
+    let l = &a.lapic;
+    assert_eq!(
+        (l.base, l.enabled, l.id, l.version),
+        (0xFEE0_0000, true, 0, 0x0004_0014)
+    );
+    assert_eq!((l.spurious_vector, l.software_enabled), (0xFF, true));
+    let t = l.lvt[0];
+    assert_eq!(
+        (t.name, t.vector, t.mode, t.masked),
+        ("timer", 0x40, "fixed", false)
+    );
+    assert!(l.timer_periodic);
+    assert_eq!(
+        (l.divide_config, l.divisor, l.initial_count),
+        (0xB, 1, 1000)
+    );
+    assert!((1..=1000).contains(&l.current_count), "{}", l.current_count);
+    assert_eq!(l.lvt[2].mode, "ExtINT", "LINT0 in virtual wire mode");
+    assert_eq!(a.ioapic.redir.len(), 24);
+    assert!(a.ioapic.redir.iter().all(|e| e.masked && e.untouched()));
+    assert_eq!(
+        (a.ioapic.base, a.ioapic.version),
+        (0xFEC0_0000, 0x0017_0011)
+    );
+    // Later in time the count read through the API is the one the guest would read: the
+    // inspection does not advance the device, yet its count follows virtual time.
+    m.run(300);
+    let now = m.inspect().devices().apic.unwrap().lapic;
+    let dev = &m.core.dev.apic.as_ref().unwrap().lapic;
+    assert_eq!(now.current_count, dev.count_at(m.core.now_ns()));
+    assert_eq!(now.timer_fired, dev.timer_fired);
+    // Inspecting changes nothing.
+    let h = state_hash(&m);
+    let _ = m.inspect().devices();
+    assert_eq!(state_hash(&m), h);
+    assert!(machine(false).inspect().devices().apic.is_none());
+}

@@ -309,13 +309,30 @@ impl Lapic {
 
     /// The current-count register at the device's present time.
     pub fn current_count(&self) -> u32 {
-        match self.timer_next_ns {
-            Some(t) => {
-                let left = t.saturating_sub(self.now_ns).div_ceil(self.ns_per_count());
-                left.min(self.initial_count as u64) as u32
-            }
-            None => 0,
+        self.count_at(self.now_ns)
+    }
+
+    /// The current count as it reads at virtual time `now_ns` (not before the device's own
+    /// time), without advancing the device: an expiry not yet processed by `update` ends a
+    /// one-shot count (0) and restarts a periodic one, as `update` will. For front ends.
+    pub fn count_at(&self, now_ns: u64) -> u32 {
+        let now = now_ns.max(self.now_ns);
+        let Some(mut t) = self.timer_next_ns else {
+            return 0;
+        };
+        let per = self.ns_per_count();
+        if t <= now && self.lvt[LVT_TIMER] & TIMER_PERIODIC != 0 && self.initial_count != 0 {
+            let period = self.initial_count as u64 * per;
+            t += ((now - t) / period + 1) * period;
         }
+        let left = t.saturating_sub(now).div_ceil(per);
+        left.min(self.initial_count as u64) as u32
+    }
+
+    /// The timer's divisor (1, 2, 4 ... 128) from the divide configuration register.
+    pub fn divisor(&self) -> u32 {
+        let d = (self.divide_config & 3) | ((self.divide_config >> 1) & 4);
+        1 << ((d + 1) & 7)
     }
 
     /// Advances the timer to `now_ns`, raising its interrupt at each expiry (expiries that

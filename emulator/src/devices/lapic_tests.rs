@@ -265,3 +265,23 @@ fn logical_destination_models() {
     assert!(a.is_destination(0xFF, false));
     assert!(!a.is_destination(1, false));
 }
+
+/// `count_at` reads the current count at a later virtual time without advancing the timer:
+/// what `update` then `current_count` give, in one-shot and periodic modes.
+#[test]
+fn count_at_matches_update_then_read() {
+    for periodic in [false, true] {
+        let mut a = Lapic::new();
+        a.write(0xF0, 0x1FF);
+        a.write(0x3E0, 0x3); // divide by 16
+        a.write(0x320, 0x40 | if periodic { TIMER_PERIODIC } else { 0 });
+        a.write(0x380, 100);
+        for t in [0u64, 1, 159, 160, 16_000, 16_001, 40_000, 123_456] {
+            let seen = a.count_at(t);
+            let mut b = a.clone();
+            b.update(t);
+            assert_eq!(seen, b.current_count(), "periodic {periodic}, t {t}");
+        }
+    }
+    assert_eq!(Lapic::new().divisor(), 2, "divide configuration 0: by 2");
+}

@@ -1,7 +1,9 @@
 //! Snapshots of device registers a student looks at: the two 8259A PICs, the 8254 PIT's
-//! channels, COM1's 16550A UART and the VGA text cursor. Read through the devices' own
+//! channels, COM1's 16550A UART, the APICs when the machine has them (`apic`) and the VGA
+//! text cursor. Read through the devices' own
 //! side-effect-free getters (reading IIR here does not clear a pending THR interrupt).
 
+use super::apic::ApicRegs;
 use super::World;
 use crate::devices::vga::Vga;
 use crate::devices::Devices;
@@ -71,10 +73,12 @@ pub struct DeviceRegs {
     /// Channels 0, 1 and 2.
     pub pit: [PitChannelRegs; 3],
     pub uart: UartRegs,
+    /// The local APIC and the I/O APIC, on a machine built with them (`--apic`).
+    pub apic: Option<ApicRegs>,
 }
 
 impl DeviceRegs {
-    pub(super) fn capture(d: &Devices, world: World) -> DeviceRegs {
+    pub(super) fn capture(d: &Devices, world: World, now_ns: u64) -> DeviceRegs {
         let pic = |name, p: &crate::devices::pic::Pic8259| PicRegs {
             name,
             irr: p.irr(),
@@ -104,6 +108,7 @@ impl DeviceRegs {
                 rx_len: u.rx_len(),
                 pending_input: u.pending_input(),
             },
+            apic: d.apic.as_deref().map(|a| ApicRegs::capture(a, now_ns)),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! machine, as named, owned snapshot structs.
 //!
 //! Owns: the shapes of those snapshots ([`CpuState`], [`SegmentState`], [`ControlRegs`],
-//! [`MmuState`], [`DecodeCacheStats`], [`Counters`], [`DeviceRegs`], [`Events`]...) and the
-//! translation from core internals to them. A front end that reads machine state goes
+//! [`MmuState`], [`DecodeCacheStats`], [`Counters`], [`DeviceRegs`] (with [`ApicRegs`]),
+//! [`Events`]...) and the translation from core internals to them. A front end that reads machine state goes
 //! through [`Machine::inspect`]; when the core's internals move, only this module changes.
 //!
 //! Must not: change machine state (every method takes `&self`, and memory reads are
@@ -21,6 +21,7 @@
 //! guest, the host save area for the host: `cpu::svm::vmcb::saved_cpu`). [`Inspector::svm`]
 //! shows the SVM state and the current VMCB's controls.
 
+mod apic;
 mod cpu;
 mod devices;
 mod fpu;
@@ -34,6 +35,7 @@ pub use crate::cpu::svm::exit_name;
 pub use crate::mmu::paging::{Access, WalkReport, WalkStep};
 pub use crate::trace::monitor::{MonitorCounter, MONITOR_PORT};
 pub use crate::trace::{Event, EventKind};
+pub use apic::{delivery_mode_name, ApicRegs, IoApicRegs, LapicRegs, LvtEntry, RedirEntry};
 pub use cpu::{ControlRegs, CpuMode, CpuState, MsrState, SegmentState, TableRegState};
 pub use devices::{Cursor, DeviceRegs, PicRegs, PitChannelRegs, UartRegs};
 pub use fpu::{FpuReg, FpuState, EXCEPTION_BITS, MASK_BITS, STATUS_BITS};
@@ -238,9 +240,9 @@ impl<'a> Inspector<'a> {
         DecodeCacheStats::capture(&self.m.cache, self.world)
     }
 
-    /// Registers of the PICs, PIT channels and COM1.
+    /// Registers of the PICs, PIT channels, COM1 and (when present) the APICs.
     pub fn devices(&self) -> DeviceRegs {
-        DeviceRegs::capture(&self.m.core.dev, self.world)
+        DeviceRegs::capture(&self.m.core.dev, self.world, self.m.core.now_ns())
     }
 
     /// The event log (the last events recorded, and how many were ever recorded).
