@@ -94,6 +94,8 @@ impl VirtSample {
             cmdline: self.cmdline.to_string(),
             modules: self.modules.iter().map(|m| sample_path(m)).collect(),
             popek_goldberg: Some(self.popek_goldberg),
+            apic: false,
+            disk: None,
         })
     }
 
@@ -107,28 +109,40 @@ impl VirtSample {
 
 pub use crate::images::sample_path;
 
-/// The command for a path typed in the toolbar: `IMAGE [--initrd FILE] [--cmdline TEXT]`,
-/// the CLI's flags (a Linux kernel's initramfs, a Multiboot or Linux command line; the rest
-/// of the line after `--cmdline` is the command line).
+/// The command for a path typed in the toolbar: `IMAGE [--initrd FILE] [--disk FILE]
+/// [--apic] [--cmdline TEXT]`, the CLI's flags (a Linux kernel's initramfs, the primary
+/// master disk, the local and I/O APICs, a Multiboot or Linux command line; the rest of the
+/// line after `--cmdline` is the command line). An unknown flag is reported, not loaded.
 pub fn typed_load(text: &str) -> Command {
     let text = text.trim();
     let (head, cmdline) = match text.split_once(" --cmdline ") {
         Some((h, c)) => (h.trim(), c.trim()),
         None => (text, ""),
     };
-    let (path, initrd) = match head.split_once(" --initrd ") {
-        Some((p, i)) => (p.trim(), Some(i.trim())),
-        None => (head, None),
-    };
-    if initrd.is_none() && cmdline.is_empty() {
-        return Command::Load(path.to_string());
-    }
-    Command::LoadSpec(crate::worker::BootSpec {
+    let mut parts = head.split(" --");
+    let path = parts.next().unwrap_or("").trim();
+    let mut spec = crate::worker::BootSpec {
         path: path.to_string(),
         cmdline: cmdline.to_string(),
-        modules: initrd.map(str::to_string).into_iter().collect(),
+        modules: Vec::new(),
         popek_goldberg: None,
-    })
+        apic: false,
+        disk: None,
+    };
+    for p in parts {
+        let (flag, arg) = p.split_once(' ').unwrap_or((p, ""));
+        let arg = arg.trim();
+        match (flag, arg.is_empty()) {
+            ("initrd", false) => spec.modules = vec![arg.to_string()],
+            ("disk", false) => spec.disk = Some(arg.to_string()),
+            ("apic", true) => spec.apic = true,
+            _ => return Command::ReportError(format!("{text}: not understood at --{p}")),
+        }
+    }
+    if spec.modules.is_empty() && cmdline.is_empty() && spec.disk.is_none() && !spec.apic {
+        return Command::Load(path.to_string());
+    }
+    Command::LoadSpec(spec)
 }
 
 /// Where the last frame put each area (in points), for tests and for the layout's own
@@ -519,6 +533,13 @@ impl TraplabApp {
                 for v in VIRT_SAMPLES.iter().filter(|v| v.available()) {
                     if ui.button(v.name).clicked() {
                         cmds.push(v.command());
+                        ui.close();
+                    }
+                }
+                if crate::apic_sample::available() {
+                    ui.separator();
+                    if ui.button(crate::apic_sample::NAME).clicked() {
+                        cmds.push(crate::apic_sample::command());
                         ui.close();
                     }
                 }

@@ -380,6 +380,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("pic", "PIC (8259A)", "PIC (8259A)"),
     ("pit", "PIT (8254)", "PIT (8254)"),
     ("uart", "UART (16550A, COM1)", "UART (16550A, COM1)"),
+    ("lapic", "Local APIC", "APIC local"),
+    ("ioapic", "I/O APIC (82093AA)", "APIC de E/S (82093AA)"),
     ("mips", "MIPS", "MIPS"),
     ("tlb_hits", "TLB hit rate", "Aciertos de TLB"),
     (

@@ -4,6 +4,7 @@
 //! observes the emulator; stepping, breakpoints and reverse execution live in
 //! `traplab::debug::session`.
 
+pub mod apic_sample;
 pub mod app;
 pub mod demo;
 pub mod fps;

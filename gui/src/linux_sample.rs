@@ -49,5 +49,7 @@ pub fn command() -> Result<Command, String> {
         cmdline: CMDLINE.to_string(),
         modules: vec![rd.to_string_lossy().into_owned()],
         popek_goldberg: Some(false),
+        apic: false,
+        disk: None,
     }))
 }

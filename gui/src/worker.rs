@@ -71,6 +71,10 @@ pub struct BootSpec {
     pub modules: Vec<String>,
     /// Some: the CPU with (or without) `--popek-goldberg`; None keeps the current choice.
     pub popek_goldberg: Option<bool>,
+    /// The machine has a local APIC and an I/O APIC (the CLI's `--apic`).
+    pub apic: bool,
+    /// A disk image for the primary master (the CLI's `--disk`).
+    pub disk: Option<String>,
 }
 
 /// The handle the UI holds.
@@ -156,6 +160,17 @@ pub fn load_bytes_modules(
     cmdline: &str,
     modules: Vec<traplab::boot::multiboot::Module>,
 ) -> Result<Machine, String> {
+    load_bytes_config(bytes, cmdline, modules, machine_config())
+}
+
+/// `load_bytes_modules` on a machine built from `config` (its devices: the APICs, disks;
+/// a Linux kernel still gets at least `LINUX_RAM`).
+pub fn load_bytes_config(
+    bytes: &[u8],
+    cmdline: &str,
+    modules: Vec<traplab::boot::multiboot::Module>,
+    mut config: MachineConfig,
+) -> Result<Machine, String> {
     if bytes.starts_with(traplab::snapshot::MAGIC) {
         return traplab::snapshot::restore(bytes).map_err(|e| e.to_string());
     }
@@ -182,7 +197,6 @@ pub fn load_bytes_modules(
         ImageKind::BootSector => BootKind::Disk,
         ImageKind::Rom => BootKind::Firmware,
     };
-    let mut config = machine_config();
     if matches!(kind, BootKind::Linux { .. }) {
         // Debian's kernel needs about 36 MiB to boot; leave its page cache some room.
         config.ram_bytes = config.ram_bytes.max(LINUX_RAM);
@@ -736,7 +750,20 @@ impl Engine {
             .map(|m| Symbols::from_elf(&m.data))
             .find(|s| !s.is_empty())
             .unwrap_or_default();
-        match load_bytes_modules(&bytes, cmdline, modules) {
+        let mut config = machine_config();
+        if let Some(s) = spec {
+            config.devices.apic = s.apic;
+            if let Some(d) = &s.disk {
+                match crate::images::read(d) {
+                    Ok(data) => config.devices.disk = Some(data.into()),
+                    Err(e) => {
+                        self.error = Some(format!("{d}: {e}"));
+                        return;
+                    }
+                }
+            }
+        }
+        match load_bytes_config(&bytes, cmdline, modules, config) {
             Ok(mut m) => {
                 if bytes.starts_with(traplab::snapshot::MAGIC) {
                     self.popek_goldberg = m.popek_goldberg();

@@ -1,7 +1,8 @@
-//! Devices panel: the registers of the PIC pair, the PIT channels and the COM1 UART, as
-//! the machine thread last published them.
+//! Devices panel: the registers of the PIC pair, the PIT channels and the COM1 UART, and
+//! the local and I/O APICs on a machine that has them (`apic`), as the machine thread last
+//! published them.
 
-use super::mono;
+use super::{apic, mono};
 use crate::i18n::{tr, Lang};
 use crate::view::View;
 use egui::RichText;
@@ -73,4 +74,8 @@ pub fn ui(ui: &mut egui::Ui, view: &View, lang: Lang) {
             });
         });
     });
+    if let Some(a) = &d.apic {
+        ui.separator();
+        apic::ui(ui, a, lang);
+    }
 }

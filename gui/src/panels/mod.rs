@@ -2,6 +2,8 @@
 //! that draws from the published `View` and pushes `Command`s; `Panels` keeps their
 //! UI-only state (text fields, choices), the selected tab and the lesson highlight.
 
+/// The APICs, drawn inside the devices panel (issue 21).
+pub mod apic;
 pub mod cpu;
 pub mod devices;
 pub mod disasm;
