@@ -9,7 +9,7 @@
 
 use crate::i18n::{tr, Lang};
 use egui::Color32;
-use egui_plot::{Bar, BarChart, Legend, Plot};
+use egui_plot::{Bar, BarChart};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use traplab::compare::{self, Images, Matrix, Options, Setting, Sizes, Workload, SETTINGS};
@@ -280,29 +280,13 @@ pub fn ui(ui: &mut egui::Ui, st: &mut State, lang: Lang) {
 }
 
 fn chart(ui: &mut egui::Ui, st: &State, m: &Matrix, lang: Lang) {
-    let n = m.settings.len().max(1) as f64;
-    let width = 0.8 / n;
     let names: Vec<String> = m
         .workloads
         .iter()
         .map(|w| workload_title(lang, *w).to_string())
         .collect();
     let log = st.log;
-    Plot::new("compare-chart")
-        .height(260.0)
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .include_y(0.0)
-        .legend(Legend::default())
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+    super::category_plot("compare-chart", 260.0, names)
         .y_axis_formatter(move |mark, _| {
             if log {
                 format!("{}", 10f64.powf(mark.value))
@@ -319,10 +303,10 @@ fn chart(ui: &mut egui::Ui, st: &State, m: &Matrix, lang: Lang) {
                     .filter_map(|(i, w)| {
                         let v = figure(m, s, *w, st.metric)?;
                         let h = if log { v.max(1e-3).log10() } else { v };
-                        let x = i as f64 - 0.4 + width * (k as f64 + 0.5);
+                        let (x, width) = super::group_bar(i, k, m.settings.len());
                         Some(
                             Bar::new(x, h)
-                                .width(width * 0.9)
+                                .width(width)
                                 .fill(colour(k))
                                 .name(format!("{s} {}: {v:.2}", w.id())),
                         )

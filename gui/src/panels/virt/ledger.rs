@@ -15,7 +15,7 @@ use crate::i18n::{tr, Lang};
 use crate::panels::mono;
 use crate::view::{MachineView, View};
 use egui::RichText;
-use egui_plot::{Bar, BarChart, Legend, Plot};
+use egui_plot::{Bar, BarChart};
 use std::collections::BTreeMap;
 use traplab::inspect::World;
 
@@ -339,41 +339,23 @@ fn chart(ui: &mut egui::Ui, st: &State, rows: &[Row], svm: bool, lang: Lang) {
     let mut vms: Vec<u32> = rows.iter().map(|r| r.vm).collect();
     vms.sort();
     vms.dedup();
-    let n = vms.len().max(1) as f64;
-    let width = 0.8 / n;
-    let names = causes.clone();
-    Plot::new("ledger-chart")
-        .height(240.0)
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .include_y(0.0)
-        .legend(Legend::default())
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .show(ui, |pui| {
-            for (k, vm) in vms.iter().enumerate() {
-                let bars: Vec<Bar> = causes
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| {
-                        let r = rows.iter().find(|r| r.vm == *vm && &r.cause == c)?;
-                        let h = if st.chart_time {
-                            r.time_ns as f64 / 1000.0
-                        } else {
-                            r.count as f64
-                        };
-                        let x = i as f64 - 0.4 + width * (k as f64 + 0.5);
-                        Some(Bar::new(x, h).width(width * 0.9).fill(r.colour).name(c))
-                    })
-                    .collect();
-                pui.bar_chart(BarChart::new(vm_name(lang, *vm, svm), bars));
-            }
-        });
+    super::category_plot("ledger-chart", 240.0, causes.clone()).show(ui, |pui| {
+        for (k, vm) in vms.iter().enumerate() {
+            let bars: Vec<Bar> = causes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let r = rows.iter().find(|r| r.vm == *vm && &r.cause == c)?;
+                    let h = if st.chart_time {
+                        r.time_ns as f64 / 1000.0
+                    } else {
+                        r.count as f64
+                    };
+                    let (x, width) = super::group_bar(i, k, vms.len());
+                    Some(Bar::new(x, h).width(width).fill(r.colour).name(c))
+                })
+                .collect();
+            pui.bar_chart(BarChart::new(vm_name(lang, *vm, svm), bars));
+        }
+    });
 }

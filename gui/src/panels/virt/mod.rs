@@ -18,6 +18,34 @@ use crate::worker::Command;
 use model::Timeline;
 use std::sync::Arc;
 
+/// A grouped bar chart's frame, shared by the exit ledger and the comparison chart: a fixed
+/// plot (no drag, zoom or scroll, so a projected chart does not move under the mouse) whose
+/// x axis names one category at each integer.
+pub(crate) fn category_plot(id: &str, height: f32, names: Vec<String>) -> egui_plot::Plot<'static> {
+    egui_plot::Plot::new(id)
+        .height(height)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .include_y(0.0)
+        .legend(egui_plot::Legend::default())
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+}
+
+/// The x of bar `k` of `n` in category `i`'s group (the group spans 0.8 around `i`), and
+/// each bar's width.
+pub(crate) fn group_bar(i: usize, k: usize, n: usize) -> (f64, f64) {
+    let width = 0.8 / n.max(1) as f64;
+    (i as f64 - 0.4 + width * (k as f64 + 0.5), width * 0.9)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VirtView {
     Timeline,
