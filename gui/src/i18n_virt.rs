@@ -4,6 +4,40 @@
 
 /// (key, English, Spanish).
 pub const TABLE: &[(&str, &str, &str)] = &[
+    (
+        "shadow_title",
+        "Shadow paging (tevmm): the guest's tables and the monitor's",
+        "Paginación en sombra (tevmm): las tablas del huésped y las del monitor",
+    ),
+    ("shadow_guest_cr3", "guest's CR3 (virtual)", "CR3 del huésped (virtual)"),
+    ("shadow_real_cr3", "real CR3 (shadow)", "CR3 real (sombra)"),
+    ("shadow_guest_table", "Guest's table", "Tabla del huésped"),
+    ("shadow_table", "Shadow table", "Tabla sombra"),
+    (
+        "shadow_same_frame",
+        "Same frame: the shadow entry copies the guest's translation.",
+        "Mismo marco: la entrada sombra copia la traducción del huésped.",
+    ),
+    (
+        "shadow_hidden_next",
+        "Not in the shadow yet: the next access is a hidden page fault that the monitor fills in.",
+        "Aún no está en la sombra: el próximo acceso será un fallo de página oculto que rellena el monitor.",
+    ),
+    (
+        "shadow_true_fault",
+        "The guest's own tables do not map it: an access is a true page fault, reflected to the guest.",
+        "Las tablas del huésped no la mapean: un acceso es un fallo de página verdadero, reflejado al huésped.",
+    ),
+    (
+        "shadow_frames_differ",
+        "The two tables give different frames (the shadow is stale).",
+        "Las dos tablas dan marcos distintos (la sombra está desfasada).",
+    ),
+    (
+        "shadow_write_protected",
+        "W cleared in the shadow: the page holds the guest's page tables, or was not written yet (D goes back on the first write).",
+        "W quitado en la sombra: la página contiene tablas del huésped, o aún no se escribió (D se devuelve en la primera escritura).",
+    ),
     ("tabs_full", "Tabs fill the window (F9)", "Pestañas a toda la ventana (F9)"),
     // Comparison chart
     ("virt_compare", "Comparison chart", "Gráfico comparativo"),

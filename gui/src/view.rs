@@ -187,6 +187,19 @@ pub struct MachineView {
     /// The ledger a guest-side monitor (tevmm) reported on the monitor ledger port; empty
     /// without one.
     pub monitor: Vec<MonitorCounter>,
+    /// Under tevmm: the requested address walked through the guest's own tables beside the
+    /// shadow tables the real CR3 points to (`capture_shadow`).
+    pub shadow: Option<ShadowPair>,
+}
+
+/// One linear address under a shadow-paging monitor: the guest's walk (its virtual CR3) and
+/// the real one (the shadow tables).
+#[derive(Clone, Debug)]
+pub struct ShadowPair {
+    /// The guest's virtual CR0, CR3 and CR4, read from the monitor's `struct vcpu`.
+    pub vcr: [u32; 3],
+    pub guest: WalkReport,
+    pub shadow: WalkReport,
 }
 
 /// The events list of the last view, reused while the machine's event log did not change.
@@ -306,8 +319,40 @@ impl MachineView {
             os_host: None,
             os_guest: None,
             monitor: i.monitor_ledger(),
+            shadow: None,
             cpu,
         }
+    }
+
+    /// Under tevmm (its image has `vcpu` and `shadow_flush`), walks the requested address
+    /// through the guest's tables and through the shadow ones. tevmm's `struct vcpu` starts
+    /// with the guest's cr0, cr2, cr3, cr4 (samples/tevmm/tevmm.h); the monitor is mapped at
+    /// its link address in every shadow directory, so the symbol's address reads it.
+    pub fn capture_shadow(&mut self, s: &Session, req: &ViewRequest, host_syms: &Symbols) {
+        let (Some(vcpu), Some(_)) = (
+            host_syms.address_of("vcpu"),
+            host_syms.address_of("shadow_flush"),
+        ) else {
+            return;
+        };
+        if self.cpu.control.cr0 & 0x8000_0000 == 0 {
+            return; // before the monitor's own paging: nothing is shadowed yet
+        }
+        let i = s.m.inspect();
+        let field = |k: u32| i.peek_linear_u32(vcpu.wrapping_add(4 * k));
+        let (Some(cr0), Some(cr3), Some(cr4)) = (field(0), field(2), field(3)) else {
+            return;
+        };
+        let access = Access {
+            write: false,
+            user: false,
+            fetch: false,
+        };
+        self.shadow = Some(ShadowPair {
+            vcr: [cr0, cr3, cr4],
+            guest: i.walk_tables(cr0, cr3, cr4, req.walk_addr, access),
+            shadow: i.walk(req.walk_addr, access),
+        });
     }
 
     /// Reads minios's process tables if `req` asks: the host's through physical memory

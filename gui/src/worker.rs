@@ -826,6 +826,7 @@ impl Engine {
                 &mut self.events_cache,
             );
             mv.capture_os(s, &self.request, &self.symbols, &self.guest_symbols);
+            mv.capture_shadow(s, &self.request, &self.symbols);
             mv
         });
         let v = View {

@@ -307,6 +307,27 @@ impl<'a> Inspector<'a> {
         }
     }
 
+    /// The walk of `lin` through page tables in physical memory under the given control
+    /// registers instead of the CPU's: a guest-side monitor's virtual CR0/CR3/CR4 (tevmm's
+    /// guest tables, whose guest-physical addresses are host-physical), without side effects.
+    pub fn walk_tables(
+        &self,
+        cr0: u32,
+        cr3: u32,
+        cr4: u32,
+        lin: u32,
+        access: Access,
+    ) -> WalkReport {
+        let regs = crate::mmu::paging::PagingRegs {
+            cr0,
+            cr3,
+            cr4,
+            pdpte: [0; 4],
+            pdpte_mem: true,
+        };
+        crate::mmu::paging::explain_regs(&self.m.core.mem, &regs, lin, access)
+    }
+
     /// The VGA text screen as the guest sees it.
     pub fn screen(&self) -> TextScreen {
         self.m.core.dev.text_screen(&self.m.core.mem.ram)

@@ -10,7 +10,7 @@
 
 use crate::i18n::{tr, Lang};
 use crate::panels::{mono, Panels};
-use crate::view::View;
+use crate::view::{ShadowPair, View};
 use crate::worker::Command;
 use egui::{Color32, RichText};
 use traplab::mmu::paging::{describe_entry, NestedWalk, WalkReport, WalkStep};
@@ -176,6 +176,82 @@ pub fn ui(ui: &mut egui::Ui, p: &mut Panels, view: &View, lang: Lang, cmds: &mut
     ui.separator();
     ui.label(RichText::new(tr(lang, "tlb_entry")).strong());
     ui.label(mono(tlb_entry(r, m.ledger.current)));
+    if let Some(sp) = &m.shadow {
+        ui.separator();
+        shadow_ui(ui, sp, m.cpu.control.cr3, lang);
+    }
+}
+
+/// What the two walks of a shadow pair say, as an i18n key: the shadow entry copies the
+/// guest's translation, is not built yet (the next access is a hidden fault), or the
+/// guest's own tables do not map the address (a true guest fault).
+pub fn shadow_verdict(sp: &ShadowPair) -> &'static str {
+    match (sp.guest.result, sp.shadow.result) {
+        (Err(_), _) => "shadow_true_fault",
+        (Ok(_), Err(_)) => "shadow_hidden_next",
+        (Ok(g), Ok(h)) if g == h => "shadow_same_frame",
+        (Ok(_), Ok(_)) => "shadow_frames_differ",
+    }
+}
+
+/// The guest's walk (its virtual CR3) beside the real one (the shadow tables), level by
+/// level, then what it means for the next access.
+fn shadow_ui(ui: &mut egui::Ui, sp: &ShadowPair, real_cr3: u32, lang: Lang) {
+    ui.label(RichText::new(tr(lang, "shadow_title")).strong());
+    ui.label(mono(format!(
+        "{} {:#010x}    {} {:#010x}",
+        tr(lang, "shadow_guest_cr3"),
+        sp.vcr[1],
+        tr(lang, "shadow_real_cr3"),
+        real_cr3
+    )));
+    let entry = |s: Option<&WalkStep>| match s {
+        Some(s) => format!(
+            "[{:#010x}] {:#010x} {}",
+            s.entry_addr,
+            s.entry,
+            describe_entry(s.entry)
+        ),
+        None => String::new(),
+    };
+    let result = |r: &Result<u32, u32>| match r {
+        Ok(p) => format!("-> {p:#010x}"),
+        Err(e) => format!("#PF ({e:#x})"),
+    };
+    egui::Grid::new("shadow-grid")
+        .striped(true)
+        .min_col_width(110.0)
+        .show(ui, |ui| {
+            ui.label("");
+            ui.label(
+                RichText::new(tr(lang, "shadow_guest_table"))
+                    .small()
+                    .strong(),
+            );
+            ui.label(RichText::new(tr(lang, "shadow_table")).small().strong());
+            ui.end_row();
+            let n = sp.guest.steps.len().max(sp.shadow.steps.len());
+            for k in 0..n {
+                let (g, h) = (sp.guest.steps.get(k), sp.shadow.steps.get(k));
+                ui.label(mono(g.or(h).map_or("", |s| s.level.as_str())));
+                ui.label(mono(entry(g)));
+                ui.label(mono(entry(h)));
+                ui.end_row();
+            }
+            ui.label("");
+            ui.label(mono(result(&sp.guest.result)));
+            ui.label(mono(result(&sp.shadow.result)));
+            ui.end_row();
+        });
+    ui.label(tr(lang, shadow_verdict(sp)));
+    // The leaf entries' W bits: the monitor keeps a page read-only in the shadow while it
+    // holds guest page tables or until its first write (the dirty bit goes back then).
+    let leaf = |w: &WalkReport| w.steps.last().map(|s| s.entry);
+    if let (Some(g), Some(h)) = (leaf(&sp.guest), leaf(&sp.shadow)) {
+        if g & 2 != 0 && h & 2 == 0 && sp.shadow.result.is_ok() {
+            ui.label(tr(lang, "shadow_write_protected"));
+        }
+    }
 }
 
 fn cell(ui: &mut egui::Ui, x: &Reference, col: Color32) {
