@@ -1,14 +1,19 @@
 //! Boots a Linux bzImage headless and prints what went wrong: `cargo run -p traplab
-//! --example linux_probe -- BZIMAGE INITRD BUDGET [INPUT]`. Prints the serial output, the
-//! fault and mode events the core logged, and the registers where the run stopped.
+//! --example linux_probe -- [--apic] BZIMAGE INITRD BUDGET [INPUT] [CMDLINE]` (`--apic`: the
+//! machine of `traplab run --apic`). Prints the serial output, the fault and mode events the
+//! core logged, and the registers where the run stopped.
 
 use traplab::boot::{boot, BootKind};
 use traplab::machine::MachineConfig;
 
 fn main() {
-    let a: Vec<String> = std::env::args().skip(1).collect();
+    let mut a: Vec<String> = std::env::args().skip(1).collect();
+    let apic = a.first().is_some_and(|f| f == "--apic");
+    if apic {
+        a.remove(0);
+    }
     if a.len() < 3 {
-        eprintln!("usage: linux_probe BZIMAGE INITRD BUDGET [INPUT] [CMDLINE]");
+        eprintln!("usage: linux_probe [--apic] BZIMAGE INITRD BUDGET [INPUT] [CMDLINE]");
         std::process::exit(2);
     }
     let img = std::fs::read(&a[0]).expect("kernel");
@@ -18,7 +23,10 @@ fn main() {
     let kind = BootKind::Linux { cmdline, initrd };
     let cfg = MachineConfig {
         ram_bytes: 256 << 20,
-        ..Default::default()
+        devices: traplab::devices::DevicesConfig {
+            apic,
+            ..Default::default()
+        },
     };
     let mut m = boot(cfg, &img, &kind).unwrap_or_else(|e| {
         eprintln!("linux_probe: {e}");
