@@ -86,8 +86,16 @@ pub const DH: usize = 6;
 pub const BH: usize = 7;
 
 /// Maps the built-in BIOS ROM into a fresh machine's memory and attaches its services.
+/// On a machine with the APICs the ROM also holds the MP tables (`rom::MP_TABLES`): the
+/// ROM shadows 0xF0000, so they cannot be written into RAM there as for Multiboot kernels.
 pub fn install(c: &mut Core) {
-    c.mem.map_rom(rom::builtin());
+    let mut image = rom::builtin();
+    let (sig, _, _, features) = crate::cpu::exec::system::cpuid_leaf(c, 1, 0);
+    if let Some(a) = c.dev.apic.as_deref_mut() {
+        let fits = super::mp::in_rom(&mut image, rom::MP_TABLES, a, sig, features);
+        debug_assert!(fits, "the MP tables fit below the stubs");
+    }
+    c.mem.map_rom(image);
     attach(c);
 }
 

@@ -49,6 +49,11 @@ fn the_samples_are_what_they_are() {
         detect(&sample("bootsector/bootsector.img")),
         Ok(ImageKind::BootSector)
     );
+    // A disk holding a Multiboot ELF past its first 8 KiB is a disk, not a hybrid kernel.
+    assert_eq!(
+        detect(&sample("apictest/boot.img")),
+        Ok(ImageKind::BootSector)
+    );
     // The built-in BIOS is a ROM image by the same rule as a user's.
     assert_eq!(detect(&rom::builtin()), Ok(ImageKind::Rom));
 }

@@ -1,21 +1,24 @@
 //! The MP floating pointer structure and MP configuration table that firmware leaves in the
 //! BIOS area for an operating system (Intel MultiProcessor Specification 1.4, 1997: 4.1
 //! "MP Floating Pointer Structure", 4.2 "MP Configuration Table Header", 4.3 "Base MP
-//! Configuration Table Entries"), written by the boot code for Multiboot and Linux kernels
-//! of a machine with the APICs (`traplab run --apic`); the built-in BIOS of disk boots does
-//! not write one.
+//! Configuration Table Entries") on a machine with the APICs (`traplab run --apic`).
 //!
 //! It describes this machine: one processor (the bootstrap processor, local APIC ID 0), one
 //! ISA bus, the I/O APIC at 0xFEC00000 (ID 0, its power-up ID, as SeaBIOS describes QEMU's;
 //! with the xAPIC's system-bus messages the I/O APIC's ID need not differ from the local
-//! APIC's; this code programs the ID into the I/O APIC as firmware does), the I/O interrupt assignments of the ISA IRQs (the 8259's INTR
-//! as ExtINT on pin 0, IRQ0 on pin 2, IRQ n on pin n for the others, conforming to the ISA
-//! bus: edge, active high), and the local interrupt assignments LINT0 = ExtINT and LINT1 =
-//! NMI (virtual wire mode, 3.6.2.2: the IMCR bit of feature byte 2 is clear). The floating
-//! pointer is at 0xF0000, in the BIOS ROM area that the specification's search covers
-//! (4: "within the BIOS ROM address space between 0F0000h and 0FFFFFh"), and the table
-//! follows it. This module only writes RAM; it must not depend on the devices' state
-//! beyond the I/O APIC ID it sets.
+//! APIC's; this code programs the ID into the I/O APIC as firmware does), the I/O interrupt
+//! assignments of the ISA IRQs (the 8259's INTR as ExtINT on pin 0, IRQ0 on pin 2, IRQ n on
+//! pin n for the others, conforming to the ISA bus: edge, active high), and the local
+//! interrupt assignments LINT0 = ExtINT and LINT1 = NMI (virtual wire mode, 3.6.2.2: the
+//! IMCR bit of feature byte 2 is clear).
+//!
+//! Both structures lie in the BIOS ROM area that the specification's search covers (4:
+//! "within the BIOS ROM address space between 0F0000h and 0FFFFFh"), the table right after
+//! the pointer: for Multiboot and Linux kernels, which boot without firmware, the boot code
+//! writes them into RAM at 0xF0000 (`write`); disk boots find them in the built-in BIOS ROM
+//! itself, at F000:0200 (`rom::MP_TABLES`, put there by `bios::install` as `in_rom`), since
+//! that ROM shadows 0xF0000. This module must not depend on the devices' state beyond the
+//! I/O APIC ID it sets.
 
 use crate::bus::Memory;
 use crate::devices::{apic, ioapic, lapic, Apics};
@@ -102,11 +105,39 @@ pub fn floating_pointer(table: u32) -> [u8; 16] {
     p
 }
 
-/// Writes both structures into RAM and gives the I/O APIC the ID the table names.
+/// The floating pointer at physical address `at` (16-byte aligned) followed by the
+/// configuration table it points to.
+pub fn structures(at: u32, signature: u32, features: u32) -> Vec<u8> {
+    let mut s = floating_pointer(at + 16).to_vec();
+    s.extend_from_slice(&config_table(signature, features));
+    s
+}
+
+/// Writes both structures into RAM at `FLOATING` and gives the I/O APIC the ID the table
+/// names.
 pub fn write(mem: &mut Memory, apics: &mut Apics, signature: u32, features: u32) {
-    mem.load(TABLE, &config_table(signature, features));
-    mem.load(FLOATING, &floating_pointer(TABLE));
+    mem.load(FLOATING, &structures(FLOATING, signature, features));
     apics.ioapic.id = IOAPIC_ID;
+}
+
+/// Puts both structures into a 64 KiB BIOS ROM image mapped at 0xF0000, at `offset`, and
+/// gives the I/O APIC the ID the table names. False (the ROM untouched) when they do not
+/// fit in the image or `offset` is not 16-byte aligned.
+pub fn in_rom(
+    rom: &mut [u8],
+    offset: u16,
+    apics: &mut Apics,
+    signature: u32,
+    features: u32,
+) -> bool {
+    let s = structures(0xF_0000 + offset as u32, signature, features);
+    let start = offset as usize;
+    match rom.get_mut(start..start + s.len()) {
+        Some(dst) if offset.is_multiple_of(16) => dst.copy_from_slice(&s),
+        _ => return false,
+    }
+    apics.ioapic.id = IOAPIC_ID;
+    true
 }
 
 #[cfg(test)]
@@ -131,6 +162,15 @@ mod tests {
         assert_eq!(t[44], 0, "processor entry first");
         assert_eq!(t[44 + 3], 3, "enabled, BSP");
         assert_eq!(&t[64..72], &[1, 0, b'I', b'S', b'A', b' ', b' ', b' ']);
+    }
+
+    #[test]
+    fn the_pointer_names_the_table_after_it() {
+        let s = structures(0xF_0200, 0x619, 0);
+        assert_eq!(sum(&s[..16]), 0);
+        assert_eq!(u32::from_le_bytes([s[4], s[5], s[6], s[7]]), 0xF_0210);
+        assert_eq!(&s[16..20], b"PCMP");
+        assert_eq!(sum(&s[16..]), 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! |-------------------|-----------------------------------------------------------------|
 //! | 0x0000            | signature `"Traplab BIOS 1.0"` (how `bios` recognises its ROM)  |
 //! | 0x0100            | configuration table returned by INT 15h AH=C0h                  |
+//! | 0x0200            | with the APICs: MP floating pointer, MP configuration table     |
 //! | 0x1000 + 8 * v    | the stub for interrupt vector v: `out 0xEB, al; iret`           |
 //! | 0x1040 (v = 08h)  | timer: `out 0xEB, al; int 1Ch; iret`                            |
 //! | 0xE05B            | POST entry: `cli; out 0xEB, al` (the BIOS boots from there)     |
@@ -34,6 +35,9 @@ pub const STUB_BASE: u16 = 0x1000;
 pub const STUB_SIZE: u16 = 8;
 /// INT 15h AH=C0h configuration table.
 pub const CONFIG_TABLE: u16 = 0x0100;
+/// MP floating pointer, then the MP configuration table (`boot::mp`), on a machine with
+/// the APICs; 0xFF bytes otherwise.
+pub const MP_TABLES: u16 = 0x0200;
 /// POST entry (the reset vector jumps here).
 pub const POST_ENTRY: u16 = 0xE05B;
 /// Offset of the `out` instruction of the POST entry (after the one-byte `cli`).

@@ -178,3 +178,42 @@ fn firmware_rom_runs_from_the_reset_vector() {
     )
     .is_err());
 }
+
+/// Scans physical memory as the MP specification (4) says an OS does: the first KiB of the
+/// EBDA, the last KiB of base memory, the BIOS ROM area; the address of a floating pointer
+/// whose 16 bytes add up to 0.
+fn find_mp_pointer(m: &Machine) -> Option<u32> {
+    let mem = &m.core.mem;
+    let ebda = mem.read(0x40E, 2) << 4;
+    let base = mem.read(0x413, 2) * 1024;
+    [(ebda, 1024), (base - 1024, 1024), (0xF_0000, 0x1_0000)]
+        .into_iter()
+        .flat_map(|(start, len)| (start..start + len).step_by(16))
+        .find(|&a| {
+            let b: Vec<u8> = (a..a + 16).map(|x| mem.read(x, 1) as u8).collect();
+            &b[..4] == b"_MP_" && b.iter().fold(0u8, |s, &x| s.wrapping_add(x)) == 0
+        })
+}
+
+#[test]
+fn a_disk_boot_with_the_apics_finds_the_mp_tables_in_the_rom() {
+    let mut cfg = MachineConfig::default();
+    cfg.devices.apic = true;
+    let m = boot(cfg, BOOTSECTOR, &BootKind::Disk).unwrap();
+    let p = find_mp_pointer(&m).expect("an MP floating pointer in the search areas");
+    assert_eq!(p, 0xF_0000 + rom::MP_TABLES as u32, "in the ROM's MP area");
+    let mem = &m.core.mem;
+    let table = mem.read(p + 4, 4);
+    let len = mem.read(table + 4, 2);
+    let bytes: Vec<u8> = (table..table + len).map(|a| mem.read(a, 1) as u8).collect();
+    assert_eq!(&bytes[..4], b"PCMP");
+    assert_eq!(bytes.iter().fold(0u8, |s, &x| s.wrapping_add(x)), 0);
+    assert!(
+        rom::builtin_present(&m.core.mem.rom),
+        "still the built-in BIOS"
+    );
+    // Without the APICs there is no table (an ISA PC), and the ROM keeps its 0xFF bytes.
+    let m = boot(MachineConfig::default(), BOOTSECTOR, &BootKind::Disk).unwrap();
+    assert_eq!(find_mp_pointer(&m), None);
+    assert_eq!(m.core.mem.rom, rom::builtin());
+}
