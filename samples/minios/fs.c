@@ -95,7 +95,8 @@ static int find_child(int dir, const char *name)
  * upper layer may merge a lower one: a name found in the upper one wins (a
  * whiteout, type S_IFCHR, hides the lower name), else the lower one answers
  * with its own, read-only inode. Only a process whose root is layered sees
- * the merge: from outside, /overlays/NAME is the plain upper layer. */
+ * the merge: from outside, /overlays/NAME is the plain upper layer (its
+ * whiteouts are entries that can be removed: dockerd's build does). */
 static int step(int cur, int root, const char *name)
 {
     if (inodes[cur].type != S_IFDIR) return -ENOTDIR;
@@ -108,7 +109,7 @@ static int step(int cur, int root, const char *name)
         return up == inodes[root].lower ? root : up;  /* the lower layer's top is the root */
     }
     int c = find_child(cur, name), low = inodes[root].lower ? inodes[cur].lower : 0;
-    if (c >= 0 && inodes[c].type == S_IFCHR) return -ENOENT;          /* whiteout */
+    if (c >= 0 && inodes[c].type == S_IFCHR && inodes[root].lower) return -ENOENT;   /* whiteout */
     int l = low ? find_child(low, name) : -ENOENT;
     if (c >= 0) {
         if (inodes[c].type == S_IFDIR && !inodes[c].lower && l >= 0 && inodes[l].type == S_IFDIR)

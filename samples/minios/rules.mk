@@ -59,9 +59,9 @@ build/minios/%.o: minios/%.S
 .SECONDARY: $(MINIOS_ELFS)
 
 # Programs built from more than one .c file (the others are #included).
-build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/oci.c minios/user/sha256.c \
+build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/dockerd_build.c minios/user/oci.c minios/user/sha256.c \
                              minios/user/dockerd_vol.c minios/user/dockerd_net.c minios/user/dockerd_opts.c
-build/minios/user/docker.o: minios/user/docker_images.c minios/user/docker_vol.c minios/user/docker_net.c \
+build/minios/user/docker.o: minios/user/docker_images.c minios/user/docker_build.c minios/user/docker_vol.c minios/user/docker_net.c \
                             minios/user/docker_opts.c
 build/minios/user/registryd.o: minios/user/oci.c minios/user/sha256.c
 

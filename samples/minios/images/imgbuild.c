@@ -15,7 +15,7 @@
  *   ENV KEY=VALUE                recorded in the config's Env (no layer)
  *   CMD ["PROG","ARG",...]       the default command (exec form; a plain "PROG ARG" is split
  *                                at spaces: minios has no sh -c). No layer.
- *   RUN ...                      refused: see below.
+ *   RUN ...                      refused: see below (`docker build` in minios runs it).
  * Each layer is an uncompressed ustar archive (OCI media type
  * application/vnd.oci.image.layer.v1.tar); each image has a config (Env, Cmd,
  * the layers' diff_ids and a history line per instruction) and a manifest
@@ -27,9 +27,11 @@
  * deterministic and must not need the emulator (which is built after the
  * samples). The archives have fixed times (0), owners (0) and modes (0755
  * for directories and executables, 0644 otherwise) and sorted entries.
- * RUN would need minios itself to run the program (inside a container whose
+ * RUN needs minios itself to run the program (inside a container whose
  * overlay upper directory becomes the layer); the host builder cannot do
- * that, so it stops with a clear error instead of pretending.
+ * that, so it stops with a clear error pointing at `docker build`, which
+ * dockerd runs inside minios (../user/dockerd_build.c) with the same layer
+ * format, config and manifest, so the same files give the same digests.
  *
  * Store layout (NAME_MAX in minios is 27, so a blob file is named by the
  * first 24 hex digits of its digest; whoever reads it checks the whole digest):
@@ -272,7 +274,8 @@ static void build(const char *recipe)
                     n = strlen(im->cmd);
                 }
         } else if (!strcmp(p, "RUN"))
-            die(recipe, ln, "RUN needs minios to run the program; this host builder does not (see imgbuild.c)");
+            die(recipe, ln, "RUN needs minios to run the program: put the recipe in minios's file system "
+                "as DIR/Dockerfile and run `docker build -t NAME DIR` there (dockerd_build.c)");
         else die(recipe, ln, "unknown instruction (FROM, COPY, ENV, CMD)");
         add_history(im, hist, 1);
     }

@@ -7,6 +7,7 @@
  *   docker run [-d] [--name NAME] [--memory BYTES] [--cpus C] [--network NET] [-v VOL:/PATH] [-e K=V]
  *              IMAGE [CMD [ARGS]]
  *   docker pull | push | rmi NAME[:TAG], docker tag SRC DST (docker_images.c)
+ *   docker build -t NAME[:TAG] DIR   (docker_build.c; DIR/Dockerfile, built by dockerd)
  *   docker volume create [NAME] | ls | rm NAME | inspect NAME   (docker_vol.c)
  *   docker network create NAME | ls | rm NAME | inspect NAME | connect NET CONTAINER   (docker_net.c)
  * Without CMD, run uses the image's (its config's Cmd). Without --network a container is on
@@ -21,7 +22,7 @@
 #define NBIND_MAX 2                 /* -v per container (dockerd_vol.c) */
 #define NENV_MAX 8                  /* -e per container */
 
-static char resp[2048];
+static char resp[4096];                /* a build's steps fill it */
 
 /* One request; the status code, or -1 after saying why. */
 static int call(const char *method, const char *target, const char *body)
@@ -69,6 +70,7 @@ static void table(int containers)
 }
 
 #include "docker_images.c"
+#include "docker_build.c"
 
 static int run(int argc, char **argv)
 {
@@ -152,9 +154,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(c, "run")) return run(argc, argv);
+    if (!strcmp(c, "build")) return build_command(argc, argv);
     if (!strcmp(c, "volume")) return volume(argc, argv);
     if (!strcmp(c, "network")) return network(argc, argv);
-    eprintf("usage: docker version | images | pull | push | tag | rmi | ps [-a] | run ... | logs NAME | stop NAME"
+    eprintf("usage: docker version | images | pull | push | tag | rmi | build | ps [-a] | run ... | logs NAME | stop NAME"
             " | rm NAME | inspect NAME | volume ... | network ...\n");
     return 2;
 }

@@ -7,6 +7,7 @@
  *
  * Endpoints (the first slice of issue 14; answers are JSON):
  *   GET /_ping, GET /version; /images/...: pull, push, tag, untag, list (dockerd_images.c)
+ *   POST /build?t=NAME[:TAG]&remote=DIR: docker build from DIR/Dockerfile (dockerd_build.c)
  *   GET /containers/json[?all=1]
  *   POST /containers/create[?name=NAME]  {"Image":"box","Cmd":["hello"],
  *        "HostConfig":{"Memory":BYTES,"NetworkMode":"BRIDGE"}}   -> 201 {"Id":...}
@@ -49,9 +50,40 @@ struct container {
 static struct container conts[NCONT];
 static unsigned int created;
 
-struct conn { int fd, n, waits, stop; char req[REQ_MAX + 1]; };   /* waits: container + 1 */
+struct conn {                       /* waits: container + 1; tcp: came on port 2375 */
+    int fd, n, waits, stop, tcp;
+    char line[96];                  /* "METHOD TARGET" once read (route() cuts req up), cut at 95 */
+    char req[REQ_MAX + 1];
+};
 static struct conn conns[NCONN];
 static char resp[2048];
+
+/* The request log, like the "Calling GET /containers/json" lines of
+ * dockerd --debug (journalctl -u docker): one line per answered request,
+ * "N unix|tcp METHOD TARGET -> STATUS", in /var/log/dockerd.log.
+ * No time stamp: the outputs recorded under QEMU must not depend on its
+ * timer. The GUI's Containers view shows its last lines. Past LOG_FILE_MAX bytes it
+ * starts again (a rotation that keeps no old file). */
+#define LOG_FILE     "/var/log/dockerd.log"
+#define LOG_FILE_MAX 3072
+static int logfd = -1, logged;
+static unsigned int served;
+
+static void log_request(const struct conn *c, int code)
+{
+    if (logfd < 0 || logged > LOG_FILE_MAX) {
+        if (logfd >= 0) close(logfd);
+        logfd = open(LOG_FILE, O_WRONLY | O_CREAT | O_TRUNC);
+        logged = 0;
+        if (logfd < 0) return;
+    }
+    char line[112];
+    struct sbuf b = { line, 0, sizeof(line) - 1, 0 };   /* room left for the newline */
+    sfmt(&b, "%u %s %s -> %d", ++served, c->tcp ? "tcp" : "unix",
+         c->line[0] ? c->line : "? (malformed)", code);
+    line[b.n++] = '\n';
+    if (write(logfd, line, b.n) == b.n) logged += b.n;
+}
 
 static void reply(struct conn *c, int code, const char *type, const char *body)
 {
@@ -62,6 +94,7 @@ static void reply(struct conn *c, int code, const char *type, const char *body)
     char head[160];
     struct sbuf h = { head, 0, sizeof(head), 0 };
     int len = (int)strlen(body);
+    log_request(c, code);
     sfmt(&h, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
          status, type, len);
     send_all(c->fd, head, h.n);
@@ -101,6 +134,7 @@ static void make_id(struct container *k)
 }
 
 #include "dockerd_images.c"                        /* images: store, pull, push (img) */
+#include "dockerd_build.c"                         /* POST /build: Dockerfile steps, layers */
 
 static void list_containers(struct conn *c, int all)
 {
@@ -259,6 +293,7 @@ static void route(struct conn *c, char *method, char *target, const char *body)
     }
     if (post && !strcmp(target, "/containers/create")) { create(c, query, body); return; }
     if (post && !strcmp(target, "/images/create")) { pull(c, query); return; }
+    if (post && !strcmp(target, "/build")) { build(c, query); return; }
     if (!strncmp(target, "/images/", 8)) { route_images(c, method, target + 8, query); return; }
     if (!strcmp(target, "/networks") || !strncmp(target, "/networks/", 10)) {
         networks(c, method, target[9] ? target + 10 : target + 9, body);
@@ -322,6 +357,8 @@ static void request(struct conn *c)
     }
     *target++ = 0;
     *version = 0;
+    struct sbuf l = { c->line, 0, sizeof(c->line), 0 };
+    sfmt(&l, "%s %s", method, target);
     route(c, method, target, body);
 }
 
@@ -358,6 +395,8 @@ int main(void)
     dup2(0, 1);
     dup2(0, 2);
     for (int i = 0; i < NCONN; i++) conns[i].fd = -1;
+    mkdir("/var");
+    mkdir("/var/log");
     net_init();                                      /* the default network, "bridge" */
     for (;;) {
         struct pollfd fds[2 + NCONN + NCONT];
@@ -389,6 +428,8 @@ int main(void)
             if (!c) continue;                        /* full: it waits in the backlog */
             c->fd = accept(fds[l].fd, 0, 0);
             c->n = c->waits = c->stop = 0;
+            c->tcp = fds[l].fd == li;
+            c->line[0] = 0;
         }
     }
 }

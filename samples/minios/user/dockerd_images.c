@@ -178,8 +178,17 @@ static void pull_fail(struct conn *c, int code, const char *what, const char *de
     error(c, code, progress);
 }
 
-/* Fetches one blob into the store, checking its digest. 0, or -1 after answering. */
-static int fetch_blob(struct conn *c, const char *name, const char *digest)
+/* Why a pull failed (pull_image), for the answer. */
+static char perr[160];
+static int pfail(int code, const char *what, const char *detail)
+{
+    struct sbuf b = { perr, 0, sizeof(perr), 0 };
+    sfmt(&b, "%s%s", what, detail);
+    return code;
+}
+
+/* Fetches one blob into the store, checking its digest. 0, or an HTTP code (perr says why). */
+static int fetch_blob(const char *name, const char *digest)
 {
     char target[160], path[PATH_MAX], got[72];
     struct sbuf t = { target, 0, sizeof(target), 0 };
@@ -188,8 +197,7 @@ static int fetch_blob(struct conn *c, const char *name, const char *digest)
     int len = code == 200 ? oci_content_length(hbuf) : -1;
     if (code != 200 || len < 0) {
         if (fd >= 0) close(fd);
-        pull_fail(c, 500, "the registry did not send blob ", digest);
-        return -1;
+        return pfail(500, "the registry did not send blob ", digest);
     }
     oci_blob_path(DSTORE "/blobs", digest, path);
     int out = open(path, O_WRONLY | O_CREAT | O_TRUNC);
@@ -198,8 +206,7 @@ static int fetch_blob(struct conn *c, const char *name, const char *digest)
     close(fd);
     if (r < 0 || strcmp(got, digest)) {
         unlink(path);
-        pull_fail(c, 500, r < 0 ? "blob download cut short: " : "filesystem layer verification failed for digest ", digest);
-        return -1;
+        return pfail(500, r < 0 ? "blob download cut short: " : "filesystem layer verification failed for digest ", digest);
     }
     return 0;
 }
@@ -243,30 +250,24 @@ static int unpack(const char *layer, const char *root)
     return ok ? 0 : -1;
 }
 
-static void pull(struct conn *c, const char *query)
+/* Pulls NAME:TAG (full) from registryd into the store; progress lines into pb.
+ * 0, or an HTTP code for the answer (perr says why). Used by pull and by FROM. */
+static int pull_image(const char *name, const char *full, struct sbuf *pb)
 {
-    char ref[64], tag[32], name[NAME_MAX + 1], full[NAME_MAX + 1], digest[72], d[72], path[PATH_MAX];
-    char sent[80], target[96];
-    query_arg(query, "fromImage", ref, sizeof(ref));
-    query_arg(query, "tag", tag, sizeof(tag));
-    if (split_ref(ref, tag, name, full)) { error(c, 400, "invalid reference format"); return; }
-    store_dirs();
-    struct sbuf pb = { progress, 0, sizeof(progress), 0 };
-    sfmt(&pb, "{\"status\":\"Pulling from %s\",\"id\":\"%s\"}\n", name, strchr(full, ':') + 1);
+    char digest[72], d[72], path[PATH_MAX], sent[80], target[96];
+    sfmt(pb, "{\"status\":\"Pulling from %s\",\"id\":\"%s\"}\n", name, strchr(full, ':') + 1);
     struct sbuf t = { target, 0, sizeof(target), 0 };
     sfmt(&t, "/v2/%s/manifests/%s", name, strchr(full, ':') + 1);
     int head, extra, fd = reg_open("GET", target, -1), code = fd < 0 ? fd : reg_status(fd, &head, &extra);
     if (code < 0) {
         if (fd >= 0) close(fd);
-        pull_fail(c, 500, "cannot reach the registry at 10.99.0.2:5000 (is registryd running?): ", strerror(code));
-        return;
+        return pfail(500, "cannot reach the registry at 10.99.0.2:5000 (is registryd running?): ", strerror(code));
     }
     int len = oci_content_length(hbuf);
-    if (code == 404) { close(fd); pull_fail(c, 404, "manifest unknown: ", full); return; }
+    if (code == 404) { close(fd); return pfail(404, "manifest unknown: ", full); }
     if (code != 200 || len <= 0 || len >= (int)sizeof(mbuf)) {
         close(fd);
-        error(c, 500, "the registry sent no manifest");
-        return;
+        return pfail(500, "the registry sent no manifest", "");
     }
     if (oci_header(hbuf, "Docker-Content-Digest", sent, sizeof(sent))) sent[0] = 0;
     int n = extra < len ? extra : len;
@@ -278,13 +279,13 @@ static void pull(struct conn *c, const char *query)
     sha256_init(&s);
     sha256_update(&s, mbuf, (unsigned int)n);
     sha256_final(&s, digest);
-    if (n < len || (sent[0] && strcmp(sent, digest))) { pull_fail(c, 500, "manifest verification failed: ", digest); return; }
+    if (n < len || (sent[0] && strcmp(sent, digest))) return pfail(500, "manifest verification failed: ", digest);
     for (int i = 0; !oci_nth_digest(mbuf, i, d); i++) {
         oci_blob_path(DSTORE "/blobs", d, path);
         int have = oci_file_size(path) >= 0;
-        if (!have && fetch_blob(c, name, d)) return;
+        if (!have && (code = fetch_blob(name, d))) return code;
         char id[13];
-        sfmt(&pb, "{\"status\":\"%s\",\"id\":\"%s\"}\n", have ? "Already exists" : i ? "Pull complete"
+        sfmt(pb, "{\"status\":\"%s\",\"id\":\"%s\"}\n", have ? "Already exists" : i ? "Pull complete"
              : "Config downloaded", oci_short(d, id));
     }
     oci_blob_path(DSTORE "/blobs", digest, path);
@@ -297,7 +298,7 @@ static void pull(struct conn *c, const char *query)
         mkdir(root);
         for (int i = 1; !oci_nth_digest(mbuf, i, d); i++) {
             oci_blob_path(DSTORE "/blobs", d, path);
-            if (unpack(path, root)) { pull_fail(c, 500, "cannot unpack layer ", d); return; }
+            if (unpack(path, root)) return pfail(500, "cannot unpack layer ", d);
         }
     }
     struct sbuf tp = { path, 0, sizeof(path), 0 };
@@ -306,8 +307,21 @@ static void pull(struct conn *c, const char *query)
     struct sbuf l = { line, 0, sizeof(line), 0 };
     sfmt(&l, "%s\n", digest);
     oci_write_file(path, line, l.n);
-    sfmt(&pb, "{\"status\":\"Digest: %s\"}\n{\"status\":\"Status: Downloaded image for %s\"}\n", digest, full);
-    reply(c, 200, "application/json", progress);
+    sfmt(pb, "{\"status\":\"Digest: %s\"}\n{\"status\":\"Status: Downloaded image for %s\"}\n", digest, full);
+    return 0;
+}
+
+static void pull(struct conn *c, const char *query)
+{
+    char ref[64], tag[32], name[NAME_MAX + 1], full[NAME_MAX + 1];
+    query_arg(query, "fromImage", ref, sizeof(ref));
+    query_arg(query, "tag", tag, sizeof(tag));
+    if (split_ref(ref, tag, name, full)) { error(c, 400, "invalid reference format"); return; }
+    store_dirs();
+    struct sbuf pb = { progress, 0, sizeof(progress), 0 };
+    int code = pull_image(name, full, &pb);
+    if (code) error(c, code, perr);
+    else reply(c, 200, "application/json", progress);
 }
 
 /* Uploads one blob the registry does not have under `name`. 1 pushed, 0 there already, -1 answered. */
