@@ -145,6 +145,12 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("ct_blocked", "blocked", "bloqueado"),
     ("ct_zombie", "zombie", "zombi"),
     ("ct_unknown", "?", "?"),
+    ("ct_api", "dockerd's API requests", "Peticiones a la API de dockerd"),
+    ("ct_api_none", "dockerd has answered no request yet.", "dockerd aún no ha respondido ninguna petición."),
+    ("ct_api_seq", "#", "n.º"),
+    ("ct_api_via", "via", "vía"),
+    ("ct_api_request", "request", "petición"),
+    ("ct_api_status", "status", "estado"),
     // Exit ledger: the monitor's own ledger (tevmm)
     (
         "monitor_ledger",

@@ -2,7 +2,9 @@
 //! kernel's ELF symbols (`procs`, `pidns`, `utsns`, `groups`, `nets`, `bridges`, `inodes`),
 //! for the Containers view: which processes run, in which PID/UTS/mount/network namespace
 //! and cgroup, what a container's root layers are, its limits and usage. The Linux
-//! counterparts are /proc/PID/status's NSpid, /proc/PID/ns/* and /sys/fs/cgroup.
+//! counterparts are /proc/PID/status's NSpid, /proc/PID/ns/* and /sys/fs/cgroup. Also the
+//! last lines of dockerd's request log (/var/log/dockerd.log), read from the in-memory
+//! file system's inodes and page frames.
 //!
 //! Owns: the byte layout of those C structs (samples/minios/kernel.h, ns.c, cgroup.c, net.c,
 //! fs.c; `tests::layout_matches_the_c_structs` checks every offset against gcc), and the
@@ -62,7 +64,18 @@ mod inode_off {
     pub const PARENT: usize = 12;
     pub const NAME: usize = 16;
     pub const NAME_LEN: usize = 28;
+    pub const SIZE: usize = 44;
+    pub const PAGES: usize = 48;
 }
+
+/// minios's page size; a file's bytes live in whole page frames (fs.c).
+const PAGE: u32 = 4096;
+/// The file dockerd logs every answered API request to (dockerd.c `log_request`).
+pub const API_LOG: &str = "/var/log/dockerd.log";
+/// How many of its last requests are kept.
+const API_LOG_LINES: usize = 12;
+/// How many bytes of its end are read (dockerd starts it again past 3 KiB).
+const API_LOG_TAIL: u32 = 2048;
 
 /// A process slot in use (syscall.h's PROC_* states).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +148,37 @@ pub struct Tables {
     pub nets: Vec<Option<Vec<Eth>>>,
     /// For each root inode a process uses: its path, then its lower layers' paths.
     pub layers: BTreeMap<i32, Vec<String>>,
+    /// dockerd's last answered API requests, oldest first (empty: no log file yet).
+    pub api_log: Vec<ApiRequest>,
+}
+
+/// One line of dockerd's request log: "N unix|tcp METHOD TARGET -> STATUS".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// Its number since dockerd started.
+    pub seq: u32,
+    /// "unix" (/var/run/docker.sock) or "tcp" (port 2375).
+    pub via: String,
+    pub method: String,
+    pub target: String,
+    pub status: u16,
+}
+
+impl ApiRequest {
+    /// Parses one log line (None: not in dockerd's format; the guest's bytes are not trusted).
+    pub fn parse(line: &str) -> Option<ApiRequest> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let [seq, via, method, target, "->", status] = w[..] else {
+            return None;
+        };
+        Some(ApiRequest {
+            seq: seq.parse().ok()?,
+            via: via.into(),
+            method: method.into(),
+            target: target.into(),
+            status: status.parse().ok()?,
+        })
+    }
 }
 
 /// One container: the processes sharing a PID namespace other than the initial one.
@@ -226,6 +270,7 @@ impl Tables {
                 })
             })
             .collect();
+        t.api_log = read_api_log(peek, inodes_at, inodes_n);
         let inode = |ino: i32| -> Option<Vec<u8>> {
             let k = u32::try_from(ino).ok().filter(|&k| k < inodes_n)?;
             let b = peek(inodes_at + k * INODE_SIZE, 32 + inode_off::NAME_LEN)?;
@@ -317,6 +362,52 @@ fn sized(syms: &Symbols, name: &str, elem: u32) -> Result<(u32, u32), String> {
 fn table(syms: &Symbols, peek: Peek, name: &str, elem: u32) -> Result<Vec<u8>, String> {
     let (addr, n) = sized(syms, name, elem)?;
     peek(addr, (n * elem) as usize).ok_or_else(|| format!("`{name}` at {addr:#x} is unreadable"))
+}
+
+/// The last requests of dockerd's log file, found by walking API_LOG's names through the
+/// inode table (a missing or unreadable file reads as no requests).
+fn read_api_log(peek: Peek, inodes_at: u32, inodes_n: u32) -> Vec<ApiRequest> {
+    let Some(all) = peek(inodes_at, (inodes_n * INODE_SIZE) as usize) else {
+        return Vec::new();
+    };
+    let inodes: Vec<&[u8]> = all.chunks(INODE_SIZE as usize).collect();
+    let mut at = 0usize; // "/"
+    for name in API_LOG.split('/').filter(|n| !n.is_empty()) {
+        let child = inodes.iter().enumerate().skip(1).find(|(_, b)| {
+            use inode_off::*;
+            b[USED] != 0
+                && usize::try_from(i32_at(b, PARENT)).ok() == Some(at)
+                && c_str(&b[NAME..NAME + NAME_LEN]) == name
+        });
+        match child {
+            Some((i, _)) => at = i,
+            None => return Vec::new(),
+        }
+    }
+    let b = inodes[at];
+    let size =
+        (i32_at(b, inode_off::SIZE) as u32).min((INODE_SIZE - inode_off::PAGES as u32) / 4 * PAGE);
+    let start = size.saturating_sub(API_LOG_TAIL);
+    let mut bytes = Vec::new();
+    let mut pos = start;
+    while pos < size {
+        let page = (pos / PAGE) as usize;
+        let frame = i32_at(b, inode_off::PAGES + 4 * page) as u32;
+        let n = (PAGE - pos % PAGE).min(size - pos);
+        match frame {
+            0 => bytes.extend(std::iter::repeat_n(0u8, n as usize)),
+            f => match peek(f.wrapping_add(pos % PAGE), n as usize) {
+                Some(d) => bytes.extend(d),
+                None => return Vec::new(),
+            },
+        }
+        pos += n;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<ApiRequest> = text.lines().filter_map(ApiRequest::parse).collect();
+    let drop = lines.len().saturating_sub(API_LOG_LINES);
+    lines.drain(..drop);
+    lines
 }
 
 /// The absolute path of an inode, by its parents (bounded: the guest's memory is not trusted).
@@ -428,7 +519,11 @@ mod tests {
                          _Static_assert(offsetof(struct inode, lower) == {LOWER}, \"lower\");\n\
                          _Static_assert(offsetof(struct inode, parent) == {PARENT}, \"parent\");\n\
                          _Static_assert(offsetof(struct inode, name) == {NAME}, \"name\");\n\
-                         _Static_assert(sizeof(((struct inode *)0)->name) == {NAME_LEN}, \"name len\");"
+                         _Static_assert(sizeof(((struct inode *)0)->name) == {NAME_LEN}, \"name len\");\n\
+                         _Static_assert(offsetof(struct inode, size) == {SIZE}, \"size\");\n\
+                         _Static_assert(offsetof(struct inode, pages) == {PAGES}, \"pages\");\n\
+                         _Static_assert(sizeof(struct inode) - {PAGES} == FILE_PAGES * 4, \"pages len\");\n\
+                         _Static_assert(PAGE_SIZE == {PAGE}, \"page\");"
                     )
             }),
         ];
@@ -454,6 +549,48 @@ mod tests {
             );
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_api_log_is_found_by_its_path_and_parsed() {
+        // A fake kernel memory: four inodes (/, var, log, dockerd.log) and one page of text.
+        let (table, frame) = (0x1000u32, 0x8000u32);
+        let mut mem = vec![0u8; 0x9000];
+        let text =
+            "1 unix GET /_ping -> 200\njunk\n2 tcp POST /containers/create?name=web -> 201\n";
+        for (ino, name, parent) in [
+            (0u32, "", 0i32),
+            (1, "var", 0),
+            (2, "log", 1),
+            (3, "dockerd.log", 2),
+        ] {
+            let b = (table + ino * INODE_SIZE) as usize;
+            mem[b] = 1;
+            mem[b + inode_off::PARENT..][..4].copy_from_slice(&parent.to_le_bytes());
+            mem[b + inode_off::NAME..][..name.len()].copy_from_slice(name.as_bytes());
+        }
+        let f = (table + 3 * INODE_SIZE) as usize;
+        mem[f + inode_off::SIZE..][..4].copy_from_slice(&(text.len() as u32).to_le_bytes());
+        mem[f + inode_off::PAGES..][..4].copy_from_slice(&frame.to_le_bytes());
+        mem[frame as usize..][..text.len()].copy_from_slice(text.as_bytes());
+        let peek = |a: u32, n: usize| mem.get(a as usize..a as usize + n).map(<[u8]>::to_vec);
+        let log = read_api_log(&peek, table, 4);
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(
+            log[1],
+            ApiRequest {
+                seq: 2,
+                via: "tcp".into(),
+                method: "POST".into(),
+                target: "/containers/create?name=web".into(),
+                status: 201,
+            }
+        );
+        // Renamed away: no log, not a wrong one.
+        let mut moved = mem.clone();
+        moved[f + inode_off::PARENT] = 1;
+        let peek = |a: u32, n: usize| moved.get(a as usize..a as usize + n).map(<[u8]>::to_vec);
+        assert!(read_api_log(&peek, table, 4).is_empty());
     }
 
     #[test]

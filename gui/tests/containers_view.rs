@@ -2,8 +2,9 @@
 //! sample boots, a container is started by typing `docker run` into the serial console,
 //! and the view, read from the kernel's memory, shows it as process 1 of its namespace
 //! with the host PID that dockerd reports (`docker inspect`) and `ps` lists: two
-//! independent paths to the same number. Also its hostname, root layers and cgroup, and
-//! the same rows in Spanish.
+//! independent paths to the same number. Also its hostname, root layers and cgroup, the
+//! daemon's API requests (its request log, read from the guest's file system) as the
+//! `docker` client made them, and the same rows in Spanish.
 
 mod common;
 
@@ -83,8 +84,42 @@ fn a_container_shows_pid_1_inside_and_its_host_pid() {
     assert_eq!((c.procs[0].vpid, c.procs[0].pid), (1, pid));
     assert!(c.group.is_some_and(|g| g.pids_cur >= 1), "{:?}", c.group);
 
+    // dockerd's requests: `docker run -d` is a create and a start (no wait, no logs), then
+    // `docker inspect` by name; each answered once, in that order, over the local socket.
+    let asked: Vec<String> = t
+        .api_log
+        .iter()
+        .map(|r| format!("{} {} {} -> {}", r.via, r.method, r.target, r.status))
+        .collect();
+    let id = {
+        let start = asked
+            .iter()
+            .find(|l| l.ends_with("/start -> 204"))
+            .unwrap_or_else(|| panic!("a start request in {asked:?}"));
+        start.split('/').nth(2).unwrap().to_string()
+    };
+    let tail: Vec<&str> = asked
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "unix POST /containers/create?name=web -> 201".to_string(),
+            format!("unix POST /containers/{id}/start -> 204"),
+            "unix GET /containers/web/json -> 200".to_string(),
+        ],
+        "{asked:?}"
+    );
+    h.get_by_label("dockerd's API requests (/var/log/dockerd.log)");
+    h.get_by_label("GET /containers/web/json");
+
     h.state_mut().lang = Lang::Es;
     h.run_steps(2);
     h.get_by_label("Contenedor web");
+    h.get_by_label("Peticiones a la API de dockerd (/var/log/dockerd.log)");
     h.get_by_label_contains(&format!("PID 1 = PID en el anfitrión {pid}: nc ("));
 }

@@ -3,13 +3,15 @@
 //! processes of one PID namespace) with its PID mapping (pid inside = pid on the host),
 //! hostname (UTS), root layers (mount), network interfaces and cgroup limits and usage,
 //! as Linux shows them in /proc/PID/status (NSpid), /proc/PID/ns and /sys/fs/cgroup.
-//! Beside it, the virtual machines that ran: each has a kernel of its own, read the same
-//! way (with the guest kernel's symbols) whenever a view is taken while it runs.
+//! Below them, dockerd's API requests as they are answered (its request log, the lines of
+//! `dockerd --debug`). Beside it, the virtual machines that ran: each has a kernel of its
+//! own, read the same way (with the guest kernel's symbols) whenever a view is taken while
+//! it runs.
 //!
 //! Pure reading of the view; the only state kept is the last tables read from each VM.
 
 use crate::i18n::{tr, Lang};
-use crate::minios_tables::{Proc, Tables};
+use crate::minios_tables::{Proc, Tables, API_LOG};
 use crate::panels::mono;
 use crate::view::{MachineView, View};
 use egui::{Color32, RichText};
@@ -139,7 +141,7 @@ fn kernel(ui: &mut egui::Ui, t: &Tables, salt: &str, lang: Lang) {
                         ui.label(RichText::new(tr(lang, h)).strong());
                     }
                     ui.end_row();
-                    for p in host {
+                    for p in &host {
                         ui.label(mono(p.pid.to_string()));
                         ui.label(mono(p.ppid.to_string()));
                         ui.label(mono(&p.name));
@@ -215,6 +217,49 @@ fn kernel(ui: &mut egui::Ui, t: &Tables, salt: &str, lang: Lang) {
                 }
             });
     }
+    if !t.api_log.is_empty() || host.iter().any(|p| p.name == "dockerd") {
+        api_log(ui, t, salt, lang);
+    }
+}
+
+/// dockerd's last answered requests, newest last: who asked (the local socket or TCP port
+/// 2375, where `--publish` brings the host's curl), what, and the status it got.
+fn api_log(ui: &mut egui::Ui, t: &Tables, salt: &str, lang: Lang) {
+    let title = format!("{} ({API_LOG})", tr(lang, "ct_api"));
+    egui::CollapsingHeader::new(RichText::new(title).color(HOST).strong())
+        .id_salt((salt, "api"))
+        .default_open(true)
+        .show(ui, |ui| {
+            if t.api_log.is_empty() {
+                ui.label(tr(lang, "ct_api_none"));
+                return;
+            }
+            egui::Grid::new((salt, "api-grid"))
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "ct_api_seq",
+                        "ct_api_via",
+                        "ct_api_request",
+                        "ct_api_status",
+                    ] {
+                        ui.label(RichText::new(tr(lang, h)).strong());
+                    }
+                    ui.end_row();
+                    for r in &t.api_log {
+                        ui.label(mono(r.seq.to_string()));
+                        ui.label(mono(&r.via));
+                        ui.label(mono(format!("{} {}", r.method, r.target)));
+                        let colour = if r.status >= 400 {
+                            Color32::from_rgb(240, 110, 110)
+                        } else {
+                            CONTAINER
+                        };
+                        ui.label(mono(r.status.to_string()).color(colour));
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 /// `PID 1 = host PID 5: nc (blocked)`: the PID mapping of one process.
