@@ -11,6 +11,7 @@ use crate::cpu::exception::{Exception, Res};
 use crate::cpu::flags::AC;
 use crate::cpu::state::cr0;
 use crate::mmu::segment::{attr, SS};
+use crate::mmu::tlb::{slot, StackEntry};
 use crate::mmu::Fault;
 
 #[inline(always)]
@@ -63,6 +64,9 @@ impl Core {
     #[inline(never)]
     pub fn refresh_flat(&mut self) {
         self.flat = self.flat_segs();
+        // The stack page cache is only valid with a flat stack and the CPL it was made at:
+        // it starts over with each run of handlers.
+        self.mmu.tlb.stack = StackEntry::default();
     }
 
     /// A segment register, CR0.PE or EFLAGS.VM may have changed: the data fast paths stop
@@ -70,6 +74,7 @@ impl Core {
     #[inline(always)]
     pub fn segs_changed(&mut self) {
         self.flat = 0;
+        self.mmu.tlb.stack = StackEntry::default();
     }
 
     /// True when the flat-segment cache says `seg` is flat (checked against the segment
@@ -189,7 +194,18 @@ impl Core {
     /// general path (a 16-bit stack included).
     #[inline(always)]
     pub fn stack_read32_fast(&mut self, sp: u32) -> Option<u32> {
+        if let Some(p) = self.stack_cached(sp) {
+            let v = le(self.mem.ram.get(p..p + 4)?, 4);
+            self.mmu.tlb.hits += 1;
+            return Some(v);
+        }
         if self.flat_stack() {
+            // The TLB probe, which makes a write entry the stack page cache.
+            if let Some(p) = self.stack_fill(sp) {
+                let v = le(self.mem.ram.get(p..p + 4)?, 4);
+                self.mmu.tlb.hits += 1;
+                return Some(v);
+            }
             return self.read_lin_fast(sp, 4);
         }
         if !self.cpu.stack32() {
@@ -202,10 +218,54 @@ impl Core {
     /// general path.
     #[inline(always)]
     pub fn stack_write32_fast(&mut self, sp: u32, v: u32) -> bool {
-        if self.flat_stack() {
-            return self.write_lin_fast(sp, 4, v);
+        let p = match self.stack_cached(sp) {
+            Some(p) => p,
+            // The TLB probe, which makes a write entry the stack page cache.
+            None if self.flat_stack() => match self.stack_fill(sp) {
+                Some(p) => p,
+                None => return false,
+            },
+            None => return self.cpu.stack32() && self.write_fast(SS, sp, 4, v),
+        };
+        let Some(b) = self.mem.ram.get_mut(p..p + 4) else {
+            return false;
+        };
+        b.copy_from_slice(&v.to_le_bytes());
+        self.mmu.tlb.hits += 1;
+        true
+    }
+
+    /// The stack page cache (`Tlb::stack`): the physical address of the aligned dword at
+    /// `sp` when its page is the cached one. The cache is filled only with a flat 32-bit
+    /// stack (`stack_fill`) and cleared with the flat-segment cache and by every change of
+    /// the TLB, so a hit needs no other test (checked against the TLB in debug builds).
+    #[inline(always)]
+    fn stack_cached(&self, sp: u32) -> Option<usize> {
+        let e = self.mmu.tlb.stack;
+        if sp & 0xFFFF_F003 != e.key {
+            return None;
         }
-        self.cpu.stack32() && self.write_fast(SS, sp, 4, v)
+        debug_assert!(self.flat_stack(), "stack page cache without a flat stack");
+        debug_assert!(
+            {
+                let w = self.mmu.tlb.e[slot(true, self.cpu.cpl == 3, sp)];
+                w.tag == self.mmu.tlb.tag(sp) && w.phys == e.phys
+            },
+            "stale stack page cache"
+        );
+        Some((e.phys | (sp & 0xFFF)) as usize)
+    }
+
+    /// With a flat 32-bit stack: the physical address of the aligned dword at `sp` when
+    /// its page has a write entry in the TLB, which then becomes the stack page cache.
+    #[inline(always)]
+    fn stack_fill(&mut self, sp: u32) -> Option<usize> {
+        let p = self.mmu.direct_aligned(true, sp, 4, self.cpu.cpl == 3)?;
+        self.mmu.tlb.stack = StackEntry {
+            key: sp & !0xFFF,
+            phys: p as u32 & !0xFFF,
+        };
+        Some(p)
     }
 
     /// The fast path of a read-modify-write operand: the physical address of an aligned
@@ -571,5 +631,47 @@ mod tests {
         assert!(c.flat_stack());
         c.segs_changed();
         assert!(!c.flat_stack());
+    }
+
+    /// The stack page cache: empty, no stack pointer hits it (a misaligned one in page 0
+    /// included); filled from a TLB write entry, it serves that page only, aligned; any
+    /// change of the TLB or of the segments empties it.
+    #[test]
+    fn stack_page_cache_mirrors_one_write_entry() {
+        let mut c = Core::new(
+            1 << 20,
+            crate::devices::Devices::new(1 << 20, Default::default()),
+        );
+        c.cpu.cr0 |= cr0::PE;
+        c.cpu.seg[SS] = flat_data();
+        c.refresh_flat();
+        assert!(c.flat_stack());
+        for sp in [0, 1, 2, 3, 4, 0xFFC, 0x1000, 0x8000_0001] {
+            assert_eq!(c.stack_cached(sp), None, "empty cache hit at {sp:#x}");
+        }
+        assert!(!c.stack_write32_fast(0x5FFC, 7), "no TLB entry yet");
+        c.write(SS, 0x5FFC, 4, 7).unwrap();
+        let fill = |c: &mut Core| {
+            assert!(c.stack_write32_fast(0x5FF8, 8));
+            assert_eq!(c.stack_cached(0x5FF4), Some(0x5FF4));
+        };
+        fill(&mut c);
+        assert_eq!(c.stack_read32_fast(0x5FFC), Some(7));
+        assert_eq!(c.stack_read32_fast(0x5FF8), Some(8));
+        assert_eq!(c.stack_cached(0x5FF5), None, "misaligned");
+        assert_eq!(c.stack_cached(0x6000), None, "another page");
+        c.mmu.tlb.invlpg(0x5000);
+        assert_eq!(c.stack_cached(0x5FF4), None, "INVLPG");
+        c.write(SS, 0x5FFC, 4, 7).unwrap();
+        fill(&mut c);
+        c.segs_changed();
+        assert_eq!(c.stack_cached(0x5FF4), None, "a segment load");
+        c.refresh_flat();
+        fill(&mut c);
+        c.mmu.tlb.insert(false, false, 0x9000, 0x9000, false, false);
+        assert_eq!(c.stack_cached(0x5FF4), None, "a TLB fill");
+        fill(&mut c);
+        c.mmu.tlb.drop_writes_to(0x5000);
+        assert_eq!(c.stack_cached(0x5FF4), None, "code cached on the page");
     }
 }

@@ -866,6 +866,7 @@ impl Runner {
         }
         // Pages written through the TLB fast path (real mode without paging: linear ==
         // physical, so the entries name the pages directly).
+        core.mmu.tlb.stack = Default::default();
         for e in core.mmu.tlb.e[2 * TLB_SIZE..].iter_mut() {
             if e.tag != INVALID {
                 let p = e.phys / PAGE;

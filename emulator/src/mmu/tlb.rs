@@ -17,6 +17,11 @@
 //! cost model charges (`charged`, see `mmu::charged`), which is the only part saved in
 //! snapshots; host-side reasons to drop entries (a restored snapshot, a bulk memory load)
 //! use [`Tlb::drop_entries`], which leaves the model alone.
+//!
+//! `stack` is a copy of one write entry, the page the stack fast paths last used
+//! (`Core::stack_write32_fast` and friends): one comparison instead of a probe. Every method
+//! that drops or replaces an entry, or switches the address space, clears it, so it is
+//! always a copy of an entry the table holds (checked in debug builds where it is used).
 //! Owns the entries, the statistics and the generation; it must not walk page tables.
 
 use super::charged::ChargedTlb;
@@ -46,6 +51,29 @@ const EMPTY: Entry = Entry {
     large: false,
 };
 
+/// A copy of the write entry of the page the stack fast paths last used (see the module
+/// documentation): `key` is its linear page (low 12 bits zero), or `STACK_NONE`; `phys` is
+/// the physical page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackEntry {
+    pub key: u32,
+    pub phys: u32,
+}
+
+/// The key of an empty `StackEntry`. A lookup compares the key with the stack pointer's
+/// page and its two low bits (zero when aligned); bit 2 is never among them, so no stack
+/// pointer matches this key.
+pub const STACK_NONE: u32 = 4;
+
+impl Default for StackEntry {
+    fn default() -> Self {
+        StackEntry {
+            key: STACK_NONE,
+            phys: 0,
+        }
+    }
+}
+
 /// Only `charged` is saved in a snapshot; the entries start empty on restore.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tlb {
@@ -73,6 +101,9 @@ pub struct Tlb {
     has_large: bool,
     /// The TLB the cost model charges nested walks by (`mmu::charged`).
     pub charged: ChargedTlb,
+    /// The stack fast paths' copy of one write entry (see the module documentation).
+    #[serde(skip)]
+    pub stack: StackEntry,
 }
 
 fn empty_entries() -> Box<[Entry; 4 * TLB_SIZE]> {
@@ -90,6 +121,7 @@ impl Default for Tlb {
             asid: 0,
             has_large: false,
             charged: ChargedTlb::default(),
+            stack: StackEntry::default(),
         }
     }
 }
@@ -115,6 +147,7 @@ impl Tlb {
         if asid != self.asid {
             self.asid = asid;
             self.generation += 1;
+            self.stack = StackEntry::default();
         }
     }
     pub fn flush_all(&mut self) {
@@ -126,6 +159,7 @@ impl Tlb {
     /// not an architectural flush, so not counted and the charged model keeps its pages.
     pub fn drop_entries(&mut self) {
         self.e.fill(EMPTY);
+        self.stack = StackEntry::default();
         self.has_large = false;
         self.generation += 1;
     }
@@ -146,6 +180,7 @@ impl Tlb {
     pub fn invlpg_asid(&mut self, lin: u32, asid: u32) {
         self.charged.invlpg(lin, asid);
         self.generation += 1;
+        self.stack = StackEntry::default();
         let tag = (lin & !0xFFF) | asid;
         for k in 0..4 {
             let i = (k << TLB_BITS) | ((lin >> 12) as usize & (TLB_SIZE - 1));
@@ -165,6 +200,7 @@ impl Tlb {
     /// (SVM's TLB_CONTROL 7 and 3).
     pub fn flush_asid(&mut self, asid: u32, keep_global: bool) {
         self.charged.flush_asid(asid, keep_global);
+        self.stack = StackEntry::default();
         for e in self.e.iter_mut() {
             if e.tag != INVALID && e.tag & 0xFFF == asid && !(keep_global && e.global) {
                 *e = EMPTY;
@@ -175,6 +211,7 @@ impl Tlb {
     }
     /// Drops write entries that map `phys_page` (it now holds cached code or is protected).
     pub fn drop_writes_to(&mut self, phys_page: u32) {
+        self.stack = StackEntry::default();
         for e in self.e[2 * TLB_SIZE..].iter_mut() {
             if e.tag != INVALID && e.phys == phys_page {
                 *e = EMPTY;
@@ -192,6 +229,7 @@ impl Tlb {
         large: bool,
     ) {
         self.has_large |= large;
+        self.stack = StackEntry::default();
         self.e[slot(write, user, lin)] = Entry {
             tag: self.tag(lin),
             phys: phys & !0xFFF,
