@@ -20,11 +20,11 @@ pub struct Block {
     pub ip: u32,
     pub insns: Vec<Insn>,
     pub valid: bool,
-    /// The dispatch chain in which `links` were recorded; they are valid only during it
-    /// (see `Machine::exec_chain`).
-    pub link_chain: u64,
-    /// The last two blocks that followed this one, most recent first: (EIP, block index).
-    pub links: [(u32, u32); 2],
+    /// The last two blocks that followed this one, most recent first: (key, block index),
+    /// the key being `link_key` of the dispatch chain they were recorded in and the EIP
+    /// they were found at. A link is valid only during its chain (see
+    /// `Machine::exec_chain`), so a key of another chain never matches.
+    pub links: [(u64, u32); 2],
     /// This block's index in `DecodeCache::blocks` (read back by the dispatch loop after
     /// running the block, so the index need not stay in a register across it).
     pub idx: u32,
@@ -41,6 +41,13 @@ pub struct DecodeCache {
     pub misses: u64,
     pub invalidations: u64,
     pub flushes: u64,
+}
+
+/// The key of a block link recorded in dispatch chain `chain` (1 to `u32::MAX`, so never
+/// 0, the key of no link) for EIP `eip`.
+#[inline(always)]
+pub fn link_key(chain: u64, eip: u32) -> u64 {
+    chain << 32 | eip as u64
 }
 
 #[inline(always)]
@@ -86,7 +93,6 @@ impl DecodeCache {
             ip,
             insns,
             valid: true,
-            link_chain: 0,
             links: [(0, 0); 2],
             idx,
         });
@@ -121,6 +127,14 @@ impl DecodeCache {
         }
         self.invalidations += 1;
         true
+    }
+
+    /// Forgets every block link (`Block::links`), so that no key of an earlier chain can
+    /// match again when the chain counter starts over.
+    pub fn clear_links(&mut self) {
+        for b in self.blocks.iter_mut() {
+            b.links = [(0, 0); 2];
+        }
     }
 
     pub fn has_page(&self, page: u32) -> bool {

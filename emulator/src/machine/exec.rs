@@ -6,6 +6,7 @@
 //! look at requests other than to stop (that is the other phases' work, in `super`).
 
 use super::{fetch, Fetched, Limits, Machine, RunExit, Step};
+use crate::cpu::cache::link_key;
 use crate::cpu::ctx::Request;
 use crate::cpu::exception::vec;
 use crate::cpu::flags::{RF, TF};
@@ -92,6 +93,11 @@ impl Machine {
         // within it, an EIP leads to the same block every time (no code is written, no TLB
         // flush, no mode, CS or CPL change without a rescan).
         self.chain += 1;
+        if self.chain > u32::MAX as u64 {
+            // Link keys hold the chain in 32 bits: start over with no link anywhere.
+            self.cache.clear_links();
+            self.chain = 1;
+        }
         let chain = self.chain;
         // The block whose links are updated when the next lookup misses them.
         let mut prev: Option<u32> = None;
@@ -103,12 +109,7 @@ impl Machine {
                 Some(idx) => {
                     if let Some(p) = prev {
                         let b = &mut self.cache.blocks[p as usize];
-                        if b.link_chain != chain {
-                            b.link_chain = chain;
-                            b.links = [(eip, idx); 2];
-                        } else {
-                            b.links = [(eip, idx), b.links[0]];
-                        }
+                        b.links = [(link_key(chain, eip), idx), b.links[0]];
                     }
                     idx
                 }
@@ -204,18 +205,16 @@ impl Machine {
                     return;
                 }
                 limit = (deadline - ic) as usize;
-                let eip = core.cpu.eip;
-                if b.link_chain == chain {
-                    if b.links[0].0 == eip {
-                        cache.hits += 1;
-                        idx = b.links[0].1;
-                        continue;
-                    }
-                    if b.links[1].0 == eip {
-                        cache.hits += 1;
-                        idx = b.links[1].1;
-                        continue;
-                    }
+                let k = link_key(chain, core.cpu.eip);
+                if b.links[0].0 == k {
+                    cache.hits += 1;
+                    idx = b.links[0].1;
+                    continue;
+                }
+                if b.links[1].0 == k {
+                    cache.hits += 1;
+                    idx = b.links[1].1;
+                    continue;
                 }
                 prev = Some(b.idx);
                 continue 'find;
