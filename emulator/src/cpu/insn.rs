@@ -17,6 +17,45 @@ pub const K_REG: u8 = 1;
 pub const K_MEM: u8 = 2;
 pub const K_IMM: u8 = 3;
 
+/// A general register number (the low three bits of an operand's register index) as a
+/// type with eight values, so that indexing the register file with it (`Cpu::gpr`) needs
+/// neither a mask nor a bounds check: the hot handlers (`exec::fast`) and the effective
+/// address use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Gpr {
+    Eax,
+    Ecx,
+    Edx,
+    Ebx,
+    Esp,
+    Ebp,
+    Esi,
+    Edi,
+}
+
+impl Gpr {
+    /// The register numbered by the low three bits of `r`.
+    pub fn low3(r: u8) -> Gpr {
+        match r & 7 {
+            0 => Gpr::Eax,
+            1 => Gpr::Ecx,
+            2 => Gpr::Edx,
+            3 => Gpr::Ebx,
+            4 => Gpr::Esp,
+            5 => Gpr::Ebp,
+            6 => Gpr::Esi,
+            _ => Gpr::Edi,
+        }
+    }
+
+    /// Its index in `Cpu::gpr`.
+    #[inline(always)]
+    pub fn idx(self) -> usize {
+        self as usize
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Insn {
     /// What the dispatch loop calls: the handler itself when it keeps EIP and the retired
@@ -44,12 +83,21 @@ pub struct Insn {
     /// the encoding AL CL DL BL AH CH DH BH) or segment registers (ES..GS = 0..5).
     pub r0: u8,
     pub r1: u8,
+    /// `r0`, `r1`, `base` and `index` as 32-bit general registers (their low three bits;
+    /// meaningful only where the operand is a general register).
+    pub g0: Gpr,
+    pub g1: Gpr,
+    pub gb: Gpr,
+    pub gx: Gpr,
     // Effective address recipe: disp + base + (index << scale), masked to 16 bits if a16.
     pub base: u8,
     pub index: u8,
     pub scale: u8,
     pub seg: u8,
     pub a16: bool,
+    /// Which recipe `ea` follows (`EA_DISP`, `EA_BASE`, `EA_SIB` or `EA_ANY`), chosen when
+    /// the operand is decoded.
+    pub ea_form: u8,
     pub disp: u32,
     /// Immediate, branch target, or far offset.
     pub imm: u32,
@@ -148,11 +196,16 @@ impl Insn {
             k1: K_NONE,
             r0: NONE,
             r1: NONE,
+            g0: Gpr::Eax,
+            g1: Gpr::Eax,
+            gb: Gpr::Eax,
+            gx: Gpr::Eax,
             base: NONE,
             index: NONE,
             scale: 0,
             seg: 3,
             a16: false,
+            ea_form: EA_ANY,
             disp: 0,
             imm: 0,
             imm2: 0,
@@ -261,6 +314,10 @@ impl Insn {
             0 => 4,
             s => s,
         };
+        i.g0 = Gpr::low3(i.r0);
+        i.g1 = Gpr::low3(i.r1);
+        i.gb = Gpr::low3(i.base);
+        i.gx = Gpr::low3(i.index);
         i
     }
 
@@ -277,20 +334,50 @@ impl Insn {
             (None, None) => ins.memory_displ_size() == 2,
         };
         self.a16 = a16;
+        self.ea_form = match (a16, self.base != NONE, self.index != NONE) {
+            (false, false, false) => EA_DISP,
+            (false, true, false) => EA_BASE,
+            (false, true, true) => EA_SIB,
+            _ => EA_ANY,
+        };
     }
 }
 
 // ---- operand access used by handlers ----
 
-/// Effective address (offset within the segment).
+/// `Insn::ea_form`: a 32-bit address of a displacement alone, of a base register plus a
+/// displacement, of a base plus a scaled index plus a displacement; anything else (16-bit
+/// addressing, an index without a base).
+pub const EA_DISP: u8 = 0;
+pub const EA_BASE: u8 = 1;
+pub const EA_SIB: u8 = 2;
+pub const EA_ANY: u8 = 3;
+
+/// Effective address (offset within the segment): the decode-time recipe's common forms
+/// without the tests of the general one (`ea_any`).
 #[inline(always)]
 pub fn ea(c: &Core, i: &Insn) -> u32 {
+    match i.ea_form {
+        EA_DISP => i.disp,
+        EA_BASE => i.disp.wrapping_add(c.cpu.gpr[i.gb.idx()]),
+        EA_SIB => i
+            .disp
+            .wrapping_add(c.cpu.gpr[i.gb.idx()])
+            .wrapping_add(c.cpu.gpr[i.gx.idx()] << i.scale),
+        _ => ea_any(c, i),
+    }
+}
+
+/// Effective address by the general recipe: displacement, optional base and scaled index,
+/// truncated to 16 bits with 16-bit addressing.
+#[inline(always)]
+fn ea_any(c: &Core, i: &Insn) -> u32 {
     let mut a = i.disp;
     if i.base != NONE {
-        a = a.wrapping_add(c.cpu.gpr[(i.base & 7) as usize]);
+        a = a.wrapping_add(c.cpu.gpr[i.gb.idx()]);
     }
     if i.index != NONE {
-        a = a.wrapping_add(c.cpu.gpr[(i.index & 7) as usize] << i.scale);
+        a = a.wrapping_add(c.cpu.gpr[i.gx.idx()] << i.scale);
     }
     if i.a16 {
         a & 0xFFFF

@@ -15,7 +15,7 @@ use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
 use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
-use crate::cpu::insn::{ea, Handler, Insn};
+use crate::cpu::insn::{ea, Gpr, Handler, Insn};
 use crate::mmu::segment::{CS, SS};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
@@ -23,21 +23,22 @@ const R: u8 = 0;
 const M: u8 = 1;
 const I: u8 = 2;
 
+/// Register `r` (`g` as a 32-bit register) at size S.
 #[inline(always)]
-fn rget<const S: u8>(c: &Core, r: u8) -> u32 {
+fn rget<const S: u8>(c: &Core, r: u8, g: Gpr) -> u32 {
     match S {
         1 => c.cpu.get8(r as usize),
         2 => c.cpu.get16(r as usize),
-        _ => c.cpu.gpr[(r & 7) as usize],
+        _ => c.cpu.gpr[g.idx()],
     }
 }
 
 #[inline(always)]
-fn rset<const S: u8>(c: &mut Core, r: u8, v: u32) {
+fn rset<const S: u8>(c: &mut Core, r: u8, g: Gpr, v: u32) {
     match S {
         1 => c.cpu.set8(r as usize, v),
         2 => c.cpu.set16(r as usize, v),
-        _ => c.cpu.gpr[(r & 7) as usize] = v,
+        _ => c.cpu.gpr[g.idx()] = v,
     }
 }
 
@@ -218,7 +219,7 @@ const MOV: u8 = 102;
 #[inline(always)]
 fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     let b = match K1 {
-        R => rget::<S>(c, i.r1),
+        R => rget::<S>(c, i.r1, i.g1),
         I => i.imm & mask(S),
         _ => {
             let a = ea(c, i);
@@ -264,15 +265,15 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
 #[inline(always)]
 fn alu2_reg<const OP: u8, const S: u8>(c: &mut Core, i: &Insn, b: u32) {
     if OP == MOV {
-        rset::<S>(c, i.r0, b);
+        rset::<S>(c, i.r0, i.g0, b);
         return;
     }
-    let a = rget::<S>(c, i.r0);
+    let a = rget::<S>(c, i.r0, i.g0);
     if OP == CMP || OP == TEST {
         alu2_flags::<OP, S>(c, a, b);
     } else {
         let r = alu::op(c, OP, S, a, b);
-        rset::<S>(c, i.r0, r);
+        rset::<S>(c, i.r0, i.g0, r);
     }
 }
 
@@ -295,7 +296,7 @@ fn alu2_general<const OP: u8, const K0: u8, const K1: u8, const S: u8>(
 ) -> Res {
     c.sync(i);
     let b = match K1 {
-        R => rget::<S>(c, i.r1),
+        R => rget::<S>(c, i.r1, i.g1),
         I => i.imm & mask(S),
         _ => {
             let a = ea(c, i);
@@ -331,14 +332,14 @@ fn alu2_general<const OP: u8, const K0: u8, const K1: u8, const S: u8>(
 
 #[inline(always)]
 fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
-    let a = rget::<S>(c, i.r0);
+    let a = rget::<S>(c, i.r0, i.g0);
     let r = if INC {
         a.wrapping_add(1)
     } else {
         a.wrapping_sub(1)
     } & mask(S);
     c.cpu.flags.set_incdec(INC, S, a, r);
-    rset::<S>(c, i.r0, r);
+    rset::<S>(c, i.r0, i.g0, r);
     Ok(())
 }
 
@@ -385,7 +386,7 @@ fn incdec_m_general<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res
 // over (the fast path changes nothing when it fails).
 
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
-    let v = c.cpu.gpr[(i.r0 & 7) as usize];
+    let v = c.cpu.gpr[i.g0.idx()];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
     if c.stack_write32_fast(sp, v) {
         c.cpu.gpr[4] = sp;
@@ -398,10 +399,10 @@ fn push_r32(c: &mut Core, i: &Insn) -> Res {
 fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
     c.sync(i);
     if !c.cpu.stack32() {
-        c.push(4, c.cpu.gpr[(i.r0 & 7) as usize])?;
+        c.push(4, c.cpu.gpr[i.g0.idx()])?;
         return c.done();
     }
-    let v = c.cpu.gpr[(i.r0 & 7) as usize];
+    let v = c.cpu.gpr[i.g0.idx()];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
     c.write(SS, sp, 4, v)?;
     c.cpu.gpr[4] = sp;
@@ -413,7 +414,7 @@ fn pop_r32(c: &mut Core, i: &Insn) -> Res {
     if let Some(v) = c.stack_read32_fast(sp) {
         // POP ESP: the popped value wins over the increment.
         c.cpu.gpr[4] = sp.wrapping_add(4);
-        c.cpu.gpr[(i.r0 & 7) as usize] = v;
+        c.cpu.gpr[i.g0.idx()] = v;
         return Ok(());
     }
     pop_r32_general(c, i)
@@ -424,14 +425,14 @@ fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
     c.sync(i);
     if !c.cpu.stack32() {
         let v = c.pop(4)?;
-        c.cpu.gpr[(i.r0 & 7) as usize] = v;
+        c.cpu.gpr[i.g0.idx()] = v;
         return c.done();
     }
     let sp = c.cpu.gpr[4];
     let v = c.read(SS, sp, 4)?;
     // POP ESP: the popped value wins over the increment.
     c.cpu.gpr[4] = sp.wrapping_add(4);
-    c.cpu.gpr[(i.r0 & 7) as usize] = v;
+    c.cpu.gpr[i.g0.idx()] = v;
     c.done()
 }
 
@@ -569,9 +570,9 @@ const F_ADD_RI: u8 = 6;
 /// #GP of the second case).
 fn fused<const F: u8, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     match F {
-        F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1)),
+        F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
         F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
-        F_TEST_RR => alu2_reg::<TEST, 4>(c, i, rget::<4>(c, i.r1)),
+        F_TEST_RR => alu2_reg::<TEST, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
         F_DEC => {
             incdec::<false, 4>(c, i)?;
         }
@@ -682,9 +683,9 @@ fn shift_ri<const K: u8>(c: &mut Core, i: &Insn) -> Res {
     if n == 0 {
         return Ok(());
     }
-    let d = c.cpu.gpr[(i.r0 & 7) as usize];
+    let d = c.cpu.gpr[i.g0.idx()];
     let (r, cf, of) = shift::compute(K, 4, d, n, false);
-    c.cpu.gpr[(i.r0 & 7) as usize] = r;
+    c.cpu.gpr[i.g0.idx()] = r;
     c.cpu.flags.set_result(4, r, cf, of);
     Ok(())
 }
@@ -696,19 +697,19 @@ fn imul_flags(c: &mut Core, r: u32, wide: bool) {
 
 /// IMUL r32, r32, imm.
 fn imul_rri(c: &mut Core, i: &Insn) -> Res {
-    let a = c.cpu.gpr[(i.r1 & 7) as usize];
+    let a = c.cpu.gpr[i.g1.idx()];
     let (r, wide) = muldiv::imul_trunc(4, a, i.imm);
-    c.cpu.gpr[(i.r0 & 7) as usize] = r;
+    c.cpu.gpr[i.g0.idx()] = r;
     imul_flags(c, r, wide);
     Ok(())
 }
 
 /// IMUL r32, r32.
 fn imul_rr(c: &mut Core, i: &Insn) -> Res {
-    let a = c.cpu.gpr[(i.r0 & 7) as usize];
-    let b = c.cpu.gpr[(i.r1 & 7) as usize];
+    let a = c.cpu.gpr[i.g0.idx()];
+    let b = c.cpu.gpr[i.g1.idx()];
     let (r, wide) = muldiv::imul_trunc(4, a, b);
-    c.cpu.gpr[(i.r0 & 7) as usize] = r;
+    c.cpu.gpr[i.g0.idx()] = r;
     imul_flags(c, r, wide);
     Ok(())
 }
@@ -716,7 +717,7 @@ fn imul_rr(c: &mut Core, i: &Insn) -> Res {
 /// DIV/IDIV r/m32: EDX:EAX by the operand (arithmetic flags unchanged, as in `muldiv`).
 fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
     let d = if K == R {
-        c.cpu.gpr[(i.r0 & 7) as usize]
+        c.cpu.gpr[i.g0.idx()]
     } else {
         let a = ea(c, i);
         read(c, i, i.seg as usize, a, 4)?
