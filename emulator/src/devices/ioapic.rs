@@ -36,6 +36,21 @@ pub const RTE_LOGICAL: u64 = 1 << 11;
 /// Writable bits: all but delivery status (12) and remote IRR (14); destination 56-63.
 const RTE_WRITABLE: u64 = 0xFF00_0000_0001_AFFF;
 
+/// The redirection entry a register index (0x10-0x3F) names, and the shift of its 32-bit
+/// half within the entry (even index: low half, 0; odd: high half, 32).
+fn entry_half(index: u8) -> (usize, u32) {
+    (
+        (index as usize - 0x10) / 2,
+        if index & 1 == 0 { 0 } else { 32 },
+    )
+}
+
+/// Whether an entry sends messages here: unmasked, with fixed (0) or lowest-priority (1)
+/// delivery (the other modes deliver nothing, see the module docs).
+fn deliverable(e: u64) -> bool {
+    e & RTE_MASKED == 0 && (e >> 8) & 7 <= 1
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IoApic {
     /// IOREGSEL: the index IOWIN reads and writes.
@@ -104,8 +119,7 @@ impl IoApic {
     /// Sends the entry's interrupt message; true if the local APIC accepted it.
     fn send(&mut self, pin: usize, lapic: &mut Lapic) -> bool {
         let e = self.redir[pin];
-        let mode = (e >> 8) & 7;
-        if e & RTE_MASKED != 0 || mode > 1 {
+        if !deliverable(e) {
             return false;
         }
         let dest = (e >> 56) as u8;
@@ -139,16 +153,12 @@ impl IoApic {
 
     fn read_reg(&self, index: u8) -> u32 {
         match index {
-            0x00 => (self.id as u32) << 24,
+            // The arbitration ID reads as the ID (datasheet 3.2.3).
+            0x00 | 0x02 => (self.id as u32) << 24,
             0x01 => VERSION,
-            0x02 => (self.id as u32) << 24,
             0x10..=0x3F => {
-                let e = self.redir[(index as usize - 0x10) / 2];
-                if index & 1 == 0 {
-                    e as u32
-                } else {
-                    (e >> 32) as u32
-                }
+                let (pin, shift) = entry_half(index);
+                (self.redir[pin] >> shift) as u32
             }
             _ => 0,
         }
@@ -167,13 +177,9 @@ impl IoApic {
         match index {
             0x00 => self.id = ((v >> 24) & 0xF) as u8,
             0x10..=0x3F => {
-                let pin = (index as usize - 0x10) / 2;
+                let (pin, shift) = entry_half(index);
                 let old = self.redir[pin];
-                let new = if index & 1 == 0 {
-                    (old & !0xFFFF_FFFF) | v as u64
-                } else {
-                    (old & 0xFFFF_FFFF) | (v as u64) << 32
-                };
+                let new = (old & !(0xFFFF_FFFF << shift)) | (v as u64) << shift;
                 let keep = old & !RTE_WRITABLE;
                 let mut e = (new & RTE_WRITABLE) | keep;
                 if e & RTE_LEVEL == 0 {
@@ -190,7 +196,7 @@ impl IoApic {
     /// Pins (bit n = pin n) that are unmasked with a fixed or lowest-priority delivery.
     pub fn unmasked(&self) -> u32 {
         (0..PINS)
-            .filter(|&p| self.redir[p] & RTE_MASKED == 0 && (self.redir[p] >> 8) & 7 <= 1)
+            .filter(|&p| deliverable(self.redir[p]))
             .fold(0, |m, p| m | 1 << p)
     }
 
@@ -234,6 +240,25 @@ mod tests {
             io.write(0, 0x10 + 2 * pin, &mut a);
             assert_eq!(io.read(0x10), 1 << 16, "pin {pin} masked");
         }
+    }
+
+    #[test]
+    fn entry_halves_are_written_and_read_apart() {
+        let mut a = lapic();
+        let mut io = IoApic::new();
+        set_entry(&mut io, 23, 0x0001_0045, 0xAB00_0000, &mut a);
+        io.write(0, 0x10 + 46 + 1, &mut a);
+        io.write(0x10, 0x0300_0000, &mut a); // the high half alone
+        assert_eq!(io.read(0x10), 0x0300_0000);
+        io.write(0, 0x10 + 46, &mut a);
+        assert_eq!(io.read(0x10), 0x0001_0045, "low half kept");
+        io.write(0x10, 0xFFFF_FFFF, &mut a); // delivery status and remote IRR read-only
+        assert_eq!(io.read(0x10), 0xFFFF_FFFF & RTE_WRITABLE as u32);
+        assert_eq!(io.redir[23] >> 32, 0x0300_0000, "high half kept");
+        io.write(0x10, 0x0000_0745, &mut a); // unmasked, ExtINT
+        assert_eq!(io.unmasked() & 1 << 23, 0, "ExtINT sends nothing");
+        io.write(0x10, 0x0000_0145, &mut a); // unmasked, lowest priority
+        assert_eq!(io.unmasked() & 1 << 23, 1 << 23);
     }
 
     #[test]
