@@ -156,7 +156,8 @@ fn boot_linux(test: &str, extra: &[&str]) -> Option<Boot> {
 }
 
 /// The checks both boots share: the exit status, `/init`'s lines equal to QEMU's, the
-/// typed command's answers, `uname -a`, and FXSAVE chosen for FPU state.
+/// typed command's answers, `uname -a`, no failed crypto self-test, and FXSAVE chosen for
+/// FPU state.
 fn check_init_and_command(b: &Boot) {
     let (stdout, tail) = (&b.stdout, &b.tail);
     assert_eq!(
@@ -184,6 +185,15 @@ fn check_init_and_command(b: &Boot) {
         uname.contains("-686 ") && uname.trim_end().ends_with("i686 GNU/Linux"),
         "{uname}"
     );
+    // The kernel's crypto self-tests (crypto/testmgr.c, started by a late initcall) run on
+    // the emulated CPU before /init, about half of the boot's instructions, most of them
+    // in the public-key algorithms' multi-precision arithmetic (`cryptomgr.notests` would
+    // skip them); a wrong result is an "alg: ... failed" line, and none may appear.
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("alg: ") && l.contains("fail"))
+        .collect();
+    assert!(failed.is_empty(), "crypto self-tests failed: {failed:#?}");
     // CPUID offers FXSR (x87/fxsr.rs): the kernel then saves and restores FPU state with
     // FXSAVE/FXRSTOR on every task switch that needs it, and says so at boot.
     assert!(
