@@ -59,7 +59,7 @@ build/minios/%.o: minios/%.S
 .SECONDARY: $(MINIOS_ELFS)
 
 # Programs built from more than one .c file (the others are #included).
-build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/dockerd_build.c minios/user/oci.c minios/user/sha256.c \
+build/minios/user/dockerd.o: minios/user/dockerd_images.c minios/user/dockerd_build.c minios/user/ustar.h minios/user/oci.c minios/user/sha256.c \
                              minios/user/dockerd_vol.c minios/user/dockerd_net.c minios/user/dockerd_opts.c
 build/minios/user/docker.o: minios/user/docker_images.c minios/user/docker_build.c minios/user/docker_vol.c minios/user/docker_net.c \
                             minios/user/docker_opts.c
@@ -72,7 +72,7 @@ HOSTCC       := cc
 MINIOS_RECIPES := minios/images/base/Recipe minios/images/hello/Recipe minios/images/echo/Recipe
 MINIOS_IMGFILES := $(shell find minios/images -type f -not -name '*.c' | LC_ALL=C sort)
 
-build/host/imgbuild: minios/images/imgbuild.c minios/user/sha256.c minios/user/sha256.h
+build/host/imgbuild: minios/images/imgbuild.c minios/user/sha256.c minios/user/sha256.h minios/user/ustar.h
 	@mkdir -p $(dir $@)
 	$(HOSTCC) -O2 -Wall -Wextra -o $@ minios/images/imgbuild.c minios/user/sha256.c
 

@@ -48,6 +48,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "../user/sha256.h"
+#include "../user/ustar.h"
 
 #define MAXIMG   8
 #define MAXLAYER 8
@@ -92,30 +93,11 @@ static void put_blob(const void *data, long len, struct blob *b)
 static unsigned char *tar;
 static long ntar;
 
-static void octal(char *field, int width, unsigned long v)
-{
-    snprintf(field, (size_t)width, "%0*lo", width - 1, v);
-}
-
 static void tar_entry(const char *name, int dir, const unsigned char *data, long len, int exec)
 {
     if (strlen(name) > 99) { fprintf(stderr, "imgbuild: name too long: %s\n", name); exit(1); }
     if (ntar + 512 + len + 1024 > BIG) { fprintf(stderr, "imgbuild: layer too big\n"); exit(1); }
-    char *h = (char *)tar + ntar;
-    memset(h, 0, 512);
-    strcpy(h, name);
-    octal(h + 100, 8, dir || exec ? 0755 : 0644);
-    octal(h + 108, 8, 0);
-    octal(h + 116, 8, 0);
-    octal(h + 124, 12, dir ? 0 : (unsigned long)len);
-    octal(h + 136, 12, 0);                          /* mtime */
-    h[156] = dir ? '5' : '0';
-    memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
-    memset(h + 148, ' ', 8);
-    unsigned int sum = 0;
-    for (int i = 0; i < 512; i++) sum += (unsigned char)h[i];
-    snprintf(h + 148, 8, "%06o", sum);
+    ustar_header((char *)tar + ntar, name, dir, exec, (unsigned int)len);
     ntar += 512;
     if (!dir) {
         long padded = (len + 511) / 512 * 512;

@@ -26,6 +26,7 @@
  * and on a failure {"error":"..."} (still a 200, as in Docker's stream).
  * While a build runs the daemon answers nobody else (RUN waits for its program).
  */
+#include "ustar.h"                  /* the header block, shared with imgbuild */
 
 #define BMAXL   8                           /* layers per image */
 #define BUILDDIR DSTORE "/build"
@@ -71,12 +72,6 @@ static int tw_put(const void *p, int n)
     return tw.fd < 0 || write(tw.fd, p, n) == n ? 0 : -ENOSPC;
 }
 
-static void octal(char *f, int width, unsigned int v)
-{
-    f[width - 1] = 0;
-    for (int i = width - 2; i >= 0; i--, v >>= 3) f[i] = (char)('0' + (v & 7));
-}
-
 /* One entry: a directory (src 0, dir 1) or the file src (len bytes) stored as name. */
 static int tw_entry(const char *name, int dir, const char *src, int len)
 {
@@ -87,20 +82,7 @@ static int tw_entry(const char *name, int dir, const char *src, int len)
     if (src && (fd = open(src, O_RDONLY)) < 0) return fd;
     int exec = fd >= 0 && read(fd, h, 4) == 4 && !memcmp(h, "\177ELF", 4);
     if (fd >= 0) lseek(fd, 0, 0);
-    memset(h, 0, 512);
-    memcpy(h, name, (unsigned int)nl);
-    octal(h + 100, 8, dir || exec ? 0755 : 0644);
-    octal(h + 108, 8, 0);
-    octal(h + 116, 8, 0);
-    octal(h + 124, 12, dir ? 0 : (unsigned int)len);
-    octal(h + 136, 12, 0);                           /* mtime */
-    h[156] = dir ? '5' : '0';
-    memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
-    memset(h + 148, ' ', 8);
-    unsigned int sum = 0;
-    for (int i = 0; i < 512; i++) sum += (unsigned char)h[i];
-    octal(h + 148, 7, sum);                          /* six digits, NUL, the space stays */
+    ustar_header(h, name, dir, exec, dir ? 0 : (unsigned int)len);
     int r = tw_put(h, 512);
     for (int left = dir ? 0 : len; !r && left > 0; left -= 512) {
         memset(h, 0, 512);
