@@ -253,7 +253,11 @@ mod tests {
         io.write(0, 0x10 + 46, &mut a);
         assert_eq!(io.read(0x10), 0x0001_0045, "low half kept");
         io.write(0x10, 0xFFFF_FFFF, &mut a); // delivery status and remote IRR read-only
-        assert_eq!(io.read(0x10), 0xFFFF_FFFF & RTE_WRITABLE as u32);
+        assert_eq!(
+            io.read(0x10),
+            RTE_WRITABLE as u32,
+            "only the writable bits of all-ones"
+        );
         assert_eq!(io.redir[23] >> 32, 0x0300_0000, "high half kept");
         io.write(0x10, 0x0000_0745, &mut a); // unmasked, ExtINT
         assert_eq!(io.unmasked() & 1 << 23, 0, "ExtINT sends nothing");
