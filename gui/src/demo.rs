@@ -6,7 +6,7 @@
 //! Script: actions separated by `;`: `sample=NAME` (a virtualization sample whose menu
 //! name starts with NAME), `run=N` (instructions), `exit` / `guest` (run to the next
 //! switch into the hypervisor / back into the guest), `step=N`, `view=timeline|ledger|
-//! nested|stepper|arch|compare`, `nested=ADDR`, `type=TEXT` (`\n` is Enter), `compare`,
+//! nested|stepper|arch|compare|containers`, `nested=ADDR`, `type=TEXT` (`\n` is Enter), `compare`,
 //! `tab=serial|screen|events|statistics`.
 
 use crate::lessons::Action;
@@ -47,6 +47,7 @@ pub fn parse(script: &str) -> Result<Vec<Action>, String> {
                 "stepper" => VirtView::Stepper,
                 "arch" => VirtView::Arch,
                 "compare" => VirtView::Compare,
+                "containers" => VirtView::Containers,
                 _ => return Err(format!("--demo: unknown view `{arg}`")),
             }),
             "tab" => Action::Tab(match arg {
@@ -90,6 +91,7 @@ mod tests {
         assert!(matches!(v[1], Action::RunFor(30_000_000)));
         assert!(matches!(v[4], Action::Type("ps\n")));
         assert!(parse("view=nope").unwrap_err().contains("unknown view"));
+        assert!(parse("view=containers").is_ok());
         assert!(parse("run=lots").unwrap_err().contains("not a number"));
     }
 }
