@@ -4,6 +4,9 @@
 //! again at its end; the panel's rows are checked in English and Spanish. A machine without
 //! the APICs shows neither.
 
+mod common;
+
+use common::drain_serial;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use traplab::debug::session::{Input, Session};
@@ -35,13 +38,7 @@ fn session() -> Session {
 fn run_until(s: &mut Session, out: &mut String, want: &str) {
     while s.icount() < 50_000_000 && !out.contains(want) {
         s.advance(200_000);
-        out.extend(
-            s.m.core
-                .dev
-                .take_serial_output()
-                .into_iter()
-                .map(char::from),
-        );
+        drain_serial(s, out);
     }
     assert!(out.contains(want), "no {want:?} in:\n{out}");
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{app_harness, wait_for};
+use common::{app_harness, drain_serial, wait_for};
 use egui_kittest::kittest::Queryable;
 use traplab::debug::session::Session;
 use traplab_gui::app::{sample_path, typed_load};
@@ -100,13 +100,7 @@ fn the_linux_sample_boots_to_a_shell() {
     let mut typed = false;
     while s.icount() < 12_000_000_000 {
         s.advance(50_000_000);
-        out.extend(
-            s.m.core
-                .dev
-                .take_serial_output()
-                .into_iter()
-                .map(char::from),
-        );
+        drain_serial(&mut s, &mut out);
         if !typed && out.contains("TRAPLAB-SHELL: Linux ") && out.ends_with("# ") {
             s.input(traplab::debug::session::Input::Serial(
                 b"echo sum=$((6*7))\n".to_vec(),

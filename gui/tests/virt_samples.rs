@@ -2,6 +2,9 @@
 //! the way the menu says (the same images, modules and command line the menu's command
 //! gives the machine thread), checked on the guest's console.
 
+mod common;
+
+use common::drain_serial;
 use traplab::boot::multiboot::Module;
 use traplab::debug::session::Session;
 use traplab_gui::app::{sample_path, VIRT_SAMPLES};
@@ -30,13 +33,7 @@ fn boots_to(c: &Command, want: &[&str], budget: u64) -> String {
     let mut out = String::new();
     while s.icount() < budget {
         s.advance(2_000_000);
-        out.extend(
-            s.m.core
-                .dev
-                .take_serial_output()
-                .into_iter()
-                .map(char::from),
-        );
+        drain_serial(&mut s, &mut out);
         if want.iter().all(|w| out.contains(w)) {
             return out;
         }

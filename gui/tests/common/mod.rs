@@ -1,11 +1,13 @@
 //! Helpers shared by the kittest files that drive the real app (machine thread included):
 //! a harness on a sample image, waiting for the machine thread, and typing a line into the
-//! serial console through the Serial tab's line field. Each test file uses only some.
+//! serial console through the Serial tab's line field; and, for tests that drive a
+//! `Session` directly, draining its serial output. Each test file uses only some.
 #![allow(dead_code)]
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use std::time::{Duration, Instant};
+use traplab::debug::session::Session;
 use traplab_gui::app::{sample_path, VirtSample, VIRT_SAMPLES};
 use traplab_gui::i18n::Lang;
 use traplab_gui::panels::PanelId;
@@ -80,4 +82,15 @@ pub fn type_line(h: &mut Harness<'_, TraplabApp>, line: &str, until: &str) {
                 .get(before..)
                 .is_some_and(|s| s.contains(until))
     });
+}
+
+/// Appends what the guest wrote to its serial port since the last call to `out`.
+pub fn drain_serial(s: &mut Session, out: &mut String) {
+    out.extend(
+        s.m.core
+            .dev
+            .take_serial_output()
+            .into_iter()
+            .map(char::from),
+    );
 }
