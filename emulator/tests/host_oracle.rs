@@ -240,7 +240,7 @@ fn emu_fault(bytes: &[u8], st: St) -> Option<u8> {
         let before = (c.gpr, c.flags.get());
         let ins = Decoder::new(32, bytes, DecoderOptions::NONE).decode();
         let i = Insn::new(ins, traplab::cpu::exec::select(&ins));
-        let r = (i.exec)(&mut m.core, &i);
+        let r = (i.inner)(&mut m.core, &i);
         let c = &m.core.cpu;
         assert_eq!(
             (c.gpr, c.flags.get()),

@@ -115,7 +115,7 @@ impl Core {
 
     /// Stores what the dispatch loop keeps lazily while it runs a block: EIP after `i` and
     /// the retired count before it. Eager handlers get it before they start
-    /// (`exec::eager`); lazy ones call it before any path other than their inline fast
+    /// (`exec::thread::eager`); lazy ones call it before any path other than their inline fast
     /// path (a fault, a device, an event or a request may look at both).
     #[inline(always)]
     pub fn sync(&mut self, i: &crate::cpu::insn::Insn) {

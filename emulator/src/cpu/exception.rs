@@ -30,8 +30,11 @@ pub mod vec {
     pub const BRANCH: u8 = 0xFD;
     /// Not a vector: what a handler in a chained block returns when it completed but made
     /// a request (`Core::req`), so that the dispatch loop need not test the requests after
-    /// each instruction (`exec::eager`, `exec::fast`). Never leaves the dispatch loop.
+    /// each instruction (`exec::thread::eager`, `exec::fast`). Never leaves the dispatch loop.
     pub const REQUEST: u8 = 0xFC;
+    /// Not a vector: what the thread of a taken Jcc to another block returns after storing
+    /// EIP and the retired count (`exec::thread`). Never leaves the dispatch loop.
+    pub const LEAVE: u8 = 0xFB;
 }
 
 /// A fault or abort raised by an instruction (traps such as INT n are delivered directly).
@@ -80,6 +83,43 @@ impl Exception {
     /// The in-block branch marker (`vec::BRANCH`).
     pub const fn branch() -> Self {
         Self::new(vec::BRANCH)
+    }
+    /// The in-block branch marker of a thread (`exec::thread`): the target is instruction
+    /// `t` of the block (`branch_target`).
+    pub const fn branch_to(t: u8) -> Self {
+        Exception {
+            vector: vec::BRANCH,
+            has_code: false,
+            code: t as u16,
+            cr2: 0,
+        }
+    }
+    /// The index carried by `branch_to`'s marker.
+    pub const fn branch_target(&self) -> usize {
+        self.code as usize
+    }
+    /// The marker of a taken Jcc's thread that left the block (`vec::LEAVE`).
+    pub const fn leave() -> Self {
+        Self::new(vec::LEAVE)
+    }
+    /// The exception as 64 bits (`exec::thread::Stop`): bit 0 has-code, bits 8-15 the
+    /// vector, 16-31 the error code, 32-63 CR2; bits 1-7 are zero.
+    #[inline(always)]
+    pub const fn to_bits(self) -> u64 {
+        self.has_code as u64
+            | (self.vector as u64) << 8
+            | (self.code as u64) << 16
+            | (self.cr2 as u64) << 32
+    }
+    /// The inverse of `to_bits` (bits 1-7 ignored).
+    #[inline(always)]
+    pub const fn from_bits(b: u64) -> Self {
+        Exception {
+            has_code: b & 1 != 0,
+            vector: (b >> 8) as u8,
+            code: (b >> 16) as u16,
+            cr2: (b >> 32) as u32,
+        }
     }
     /// The "completed with a request" marker (`vec::REQUEST`).
     pub const fn request() -> Self {

@@ -58,9 +58,11 @@ impl Gpr {
 
 #[derive(Clone, Debug)]
 pub struct Insn {
-    /// What the dispatch loop calls: the handler itself when it keeps EIP and the retired
-    /// count lazily (`lazy`), else `exec::eager`, which stores them and calls `inner`.
-    pub exec: Handler,
+    /// What the chained dispatch loop calls: the handler's thread (`exec::thread`), which
+    /// runs it and goes on with the next instruction of the block: the handler inlined
+    /// when it keeps EIP and the retired count lazily, else `exec::thread::eager`, which
+    /// stores them and calls `inner`.
+    pub thread: crate::cpu::exec::thread::Thread,
     /// The handler chosen at decode time.
     pub inner: Handler,
     /// EIP after this instruction, fixed at decode time (a cached block only runs at the
@@ -181,7 +183,7 @@ impl Insn {
     pub fn new(ins: Instruction, exec: Handler) -> Insn {
         let next = ins.ip32().wrapping_add(ins.len() as u32);
         let mut i = Insn {
-            exec,
+            thread: crate::cpu::exec::thread::eager,
             inner: exec,
             idx: 0,
             lazy_ip: false,

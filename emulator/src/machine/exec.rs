@@ -136,7 +136,7 @@ impl Machine {
                 // stores them wherever it stops.
                 core.block_base = core.icount;
                 'run: {
-                    let mut it = insns.iter();
+                    let mut start = 0;
                     if n > limit {
                         // The deadline cuts this block.
                         match cut_run(core, insns, limit, deadline) {
@@ -144,53 +144,60 @@ impl Machine {
                             Cut::Next => break 'run,
                             Cut::Inside(t) => {
                                 cache.hits += 1;
-                                it = insns[t..].iter();
+                                start = t;
                             }
                         }
                     }
-                    while let Some(insn) = it.next() {
-                        if let Err(e) = (insn.exec)(core, insn) {
-                            if e.vector == vec::BRANCH {
-                                // A taken Jcc to instruction `t` of this block: go on
-                                // there if the rest of the block fits before the deadline
-                                // (counted as a cache hit, the lookup it saves).
-                                let t = insn.skip as usize;
-                                let base = core.block_base.wrapping_add(insn.back as i64 as u64);
-                                if let Some(rest) = insns.get(t..) {
-                                    if base + n as u64 <= deadline {
-                                        cache.hits += 1;
-                                        core.block_base = base;
-                                        it = rest.iter();
-                                        continue;
-                                    }
-                                }
-                                // Out of budget: the target's block comes next.
-                                core.icount = base.wrapping_add(t as u64);
-                                core.cpu.eip = insns.get(t).map_or(insn.imm, |x| x.ip());
-                                break 'run;
+                    // The block's instructions from `start`, each handler's thread calling
+                    // the next (`exec::thread`), until the end of the block or a marker.
+                    while let Some((first, rest)) = insns.get(start..).and_then(|s| s.split_first())
+                    {
+                        let Err(stop) = (first.thread)(core, first, rest) else {
+                            break;
+                        };
+                        let e = stop.exception();
+                        if e.vector == vec::BRANCH {
+                            // A taken branch to instruction `t` of this block (its thread
+                            // moved `block_base`): go on there if the rest of the block
+                            // fits before the deadline (counted as a cache hit, the lookup
+                            // it saves).
+                            let t = e.branch_target();
+                            let base = core.block_base;
+                            if base + n as u64 <= deadline {
+                                cache.hits += 1;
+                                start = t;
+                                continue;
                             }
-                            if e.vector == vec::REQUEST {
-                                // Completed with a request (`Core::done`).
-                                core.icount = core.block_base.wrapping_add(insn.idx as u64 + 1);
-                                if !core.req.only_branch() {
-                                    if insn.lazy_ip {
-                                        core.cpu.eip = insn.next_ip;
-                                    }
-                                    return;
-                                }
-                                core.req.clear_branch();
-                                // A taken Jcc to another block: the Jcc stored EIP, the
-                                // count is stored.
-                                break 'run;
-                            }
-                            core.cpu.eip = insn.ip();
-                            core.icount = core.block_base.wrapping_add(insn.idx as u64);
-                            raise(core, e);
-                            return;
+                            // Out of budget: the target's block comes next.
+                            core.icount = base.wrapping_add(t as u64);
+                            core.cpu.eip = insns[t].ip();
+                            break 'run;
                         }
-                        // A handler that makes a request says so (`Core::done`): the
-                        // requests need no test here.
-                        debug_assert!(!core.req.any(), "request without the marker");
+                        if e.vector == vec::LEAVE {
+                            // A taken Jcc to another block stored EIP and the count.
+                            break 'run;
+                        }
+                        // The instruction that returned stored the retired count before
+                        // it (`Core::sync`).
+                        let k = core.icount.wrapping_sub(core.block_base) as usize;
+                        let insn = &insns[k];
+                        if e.vector == vec::REQUEST {
+                            // Completed with a request (`Core::done`).
+                            core.icount += 1;
+                            if !core.req.only_branch() {
+                                if insn.lazy_ip {
+                                    core.cpu.eip = insn.next_ip;
+                                }
+                                return;
+                            }
+                            // A taken Jcc to another block stored EIP (only from `inner`:
+                            // threads return `vec::LEAVE` instead).
+                            core.req.clear_branch();
+                            break 'run;
+                        }
+                        core.cpu.eip = insn.ip();
+                        raise(core, e);
+                        return;
                     }
                     // Ran to the end.
                     core.icount = core.block_base.wrapping_add(n as u64);

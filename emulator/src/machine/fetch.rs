@@ -134,23 +134,27 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         if let Some(t) = t {
             insns[p].skip = t as u8;
             insns[p].back = (p as i32 + 1 - t as i32) as i8;
-            let h = exec::fast::jcc_in_table(insns[p].cc);
-            exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });
-            // The flag setter before it may run both when the branch is taken (the chained
-            // loop calls `exec`, single steps `inner`: see `exec::fast::fuse`).
+            let (h, d) = exec::fast::jcc_in_table(insns[p].cc);
+            exec::set_handler(&mut insns[p], h, d);
+            // The flag setter before it may run both (the chained loop calls `thread`,
+            // single steps `inner`: see `exec::fast::fuse`).
             if p > 0 {
-                if let Some(h) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc) {
+                if let Some(t) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc) {
                     let (skip, back, target) = (insns[p].skip, insns[p].back, insns[p].imm);
                     let q = &mut insns[p - 1];
-                    q.exec = h;
+                    q.thread = t;
                     q.skip = skip;
                     q.back = back;
                     q.imm2 = target;
                 }
             }
         } else if p < last {
-            let h = exec::fast::jcc_table::<true>(insns[p].cc);
-            exec::set_handler(&mut insns[p], h, Dispatch::Lazy { sets_ip: false });
+            let (h, thread) = exec::fast::jcc_table::<true>(insns[p].cc);
+            let d = Dispatch::Lazy {
+                sets_ip: false,
+                thread,
+            };
+            exec::set_handler(&mut insns[p], h, d);
         }
     }
     if insns.is_empty() {

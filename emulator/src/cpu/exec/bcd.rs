@@ -133,7 +133,7 @@ mod tests {
     fn exec(m: &mut Machine, bytes: &[u8]) -> Res {
         let ins = Decoder::new(32, bytes, DecoderOptions::NONE).decode();
         let i = Insn::new(ins, crate::cpu::exec::select(&ins));
-        (i.exec)(&mut m.core, &i)
+        (i.inner)(&mut m.core, &i)
     }
 
     #[test]

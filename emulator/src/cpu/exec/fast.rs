@@ -13,6 +13,7 @@
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
+use crate::cpu::exec::thread::{flow, next, threaded, Flow, Stop, Thread};
 use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{ea, Gpr, Handler, Insn};
@@ -64,43 +65,45 @@ fn size(ins: &Instruction) -> Option<u8> {
     matches!(s, 1 | 2 | 4).then_some(s)
 }
 
+/// A handler and its thread (`exec::thread`).
+type Pair = (Handler, Thread);
+
 macro_rules! by_size {
-    ($s:expr, $f:ident, $($g:expr),*) => {
+    ($s:expr, $f:ident / $t:ident, $($g:expr),*) => {
         match $s {
-            1 => $f::<$($g,)* 1> as Handler,
-            2 => $f::<$($g,)* 2> as Handler,
-            _ => $f::<$($g,)* 4> as Handler,
+            1 => ($f::<$($g,)* 1> as Handler, $t::<$($g,)* 1> as Thread),
+            2 => ($f::<$($g,)* 2> as Handler, $t::<$($g,)* 2> as Thread),
+            _ => ($f::<$($g,)* 4> as Handler, $t::<$($g,)* 4> as Thread),
         }
     };
 }
 
 macro_rules! by_kinds {
-    ($k0:expr, $k1:expr, $s:expr, $f:ident, $op:expr) => {
+    ($k0:expr, $k1:expr, $s:expr, $op:expr) => {
         match ($k0, $k1) {
-            (R, R) => by_size!($s, $f, $op, R, R),
-            (R, M) => by_size!($s, $f, $op, R, M),
-            (R, I) => by_size!($s, $f, $op, R, I),
-            (M, R) => by_size!($s, $f, $op, M, R),
-            (M, I) => by_size!($s, $f, $op, M, I),
+            (R, R) => by_size!($s, alu2 / alu2_t, $op, R, R),
+            (R, M) => by_size!($s, alu2 / alu2_t, $op, R, M),
+            (R, I) => by_size!($s, alu2 / alu2_t, $op, R, I),
+            (M, R) => by_size!($s, alu2 / alu2_t, $op, M, R),
+            (M, I) => by_size!($s, alu2 / alu2_t, $op, M, I),
             _ => return None,
         }
     };
 }
 
 pub fn select(ins: &Instruction) -> Option<Handler> {
-    select_dispatch(ins).map(|(h, _)| h)
+    select_handler(ins).map(|(h, _)| h)
 }
 
 /// `select`, with how the dispatch loop calls the handler: every handler here is lazy
-/// (`Dispatch::Lazy`: it calls `Core::sync` before leaving its inline fast path).
+/// (`Dispatch::Lazy`: it calls `Core::sync` before leaving its inline fast path) and has
+/// its own thread.
 pub fn select_dispatch(ins: &Instruction) -> Option<(Handler, Dispatch)> {
-    const LAZY: Dispatch = Dispatch::Lazy { sets_ip: false };
-    const BRANCH: Dispatch = Dispatch::Lazy { sets_ip: true };
-    let branch = matches!(ins.mnemonic(), Mnemonic::Call | Mnemonic::Ret) || is_jcc(ins);
-    select_handler(ins).map(|h| (h, if branch { BRANCH } else { LAZY }))
+    let sets_ip = matches!(ins.mnemonic(), Mnemonic::Call | Mnemonic::Ret) || is_jcc(ins);
+    select_handler(ins).map(|(h, thread)| (h, Dispatch::Lazy { sets_ip, thread }))
 }
 
-fn select_handler(ins: &Instruction) -> Option<Handler> {
+fn select_handler(ins: &Instruction) -> Option<Pair> {
     if ins.has_lock_prefix() || ins.has_xacquire_prefix() || ins.has_xrelease_prefix() {
         return None;
     }
@@ -117,30 +120,30 @@ fn select_handler(ins: &Instruction) -> Option<Handler> {
                 return None;
             }
             Some(match m {
-                Add => by_kinds!(k0, k1, s, alu2, ADD),
-                Or => by_kinds!(k0, k1, s, alu2, OR),
-                And => by_kinds!(k0, k1, s, alu2, AND),
-                Sub => by_kinds!(k0, k1, s, alu2, SUB),
-                Xor => by_kinds!(k0, k1, s, alu2, XOR),
-                Cmp => by_kinds!(k0, k1, s, alu2, CMP),
-                Test => by_kinds!(k0, k1, s, alu2, TEST),
-                _ => by_kinds!(k0, k1, s, alu2, MOV),
+                Add => by_kinds!(k0, k1, s, ADD),
+                Or => by_kinds!(k0, k1, s, OR),
+                And => by_kinds!(k0, k1, s, AND),
+                Sub => by_kinds!(k0, k1, s, SUB),
+                Xor => by_kinds!(k0, k1, s, XOR),
+                Cmp => by_kinds!(k0, k1, s, CMP),
+                Test => by_kinds!(k0, k1, s, TEST),
+                _ => by_kinds!(k0, k1, s, MOV),
             })
         }
         Inc | Dec if ins.op_kind(0) == OpKind::Register => {
             let s = size(ins)?;
             Some(if m == Inc {
-                by_size!(s, incdec, true)
+                by_size!(s, incdec / incdec_t, true)
             } else {
-                by_size!(s, incdec, false)
+                by_size!(s, incdec / incdec_t, false)
             })
         }
         Inc | Dec if ins.op_kind(0) == OpKind::Memory => {
             let s = size(ins)?;
             Some(if m == Inc {
-                by_size!(s, incdec_m, true)
+                by_size!(s, incdec_m / incdec_m_t, true)
             } else {
-                by_size!(s, incdec_m, false)
+                by_size!(s, incdec_m / incdec_m_t, false)
             })
         }
         _ if is_jcc(ins) => {
@@ -156,30 +159,30 @@ fn select_handler(ins: &Instruction) -> Option<Handler> {
                 return None;
             }
             Some(match m {
-                Shl => shift_ri::<{ shift::SHL }>,
-                Shr => shift_ri::<{ shift::SHR }>,
-                _ => shift_ri::<{ shift::SAR }>,
+                Shl => (shift_ri::<{ shift::SHL }>, shift_ri_t::<{ shift::SHL }>),
+                Shr => (shift_ri::<{ shift::SHR }>, shift_ri_t::<{ shift::SHR }>),
+                _ => (shift_ri::<{ shift::SAR }>, shift_ri_t::<{ shift::SAR }>),
             })
         }
         Imul if ins.op_count() == 3 && ins.op_kind(1) == OpKind::Register && size(ins)? == 4 => {
-            Some(imul_rri)
+            Some((imul_rri, imul_rri_t))
         }
         Imul if ins.op_count() == 2 && ins.op_kind(1) == OpKind::Register && size(ins)? == 4 => {
-            Some(imul_rr)
+            Some((imul_rr, imul_rr_t))
         }
         Div | Idiv if size(ins)? == 4 && ins.op_count() == 1 => {
             let k = kind(ins, 0)?;
             Some(match (m == Idiv, k) {
-                (false, R) => div32::<false, R>,
-                (false, _) => div32::<false, M>,
-                (true, R) => div32::<true, R>,
-                (true, _) => div32::<true, M>,
+                (false, R) => (div32::<false, R>, div32_t::<false, R>),
+                (false, _) => (div32::<false, M>, div32_t::<false, M>),
+                (true, R) => (div32::<true, R>, div32_t::<true, R>),
+                (true, _) => (div32::<true, M>, div32_t::<true, M>),
             })
         }
-        Push if ins.code() == Code::Push_r32 => Some(push_r32),
-        Pop if ins.code() == Code::Pop_r32 => Some(pop_r32),
-        Call if ins.code() == Code::Call_rel32_32 => Some(call_rel32),
-        Ret if ins.code() == Code::Retnd => Some(ret32),
+        Push if ins.code() == Code::Push_r32 => Some((push_r32, push_r32_t)),
+        Pop if ins.code() == Code::Pop_r32 => Some((pop_r32, pop_r32_t)),
+        Call if ins.code() == Code::Call_rel32_32 => Some((call_rel32, call_rel32_t)),
+        Ret if ins.code() == Code::Retnd => Some((ret32, ret32_t)),
         _ => None,
     }
 }
@@ -218,6 +221,18 @@ const MOV: u8 = 102;
 /// saved registers.
 #[inline(always)]
 fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: &Insn) -> Res {
+    if alu2_fast::<OP, K0, K1, S>(c, i) {
+        return Ok(());
+    }
+    alu2_general::<OP, K0, K1, S>(c, i)
+}
+
+/// `alu2`'s inline fast path: false, having changed nothing, when it gives up.
+#[inline(always)]
+fn alu2_fast<const OP: u8, const K0: u8, const K1: u8, const S: u8>(
+    c: &mut Core,
+    i: &Insn,
+) -> bool {
     let b = match K1 {
         R => rget::<S>(c, i.r1, i.g1),
         I => i.imm & mask(S),
@@ -225,40 +240,37 @@ fn alu2<const OP: u8, const K0: u8, const K1: u8, const S: u8>(c: &mut Core, i: 
             let a = ea(c, i);
             match c.read_fast(i.seg as usize, a, S) {
                 Some(v) => v,
-                None => return alu2_general::<OP, K0, K1, S>(c, i),
+                None => return false,
             }
         }
     };
     if K0 == R {
         alu2_reg::<OP, S>(c, i, b);
-        return Ok(());
+        return true;
     }
     // Memory destination.
     let off = ea(c, i);
     let seg = i.seg as usize;
     match OP {
-        MOV => {
-            if c.write_fast(seg, off, S, b) {
-                return Ok(());
-            }
-        }
+        MOV => c.write_fast(seg, off, S, b),
         CMP | TEST => {
-            if let Some(a) = c.read_fast(seg, off, S) {
-                alu2_flags::<OP, S>(c, a, b);
-                return Ok(());
-            }
+            let Some(a) = c.read_fast(seg, off, S) else {
+                return false;
+            };
+            alu2_flags::<OP, S>(c, a, b);
+            true
         }
         _ => {
-            if let Some(p) = c.rmw_probe(seg, off, S) {
-                let a = c.ram_load(p, S);
-                let r = alu::op(c, OP, S, a, b);
-                c.ram_store(p, S, r);
-                c.rmw_hits();
-                return Ok(());
-            }
+            let Some(p) = c.rmw_probe(seg, off, S) else {
+                return false;
+            };
+            let a = c.ram_load(p, S);
+            let r = alu::op(c, OP, S, a, b);
+            c.ram_store(p, S, r);
+            c.rmw_hits();
+            true
         }
     }
-    alu2_general::<OP, K0, K1, S>(c, i)
 }
 
 /// `alu2` with a register destination and source value `b`.
@@ -332,6 +344,12 @@ fn alu2_general<const OP: u8, const K0: u8, const K1: u8, const S: u8>(
 
 #[inline(always)]
 fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
+    incdec_reg::<INC, S>(c, i);
+    Ok(())
+}
+
+#[inline(always)]
+fn incdec_reg<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) {
     let a = rget::<S>(c, i.r0, i.g0);
     let r = if INC {
         a.wrapping_add(1)
@@ -340,26 +358,34 @@ fn incdec<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
     } & mask(S);
     c.cpu.flags.set_incdec(INC, S, a, r);
     rset::<S>(c, i.r0, i.g0, r);
-    Ok(())
 }
 
 /// INC/DEC of a memory operand: the fast path, else a tail call to the general form.
 #[inline(always)]
 fn incdec_m<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res {
-    let off = ea(c, i);
-    if let Some(p) = c.rmw_probe(i.seg as usize, off, S) {
-        let a = c.ram_load(p, S);
-        let r = if INC {
-            a.wrapping_add(1)
-        } else {
-            a.wrapping_sub(1)
-        } & mask(S);
-        c.ram_store(p, S, r);
-        c.cpu.flags.set_incdec(INC, S, a, r);
-        c.rmw_hits();
+    if incdec_m_fast::<INC, S>(c, i) {
         return Ok(());
     }
     incdec_m_general::<INC, S>(c, i)
+}
+
+/// `incdec_m`'s inline fast path: false, having changed nothing, when it gives up.
+#[inline(always)]
+fn incdec_m_fast<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> bool {
+    let off = ea(c, i);
+    let Some(p) = c.rmw_probe(i.seg as usize, off, S) else {
+        return false;
+    };
+    let a = c.ram_load(p, S);
+    let r = if INC {
+        a.wrapping_add(1)
+    } else {
+        a.wrapping_sub(1)
+    } & mask(S);
+    c.ram_store(p, S, r);
+    c.cpu.flags.set_incdec(INC, S, a, r);
+    c.rmw_hits();
+    true
 }
 
 /// INC/DEC of a memory operand off the fast path: the write is checked before flags
@@ -386,13 +412,21 @@ fn incdec_m_general<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res
 // over (the fast path changes nothing when it fails).
 
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
+    if push_r32_fast(c, i) {
+        return Ok(());
+    }
+    push_r32_general(c, i)
+}
+
+#[inline(always)]
+fn push_r32_fast(c: &mut Core, i: &Insn) -> bool {
     let v = c.cpu.gpr[i.g0.idx()];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
     if c.stack_write32_fast(sp, v) {
         c.cpu.gpr[4] = sp;
-        return Ok(());
+        return true;
     }
-    push_r32_general(c, i)
+    false
 }
 
 #[inline(never)]
@@ -410,14 +444,22 @@ fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn pop_r32(c: &mut Core, i: &Insn) -> Res {
+    if pop_r32_fast(c, i) {
+        return Ok(());
+    }
+    pop_r32_general(c, i)
+}
+
+#[inline(always)]
+fn pop_r32_fast(c: &mut Core, i: &Insn) -> bool {
     let sp = c.cpu.gpr[4];
     if let Some(v) = c.stack_read32_fast(sp) {
         // POP ESP: the popped value wins over the increment.
         c.cpu.gpr[4] = sp.wrapping_add(4);
         c.cpu.gpr[i.g0.idx()] = v;
-        return Ok(());
+        return true;
     }
-    pop_r32_general(c, i)
+    false
 }
 
 #[inline(never)]
@@ -437,13 +479,21 @@ fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn call_rel32(c: &mut Core, i: &Insn) -> Res {
+    if call_rel32_fast(c, i) {
+        return Ok(());
+    }
+    call_rel32_general(c, i)
+}
+
+#[inline(always)]
+fn call_rel32_fast(c: &mut Core, i: &Insn) -> bool {
     let sp = c.cpu.gpr[4].wrapping_sub(4);
     if i.imm <= c.cpu.seg[CS].limit && c.stack_write32_fast(sp, i.next_ip) {
         c.cpu.gpr[4] = sp;
         c.cpu.eip = i.imm;
-        return Ok(());
+        return true;
     }
-    call_rel32_general(c, i)
+    false
 }
 
 #[inline(never)]
@@ -465,16 +515,24 @@ fn call_rel32_general(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn ret32(c: &mut Core, i: &Insn) -> Res {
-    let sp = c.cpu.gpr[4];
-    if let Some(t) = c.stack_read32_fast(sp) {
-        if t > c.cpu.seg[CS].limit {
-            return Err(Exception::gp(0));
-        }
-        c.cpu.gpr[4] = sp.wrapping_add(4);
-        c.cpu.eip = t;
+    if ret32_fast(c, i) {
         return Ok(());
     }
     ret32_general(c, i)
+}
+
+/// `ret32`'s fast path; a target past the CS limit is left to the general form's #GP.
+#[inline(always)]
+fn ret32_fast(c: &mut Core, _i: &Insn) -> bool {
+    let sp = c.cpu.gpr[4];
+    if let Some(t) = c.stack_read32_fast(sp) {
+        if t <= c.cpu.seg[CS].limit {
+            c.cpu.gpr[4] = sp.wrapping_add(4);
+            c.cpu.eip = t;
+            return true;
+        }
+    }
+    false
 }
 
 #[inline(never)]
@@ -492,13 +550,15 @@ fn ret32_general(c: &mut Core, i: &Insn) -> Res {
 }
 
 /// Jcc with the condition fixed at decode time. `MID`: the Jcc is not the last instruction
-/// of its block, so when taken it ends the block with `Request::Branch`: the dispatch loop
-/// goes on with the target's block without a trip through the loop's phases. Not taken,
-/// a `MID` Jcc leaves EIP to the loop (`Insn::lazy_ip`); the other stores it, as it ends
-/// its block either way.
-fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
+/// of its block, so when taken it ends the block with `Request::Branch` (its thread,
+/// `jcc_t`, with the `Exception::leave()` marker): the dispatch loop goes on with the
+/// target's block without a trip through the loop's phases. Not taken, a `MID` Jcc leaves
+/// EIP to the loop (`Insn::lazy_ip`); the other stores it, as it ends its block either way.
+#[inline(always)]
+fn jcc<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
+            c.sync(i);
             return Err(Exception::gp(0));
         }
         c.cpu.eip = i.imm;
@@ -512,13 +572,31 @@ fn jcc<const CC: u8, const MID: bool>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
+/// The thread of `jcc`: a taken `MID` Jcc stores EIP and the retired count and returns
+/// the `Exception::leave()` marker (no request made, tested or cleared).
+fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+    if MID && c.cpu.flags.cond(CC) {
+        if i.imm > c.cpu.seg[CS].limit {
+            c.sync(i);
+            return Err(Stop::new(Exception::gp(0)));
+        }
+        c.cpu.eip = i.imm;
+        c.icount = c.block_base.wrapping_add(i.idx as u64 + 1);
+        return Err(Stop::new(Exception::leave()));
+    }
+    flow(jcc::<MID, CC>(c, i))?;
+    next(c, rest)
+}
+
 /// Jcc whose target is an instruction of its own cached block (`Insn::skip`): taken, it
 /// returns the `Exception::branch()` marker, and the dispatch loop goes on at the target
 /// inside the block (`machine::exec`) without storing EIP or making a request; not
 /// taken, it leaves EIP to the loop like a `MID` Jcc.
+#[inline(always)]
 fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
+            c.sync(i);
             return Err(Exception::gp(0));
         }
         return Err(Exception::branch());
@@ -526,34 +604,73 @@ fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-/// The in-block Jcc handler (`jcc_in`) for condition `cc` (Intel order).
-pub fn jcc_in_table(cc: u8) -> Handler {
-    let t: [Handler; 16] = [
-        jcc_in::<0>,
-        jcc_in::<1>,
-        jcc_in::<2>,
-        jcc_in::<3>,
-        jcc_in::<4>,
-        jcc_in::<5>,
-        jcc_in::<6>,
-        jcc_in::<7>,
-        jcc_in::<8>,
-        jcc_in::<9>,
-        jcc_in::<10>,
-        jcc_in::<11>,
-        jcc_in::<12>,
-        jcc_in::<13>,
-        jcc_in::<14>,
-        jcc_in::<15>,
-    ];
-    t[(cc & 15) as usize]
+/// The thread of `jcc_in`: taken, it moves `block_base` back by `Insn::back` and returns
+/// the target's index in the marker (`Exception::branch_to`).
+fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+    if c.cpu.flags.cond(CC) {
+        if i.imm > c.cpu.seg[CS].limit {
+            c.sync(i);
+            return Err(Stop::new(Exception::gp(0)));
+        }
+        return Err(in_block(c, i));
+    }
+    next(c, rest)
+}
+
+/// A taken in-block branch of a thread (`jcc_in_t`, `fused_t`): the retired count before
+/// the block's first instruction moves so that the target's count is right, and the
+/// marker names the target (`Insn::skip`).
+#[inline(always)]
+fn in_block(c: &mut Core, i: &Insn) -> Stop {
+    c.block_base = c.block_base.wrapping_add(i.back as i64 as u64);
+    Stop::new(Exception::branch_to(i.skip))
+}
+
+/// The 16 instances of a handler or thread generic over a condition code (Intel order),
+/// the one for `cc`.
+macro_rules! by_cc {
+    ($cc:expr, $ty:ty, $f:ident $(, $g:expr)*) => {{
+        let t: [$ty; 16] = [
+            $f::<$($g,)* 0>,
+            $f::<$($g,)* 1>,
+            $f::<$($g,)* 2>,
+            $f::<$($g,)* 3>,
+            $f::<$($g,)* 4>,
+            $f::<$($g,)* 5>,
+            $f::<$($g,)* 6>,
+            $f::<$($g,)* 7>,
+            $f::<$($g,)* 8>,
+            $f::<$($g,)* 9>,
+            $f::<$($g,)* 10>,
+            $f::<$($g,)* 11>,
+            $f::<$($g,)* 12>,
+            $f::<$($g,)* 13>,
+            $f::<$($g,)* 14>,
+            $f::<$($g,)* 15>,
+        ];
+        t[($cc & 15) as usize]
+    }};
+}
+
+/// The in-block Jcc handler (`jcc_in`) for condition `cc` (Intel order), and how the
+/// dispatch loop calls it.
+pub fn jcc_in_table(cc: u8) -> (Handler, Dispatch) {
+    let thread = by_cc!(cc, Thread, jcc_in_t);
+    let h = by_cc!(cc, Handler, jcc_in);
+    (
+        h,
+        Dispatch::Lazy {
+            sets_ip: false,
+            thread,
+        },
+    )
 }
 
 // Compare-and-branch fusion: a flag-setting instruction followed by a Jcc whose target is
-// in their block runs both in one handler call when the branch is taken (`fused`). Only
-// the chained dispatch loop calls it (`Insn::exec`; `Insn::inner` keeps the plain form for
-// single steps and for block runs cut by a deadline), and only when the whole rest of the
-// block fits before the deadline, so the two instructions always retire together there.
+// in their block runs both in one thread (`fused_t`). Only the chained dispatch loop calls
+// it (`Insn::thread`; `Insn::inner` keeps the plain form for single steps and for block
+// runs cut by a deadline), and only when the whole rest of the block fits before the
+// deadline, so the two instructions always retire together there.
 
 const F_CMP_RR: u8 = 0;
 const F_CMP_RI: u8 = 1;
@@ -564,58 +681,36 @@ const F_SUB_RI: u8 = 5;
 const F_ADD_RI: u8 = 6;
 
 /// The flag setter of form `F` (32-bit registers), then the Jcc `CC` that follows it:
-/// taken, the `Exception::branch()` marker with the Jcc's in-block target (`Insn::skip`,
-/// `Insn::back`, `Insn::imm2` set at block build as the Jcc's); not taken, or with a
-/// target past the CS limit, `Ok`, and the Jcc's own handler runs next (and raises the
-/// #GP of the second case).
-fn fused<const F: u8, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
+/// taken, the in-block branch marker with the Jcc's target (`Insn::skip`, `Insn::back`,
+/// `Insn::imm2` set at block build as the Jcc's); not taken, the thread goes on after the
+/// Jcc (which would do nothing); with a target past the CS limit, the Jcc's own thread
+/// runs next and raises the #GP.
+fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
     match F {
         F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
         F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
         F_TEST_RR => alu2_reg::<TEST, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
-        F_DEC => {
-            incdec::<false, 4>(c, i)?;
-        }
-        F_INC => {
-            incdec::<true, 4>(c, i)?;
-        }
+        F_DEC => incdec_reg::<false, 4>(c, i),
+        F_INC => incdec_reg::<true, 4>(c, i),
         F_SUB_RI => alu2_reg::<SUB, 4>(c, i, i.imm),
         _ => alu2_reg::<ADD, 4>(c, i, i.imm),
     }
-    if c.cpu.flags.cond(CC) && i.imm2 <= c.cpu.seg[CS].limit {
-        return Err(Exception::branch());
+    let taken = c.cpu.flags.cond(CC);
+    if taken && i.imm2 <= c.cpu.seg[CS].limit {
+        return Err(in_block(c, i));
     }
-    Ok(())
+    // One tail call for both other cases (two made LLVM call and repack the result).
+    let rest = match rest.split_first() {
+        Some((_, after)) if !taken => after,
+        _ => rest,
+    };
+    next(c, rest)
 }
 
-macro_rules! fused_table {
-    ($f:expr, $cc:expr) => {{
-        let t: [Handler; 16] = [
-            fused::<{ $f }, 0>,
-            fused::<{ $f }, 1>,
-            fused::<{ $f }, 2>,
-            fused::<{ $f }, 3>,
-            fused::<{ $f }, 4>,
-            fused::<{ $f }, 5>,
-            fused::<{ $f }, 6>,
-            fused::<{ $f }, 7>,
-            fused::<{ $f }, 8>,
-            fused::<{ $f }, 9>,
-            fused::<{ $f }, 10>,
-            fused::<{ $f }, 11>,
-            fused::<{ $f }, 12>,
-            fused::<{ $f }, 13>,
-            fused::<{ $f }, 14>,
-            fused::<{ $f }, 15>,
-        ];
-        t[($cc & 15) as usize]
-    }};
-}
-
-/// The fused handler of flag setter `ins` followed by a Jcc with condition `cc` (Intel
+/// The fused thread of flag setter `ins` followed by a Jcc with condition `cc` (Intel
 /// order), if `ins` is a fusable form: CMP r32, r32 / imm; TEST r32, r32; INC/DEC r32;
 /// ADD/SUB r32, imm (the forms whose plain handler is `alu2` / `incdec` here).
-pub fn fuse(ins: &Instruction, cc: u8) -> Option<Handler> {
+pub fn fuse(ins: &Instruction, cc: u8) -> Option<Thread> {
     if select_handler(ins).is_none() || size(ins)? != 4 || ins.op_kind(0) != OpKind::Register {
         return None;
     }
@@ -635,13 +730,13 @@ pub fn fuse(ins: &Instruction, cc: u8) -> Option<Handler> {
         _ => return None,
     };
     Some(match f {
-        F_CMP_RR => fused_table!(F_CMP_RR, cc),
-        F_CMP_RI => fused_table!(F_CMP_RI, cc),
-        F_TEST_RR => fused_table!(F_TEST_RR, cc),
-        F_DEC => fused_table!(F_DEC, cc),
-        F_INC => fused_table!(F_INC, cc),
-        F_SUB_RI => fused_table!(F_SUB_RI, cc),
-        _ => fused_table!(F_ADD_RI, cc),
+        F_CMP_RR => by_cc!(cc, Thread, fused_t, F_CMP_RR),
+        F_CMP_RI => by_cc!(cc, Thread, fused_t, F_CMP_RI),
+        F_TEST_RR => by_cc!(cc, Thread, fused_t, F_TEST_RR),
+        F_DEC => by_cc!(cc, Thread, fused_t, F_DEC),
+        F_INC => by_cc!(cc, Thread, fused_t, F_INC),
+        F_SUB_RI => by_cc!(cc, Thread, fused_t, F_SUB_RI),
+        _ => by_cc!(cc, Thread, fused_t, F_ADD_RI),
     })
 }
 
@@ -654,30 +749,16 @@ pub fn is_jcc(ins: &Instruction) -> bool {
     ) && !(ins.has_lock_prefix() || ins.has_xacquire_prefix() || ins.has_xrelease_prefix())
 }
 
-/// The Jcc handler for condition `cc` (Intel order); `MID` as in `jcc`.
-pub fn jcc_table<const MID: bool>(cc: u8) -> Handler {
-    let t: [Handler; 16] = [
-        jcc::<0, MID>,
-        jcc::<1, MID>,
-        jcc::<2, MID>,
-        jcc::<3, MID>,
-        jcc::<4, MID>,
-        jcc::<5, MID>,
-        jcc::<6, MID>,
-        jcc::<7, MID>,
-        jcc::<8, MID>,
-        jcc::<9, MID>,
-        jcc::<10, MID>,
-        jcc::<11, MID>,
-        jcc::<12, MID>,
-        jcc::<13, MID>,
-        jcc::<14, MID>,
-        jcc::<15, MID>,
-    ];
-    t[(cc & 15) as usize]
+/// The Jcc handler and its thread for condition `cc` (Intel order); `MID` as in `jcc`.
+pub fn jcc_table<const MID: bool>(cc: u8) -> (Handler, Thread) {
+    (
+        by_cc!(cc, Handler, jcc, MID),
+        by_cc!(cc, Thread, jcc_t, MID),
+    )
 }
 
 /// SHL/SHR/SAR r32, imm8 (flags as in `shift`: see `cpu::undefined_flags`).
+#[inline(always)]
 fn shift_ri<const K: u8>(c: &mut Core, i: &Insn) -> Res {
     let n = i.imm & 0x1F;
     if n == 0 {
@@ -696,6 +777,7 @@ fn imul_flags(c: &mut Core, r: u32, wide: bool) {
 }
 
 /// IMUL r32, r32, imm.
+#[inline(always)]
 fn imul_rri(c: &mut Core, i: &Insn) -> Res {
     let a = c.cpu.gpr[i.g1.idx()];
     let (r, wide) = muldiv::imul_trunc(4, a, i.imm);
@@ -705,6 +787,7 @@ fn imul_rri(c: &mut Core, i: &Insn) -> Res {
 }
 
 /// IMUL r32, r32.
+#[inline(always)]
 fn imul_rr(c: &mut Core, i: &Insn) -> Res {
     let a = c.cpu.gpr[i.g0.idx()];
     let b = c.cpu.gpr[i.g1.idx()];
@@ -715,6 +798,7 @@ fn imul_rr(c: &mut Core, i: &Insn) -> Res {
 }
 
 /// DIV/IDIV r/m32: EDX:EAX by the operand (arithmetic flags unchanged, as in `muldiv`).
+#[inline(always)]
 fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
     let d = if K == R {
         c.cpu.gpr[i.g0.idx()]
@@ -723,12 +807,31 @@ fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
         read(c, i, i.seg as usize, a, 4)?
     };
     let n = ((c.cpu.gpr[2] as u64) << 32) | c.cpu.gpr[0] as u64;
-    let (q, r) = if SIGNED {
-        muldiv::idivide(4, n, d)?
+    let qr = if SIGNED {
+        muldiv::idivide(4, n, d)
     } else {
-        muldiv::divide(4, n, d)?
+        muldiv::divide(4, n, d)
+    };
+    let (q, r) = match qr {
+        Ok(qr) => qr,
+        Err(e) => {
+            c.sync(i);
+            return Err(e);
+        }
     };
     c.cpu.gpr[0] = q;
     c.cpu.gpr[2] = r;
     fin(c, K == M)
 }
+
+threaded!(alu2_t = alu2_fast<const OP: u8, const K0: u8, const K1: u8, const S: u8> or slow);
+threaded!(incdec_t = incdec<const INC: bool, const S: u8>);
+threaded!(incdec_m_t = incdec_m_fast<const INC: bool, const S: u8> or slow);
+threaded!(push_r32_t = push_r32_fast or slow);
+threaded!(pop_r32_t = pop_r32_fast or slow);
+threaded!(call_rel32_t = call_rel32_fast or slow);
+threaded!(ret32_t = ret32_fast or slow);
+threaded!(shift_ri_t = shift_ri<const K: u8>);
+threaded!(imul_rri_t = imul_rri);
+threaded!(imul_rr_t = imul_rr);
+threaded!(div32_t = div32<const SIGNED: bool, const K: u8>);

@@ -19,6 +19,7 @@ pub mod stack;
 pub mod string;
 pub mod system;
 pub mod task;
+pub mod thread;
 
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
@@ -61,15 +62,20 @@ pub fn select(ins: &Instruction) -> Handler {
     unimplemented_insn
 }
 
-/// How the dispatch loop calls a handler (`Insn::exec`, `Insn::lazy_ip`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the dispatch loop calls a handler (`Insn::thread`, `Insn::lazy_ip`).
+#[derive(Clone, Copy, Debug)]
 pub enum Dispatch {
-    /// Through `eager`: EIP and the retired count are stored before the handler runs.
+    /// Through `thread::eager`: EIP and the retired count are stored before the handler
+    /// runs.
     Eager,
-    /// Directly: the handler calls `Core::sync` itself off its fast path. `sets_ip`: it
-    /// stores EIP whenever it completes (a branch); otherwise the loop stores `next_ip`
-    /// after it when it completes without a request.
-    Lazy { sets_ip: bool },
+    /// Through `thread`, the handler's own thread (the handler inlined): the handler calls
+    /// `Core::sync` itself off its fast path. `sets_ip`: it stores EIP whenever it
+    /// completes (a branch); otherwise the loop stores `next_ip` after it when it
+    /// completes without a request.
+    Lazy {
+        sets_ip: bool,
+        thread: thread::Thread,
+    },
 }
 
 /// The handler and how to dispatch it, for an instruction of a cached block (`select_for`
@@ -91,22 +97,14 @@ pub fn set_handler(i: &mut Insn, h: Handler, d: Dispatch) {
     i.inner = h;
     match d {
         Dispatch::Eager => {
-            i.exec = eager;
+            i.thread = thread::eager;
             i.lazy_ip = false;
         }
-        Dispatch::Lazy { sets_ip } => {
-            i.exec = h;
+        Dispatch::Lazy { sets_ip, thread } => {
+            i.thread = thread;
             i.lazy_ip = !sets_ip;
         }
     }
-}
-
-/// The dispatch of an eager handler: stores EIP and the retired count, then runs it; a
-/// request it made is reported as the `Exception::request()` marker (`Core::done`).
-pub fn eager(c: &mut Core, i: &Insn) -> Res {
-    c.sync(i);
-    (i.inner)(c, i)?;
-    c.done()
 }
 
 /// `select`, with the `--popek-goldberg` switch applied: a sensitive instruction gets

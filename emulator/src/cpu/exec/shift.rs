@@ -251,14 +251,14 @@ mod tests {
         for bytes in [&[0xD3, 0x26][..], &[0xD1, 0x1E], &[0x0F, 0xA4, 0x0E, 4]] {
             let ins = Decoder::new(32, bytes, DecoderOptions::NONE).decode();
             let i = Insn::new(ins, crate::cpu::exec::select(&ins));
-            assert_eq!((i.exec)(c, &i).unwrap_err().vector, vec::GP);
+            assert_eq!((i.inner)(c, &i).unwrap_err().vector, vec::GP);
             assert_eq!(c.cpu.flags.get(), 2 | CF);
             assert_eq!(c.mem.read(0x5000, 4), 0x8000_0001);
         }
         c.cpu.seg[3].attr |= crate::mmu::segment::attr::RW;
         let ins = Decoder::new(32, &[0xD3, 0x26], DecoderOptions::NONE).decode();
         let i = Insn::new(ins, crate::cpu::exec::select(&ins));
-        (i.exec)(c, &i).unwrap();
+        (i.inner)(c, &i).unwrap();
         assert_eq!(c.mem.read(0x5000, 4), 8);
         assert!(!c.cpu.flags.cf());
     }

@@ -40,7 +40,7 @@ fn exec(m: &mut Machine, bytes: &[u8]) -> Res {
     m.core.mem.load(CODE, bytes);
     let i = Insn::new(ins, crate::cpu::exec::select(&ins));
     m.core.cpu.eip = i.next_ip;
-    (i.exec)(&mut m.core, &i)
+    (i.inner)(&mut m.core, &i)
 }
 
 /// fxsave [disp32] / fxrstor [disp32].
