@@ -18,6 +18,9 @@ pub struct Block {
     pub key: u64,
     /// EIP of the first instruction when it was decoded.
     pub ip: u32,
+    /// EIP of the block's last byte: the block runs only while it is within CS.limit
+    /// (it was decoded under a CS whose limit may have been larger: `machine::fetch`).
+    pub last: u32,
     pub insns: Vec<Insn>,
     pub valid: bool,
     /// The last two blocks that followed this one, most recent first: (key, block index),
@@ -88,9 +91,15 @@ impl DecodeCache {
         }
         self.misses += 1;
         let idx = self.blocks.len() as u32;
+        let last = insns
+            .iter()
+            .map(|i| i.ip().wrapping_add(i.len.max(1) as u32 - 1))
+            .max()
+            .unwrap_or(ip);
         self.blocks.push(Block {
             key: k,
             ip,
+            last,
             insns,
             valid: true,
             links: [(0, 0); 2],

@@ -44,16 +44,19 @@ pub fn fast(m: &mut Machine, code32: bool, user: bool) -> Option<u32> {
     let c = &m.core;
     let eip = c.cpu.eip;
     let cs = &c.cpu.seg[CS];
-    if eip > cs.limit {
-        return None;
-    }
+    let limit = cs.limit;
     let lin = cs.base.wrapping_add(eip);
     let h = m.hint;
     if h.lin_page != lin & !0xFFF || h.gen != c.mmu.tlb.generation || h.user != user {
         return None;
     }
     let k = key(h.phys_page | (lin & 0xFFF), code32);
-    m.cache.lookup(k, eip)
+    let idx = m.cache.lookup(k, eip)?;
+    // The whole block within CS.limit (so EIP too: the block starts there).
+    if m.cache.blocks[idx as usize].last > limit {
+        return None;
+    }
+    Some(idx)
 }
 
 pub fn fetch(m: &mut Machine) -> Res<Fetched> {
@@ -81,8 +84,14 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         p
     };
     let k = key(phys, code32);
+    let mut uncached = false;
     if let Some(idx) = m.cache.lookup(k, eip) {
-        return Ok(Fetched::Cached(idx));
+        if m.cache.blocks[idx as usize].last <= cs.limit {
+            return Ok(Fetched::Cached(idx));
+        }
+        // Decoded under a CS with a larger limit (SDM Vol. 3A 5.3: every byte of an
+        // instruction within the limit): decoded again up to this limit, not cached.
+        uncached = true;
     }
     // Decode a new block from the rest of this page.
     let avail = (0x1000 - (phys & 0xFFF)) as usize;
@@ -188,6 +197,9 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         }
         let h = exec::select_for(&ins, pg);
         return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
+    }
+    if uncached {
+        return Ok(Fetched::Temp(insns));
     }
     if m.cache.blocks.len() >= (1 << 16) - 1 {
         m.flush_code_cache();
