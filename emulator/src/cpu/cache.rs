@@ -21,6 +21,10 @@ pub struct Block {
     /// EIP of the block's last byte: the block runs only while it is within CS.limit
     /// (it was decoded under a CS whose limit may have been larger: `machine::fetch`).
     pub last: u32,
+    /// The block's last instruction leaves EIP to the dispatch loop (`Insn::lazy_ip`),
+    /// which then stores `end_ip`, the EIP after it, when the block ran to its end.
+    pub lazy_end: bool,
+    pub end_ip: u32,
     pub insns: Vec<Insn>,
     pub valid: bool,
     /// The last two blocks that followed this one, most recent first: (key, block index),
@@ -96,10 +100,13 @@ impl DecodeCache {
             .map(|i| i.ip().wrapping_add(i.len.max(1) as u32 - 1))
             .max()
             .unwrap_or(ip);
+        let (lazy_end, end_ip) = insns.last().map_or((false, 0), |i| (i.lazy_ip, i.next_ip));
         self.blocks.push(Block {
             key: k,
             ip,
             last,
+            lazy_end,
+            end_ip,
             insns,
             valid: true,
             links: [(0, 0); 2],

@@ -136,7 +136,8 @@ impl Machine {
                 // stores them wherever it stops.
                 core.block_base = core.icount;
                 'run: {
-                    let mut start = 0;
+                    // The instructions from where the block is entered.
+                    let mut from = insns;
                     if n > limit {
                         // The deadline cuts this block.
                         match cut_run(core, insns, limit, deadline) {
@@ -144,14 +145,13 @@ impl Machine {
                             Cut::Next => break 'run,
                             Cut::Inside(t) => {
                                 cache.hits += 1;
-                                start = t;
+                                from = &insns[t..];
                             }
                         }
                     }
-                    // The block's instructions from `start`, each handler's thread calling
-                    // the next (`exec::thread`), until the end of the block or a marker.
-                    while let Some((first, rest)) = insns.get(start..).and_then(|s| s.split_first())
-                    {
+                    // Each handler's thread calls the next (`exec::thread`), until the end
+                    // of the block or a marker.
+                    while let Some((first, rest)) = from.split_first() {
                         let Err(stop) = (first.thread)(core, first, rest) else {
                             break;
                         };
@@ -165,7 +165,7 @@ impl Machine {
                             let base = core.block_base;
                             if base + n as u64 <= deadline {
                                 cache.hits += 1;
-                                start = t;
+                                from = &insns[t..];
                                 continue;
                             }
                             // Out of budget: the target's block comes next.
@@ -199,12 +199,11 @@ impl Machine {
                         raise(core, e);
                         return;
                     }
-                    // Ran to the end.
+                    // Ran to the end: the count and, if the last instruction left it to
+                    // the loop, EIP (`Block::end_ip`).
                     core.icount = core.block_base.wrapping_add(n as u64);
-                    if let Some(last) = insns.last() {
-                        if last.lazy_ip {
-                            core.cpu.eip = last.next_ip;
-                        }
+                    if b.lazy_end {
+                        core.cpu.eip = b.end_ip;
                     }
                 }
                 let ic = core.icount;

@@ -95,12 +95,17 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     }
     // Decode a new block from the rest of this page.
     let avail = (0x1000 - (phys & 0xFFF)) as usize;
-    let bytes: Vec<u8> = match c.mem.ram.get(phys as usize..phys as usize + avail) {
-        Some(b) => b.to_vec(),
-        None => c.mem.peek(phys, avail),
+    // Decoded in place from RAM (a copy only for code outside it: ROM, the BIOS).
+    let outside_ram;
+    let bytes: &[u8] = match c.mem.ram.get(phys as usize..phys as usize + avail) {
+        Some(b) => b,
+        None => {
+            outside_ram = c.mem.peek(phys, avail);
+            &outside_ram
+        }
     };
     let bits = if code32 { 32 } else { 16 };
-    let mut dec = Decoder::with_ip(bits, &bytes, eip as u64, DecoderOptions::NONE);
+    let mut dec = Decoder::with_ip(bits, bytes, eip as u64, DecoderOptions::NONE);
     let mut insns = Vec::new();
     let cs_limit = cs.limit as u64;
     while insns.len() < MAX_BLOCK && dec.can_decode() {
