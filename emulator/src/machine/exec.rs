@@ -152,7 +152,7 @@ impl Machine {
                     // Each handler's thread calls the next (`exec::thread`), until the end
                     // of the block or a marker.
                     while let Some((first, rest)) = from.split_first() {
-                        let Err(stop) = (first.thread)(core, first, rest) else {
+                        let Err(stop) = (first.thread)(core, first, rest.iter()) else {
                             break;
                         };
                         let e = stop.exception();

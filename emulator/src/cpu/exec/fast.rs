@@ -13,7 +13,7 @@
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
-use crate::cpu::exec::thread::{flow, next, threaded, Flow, Stop, Thread};
+use crate::cpu::exec::thread::{flow, next, threaded, Flow, Rest, Stop, Thread};
 use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{ea, Gpr, Handler, Insn};
@@ -574,7 +574,7 @@ fn jcc<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
 
 /// The thread of `jcc`: a taken `MID` Jcc stores EIP and the retired count and returns
 /// the `Exception::leave()` marker (no request made, tested or cleared).
-fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
     if MID && c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
@@ -606,7 +606,7 @@ fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
 
 /// The thread of `jcc_in`: taken, it moves `block_base` back by `Insn::back` and returns
 /// the target's index in the marker (`Exception::branch_to`).
-fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
@@ -685,7 +685,7 @@ const F_ADD_RI: u8 = 6;
 /// `Insn::imm2` set at block build as the Jcc's); not taken, the thread goes on after the
 /// Jcc (which would do nothing); with a target past the CS limit, the Jcc's own thread
 /// runs next and raises the #GP.
-fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
     match F {
         F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
         F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
@@ -700,10 +700,10 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: &[Insn]) -> 
         return Err(in_block(c, i));
     }
     // One tail call for both other cases (two made LLVM call and repack the result).
-    let rest = match rest.split_first() {
-        Some((_, after)) if !taken => after,
-        _ => rest,
-    };
+    let mut rest = rest;
+    if !taken {
+        rest.next();
+    }
     next(c, rest)
 }
 

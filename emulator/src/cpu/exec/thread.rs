@@ -50,22 +50,26 @@ pub fn flow(r: Res) -> Flow {
     r.map_err(Stop::new)
 }
 
+/// The instructions of a block after the one a thread runs: an iterator, whose end stays
+/// put from one thread to the next (a slice's length would have to be counted down).
+pub type Rest<'a> = std::slice::Iter<'a, Insn>;
+
 /// A threaded handler: the instruction and the rest of its block after it.
-pub type Thread = fn(&mut Core, &Insn, &[Insn]) -> Flow;
+pub type Thread = fn(&mut Core, &Insn, Rest) -> Flow;
 
 /// Runs the next instruction of the block, if any (the tail call of every thread).
 #[inline(always)]
-pub fn next(c: &mut Core, rest: &[Insn]) -> Flow {
+pub fn next(c: &mut Core, mut rest: Rest) -> Flow {
     debug_assert!(!c.req.any(), "request without the marker");
-    match rest.split_first() {
-        Some((n, r)) => (n.thread)(c, n, r),
+    match rest.next() {
+        Some(n) => (n.thread)(c, n, rest),
         None => Ok(()),
     }
 }
 
 /// The thread of an eager handler (`Dispatch::Eager`): EIP and the retired count stored,
 /// the handler, then the request test (`Core::done`) and the next instruction.
-pub fn eager(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+pub fn eager(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
     c.sync(i);
     if let Err(e) = (i.inner)(c, i) {
         return Err(Stop::new(e));
@@ -79,7 +83,7 @@ pub fn eager(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
 /// instruction. Not inlined, so that both ways out of a fast path are jumps and the fast
 /// path saves no registers.
 #[inline(never)]
-pub fn slow(c: &mut Core, i: &Insn, rest: &[Insn]) -> Flow {
+pub fn slow(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
     flow((i.inner)(c, i))?;
     next(c, rest)
 }
@@ -92,7 +96,7 @@ macro_rules! threaded {
         fn $t $(< $(const $p: $ty),* >)? (
             c: &mut Core,
             i: &Insn,
-            rest: &[Insn],
+            rest: crate::cpu::exec::thread::Rest,
         ) -> crate::cpu::exec::thread::Flow {
             if $h $(::< $($p),* >)? (c, i) {
                 crate::cpu::exec::thread::next(c, rest)
@@ -105,7 +109,7 @@ macro_rules! threaded {
         fn $t $(< $(const $p: $ty),* >)? (
             c: &mut Core,
             i: &Insn,
-            rest: &[Insn],
+            rest: crate::cpu::exec::thread::Rest,
         ) -> crate::cpu::exec::thread::Flow {
             crate::cpu::exec::thread::flow($h $(::< $($p),* >)? (c, i))?;
             crate::cpu::exec::thread::next(c, rest)
