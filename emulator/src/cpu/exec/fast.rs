@@ -9,6 +9,11 @@
 //! nor the retired count and makes no request; off that path it calls `Core::sync` first
 //! (memory forms tail-call a `*_general` form that starts over, so the fast path needs no
 //! saved registers) and reports a request it made with `Core::done`.
+//! Each also has its thread for the chained loop (`exec::thread`, `threaded!`): the handler
+//! inlined, then the jump to the next instruction's thread; a handler with a general path
+//! has its fast path as a function that returns false having changed nothing, and its
+//! thread jumps to `thread::slow` then. The fused compare-and-branch exists only as a
+//! thread (`fused_t`): single steps run its two instructions apart.
 
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
