@@ -182,18 +182,14 @@ impl Machine {
                         let k = core.icount.wrapping_sub(core.block_base) as usize;
                         let insn = &insns[k];
                         if e.vector == vec::REQUEST {
-                            // Completed with a request (`Core::done`).
+                            // Completed with a request (`Core::done`). Never `Branch`: only
+                            // `jcc` run alone makes it; its thread returns `vec::LEAVE`.
+                            debug_assert!(!core.req.only_branch(), "Branch from a thread");
                             core.icount += 1;
-                            if !core.req.only_branch() {
-                                if insn.lazy_ip {
-                                    core.cpu.eip = insn.next_ip;
-                                }
-                                return;
+                            if insn.lazy_ip {
+                                core.cpu.eip = insn.next_ip;
                             }
-                            // A taken Jcc to another block stored EIP (only from `inner`:
-                            // threads return `vec::LEAVE` instead).
-                            core.req.clear_branch();
-                            break 'run;
+                            return;
                         }
                         core.cpu.eip = insn.ip();
                         raise(core, e);
