@@ -36,21 +36,35 @@ pub enum Fetched {
 }
 
 /// The common case, inlined into the dispatch loop: the code page is the one translated
-/// last (same TLB generation and privilege) and the block is cached. None otherwise.
-/// `code32` and `user` are the caller's: the dispatch loop computes them once per chain
-/// (anything that changes the code size or the privilege level ends the chain).
+/// last (same TLB generation and privilege) or one the TLB holds, and the block is
+/// cached. None otherwise. `code32` and `user` are the caller's: the dispatch loop
+/// computes them once per chain (anything that changes the code size or the privilege
+/// level ends the chain).
 #[inline(always)]
 pub fn fast(m: &mut Machine, code32: bool, user: bool) -> Option<u32> {
-    let c = &m.core;
+    let c = &mut m.core;
     let eip = c.cpu.eip;
     let cs = &c.cpu.seg[CS];
     let limit = cs.limit;
     let lin = cs.base.wrapping_add(eip);
     let h = m.hint;
-    if h.lin_page != lin & !0xFFF || h.gen != c.mmu.tlb.generation || h.user != user {
-        return None;
-    }
-    let k = key(h.phys_page | (lin & 0xFFF), code32);
+    let page = lin & !0xFFF;
+    let gen = c.mmu.tlb.generation;
+    let phys_page = if h.lin_page == page && h.gen == gen && h.user == user {
+        h.phys_page
+    } else {
+        // Another code page (a call or jump between pages): a TLB hit is what `translate`
+        // would find, without the general path's trip.
+        let p = c.mmu.code_page(lin, user)?;
+        m.hint = Hint {
+            lin_page: page,
+            phys_page: p,
+            user,
+            gen,
+        };
+        p
+    };
+    let k = key(phys_page | (lin & 0xFFF), code32);
     let idx = m.cache.lookup(k, eip)?;
     // The whole block within CS.limit (so EIP too: the block starts there).
     if m.cache.blocks[idx as usize].last > limit {

@@ -86,6 +86,20 @@ impl Mmu {
         user && self.align_check && size > 1 && size.is_power_of_two() && lin & (size - 1) != 0
     }
 
+    /// The code fetch's TLB probe (`machine::fetch::fast`, when the fetch hint is for
+    /// another page): the physical page of linear page `lin` if the TLB holds its read
+    /// entry for this privilege, counted as a hit as `translate` would; None sends the
+    /// fetch to `translate`.
+    #[inline(always)]
+    pub fn code_page(&mut self, lin: u32, user: bool) -> Option<u32> {
+        let e = self.tlb.e[slot(false, user, lin)];
+        if e.tag != self.tlb.tag(lin) {
+            return None;
+        }
+        self.tlb.hits += 1;
+        Some(e.phys)
+    }
+
     /// The TLB fast path: the physical address of a `size`-byte access at `lin` that a
     /// direct entry covers (the access stays within one page and alignment checking is
     /// off), for the caller to access RAM directly; None sends it to [`Mmu::translate`].
