@@ -1,7 +1,8 @@
 //! Specialized handlers for the hottest instruction forms, chosen at decode time before the
 //! general families: register/immediate/memory forms of the ALU, MOV, INC/DEC, PUSH/POP of
-//! a register, near CALL/RET with a 32-bit stack. Operand kinds and sizes are const generic
-//! parameters, so each handler compiles to straight-line code without operand dispatch.
+//! a register, near CALL/RET with a 32-bit stack, JMP rel, LEA r32, MOVZX r32. Operand kinds
+//! and sizes are const generic parameters, so each handler compiles to straight-line code
+//! without operand dispatch.
 //! Semantics must equal the general handlers' (the oracle tests and vectors go through
 //! `select`, hence through here); anything unusual (prefixes like LOCK, 16-bit stacks,
 //! segment registers) is left to the general families.
@@ -104,7 +105,10 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
 /// (`Dispatch::Lazy`: it calls `Core::sync` before leaving its inline fast path) and has
 /// its own thread.
 pub fn select_dispatch(ins: &Instruction) -> Option<(Handler, Dispatch)> {
-    let sets_ip = matches!(ins.mnemonic(), Mnemonic::Call | Mnemonic::Ret) || is_jcc(ins);
+    let sets_ip = matches!(
+        ins.mnemonic(),
+        Mnemonic::Call | Mnemonic::Ret | Mnemonic::Jmp
+    ) || is_jcc(ins);
     select_handler(ins).map(|(h, thread)| (h, Dispatch::Lazy { sets_ip, thread }))
 }
 
@@ -187,6 +191,24 @@ fn select_handler(ins: &Instruction) -> Option<Pair> {
         Push if ins.code() == Code::Push_r32 => Some((push_r32, push_r32_t)),
         Pop if ins.code() == Code::Pop_r32 => Some((pop_r32, pop_r32_t)),
         Call if ins.code() == Code::Call_rel32_32 => Some((call_rel32, call_rel32_t)),
+        Jmp if matches!(ins.code(), Code::Jmp_rel8_32 | Code::Jmp_rel32_32) => {
+            Some((jmp_rel32, jmp_rel32_t))
+        }
+        Lea if size(ins)? == 4 && ins.op_kind(1) == OpKind::Memory => Some((lea32, lea32_t)),
+        Movzx if size(ins)? == 4 => {
+            let k = kind(ins, 1)?;
+            let ss = match k {
+                R => crate::cpu::insn::gpr(ins.op1_register())?.1,
+                _ => ins.memory_size().size() as u8,
+            };
+            Some(match (ss, k) {
+                (1, R) => (movzx32::<1, R>, movzx32_t::<1, R>),
+                (1, _) => (movzx32::<1, M>, movzx32_t::<1, M>),
+                (2, R) => (movzx32::<2, R>, movzx32_t::<2, R>),
+                (2, _) => (movzx32::<2, M>, movzx32_t::<2, M>),
+                _ => return None,
+            })
+        }
         Ret if ins.code() == Code::Retnd => Some((ret32, ret32_t)),
         _ => None,
     }
@@ -519,6 +541,61 @@ fn call_rel32_general(c: &mut Core, i: &Insn) -> Res {
     c.done()
 }
 
+/// JMP rel8/rel32 with a 32-bit operand size: EIP is the target decoded (`Insn::imm`),
+/// #GP(0) past the CS limit (SDM Vol. 2A JMP).
+#[inline(always)]
+fn jmp_rel32(c: &mut Core, i: &Insn) -> Res {
+    if i.imm > c.cpu.seg[CS].limit {
+        c.sync(i);
+        return Err(Exception::gp(0));
+    }
+    c.cpu.eip = i.imm;
+    Ok(())
+}
+
+/// LEA r32, m: the effective address (at the instruction's address size, `ea`); no
+/// memory access, no fault.
+#[inline(always)]
+fn lea32(c: &mut Core, i: &Insn) -> Res {
+    c.cpu.gpr[i.g0.idx()] = ea(c, i);
+    Ok(())
+}
+
+/// MOVZX r32, r/m8 or r/m16 (source size `SS`, kind `K1`): the fast path, else the
+/// general read (`movzx32_general`).
+#[inline(always)]
+fn movzx32<const SS: u8, const K1: u8>(c: &mut Core, i: &Insn) -> Res {
+    if movzx32_fast::<SS, K1>(c, i) {
+        return Ok(());
+    }
+    movzx32_general::<SS, K1>(c, i)
+}
+
+/// `movzx32`'s inline fast path: false, having changed nothing, when it gives up.
+#[inline(always)]
+fn movzx32_fast<const SS: u8, const K1: u8>(c: &mut Core, i: &Insn) -> bool {
+    let v = if K1 == R {
+        rget::<SS>(c, i.r1, i.g1)
+    } else {
+        let a = ea(c, i);
+        match c.read_fast(i.seg as usize, a, SS) {
+            Some(v) => v,
+            None => return false,
+        }
+    };
+    c.cpu.gpr[i.g0.idx()] = v;
+    true
+}
+
+#[inline(never)]
+fn movzx32_general<const SS: u8, const K1: u8>(c: &mut Core, i: &Insn) -> Res {
+    c.sync(i);
+    let a = ea(c, i);
+    let v = c.read(i.seg as usize, a, SS)?;
+    c.cpu.gpr[i.g0.idx()] = v;
+    c.done()
+}
+
 fn ret32(c: &mut Core, i: &Insn) -> Res {
     if ret32_fast(c, i) {
         return Ok(());
@@ -836,6 +913,9 @@ threaded!(push_r32_t = push_r32_fast or slow);
 threaded!(pop_r32_t = pop_r32_fast or slow);
 threaded!(call_rel32_t = call_rel32_fast or slow);
 threaded!(ret32_t = ret32_fast or slow);
+threaded!(jmp_rel32_t = jmp_rel32);
+threaded!(lea32_t = lea32);
+threaded!(movzx32_t = movzx32_fast<const SS: u8, const K1: u8> or slow);
 threaded!(shift_ri_t = shift_ri<const K: u8>);
 threaded!(imul_rri_t = imul_rri);
 threaded!(imul_rr_t = imul_rr);
