@@ -511,3 +511,33 @@ fn hint_nops_are_nops() {
     assert_eq!(after.gpr, before.gpr);
     assert_eq!(after.flags.bits, before.flags.bits);
 }
+
+/// C4 and C5 are LES and LDS in 32-bit code; with a register ModRM they are the VEX
+/// prefixes of later CPUs, which a Pentium II does not have: #UD (SDM Vol. 2A LDS/LES,
+/// "#UD if the source operand is a register"). Traplab's decoder is built without the VEX
+/// tables, so VZEROUPPER (C5 F8 77) and a 3-byte VEX form (C4 E2 79 18 C0, VBROADCASTSS)
+/// must fault, while LDS with a memory operand still loads.
+#[test]
+fn vex_encodings_are_undefined_and_lds_still_loads() {
+    for code in [&[0xC5u8, 0xF8, 0x77][..], &[0xC4, 0xE2, 0x79, 0x18, 0xC0]] {
+        let mut m = pm();
+        assert!(m.core.mem.load(CODE, code));
+        m.step();
+        m.step();
+        assert_eq!(r32(&m, RESULT), 6, "{code:02X?}: #UD");
+    }
+    // lds eax, [DATA]: offset 0x12345678, selector K_DATA; then hlt.
+    let mut m = pm();
+    let mut code = vec![0xC5, 0x05];
+    code.extend_from_slice(&DATA.to_le_bytes());
+    code.push(0xF4);
+    assert!(m.core.mem.load(CODE, &code));
+    w32(&mut m, DATA, 0x1234_5678);
+    w16(&mut m, DATA + 4, K_DATA);
+    for _ in 0..2 {
+        m.step();
+    }
+    assert_eq!(r32(&m, RESULT), 0xFFFF_FFFF, "no exception");
+    assert_eq!(m.core.cpu.gpr[0], 0x1234_5678);
+    assert!(m.core.cpu.halted);
+}
