@@ -64,7 +64,7 @@ fn main() {
         String::from_utf8_lossy(&m.core.dev.take_serial_output())
     );
     println!(
-        "{r:?} after {} instructions in {dt:.3} s ({:.1} MIPS)",
+        "{r:?} after {} instructions in {dt:.6} s ({:.1} MIPS)",
         m.icount(),
         m.icount() as f64 / dt / 1e6
     );

@@ -246,6 +246,11 @@ impl Core {
                 value: v,
             });
         }
+        // The VGA's registers (minios moves its cursor with four of these per character):
+        // no interrupt, no timer, nothing for the loop to look at.
+        if self.dev.write_vga(port, size, v) {
+            return;
+        }
         match self.dev.io_write(port, size, v, now) {
             IoEffect::None | IoEffect::DebugByte(_) => {}
             IoEffect::Exit(code) => self.request(Request::Exit(code)),

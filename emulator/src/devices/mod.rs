@@ -469,6 +469,22 @@ impl Devices {
         effect
     }
 
+    /// A write to the VGA's registers (every byte of it in 0x3C0-0x3DF): they drive no
+    /// interrupt line and hold no timer, so the write needs neither `update` nor `route`
+    /// (the next update, at the next port access or device deadline, finds the same
+    /// timers and lines). False, having done nothing, for any other port.
+    pub fn write_vga(&mut self, port: u16, size: u8, value: u32) -> bool {
+        let size = normalize(size);
+        let last = port.wrapping_add(size as u16 - 1);
+        if owner(port) != Owner::Vga || owner(last) != Owner::Vga || last < port {
+            return false;
+        }
+        for i in 0..size {
+            self.vga.write(port + i as u16, (value >> (8 * i)) as u8);
+        }
+        true
+    }
+
     fn read8(&mut self, port: u16) -> u8 {
         let now = self.now_ns;
         match port {
