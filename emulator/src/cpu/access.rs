@@ -214,6 +214,31 @@ impl Core {
         self.read_fast(SS, sp, 4)
     }
 
+    /// A 4-byte stack read from the stack page cache alone (`stack_cached`): the threads'
+    /// stack fast paths (`exec::fast`), whose miss goes to the handler and its
+    /// `stack_read32_fast`, so that the thread's own path needs few registers.
+    #[inline(always)]
+    pub fn stack_read32_hit(&mut self, sp: u32) -> Option<u32> {
+        let p = self.stack_cached(sp)?;
+        let v = le(self.mem.ram.get(p..p + 4)?, 4);
+        self.mmu.tlb.hits += 1;
+        Some(v)
+    }
+
+    /// A 4-byte stack write to the stack page cache alone (see `stack_read32_hit`).
+    #[inline(always)]
+    pub fn stack_write32_hit(&mut self, sp: u32, v: u32) -> bool {
+        let Some(p) = self.stack_cached(sp) else {
+            return false;
+        };
+        let Some(b) = self.mem.ram.get_mut(p..p + 4) else {
+            return false;
+        };
+        b.copy_from_slice(&v.to_le_bytes());
+        self.mmu.tlb.hits += 1;
+        true
+    }
+
     /// The fast path of a 4-byte stack write (see `stack_read32_fast`). False: use the
     /// general path.
     #[inline(always)]

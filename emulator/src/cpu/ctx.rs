@@ -85,6 +85,15 @@ pub struct Core {
     /// `idx` is `block_base + idx` (`sync`). Not saved (meaningful only inside a run).
     #[serde(skip)]
     pub block_base: u64,
+    /// While the dispatch loop chains blocks: the retired count threads that branch back
+    /// inside their block stop at (`exec::fast::in_block`): the loop's deadline, or
+    /// `exec::thread::SPAN` past the count of its last call if that is sooner. Not saved.
+    #[serde(skip)]
+    pub chain_deadline: u64,
+    /// Taken in-block branches that threads followed themselves: decode cache hits the
+    /// loop adds to the cache's count after the chain (`Machine::execute`). Not saved.
+    #[serde(skip)]
+    pub branch_hits: u64,
 }
 
 impl Core {
@@ -110,6 +119,8 @@ impl Core {
             last_raised: (0, 0),
             flat: 0,
             block_base: 0,
+            chain_deadline: 0,
+            branch_hits: 0,
         }
     }
 

@@ -9,6 +9,7 @@ use super::{fetch, Fetched, Limits, Machine, RunExit, Step};
 use crate::cpu::cache::link_key;
 use crate::cpu::ctx::Request;
 use crate::cpu::exception::vec;
+use crate::cpu::exec::thread::SPAN;
 use crate::cpu::flags::{RF, TF};
 use crate::cpu::interrupt::{data_breakpoints, deliver, raise, Source};
 
@@ -37,6 +38,7 @@ impl Machine {
             self.exec_block(limit);
         } else {
             self.exec_chain(lim.end, limit);
+            self.cache.hits += std::mem::take(&mut self.core.branch_hits);
         }
         let c = &mut self.core;
         if rf && c.icount != retired {
@@ -89,6 +91,7 @@ impl Machine {
         // handlers, and instructions that change segments clear it.
         self.core.refresh_flat();
         let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
+        self.core.chain_deadline = deadline.min(self.core.icount.saturating_add(SPAN));
         // Blocks are linked to their last two successors for the length of this chain:
         // within it, an EIP leads to the same block every time (no code is written, no TLB
         // flush, no mode, CS or CPL change without a rescan).
@@ -152,7 +155,7 @@ impl Machine {
                     // Each handler's thread calls the next (`exec::thread`), until the end
                     // of the block or a marker.
                     while let Some((first, rest)) = from.split_first() {
-                        let Err(stop) = (first.thread)(core, first, rest.iter()) else {
+                        let Err(stop) = (first.thread)(core, first, rest.iter(), &b.insns) else {
                             break;
                         };
                         let e = stop.exception();
@@ -166,6 +169,9 @@ impl Machine {
                             if base + n as u64 <= deadline {
                                 cache.hits += 1;
                                 from = &insns[t..];
+                                // The threads' own deadline, `SPAN` further on.
+                                core.chain_deadline =
+                                    deadline.min(base.wrapping_add(t as u64).saturating_add(SPAN));
                                 continue;
                             }
                             // Out of budget: the target's block comes next.

@@ -19,7 +19,7 @@
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
-use crate::cpu::exec::thread::{flow, next, threaded, Flow, Rest, Stop, Thread};
+use crate::cpu::exec::thread::{flow, next, threaded, Blk, Flow, Rest, Stop, Thread};
 use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{ea, Gpr, Handler, Insn};
@@ -188,9 +188,9 @@ fn select_handler(ins: &Instruction) -> Option<Pair> {
                 (true, _) => (div32::<true, M>, div32_t::<true, M>),
             })
         }
-        Push if ins.code() == Code::Push_r32 => Some((push_r32, push_r32_t)),
-        Pop if ins.code() == Code::Pop_r32 => Some((pop_r32, pop_r32_t)),
-        Call if ins.code() == Code::Call_rel32_32 => Some((call_rel32, call_rel32_t)),
+        Push if ins.code() == Code::Push_r32 => Some((push_r32, push_r32_t::<true>)),
+        Pop if ins.code() == Code::Pop_r32 => Some((pop_r32, pop_r32_t::<true>)),
+        Call if ins.code() == Code::Call_rel32_32 => Some((call_rel32, call_rel32_t::<true>)),
         Jmp if matches!(ins.code(), Code::Jmp_rel8_32 | Code::Jmp_rel32_32) => {
             Some((jmp_rel32, jmp_rel32_t))
         }
@@ -209,7 +209,7 @@ fn select_handler(ins: &Instruction) -> Option<Pair> {
                 _ => return None,
             })
         }
-        Ret if ins.code() == Code::Retnd => Some((ret32, ret32_t)),
+        Ret if ins.code() == Code::Retnd => Some((ret32, ret32_t::<true>)),
         _ => None,
     }
 }
@@ -439,17 +439,25 @@ fn incdec_m_general<const INC: bool, const S: u8>(c: &mut Core, i: &Insn) -> Res
 // over (the fast path changes nothing when it fails).
 
 fn push_r32(c: &mut Core, i: &Insn) -> Res {
-    if push_r32_fast(c, i) {
+    if push_r32_fast::<false>(c, i) {
         return Ok(());
     }
     push_r32_general(c, i)
 }
 
+/// The stack fast paths of PUSH, POP, CALL and RET: with `HIT` (their threads), the stack
+/// page cache alone (`Core::stack_write32_hit`), a miss going to the handler; without
+/// (the handler), the cache, then the TLB probe that fills it.
 #[inline(always)]
-fn push_r32_fast(c: &mut Core, i: &Insn) -> bool {
+fn push_r32_fast<const HIT: bool>(c: &mut Core, i: &Insn) -> bool {
     let v = c.cpu.gpr[i.g0.idx()];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if c.stack_write32_fast(sp, v) {
+    let done = if HIT {
+        c.stack_write32_hit(sp, v)
+    } else {
+        c.stack_write32_fast(sp, v)
+    };
+    if done {
         c.cpu.gpr[4] = sp;
         return true;
     }
@@ -471,16 +479,21 @@ fn push_r32_general(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn pop_r32(c: &mut Core, i: &Insn) -> Res {
-    if pop_r32_fast(c, i) {
+    if pop_r32_fast::<false>(c, i) {
         return Ok(());
     }
     pop_r32_general(c, i)
 }
 
 #[inline(always)]
-fn pop_r32_fast(c: &mut Core, i: &Insn) -> bool {
+fn pop_r32_fast<const HIT: bool>(c: &mut Core, i: &Insn) -> bool {
     let sp = c.cpu.gpr[4];
-    if let Some(v) = c.stack_read32_fast(sp) {
+    let v = if HIT {
+        c.stack_read32_hit(sp)
+    } else {
+        c.stack_read32_fast(sp)
+    };
+    if let Some(v) = v {
         // POP ESP: the popped value wins over the increment.
         c.cpu.gpr[4] = sp.wrapping_add(4);
         c.cpu.gpr[i.g0.idx()] = v;
@@ -506,16 +519,24 @@ fn pop_r32_general(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn call_rel32(c: &mut Core, i: &Insn) -> Res {
-    if call_rel32_fast(c, i) {
+    if call_rel32_fast::<false>(c, i) {
         return Ok(());
     }
     call_rel32_general(c, i)
 }
 
 #[inline(always)]
-fn call_rel32_fast(c: &mut Core, i: &Insn) -> bool {
+fn call_rel32_fast<const HIT: bool>(c: &mut Core, i: &Insn) -> bool {
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if i.imm <= c.cpu.seg[CS].limit && c.stack_write32_fast(sp, i.next_ip) {
+    if i.imm > c.cpu.seg[CS].limit {
+        return false;
+    }
+    let done = if HIT {
+        c.stack_write32_hit(sp, i.next_ip)
+    } else {
+        c.stack_write32_fast(sp, i.next_ip)
+    };
+    if done {
         c.cpu.gpr[4] = sp;
         c.cpu.eip = i.imm;
         return true;
@@ -597,7 +618,7 @@ fn movzx32_general<const SS: u8, const K1: u8>(c: &mut Core, i: &Insn) -> Res {
 }
 
 fn ret32(c: &mut Core, i: &Insn) -> Res {
-    if ret32_fast(c, i) {
+    if ret32_fast::<false>(c, i) {
         return Ok(());
     }
     ret32_general(c, i)
@@ -605,9 +626,14 @@ fn ret32(c: &mut Core, i: &Insn) -> Res {
 
 /// `ret32`'s fast path; a target past the CS limit is left to the general form's #GP.
 #[inline(always)]
-fn ret32_fast(c: &mut Core, _i: &Insn) -> bool {
+fn ret32_fast<const HIT: bool>(c: &mut Core, _i: &Insn) -> bool {
     let sp = c.cpu.gpr[4];
-    if let Some(t) = c.stack_read32_fast(sp) {
+    let t = if HIT {
+        c.stack_read32_hit(sp)
+    } else {
+        c.stack_read32_fast(sp)
+    };
+    if let Some(t) = t {
         if t <= c.cpu.seg[CS].limit {
             c.cpu.gpr[4] = sp.wrapping_add(4);
             c.cpu.eip = t;
@@ -656,7 +682,7 @@ fn jcc<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
 
 /// The thread of `jcc`: a taken `MID` Jcc stores EIP and the retired count and returns
 /// the `Exception::leave()` marker (no request made, tested or cleared).
-fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
+fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
     if MID && c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
@@ -667,7 +693,7 @@ fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> F
         return Err(Stop::new(Exception::leave()));
     }
     flow(jcc::<MID, CC>(c, i))?;
-    next(c, rest)
+    next(c, rest, blk)
 }
 
 /// Jcc whose target is an instruction of its own cached block (`Insn::skip`): taken, it
@@ -686,26 +712,37 @@ fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-/// The thread of `jcc_in`: taken, it moves `block_base` back by `Insn::back` and returns
-/// the target's index in the marker (`Exception::branch_to`).
-fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
+/// The thread of `jcc_in`: taken, it goes on at the target (`in_block`).
+fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
             return Err(Stop::new(Exception::gp(0)));
         }
-        return Err(in_block(c, i));
+        return in_block(c, i, blk);
     }
-    next(c, rest)
+    next(c, rest, blk)
 }
 
-/// A taken in-block branch of a thread (`jcc_in_t`, `fused_t`): the retired count before
-/// the block's first instruction moves so that the target's count is right, and the
-/// marker names the target (`Insn::skip`).
+/// A taken in-block branch of a thread (`jcc_in_t`, `fused_t`, `i` being the Jcc or the
+/// flag setter fused with it): the retired count before the block's first instruction
+/// moves so that the target's count is right (`Insn::back`), and the thread goes on at
+/// the target (`Insn::skip`) if the rest of the block from there fits before the chain's
+/// deadline (`Core::chain_deadline`: the dispatch loop's test, with the loop's deadline
+/// or a sooner one that bounds how far a thread goes), counted as the decode cache hit
+/// the loop would count (`Core::branch_hits`). Otherwise it returns the marker with the
+/// target's index (`Exception::branch_to`), and the loop goes on there or stops.
 #[inline(always)]
-fn in_block(c: &mut Core, i: &Insn) -> Stop {
-    c.block_base = c.block_base.wrapping_add(i.back as i64 as u64);
-    Stop::new(Exception::branch_to(i.skip))
+fn in_block(c: &mut Core, i: &Insn, blk: Blk) -> Flow {
+    let base = c.block_base.wrapping_add(i.back as i64 as u64);
+    c.block_base = base;
+    if base.wrapping_add(blk.len() as u64) <= c.chain_deadline {
+        if let Some(r) = blk.get(i.skip as usize..) {
+            c.branch_hits += 1;
+            return next(c, r.iter(), blk);
+        }
+    }
+    Err(Stop::new(Exception::branch_to(i.skip)))
 }
 
 /// The 16 instances of a handler or thread generic over a condition code (Intel order),
@@ -767,7 +804,7 @@ const F_ADD_RI: u8 = 6;
 /// `Insn::imm2` set at block build as the Jcc's); not taken, the thread goes on after the
 /// Jcc (which would do nothing); with a target past the CS limit, the Jcc's own thread
 /// runs next and raises the #GP.
-fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
+fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
     match F {
         F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
         F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
@@ -779,14 +816,14 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest) -> Flo
     }
     let taken = c.cpu.flags.cond(CC);
     if taken && i.imm2 <= c.cpu.seg[CS].limit {
-        return Err(in_block(c, i));
+        return in_block(c, i, blk);
     }
     // One tail call for both other cases (two made LLVM call and repack the result).
     let mut rest = rest;
     if !taken {
         rest.next();
     }
-    next(c, rest)
+    next(c, rest, blk)
 }
 
 /// The fused thread of flag setter `ins` followed by a Jcc with condition `cc` (Intel
@@ -909,10 +946,10 @@ fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
 threaded!(alu2_t = alu2_fast<const OP: u8, const K0: u8, const K1: u8, const S: u8> or slow);
 threaded!(incdec_t = incdec<const INC: bool, const S: u8>);
 threaded!(incdec_m_t = incdec_m_fast<const INC: bool, const S: u8> or slow);
-threaded!(push_r32_t = push_r32_fast or slow);
-threaded!(pop_r32_t = pop_r32_fast or slow);
-threaded!(call_rel32_t = call_rel32_fast or slow);
-threaded!(ret32_t = ret32_fast or slow);
+threaded!(push_r32_t = push_r32_fast<const HIT: bool> or slow);
+threaded!(pop_r32_t = pop_r32_fast<const HIT: bool> or slow);
+threaded!(call_rel32_t = call_rel32_fast<const HIT: bool> or slow);
+threaded!(ret32_t = ret32_fast<const HIT: bool> or slow);
 threaded!(jmp_rel32_t = jmp_rel32);
 threaded!(lea32_t = lea32);
 threaded!(movzx32_t = movzx32_fast<const SS: u8, const K1: u8> or slow);

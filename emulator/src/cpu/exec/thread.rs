@@ -3,10 +3,13 @@
 //! block runs as one chain of jumps from handler to handler with no trip through the
 //! dispatch loop between instructions (the "threaded code" of Forth systems and of fast
 //! interpreters: no loop counter, no call/return pair, no result test per instruction).
-//! Release builds compile the tail call to a jump (checked in the disassembly); a build
-//! that does not still works, with one stack frame per instruction of the block (at most
-//! `cache::MAX_BLOCK`), since a thread never goes backwards: a taken branch to an earlier
-//! instruction of the block returns to the dispatch loop (`machine::exec`).
+//! A taken branch inside the block goes on at its target in the thread too
+//! (`fast::in_block`), while the block's rest fits before `Core::chain_deadline`, which
+//! the loop keeps at most `SPAN` instructions ahead of the count it last called a thread
+//! at. Release builds compile the tail call to a jump (checked in the disassembly); a
+//! build that does not still works, with at most `SPAN + cache::MAX_BLOCK` stack frames
+//! (each frame retires an instruction): past the span the thread returns to the dispatch
+//! loop (`machine::exec`), which calls the target's thread afresh.
 //!
 //! The contract with the loop, which does not know which instruction returned: `Ok` means
 //! the block ran to its end; an `Err` other than the markers below comes from an
@@ -41,6 +44,12 @@ impl Stop {
     }
 }
 
+/// How many instructions past the count of the loop's last call a chain of threads may
+/// retire while it follows taken branches inside its block (`Core::chain_deadline`): the
+/// bound on its depth when tail calls are not made jumps; in release builds, one trip
+/// through the loop per `SPAN` instructions of a loop that fits in one block.
+pub const SPAN: u64 = 1024;
+
 /// What a thread returns: `Ok` when the block ran to its end.
 pub type Flow = Result<(), Stop>;
 
@@ -54,28 +63,35 @@ pub fn flow(r: Res) -> Flow {
 /// put from one thread to the next (a slice's length would have to be counted down).
 pub type Rest<'a> = std::slice::Iter<'a, Insn>;
 
-/// A threaded handler: the instruction and the rest of its block after it.
-pub type Thread = fn(&mut Core, &Insn, Rest) -> Flow;
+/// The whole block a thread runs in, passed along unchanged from thread to thread (it
+/// stays in its argument register), so that a taken branch back inside the block can go
+/// on there without the dispatch loop (`fast::in_block`). A reference to the block's
+/// `Vec` rather than a slice: one register instead of two, which the handlers need.
+#[allow(clippy::ptr_arg)]
+pub type Blk<'a> = &'a Vec<Insn>;
+
+/// A threaded handler: the instruction, the rest of its block after it, the block.
+pub type Thread = fn(&mut Core, &Insn, Rest, Blk) -> Flow;
 
 /// Runs the next instruction of the block, if any (the tail call of every thread).
 #[inline(always)]
-pub fn next(c: &mut Core, mut rest: Rest) -> Flow {
+pub fn next(c: &mut Core, mut rest: Rest, blk: Blk) -> Flow {
     debug_assert!(!c.req.any(), "request without the marker");
     match rest.next() {
-        Some(n) => (n.thread)(c, n, rest),
+        Some(n) => (n.thread)(c, n, rest, blk),
         None => Ok(()),
     }
 }
 
 /// The thread of an eager handler (`Dispatch::Eager`): EIP and the retired count stored,
 /// the handler, then the request test (`Core::done`) and the next instruction.
-pub fn eager(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
+pub fn eager(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
     c.sync(i);
     if let Err(e) = (i.inner)(c, i) {
         return Err(Stop::new(e));
     }
     flow(c.done())?;
-    next(c, rest)
+    next(c, rest, blk)
 }
 
 /// The thread's way off a fast path (`threaded!`'s `or slow` form): the whole handler
@@ -83,9 +99,9 @@ pub fn eager(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
 /// instruction. Not inlined, so that both ways out of a fast path are jumps and the fast
 /// path saves no registers.
 #[inline(never)]
-pub fn slow(c: &mut Core, i: &Insn, rest: Rest) -> Flow {
+pub fn slow(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
     flow((i.inner)(c, i))?;
-    next(c, rest)
+    next(c, rest, blk)
 }
 
 /// Defines `$t`, the thread of the lazy handler `$h` (inlined into it), generic over the
@@ -97,11 +113,12 @@ macro_rules! threaded {
             c: &mut Core,
             i: &Insn,
             rest: crate::cpu::exec::thread::Rest,
+            blk: crate::cpu::exec::thread::Blk,
         ) -> crate::cpu::exec::thread::Flow {
             if $h $(::< $($p),* >)? (c, i) {
-                crate::cpu::exec::thread::next(c, rest)
+                crate::cpu::exec::thread::next(c, rest, blk)
             } else {
-                crate::cpu::exec::thread::slow(c, i, rest)
+                crate::cpu::exec::thread::slow(c, i, rest, blk)
             }
         }
     };
@@ -110,9 +127,10 @@ macro_rules! threaded {
             c: &mut Core,
             i: &Insn,
             rest: crate::cpu::exec::thread::Rest,
+            blk: crate::cpu::exec::thread::Blk,
         ) -> crate::cpu::exec::thread::Flow {
             crate::cpu::exec::thread::flow($h $(::< $($p),* >)? (c, i))?;
-            crate::cpu::exec::thread::next(c, rest)
+            crate::cpu::exec::thread::next(c, rest, blk)
         }
     };
 }
