@@ -194,17 +194,13 @@ impl Core {
     /// general path (a 16-bit stack included).
     #[inline(always)]
     pub fn stack_read32_fast(&mut self, sp: u32) -> Option<u32> {
-        if let Some(p) = self.stack_cached(sp) {
-            let v = le(self.mem.ram.get(p..p + 4)?, 4);
-            self.mmu.tlb.hits += 1;
+        if let Some(v) = self.stack_read32_hit(sp) {
             return Some(v);
         }
         if self.flat_stack() {
             // The TLB probe, which makes a write entry the stack page cache.
-            if let Some(p) = self.stack_fill(sp) {
-                let v = le(self.mem.ram.get(p..p + 4)?, 4);
-                self.mmu.tlb.hits += 1;
-                return Some(v);
+            if self.stack_fill(sp).is_some() {
+                return self.stack_read32_hit(sp);
             }
             return self.read_lin_fast(sp, 4);
         }
@@ -214,9 +210,10 @@ impl Core {
         self.read_fast(SS, sp, 4)
     }
 
-    /// A 4-byte stack read from the stack page cache alone (`stack_cached`): the threads'
-    /// stack fast paths (`exec::fast`), whose miss goes to the handler and its
-    /// `stack_read32_fast`, so that the thread's own path needs few registers.
+    /// A 4-byte stack read from the stack page cache alone (`stack_cached`): the first
+    /// step of `stack_read32_fast`, and all the threads' stack fast paths try
+    /// (`exec::fast`), whose miss goes to the handler, so that the thread's own path needs
+    /// few registers.
     #[inline(always)]
     pub fn stack_read32_hit(&mut self, sp: u32) -> Option<u32> {
         let p = self.stack_cached(sp)?;
@@ -243,21 +240,17 @@ impl Core {
     /// general path.
     #[inline(always)]
     pub fn stack_write32_fast(&mut self, sp: u32, v: u32) -> bool {
-        let p = match self.stack_cached(sp) {
-            Some(p) => p,
-            // The TLB probe, which makes a write entry the stack page cache.
-            None if self.flat_stack() => match self.stack_fill(sp) {
-                Some(p) => p,
-                None => return false,
-            },
-            None => return self.cpu.stack32() && self.write_fast(SS, sp, 4, v),
-        };
-        let Some(b) = self.mem.ram.get_mut(p..p + 4) else {
+        if self.stack_write32_hit(sp, v) {
+            return true;
+        }
+        if !self.flat_stack() {
+            return self.cpu.stack32() && self.write_fast(SS, sp, 4, v);
+        }
+        // The TLB probe, which makes a write entry the stack page cache.
+        if self.stack_fill(sp).is_none() {
             return false;
-        };
-        b.copy_from_slice(&v.to_le_bytes());
-        self.mmu.tlb.hits += 1;
-        true
+        }
+        self.stack_write32_hit(sp, v)
     }
 
     /// The stack page cache (`Tlb::stack`): the physical address of the aligned dword at

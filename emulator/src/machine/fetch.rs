@@ -19,6 +19,26 @@ pub struct Hint {
     gen: u64,
 }
 
+impl Hint {
+    /// The physical page of linear address `lin`, if the hint is for its page and is valid
+    /// for this privilege and TLB generation.
+    #[inline(always)]
+    fn page(&self, lin: u32, user: bool, gen: u64) -> Option<u32> {
+        (self.lin_page == lin & !0xFFF && self.user == user && self.gen == gen)
+            .then_some(self.phys_page)
+    }
+
+    /// The hint for the page of `lin`, found at physical address `phys`.
+    fn new(lin: u32, phys: u32, user: bool, gen: u64) -> Hint {
+        Hint {
+            lin_page: lin & !0xFFF,
+            phys_page: phys & !0xFFF,
+            user,
+            gen,
+        }
+    }
+}
+
 impl Default for Hint {
     fn default() -> Self {
         Hint {
@@ -47,22 +67,16 @@ pub fn fast(m: &mut Machine, code32: bool, user: bool) -> Option<u32> {
     let cs = &c.cpu.seg[CS];
     let limit = cs.limit;
     let lin = cs.base.wrapping_add(eip);
-    let h = m.hint;
-    let page = lin & !0xFFF;
     let gen = c.mmu.tlb.generation;
-    let phys_page = if h.lin_page == page && h.gen == gen && h.user == user {
-        h.phys_page
-    } else {
-        // Another code page (a call or jump between pages): a TLB hit is what `translate`
-        // would find, without the general path's trip.
-        let p = c.mmu.code_page(lin, user)?;
-        m.hint = Hint {
-            lin_page: page,
-            phys_page: p,
-            user,
-            gen,
-        };
-        p
+    let phys_page = match m.hint.page(lin, user, gen) {
+        Some(p) => p,
+        None => {
+            // Another code page (a call or jump between pages): a TLB hit is what
+            // `translate` would find, without the general path's trip.
+            let p = c.mmu.code_page(lin, user)?;
+            m.hint = Hint::new(lin, p, user, gen);
+            p
+        }
     };
     let k = key(phys_page | (lin & 0xFFF), code32);
     let idx = m.cache.lookup(k, eip)?;
@@ -84,18 +98,13 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     }
     let lin = cs.base.wrapping_add(eip);
     let user = c.user_mode();
-    let h = m.hint;
-    let phys = if h.lin_page == lin & !0xFFF && h.user == user && h.gen == c.mmu.tlb.generation {
-        h.phys_page | (lin & 0xFFF)
-    } else {
-        let p = c.translate(lin, false, user)?;
-        m.hint = Hint {
-            lin_page: lin & !0xFFF,
-            phys_page: p & !0xFFF,
-            user,
-            gen: c.mmu.tlb.generation,
-        };
-        p
+    let phys = match m.hint.page(lin, user, c.mmu.tlb.generation) {
+        Some(p) => p | (lin & 0xFFF),
+        None => {
+            let p = c.translate(lin, false, user)?;
+            m.hint = Hint::new(lin, p, user, c.mmu.tlb.generation);
+            p
+        }
     };
     let k = key(phys, code32);
     let mut uncached = false;

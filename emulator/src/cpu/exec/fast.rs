@@ -445,19 +445,34 @@ fn push_r32(c: &mut Core, i: &Insn) -> Res {
     push_r32_general(c, i)
 }
 
-/// The stack fast paths of PUSH, POP, CALL and RET: with `HIT` (their threads), the stack
-/// page cache alone (`Core::stack_write32_hit`), a miss going to the handler; without
-/// (the handler), the cache, then the TLB probe that fills it.
+/// The stack accesses of the fast paths of PUSH, POP, CALL and RET: with `HIT` (their
+/// threads), the stack page cache alone (`Core::stack_read32_hit`), a miss going to the
+/// handler; without (the handler), the cache, then the TLB probe that fills it
+/// (`Core::stack_read32_fast`).
+#[inline(always)]
+fn stack_read<const HIT: bool>(c: &mut Core, sp: u32) -> Option<u32> {
+    if HIT {
+        c.stack_read32_hit(sp)
+    } else {
+        c.stack_read32_fast(sp)
+    }
+}
+
+/// The write of `stack_read`.
+#[inline(always)]
+fn stack_write<const HIT: bool>(c: &mut Core, sp: u32, v: u32) -> bool {
+    if HIT {
+        c.stack_write32_hit(sp, v)
+    } else {
+        c.stack_write32_fast(sp, v)
+    }
+}
+
 #[inline(always)]
 fn push_r32_fast<const HIT: bool>(c: &mut Core, i: &Insn) -> bool {
     let v = c.cpu.gpr[i.g0.idx()];
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    let done = if HIT {
-        c.stack_write32_hit(sp, v)
-    } else {
-        c.stack_write32_fast(sp, v)
-    };
-    if done {
+    if stack_write::<HIT>(c, sp, v) {
         c.cpu.gpr[4] = sp;
         return true;
     }
@@ -488,12 +503,7 @@ fn pop_r32(c: &mut Core, i: &Insn) -> Res {
 #[inline(always)]
 fn pop_r32_fast<const HIT: bool>(c: &mut Core, i: &Insn) -> bool {
     let sp = c.cpu.gpr[4];
-    let v = if HIT {
-        c.stack_read32_hit(sp)
-    } else {
-        c.stack_read32_fast(sp)
-    };
-    if let Some(v) = v {
+    if let Some(v) = stack_read::<HIT>(c, sp) {
         // POP ESP: the popped value wins over the increment.
         c.cpu.gpr[4] = sp.wrapping_add(4);
         c.cpu.gpr[i.g0.idx()] = v;
@@ -528,15 +538,7 @@ fn call_rel32(c: &mut Core, i: &Insn) -> Res {
 #[inline(always)]
 fn call_rel32_fast<const HIT: bool>(c: &mut Core, i: &Insn) -> bool {
     let sp = c.cpu.gpr[4].wrapping_sub(4);
-    if i.imm > c.cpu.seg[CS].limit {
-        return false;
-    }
-    let done = if HIT {
-        c.stack_write32_hit(sp, i.next_ip)
-    } else {
-        c.stack_write32_fast(sp, i.next_ip)
-    };
-    if done {
+    if i.imm <= c.cpu.seg[CS].limit && stack_write::<HIT>(c, sp, i.next_ip) {
         c.cpu.gpr[4] = sp;
         c.cpu.eip = i.imm;
         return true;
@@ -628,12 +630,7 @@ fn ret32(c: &mut Core, i: &Insn) -> Res {
 #[inline(always)]
 fn ret32_fast<const HIT: bool>(c: &mut Core, _i: &Insn) -> bool {
     let sp = c.cpu.gpr[4];
-    let t = if HIT {
-        c.stack_read32_hit(sp)
-    } else {
-        c.stack_read32_fast(sp)
-    };
-    if let Some(t) = t {
+    if let Some(t) = stack_read::<HIT>(c, sp) {
         if t <= c.cpu.seg[CS].limit {
             c.cpu.gpr[4] = sp.wrapping_add(4);
             c.cpu.eip = t;
