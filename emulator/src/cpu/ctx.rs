@@ -94,6 +94,15 @@ pub struct Core {
     /// loop adds to the cache's count after the chain (`Machine::execute`). Not saved.
     #[serde(skip)]
     pub branch_hits: u64,
+    /// While the dispatch loop chains blocks: its chain number in the high half of a link
+    /// key (`cache::link_key`), for threads that follow links themselves
+    /// (`exec::thread::follow`). Not saved.
+    #[serde(skip)]
+    pub chain_key: u64,
+    /// While the dispatch loop chains blocks: the index of the block the thread that the
+    /// loop called runs in (threads enter linked blocks themselves). Not saved.
+    #[serde(skip)]
+    pub cur_block: u32,
 }
 
 impl Core {
@@ -121,6 +130,8 @@ impl Core {
             block_base: 0,
             chain_deadline: 0,
             branch_hits: 0,
+            chain_key: 0,
+            cur_block: 0,
         }
     }
 

@@ -6,7 +6,7 @@
 //! look at requests other than to stop (that is the other phases' work, in `super`).
 
 use super::{fetch, Fetched, Limits, Machine, RunExit, Step};
-use crate::cpu::cache::link_key;
+use crate::cpu::cache::{link_key, DecodeCache};
 use crate::cpu::ctx::Request;
 use crate::cpu::exception::vec;
 use crate::cpu::exec::thread::SPAN;
@@ -91,7 +91,6 @@ impl Machine {
         // handlers, and instructions that change segments clear it.
         self.core.refresh_flat();
         let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
-        self.core.chain_deadline = deadline.min(self.core.icount.saturating_add(SPAN));
         // Blocks are linked to their last two successors for the length of this chain:
         // within it, an EIP leads to the same block every time (no code is written, no TLB
         // flush, no mode, CS or CPL change without a rescan).
@@ -102,6 +101,7 @@ impl Machine {
             self.chain = 1;
         }
         let chain = self.chain;
+        self.core.chain_key = link_key(chain, 0);
         // The block whose links are updated when the next lookup misses them.
         let mut prev: Option<u32> = None;
         let mut limit = first_limit;
@@ -126,38 +126,49 @@ impl Machine {
                     continue 'find;
                 }
             };
-            // Blocks, one after the other while their links lead on.
+            // Blocks, one after the other while their links lead on (threads follow
+            // links themselves too, `exec::thread::follow`).
             loop {
                 let Machine { core, cache, .. } = &mut *self;
-                let b = &cache.blocks[idx as usize];
-                let insns = &b.insns[..];
-                let n = insns.len();
+                let dc: &DecodeCache = cache;
+                let mut b = &dc.blocks[idx as usize];
+                let n = b.insns.len();
                 // EIP and the retired count are not stored per instruction: the count
                 // before instruction `k` of the block is `block_base + k`, and EIP after
                 // it is its `next_ip`. Eager handlers get both stored before they run, lazy
-                // ones store them when they leave their fast path (`Core::sync`); the loop
-                // stores them wherever it stops.
+                // ones store them when they leave their fast path (`Core::sync`); threads
+                // store them at the end of a block (`exec::thread::end`), the loop wherever
+                // else it stops.
                 core.block_base = core.icount;
+                core.cur_block = idx;
+                // The threads' own deadline, `SPAN` further on.
+                core.chain_deadline = deadline.min(core.icount.saturating_add(SPAN));
                 'run: {
                     // The instructions from where the block is entered.
-                    let mut from = insns;
+                    let mut from = &b.insns[..];
                     if n > limit {
                         // The deadline cuts this block.
-                        match cut_run(core, insns, limit, deadline) {
+                        match cut_run(core, from, limit, deadline) {
                             Cut::End => return,
                             Cut::Next => break 'run,
                             Cut::Inside(t) => {
-                                cache.hits += 1;
-                                from = &insns[t..];
+                                core.branch_hits += 1;
+                                from = &b.insns[t..];
                             }
                         }
                     }
-                    // Each handler's thread calls the next (`exec::thread`), until the end
-                    // of the block or a marker.
-                    while let Some((first, rest)) = from.split_first() {
-                        let Err(stop) = (first.thread)(core, first, rest.iter(), &b.insns) else {
-                            break;
+                    // Each handler's thread calls the next (`exec::thread`), and follows
+                    // the block's links at its end, until a block whose successor is not
+                    // linked or does not fit, or a marker.
+                    while let Some(first) = from.first() {
+                        let r = (first.thread)(core, from, b, dc);
+                        // The block the thread stopped in.
+                        b = &dc.blocks[core.cur_block as usize];
+                        let Err(stop) = r else {
+                            // Between two blocks, EIP and the count stored.
+                            break 'run;
                         };
+                        let insns = &b.insns[..];
                         let e = stop.exception();
                         if e.vector == vec::BRANCH {
                             // A taken branch to instruction `t` of this block (its thread
@@ -166,8 +177,8 @@ impl Machine {
                             // it saves).
                             let t = e.branch_target();
                             let base = core.block_base;
-                            if base + n as u64 <= deadline {
-                                cache.hits += 1;
+                            if base + insns.len() as u64 <= deadline {
+                                core.branch_hits += 1;
                                 from = &insns[t..];
                                 // The threads' own deadline, `SPAN` further on.
                                 core.chain_deadline =
@@ -179,17 +190,13 @@ impl Machine {
                             core.cpu.eip = insns[t].ip();
                             break 'run;
                         }
-                        if e.vector == vec::LEAVE {
-                            // A taken Jcc to another block stored EIP and the count.
-                            break 'run;
-                        }
                         // The instruction that returned stored the retired count before
                         // it (`Core::sync`).
                         let k = core.icount.wrapping_sub(core.block_base) as usize;
                         let insn = &insns[k];
                         if e.vector == vec::REQUEST {
                             // Completed with a request (`Core::done`). Never `Branch`: only
-                            // `jcc` run alone makes it; its thread returns `vec::LEAVE`.
+                            // `jcc` run alone makes it; its thread follows the links.
                             debug_assert!(!core.req.only_branch(), "Branch from a thread");
                             core.icount += 1;
                             if insn.lazy_ip {
@@ -201,8 +208,7 @@ impl Machine {
                         raise(core, e);
                         return;
                     }
-                    // Ran to the end: the count and, if the last instruction left it to
-                    // the loop, EIP (`Block::end_ip`).
+                    // An empty block (none is built): nothing ran.
                     core.icount = core.block_base.wrapping_add(n as u64);
                     if b.lazy_end {
                         core.cpu.eip = b.end_ip;
@@ -215,12 +221,12 @@ impl Machine {
                 limit = (deadline - ic) as usize;
                 let k = link_key(chain, core.cpu.eip);
                 if b.links[0].0 == k {
-                    cache.hits += 1;
+                    core.branch_hits += 1;
                     idx = b.links[0].1;
                     continue;
                 }
                 if b.links[1].0 == k {
-                    cache.hits += 1;
+                    core.branch_hits += 1;
                     idx = b.links[1].1;
                     continue;
                 }

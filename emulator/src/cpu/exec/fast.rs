@@ -19,7 +19,9 @@
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
-use crate::cpu::exec::thread::{flow, next, threaded, Blk, Flow, Rest, Stop, Thread};
+use crate::cpu::exec::thread::{
+    end, enter, flow, follow, next, threaded, Blk, Dc, Flow, Run, Stop, Thread,
+};
 use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
 use crate::cpu::insn::{ea, Gpr, Handler, Insn};
@@ -677,9 +679,13 @@ fn jcc<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-/// The thread of `jcc`: a taken `MID` Jcc stores EIP and the retired count and returns
-/// the `Exception::leave()` marker (no request made, tested or cleared).
-fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
+/// The thread of `jcc`: a taken `MID` Jcc stores EIP and the retired count and goes on in
+/// the block its block's links name (`thread::follow`), with no request made, tested or
+/// cleared.
+fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    let Some((i, rest)) = enter(run) else {
+        return end(c, blk, dc);
+    };
     if MID && c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
@@ -687,10 +693,10 @@ fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk:
         }
         c.cpu.eip = i.imm;
         c.icount = c.block_base.wrapping_add(i.idx as u64 + 1);
-        return Err(Stop::new(Exception::leave()));
+        return follow(c, blk, dc);
     }
     flow(jcc::<MID, CC>(c, i))?;
-    next(c, rest, blk)
+    next(c, rest, blk, dc)
 }
 
 /// Jcc whose target is an instruction of its own cached block (`Insn::skip`): taken, it
@@ -710,15 +716,18 @@ fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
 }
 
 /// The thread of `jcc_in`: taken, it goes on at the target (`in_block`).
-fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
+fn jcc_in_t<const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    let Some((i, rest)) = enter(run) else {
+        return end(c, blk, dc);
+    };
     if c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
             return Err(Stop::new(Exception::gp(0)));
         }
-        return in_block(c, i, blk);
+        return in_block(c, i, blk, dc);
     }
-    next(c, rest, blk)
+    next(c, rest, blk, dc)
 }
 
 /// A taken in-block branch of a thread (`jcc_in_t`, `fused_t`, `i` being the Jcc or the
@@ -730,13 +739,13 @@ fn jcc_in_t<const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow 
 /// the loop would count (`Core::branch_hits`). Otherwise it returns the marker with the
 /// target's index (`Exception::branch_to`), and the loop goes on there or stops.
 #[inline(always)]
-fn in_block(c: &mut Core, i: &Insn, blk: Blk) -> Flow {
+fn in_block(c: &mut Core, i: &Insn, blk: Blk, dc: Dc) -> Flow {
     let base = c.block_base.wrapping_add(i.back as i64 as u64);
     c.block_base = base;
-    if base.wrapping_add(blk.len() as u64) <= c.chain_deadline {
-        if let Some(r) = blk.get(i.skip as usize..) {
+    if base.wrapping_add(blk.insns.len() as u64) <= c.chain_deadline {
+        if let Some(r) = blk.insns.get(i.skip as usize..) {
             c.branch_hits += 1;
-            return next(c, r.iter(), blk);
+            return next(c, r, blk, dc);
         }
     }
     Err(Stop::new(Exception::branch_to(i.skip)))
@@ -801,7 +810,10 @@ const F_ADD_RI: u8 = 6;
 /// `Insn::imm2` set at block build as the Jcc's); not taken, the thread goes on after the
 /// Jcc (which would do nothing); with a target past the CS limit, the Jcc's own thread
 /// runs next and raises the #GP.
-fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
+fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    let Some((i, rest)) = enter(run) else {
+        return end(c, blk, dc);
+    };
     match F {
         F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
         F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
@@ -813,14 +825,15 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, i: &Insn, rest: Rest, blk: B
     }
     let taken = c.cpu.flags.cond(CC);
     if taken && i.imm2 <= c.cpu.seg[CS].limit {
-        return in_block(c, i, blk);
+        return in_block(c, i, blk, dc);
     }
     // One tail call for both other cases (two made LLVM call and repack the result).
-    let mut rest = rest;
-    if !taken {
-        rest.next();
-    }
-    next(c, rest, blk)
+    let rest = if taken {
+        rest
+    } else {
+        rest.get(1..).unwrap_or_default()
+    };
+    next(c, rest, blk, dc)
 }
 
 /// The fused thread of flag setter `ins` followed by a Jcc with condition `cc` (Intel

@@ -4,22 +4,26 @@
 //! dispatch loop between instructions (the "threaded code" of Forth systems and of fast
 //! interpreters: no loop counter, no call/return pair, no result test per instruction).
 //! A taken branch inside the block goes on at its target in the thread too
-//! (`fast::in_block`), while the block's rest fits before `Core::chain_deadline`, which
-//! the loop keeps at most `SPAN` instructions ahead of the count it last called a thread
-//! at. Release builds compile the tail call to a jump (checked in the disassembly); a
-//! build that does not still works, with at most `SPAN + cache::MAX_BLOCK` stack frames
-//! (each frame retires an instruction): past the span the thread returns to the dispatch
-//! loop (`machine::exec`), which calls the target's thread afresh.
+//! (`fast::in_block`), and so does the end of a block whose successor the block's links
+//! name (`follow`, the "handler chaining" of Bochs's trace cache), while what is entered
+//! fits before `Core::chain_deadline`, which the loop keeps at most `SPAN` instructions
+//! ahead of the count it last called a thread at. Release builds compile the tail calls to
+//! jumps (checked in the disassembly); a build that does not still works, with at most
+//! `SPAN + cache::MAX_BLOCK` stack frames (each frame retires an instruction): past the span
+//! the thread returns to the dispatch loop (`machine::exec`), which calls it afresh.
 //!
-//! The contract with the loop, which does not know which instruction returned: `Ok` means
-//! the block ran to its end; an `Err` other than the markers below comes from an
-//! instruction that stored the retired count (`Core::sync`, so `icount - block_base` is its
-//! index); `vec::REQUEST` likewise (it completed with a request); `vec::BRANCH` is a taken
-//! in-block branch whose thread moved `block_base` and whose marker carries the target's
-//! index (`Exception::branch_to`); `vec::LEAVE` a taken Jcc to another block that stored
-//! EIP and the count. Owns this protocol and the generic threads (`eager`, `next`); the
-//! hot handlers' threads are in `fast`. Must not change what a handler does.
+//! The contract with the loop, which does not know which instruction returned: the thread
+//! stores in `Core::cur_block` the block it runs in when it enters another one. `Ok` means
+//! it stopped between two blocks with EIP and the retired count stored (the end of
+//! `cur_block`, or a taken Jcc out of it), no link of `cur_block` followed; an `Err` other
+//! than the marker below comes from an instruction of `cur_block` that stored the retired
+//! count (`Core::sync`, so `icount - block_base` is its index); `vec::REQUEST` likewise (it
+//! completed with a request); `vec::BRANCH` is a taken in-block branch whose thread moved
+//! `block_base` and whose marker carries the target's index (`Exception::branch_to`).
+//! Owns this protocol and the generic threads (`eager`, `next`, `end`); the hot handlers'
+//! threads are in `fast`. Must not change what a handler does.
 
+use crate::cpu::cache::{Block, DecodeCache};
 use crate::cpu::ctx::Core;
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::insn::Insn;
@@ -59,39 +63,96 @@ pub fn flow(r: Res) -> Flow {
     r.map_err(Stop::new)
 }
 
-/// The instructions of a block after the one a thread runs: an iterator, whose end stays
-/// put from one thread to the next (a slice's length would have to be counted down).
-pub type Rest<'a> = std::slice::Iter<'a, Insn>;
+/// What a thread runs: its instruction, then the rest of its block after it (a slice: its
+/// pointer is the instruction's, so the instruction needs no register of its own).
+pub type Run<'a> = &'a [Insn];
 
-/// The whole block a thread runs in, passed along unchanged from thread to thread (it
-/// stays in its argument register), so that a taken branch back inside the block can go
-/// on there without the dispatch loop (`fast::in_block`). A reference to the block's
-/// `Vec` rather than a slice: one register instead of two, which the handlers need.
-#[allow(clippy::ptr_arg)]
-pub type Blk<'a> = &'a Vec<Insn>;
+/// The block a thread runs in (its instructions, its links), passed along unchanged from
+/// thread to thread (it stays in its argument register) until the thread enters another
+/// block: a taken branch back inside the block goes on there without the dispatch loop
+/// (`fast::in_block`), and its end follows its links (`end`).
+pub type Blk<'a> = &'a Block;
 
-/// A threaded handler: the instruction, the rest of its block after it, the block.
-pub type Thread = fn(&mut Core, &Insn, Rest, Blk) -> Flow;
+/// The decode cache, whose blocks the links name (`follow`); not changed while threads run.
+pub type Dc<'a> = &'a DecodeCache;
 
-/// Runs the next instruction of the block, if any (the tail call of every thread).
+/// A threaded handler: its instruction and the rest of the block (never empty), the block,
+/// the decode cache. Each starts with `enter`.
+pub type Thread = fn(&mut Core, Run, Blk, Dc) -> Flow;
+
+/// The instruction a thread runs and the rest of its block after it (`None` would be a run
+/// with no instruction, which no caller makes).
 #[inline(always)]
-pub fn next(c: &mut Core, mut rest: Rest, blk: Blk) -> Flow {
+pub fn enter(run: Run<'_>) -> Option<(&Insn, Run<'_>)> {
+    run.split_first()
+}
+
+/// Runs the next instruction of the block (the first of `rest`), or the block's end (the
+/// tail call of every thread).
+#[inline(always)]
+pub fn next(c: &mut Core, rest: Run, blk: Blk, dc: Dc) -> Flow {
     debug_assert!(!c.req.any(), "request without the marker");
-    match rest.next() {
-        Some(n) => (n.thread)(c, n, rest, blk),
-        None => Ok(()),
+    match rest.first() {
+        Some(n) => (n.thread)(c, rest, blk, dc),
+        None => end(c, blk, dc),
     }
+}
+
+/// Block `blk` ran to its end: the retired count and, if its last instruction left it to
+/// the loop, EIP (`Block::end_ip`) are stored, and the thread goes on in the block that
+/// follows (`follow`). Not inlined: one copy for every thread, reached by a jump.
+#[inline(never)]
+pub fn end(c: &mut Core, blk: Blk, dc: Dc) -> Flow {
+    c.icount = c.block_base.wrapping_add(blk.insns.len() as u64);
+    if blk.lazy_end {
+        c.cpu.eip = blk.end_ip;
+    }
+    follow(c, blk, dc)
+}
+
+/// With EIP and the retired count stored after leaving block `blk`: if one of its links
+/// (`Block::links`, recorded by the loop in this chain, `Core::chain_key`) names the block
+/// at EIP and that block fits before `Core::chain_deadline`, the thread enters it (counted
+/// as the decode cache hit the loop would count, `Core::branch_hits`); otherwise it returns
+/// to the loop, which looks the same links up.
+#[inline(always)]
+pub fn follow(c: &mut Core, blk: Blk, dc: Dc) -> Flow {
+    let key = c.chain_key | c.cpu.eip as u64;
+    let idx = if blk.links[0].0 == key {
+        blk.links[0].1
+    } else if blk.links[1].0 == key {
+        blk.links[1].1
+    } else {
+        return Ok(());
+    };
+    let Some(nb) = dc.blocks.get(idx as usize) else {
+        return Ok(());
+    };
+    let Some(first) = nb.insns.first() else {
+        return Ok(());
+    };
+    let ic = c.icount;
+    if ic.wrapping_add(nb.insns.len() as u64) > c.chain_deadline {
+        return Ok(());
+    }
+    c.block_base = ic;
+    c.cur_block = idx;
+    c.branch_hits += 1;
+    (first.thread)(c, &nb.insns, nb, dc)
 }
 
 /// The thread of an eager handler (`Dispatch::Eager`): EIP and the retired count stored,
 /// the handler, then the request test (`Core::done`) and the next instruction.
-pub fn eager(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
+pub fn eager(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    let Some((i, rest)) = enter(run) else {
+        return end(c, blk, dc);
+    };
     c.sync(i);
     if let Err(e) = (i.inner)(c, i) {
         return Err(Stop::new(e));
     }
     flow(c.done())?;
-    next(c, rest, blk)
+    next(c, rest, blk, dc)
 }
 
 /// The thread's way off a fast path (`threaded!`'s `or slow` form): the whole handler
@@ -99,9 +160,12 @@ pub fn eager(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
 /// instruction. Not inlined, so that both ways out of a fast path are jumps and the fast
 /// path saves no registers.
 #[inline(never)]
-pub fn slow(c: &mut Core, i: &Insn, rest: Rest, blk: Blk) -> Flow {
+pub fn slow(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    let Some((i, rest)) = enter(run) else {
+        return end(c, blk, dc);
+    };
     flow((i.inner)(c, i))?;
-    next(c, rest, blk)
+    next(c, rest, blk, dc)
 }
 
 /// Defines `$t`, the thread of the lazy handler `$h` (inlined into it), generic over the
@@ -111,26 +175,32 @@ macro_rules! threaded {
     ($t:ident = $h:ident $(< $(const $p:ident : $ty:ty),* >)? or slow) => {
         fn $t $(< $(const $p: $ty),* >)? (
             c: &mut Core,
-            i: &Insn,
-            rest: crate::cpu::exec::thread::Rest,
+            run: crate::cpu::exec::thread::Run,
             blk: crate::cpu::exec::thread::Blk,
+            dc: crate::cpu::exec::thread::Dc,
         ) -> crate::cpu::exec::thread::Flow {
+            let Some((i, rest)) = crate::cpu::exec::thread::enter(run) else {
+                return crate::cpu::exec::thread::end(c, blk, dc);
+            };
             if $h $(::< $($p),* >)? (c, i) {
-                crate::cpu::exec::thread::next(c, rest, blk)
+                crate::cpu::exec::thread::next(c, rest, blk, dc)
             } else {
-                crate::cpu::exec::thread::slow(c, i, rest, blk)
+                crate::cpu::exec::thread::slow(c, run, blk, dc)
             }
         }
     };
     ($t:ident = $h:ident $(< $(const $p:ident : $ty:ty),* >)?) => {
         fn $t $(< $(const $p: $ty),* >)? (
             c: &mut Core,
-            i: &Insn,
-            rest: crate::cpu::exec::thread::Rest,
+            run: crate::cpu::exec::thread::Run,
             blk: crate::cpu::exec::thread::Blk,
+            dc: crate::cpu::exec::thread::Dc,
         ) -> crate::cpu::exec::thread::Flow {
+            let Some((i, rest)) = crate::cpu::exec::thread::enter(run) else {
+                return crate::cpu::exec::thread::end(c, blk, dc);
+            };
             crate::cpu::exec::thread::flow($h $(::< $($p),* >)? (c, i))?;
-            crate::cpu::exec::thread::next(c, rest, blk)
+            crate::cpu::exec::thread::next(c, rest, blk, dc)
         }
     };
 }
