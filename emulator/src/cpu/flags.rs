@@ -15,10 +15,13 @@
 //! few ALU operations; reading a flag, or a Jcc condition, a shift or two.
 //!
 //! The commonest setters go further and leave `aux` to be computed when read: 32-bit ADD,
-//! SUB, CMP and NEG (`set_add32` / `set_sub32`) store the result and the second operand
-//! (`src`, from which the first follows) with a tag in `aux`'s unused bits; 32-bit INC and
-//! DEC store the result and a tag next to the kept CF (bit 31). Most such flags are never
-//! read (the next instruction sets them again), and a Jcc after CMP needs one comparison.
+//! SUB, CMP and NEG (`set_add32` / `set_sub32`) store the result (in `res` and in `cres`)
+//! and the second operand (`src`, from which the first follows) with a tag in `aux`'s
+//! unused bits; 32-bit INC and DEC store the result in `res` and their tag next to what
+//! CF keeps: bit 31 of an eager `aux`, or the ADD/SUB tag, whose `cres` and `src` they
+//! leave alone (so CF after INC or DEC is not computed until read). Most such flags are
+//! never read (the next instruction sets them again), and a Jcc after CMP needs one
+//! comparison.
 //! `aux()` gives the eager encoding for every reader; snapshots store that encoding, so
 //! their format does not change.
 //! This module owns flag storage and evaluation; it must not know about instructions.
@@ -64,7 +67,8 @@ const AUX_AF: u32 = 1 << 3;
 const AUX_SD: u32 = 1;
 const AUX_PDB_SHIFT: u32 = 8;
 /// Tags of the lazily computed `aux` (bits no eager encoding uses): 32-bit ADD or SUB of
-/// `src` (`aux` holds only the tag), 32-bit INC or DEC (bit 31 holds the kept CF).
+/// `src` (`aux` holds only the tag), 32-bit INC or DEC (with bit 31, the kept CF, or with
+/// the ADD or SUB tag whose CF they keep).
 const LZ_ADD: u32 = 1 << 1;
 const LZ_SUB: u32 = 1 << 2;
 const LZ_INC: u32 = 1 << 4;
@@ -82,6 +86,9 @@ pub struct Flags {
     aux: u32,
     /// With `LZ_ADD` / `LZ_SUB`: the second operand.
     src: u32,
+    /// With `LZ_ADD` / `LZ_SUB`: the result of that ADD or SUB (`res` until an INC or DEC
+    /// replaces it, keeping that CF).
+    cres: u32,
 }
 
 /// What snapshots store: the eager encoding (the format before lazy `aux`).
@@ -110,6 +117,7 @@ impl From<Stored> for Flags {
             // A damaged snapshot cannot set a lazy tag.
             aux: s.aux & !LZ,
             src: 0,
+            cres: 0,
         }
     }
 }
@@ -129,6 +137,7 @@ impl Default for Flags {
             res: 0,
             aux: 0,
             src: 0,
+            cres: 0,
         };
         f.set_arith(false, false, false, false, false, false);
         f
@@ -194,21 +203,24 @@ impl Flags {
 
     /// The eager `aux` of a lazy record.
     fn lazy_aux(&self) -> u32 {
-        let (r, b, t) = (self.res, self.src, self.aux);
-        if t & LZ_ADD != 0 {
-            let a = r.wrapping_sub(b);
-            aux_of((a & b) | ((a | b) & !r), 4)
-        } else if t & LZ_SUB != 0 {
-            let a = r.wrapping_add(b);
-            aux_of((!a & b) | ((!a | b) & r), 4)
-        } else {
+        let t = self.aux;
+        if t & (LZ_INC | LZ_DEC) != 0 {
+            let r = self.res;
             let (of, af) = if t & LZ_INC != 0 {
                 (r == 0x8000_0000, r & 0xF == 0)
             } else {
                 (r == 0x7FFF_FFFF, r & 0xF == 0xF)
             };
-            let cf = t & AUX_CF;
-            cf | (((cf >> 31) ^ of as u32) << 30) | ((af as u32) << 3)
+            let cf = (self.cf() as u32) << 31;
+            return cf | (((cf >> 31) ^ of as u32) << 30) | ((af as u32) << 3);
+        }
+        let (r, b) = (self.cres, self.src);
+        if t & LZ_ADD != 0 {
+            let a = r.wrapping_sub(b);
+            aux_of((a & b) | ((a | b) & !r), 4)
+        } else {
+            let a = r.wrapping_add(b);
+            aux_of((!a & b) | ((!a | b) & r), 4)
         }
     }
 
@@ -216,6 +228,7 @@ impl Flags {
     #[inline(always)]
     pub fn set_add32(&mut self, b: u32, r: u32) {
         self.res = r;
+        self.cres = r;
         self.src = b;
         self.aux = LZ_ADD;
     }
@@ -224,6 +237,7 @@ impl Flags {
     #[inline(always)]
     pub fn set_sub32(&mut self, b: u32, r: u32) {
         self.res = r;
+        self.cres = r;
         self.src = b;
         self.aux = LZ_SUB;
     }
@@ -244,7 +258,10 @@ impl Flags {
     #[inline(always)]
     pub fn set_incdec(&mut self, inc: bool, size: u8, a: u32, r: u32) {
         if size == 4 {
-            self.aux = ((self.cf() as u32) << 31) | if inc { LZ_INC } else { LZ_DEC };
+            // What CF reads stays: bit 31 of an eager `aux` or of an INC/DEC record, or
+            // the ADD/SUB tag with its `cres` and `src`.
+            let keep = self.aux & (AUX_CF | LZ_ADD | LZ_SUB);
+            self.aux = keep | if inc { LZ_INC } else { LZ_DEC };
             self.res = r;
             return;
         }
@@ -266,12 +283,12 @@ impl Flags {
     pub fn cf(&self) -> bool {
         let t = self.aux;
         if t & (LZ_ADD | LZ_SUB) == 0 {
-            // Eager, or INC/DEC (the kept CF in bit 31).
+            // Eager, or INC/DEC after an eager record (the kept CF in bit 31).
             t & AUX_CF != 0
         } else if t & LZ_ADD != 0 {
-            self.res < self.src
+            self.cres < self.src
         } else {
-            self.res.wrapping_add(self.src) < self.src
+            self.cres.wrapping_add(self.src) < self.src
         }
     }
 
@@ -424,6 +441,66 @@ mod tests {
         f.set_arith(false, false, false, false, false, false);
         f.set_incdec(false, 1, 0x80, 0x7F);
         assert!(!f.cf() && f.of() && f.af() && !f.sf());
+    }
+
+    /// 32-bit INC and DEC after a lazy ADD or SUB keep that CF without computing it: one,
+    /// two or three of them in a row read as the eager encoding would (CF of the ADD/SUB,
+    /// the other flags of the last INC/DEC), also through a snapshot and `set_bit`.
+    #[test]
+    fn incdec_after_lazy_add_sub() {
+        let vals = [
+            0,
+            1,
+            0xF,
+            0x10,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            u32::MAX,
+            0x1234_5678,
+        ];
+        for &a in &vals {
+            for &b in &vals {
+                for add in [false, true] {
+                    let r = if add {
+                        a.wrapping_add(b)
+                    } else {
+                        a.wrapping_sub(b)
+                    };
+                    let (mut l, mut e) = (Flags::default(), Flags::default());
+                    if add {
+                        l.set_add32(b, r);
+                        e.set_lazy(CcOp::Add, 4, a, b, r);
+                    } else {
+                        l.set_sub32(b, r);
+                        e.set_lazy(CcOp::Sub, 4, a, b, r);
+                    }
+                    let cf = e.cf();
+                    let mut x = r;
+                    for (k, inc) in [true, false, false].into_iter().enumerate() {
+                        let y = if inc {
+                            x.wrapping_add(1)
+                        } else {
+                            x.wrapping_sub(1)
+                        };
+                        l.set_incdec(inc, 4, x, y);
+                        e.set_lazy(if inc { CcOp::Add } else { CcOp::Sub }, 4, x, 1, y);
+                        e.set_bit(CF, cf);
+                        x = y;
+                        let ctx = format!("a={a:#x} b={b:#x} add={add} step={k}");
+                        assert_eq!(l.cf(), cf, "{ctx}");
+                        assert_eq!(l.get(), e.get(), "{ctx}");
+                        for cc in 0..16 {
+                            assert_eq!(l.cond(cc), e.cond(cc), "{ctx} cc={cc}");
+                        }
+                        let back: Flags = Stored::from(l).into();
+                        assert_eq!(back.get(), e.get(), "{ctx}");
+                        let mut l2 = l;
+                        l2.set_bit(CF, !cf);
+                        assert_eq!(l2.get(), e.get() ^ CF, "{ctx}");
+                    }
+                }
+            }
+        }
     }
 
     /// Every 8-bit ADD/ADC/SUB/SBB against flags computed bit by bit from the definitions.

@@ -166,7 +166,8 @@ fn select_handler(ins: &Instruction) -> Option<Pair> {
                 && ins.op_count() == 2
                 && matches!(ins.op_kind(1), OpKind::Immediate8) =>
         {
-            if size(ins)? != 4 {
+            // A count of 0 (masked to five bits) changes nothing: left to `shift`.
+            if size(ins)? != 4 || ins.immediate8() & 0x1F == 0 {
                 return None;
             }
             Some(match m {
@@ -715,16 +716,19 @@ fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
     Ok(())
 }
 
-/// The thread of `jcc_in`: taken, it goes on at the target (`in_block`).
+/// The thread of `jcc_in`: taken, it goes on at the target (`in_block`). The target needs
+/// no CS limit test here: it is an instruction of a cached block, which threads run only
+/// while the block's last byte is within the limit (`machine::fetch`), and CS does not
+/// change during a chain.
 fn jcc_in_t<const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
     let Some((i, rest)) = enter(run) else {
         return end(c, blk, dc);
     };
     if c.cpu.flags.cond(CC) {
-        if i.imm > c.cpu.seg[CS].limit {
-            c.sync(i);
-            return Err(Stop::new(Exception::gp(0)));
-        }
+        debug_assert!(
+            i.imm <= c.cpu.seg[CS].limit,
+            "in-block target past CS.limit"
+        );
         return in_block(c, i, blk, dc);
     }
     next(c, rest, blk, dc)
@@ -743,9 +747,9 @@ fn in_block(c: &mut Core, i: &Insn, blk: Blk, dc: Dc) -> Flow {
     let base = c.block_base.wrapping_add(i.back as i64 as u64);
     c.block_base = base;
     if base.wrapping_add(blk.insns.len() as u64) <= c.chain_deadline {
-        if let Some(r) = blk.insns.get(i.skip as usize..) {
+        if let Some(r @ [t, ..]) = blk.insns.get(i.skip as usize..) {
             c.branch_hits += 1;
-            return next(c, r, blk, dc);
+            return (t.thread)(c, r, blk, dc);
         }
     }
     Err(Stop::new(Exception::branch_to(i.skip)))
@@ -806,10 +810,9 @@ const F_SUB_RI: u8 = 5;
 const F_ADD_RI: u8 = 6;
 
 /// The flag setter of form `F` (32-bit registers), then the Jcc `CC` that follows it:
-/// taken, the in-block branch marker with the Jcc's target (`Insn::skip`, `Insn::back`,
-/// `Insn::imm2` set at block build as the Jcc's); not taken, the thread goes on after the
-/// Jcc (which would do nothing); with a target past the CS limit, the Jcc's own thread
-/// runs next and raises the #GP.
+/// taken, the thread goes on at the Jcc's target (`in_block`, with `Insn::skip`,
+/// `Insn::back` and `Insn::imm2` set at block build as the Jcc's; the target is within CS.limit
+/// as in `jcc_in_t`); not taken, it goes on after the Jcc (which would do nothing).
 fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
     let Some((i, rest)) = enter(run) else {
         return end(c, blk, dc);
@@ -823,8 +826,13 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) 
         F_SUB_RI => alu2_reg::<SUB, 4>(c, i, i.imm),
         _ => alu2_reg::<ADD, 4>(c, i, i.imm),
     }
+    // The target is within CS.limit, as in `jcc_in_t`.
     let taken = c.cpu.flags.cond(CC);
-    if taken && i.imm2 <= c.cpu.seg[CS].limit {
+    if taken {
+        debug_assert!(
+            i.imm2 <= c.cpu.seg[CS].limit,
+            "in-block target past CS.limit"
+        );
         return in_block(c, i, blk, dc);
     }
     // One tail call for both other cases (two made LLVM call and repack the result).
@@ -886,13 +894,12 @@ pub fn jcc_table<const MID: bool>(cc: u8) -> (Handler, Thread) {
     )
 }
 
-/// SHL/SHR/SAR r32, imm8 (flags as in `shift`: see `cpu::undefined_flags`).
+/// SHL/SHR/SAR r32, imm8 with a count of 1 to 31 after masking (`select`; flags as in
+/// `shift`: see `cpu::undefined_flags`).
 #[inline(always)]
 fn shift_ri<const K: u8>(c: &mut Core, i: &Insn) -> Res {
     let n = i.imm & 0x1F;
-    if n == 0 {
-        return Ok(());
-    }
+    debug_assert!(n != 0, "count 0 is left to the general handler");
     let d = c.cpu.gpr[i.g0.idx()];
     let (r, cf, of) = shift::compute(K, 4, d, n, false);
     c.cpu.gpr[i.g0.idx()] = r;
