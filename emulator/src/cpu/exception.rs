@@ -32,9 +32,6 @@ pub mod vec {
     /// a request (`Core::req`), so that the dispatch loop need not test the requests after
     /// each instruction (`exec::thread::eager`, `exec::fast`). Never leaves the dispatch loop.
     pub const REQUEST: u8 = 0xFC;
-    /// Not a vector: what the thread of a taken Jcc to another block returns after storing
-    /// EIP and the retired count (`exec::thread`). Never leaves the dispatch loop.
-    pub const LEAVE: u8 = 0xFB;
 }
 
 /// A fault or abort raised by an instruction (traps such as INT n are delivered directly).
@@ -97,10 +94,6 @@ impl Exception {
     /// The index carried by `branch_to`'s marker.
     pub const fn branch_target(&self) -> usize {
         self.code as usize
-    }
-    /// The marker of a taken Jcc's thread that left the block (`vec::LEAVE`).
-    pub const fn leave() -> Self {
-        Self::new(vec::LEAVE)
     }
     /// The exception as 64 bits (`exec::thread::Stop`): bit 0 has-code, bits 8-15 the
     /// vector, 16-31 the error code, 32-63 CR2; bits 1-7 are zero.

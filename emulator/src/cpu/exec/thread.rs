@@ -9,8 +9,9 @@
 //! fits before `Core::chain_deadline`, which the loop keeps at most `SPAN` instructions
 //! ahead of the count it last called a thread at. Release builds compile the tail calls to
 //! jumps (checked in the disassembly); a build that does not still works, with at most
-//! `SPAN + cache::MAX_BLOCK` stack frames (each frame retires an instruction): past the span
-//! the thread returns to the dispatch loop (`machine::exec`), which calls it afresh.
+//! `2 * (SPAN + cache::MAX_BLOCK)` stack frames (each frame retires an instruction or ends
+//! a block): past the span the thread returns to the dispatch loop (`machine::exec`), which
+//! calls it afresh.
 //!
 //! The contract with the loop, which does not know which instruction returned: the thread
 //! stores in `Core::cur_block` the block it runs in when it enters another one. `Ok` means
