@@ -20,7 +20,7 @@ use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
 use crate::cpu::exec::alu::{self, ADD, AND, OR, SUB, XOR};
 use crate::cpu::exec::thread::{
-    end, enter, flow, follow, next, threaded, Blk, Dc, Flow, Run, Stop, Thread,
+    end, follow, go, step, stop_on, threaded, Blk, Dc, Flow, Run, Stop, Thread,
 };
 use crate::cpu::exec::{muldiv, shift, Dispatch};
 use crate::cpu::flags::{mask, CcOp};
@@ -684,20 +684,27 @@ fn jcc<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn) -> Res {
 /// the block its block's links name (`thread::follow`), with no request made, tested or
 /// cleared.
 fn jcc_t<const MID: bool, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
-    let Some((i, rest)) = enter(run) else {
-        return end(c, blk, dc);
-    };
+    step!(c, run, blk, dc, jcc_body::<MID, CC>)
+}
+
+#[inline(always)]
+fn jcc_body<const MID: bool, const CC: u8>(
+    c: &mut Core,
+    i: &Insn,
+    _: Run,
+    blk: Blk,
+    dc: Dc,
+) -> Option<Flow> {
     if MID && c.cpu.flags.cond(CC) {
         if i.imm > c.cpu.seg[CS].limit {
             c.sync(i);
-            return Err(Stop::new(Exception::gp(0)));
+            return Some(Err(Stop::new(Exception::gp(0))));
         }
         c.cpu.eip = i.imm;
         c.icount = c.block_base.wrapping_add(i.idx as u64 + 1);
-        return follow(c, blk, dc);
+        return Some(follow(c, blk, dc));
     }
-    flow(jcc::<MID, CC>(c, i))?;
-    next(c, rest, blk, dc)
+    stop_on(jcc::<MID, CC>(c, i))
 }
 
 /// Jcc whose target is an instruction of its own cached block (`Insn::skip`): taken, it
@@ -721,17 +728,19 @@ fn jcc_in<const CC: u8>(c: &mut Core, i: &Insn) -> Res {
 /// while the block's last byte is within the limit (`machine::fetch`), and CS does not
 /// change during a chain.
 fn jcc_in_t<const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
-    let Some((i, rest)) = enter(run) else {
-        return end(c, blk, dc);
-    };
+    step!(c, run, blk, dc, jcc_in_body::<CC>)
+}
+
+#[inline(always)]
+fn jcc_in_body<const CC: u8>(c: &mut Core, i: &Insn, _: Run, blk: Blk, dc: Dc) -> Option<Flow> {
     if c.cpu.flags.cond(CC) {
         debug_assert!(
             i.imm <= c.cpu.seg[CS].limit,
             "in-block target past CS.limit"
         );
-        return in_block(c, i, blk, dc);
+        return Some(in_block(c, i, blk, dc));
     }
-    next(c, rest, blk, dc)
+    None
 }
 
 /// A taken in-block branch of a thread (`jcc_in_t`, `fused_t`, `i` being the Jcc or the
@@ -814,7 +823,7 @@ const F_ADD_RI: u8 = 6;
 /// `Insn::back` and `Insn::imm2` set at block build as the Jcc's; the target is within CS.limit
 /// as in `jcc_in_t`); not taken, it goes on after the Jcc (which would do nothing).
 fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
-    let Some((i, rest)) = enter(run) else {
+    let Some(i) = run.first() else {
         return end(c, blk, dc);
     };
     match F {
@@ -827,21 +836,15 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) 
         _ => alu2_reg::<ADD, 4>(c, i, i.imm),
     }
     // The target is within CS.limit, as in `jcc_in_t`.
-    let taken = c.cpu.flags.cond(CC);
-    if taken {
+    if c.cpu.flags.cond(CC) {
         debug_assert!(
             i.imm2 <= c.cpu.seg[CS].limit,
             "in-block target past CS.limit"
         );
         return in_block(c, i, blk, dc);
     }
-    // One tail call for both other cases (two made LLVM call and repack the result).
-    let rest = if taken {
-        rest
-    } else {
-        rest.get(1..).unwrap_or_default()
-    };
-    next(c, rest, blk, dc)
+    // Not taken: on after the Jcc, which would do nothing.
+    go(c, run.get(2..).unwrap_or_default(), blk, dc)
 }
 
 /// The fused thread of flag setter `ins` followed by a Jcc with condition `cc` (Intel

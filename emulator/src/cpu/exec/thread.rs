@@ -78,23 +78,51 @@ pub type Blk<'a> = &'a Block;
 pub type Dc<'a> = &'a DecodeCache;
 
 /// A threaded handler: its instruction and the rest of the block (never empty), the block,
-/// the decode cache. Each starts with `enter`.
+/// the decode cache. Each is a `step`.
 pub type Thread = fn(&mut Core, Run, Blk, Dc) -> Flow;
 
-/// The instruction a thread runs and the rest of its block after it (`None` would be a run
-/// with no instruction, which no caller makes).
+/// One thread's work: `$body` runs the instruction (the first of `$run`), and unless it
+/// returns how the thread stops, the thread goes on with the next instruction's thread or,
+/// after the block's last, with the block's end (`end`), in tail position. One test of the
+/// run's length serves both: at least two instructions give the instruction and the next
+/// one, whose run (`run[1..]`) needs no further test; one is the block's last. `$body` is
+/// an `#[inline(always)]` function `(c, i, run, blk, dc) -> Option<Flow>` called directly
+/// in both cases, so that it is copied into both (a closure, or a function passed to a
+/// generic one, was not inlined).
+macro_rules! step {
+    ($c:ident, $run:ident, $blk:ident, $dc:ident, $body:expr) => {
+        match $run {
+            [i, n, ..] => {
+                if let Some(f) = $body($c, i, $run, $blk, $dc) {
+                    return f;
+                }
+                debug_assert!(!$c.req.any(), "request without the marker");
+                (n.thread)($c, &$run[1..], $blk, $dc)
+            }
+            [i] => {
+                if let Some(f) = $body($c, i, $run, $blk, $dc) {
+                    return f;
+                }
+                debug_assert!(!$c.req.any(), "request without the marker");
+                crate::cpu::exec::thread::end($c, $blk, $dc)
+            }
+            [] => crate::cpu::exec::thread::end($c, $blk, $dc),
+        }
+    };
+}
+pub(crate) use step;
+
+/// A handler's result as a `step` body's: `None` (go on) for `Ok`.
 #[inline(always)]
-pub fn enter(run: Run<'_>) -> Option<(&Insn, Run<'_>)> {
-    run.split_first()
+pub fn stop_on(r: Res) -> Option<Flow> {
+    r.err().map(|e| Err(Stop::new(e)))
 }
 
-/// Runs the next instruction of the block (the first of `rest`), or the block's end (the
-/// tail call of every thread).
+/// Runs the thread of the first instruction of `run`, or the block's end if it is empty.
 #[inline(always)]
-pub fn next(c: &mut Core, rest: Run, blk: Blk, dc: Dc) -> Flow {
-    debug_assert!(!c.req.any(), "request without the marker");
-    match rest.first() {
-        Some(n) => (n.thread)(c, rest, blk, dc),
+pub fn go(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    match run.first() {
+        Some(n) => (n.thread)(c, run, blk, dc),
         None => end(c, blk, dc),
     }
 }
@@ -145,15 +173,16 @@ pub fn follow(c: &mut Core, blk: Blk, dc: Dc) -> Flow {
 /// The thread of an eager handler (`Dispatch::Eager`): EIP and the retired count stored,
 /// the handler, then the request test (`Core::done`) and the next instruction.
 pub fn eager(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
-    let Some((i, rest)) = enter(run) else {
-        return end(c, blk, dc);
-    };
+    step!(c, run, blk, dc, eager_body)
+}
+
+#[inline(always)]
+fn eager_body(c: &mut Core, i: &Insn, _: Run, _: Blk, _: Dc) -> Option<Flow> {
     c.sync(i);
     if let Err(e) = (i.inner)(c, i) {
-        return Err(Stop::new(e));
+        return Some(Err(Stop::new(e)));
     }
-    flow(c.done())?;
-    next(c, rest, blk, dc)
+    stop_on(c.done())
 }
 
 /// The thread's way off a fast path (`threaded!`'s `or slow` form): the whole handler
@@ -162,11 +191,12 @@ pub fn eager(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
 /// path saves no registers.
 #[inline(never)]
 pub fn slow(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
-    let Some((i, rest)) = enter(run) else {
-        return end(c, blk, dc);
-    };
-    flow((i.inner)(c, i))?;
-    next(c, rest, blk, dc)
+    step!(c, run, blk, dc, slow_body)
+}
+
+#[inline(always)]
+fn slow_body(c: &mut Core, i: &Insn, _: Run, _: Blk, _: Dc) -> Option<Flow> {
+    stop_on((i.inner)(c, i))
 }
 
 /// Defines `$t`, the thread of the lazy handler `$h` (inlined into it), generic over the
@@ -180,14 +210,21 @@ macro_rules! threaded {
             blk: crate::cpu::exec::thread::Blk,
             dc: crate::cpu::exec::thread::Dc,
         ) -> crate::cpu::exec::thread::Flow {
-            let Some((i, rest)) = crate::cpu::exec::thread::enter(run) else {
-                return crate::cpu::exec::thread::end(c, blk, dc);
-            };
-            if $h $(::< $($p),* >)? (c, i) {
-                crate::cpu::exec::thread::next(c, rest, blk, dc)
-            } else {
-                crate::cpu::exec::thread::slow(c, run, blk, dc)
+            #[inline(always)]
+            fn body $(< $(const $p: $ty),* >)? (
+                c: &mut Core,
+                i: &crate::cpu::insn::Insn,
+                run: crate::cpu::exec::thread::Run,
+                blk: crate::cpu::exec::thread::Blk,
+                dc: crate::cpu::exec::thread::Dc,
+            ) -> Option<crate::cpu::exec::thread::Flow> {
+                if $h $(::< $($p),* >)? (c, i) {
+                    None
+                } else {
+                    Some(crate::cpu::exec::thread::slow(c, run, blk, dc))
+                }
             }
+            crate::cpu::exec::thread::step!(c, run, blk, dc, body $(::< $($p),* >)?)
         }
     };
     ($t:ident = $h:ident $(< $(const $p:ident : $ty:ty),* >)?) => {
@@ -197,11 +234,17 @@ macro_rules! threaded {
             blk: crate::cpu::exec::thread::Blk,
             dc: crate::cpu::exec::thread::Dc,
         ) -> crate::cpu::exec::thread::Flow {
-            let Some((i, rest)) = crate::cpu::exec::thread::enter(run) else {
-                return crate::cpu::exec::thread::end(c, blk, dc);
-            };
-            crate::cpu::exec::thread::flow($h $(::< $($p),* >)? (c, i))?;
-            crate::cpu::exec::thread::next(c, rest, blk, dc)
+            #[inline(always)]
+            fn body $(< $(const $p: $ty),* >)? (
+                c: &mut Core,
+                i: &crate::cpu::insn::Insn,
+                _: crate::cpu::exec::thread::Run,
+                _: crate::cpu::exec::thread::Blk,
+                _: crate::cpu::exec::thread::Dc,
+            ) -> Option<crate::cpu::exec::thread::Flow> {
+                crate::cpu::exec::thread::stop_on($h $(::< $($p),* >)? (c, i))
+            }
+            crate::cpu::exec::thread::step!(c, run, blk, dc, body $(::< $($p),* >)?)
         }
     };
 }
