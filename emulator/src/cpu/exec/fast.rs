@@ -963,16 +963,16 @@ fn div32<const SIGNED: bool, const K: u8>(c: &mut Core, i: &Insn) -> Res {
     fin(c, K == M)
 }
 
-threaded!(alu2_t = alu2_fast<const OP: u8, const K0: u8, const K1: u8, const S: u8> or slow);
+threaded!(alu2_t = alu2_fast<const OP: u8, const K0: u8, const K1: u8, const S: u8> or slow, memory if K0 == M || K1 == M);
 threaded!(incdec_t = incdec<const INC: bool, const S: u8>);
-threaded!(incdec_m_t = incdec_m_fast<const INC: bool, const S: u8> or slow);
-threaded!(push_r32_t = push_r32_fast<const HIT: bool> or slow);
-threaded!(pop_r32_t = pop_r32_fast<const HIT: bool> or slow);
-threaded!(call_rel32_t = call_rel32_fast<const HIT: bool> or slow);
-threaded!(ret32_t = ret32_fast<const HIT: bool> or slow);
+threaded!(incdec_m_t = incdec_m_fast<const INC: bool, const S: u8> or slow, memory if true);
+threaded!(push_r32_t = push_r32_fast<const HIT: bool> or slow, memory if true);
+threaded!(pop_r32_t = pop_r32_fast<const HIT: bool> or slow, memory if true);
+threaded!(call_rel32_t = call_rel32_fast<const HIT: bool> or slow, memory if true);
+threaded!(ret32_t = ret32_fast<const HIT: bool> or slow, memory if true);
 threaded!(jmp_rel32_t = jmp_rel32);
 threaded!(lea32_t = lea32);
-threaded!(movzx32_t = movzx32_fast<const SS: u8, const K1: u8> or slow);
+threaded!(movzx32_t = movzx32_fast<const SS: u8, const K1: u8> or slow, memory if K1 == M);
 threaded!(shift_ri_t = shift_ri<const K: u8>);
 threaded!(imul_rri_t = imul_rri);
 threaded!(imul_rr_t = imul_rr);

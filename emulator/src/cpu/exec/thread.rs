@@ -201,9 +201,10 @@ fn slow_body(c: &mut Core, i: &Insn, _: Run, _: Blk, _: Dc) -> Option<Flow> {
 
 /// Defines `$t`, the thread of the lazy handler `$h` (inlined into it), generic over the
 /// same const parameters. With `or slow`, `$h` is the handler's fast path, which returns
-/// false having changed nothing when it gives up, and the thread then goes on in `slow`.
+/// false having changed nothing when it gives up, and the thread then goes on in `slow`;
+/// `memory if` says (from the const parameters) when that fast path accesses memory.
 macro_rules! threaded {
-    ($t:ident = $h:ident $(< $(const $p:ident : $ty:ty),* >)? or slow) => {
+    ($t:ident = $h:ident $(< $(const $p:ident : $ty:ty),* >)? or slow, memory if $mem:expr) => {
         fn $t $(< $(const $p: $ty),* >)? (
             c: &mut Core,
             run: crate::cpu::exec::thread::Run,
@@ -224,7 +225,20 @@ macro_rules! threaded {
                     Some(crate::cpu::exec::thread::slow(c, run, blk, dc))
                 }
             }
-            crate::cpu::exec::thread::step!(c, run, blk, dc, body $(::< $($p),* >)?)
+            if $mem {
+                // A fast path with a memory operand is long: one copy of it, and two tests
+                // of the run's length (two copies made the memory workload slower in the
+                // `traplab` binary, though not in callgrind's count).
+                let Some((i, rest)) = run.split_first() else {
+                    return crate::cpu::exec::thread::end(c, blk, dc);
+                };
+                if let Some(f) = body $(::< $($p),* >)? (c, i, run, blk, dc) {
+                    return f;
+                }
+                crate::cpu::exec::thread::go(c, rest, blk, dc)
+            } else {
+                crate::cpu::exec::thread::step!(c, run, blk, dc, body $(::< $($p),* >)?)
+            }
         }
     };
     ($t:ident = $h:ident $(< $(const $p:ident : $ty:ty),* >)?) => {
