@@ -1,5 +1,5 @@
 //! Threaded dispatch for chained blocks: each instruction's `Insn::thread` runs its handler
-//! and then calls the next instruction's `thread` itself, in tail position (`next`), so a
+//! and then calls the next instruction's `thread` itself, in tail position (`step!`), so a
 //! block runs as one chain of jumps from handler to handler with no trip through the
 //! dispatch loop between instructions (the "threaded code" of Forth systems and of fast
 //! interpreters: no loop counter, no call/return pair, no result test per instruction).
@@ -21,8 +21,8 @@
 //! count (`Core::sync`, so `icount - block_base` is its index); `vec::REQUEST` likewise (it
 //! completed with a request); `vec::BRANCH` is a taken in-block branch whose thread moved
 //! `block_base` and whose marker carries the target's index (`Exception::branch_to`).
-//! Owns this protocol and the generic threads (`eager`, `next`, `end`); the hot handlers'
-//! threads are in `fast`. Must not change what a handler does.
+//! Owns this protocol and the generic threads (`eager`, `slow`, `step!`, `end`); the hot
+//! handlers' threads are in `fast`. Must not change what a handler does.
 
 use crate::cpu::cache::{Block, DecodeCache};
 use crate::cpu::ctx::Core;
