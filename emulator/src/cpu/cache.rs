@@ -37,6 +37,21 @@ pub struct Block {
     pub idx: u32,
 }
 
+impl Block {
+    /// The block that a link records after this one for link key `key` (`link_key`), if
+    /// one does (read by the dispatch loop and by the threads, `exec::thread::follow`).
+    #[inline(always)]
+    pub fn link(&self, key: u64) -> Option<u32> {
+        if self.links[0].0 == key {
+            Some(self.links[0].1)
+        } else if self.links[1].0 == key {
+            Some(self.links[1].1)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct DecodeCache {
     pub blocks: Vec<Block>,

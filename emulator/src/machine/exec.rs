@@ -219,15 +219,9 @@ impl Machine {
                     return;
                 }
                 limit = (deadline - ic) as usize;
-                let k = link_key(chain, core.cpu.eip);
-                if b.links[0].0 == k {
+                if let Some(next) = b.link(link_key(chain, core.cpu.eip)) {
                     core.branch_hits += 1;
-                    idx = b.links[0].1;
-                    continue;
-                }
-                if b.links[1].0 == k {
-                    core.branch_hits += 1;
-                    idx = b.links[1].1;
+                    idx = next;
                     continue;
                 }
                 prev = Some(b.idx);

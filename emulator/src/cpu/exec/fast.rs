@@ -659,8 +659,8 @@ fn ret32_general(c: &mut Core, i: &Insn) -> Res {
 
 /// Jcc with the condition fixed at decode time. `MID`: the Jcc is not the last instruction
 /// of its block, so when taken it ends the block with `Request::Branch` (its thread,
-/// `jcc_t`, which follows the block's links, `thread::follow`): the dispatch loop goes on with the
-/// target's block without a trip through the loop's phases. Not taken, a `MID` Jcc leaves
+/// `jcc_t`, follows the block's links instead, `thread::follow`): the dispatch loop goes on
+/// with the target's block without a trip through the loop's phases. Not taken, a `MID` Jcc leaves
 /// EIP to the loop (`Insn::lazy_ip`); the other stores it, as it ends its block either way.
 #[inline(always)]
 fn jcc<const MID: bool, const CC: u8>(c: &mut Core, i: &Insn) -> Res {

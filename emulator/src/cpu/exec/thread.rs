@@ -55,14 +55,9 @@ impl Stop {
 /// through the loop per `SPAN` instructions of a loop that fits in one block.
 pub const SPAN: u64 = 1024;
 
-/// What a thread returns: `Ok` when the block ran to its end.
+/// What a thread returns: `Ok` when it stopped between two blocks (see the module
+/// documentation).
 pub type Flow = Result<(), Stop>;
-
-/// `r`, a handler's result, as a thread's (`Ok` stays `Ok`).
-#[inline(always)]
-pub fn flow(r: Res) -> Flow {
-    r.map_err(Stop::new)
-}
 
 /// What a thread runs: its instruction, then the rest of its block after it (a slice: its
 /// pointer is the instruction's, so the instruction needs no register of its own).
@@ -146,12 +141,7 @@ pub fn end(c: &mut Core, blk: Blk, dc: Dc) -> Flow {
 /// to the loop, which looks the same links up.
 #[inline(always)]
 pub fn follow(c: &mut Core, blk: Blk, dc: Dc) -> Flow {
-    let key = c.chain_key | c.cpu.eip as u64;
-    let idx = if blk.links[0].0 == key {
-        blk.links[0].1
-    } else if blk.links[1].0 == key {
-        blk.links[1].1
-    } else {
+    let Some(idx) = blk.link(c.chain_key | c.cpu.eip as u64) else {
         return Ok(());
     };
     let Some(nb) = dc.blocks.get(idx as usize) else {
