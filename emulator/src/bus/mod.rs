@@ -183,6 +183,43 @@ impl Memory {
         smc
     }
 
+    /// Copies physical memory at `phys` into `out`, as byte reads would see it (RAM, else
+    /// the ROM, else 0xFF; no side effects): one copy when it all lies in RAM.
+    pub fn read_into(&self, phys: u32, out: &mut [u8]) {
+        let start = phys as usize;
+        if let Some(b) = self.ram.get(start..start + out.len()) {
+            out.copy_from_slice(b);
+            return;
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.read_u8(phys.wrapping_add(i as u32));
+        }
+    }
+
+    /// Writes `data` at `phys` as byte writes would (nothing beyond RAM, the ROM shadow
+    /// ignored): one copy when it all lies in RAM outside the shadow. Returns true if a
+    /// page holding cached code was touched (the caller must invalidate it).
+    pub fn write_from(&mut self, phys: u32, data: &[u8]) -> bool {
+        let Some(last) = data.len().checked_sub(1) else {
+            return false;
+        };
+        let (start, end) = (phys as usize, phys as usize + data.len());
+        if end <= self.ram.len()
+            && (phys >= 0x10_0000 || (start + last) < self.rom_alias_start as usize)
+        {
+            self.ram[start..end].copy_from_slice(data);
+            let pages = start / PAGE as usize..=(start + last) / PAGE as usize;
+            return pages
+                .into_iter()
+                .any(|p| self.code_pages.get(p).is_some_and(|&c| c != 0));
+        }
+        let mut smc = false;
+        for (i, &b) in data.iter().enumerate() {
+            smc |= self.write(phys.wrapping_add(i as u32), 1, b as u32);
+        }
+        smc
+    }
+
     /// Side-effect-free copy of physical memory (for front ends and tests).
     pub fn peek(&self, phys: u32, len: usize) -> Vec<u8> {
         (0..len as u32)
@@ -250,6 +287,44 @@ mod tests {
                     let got = a.write(phys, size, k);
                     let want = reference_write(&mut b, phys, size, k);
                     assert_eq!(got, want, "smc at {phys:#x} size {size}");
+                }
+            }
+        }
+        assert!(a.ram == b.ram, "RAM differs");
+    }
+
+    /// `write_from` and `read_into` (a VMCB's fields at once) do what byte writes and
+    /// reads do, at the same boundaries: RAM's end, the ROM shadow, a code page.
+    #[test]
+    fn runs_of_bytes_match_the_byte_rule() {
+        let mut a = Memory::new(0x20_0000);
+        a.map_rom(vec![0x5A; 0x1_0000]);
+        a.code_pages[0x12] = 1;
+        let mut b = a.clone();
+        let edges = [0u32, 0x12_000, 0x13_000, 0xF_0000, 0x10_0000, 0x20_0000];
+        let mut k = 1u32;
+        for e in edges {
+            for d in [-0x248i32, -9, -1, 0, 3] {
+                let phys = e.wrapping_add(d as u32);
+                for len in [1usize, 7, 0xD0, 0x248] {
+                    let data: Vec<u8> = (0..len)
+                        .map(|_| {
+                            k = k.wrapping_mul(2_654_435_761).wrapping_add(0x9E37);
+                            (k >> 24) as u8
+                        })
+                        .collect();
+                    let got = a.write_from(phys, &data);
+                    let mut want = false;
+                    for (i, &v) in data.iter().enumerate() {
+                        want |= reference_write(&mut b, phys.wrapping_add(i as u32), 1, v as u32);
+                    }
+                    assert_eq!(got, want, "smc at {phys:#x} length {len}");
+                    let mut back = vec![0u8; len];
+                    a.read_into(phys, &mut back);
+                    let bytes: Vec<u8> = (0..len as u32)
+                        .map(|i| b.read_u8(phys.wrapping_add(i)))
+                        .collect();
+                    assert_eq!(back, bytes, "read at {phys:#x} length {len}");
                 }
             }
         }

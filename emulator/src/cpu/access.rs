@@ -483,6 +483,21 @@ impl Core {
         }
     }
 
+    /// `write_phys` for a run of bytes of at most a page (a VMCB's fields stored at once
+    /// by a world switch): one copy, one code-page test.
+    pub fn write_phys_from(&mut self, phys: u32, data: &[u8]) {
+        debug_assert!(!data.is_empty() && data.len() <= PAGE as usize);
+        if self.mem.write_from(phys, data) {
+            let first = phys / PAGE;
+            let last = phys.wrapping_add(data.len() as u32 - 1) / PAGE;
+            self.smc_pages.push(first);
+            if last != first {
+                self.smc_pages.push(last);
+            }
+            self.request(Request::Rescan);
+        }
+    }
+
     // ---- segment:offset accessors used by instruction handlers ----
 
     #[inline(always)]

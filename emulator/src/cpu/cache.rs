@@ -28,9 +28,9 @@ pub struct Block {
     pub insns: Vec<Insn>,
     pub valid: bool,
     /// The last two blocks that followed this one, most recent first: (key, block index),
-    /// the key being `link_key` of the dispatch chain they were recorded in and the EIP
-    /// they were found at. A link is valid only during its chain (see
-    /// `Machine::exec_chain`), so a key of another chain never matches.
+    /// the key being `link_key` of the link epoch they were recorded in and the EIP they
+    /// were found at. A link is valid only during its epoch (see `Machine::exec_chain`),
+    /// so a key of another epoch never matches.
     pub links: [(u64, u32); 2],
     /// This block's index in `DecodeCache::blocks` (read back by the dispatch loop after
     /// running the block, so the index need not stay in a register across it).
@@ -63,10 +63,14 @@ pub struct DecodeCache {
     pub misses: u64,
     pub invalidations: u64,
     pub flushes: u64,
+    /// Bumped whenever blocks are dropped (a written page, a flush): block links recorded
+    /// before may lead to a dropped block (`Machine::exec_chain` keeps links only within
+    /// one generation).
+    pub generation: u64,
 }
 
-/// The key of a block link recorded in dispatch chain `chain` (1 to `u32::MAX`, so never
-/// 0, the key of no link) for EIP `eip`.
+/// The key of a block link recorded in link epoch `chain` (1 to `u32::MAX`, so never 0,
+/// the key of no link) for EIP `eip`.
 #[inline(always)]
 pub fn link_key(chain: u64, eip: u32) -> u64 {
     chain << 32 | eip as u64
@@ -157,11 +161,12 @@ impl DecodeCache {
             }
         }
         self.invalidations += 1;
+        self.generation += 1;
         true
     }
 
-    /// Forgets every block link (`Block::links`), so that no key of an earlier chain can
-    /// match again when the chain counter starts over.
+    /// Forgets every block link (`Block::links`), so that no key of an earlier epoch can
+    /// match again when the epoch counter starts over.
     pub fn clear_links(&mut self) {
         for b in self.blocks.iter_mut() {
             b.links = [(0, 0); 2];
@@ -178,6 +183,7 @@ impl DecodeCache {
         self.page_blocks.clear();
         self.front.fill((u64::MAX, 0, 0));
         self.flushes += 1;
+        self.generation += 1;
     }
 
     pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {

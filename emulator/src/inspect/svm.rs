@@ -5,7 +5,7 @@
 
 use super::World;
 use crate::cpu::ctx::Core;
-use crate::cpu::svm::vmcb::{self, ctl};
+use crate::cpu::svm::vmcb::{ctl, Image};
 use crate::cpu::svm::{exit_name, Controls};
 
 /// Names of the intercept-word-3 bits (VMCB offset 0x00C, APM Table B-1), bit 0 first.
@@ -125,14 +125,15 @@ impl SvmView {
     pub(super) fn capture(c: &Core, world: World) -> SvmView {
         let s = &c.svm;
         let last_exit = (s.exits > 0 && !s.guest).then(|| {
-            let code = vmcb::r64(c, s.vmcb, ctl::EXITCODE);
+            let v = Image::load(c, s.vmcb);
+            let code = v.r64(ctl::EXITCODE);
             LastExit {
                 code,
                 name: exit_name(code),
-                info1: vmcb::r64(c, s.vmcb, ctl::EXITINFO1),
-                info2: vmcb::r64(c, s.vmcb, ctl::EXITINFO2),
-                exitintinfo: vmcb::r64(c, s.vmcb, ctl::EXITINTINFO),
-                next_rip: vmcb::r64(c, s.vmcb, ctl::NRIP),
+                info1: v.r64(ctl::EXITINFO1),
+                info2: v.r64(ctl::EXITINFO2),
+                exitintinfo: v.r64(ctl::EXITINTINFO),
+                next_rip: v.r64(ctl::NRIP),
             }
         });
         SvmView {

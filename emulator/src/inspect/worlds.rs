@@ -124,11 +124,9 @@ impl VmcbState {
             return None;
         }
         let v = c.svm.vmcb;
-        let r64 = |off: u32| {
-            let b = c.mem.peek(v.wrapping_add(off), 8);
-            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-        };
-        let r32 = |off: u32| r64(off) as u32;
+        let img = crate::cpu::svm::vmcb::Image::load(c, v);
+        let r64 = |off: u32| img.r64(off);
+        let r32 = |off: u32| img.r32(off);
         // The intercept words as the VMCB in memory holds them (not VMRUN's cached copy).
         let intercepts = super::svm::intercept_names(&crate::cpu::svm::Controls {
             cr: r32(ctl::INTERCEPT_CR),

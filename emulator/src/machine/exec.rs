@@ -91,15 +91,13 @@ impl Machine {
         // handlers, and instructions that change segments clear it.
         self.core.refresh_flat();
         let deadline = end.min(self.core.next_dev_tick.saturating_sub(self.core.idle_ticks));
-        // Blocks are linked to their last two successors for the length of this chain:
-        // within it, an EIP leads to the same block every time (no code is written, no TLB
-        // flush, no mode, CS or CPL change without a rescan).
-        self.chain += 1;
-        if self.chain > u32::MAX as u64 {
-            // Link keys hold the chain in 32 bits: start over with no link anywhere.
-            self.cache.clear_links();
-            self.chain = 1;
-        }
+        // Blocks are linked to their last two successors for the length of a link epoch:
+        // within it, an EIP leads to the same block every time. Within a chain nothing
+        // changes that (no code is written, no TLB flush, no mode, CS or CPL change without
+        // a rescan), and the next chain keeps the epoch if none of it changed in between
+        // (`LinkSig`). The last few epochs are remembered: a world switch and back, or an
+        // I/O exit, does not cost every link.
+        self.enter_epoch(code32, user);
         let chain = self.chain;
         self.core.chain_key = link_key(chain, 0);
         // The block whose links are updated when the next lookup misses them.
@@ -332,6 +330,70 @@ impl Machine {
                 raise(core, e);
             }
         }
+    }
+}
+
+/// Everything that decides which block the fetch finds at an EIP (`fetch::fast`): the
+/// TLB's entries (none removed: no flush, no INVLPG) and the address space they are looked
+/// up in (the ASID, nested paging's tables), the decode cache's blocks (none dropped), CS's
+/// base and limit, the code size and the privilege level. Links recorded under one
+/// signature stay valid under the same one: a link is the translation a TLB entry that
+/// was not invalidated still holds, and the block the cache still holds for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct LinkSig {
+    removals: u64,
+    asid: u32,
+    nested: Option<(u32, bool, bool)>,
+    cache: u64,
+    cs_base: u32,
+    cs_limit: u32,
+    code32: bool,
+    user: bool,
+}
+
+impl LinkSig {
+    fn of(m: &Machine, code32: bool, user: bool) -> LinkSig {
+        let cs = &m.core.cpu.seg[crate::mmu::segment::CS];
+        let mmu = &m.core.mmu;
+        LinkSig {
+            removals: mmu.tlb.removals,
+            asid: mmu.tlb.asid(),
+            nested: mmu.nested.map(|n| (n.n_cr3, n.pae, n.pse)),
+            cache: m.cache.generation,
+            cs_base: cs.base,
+            cs_limit: cs.limit,
+            code32,
+            user,
+        }
+    }
+}
+
+/// How many link epochs `Machine::enter_epoch` remembers (a hypervisor's and its guest's,
+/// the guest's kernel and user mode...).
+pub(super) const EPOCHS: usize = 4;
+
+impl Machine {
+    /// Makes the epoch of the current signature (`LinkSig`) current in `self.chain`: a
+    /// remembered one, or a new one in the place of the oldest (its links can never match
+    /// again). Not inlined: once per chain, kept out of the loop's code.
+    #[inline(never)]
+    fn enter_epoch(&mut self, code32: bool, user: bool) {
+        let sig = LinkSig::of(self, code32, user);
+        if let Some(&(_, e)) = self.epochs.iter().find(|(s, _)| *s == Some(sig)) {
+            self.chain = e;
+            return;
+        }
+        self.next_epoch += 1;
+        if self.next_epoch > u32::MAX as u64 {
+            // Link keys hold the epoch in 32 bits: start over with no link anywhere.
+            self.cache.clear_links();
+            self.epochs = [(None, 0); EPOCHS];
+            self.next_epoch = 1;
+        }
+        let e = self.next_epoch;
+        self.epochs.rotate_right(1);
+        self.epochs[0] = (Some(sig), e);
+        self.chain = e;
     }
 }
 

@@ -53,6 +53,7 @@ use crate::cpu::cache::DecodeCache;
 use crate::cpu::ctx::Core;
 use crate::devices::{Devices, DevicesConfig};
 use crate::mmu::segment::CS;
+use exec::{LinkSig, EPOCHS};
 pub use fetch::Fetched;
 pub use halt::Halt;
 
@@ -121,8 +122,12 @@ pub struct Machine {
     pub breakpoints: Vec<u32>,
     /// The last code page translated by fetch (saves a TLB lookup per block).
     hint: fetch::Hint,
-    /// Number of the current dispatch chain (block links are valid within one chain).
+    /// The current link epoch (block links are valid within one epoch, `exec_chain`).
     chain: u64,
+    /// The last epochs and what block links depended on in each, most recent first
+    /// (`exec::LinkSig`), and the last epoch number given out.
+    epochs: [(Option<LinkSig>, u64); EPOCHS],
+    next_epoch: u64,
     /// The `--popek-goldberg` CPU (`cpu::exec::sensitive`): a machine option chosen when
     /// instructions are decoded, saved in snapshots beside the core (not in it, so that the
     /// state hash of a run does not depend on an option it did not use).
@@ -138,6 +143,8 @@ impl Machine {
             breakpoints: Vec::new(),
             hint: fetch::Hint::default(),
             chain: 1,
+            epochs: [(None, 0); EPOCHS],
+            next_epoch: 0,
             popek_goldberg: false,
         }
     }
@@ -150,6 +157,8 @@ impl Machine {
             breakpoints: Vec::new(),
             hint: fetch::Hint::default(),
             chain: 1,
+            epochs: [(None, 0); EPOCHS],
+            next_epoch: 0,
             popek_goldberg: false,
         };
         m.flush_code_cache();

@@ -92,6 +92,11 @@ pub struct Tlb {
     /// generation they saw.
     #[serde(skip)]
     pub generation: u64,
+    /// Bumped whenever entries are removed (flush, INVLPG), not by address-space switches:
+    /// what a translation cached outside the TLB for one address space (a block link,
+    /// `machine::exec`) is valid for, with that space's tag.
+    #[serde(skip)]
+    pub removals: u64,
     /// Address-space tag of lookups and new entries (0: the host). Restored from the CPU's
     /// state (`snapshot::restore`), not saved here.
     #[serde(skip)]
@@ -118,6 +123,7 @@ impl Default for Tlb {
             misses: 0,
             flushes: 0,
             generation: 0,
+            removals: 0,
             asid: 0,
             has_large: false,
             charged: ChargedTlb::default(),
@@ -162,6 +168,7 @@ impl Tlb {
         self.stack = StackEntry::default();
         self.has_large = false;
         self.generation += 1;
+        self.removals += 1;
     }
     /// Drops the non-global entries of the current address space (MOV CR3, task switch):
     /// other address spaces keep theirs, as with SVM's ASIDs (AMD APM Vol. 2 15.16).
@@ -180,6 +187,7 @@ impl Tlb {
     pub fn invlpg_asid(&mut self, lin: u32, asid: u32) {
         self.charged.invlpg(lin, asid);
         self.generation += 1;
+        self.removals += 1;
         self.stack = StackEntry::default();
         let tag = (lin & !0xFFF) | asid;
         for k in 0..4 {
@@ -208,6 +216,7 @@ impl Tlb {
         }
         self.flushes += 1;
         self.generation += 1;
+        self.removals += 1;
     }
     /// Drops write entries that map `phys_page` (it now holds cached code or is protected).
     pub fn drop_writes_to(&mut self, phys_page: u32) {

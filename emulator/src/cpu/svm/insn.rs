@@ -7,7 +7,7 @@
 //! Must not switch worlds itself (`vmrun`, `vmexit`).
 
 use super::intercept::{insn2, w3, w4};
-use super::vmcb::{self, save, VmcbSeg};
+use super::vmcb::{save, Image, VmcbSeg};
 use super::{code, EFER_SVME, PHYS_BITS};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::exception::{Exception, Res};
@@ -71,14 +71,15 @@ fn vmload(c: &mut Core, i: &Insn) -> Res {
     insn2(c, i, w4::VMLOAD)?;
     let v = vmcb_address(c)?;
     use crate::mmu::segment::{FS, GS};
+    let v = Image::load_save(c, v);
     c.segs_changed();
-    c.cpu.seg[FS] = vmcb::read_seg(c, v, save::FS).to_seg();
-    c.cpu.seg[GS] = vmcb::read_seg(c, v, save::GS).to_seg();
-    c.cpu.tr = vmcb::read_seg(c, v, save::TR).to_seg();
-    c.cpu.ldtr = vmcb::read_seg(c, v, save::LDTR).to_seg();
-    c.cpu.msr.sysenter_cs = vmcb::r32(c, v, save::SYSENTER_CS);
-    c.cpu.msr.sysenter_esp = vmcb::r32(c, v, save::SYSENTER_ESP);
-    c.cpu.msr.sysenter_eip = vmcb::r32(c, v, save::SYSENTER_EIP);
+    c.cpu.seg[FS] = v.seg(save::FS).to_seg();
+    c.cpu.seg[GS] = v.seg(save::GS).to_seg();
+    c.cpu.tr = v.seg(save::TR).to_seg();
+    c.cpu.ldtr = v.seg(save::LDTR).to_seg();
+    c.cpu.msr.sysenter_cs = v.r32(save::SYSENTER_CS);
+    c.cpu.msr.sysenter_esp = v.r32(save::SYSENTER_ESP);
+    c.cpu.msr.sysenter_eip = v.r32(save::SYSENTER_EIP);
     c.request(Request::Rescan);
     Ok(())
 }
@@ -89,14 +90,16 @@ fn vmsave(c: &mut Core, i: &Insn) -> Res {
     insn2(c, i, w4::VMSAVE)?;
     let v = vmcb_address(c)?;
     use crate::mmu::segment::{FS, GS};
-    let cpu = c.cpu.clone();
-    vmcb::write_seg(c, v, save::FS, VmcbSeg::from_seg(&cpu.seg[FS]));
-    vmcb::write_seg(c, v, save::GS, VmcbSeg::from_seg(&cpu.seg[GS]));
-    vmcb::write_seg(c, v, save::TR, VmcbSeg::from_seg(&cpu.tr));
-    vmcb::write_seg(c, v, save::LDTR, VmcbSeg::from_seg(&cpu.ldtr));
-    vmcb::w64(c, v, save::SYSENTER_CS, cpu.msr.sysenter_cs as u64);
-    vmcb::w64(c, v, save::SYSENTER_ESP, cpu.msr.sysenter_esp as u64);
-    vmcb::w64(c, v, save::SYSENTER_EIP, cpu.msr.sysenter_eip as u64);
+    let mut v = Image::load_save(c, v);
+    let cpu = &c.cpu;
+    v.set_seg(save::FS, VmcbSeg::from_seg(&cpu.seg[FS]));
+    v.set_seg(save::GS, VmcbSeg::from_seg(&cpu.seg[GS]));
+    v.set_seg(save::TR, VmcbSeg::from_seg(&cpu.tr));
+    v.set_seg(save::LDTR, VmcbSeg::from_seg(&cpu.ldtr));
+    v.w64(save::SYSENTER_CS, cpu.msr.sysenter_cs as u64);
+    v.w64(save::SYSENTER_ESP, cpu.msr.sysenter_esp as u64);
+    v.w64(save::SYSENTER_EIP, cpu.msr.sysenter_eip as u64);
+    v.store(c);
     Ok(())
 }
 

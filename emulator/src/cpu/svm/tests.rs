@@ -77,3 +77,56 @@ fn msr_permission_map_ranges() {
         "outside the ranges"
     );
 }
+
+#[test]
+fn vmcb_image_writes_back_only_the_changed_fields() {
+    use vmcb::{ctl, save, Image, VmcbSeg};
+    let mut c = Core::new(
+        1 << 20,
+        crate::devices::Devices::new(1 << 20, Default::default()),
+    );
+    let pa = 0x7000;
+    let pattern: Vec<u8> = (0..0x1000u32).map(|i| (i * 7 + 3) as u8).collect();
+    assert!(c.mem.load(pa, &pattern));
+    let mut v = Image::load(&c, pa);
+    assert_eq!(
+        v.r32(ctl::ASID),
+        u32::from_le_bytes(pattern[0x58..0x5C].try_into().unwrap())
+    );
+    assert_eq!(v.r8(save::CPL), pattern[save::CPL as usize]);
+    let seg = VmcbSeg {
+        sel: 0x1B,
+        attrib: 0xCFB,
+        limit: 0xFFFF_FFFF,
+        base: 0x1234_5000,
+    };
+    v.w64(ctl::EXITCODE, 0x7B);
+    v.set_seg(save::SS, seg);
+    v.w8(save::CPL, 3);
+    v.store(&mut c);
+    let after = c.mem.peek(pa, 0x1000);
+    let mut want = pattern.clone();
+    want[0x70..0x78].copy_from_slice(&0x7Bu64.to_le_bytes());
+    want[0x420..0x422].copy_from_slice(&0x1Bu16.to_le_bytes());
+    want[0x422..0x424].copy_from_slice(&0xCFBu16.to_le_bytes());
+    want[0x424..0x428].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+    want[0x428..0x430].copy_from_slice(&0x1234_5000u64.to_le_bytes());
+    want[save::CPL as usize] = 3;
+    assert_eq!(after, want, "only the three fields changed");
+    // The save area alone (the host save area): its fields read back as stored.
+    let h = Image::load_save(&c, pa);
+    assert_eq!(h.seg(save::SS), seg);
+    assert_eq!(h.r8(save::CPL), 3);
+    // Nothing changed, nothing written: a page of cached code is not invalidated.
+    c.mem.code_pages[(pa >> 12) as usize] = 1;
+    Image::load(&c, pa).store(&mut c);
+    assert!(c.smc_pages.is_empty() && !c.req.any());
+    let mut v = Image::load(&c, pa);
+    v.w32(ctl::V_INTR, 0);
+    v.store(&mut c);
+    assert_eq!(
+        c.smc_pages,
+        vec![pa >> 12],
+        "a written code page is invalidated"
+    );
+}

@@ -1,7 +1,8 @@
 //! The VMCB (AMD64 APM Vol. 2 Appendix B): byte offsets of the control area (Table B-1)
-//! and of the state-save area (Table B-2), and physical reads and writes of its fields,
-//! segment registers included. The host save area (VM_HSAVE_PA) uses the same save-area
-//! layout (its format is implementation-specific, APM 15.30.4; this one is the VMCB's).
+//! and of the state-save area (Table B-2), and a copy of its bytes that world switches
+//! read and change field by field (`Image`), segment registers included. The host save
+//! area (VM_HSAVE_PA) uses the same save-area layout (its format is
+//! implementation-specific, APM 15.30.4; this one is the VMCB's).
 //! Must not decide anything: callers (VMRUN, #VMEXIT, VMLOAD/VMSAVE) choose what moves.
 
 use crate::cpu::ctx::Core;
@@ -68,39 +69,139 @@ pub mod save {
 /// Segment-register slots of the save area by `mmu::segment` index (ES..GS).
 pub const SEG_OFF: [u32; 6] = [save::ES, save::CS, save::SS, save::DS, save::FS, save::GS];
 
-/// Reads a 32-bit field of the VMCB at physical `vmcb`.
-pub fn r32(c: &Core, vmcb: u32, off: u32) -> u32 {
-    c.mem.read(vmcb.wrapping_add(off), 4)
+/// The control area's bytes this CPU uses (through NRIP) and the state-save area's
+/// (from ES through CR2): the two parts of a VMCB a world switch copies.
+const CTL_LEN: usize = ctl::NRIP as usize + 8;
+const SAVE_AT: usize = save::ES as usize;
+const SAVE_LEN: usize = save::CR2 as usize + 8 - SAVE_AT;
+
+/// A copy of the VMCB at physical `pa`: a world switch reads it once (`load`), reads and
+/// changes fields in the copy, and writes the changed bytes back with one copy per part
+/// (`store`), instead of a physical access per field. Physical reads have no side effects,
+/// so the copy reads exactly what field reads would; `store` goes through
+/// `Core::write_phys_from` (a VMCB on a page of cached code invalidates it, as field
+/// writes did).
+pub struct Image {
+    pub pa: u32,
+    /// The control area's part, then the save area's.
+    buf: [u8; CTL_LEN + SAVE_LEN],
+    /// The control area was read (`load`; `load_save` reads only the save area).
+    has_ctl: bool,
+    /// The changed bytes of each part, as `lo..hi` in `buf` (empty when none changed).
+    dirty: [(usize, usize); 2],
 }
 
-pub fn r16(c: &Core, vmcb: u32, off: u32) -> u16 {
-    c.mem.read(vmcb.wrapping_add(off), 2) as u16
-}
+impl Image {
+    /// The control and state-save areas of the VMCB at `pa`.
+    pub fn load(c: &Core, pa: u32) -> Image {
+        let mut img = Image::load_save(c, pa);
+        c.mem.read_into(pa, &mut img.buf[..CTL_LEN]);
+        img.has_ctl = true;
+        img
+    }
 
-pub fn r8(c: &Core, vmcb: u32, off: u32) -> u8 {
-    c.mem.read_u8(vmcb.wrapping_add(off))
-}
+    /// Only the state-save area (the host save area, VMLOAD and VMSAVE).
+    pub fn load_save(c: &Core, pa: u32) -> Image {
+        let mut buf = [0u8; CTL_LEN + SAVE_LEN];
+        c.mem
+            .read_into(pa.wrapping_add(SAVE_AT as u32), &mut buf[CTL_LEN..]);
+        Image {
+            pa,
+            buf,
+            has_ctl: false,
+            dirty: [(usize::MAX, 0); 2],
+        }
+    }
 
-pub fn r64(c: &Core, vmcb: u32, off: u32) -> u64 {
-    r32(c, vmcb, off) as u64 | (r32(c, vmcb, off.wrapping_add(4)) as u64) << 32
-}
+    /// Where field `off`, `n` bytes long, lies in `buf`.
+    fn at(&self, off: u32, n: usize) -> usize {
+        let o = off as usize;
+        if o < SAVE_AT {
+            debug_assert!(
+                self.has_ctl && o + n <= CTL_LEN,
+                "VMCB control field {o:#x}"
+            );
+            o
+        } else {
+            debug_assert!(o + n <= SAVE_AT + SAVE_LEN, "VMCB save field {o:#x}");
+            o - SAVE_AT + CTL_LEN
+        }
+    }
 
-/// Writes go through `write_phys`: a VMCB on a page of cached code invalidates it.
-pub fn w32(c: &mut Core, vmcb: u32, off: u32, v: u32) {
-    c.write_phys(vmcb.wrapping_add(off), 4, v);
-}
+    fn bytes<const N: usize>(&self, off: u32) -> [u8; N] {
+        let o = self.at(off, N);
+        let mut b = [0u8; N];
+        b.copy_from_slice(&self.buf[o..o + N]);
+        b
+    }
 
-pub fn w16(c: &mut Core, vmcb: u32, off: u32, v: u16) {
-    c.write_phys(vmcb.wrapping_add(off), 2, v as u32);
-}
+    pub fn r8(&self, off: u32) -> u8 {
+        self.buf[self.at(off, 1)]
+    }
 
-pub fn w8(c: &mut Core, vmcb: u32, off: u32, v: u8) {
-    c.write_phys(vmcb.wrapping_add(off), 1, v as u32);
-}
+    pub fn r16(&self, off: u32) -> u16 {
+        u16::from_le_bytes(self.bytes(off))
+    }
 
-pub fn w64(c: &mut Core, vmcb: u32, off: u32, v: u64) {
-    w32(c, vmcb, off, v as u32);
-    w32(c, vmcb, off.wrapping_add(4), (v >> 32) as u32);
+    pub fn r32(&self, off: u32) -> u32 {
+        u32::from_le_bytes(self.bytes(off))
+    }
+
+    pub fn r64(&self, off: u32) -> u64 {
+        u64::from_le_bytes(self.bytes(off))
+    }
+
+    fn put(&mut self, off: u32, b: &[u8]) {
+        let o = self.at(off, b.len());
+        self.buf[o..o + b.len()].copy_from_slice(b);
+        let d = &mut self.dirty[(o >= CTL_LEN) as usize];
+        *d = (d.0.min(o), d.1.max(o + b.len()));
+    }
+
+    pub fn w8(&mut self, off: u32, v: u8) {
+        self.put(off, &[v]);
+    }
+
+    pub fn w32(&mut self, off: u32, v: u32) {
+        self.put(off, &v.to_le_bytes());
+    }
+
+    pub fn w64(&mut self, off: u32, v: u64) {
+        self.put(off, &v.to_le_bytes());
+    }
+
+    pub fn seg(&self, off: u32) -> VmcbSeg {
+        VmcbSeg {
+            sel: self.r16(off),
+            attrib: self.r16(off + 2),
+            limit: self.r32(off + 4),
+            base: self.r64(off + 8),
+        }
+    }
+
+    pub fn set_seg(&mut self, off: u32, s: VmcbSeg) {
+        let mut b = [0u8; 16];
+        b[0..2].copy_from_slice(&s.sel.to_le_bytes());
+        b[2..4].copy_from_slice(&s.attrib.to_le_bytes());
+        b[4..8].copy_from_slice(&s.limit.to_le_bytes());
+        b[8..16].copy_from_slice(&s.base.to_le_bytes());
+        self.put(off, &b);
+    }
+
+    /// Writes the changed bytes back to physical memory (nothing when none changed).
+    pub fn store(&self, c: &mut Core) {
+        for &(lo, hi) in &self.dirty {
+            if lo < hi {
+                // Back from `buf` to the VMCB's offsets.
+                let off = if lo < CTL_LEN {
+                    lo
+                } else {
+                    lo - CTL_LEN + SAVE_AT
+                };
+                c.write_phys_from(self.pa.wrapping_add(off as u32), &self.buf[lo..hi]);
+            }
+        }
+    }
 }
 
 /// A segment register as the save area holds it: selector, attrib (12 bits, laid out as
@@ -111,22 +212,6 @@ pub struct VmcbSeg {
     pub attrib: u16,
     pub limit: u32,
     pub base: u64,
-}
-
-pub fn read_seg(c: &Core, vmcb: u32, off: u32) -> VmcbSeg {
-    VmcbSeg {
-        sel: r16(c, vmcb, off),
-        attrib: r16(c, vmcb, off + 2),
-        limit: r32(c, vmcb, off + 4),
-        base: r64(c, vmcb, off + 8),
-    }
-}
-
-pub fn write_seg(c: &mut Core, vmcb: u32, off: u32, s: VmcbSeg) {
-    w16(c, vmcb, off, s.sel);
-    w16(c, vmcb, off + 2, s.attrib);
-    w32(c, vmcb, off + 4, s.limit);
-    w64(c, vmcb, off + 8, s.base);
 }
 
 impl VmcbSeg {
@@ -185,24 +270,25 @@ impl VmcbSeg {
 /// from its CR3 (the real registers of the host are reloaded that way at #VMEXIT).
 pub fn saved_cpu(c: &Core, area: u32, guest: bool) -> crate::cpu::state::Cpu {
     let mut cpu = c.cpu.clone();
+    let a = Image::load_save(c, area);
     for (s, off) in SEG_OFF.iter().enumerate().take(4) {
-        cpu.seg[s] = read_seg(c, area, *off).to_seg();
+        cpu.seg[s] = a.seg(*off).to_seg();
     }
-    cpu.gdtr = read_seg(c, area, save::GDTR).to_table();
-    cpu.idtr = read_seg(c, area, save::IDTR).to_table();
-    cpu.msr.efer = r64(c, area, save::EFER);
-    cpu.cr0 = r32(c, area, save::CR0);
-    cpu.cr3 = r32(c, area, save::CR3);
-    cpu.cr4 = r32(c, area, save::CR4);
-    cpu.flags.set(r32(c, area, save::RFLAGS));
-    cpu.eip = r32(c, area, save::RIP);
-    cpu.gpr[4] = r32(c, area, save::RSP);
-    cpu.gpr[0] = r32(c, area, save::RAX);
+    cpu.gdtr = a.seg(save::GDTR).to_table();
+    cpu.idtr = a.seg(save::IDTR).to_table();
+    cpu.msr.efer = a.r64(save::EFER);
+    cpu.cr0 = a.r32(save::CR0);
+    cpu.cr3 = a.r32(save::CR3);
+    cpu.cr4 = a.r32(save::CR4);
+    cpu.flags.set(a.r32(save::RFLAGS));
+    cpu.eip = a.r32(save::RIP);
+    cpu.gpr[4] = a.r32(save::RSP);
+    cpu.gpr[0] = a.r32(save::RAX);
     if guest {
-        cpu.cr2 = r32(c, area, save::CR2);
-        cpu.dr[6] = r32(c, area, save::DR6);
-        cpu.dr[7] = r32(c, area, save::DR7);
-        cpu.cpl = r8(c, area, save::CPL) & 3;
+        cpu.cr2 = a.r32(save::CR2);
+        cpu.dr[6] = a.r32(save::DR6);
+        cpu.dr[7] = a.r32(save::DR7);
+        cpu.cpl = a.r8(save::CPL) & 3;
     } else {
         cpu.cpl = 0;
     }

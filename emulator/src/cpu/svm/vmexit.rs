@@ -2,7 +2,7 @@
 //! go to the VMCB, the host's state comes back from the host save area, GIF is cleared.
 //! Owns the order of those steps; must not decide whether something exits (`intercept`).
 
-use super::vmcb::{self, ctl, save, VmcbSeg};
+use super::vmcb::{ctl, save, Image, VmcbSeg};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::flags::RF;
 use crate::mmu::segment::{CS, DS, ES, SS};
@@ -28,58 +28,51 @@ fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
     if !c.svm.guest {
         return;
     }
-    let v = c.svm.vmcb;
+    let mut v = Image::load(c, c.svm.vmcb);
     let guest_rip = c.cpu.eip;
     let asid = c.svm.ctl.asid;
     // APM 15.6 step 1: GIF = 0.
     c.svm.gif = false;
     // Step 2: the guest's state to the VMCB save area.
+    let cpu = &c.cpu;
     for (s, off) in [
         (ES, save::ES),
         (CS, save::CS),
         (SS, save::SS),
         (DS, save::DS),
     ] {
-        let img = VmcbSeg::from_seg(&c.cpu.seg[s]);
-        vmcb::write_seg(c, v, off, img);
+        v.set_seg(off, VmcbSeg::from_seg(&cpu.seg[s]));
     }
-    let gdtr = VmcbSeg::from_table(&c.cpu.gdtr);
-    vmcb::write_seg(c, v, save::GDTR, gdtr);
-    let idtr = VmcbSeg::from_table(&c.cpu.idtr);
-    vmcb::write_seg(c, v, save::IDTR, idtr);
-    let cpu = c.cpu.clone();
-    vmcb::w64(c, v, save::EFER, cpu.msr.efer);
-    vmcb::w64(c, v, save::CR4, cpu.cr4 as u64);
-    vmcb::w64(c, v, save::CR3, cpu.cr3 as u64);
-    vmcb::w64(c, v, save::CR2, cpu.cr2 as u64);
-    vmcb::w64(c, v, save::CR0, cpu.cr0 as u64);
-    vmcb::w64(c, v, save::DR7, cpu.dr[7] as u64);
-    vmcb::w64(c, v, save::DR6, cpu.dr[6] as u64);
-    vmcb::w64(c, v, save::RFLAGS, cpu.flags.get() as u64);
-    vmcb::w64(c, v, save::RIP, guest_rip as u64);
-    vmcb::w64(c, v, save::RSP, cpu.gpr[4] as u64);
-    vmcb::w64(c, v, save::RAX, cpu.gpr[0] as u64);
-    vmcb::w8(c, v, save::CPL, cpu.cpl);
+    v.set_seg(save::GDTR, VmcbSeg::from_table(&cpu.gdtr));
+    v.set_seg(save::IDTR, VmcbSeg::from_table(&cpu.idtr));
+    v.w64(save::EFER, cpu.msr.efer);
+    v.w64(save::CR4, cpu.cr4 as u64);
+    v.w64(save::CR3, cpu.cr3 as u64);
+    v.w64(save::CR2, cpu.cr2 as u64);
+    v.w64(save::CR0, cpu.cr0 as u64);
+    v.w64(save::DR7, cpu.dr[7] as u64);
+    v.w64(save::DR6, cpu.dr[6] as u64);
+    v.w64(save::RFLAGS, cpu.flags.get() as u64);
+    v.w64(save::RIP, guest_rip as u64);
+    v.w64(save::RSP, cpu.gpr[4] as u64);
+    v.w64(save::RAX, cpu.gpr[0] as u64);
+    v.w8(save::CPL, cpu.cpl);
     // V_TPR and V_IRQ are written back (15.21.1): the guest may have taken its virtual
     // interrupt (V_IRQ cleared) or changed its TPR.
-    let vi = vmcb::r32(c, v, ctl::V_INTR);
+    let vi = v.r32(ctl::V_INTR);
     let vi = (vi & !0x1FF) | c.svm.ctl.v_tpr as u32 | (c.svm.ctl.v_irq as u32) << 8;
-    vmcb::w32(c, v, ctl::V_INTR, vi);
-    let shadow = vmcb::r32(c, v, ctl::INTERRUPT_SHADOW);
-    vmcb::w32(
-        c,
-        v,
-        ctl::INTERRUPT_SHADOW,
-        (shadow & !1) | cpu.shadow as u32,
-    );
-    vmcb::w64(c, v, ctl::EXITCODE, exitcode);
-    vmcb::w64(c, v, ctl::EXITINFO1, info1);
-    vmcb::w64(c, v, ctl::EXITINFO2, info2);
-    vmcb::w64(c, v, ctl::EXITINTINFO, c.svm.delivering);
-    vmcb::w64(c, v, ctl::NRIP, nrip as u64);
+    v.w32(ctl::V_INTR, vi);
+    let shadow = v.r32(ctl::INTERRUPT_SHADOW);
+    v.w32(ctl::INTERRUPT_SHADOW, (shadow & !1) | cpu.shadow as u32);
+    v.w64(ctl::EXITCODE, exitcode);
+    v.w64(ctl::EXITINFO1, info1);
+    v.w64(ctl::EXITINFO2, info2);
+    v.w64(ctl::EXITINTINFO, c.svm.delivering);
+    v.w64(ctl::NRIP, nrip as u64);
     // EVENTINJ.V is cleared: the injected event was delivered (15.20).
-    let inj = vmcb::r32(c, v, ctl::EVENTINJ);
-    vmcb::w32(c, v, ctl::EVENTINJ, inj & !(1 << 31));
+    let inj = v.r32(ctl::EVENTINJ);
+    v.w32(ctl::EVENTINJ, inj & !(1 << 31));
+    v.store(c);
     c.svm.delivering = 0;
     // Step 3: back to the host's address space.
     c.svm.guest = false;
@@ -100,27 +93,27 @@ fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
 /// Step 4: the host's state from the host save area; CR0.PE forced on, DR7 with every
 /// breakpoint disabled, CPL 0 (15.6).
 pub(super) fn load_host(c: &mut Core) {
-    let h = c.svm.hsave_pa as u32;
+    let h = Image::load_save(c, c.svm.hsave_pa as u32);
+    c.segs_changed();
     for (s, off) in [
         (ES, save::ES),
         (CS, save::CS),
         (SS, save::SS),
         (DS, save::DS),
     ] {
-        c.segs_changed();
-        c.cpu.seg[s] = vmcb::read_seg(c, h, off).to_seg();
+        c.cpu.seg[s] = h.seg(off).to_seg();
     }
-    c.cpu.gdtr = vmcb::read_seg(c, h, save::GDTR).to_table();
-    c.cpu.idtr = vmcb::read_seg(c, h, save::IDTR).to_table();
-    c.cpu.msr.efer = vmcb::r64(c, h, save::EFER);
-    c.cpu.cr4 = vmcb::r32(c, h, save::CR4);
-    c.cpu.cr3 = vmcb::r32(c, h, save::CR3);
-    c.cpu.cr0 = vmcb::r32(c, h, save::CR0) | crate::cpu::state::cr0::PE;
-    let flags = vmcb::r32(c, h, save::RFLAGS);
+    c.cpu.gdtr = h.seg(save::GDTR).to_table();
+    c.cpu.idtr = h.seg(save::IDTR).to_table();
+    c.cpu.msr.efer = h.r64(save::EFER);
+    c.cpu.cr4 = h.r32(save::CR4);
+    c.cpu.cr3 = h.r32(save::CR3);
+    c.cpu.cr0 = h.r32(save::CR0) | crate::cpu::state::cr0::PE;
+    let flags = h.r32(save::RFLAGS);
     c.cpu.flags.set(flags & !RF);
-    c.cpu.eip = vmcb::r32(c, h, save::RIP);
-    c.cpu.gpr[4] = vmcb::r32(c, h, save::RSP);
-    c.cpu.gpr[0] = vmcb::r32(c, h, save::RAX);
+    c.cpu.eip = h.r32(save::RIP);
+    c.cpu.gpr[4] = h.r32(save::RSP);
+    c.cpu.gpr[0] = h.r32(save::RAX);
     c.cpu.dr[7] = 0x400;
     c.cpu.cpl = 0;
     // A PAE host gets its PDPTE registers back from its CR3; illegal ones shut the

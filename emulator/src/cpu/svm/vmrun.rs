@@ -5,7 +5,7 @@
 //! instruction's own exceptions (`insn`) or run guest code.
 
 use super::intercept::w4;
-use super::vmcb::{self, ctl, save, VmcbSeg};
+use super::vmcb::{ctl, save, Image, VmcbSeg};
 use super::{code, Controls, EFER_SVME, NUM_ASIDS, PHYS_BITS};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::flags::{IF, RF, VM};
@@ -31,30 +31,31 @@ pub enum Illegal {
     EventInj,
 }
 
-/// The controls of the VMCB at `v` (Table B-1), as VMRUN caches them.
-pub fn read_controls(c: &Core, v: u32) -> (Controls, u64, u64) {
-    let vi = vmcb::r64(c, v, ctl::V_INTR);
-    let iopm = vmcb::r64(c, v, ctl::IOPM_BASE_PA);
-    let msrpm = vmcb::r64(c, v, ctl::MSRPM_BASE_PA);
+/// The controls of the VMCB `v` (Table B-1), as VMRUN caches them, with the two
+/// permission-map bases as written.
+pub fn read_controls(v: &Image) -> (Controls, u64, u64) {
+    let vi = v.r64(ctl::V_INTR);
+    let iopm = v.r64(ctl::IOPM_BASE_PA);
+    let msrpm = v.r64(ctl::MSRPM_BASE_PA);
     let ctl = Controls {
-        cr: vmcb::r32(c, v, ctl::INTERCEPT_CR),
-        dr: vmcb::r32(c, v, ctl::INTERCEPT_DR),
-        exceptions: vmcb::r32(c, v, ctl::INTERCEPT_EXC),
-        misc1: vmcb::r32(c, v, ctl::INTERCEPT_MISC1),
-        misc2: vmcb::r32(c, v, ctl::INTERCEPT_MISC2),
+        cr: v.r32(ctl::INTERCEPT_CR),
+        dr: v.r32(ctl::INTERCEPT_DR),
+        exceptions: v.r32(ctl::INTERCEPT_EXC),
+        misc1: v.r32(ctl::INTERCEPT_MISC1),
+        misc2: v.r32(ctl::INTERCEPT_MISC2),
         // Bits 11:0 of the map bases are ignored (15.10.1, 15.11).
         iopm_base: (iopm as u32) & !0xFFF,
         msrpm_base: (msrpm as u32) & !0xFFF,
-        tsc_offset: vmcb::r64(c, v, ctl::TSC_OFFSET),
-        asid: vmcb::r32(c, v, ctl::ASID),
+        tsc_offset: v.r64(ctl::TSC_OFFSET),
+        asid: v.r32(ctl::ASID),
         v_tpr: (vi & 0xF) as u8,
         v_irq: vi & (1 << 8) != 0,
         v_intr_prio: ((vi >> 16) & 0xF) as u8,
         v_ign_tpr: vi & (1 << 20) != 0,
         v_intr_masking: vi & (1 << 24) != 0,
         v_intr_vector: (vi >> 32) as u8,
-        np_enable: vmcb::r64(c, v, ctl::NP_ENABLE) & 1 != 0,
-        n_cr3: vmcb::r64(c, v, ctl::N_CR3),
+        np_enable: v.r64(ctl::NP_ENABLE) & 1 != 0,
+        n_cr3: v.r64(ctl::N_CR3),
     };
     (ctl, iopm, msrpm)
 }
@@ -80,13 +81,13 @@ pub fn eventinj_legal(inj: u64) -> bool {
 }
 
 /// The consistency checks of 15.5.1 that apply to a 32-bit CPU without long mode, on the
-/// VMCB at `v`. Traplab also refuses an ASID at or above the count CPUID reports (16).
-pub fn check(c: &Core, v: u32) -> Result<(), Illegal> {
-    let efer = vmcb::r64(c, v, save::EFER);
-    let cr0 = vmcb::r64(c, v, save::CR0);
-    let cr3 = vmcb::r64(c, v, save::CR3);
-    let cr4 = vmcb::r64(c, v, save::CR4);
-    let (ctl, iopm, msrpm) = read_controls(c, v);
+/// VMCB `v` whose controls are `ctl`, `iopm` and `msrpm` (`read_controls`). Traplab also
+/// refuses an ASID at or above the count CPUID reports (16).
+pub fn check(v: &Image, ctl: &Controls, iopm: u64, msrpm: u64) -> Result<(), Illegal> {
+    let efer = v.r64(save::EFER);
+    let cr0 = v.r64(save::CR0);
+    let cr3 = v.r64(save::CR3);
+    let cr4 = v.r64(save::CR4);
     if efer & EFER_SVME == 0 {
         return Err(Illegal::SvmeClear);
     }
@@ -102,10 +103,10 @@ pub fn check(c: &Core, v: u32) -> Result<(), Illegal> {
     if cr4 & !(crate::cpu::exec::system::CR4_IMPLEMENTED as u64) != 0 {
         return Err(Illegal::Cr4Mbz);
     }
-    if vmcb::r64(c, v, save::DR6) >> 32 != 0 {
+    if v.r64(save::DR6) >> 32 != 0 {
         return Err(Illegal::Dr6High);
     }
-    if vmcb::r64(c, v, save::DR7) >> 32 != 0 {
+    if v.r64(save::DR7) >> 32 != 0 {
         return Err(Illegal::Dr7High);
     }
     // LME and LMA are MBZ too: this CPU has no long mode.
@@ -124,7 +125,7 @@ pub fn check(c: &Core, v: u32) -> Result<(), Illegal> {
     if ctl.asid == 0 || ctl.asid >= NUM_ASIDS {
         return Err(Illegal::Asid);
     }
-    if !eventinj_legal(vmcb::r64(c, v, ctl::EVENTINJ)) {
+    if !eventinj_legal(v.r64(ctl::EVENTINJ)) {
         return Err(Illegal::EventInj);
     }
     Ok(())
@@ -133,37 +134,36 @@ pub fn check(c: &Core, v: u32) -> Result<(), Illegal> {
 /// The host state VMRUN saves (15.5.1): ES, CS, SS, DS, GDTR, IDTR, EFER, CR0, CR3, CR4,
 /// RFLAGS, RIP (of the instruction after VMRUN), RSP, RAX.
 fn save_host(c: &mut Core) {
-    let h = c.svm.hsave_pa as u32;
+    let mut h = Image::load_save(c, c.svm.hsave_pa as u32);
+    let cpu = &c.cpu;
     for (s, off) in [
         (ES, save::ES),
         (CS, save::CS),
         (SS, save::SS),
         (DS, save::DS),
     ] {
-        let img = VmcbSeg::from_seg(&c.cpu.seg[s]);
-        vmcb::write_seg(c, h, off, img);
+        h.set_seg(off, VmcbSeg::from_seg(&cpu.seg[s]));
     }
-    let g = VmcbSeg::from_table(&c.cpu.gdtr);
-    vmcb::write_seg(c, h, save::GDTR, g);
-    let i = VmcbSeg::from_table(&c.cpu.idtr);
-    vmcb::write_seg(c, h, save::IDTR, i);
-    let cpu = c.cpu.clone();
-    vmcb::w64(c, h, save::EFER, cpu.msr.efer);
-    vmcb::w64(c, h, save::CR0, cpu.cr0 as u64);
-    vmcb::w64(c, h, save::CR3, cpu.cr3 as u64);
-    vmcb::w64(c, h, save::CR4, cpu.cr4 as u64);
-    vmcb::w64(c, h, save::RFLAGS, cpu.flags.get() as u64);
-    vmcb::w64(c, h, save::RIP, cpu.eip as u64);
-    vmcb::w64(c, h, save::RSP, cpu.gpr[4] as u64);
-    vmcb::w64(c, h, save::RAX, cpu.gpr[0] as u64);
+    h.set_seg(save::GDTR, VmcbSeg::from_table(&cpu.gdtr));
+    h.set_seg(save::IDTR, VmcbSeg::from_table(&cpu.idtr));
+    h.w64(save::EFER, cpu.msr.efer);
+    h.w64(save::CR0, cpu.cr0 as u64);
+    h.w64(save::CR3, cpu.cr3 as u64);
+    h.w64(save::CR4, cpu.cr4 as u64);
+    h.w64(save::RFLAGS, cpu.flags.get() as u64);
+    h.w64(save::RIP, cpu.eip as u64);
+    h.w64(save::RSP, cpu.gpr[4] as u64);
+    h.w64(save::RAX, cpu.gpr[0] as u64);
+    h.store(c);
 }
 
 /// 15.5.1: #VMEXIT with VMEXIT_INVALID. The guest never ran: the VMCB gets the exit
 /// code, the host (its state unchanged) continues after VMRUN with GIF = 0.
-fn invalid(c: &mut Core, v: u32, why: &str) {
-    vmcb::w64(c, v, ctl::EXITCODE, code::INVALID);
-    vmcb::w64(c, v, ctl::EXITINFO1, 0);
-    vmcb::w64(c, v, ctl::EXITINFO2, 0);
+fn invalid(c: &mut Core, v: &mut Image, why: &str) {
+    v.w64(ctl::EXITCODE, code::INVALID);
+    v.w64(ctl::EXITINFO1, 0);
+    v.w64(ctl::EXITINFO2, 0);
+    v.store(c);
     c.svm.gif = false;
     c.event(EventKind::Note(format!("VMRUN: illegal VMCB ({why})")));
     c.event(EventKind::Vmexit {
@@ -180,50 +180,53 @@ fn invalid(c: &mut Core, v: u32, why: &str) {
 
 /// VMRUN after its own exceptions were checked (`insn::vmrun`): `v` is the VMCB's
 /// physical address (EAX, 4 KiB aligned). EIP already points after VMRUN.
-pub fn vmrun(c: &mut Core, v: u32) {
+pub fn vmrun(c: &mut Core, pa: u32) {
     save_host(c);
-    c.svm.vmcb = v;
-    if let Err(why) = check(c, v) {
-        invalid(c, v, &format!("{why:?}"));
+    c.svm.vmcb = pa;
+    // Read after the host's state was stored (a VMCB may share its page with the save
+    // area).
+    let mut v = Image::load(c, pa);
+    let (controls, iopm, msrpm) = read_controls(&v);
+    if let Err(why) = check(&v, &controls, iopm, msrpm) {
+        invalid(c, &mut v, &format!("{why:?}"));
         return;
     }
-    let (controls, _, _) = read_controls(c, v);
     c.svm.host_if = c.cpu.flags.bits & IF != 0;
     c.svm.ctl = controls;
     // The guest's state (15.5.1): ES, CS, SS, DS, GDTR, IDTR, EFER, CR4, CR3, CR2, CR0,
     // RFLAGS, RIP, RSP, RAX, DR7, DR6, CPL.
+    c.segs_changed();
     for (s, off) in [
         (ES, save::ES),
         (CS, save::CS),
         (SS, save::SS),
         (DS, save::DS),
     ] {
-        c.segs_changed();
-        c.cpu.seg[s] = vmcb::read_seg(c, v, off).to_seg();
+        c.cpu.seg[s] = v.seg(off).to_seg();
     }
-    c.cpu.gdtr = vmcb::read_seg(c, v, save::GDTR).to_table();
-    c.cpu.idtr = vmcb::read_seg(c, v, save::IDTR).to_table();
-    c.cpu.msr.efer = vmcb::r64(c, v, save::EFER);
+    c.cpu.gdtr = v.seg(save::GDTR).to_table();
+    c.cpu.idtr = v.seg(save::IDTR).to_table();
+    c.cpu.msr.efer = v.r64(save::EFER);
     // Nested paging takes the host's paging format at VMRUN (15.25.3).
     let host_cr4 = c.cpu.cr4;
-    c.cpu.cr4 = vmcb::r32(c, v, save::CR4);
-    c.cpu.cr3 = vmcb::r32(c, v, save::CR3);
-    c.cpu.cr2 = vmcb::r32(c, v, save::CR2);
-    c.cpu.cr0 = vmcb::r32(c, v, save::CR0) | cr0::ET;
-    let flags = vmcb::r32(c, v, save::RFLAGS);
+    c.cpu.cr4 = v.r32(save::CR4);
+    c.cpu.cr3 = v.r32(save::CR3);
+    c.cpu.cr2 = v.r32(save::CR2);
+    c.cpu.cr0 = v.r32(save::CR0) | cr0::ET;
+    let flags = v.r32(save::RFLAGS);
     c.cpu.flags.set(flags);
-    c.cpu.eip = vmcb::r32(c, v, save::RIP);
-    c.cpu.gpr[4] = vmcb::r32(c, v, save::RSP);
-    c.cpu.gpr[0] = vmcb::r32(c, v, save::RAX);
-    c.cpu.dr[7] = (vmcb::r32(c, v, save::DR7) & 0xFFFF_2BFF) | 0x400;
-    c.cpu.dr[6] = (vmcb::r32(c, v, save::DR6) & 0xE00F) | 0xFFFF_0FF0;
+    c.cpu.eip = v.r32(save::RIP);
+    c.cpu.gpr[4] = v.r32(save::RSP);
+    c.cpu.gpr[0] = v.r32(save::RAX);
+    c.cpu.dr[7] = (v.r32(save::DR7) & 0xFFFF_2BFF) | 0x400;
+    c.cpu.dr[6] = (v.r32(save::DR6) & 0xE00F) | 0xFFFF_0FF0;
     // CPL: 0 in real mode, 3 in virtual-8086 mode, else the VMCB's (15.5.1).
     c.cpu.cpl = if c.cpu.cr0 & cr0::PE == 0 {
         0
     } else if flags & VM != 0 {
         3
     } else {
-        vmcb::r8(c, v, save::CPL) & 3
+        v.r8(save::CPL) & 3
     };
     // A PAE guest without nested paging: the PDPTE registers from its CR3 (15.5.1); a
     // reserved bit in one is illegal state, and the host comes back as for any check.
@@ -233,18 +236,18 @@ pub fn vmrun(c: &mut Core, v: u32) {
             Ok(p) => c.cpu.pdpte = p,
             Err(_) => {
                 super::vmexit::load_host(c);
-                invalid(c, v, "guest PDPTE reserved bits");
+                invalid(c, &mut v, "guest PDPTE reserved bits");
                 return;
             }
         }
     }
     c.cpu.halted = false;
-    c.cpu.shadow = vmcb::r32(c, v, ctl::INTERRUPT_SHADOW) & 1 != 0;
+    c.cpu.shadow = v.r32(ctl::INTERRUPT_SHADOW) & 1 != 0;
     c.cpu.flags.bits &= !RF;
     // ASID and TLB_CONTROL (15.16): 1 flushes every ASID, 3 this guest's, 7 this guest's
     // non-global entries; other values are reserved (Traplab flushes everything).
     let asid = controls.asid;
-    match vmcb::r8(c, v, ctl::TLB_CONTROL) {
+    match v.r8(ctl::TLB_CONTROL) {
         0 => {}
         3 => c.mmu.tlb.flush_asid(asid, false),
         7 => c.mmu.tlb.flush_asid(asid, true),
@@ -273,6 +276,6 @@ pub fn vmrun(c: &mut Core, v: u32) {
     c.event(EventKind::Vmrun { asid, rip });
     // Event injection happens after the guest's state is loaded, before its first
     // instruction (15.20).
-    let inj = vmcb::r64(c, v, ctl::EVENTINJ);
+    let inj = v.r64(ctl::EVENTINJ);
     super::inject::inject(c, inj);
 }
