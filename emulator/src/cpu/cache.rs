@@ -3,9 +3,11 @@
 //! A block also remembers the EIP it was decoded at and is found only at that EIP: iced-x86
 //! resolves relative branch targets to EIP values, so the same bytes reached through another
 //! CS base or linear alias (07C0:0000 and 0000:7C00) must be decoded again.
-//! A block never crosses a page, so invalidating a written page drops every block that could
-//! hold stale bytes. Owns lookup and invalidation; building blocks needs memory and lives in
-//! the dispatch loop's block fetch (`machine::fetch::fetch`).
+//! A block is the path execution takes: consecutive instructions, and after a CALL rel32 to
+//! the same page, the callee's (`machine::fetch`). It never leaves its page, so invalidating
+//! a written page drops every block that could hold stale bytes. Owns lookup and
+//! invalidation; building blocks needs memory and lives in the dispatch loop's block fetch
+//! (`machine::fetch::fetch`).
 
 use crate::cpu::insn::Insn;
 use rustc_hash::FxHashMap;

@@ -116,19 +116,23 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         // instruction within the limit): decoded again up to this limit, not cached.
         uncached = true;
     }
-    // Decode a new block from the rest of this page.
-    let avail = (0x1000 - (phys & 0xFFF)) as usize;
+    // Decode a new block from EIP on in this page (and at the targets of the calls it
+    // makes in the page, below).
+    let page = (phys & !0xFFF) as usize;
     // Decoded in place from RAM (a copy only for code outside it: ROM, the BIOS).
     let outside_ram;
-    let bytes: &[u8] = match c.mem.ram.get(phys as usize..phys as usize + avail) {
+    let bytes: &[u8] = match c.mem.ram.get(page..page + 0x1000) {
         Some(b) => b,
         None => {
-            outside_ram = c.mem.peek(phys, avail);
+            outside_ram = c.mem.peek(page as u32, 0x1000);
             &outside_ram
         }
     };
     let bits = if code32 { 32 } else { 16 };
     let mut dec = Decoder::with_ip(bits, bytes, eip as u64, DecoderOptions::NONE);
+    if dec.set_position((phys & 0xFFF) as usize).is_err() {
+        return Err(Exception::gp(0)); // not reached: the offset is within the page
+    }
     let mut insns = Vec::new();
     let cs_limit = cs.limit as u64;
     while insns.len() < MAX_BLOCK && dec.can_decode() {
@@ -145,6 +149,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         }
         let (h, d) = exec::select_block(&ins, pg);
         let flow = ins.flow_control();
+        let goes_on = continues_at_target(&ins, code32, cs.base, cs.limit, lin);
         // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
         // ends the block with `Request::Branch` (see `exec::fast::jcc`).
         let jcc = exec::fast::is_jcc(&ins);
@@ -152,6 +157,18 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         exec::set_handler(&mut i, h, d);
         i.idx = insns.len() as u8;
         insns.push(i);
+        if let Some(target) = goes_on {
+            // Decoding goes on at the callee, in this page (its bytes are invalidated with
+            // the block's): the call runs like any other instruction of the block.
+            dec.set_ip(target as u64);
+            if dec
+                .set_position(((cs.base.wrapping_add(target)) & 0xFFF) as usize)
+                .is_err()
+            {
+                break;
+            }
+            continue;
+        }
         if flow != FlowControl::Next && !jcc {
             break;
         }
@@ -176,7 +193,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             // The flag setter before it may run both (the chained loop calls `thread`,
             // single steps `inner`: see `exec::fast::fuse`).
             if p > 0 {
-                if let Some(t) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc) {
+                if let Some(t) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc, true) {
                     let (skip, back, target) = (insns[p].skip, insns[p].back, insns[p].imm);
                     let q = &mut insns[p - 1];
                     q.thread = t;
@@ -192,6 +209,12 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
                 thread,
             };
             exec::set_handler(&mut insns[p], h, d);
+            // The flag setter before it may run both in the chained loop, as above.
+            if p > 0 {
+                if let Some(t) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc, false) {
+                    insns[p - 1].thread = t;
+                }
+            }
         }
     }
     if insns.is_empty() {
@@ -235,4 +258,25 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     m.mark_code_page(phys);
     let idx = m.cache.insert(k, eip, insns);
     Ok(Fetched::Cached(idx))
+}
+
+/// The target of a CALL rel32 that its block goes on at: a near call of 32-bit code to an
+/// EIP within CS's limit whose linear address lies in the same page as the block's start
+/// `lin`. A block is then a path through the code rather than consecutive bytes (a trace:
+/// Bochs's traces and QEMU's blocks end at every branch instead), one block transition
+/// less per call; the bytes all lie in one page, so writing that page drops the block.
+/// A call to a target beyond the limit ends its block and faults when it runs.
+fn continues_at_target(
+    ins: &iced_x86::Instruction,
+    code32: bool,
+    cs_base: u32,
+    cs_limit: u32,
+    lin: u32,
+) -> Option<u32> {
+    if !code32 || ins.code() != iced_x86::Code::Call_rel32_32 {
+        return None;
+    }
+    let target = ins.near_branch32();
+    let same_page = (cs_base.wrapping_add(target) ^ lin) & !0xFFF == 0;
+    (target <= cs_limit && same_page).then_some(target)
 }

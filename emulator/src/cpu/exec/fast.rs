@@ -804,8 +804,9 @@ pub fn jcc_in_table(cc: u8) -> (Handler, Dispatch) {
     )
 }
 
-// Compare-and-branch fusion: a flag-setting instruction followed by a Jcc whose target is
-// in their block runs both in one thread (`fused_t`). Only the chained dispatch loop calls
+// Compare-and-branch fusion: a flag-setting instruction followed by a Jcc runs both in one
+// thread (`fused_t` when the Jcc's target is in their block, `fused_out_t` when the block
+// goes on after the Jcc and its target is elsewhere). Only the chained dispatch loop calls
 // it (`Insn::thread`; `Insn::inner` keeps the plain form for single steps and for block
 // runs cut by a deadline), and only when the whole rest of the block fits before the
 // deadline, so the two instructions always retire together there.
@@ -826,15 +827,7 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) 
     let Some(i) = run.first() else {
         return end(c, blk, dc);
     };
-    match F {
-        F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
-        F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
-        F_TEST_RR => alu2_reg::<TEST, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
-        F_DEC => incdec_reg::<false, 4>(c, i),
-        F_INC => incdec_reg::<true, 4>(c, i),
-        F_SUB_RI => alu2_reg::<SUB, 4>(c, i, i.imm),
-        _ => alu2_reg::<ADD, 4>(c, i, i.imm),
-    }
+    set_flags::<F>(c, i);
     // The target is within CS.limit, as in `jcc_in_t`.
     if c.cpu.flags.cond(CC) {
         debug_assert!(
@@ -847,10 +840,47 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) 
     go(c, run.get(2..).unwrap_or_default(), blk, dc)
 }
 
+/// The flag setter of form `F`, then the Jcc `CC` after it, whose target is not in the
+/// block (a `MID` Jcc, so the block goes on after it): taken, as `jcc_t` (EIP and the
+/// retired count stored, then the block's links, `follow`); not taken, on after the Jcc.
+fn fused_out_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
+    let [i, j, rest @ ..] = run else {
+        // Not built so (the Jcc follows in the block): the setter alone.
+        return crate::cpu::exec::thread::slow(c, run, blk, dc);
+    };
+    set_flags::<F>(c, i);
+    if c.cpu.flags.cond(CC) {
+        if j.imm > c.cpu.seg[CS].limit {
+            c.sync(j);
+            return Err(Stop::new(Exception::gp(0)));
+        }
+        c.cpu.eip = j.imm;
+        c.icount = c.block_base.wrapping_add(j.idx as u64 + 1);
+        return follow(c, blk, dc);
+    }
+    go(c, rest, blk, dc)
+}
+
+/// The flags (and result) of fusable form `F`.
+#[inline(always)]
+fn set_flags<const F: u8>(c: &mut Core, i: &Insn) {
+    match F {
+        F_CMP_RR => alu2_reg::<CMP, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
+        F_CMP_RI => alu2_reg::<CMP, 4>(c, i, i.imm),
+        F_TEST_RR => alu2_reg::<TEST, 4>(c, i, rget::<4>(c, i.r1, i.g1)),
+        F_DEC => incdec_reg::<false, 4>(c, i),
+        F_INC => incdec_reg::<true, 4>(c, i),
+        F_SUB_RI => alu2_reg::<SUB, 4>(c, i, i.imm),
+        _ => alu2_reg::<ADD, 4>(c, i, i.imm),
+    }
+}
+
 /// The fused thread of flag setter `ins` followed by a Jcc with condition `cc` (Intel
 /// order), if `ins` is a fusable form: CMP r32, r32 / imm; TEST r32, r32; INC/DEC r32;
-/// ADD/SUB r32, imm (the forms whose plain handler is `alu2` / `incdec` here).
-pub fn fuse(ins: &Instruction, cc: u8) -> Option<Thread> {
+/// ADD/SUB r32, imm (the forms whose plain handler is `alu2` / `incdec` here). `inside`:
+/// the Jcc's target is in the block (`fused_t`), else the Jcc goes on in it when not taken
+/// (`fused_out_t`).
+pub fn fuse(ins: &Instruction, cc: u8, inside: bool) -> Option<Thread> {
     if select_handler(ins).is_none() || size(ins)? != 4 || ins.op_kind(0) != OpKind::Register {
         return None;
     }
@@ -869,15 +899,24 @@ pub fn fuse(ins: &Instruction, cc: u8) -> Option<Thread> {
         (Mnemonic::Add, I) => F_ADD_RI,
         _ => return None,
     };
-    Some(match f {
-        F_CMP_RR => by_cc!(cc, Thread, fused_t, F_CMP_RR),
-        F_CMP_RI => by_cc!(cc, Thread, fused_t, F_CMP_RI),
-        F_TEST_RR => by_cc!(cc, Thread, fused_t, F_TEST_RR),
-        F_DEC => by_cc!(cc, Thread, fused_t, F_DEC),
-        F_INC => by_cc!(cc, Thread, fused_t, F_INC),
-        F_SUB_RI => by_cc!(cc, Thread, fused_t, F_SUB_RI),
-        _ => by_cc!(cc, Thread, fused_t, F_ADD_RI),
-    })
+    macro_rules! pick {
+        ($f:ident) => {
+            Some(match f {
+                F_CMP_RR => by_cc!(cc, Thread, $f, F_CMP_RR),
+                F_CMP_RI => by_cc!(cc, Thread, $f, F_CMP_RI),
+                F_TEST_RR => by_cc!(cc, Thread, $f, F_TEST_RR),
+                F_DEC => by_cc!(cc, Thread, $f, F_DEC),
+                F_INC => by_cc!(cc, Thread, $f, F_INC),
+                F_SUB_RI => by_cc!(cc, Thread, $f, F_SUB_RI),
+                _ => by_cc!(cc, Thread, $f, F_ADD_RI),
+            })
+        };
+    }
+    if inside {
+        pick!(fused_t)
+    } else {
+        pick!(fused_out_t)
+    }
 }
 
 /// True for the Jcc forms `select` gives a `jcc` handler (no LOCK-class prefix).
