@@ -188,6 +188,35 @@ impl Image {
         self.put(off, &b);
     }
 
+    /// What both world switches save of `cpu` (VMRUN the host's, #VMEXIT the guest's, APM
+    /// 15.5.1 and 15.6): ES, CS, SS, DS, GDTR, IDTR, EFER, CR0, CR3, CR4, RFLAGS, RIP (as
+    /// `rip`), RSP and RAX.
+    pub fn set_switched(&mut self, cpu: &crate::cpu::state::Cpu, rip: u32) {
+        for (s, off) in SEG_OFF.iter().enumerate().take(4) {
+            self.set_seg(*off, VmcbSeg::from_seg(&cpu.seg[s]));
+        }
+        self.set_seg(save::GDTR, VmcbSeg::from_table(&cpu.gdtr));
+        self.set_seg(save::IDTR, VmcbSeg::from_table(&cpu.idtr));
+        self.w64(save::EFER, cpu.msr.efer);
+        self.w64(save::CR0, cpu.cr0 as u64);
+        self.w64(save::CR3, cpu.cr3 as u64);
+        self.w64(save::CR4, cpu.cr4 as u64);
+        self.w64(save::RFLAGS, cpu.flags.get() as u64);
+        self.w64(save::RIP, rip as u64);
+        self.w64(save::RSP, cpu.gpr[4] as u64);
+        self.w64(save::RAX, cpu.gpr[0] as u64);
+    }
+
+    /// The same registers from the save area into `cpu` (the caller empties the
+    /// flat-segment cache, `Core::segs_changed`, when `cpu` is the live one).
+    pub fn load_switched_segs(&self, cpu: &mut crate::cpu::state::Cpu) {
+        for (s, off) in SEG_OFF.iter().enumerate().take(4) {
+            cpu.seg[s] = self.seg(*off).to_seg();
+        }
+        cpu.gdtr = self.seg(save::GDTR).to_table();
+        cpu.idtr = self.seg(save::IDTR).to_table();
+    }
+
     /// Writes the changed bytes back to physical memory (nothing when none changed).
     pub fn store(&self, c: &mut Core) {
         for &(lo, hi) in &self.dirty {
@@ -271,11 +300,7 @@ impl VmcbSeg {
 pub fn saved_cpu(c: &Core, area: u32, guest: bool) -> crate::cpu::state::Cpu {
     let mut cpu = c.cpu.clone();
     let a = Image::load_save(c, area);
-    for (s, off) in SEG_OFF.iter().enumerate().take(4) {
-        cpu.seg[s] = a.seg(*off).to_seg();
-    }
-    cpu.gdtr = a.seg(save::GDTR).to_table();
-    cpu.idtr = a.seg(save::IDTR).to_table();
+    a.load_switched_segs(&mut cpu);
     cpu.msr.efer = a.r64(save::EFER);
     cpu.cr0 = a.r32(save::CR0);
     cpu.cr3 = a.r32(save::CR3);

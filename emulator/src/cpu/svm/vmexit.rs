@@ -2,10 +2,9 @@
 //! go to the VMCB, the host's state comes back from the host save area, GIF is cleared.
 //! Owns the order of those steps; must not decide whether something exits (`intercept`).
 
-use super::vmcb::{ctl, save, Image, VmcbSeg};
+use super::vmcb::{ctl, save, Image};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::flags::RF;
-use crate::mmu::segment::{CS, DS, ES, SS};
 use crate::trace::EventKind;
 
 /// Performs a #VMEXIT now, with `code`, EXITINFO1 and EXITINFO2, saving `c.cpu.eip` as
@@ -35,27 +34,10 @@ fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
     c.svm.gif = false;
     // Step 2: the guest's state to the VMCB save area.
     let cpu = &c.cpu;
-    for (s, off) in [
-        (ES, save::ES),
-        (CS, save::CS),
-        (SS, save::SS),
-        (DS, save::DS),
-    ] {
-        v.set_seg(off, VmcbSeg::from_seg(&cpu.seg[s]));
-    }
-    v.set_seg(save::GDTR, VmcbSeg::from_table(&cpu.gdtr));
-    v.set_seg(save::IDTR, VmcbSeg::from_table(&cpu.idtr));
-    v.w64(save::EFER, cpu.msr.efer);
-    v.w64(save::CR4, cpu.cr4 as u64);
-    v.w64(save::CR3, cpu.cr3 as u64);
+    v.set_switched(cpu, guest_rip);
     v.w64(save::CR2, cpu.cr2 as u64);
-    v.w64(save::CR0, cpu.cr0 as u64);
     v.w64(save::DR7, cpu.dr[7] as u64);
     v.w64(save::DR6, cpu.dr[6] as u64);
-    v.w64(save::RFLAGS, cpu.flags.get() as u64);
-    v.w64(save::RIP, guest_rip as u64);
-    v.w64(save::RSP, cpu.gpr[4] as u64);
-    v.w64(save::RAX, cpu.gpr[0] as u64);
     v.w8(save::CPL, cpu.cpl);
     // V_TPR and V_IRQ are written back (15.21.1): the guest may have taken its virtual
     // interrupt (V_IRQ cleared) or changed its TPR.
@@ -95,16 +77,7 @@ fn exit_with(c: &mut Core, exitcode: u64, info1: u64, info2: u64, nrip: u32) {
 pub(super) fn load_host(c: &mut Core) {
     let h = Image::load_save(c, c.svm.hsave_pa as u32);
     c.segs_changed();
-    for (s, off) in [
-        (ES, save::ES),
-        (CS, save::CS),
-        (SS, save::SS),
-        (DS, save::DS),
-    ] {
-        c.cpu.seg[s] = h.seg(off).to_seg();
-    }
-    c.cpu.gdtr = h.seg(save::GDTR).to_table();
-    c.cpu.idtr = h.seg(save::IDTR).to_table();
+    h.load_switched_segs(&mut c.cpu);
     c.cpu.msr.efer = h.r64(save::EFER);
     c.cpu.cr4 = h.r32(save::CR4);
     c.cpu.cr3 = h.r32(save::CR3);

@@ -5,12 +5,11 @@
 //! instruction's own exceptions (`insn`) or run guest code.
 
 use super::intercept::w4;
-use super::vmcb::{ctl, save, Image, VmcbSeg};
+use super::vmcb::{ctl, save, Image};
 use super::{code, Controls, EFER_SVME, NUM_ASIDS, PHYS_BITS};
 use crate::cpu::ctx::{Core, Request};
 use crate::cpu::flags::{IF, RF, VM};
 use crate::cpu::state::{cr0, cr4, EFER_WRITABLE};
-use crate::mmu::segment::{CS, DS, ES, SS};
 use crate::trace::EventKind;
 
 /// Why a VMCB is refused (APM 15.5.1, "Canonicalization and Consistency Checks").
@@ -135,25 +134,7 @@ pub fn check(v: &Image, ctl: &Controls, iopm: u64, msrpm: u64) -> Result<(), Ill
 /// RFLAGS, RIP (of the instruction after VMRUN), RSP, RAX.
 fn save_host(c: &mut Core) {
     let mut h = Image::load_save(c, c.svm.hsave_pa as u32);
-    let cpu = &c.cpu;
-    for (s, off) in [
-        (ES, save::ES),
-        (CS, save::CS),
-        (SS, save::SS),
-        (DS, save::DS),
-    ] {
-        h.set_seg(off, VmcbSeg::from_seg(&cpu.seg[s]));
-    }
-    h.set_seg(save::GDTR, VmcbSeg::from_table(&cpu.gdtr));
-    h.set_seg(save::IDTR, VmcbSeg::from_table(&cpu.idtr));
-    h.w64(save::EFER, cpu.msr.efer);
-    h.w64(save::CR0, cpu.cr0 as u64);
-    h.w64(save::CR3, cpu.cr3 as u64);
-    h.w64(save::CR4, cpu.cr4 as u64);
-    h.w64(save::RFLAGS, cpu.flags.get() as u64);
-    h.w64(save::RIP, cpu.eip as u64);
-    h.w64(save::RSP, cpu.gpr[4] as u64);
-    h.w64(save::RAX, cpu.gpr[0] as u64);
+    h.set_switched(&c.cpu, c.cpu.eip);
     h.store(c);
 }
 
@@ -196,16 +177,7 @@ pub fn vmrun(c: &mut Core, pa: u32) {
     // The guest's state (15.5.1): ES, CS, SS, DS, GDTR, IDTR, EFER, CR4, CR3, CR2, CR0,
     // RFLAGS, RIP, RSP, RAX, DR7, DR6, CPL.
     c.segs_changed();
-    for (s, off) in [
-        (ES, save::ES),
-        (CS, save::CS),
-        (SS, save::SS),
-        (DS, save::DS),
-    ] {
-        c.cpu.seg[s] = v.seg(off).to_seg();
-    }
-    c.cpu.gdtr = v.seg(save::GDTR).to_table();
-    c.cpu.idtr = v.seg(save::IDTR).to_table();
+    v.load_switched_segs(&mut c.cpu);
     c.cpu.msr.efer = v.r64(save::EFER);
     // Nested paging takes the host's paging format at VMRUN (15.25.3).
     let host_cr4 = c.cpu.cr4;
