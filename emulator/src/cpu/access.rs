@@ -473,13 +473,7 @@ impl Core {
     #[inline]
     pub fn write_phys(&mut self, phys: u32, size: u8, v: u32) {
         if self.mem.write(phys, size, v) {
-            let first = phys / PAGE;
-            let last = phys.wrapping_add(size as u32 - 1) / PAGE;
-            self.smc_pages.push(first);
-            if last != first {
-                self.smc_pages.push(last);
-            }
-            self.request(Request::Rescan);
+            self.code_written(phys, size as u32);
         }
     }
 
@@ -488,14 +482,21 @@ impl Core {
     pub fn write_phys_from(&mut self, phys: u32, data: &[u8]) {
         debug_assert!(!data.is_empty() && data.len() <= PAGE as usize);
         if self.mem.write_from(phys, data) {
-            let first = phys / PAGE;
-            let last = phys.wrapping_add(data.len() as u32 - 1) / PAGE;
-            self.smc_pages.push(first);
-            if last != first {
-                self.smc_pages.push(last);
-            }
-            self.request(Request::Rescan);
+            self.code_written(phys, data.len() as u32);
         }
+    }
+
+    /// A physical write of `len` bytes (at most a page) at `phys` touched cached code: its
+    /// pages are dropped from the decode cache before the next block runs (a rescan).
+    #[inline(always)]
+    fn code_written(&mut self, phys: u32, len: u32) {
+        let first = phys / PAGE;
+        let last = phys.wrapping_add(len - 1) / PAGE;
+        self.smc_pages.push(first);
+        if last != first {
+            self.smc_pages.push(last);
+        }
+        self.request(Request::Rescan);
     }
 
     // ---- segment:offset accessors used by instruction handlers ----

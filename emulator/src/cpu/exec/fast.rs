@@ -696,15 +696,22 @@ fn jcc_body<const MID: bool, const CC: u8>(
     dc: Dc,
 ) -> Option<Flow> {
     if MID && c.cpu.flags.cond(CC) {
-        if i.imm > c.cpu.seg[CS].limit {
-            c.sync(i);
-            return Some(Err(Stop::new(Exception::gp(0))));
-        }
-        c.cpu.eip = i.imm;
-        c.icount = c.block_base.wrapping_add(i.idx as u64 + 1);
-        return Some(follow(c, blk, dc));
+        return Some(leave(c, i, blk, dc));
     }
     stop_on(jcc::<MID, CC>(c, i))
+}
+
+/// Taken Jcc `i` whose target is outside its block, in a thread: #GP(0) at it past CS's
+/// limit, else EIP and the retired count stored and the block's links followed (`follow`).
+#[inline(always)]
+fn leave(c: &mut Core, i: &Insn, blk: Blk, dc: Dc) -> Flow {
+    if i.imm > c.cpu.seg[CS].limit {
+        c.sync(i);
+        return Err(Stop::new(Exception::gp(0)));
+    }
+    c.cpu.eip = i.imm;
+    c.icount = c.block_base.wrapping_add(i.idx as u64 + 1);
+    follow(c, blk, dc)
 }
 
 /// Jcc whose target is an instruction of its own cached block (`Insn::skip`): taken, it
@@ -841,8 +848,8 @@ fn fused_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) 
 }
 
 /// The flag setter of form `F`, then the Jcc `CC` after it, whose target is not in the
-/// block (a `MID` Jcc, so the block goes on after it): taken, as `jcc_t` (EIP and the
-/// retired count stored, then the block's links, `follow`); not taken, on after the Jcc.
+/// block (a `MID` Jcc, so the block goes on after it): taken, as `jcc_t` (`leave`); not
+/// taken, on after the Jcc.
 fn fused_out_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: Dc) -> Flow {
     let [i, j, rest @ ..] = run else {
         // Not built so (the Jcc follows in the block): the setter alone.
@@ -850,13 +857,7 @@ fn fused_out_t<const F: u8, const CC: u8>(c: &mut Core, run: Run, blk: Blk, dc: 
     };
     set_flags::<F>(c, i);
     if c.cpu.flags.cond(CC) {
-        if j.imm > c.cpu.seg[CS].limit {
-            c.sync(j);
-            return Err(Stop::new(Exception::gp(0)));
-        }
-        c.cpu.eip = j.imm;
-        c.icount = c.block_base.wrapping_add(j.idx as u64 + 1);
-        return follow(c, blk, dc);
+        return leave(c, j, blk, dc);
     }
     go(c, rest, blk, dc)
 }
