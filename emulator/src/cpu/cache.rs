@@ -37,6 +37,11 @@ pub struct Block {
     /// This block's index in `DecodeCache::blocks` (read back by the dispatch loop after
     /// running the block, so the index need not stay in a register across it).
     pub idx: u32,
+    /// For a block of one instruction that crosses into the next page (`machine::fetch`):
+    /// the physical frame that page translated to when it was decoded. Such a block is
+    /// found only by `lookup_cross`, never by `lookup` (so never by the chained loop's fast
+    /// lookup, nor through a link).
+    pub cross: Option<u32>,
 }
 
 impl Block {
@@ -58,6 +63,8 @@ impl Block {
 pub struct DecodeCache {
     pub blocks: Vec<Block>,
     map: FxHashMap<u64, u32>,
+    /// The blocks of instructions that cross into the next page, by key (`insert_cross`).
+    crossing: FxHashMap<u64, u32>,
     /// Direct-mapped front table: (key, EIP, block index).
     front: Vec<(u64, u32, u32)>,
     page_blocks: FxHashMap<u32, Vec<u32>>,
@@ -69,6 +76,9 @@ pub struct DecodeCache {
     /// before may lead to a dropped block (`Machine::exec_chain` keeps links only within
     /// one generation).
     pub generation: u64,
+    /// Where `machine::fetch` builds a new block before copying it into an allocation of
+    /// its exact size (a buffer reused from block to block, not part of the cache's state).
+    pub scratch: Vec<Insn>,
 }
 
 /// The key of a block link recorded in link epoch `chain` (1 to `u32::MAX`, so never 0,
@@ -109,8 +119,36 @@ impl DecodeCache {
         }
     }
 
+    /// A block of one instruction that crosses into the next page (`insert_cross`) at key
+    /// `k`, decoded at EIP `ip`. The caller checks the next page's translation.
+    pub fn lookup_cross(&mut self, k: u64, ip: u32) -> Option<u32> {
+        let idx = *self.crossing.get(&k)?;
+        (self.blocks[idx as usize].ip == ip).then(|| {
+            self.hits += 1;
+            idx
+        })
+    }
+
     /// Adds a block; returns its index. The caller marks the page as holding code.
     pub fn insert(&mut self, k: u64, ip: u32, insns: Vec<Insn>) -> u32 {
+        let idx = self.push(k, ip, insns, None);
+        self.map.insert(k, idx);
+        let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
+        self.front[f] = (k, ip, idx);
+        idx
+    }
+
+    /// Adds a block of one instruction that crosses into the next page, which translated
+    /// to frame `page`; returns its index. Writing either page drops it. The caller marks
+    /// both pages as holding code.
+    pub fn insert_cross(&mut self, k: u64, ip: u32, insn: Insn, page: u32) -> u32 {
+        let idx = self.push(k, ip, vec![insn], Some(page));
+        self.crossing.insert(k, idx);
+        self.page_blocks.entry(page >> 12).or_default().push(idx);
+        idx
+    }
+
+    fn push(&mut self, k: u64, ip: u32, insns: Vec<Insn>, cross: Option<u32>) -> u32 {
         if self.blocks.len() >= 1 << 16 {
             self.flush();
         }
@@ -132,10 +170,8 @@ impl DecodeCache {
             valid: true,
             links: [(0, 0); 2],
             idx,
+            cross,
         });
-        self.map.insert(k, idx);
-        let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
-        self.front[f] = (k, ip, idx);
         self.page_blocks
             .entry((k as u32) >> 12)
             .or_default()
@@ -154,6 +190,9 @@ impl DecodeCache {
                 b.valid = false;
                 if self.map.get(&b.key) == Some(&idx) {
                     self.map.remove(&b.key);
+                }
+                if self.crossing.get(&b.key) == Some(&idx) {
+                    self.crossing.remove(&b.key);
                 }
                 let f = ((b.key ^ (b.key >> 12)) as usize) & (FRONT - 1);
                 if self.front[f].2 == idx {
@@ -182,6 +221,7 @@ impl DecodeCache {
     pub fn flush(&mut self) {
         self.blocks.clear();
         self.map.clear();
+        self.crossing.clear();
         self.page_blocks.clear();
         self.front.fill((u64::MAX, 0, 0));
         self.flushes += 1;

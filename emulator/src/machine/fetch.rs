@@ -115,6 +115,18 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         // Decoded under a CS with a larger limit (SDM Vol. 3A 5.3: every byte of an
         // instruction within the limit): decoded again up to this limit, not cached.
         uncached = true;
+    } else if phys & 0xFFF > 0x1000 - 15 {
+        // An instruction that may cross into the next page: cached for the frame that page
+        // translated to when it was decoded.
+        if let Some(idx) = m.cache.lookup_cross(k, eip) {
+            let b = &m.cache.blocks[idx as usize];
+            let (last, frame) = (b.last, b.cross);
+            let next = (lin & !0xFFF).wrapping_add(0x1000);
+            if last <= cs.limit && c.translate(next, false, user).ok() == frame {
+                return Ok(Fetched::Cached(idx));
+            }
+            uncached = true;
+        }
     }
     // Decode a new block from EIP on in this page (and at the targets of the calls it
     // makes in the page, below).
@@ -133,7 +145,10 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     if dec.set_position((phys & 0xFFF) as usize).is_err() {
         return Err(Exception::gp(0)); // not reached: the offset is within the page
     }
-    let mut insns = Vec::new();
+    // Built in the cache's scratch buffer, then copied into an allocation of the block's
+    // exact size (no growth, copy by copy, for each new block).
+    let mut insns = std::mem::take(&mut m.cache.scratch);
+    insns.clear();
     let cs_limit = cs.limit as u64;
     while insns.len() < MAX_BLOCK && dec.can_decode() {
         let ins = dec.decode();
@@ -218,45 +233,85 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         }
     }
     if insns.is_empty() {
-        // The first instruction crosses into the next page: fetch up to 15 bytes through
-        // both translations and decode it alone, uncached.
-        let mut buf = Vec::with_capacity(15);
-        for k in 0..15u32 {
-            let a = lin.wrapping_add(k);
-            if eip.wrapping_add(k) > cs.limit {
-                break;
-            }
-            match c.translate(a, false, user) {
-                Ok(p) => buf.push(c.mem.read_u8(p)),
-                Err(e) => {
-                    // Only fault if the instruction really needs the bytes of that page.
-                    let mut d = Decoder::with_ip(bits, &buf, eip as u64, DecoderOptions::NONE);
-                    let ins = d.decode();
-                    if d.last_error() == DecoderError::NoMoreBytes {
-                        return Err(e);
-                    }
-                    let h = exec::select_for(&ins, pg);
-                    return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
-                }
-            }
-        }
-        let mut d = Decoder::with_ip(bits, &buf, eip as u64, DecoderOptions::NONE);
-        let ins = d.decode();
-        if d.last_error() == DecoderError::NoMoreBytes {
-            // Runs past the CS limit.
-            return Err(Exception::gp(0));
-        }
-        let h = exec::select_for(&ins, pg);
-        return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
+        m.cache.scratch = insns;
+        return crossing(m, phys, k, uncached);
     }
+    let block = insns.to_vec();
+    m.cache.scratch = insns;
     if uncached {
-        return Ok(Fetched::Temp(insns));
+        return Ok(Fetched::Temp(block));
     }
     if m.cache.blocks.len() >= (1 << 16) - 1 {
         m.flush_code_cache();
     }
     m.mark_code_page(phys);
-    let idx = m.cache.insert(k, eip, insns);
+    let idx = m.cache.insert(k, eip, block);
+    Ok(Fetched::Cached(idx))
+}
+
+/// A block whose first instruction crosses into the next page (`phys`: its first byte,
+/// `k` its key): up to 15 bytes fetched through both pages' translations, decoded alone.
+/// It faults only if the instruction really needs the bytes it cannot fetch (the next
+/// page not present, or beyond CS's limit). Cached unless `uncached`, as a block of that
+/// one instruction that both pages drop when written and that is used only while the next
+/// page still translates to the same frame (`DecodeCache::insert_cross`: the chained
+/// loop's fast lookup never finds it, `fetch` checks the frame).
+fn crossing(m: &mut Machine, phys: u32, k: u64, uncached: bool) -> Res<Fetched> {
+    let pg = m.popek_goldberg;
+    let c = &mut m.core;
+    let code32 = c.cpu.code32();
+    let eip = c.cpu.eip;
+    let cs = c.cpu.seg[CS];
+    let lin = cs.base.wrapping_add(eip);
+    let user = c.user_mode();
+    let bits = if code32 { 32 } else { 16 };
+    let first = 0x1000 - (lin & 0xFFF);
+    let mut buf = Vec::with_capacity(15);
+    let mut next_page = None;
+    for n in 0..15u32 {
+        if eip.wrapping_add(n) > cs.limit {
+            break;
+        }
+        let p = if n < first {
+            phys.wrapping_add(n)
+        } else {
+            let page = match next_page {
+                Some(p) => p,
+                None => match c.translate(lin.wrapping_add(n), false, user) {
+                    Ok(p) => *next_page.insert(p & !0xFFF),
+                    Err(e) => {
+                        // Only fault if the instruction really needs the bytes of that page.
+                        let mut d = Decoder::with_ip(bits, &buf, eip as u64, DecoderOptions::NONE);
+                        let ins = d.decode();
+                        if d.last_error() == DecoderError::NoMoreBytes {
+                            return Err(e);
+                        }
+                        let h = exec::select_for(&ins, pg);
+                        return Ok(Fetched::Temp(vec![Insn::new(ins, h)]));
+                    }
+                },
+            };
+            page | (n - first)
+        };
+        buf.push(c.mem.read_u8(p));
+    }
+    let mut d = Decoder::with_ip(bits, &buf, eip as u64, DecoderOptions::NONE);
+    let ins = d.decode();
+    if d.last_error() == DecoderError::NoMoreBytes {
+        // Runs past the CS limit.
+        return Err(Exception::gp(0));
+    }
+    let h = exec::select_for(&ins, pg);
+    let insn = Insn::new(ins, h);
+    let Some(page) = next_page.filter(|_| !uncached) else {
+        return Ok(Fetched::Temp(vec![insn]));
+    };
+    if m.cache.blocks.len() >= (1 << 16) - 1 {
+        m.flush_code_cache();
+    }
+    m.mark_code_page(phys);
+    m.mark_code_page(page);
+    let idx = m.cache.insert_cross(k, eip, insn, page);
     Ok(Fetched::Cached(idx))
 }
 

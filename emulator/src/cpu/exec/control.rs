@@ -29,7 +29,16 @@ pub fn select(ins: &Instruction) -> Option<Handler> {
     if far {
         return None;
     }
-    let cx32 = format!("{:?}", ins.code()).ends_with("ECX");
+    // LOOPcc counts in ECX with a 32-bit address size, in CX with a 16-bit one.
+    let cx32 = matches!(
+        ins.code(),
+        Code::Loop_rel8_16_ECX
+            | Code::Loop_rel8_32_ECX
+            | Code::Loope_rel8_16_ECX
+            | Code::Loope_rel8_32_ECX
+            | Code::Loopne_rel8_16_ECX
+            | Code::Loopne_rel8_32_ECX
+    );
     Some(match ins.mnemonic() {
         Jmp => jmp,
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
