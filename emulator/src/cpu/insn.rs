@@ -119,49 +119,28 @@ pub struct Insn {
     pub ins: Instruction,
 }
 
-/// Maps an iced register to (index, size in bytes) for general registers.
+/// Maps an iced register to (index, size in bytes) for general registers: AL..BH (the
+/// encoding's order, AH..BH being 4..7), AX..DI and EAX..EDI, which iced numbers
+/// consecutively in that order.
+#[inline]
 pub fn gpr(r: Register) -> Option<(u8, u8)> {
-    use Register::*;
-    Some(match r {
-        AL => (0, 1),
-        CL => (1, 1),
-        DL => (2, 1),
-        BL => (3, 1),
-        AH => (4, 1),
-        CH => (5, 1),
-        DH => (6, 1),
-        BH => (7, 1),
-        AX => (0, 2),
-        CX => (1, 2),
-        DX => (2, 2),
-        BX => (3, 2),
-        SP => (4, 2),
-        BP => (5, 2),
-        SI => (6, 2),
-        DI => (7, 2),
-        EAX => (0, 4),
-        ECX => (1, 4),
-        EDX => (2, 4),
-        EBX => (3, 4),
-        ESP => (4, 4),
-        EBP => (5, 4),
-        ESI => (6, 4),
-        EDI => (7, 4),
-        _ => return Option::None,
-    })
+    let v = r as u32;
+    let (first, size) = if v >= Register::EAX as u32 {
+        (Register::EAX, 4)
+    } else if v >= Register::AX as u32 {
+        (Register::AX, 2)
+    } else {
+        (Register::AL, 1)
+    };
+    let k = v.wrapping_sub(first as u32);
+    (k < 8).then_some((k as u8, size))
 }
 
+/// Maps an iced segment register to its index ES..GS = 0..5 (iced's order too).
+#[inline]
 pub fn sreg(r: Register) -> Option<u8> {
-    use Register::*;
-    Some(match r {
-        ES => 0,
-        CS => 1,
-        SS => 2,
-        DS => 3,
-        FS => 4,
-        GS => 5,
-        _ => return Option::None,
-    })
+    let k = (r as u32).wrapping_sub(Register::ES as u32);
+    (k < 6).then_some(k as u8)
 }
 
 fn mem_size_bytes(m: MemorySize) -> u8 {
@@ -217,100 +196,17 @@ impl Insn {
             ins,
         };
         let mut size = 0u8;
-        let n = ins.op_count().min(3);
         let mut imm_slot = 0;
-        for k in 0..n {
-            let (kind, reg) = match ins.op_kind(k) {
-                OpKind::Register => {
-                    let r = ins.op_register(k);
-                    if let Some((idx, sz)) = gpr(r) {
-                        if size == 0 {
-                            size = sz;
-                        }
-                        (K_REG, idx)
-                    } else if let Some(s) = sreg(r) {
-                        if size == 0 && k > 0 {
-                            size = 2;
-                        }
-                        (K_REG, s)
-                    } else {
-                        // Control/debug registers: number in r.
-                        let num = match r {
-                            Register::CR0 => 0,
-                            Register::CR2 => 2,
-                            Register::CR3 => 3,
-                            Register::CR4 => 4,
-                            Register::DR0 => 0,
-                            Register::DR1 => 1,
-                            Register::DR2 => 2,
-                            Register::DR3 => 3,
-                            Register::DR6 => 6,
-                            Register::DR7 => 7,
-                            _ => NONE,
-                        };
-                        (K_REG, num)
-                    }
-                }
-                OpKind::Memory => {
-                    if size == 0 {
-                        size = mem_size_bytes(ins.memory_size());
-                    }
-                    i.fill_mem(&ins);
-                    (K_MEM, NONE)
-                }
-                OpKind::Immediate8
-                | OpKind::Immediate16
-                | OpKind::Immediate32
-                | OpKind::Immediate8to16
-                | OpKind::Immediate8to32
-                | OpKind::Immediate8_2nd => {
-                    let v = ins.immediate(k) as u32;
-                    if imm_slot == 0 {
-                        i.imm = v;
-                    } else {
-                        i.imm2 = v;
-                    }
-                    imm_slot += 1;
-                    (K_IMM, NONE)
-                }
-                OpKind::NearBranch16 => {
-                    i.imm = ins.near_branch16() as u32;
-                    (K_IMM, NONE)
-                }
-                OpKind::NearBranch32 => {
-                    i.imm = ins.near_branch32();
-                    (K_IMM, NONE)
-                }
-                OpKind::FarBranch16 | OpKind::FarBranch32 => {
-                    i.imm = if ins.op_kind(k) == OpKind::FarBranch16 {
-                        ins.far_branch16() as u32
-                    } else {
-                        ins.far_branch32()
-                    };
-                    i.imm2 = ins.far_branch_selector() as u32;
-                    (K_IMM, NONE)
-                }
-                OpKind::MemorySegSI
-                | OpKind::MemorySegESI
-                | OpKind::MemorySegDI
-                | OpKind::MemorySegEDI
-                | OpKind::MemoryESDI
-                | OpKind::MemoryESEDI => {
-                    if size == 0 {
-                        size = mem_size_bytes(ins.memory_size());
-                    }
-                    i.seg = sreg(ins.memory_segment()).unwrap_or(3);
-                    (K_MEM, NONE)
-                }
-                _ => (K_NONE, NONE),
-            };
-            if k == 0 {
-                i.k0 = kind;
-                i.r0 = reg;
-            } else if k == 1 {
-                i.k1 = kind;
-                i.r1 = reg;
-            }
+        // Each operand by its own number, so that iced's accessors fold to one field.
+        let n = ins.op_count();
+        if n > 0 {
+            (i.k0, i.r0) = i.operand::<0>(&ins, &mut size, &mut imm_slot);
+        }
+        if n > 1 {
+            (i.k1, i.r1) = i.operand::<1>(&ins, &mut size, &mut imm_slot);
+        }
+        if n > 2 {
+            i.operand::<2>(&ins, &mut size, &mut imm_slot);
         }
         i.size = match size {
             0 => 4,
@@ -323,15 +219,110 @@ impl Insn {
         i
     }
 
+    /// Operand `K`'s kind and register number (`K_REG`, `K_MEM`, `K_IMM` or `K_NONE`),
+    /// recording its memory recipe, immediate or branch target, and the operation's size
+    /// if no earlier operand set it.
+    #[inline(always)]
+    fn operand<const K: u32>(
+        &mut self,
+        ins: &Instruction,
+        size: &mut u8,
+        imm_slot: &mut u32,
+    ) -> (u8, u8) {
+        match ins.op_kind(K) {
+            OpKind::Register => {
+                let r = ins.op_register(K);
+                if let Some((idx, sz)) = gpr(r) {
+                    if *size == 0 {
+                        *size = sz;
+                    }
+                    (K_REG, idx)
+                } else if let Some(s) = sreg(r) {
+                    if *size == 0 && K > 0 {
+                        *size = 2;
+                    }
+                    (K_REG, s)
+                } else {
+                    // Control/debug registers: number in r.
+                    let num = match r {
+                        Register::CR0 => 0,
+                        Register::CR2 => 2,
+                        Register::CR3 => 3,
+                        Register::CR4 => 4,
+                        Register::DR0 => 0,
+                        Register::DR1 => 1,
+                        Register::DR2 => 2,
+                        Register::DR3 => 3,
+                        Register::DR6 => 6,
+                        Register::DR7 => 7,
+                        _ => NONE,
+                    };
+                    (K_REG, num)
+                }
+            }
+            OpKind::Memory => {
+                if *size == 0 {
+                    *size = mem_size_bytes(ins.memory_size());
+                }
+                self.fill_mem(ins);
+                (K_MEM, NONE)
+            }
+            OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8_2nd => {
+                let v = ins.immediate(K) as u32;
+                if *imm_slot == 0 {
+                    self.imm = v;
+                } else {
+                    self.imm2 = v;
+                }
+                *imm_slot += 1;
+                (K_IMM, NONE)
+            }
+            OpKind::NearBranch16 => {
+                self.imm = ins.near_branch16() as u32;
+                (K_IMM, NONE)
+            }
+            OpKind::NearBranch32 => {
+                self.imm = ins.near_branch32();
+                (K_IMM, NONE)
+            }
+            OpKind::FarBranch16 | OpKind::FarBranch32 => {
+                self.imm = if ins.op_kind(K) == OpKind::FarBranch16 {
+                    ins.far_branch16() as u32
+                } else {
+                    ins.far_branch32()
+                };
+                self.imm2 = ins.far_branch_selector() as u32;
+                (K_IMM, NONE)
+            }
+            OpKind::MemorySegSI
+            | OpKind::MemorySegESI
+            | OpKind::MemorySegDI
+            | OpKind::MemorySegEDI
+            | OpKind::MemoryESDI
+            | OpKind::MemoryESEDI => {
+                if *size == 0 {
+                    *size = mem_size_bytes(ins.memory_size());
+                }
+                self.seg = sreg(ins.memory_segment()).unwrap_or(3);
+                (K_MEM, NONE)
+            }
+            _ => (K_NONE, NONE),
+        }
+    }
+
     fn fill_mem(&mut self, ins: &Instruction) {
         self.seg = sreg(ins.memory_segment()).unwrap_or(3);
-        let b = ins.memory_base();
-        let x = ins.memory_index();
-        self.base = gpr(b).map(|(r, _)| r).unwrap_or(NONE);
-        self.index = gpr(x).map(|(r, _)| r).unwrap_or(NONE);
+        let (b, x) = (gpr(ins.memory_base()), gpr(ins.memory_index()));
+        self.base = b.map_or(NONE, |(r, _)| r);
+        self.index = x.map_or(NONE, |(r, _)| r);
         self.scale = ins.memory_index_scale().trailing_zeros() as u8;
         self.disp = ins.memory_displacement32();
-        let a16 = match (gpr(b), gpr(x)) {
+        let a16 = match (b, x) {
             (Some((_, s)), _) | (None, Some((_, s))) => s == 2,
             (None, None) => ins.memory_displ_size() == 2,
         };
@@ -469,5 +460,26 @@ pub fn rmw0(c: &mut Core, i: &Insn, f: impl FnOnce(&mut Core, u32) -> Option<u32
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `gpr` and `sreg` by arithmetic on iced's numbering agree with iced's own description
+    /// of every register: the eight legacy registers of each size (not SPL..DIL, not
+    /// R8..R15) and the six segment registers.
+    #[test]
+    fn register_maps_agree_with_iceds_register_info() {
+        for r in Register::values() {
+            let legacy8 = r.is_gpr8() && (Register::AL..=Register::BH).contains(&r);
+            let legacy =
+                legacy8 || (r.is_gpr16() || r.is_gpr32()) && r.number() < 8 && r.size() <= 4;
+            let want = legacy.then(|| (r.number() as u8, r.size() as u8));
+            assert_eq!(gpr(r), want, "{r:?}");
+            let want = r.is_segment_register().then(|| r.number() as u8);
+            assert_eq!(sreg(r), want, "{r:?}");
+        }
     }
 }
