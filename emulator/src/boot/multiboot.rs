@@ -74,7 +74,10 @@ fn find_header(img: &[u8]) -> Result<Header, BootError> {
     Err(BootError::NoMultiboot)
 }
 
-/// Loads a Multiboot kernel into `m` and prepares the CPU to enter it.
+/// Loads a Multiboot kernel into `m` and prepares the CPU to enter it. `m` comes fresh from
+/// `Machine::new` (`boot::boot`): its RAM is zero, so the part of a segment beyond its file
+/// bytes (.bss) is left as it is, not written (which would make the host fault in every
+/// page of it before the kernel runs).
 pub fn load(
     m: &mut Machine,
     img: &[u8],
@@ -134,9 +137,7 @@ pub fn load(
                 .ok_or(BootError::Truncated)?;
             let data = img.get(start..end).ok_or(BootError::Truncated)?;
             m.core.mem.load(addr as u32, data);
-            // The rest up to memsz is .bss: zero.
-            let z = vec![0u8; (ph.p_memsz - ph.p_filesz) as usize];
-            m.core.mem.load((addr + ph.p_filesz) as u32, &z);
+            // The rest up to memsz is .bss: zero already (a new machine's RAM).
             kernel_end = kernel_end.max(addr + ph.p_memsz);
             loaded.push((addr, addr + ph.p_memsz));
         }
