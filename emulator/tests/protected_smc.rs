@@ -133,14 +133,16 @@ fn an_instruction_across_pages_is_cached_and_dropped_by_writes_to_either_page() 
     crossing_loop(&mut m, (DATA, 2));
     assert_eq!(run(&mut m), RunExit::Halted);
     assert_eq!(m.core.cpu.gpr[0], 3);
-    let crossing: Vec<_> = m
-        .cache
-        .blocks
-        .iter()
-        .filter(|b| b.cross.is_some())
-        .collect();
-    assert_eq!(crossing.len(), 1, "one block for the crossing instruction");
-    assert_eq!(crossing[0].ip, 0x10FFD);
+    let built = m.cache.blocks.iter().filter(|b| b.ip == 0x10FFD).count();
+    assert_eq!(
+        built, 1,
+        "one block for the crossing instruction, built once"
+    );
+    let k = traplab::cpu::cache::key(0x10FFD, true);
+    assert_eq!(
+        m.cache.lookup_cross(k, 0x10FFD).map(|(_, frame)| frame),
+        Some(0x11000)
+    );
 }
 
 /// A cached crossing instruction is used only while its second page translates to the

@@ -37,11 +37,6 @@ pub struct Block {
     /// This block's index in `DecodeCache::blocks` (read back by the dispatch loop after
     /// running the block, so the index need not stay in a register across it).
     pub idx: u32,
-    /// For a block of one instruction that crosses into the next page (`machine::fetch`):
-    /// the physical frame that page translated to when it was decoded. Such a block is
-    /// found only by `lookup_cross`, never by `lookup` (so never by the chained loop's fast
-    /// lookup, nor through a link).
-    pub cross: Option<u32>,
 }
 
 impl Block {
@@ -63,8 +58,12 @@ impl Block {
 pub struct DecodeCache {
     pub blocks: Vec<Block>,
     map: FxHashMap<u64, u32>,
-    /// The blocks of instructions that cross into the next page, by key (`insert_cross`).
-    crossing: FxHashMap<u64, u32>,
+    /// The blocks of one instruction that crosses into the next page (`machine::fetch`), by
+    /// key: (block index, the physical frame the next page translated to when it was
+    /// decoded). Found only by `lookup_cross`, never by `lookup` (so never by the chained
+    /// loop's fast lookup, nor through a link). Kept here rather than in `Block`, whose size
+    /// the hot paths index by.
+    crossing: FxHashMap<u64, (u32, u32)>,
     /// Direct-mapped front table: (key, EIP, block index).
     front: Vec<(u64, u32, u32)>,
     page_blocks: FxHashMap<u32, Vec<u32>>,
@@ -120,18 +119,19 @@ impl DecodeCache {
     }
 
     /// A block of one instruction that crosses into the next page (`insert_cross`) at key
-    /// `k`, decoded at EIP `ip`. The caller checks the next page's translation.
-    pub fn lookup_cross(&mut self, k: u64, ip: u32) -> Option<u32> {
-        let idx = *self.crossing.get(&k)?;
+    /// `k`, decoded at EIP `ip`: its index and the frame the next page translated to. The
+    /// caller checks that translation.
+    pub fn lookup_cross(&mut self, k: u64, ip: u32) -> Option<(u32, u32)> {
+        let (idx, frame) = *self.crossing.get(&k)?;
         (self.blocks[idx as usize].ip == ip).then(|| {
             self.hits += 1;
-            idx
+            (idx, frame)
         })
     }
 
     /// Adds a block; returns its index. The caller marks the page as holding code.
     pub fn insert(&mut self, k: u64, ip: u32, insns: Vec<Insn>) -> u32 {
-        let idx = self.push(k, ip, insns, None);
+        let idx = self.push(k, ip, insns);
         self.map.insert(k, idx);
         let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
         self.front[f] = (k, ip, idx);
@@ -142,13 +142,13 @@ impl DecodeCache {
     /// to frame `page`; returns its index. Writing either page drops it. The caller marks
     /// both pages as holding code.
     pub fn insert_cross(&mut self, k: u64, ip: u32, insn: Insn, page: u32) -> u32 {
-        let idx = self.push(k, ip, vec![insn], Some(page));
-        self.crossing.insert(k, idx);
+        let idx = self.push(k, ip, vec![insn]);
+        self.crossing.insert(k, (idx, page));
         self.page_blocks.entry(page >> 12).or_default().push(idx);
         idx
     }
 
-    fn push(&mut self, k: u64, ip: u32, insns: Vec<Insn>, cross: Option<u32>) -> u32 {
+    fn push(&mut self, k: u64, ip: u32, insns: Vec<Insn>) -> u32 {
         if self.blocks.len() >= 1 << 16 {
             self.flush();
         }
@@ -170,7 +170,6 @@ impl DecodeCache {
             valid: true,
             links: [(0, 0); 2],
             idx,
-            cross,
         });
         self.page_blocks
             .entry((k as u32) >> 12)
@@ -191,7 +190,7 @@ impl DecodeCache {
                 if self.map.get(&b.key) == Some(&idx) {
                     self.map.remove(&b.key);
                 }
-                if self.crossing.get(&b.key) == Some(&idx) {
+                if self.crossing.get(&b.key).map(|e| e.0) == Some(idx) {
                     self.crossing.remove(&b.key);
                 }
                 let f = ((b.key ^ (b.key >> 12)) as usize) & (FRONT - 1);

@@ -118,11 +118,10 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     } else if phys & 0xFFF > 0x1000 - 15 {
         // An instruction that may cross into the next page: cached for the frame that page
         // translated to when it was decoded.
-        if let Some(idx) = m.cache.lookup_cross(k, eip) {
-            let b = &m.cache.blocks[idx as usize];
-            let (last, frame) = (b.last, b.cross);
+        if let Some((idx, frame)) = m.cache.lookup_cross(k, eip) {
+            let last = m.cache.blocks[idx as usize].last;
             let next = (lin & !0xFFF).wrapping_add(0x1000);
-            if last <= cs.limit && c.translate(next, false, user).ok() == frame {
+            if last <= cs.limit && c.translate(next, false, user).ok() == Some(frame) {
                 return Ok(Fetched::Cached(idx));
             }
             uncached = true;
