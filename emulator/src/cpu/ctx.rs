@@ -232,9 +232,20 @@ impl Core {
             });
         }
         self.request(Request::Rescan);
-        // The access may have reprogrammed a timer: recompute the device deadline.
-        self.next_dev_tick = 0;
+        // The access may have reprogrammed a timer: the devices, just brought up to now,
+        // give their next deadline.
+        self.set_dev_deadline();
         v
+    }
+
+    /// The device deadline (`next_dev_tick`) from the devices' next event, once they are
+    /// up to the current time (after `Devices::update`, or a port access, which updates
+    /// them first): the loop updates them again when the clock reaches it.
+    pub fn set_dev_deadline(&mut self) {
+        self.next_dev_tick = match self.dev.next_event_ns() {
+            Some(ns) => ns.div_ceil(NS_PER_TICK).max(self.clock() + 1),
+            None => u64::MAX,
+        };
     }
 
     /// Registers `hook` for writes to `port` (replacing an earlier hook of that port).
@@ -283,7 +294,7 @@ impl Core {
         // A write may raise an IRQ, end the run, change A20 or reprogram a timer: let the
         // loop look, and recompute the device deadline.
         self.request(Request::Rescan);
-        self.next_dev_tick = 0;
+        self.set_dev_deadline();
     }
 
     pub fn set_a20(&mut self, on: bool) {

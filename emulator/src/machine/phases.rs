@@ -135,10 +135,7 @@ impl Machine {
         let c = &mut self.core;
         let now = c.now_ns();
         c.dev.update(now);
-        c.next_dev_tick = match c.dev.next_event_ns() {
-            Some(ns) => ns.div_ceil(NS_PER_TICK).max(c.clock() + 1),
-            None => u64::MAX,
-        };
+        c.set_dev_deadline();
     }
 
     /// Drops the decoded blocks of code pages that were written.
