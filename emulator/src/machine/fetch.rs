@@ -119,10 +119,13 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         // An instruction that may cross into the next page: cached for the frame that page
         // translated to when it was decoded.
         if let Some((idx, frame)) = m.cache.lookup_cross(k, eip) {
-            let last = m.cache.blocks[idx as usize].last;
-            let next = (lin & !0xFFF).wrapping_add(0x1000);
-            if last <= cs.limit && c.translate(next, false, user).ok() == Some(frame) {
-                return Ok(Fetched::Cached(idx));
+            if m.cache.blocks[idx as usize].last <= cs.limit {
+                // The instruction needs bytes of the next page: a fault there is the
+                // fetch's (as `crossing` would find it, translating once).
+                let next = (lin & !0xFFF).wrapping_add(0x1000);
+                if c.translate(next, false, user)? == frame {
+                    return Ok(Fetched::Cached(idx));
+                }
             }
             uncached = true;
         }
