@@ -5,7 +5,10 @@
 //! CS base or linear alias (07C0:0000 and 0000:7C00) must be decoded again.
 //! A block is the path execution takes: consecutive instructions, and after a CALL rel32 to
 //! the same page, the callee's (`machine::fetch`). It never leaves its page, so invalidating
-//! a written page drops every block that could hold stale bytes. Owns lookup and
+//! a written page drops every block that could hold stale bytes; the one exception, a block
+//! of a single instruction that crosses into the next page, is listed under both pages and
+//! kept apart from the others (`insert_cross`), used only while the next page maps the same
+//! frame. Owns lookup and
 //! invalidation; building blocks needs memory and lives in the dispatch loop's block fetch
 //! (`machine::fetch::fetch`).
 
