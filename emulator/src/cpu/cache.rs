@@ -8,15 +8,22 @@
 //! a written page drops every block that could hold stale bytes; the one exception, a block
 //! of a single instruction that crosses into the next page, is listed under both pages and
 //! kept apart from the others (`insert_cross`), used only while the next page maps the same
-//! frame. Owns lookup and
-//! invalidation; building blocks needs memory and lives in the dispatch loop's block fetch
-//! (`machine::fetch::fetch`).
+//! frame. A new block copies an instruction that a valid block already decoded from the
+//! same bytes at the same EIP (the memo, `recall`) instead of decoding it again. Owns
+//! lookup, the memo and invalidation; building blocks needs memory and lives in the
+//! dispatch loop's block fetch (`machine::fetch::fetch`).
 
 use crate::cpu::insn::Insn;
 use rustc_hash::FxHashMap;
 
 pub const MAX_BLOCK: usize = 64;
 const FRONT: usize = 4096;
+/// Entries of the decoded-instruction memo (`DecodeCache::recall`), a power of two.
+const MEMO_BITS: u32 = 13;
+// An instruction's index in its block fits the memo's seven bits.
+const _: () = assert!(MAX_BLOCK <= 0x80);
+/// No entry: block index 0xFF_FFFF (there are at most 1 << 16 blocks).
+const MEMO_EMPTY: (u32, u32) = (0, u32::MAX);
 
 #[derive(Clone, Debug)]
 pub struct Block {
@@ -69,9 +76,18 @@ pub struct DecodeCache {
     crossing: FxHashMap<u64, (u32, u32)>,
     /// Direct-mapped front table: (key, EIP, block index).
     front: Vec<(u64, u32, u32)>,
+    /// Direct-mapped memo of decoded instructions: (the physical address of an instruction's
+    /// first byte; a block holding it << 8 | its index there << 1 | the code size bit of its
+    /// key), eight bytes an entry, so that building a block copies an
+    /// instruction another block already decoded (a jump into a block's middle, a callee
+    /// decoded into each caller's trace: `machine::fetch`) instead of decoding it again.
+    /// Empty (no memo) in a cache made by `Default`.
+    memo: Vec<(u32, u32)>,
     page_blocks: FxHashMap<u32, Vec<u32>>,
     pub hits: u64,
     pub misses: u64,
+    /// Instructions of new blocks copied from the memo rather than decoded (`recall`).
+    pub recalls: u64,
     pub invalidations: u64,
     pub flushes: u64,
     /// Bumped whenever blocks are dropped (a written page, a flush): block links recorded
@@ -90,6 +106,12 @@ pub fn link_key(chain: u64, eip: u32) -> u64 {
     chain << 32 | eip as u64
 }
 
+/// The memo's entry for key `k` (Fibonacci hashing: the key's bits mixed into the top).
+#[inline(always)]
+fn memo_slot(k: u64) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize
+}
+
 #[inline(always)]
 pub fn key(phys: u32, code32: bool) -> u64 {
     phys as u64 | (code32 as u64) << 32
@@ -99,6 +121,7 @@ impl DecodeCache {
     pub fn new() -> Self {
         DecodeCache {
             front: vec![(u64::MAX, 0, 0); FRONT],
+            memo: vec![MEMO_EMPTY; 1 << MEMO_BITS],
             ..Default::default()
         }
     }
@@ -118,6 +141,43 @@ impl DecodeCache {
                 Some(idx)
             }
             _ => None,
+        }
+    }
+
+    /// The instruction decoded from key `k` (its first byte's physical address and the code
+    /// size) at EIP `ip` by a block still valid (its page not written since), if the memo
+    /// holds one: the same bytes at the same EIP decode to the same instruction. The copy's
+    /// `idx` and, if `relinked`, its handler are the caller's to set.
+    #[inline]
+    pub fn recall(&mut self, k: u64, ip: u32) -> Option<&Insn> {
+        let &(phys, tag) = self.memo.get(memo_slot(k))?;
+        if phys != k as u32 || tag & 1 != (k >> 32) as u32 & 1 {
+            return None;
+        }
+        let blk = self.blocks.get((tag >> 8) as usize).filter(|b| b.valid)?;
+        let i = blk
+            .insns
+            .get((tag >> 1 & 0x7F) as usize)
+            .filter(|i| i.ip() == ip)?;
+        self.recalls += 1;
+        Some(i)
+    }
+
+    /// Turns the decoded-instruction memo on (the default of `new`) or off, for tests and
+    /// measurements: with it off, every instruction of a new block is decoded.
+    pub fn set_memo(&mut self, on: bool) {
+        self.memo = if on {
+            vec![MEMO_EMPTY; 1 << MEMO_BITS]
+        } else {
+            Vec::new()
+        };
+    }
+
+    /// Records that instruction `j` of block `b` was decoded from key `k` (`recall`).
+    #[inline]
+    pub fn remember(&mut self, k: u64, b: u32, j: usize) {
+        if let Some(e) = self.memo.get_mut(memo_slot(k)) {
+            *e = (k as u32, b << 8 | (j as u32) << 1 | (k >> 32) as u32 & 1);
         }
     }
 
@@ -226,6 +286,7 @@ impl DecodeCache {
         self.crossing.clear();
         self.page_blocks.clear();
         self.front.fill((u64::MAX, 0, 0));
+        self.memo.fill(MEMO_EMPTY);
         self.flushes += 1;
         self.generation += 1;
     }

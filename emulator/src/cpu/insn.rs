@@ -116,6 +116,10 @@ pub struct Insn {
     /// With `skip`: how far the retired count before the block's first instruction moves
     /// when the branch is taken (`idx + 1 - skip`, as an `i8`), set with it.
     pub back: i8,
+    /// Block building changed this instruction's dispatch after its decode (a Jcc given its
+    /// in-block or mid-block form, a flag setter fused with the Jcc after it): a copy for
+    /// another block (`DecodeCache::recall`) chooses its handler again.
+    pub relinked: bool,
     pub ins: Instruction,
 }
 
@@ -193,6 +197,7 @@ impl Insn {
             cc: (ins.condition_code() as u8).wrapping_sub(1),
             skip: NONE,
             back: 0,
+            relinked: false,
             ins,
         };
         let mut size = 0u8;
@@ -466,6 +471,15 @@ pub fn rmw0(c: &mut Core, i: &Insn, f: impl FnOnce(&mut Core, u32) -> Option<u32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dispatch loop indexes blocks of `Insn` on every instruction: a field added must
+    /// fit the padding (96 bytes on a 64-bit host: two function pointers, iced's 40-byte
+    /// `Instruction`, the operand recipe).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_insn_is_96_bytes() {
+        assert_eq!(std::mem::size_of::<Insn>(), 96);
+    }
 
     /// `gpr` and `sreg` by arithmetic on iced's numbering agree with iced's own description
     /// of every register: the eight legacy registers of each size (not SPL..DIL, not

@@ -1,6 +1,7 @@
 //! Instruction fetch for the dispatch loop: translate CS:EIP, find or build the block of
-//! decoded instructions. Blocks never cross a page; an instruction that does is decoded on
-//! its own each time (`Fetched::Temp`) so that both of its pages are translated every time.
+//! decoded instructions. Blocks never cross a page; an instruction that does is a block of
+//! its own, used while its second page maps the frame it was decoded from (`crossing`). A
+//! new block copies the instructions other blocks already decoded (`DecodeCache::recall`).
 
 use super::Machine;
 use crate::cpu::cache::{key, MAX_BLOCK};
@@ -152,28 +153,56 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
     let mut insns = std::mem::take(&mut m.cache.scratch);
     insns.clear();
     let cs_limit = cs.limit as u64;
+    // Each instruction's offset in the page, for the decode memo (`DecodeCache::remember`).
+    let mut offs = [0u16; MAX_BLOCK];
     while insns.len() < MAX_BLOCK && dec.can_decode() {
-        let ins = dec.decode();
-        if dec.last_error() == DecoderError::NoMoreBytes {
-            break;
+        let pos = dec.position();
+        let ik = key(page as u32 | pos as u32, code32);
+        // Built in place at the end of the block (a large struct: no moves).
+        if let Some(r) = m.cache.recall(ik, dec.ip() as u32) {
+            // Decoded already by another block: the same instruction, the decoder moved
+            // past it as its decode would have.
+            insns.push(r.clone());
+            let i = insns.last_mut().expect("just pushed");
+            let _ = dec.set_position(pos + i.len as usize);
+            dec.set_ip(i.ins.next_ip());
+            if i.relinked {
+                let (h, d) = exec::select_block(&i.ins, pg);
+                exec::set_handler(i, h, d);
+                i.skip = crate::cpu::insn::NONE;
+                i.back = 0;
+                if !exec::fast::is_jcc(&i.ins) {
+                    i.imm2 = 0; // a fused flag setter's copy of the Jcc's target
+                }
+                i.relinked = false;
+            }
+        } else {
+            let ins = dec.decode();
+            if dec.last_error() == DecoderError::NoMoreBytes {
+                break;
+            }
+            let (h, d) = exec::select_block(&ins, pg);
+            insns.push(Insn::new(ins, h));
+            let i = insns.last_mut().expect("just pushed");
+            exec::set_handler(i, h, d);
         }
-        let last = ins.ip().wrapping_add(ins.len() as u64 - 1);
+        let n = insns.len() - 1;
+        let i = &mut insns[n];
+        let last = i.ins.ip().wrapping_add(i.len as u64 - 1);
         if last > cs_limit || (!code32 && last > 0xFFFF) {
+            insns.pop();
             if insns.is_empty() {
                 return Err(Exception::gp(0));
             }
             break;
         }
-        let (h, d) = exec::select_block(&ins, pg);
-        let flow = ins.flow_control();
-        let goes_on = continues_at_target(&ins, code32, cs.base, cs.limit, lin);
+        i.idx = n as u8;
+        let flow = i.ins.flow_control();
+        let goes_on = continues_at_target(&i.ins, code32, cs.base, cs.limit, lin);
         // A block goes on past a Jcc (its fall-through path): a taken Jcc in the middle
         // ends the block with `Request::Branch` (see `exec::fast::jcc`).
-        let jcc = exec::fast::is_jcc(&ins);
-        let mut i = Insn::new(ins, h);
-        exec::set_handler(&mut i, h, d);
-        i.idx = insns.len() as u8;
-        insns.push(i);
+        let jcc = exec::fast::is_jcc(&i.ins);
+        offs[n] = pos as u16;
         if let Some(target) = goes_on {
             // Decoding goes on at the callee, in this page (its bytes are invalidated with
             // the block's): the call runs like any other instruction of the block.
@@ -207,6 +236,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
             insns[p].back = (p as i32 + 1 - t as i32) as i8;
             let (h, d) = exec::fast::jcc_in_table(insns[p].cc);
             exec::set_handler(&mut insns[p], h, d);
+            insns[p].relinked = true;
             // The flag setter before it may run both (the chained loop calls `thread`,
             // single steps `inner`: see `exec::fast::fuse`).
             if p > 0 {
@@ -217,6 +247,7 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
                     q.skip = skip;
                     q.back = back;
                     q.imm2 = target;
+                    q.relinked = true;
                 }
             }
         } else if p < last {
@@ -226,10 +257,12 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
                 thread,
             };
             exec::set_handler(&mut insns[p], h, d);
+            insns[p].relinked = true;
             // The flag setter before it may run both in the chained loop, as above.
             if p > 0 {
                 if let Some(t) = exec::fast::fuse(&insns[p - 1].ins, insns[p].cc, false) {
                     insns[p - 1].thread = t;
+                    insns[p - 1].relinked = true;
                 }
             }
         }
@@ -247,7 +280,12 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
         m.flush_code_cache();
     }
     m.mark_code_page(phys);
+    let n = block.len();
     let idx = m.cache.insert(k, eip, block);
+    for (j, &off) in offs[..n].iter().enumerate() {
+        m.cache
+            .remember(key(page as u32 | off as u32, code32), idx, j);
+    }
     Ok(Fetched::Cached(idx))
 }
 
