@@ -164,18 +164,23 @@ impl Insn {
 
     /// Builds the operand recipe from iced's decode; the handler is set by the caller.
     pub fn new(ins: Instruction, exec: Handler) -> Insn {
-        let next = ins.ip32().wrapping_add(ins.len() as u32);
-        let mut i = Insn {
+        let mut i = Insn::blank(exec);
+        i.ins = ins;
+        i.init();
+        i
+    }
+
+    /// An instruction with no operands and handler `exec`, for `init` to fill in place
+    /// once `ins` holds a decode (`machine::fetch` decodes into a block's last slot).
+    #[inline]
+    pub fn blank(exec: Handler) -> Insn {
+        Insn {
             thread: crate::cpu::exec::thread::eager,
             inner: exec,
             idx: 0,
             lazy_ip: false,
-            next_ip: if ins.code_size() == iced_x86::CodeSize::Code16 {
-                next & 0xFFFF
-            } else {
-                next
-            },
-            len: ins.len() as u8,
+            next_ip: 0,
+            len: 0,
             size: 4,
             k0: K_NONE,
             k1: K_NONE,
@@ -194,49 +199,55 @@ impl Insn {
             disp: 0,
             imm: 0,
             imm2: 0,
-            cc: (ins.condition_code() as u8).wrapping_sub(1),
+            cc: NONE,
             skip: NONE,
             back: 0,
             relinked: false,
-            ins,
+            ins: Instruction::default(),
+        }
+    }
+
+    /// Fills the operand recipe of a `blank` instruction from its decode, `ins`.
+    pub fn init(&mut self) {
+        let next = self.ins.ip32().wrapping_add(self.ins.len() as u32);
+        self.next_ip = if self.ins.code_size() == iced_x86::CodeSize::Code16 {
+            next & 0xFFFF
+        } else {
+            next
         };
+        self.len = self.ins.len() as u8;
+        self.cc = (self.ins.condition_code() as u8).wrapping_sub(1);
         let mut size = 0u8;
         let mut imm_slot = 0;
         // Each operand by its own number, so that iced's accessors fold to one field.
-        let n = ins.op_count();
+        let n = self.ins.op_count();
         if n > 0 {
-            (i.k0, i.r0) = i.operand::<0>(&ins, &mut size, &mut imm_slot);
+            (self.k0, self.r0) = self.operand::<0>(&mut size, &mut imm_slot);
         }
         if n > 1 {
-            (i.k1, i.r1) = i.operand::<1>(&ins, &mut size, &mut imm_slot);
+            (self.k1, self.r1) = self.operand::<1>(&mut size, &mut imm_slot);
         }
         if n > 2 {
-            i.operand::<2>(&ins, &mut size, &mut imm_slot);
+            self.operand::<2>(&mut size, &mut imm_slot);
         }
-        i.size = match size {
+        self.size = match size {
             0 => 4,
             s => s,
         };
-        i.g0 = Gpr::low3(i.r0);
-        i.g1 = Gpr::low3(i.r1);
-        i.gb = Gpr::low3(i.base);
-        i.gx = Gpr::low3(i.index);
-        i
+        self.g0 = Gpr::low3(self.r0);
+        self.g1 = Gpr::low3(self.r1);
+        self.gb = Gpr::low3(self.base);
+        self.gx = Gpr::low3(self.index);
     }
 
     /// Operand `K`'s kind and register number (`K_REG`, `K_MEM`, `K_IMM` or `K_NONE`),
     /// recording its memory recipe, immediate or branch target, and the operation's size
     /// if no earlier operand set it.
     #[inline(always)]
-    fn operand<const K: u32>(
-        &mut self,
-        ins: &Instruction,
-        size: &mut u8,
-        imm_slot: &mut u32,
-    ) -> (u8, u8) {
-        match ins.op_kind(K) {
+    fn operand<const K: u32>(&mut self, size: &mut u8, imm_slot: &mut u32) -> (u8, u8) {
+        match self.ins.op_kind(K) {
             OpKind::Register => {
-                let r = ins.op_register(K);
+                let r = self.ins.op_register(K);
                 if let Some((idx, sz)) = gpr(r) {
                     if *size == 0 {
                         *size = sz;
@@ -267,9 +278,9 @@ impl Insn {
             }
             OpKind::Memory => {
                 if *size == 0 {
-                    *size = mem_size_bytes(ins.memory_size());
+                    *size = mem_size_bytes(self.ins.memory_size());
                 }
-                self.fill_mem(ins);
+                self.fill_mem();
                 (K_MEM, NONE)
             }
             OpKind::Immediate8
@@ -278,7 +289,7 @@ impl Insn {
             | OpKind::Immediate8to16
             | OpKind::Immediate8to32
             | OpKind::Immediate8_2nd => {
-                let v = ins.immediate(K) as u32;
+                let v = self.ins.immediate(K) as u32;
                 if *imm_slot == 0 {
                     self.imm = v;
                 } else {
@@ -288,20 +299,20 @@ impl Insn {
                 (K_IMM, NONE)
             }
             OpKind::NearBranch16 => {
-                self.imm = ins.near_branch16() as u32;
+                self.imm = self.ins.near_branch16() as u32;
                 (K_IMM, NONE)
             }
             OpKind::NearBranch32 => {
-                self.imm = ins.near_branch32();
+                self.imm = self.ins.near_branch32();
                 (K_IMM, NONE)
             }
             OpKind::FarBranch16 | OpKind::FarBranch32 => {
-                self.imm = if ins.op_kind(K) == OpKind::FarBranch16 {
-                    ins.far_branch16() as u32
+                self.imm = if self.ins.op_kind(K) == OpKind::FarBranch16 {
+                    self.ins.far_branch16() as u32
                 } else {
-                    ins.far_branch32()
+                    self.ins.far_branch32()
                 };
-                self.imm2 = ins.far_branch_selector() as u32;
+                self.imm2 = self.ins.far_branch_selector() as u32;
                 (K_IMM, NONE)
             }
             OpKind::MemorySegSI
@@ -311,25 +322,25 @@ impl Insn {
             | OpKind::MemoryESDI
             | OpKind::MemoryESEDI => {
                 if *size == 0 {
-                    *size = mem_size_bytes(ins.memory_size());
+                    *size = mem_size_bytes(self.ins.memory_size());
                 }
-                self.seg = sreg(ins.memory_segment()).unwrap_or(3);
+                self.seg = sreg(self.ins.memory_segment()).unwrap_or(3);
                 (K_MEM, NONE)
             }
             _ => (K_NONE, NONE),
         }
     }
 
-    fn fill_mem(&mut self, ins: &Instruction) {
-        self.seg = sreg(ins.memory_segment()).unwrap_or(3);
-        let (b, x) = (gpr(ins.memory_base()), gpr(ins.memory_index()));
+    fn fill_mem(&mut self) {
+        self.seg = sreg(self.ins.memory_segment()).unwrap_or(3);
+        let (b, x) = (gpr(self.ins.memory_base()), gpr(self.ins.memory_index()));
         self.base = b.map_or(NONE, |(r, _)| r);
         self.index = x.map_or(NONE, |(r, _)| r);
-        self.scale = ins.memory_index_scale().trailing_zeros() as u8;
-        self.disp = ins.memory_displacement32();
+        self.scale = self.ins.memory_index_scale().trailing_zeros() as u8;
+        self.disp = self.ins.memory_displacement32();
         let a16 = match (b, x) {
             (Some((_, s)), _) | (None, Some((_, s))) => s == 2,
-            (None, None) => ins.memory_displ_size() == 2,
+            (None, None) => self.ins.memory_displ_size() == 2,
         };
         self.a16 = a16;
         self.ea_form = match (a16, self.base != NONE, self.index != NONE) {

@@ -177,13 +177,18 @@ pub fn fetch(m: &mut Machine) -> Res<Fetched> {
                 i.relinked = false;
             }
         } else {
-            let ins = dec.decode();
+            // Decoded into its slot, the recipe filled in place: no copy of the decode
+            // (iced writes it field by field, and a copy read back at once in wide loads
+            // waited on those stores: measured with perf).
+            insns.push(Insn::blank(exec::invalid));
+            let i = insns.last_mut().expect("just pushed");
+            dec.decode_out(&mut i.ins);
             if dec.last_error() == DecoderError::NoMoreBytes {
+                insns.pop();
                 break;
             }
-            let (h, d) = exec::select_block(&ins, pg);
-            insns.push(Insn::new(ins, h));
-            let i = insns.last_mut().expect("just pushed");
+            let (h, d) = exec::select_block(&i.ins, pg);
+            i.init();
             exec::set_handler(i, h, d);
         }
         let n = insns.len() - 1;
