@@ -106,10 +106,14 @@ pub fn link_key(chain: u64, eip: u32) -> u64 {
     chain << 32 | eip as u64
 }
 
-/// The memo's entry for key `k` (Fibonacci hashing: the key's bits mixed into the top).
+/// The memo's entry for key `k`: the instruction's offset in its page from a base that
+/// depends on the page (Fibonacci hashing of the page and code size), so that the
+/// instructions of one page, decoded together, share cache lines, while pages still
+/// spread over the table.
 #[inline(always)]
 fn memo_slot(k: u64) -> usize {
-    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize
+    let base = (k >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS);
+    (base.wrapping_add(k & 0xFFF) as usize) & ((1 << MEMO_BITS) - 1)
 }
 
 #[inline(always)]
