@@ -17,7 +17,9 @@
 //! The commonest setters go further and leave `aux` to be computed when read: 32-bit ADD,
 //! SUB, CMP and NEG (`set_add32` / `set_sub32`) store the result (in `res` and in `cres`)
 //! and the second operand (`src`, from which the first follows) with a tag in `aux`'s
-//! unused bits; 32-bit INC and DEC store the result in `res` and their tag next to what
+//! unused bits; 8- and 16-bit ADD, SUB and CMP (`set_add_sub_small`) store the same with
+//! the operands shifted to the top of the word, where the same formulas give their CF
+//! and OF; 32-bit INC and DEC store the result in `res` and their tag next to what
 //! CF keeps: bit 31 of an eager `aux`, or the ADD/SUB tag, whose `cres` and `src` they
 //! leave alone (so CF after INC or DEC is not computed until read). Most such flags are
 //! never read (the next instruction sets them again), and a Jcc after CMP needs one
@@ -73,7 +75,11 @@ const LZ_ADD: u32 = 1 << 1;
 const LZ_SUB: u32 = 1 << 2;
 const LZ_INC: u32 = 1 << 4;
 const LZ_DEC: u32 = 1 << 5;
-const LZ: u32 = LZ_ADD | LZ_SUB | LZ_INC | LZ_DEC;
+/// With `LZ_ADD` / `LZ_SUB`: an 8-bit (16-bit) record, `cres` and `src` shifted left by 24
+/// (16) bits (`set_add_sub_small`).
+const LZ_B8: u32 = 1 << 6;
+const LZ_B16: u32 = 1 << 7;
+const LZ: u32 = LZ_ADD | LZ_SUB | LZ_INC | LZ_DEC | LZ_B8 | LZ_B16;
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(from = "Stored", into = "Stored")]
@@ -215,13 +221,24 @@ impl Flags {
             return cf | (((cf >> 31) ^ of as u32) << 30) | ((af as u32) << 3);
         }
         let (r, b) = (self.cres, self.src);
-        if t & LZ_ADD != 0 {
+        let c = if t & LZ_ADD != 0 {
             let a = r.wrapping_sub(b);
-            aux_of((a & b) | ((a | b) & !r), 4)
+            (a & b) | ((a | b) & !r)
         } else {
             let a = r.wrapping_add(b);
-            aux_of((!a & b) | ((!a | b) & r), 4)
-        }
+            (!a & b) | ((!a | b) & r)
+        };
+        // An 8- or 16-bit record's operands sit at the top of the word, so its carries out
+        // of the two top bits are bits 31 and 30 already; its AF, the carry out of its bit
+        // 3, is bit 27 (19), and the bits below the operands carry nothing.
+        let c = if t & LZ_B8 != 0 {
+            c | (c >> 24) & AUX_AF
+        } else if t & LZ_B16 != 0 {
+            c | (c >> 16) & AUX_AF
+        } else {
+            c
+        };
+        aux_of(c, 4)
     }
 
     /// Records the flags of the 32-bit ADD `r = a + b` (computed when read).
@@ -240,6 +257,19 @@ impl Flags {
         self.cres = r;
         self.src = b;
         self.aux = LZ_SUB;
+    }
+
+    /// Records the flags of the 8- or 16-bit ADD (`sub` false) or SUB/CMP (`sub` true) of
+    /// `b` (masked to `size`) giving `r` (masked too), computed when read: the 32-bit
+    /// record of the same operation on the operands shifted to the top of the word (the
+    /// same borrow, the same signed overflow), `res` the result sign-extended as usual.
+    #[inline(always)]
+    pub fn set_add_sub_small(&mut self, sub: bool, size: u8, b: u32, r: u32) {
+        let (shift, tag) = if size == 1 { (24, LZ_B8) } else { (16, LZ_B16) };
+        self.res = sext(r, size);
+        self.cres = r << shift;
+        self.src = b << shift;
+        self.aux = tag | if sub { LZ_SUB } else { LZ_ADD };
     }
 
     /// Records the flags of `r = a OP b` at `size` bytes (`r` masked to the size).
@@ -304,6 +334,21 @@ impl Flags {
 
     #[inline(always)]
     pub fn of(&self) -> bool {
+        let t = self.aux;
+        if t & (LZ_ADD | LZ_SUB) != 0 && t & (LZ_INC | LZ_DEC) == 0 {
+            // A lazy ADD or SUB record (of any size: a small one's operands are at the top):
+            // the signed overflow of its operands, without the whole `lazy_aux` (a signed
+            // Jcc after a CMP reads it).
+            let (r, b) = (self.cres, self.src);
+            let v = if t & LZ_ADD != 0 {
+                let a = r.wrapping_sub(b);
+                !(a ^ b) & (a ^ r)
+            } else {
+                let a = r.wrapping_add(b);
+                (a ^ b) & (a ^ r)
+            };
+            return v >> 31 != 0;
+        }
         let a = self.aux();
         (a ^ (a << 1)) & AUX_CF != 0
     }
@@ -429,6 +474,55 @@ mod tests {
         // 0x8000_0000 - 1: OF.
         f.set_lazy(CcOp::Sub, 4, 0x8000_0000, 1, 0x7FFF_FFFF);
         assert!(f.of() && !f.cf());
+    }
+
+    /// 8- and 16-bit ADD and SUB recorded lazily (operands at the top of the word) read as
+    /// the eager encoding does: every pair of bytes, words around the carries, alone and
+    /// followed by INC or DEC of each size (which keep the record's CF), and through a
+    /// snapshot's encoding.
+    #[test]
+    fn small_add_sub_lazy_equals_eager() {
+        let words = [
+            0u32, 1, 0xF, 0x10, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x1234,
+        ];
+        let mut pairs: Vec<(u8, u32, u32)> = Vec::new();
+        for a in 0..=0xFFu32 {
+            for b in 0..=0xFFu32 {
+                pairs.push((1, a, b));
+            }
+        }
+        for &a in &words {
+            for &b in &words {
+                pairs.push((2, a, b));
+            }
+        }
+        for (size, a, b) in pairs {
+            let m = mask(size);
+            for sub in [false, true] {
+                let r = if sub {
+                    a.wrapping_sub(b)
+                } else {
+                    a.wrapping_add(b)
+                } & m;
+                let (mut l, mut e) = (Flags::default(), Flags::default());
+                l.set_add_sub_small(sub, size, b, r);
+                e.set_lazy(if sub { CcOp::Sub } else { CcOp::Add }, size, a, b, r);
+                assert_eq!(l.get(), e.get(), "size {size} {a:#x} {b:#x} sub {sub}");
+                assert_eq!(Flags::from(Stored::from(l)).get(), e.get());
+                for (inc, s2) in [(true, 4), (false, 4), (true, 1), (false, 2)] {
+                    let (mut l2, mut e2) = (l, e);
+                    let x = if inc {
+                        r.wrapping_add(1)
+                    } else {
+                        r.wrapping_sub(1)
+                    };
+                    l2.set_incdec(inc, s2, r, x & mask(s2));
+                    e2.set_incdec(inc, s2, r, x & mask(s2));
+                    assert_eq!(l2.get(), e2.get(), "then inc {inc} size {s2}");
+                    assert_eq!(l2.cf(), e.cf());
+                }
+            }
+        }
     }
 
     #[test]

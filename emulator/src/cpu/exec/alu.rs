@@ -46,7 +46,7 @@ pub fn op(c: &mut Core, kind: u8, size: u8, a: u32, b: u32) -> u32 {
             if size == 4 {
                 f.set_add32(b, r);
             } else {
-                f.set_lazy(CcOp::Add, size, a, b, r);
+                f.set_add_sub_small(false, size, b, r);
             }
             r
         }
@@ -60,7 +60,7 @@ pub fn op(c: &mut Core, kind: u8, size: u8, a: u32, b: u32) -> u32 {
             if size == 4 {
                 f.set_sub32(b, r);
             } else {
-                f.set_lazy(CcOp::Sub, size, a, b, r);
+                f.set_add_sub_small(true, size, b, r);
             }
             r
         }
