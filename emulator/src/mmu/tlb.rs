@@ -104,6 +104,11 @@ pub struct Tlb {
     /// Some entry may be a piece of a large page (cleared by a full flush).
     #[serde(skip)]
     has_large: bool,
+    /// The entries may include global ones or ones of another address space (an ASID
+    /// switch since they were last all dropped): false lets `flush_asid` of the current
+    /// space drop everything at once instead of testing each entry.
+    #[serde(skip)]
+    mixed: bool,
     /// The TLB the cost model charges nested walks by (`mmu::charged`).
     pub charged: ChargedTlb,
     /// The stack fast paths' copy of one write entry (see the module documentation).
@@ -126,6 +131,7 @@ impl Default for Tlb {
             removals: 0,
             asid: 0,
             has_large: false,
+            mixed: false,
             charged: ChargedTlb::default(),
             stack: StackEntry::default(),
         }
@@ -152,6 +158,7 @@ impl Tlb {
         assert!(asid <= MAX_ASID, "ASID {asid:#x} out of range");
         if asid != self.asid {
             self.asid = asid;
+            self.mixed = true;
             self.generation += 1;
             self.stack = StackEntry::default();
         }
@@ -167,6 +174,7 @@ impl Tlb {
         self.e.fill(EMPTY);
         self.stack = StackEntry::default();
         self.has_large = false;
+        self.mixed = false;
         self.generation += 1;
         self.removals += 1;
     }
@@ -209,9 +217,15 @@ impl Tlb {
     pub fn flush_asid(&mut self, asid: u32, keep_global: bool) {
         self.charged.flush_asid(asid, keep_global);
         self.stack = StackEntry::default();
-        for e in self.e.iter_mut() {
-            if e.tag != INVALID && e.tag & 0xFFF == asid && !(keep_global && e.global) {
-                *e = EMPTY;
+        if !self.mixed && asid == self.asid {
+            // Every entry is a non-global one of this space (or empty): all go, as the
+            // test below would decide for each (a MOV CR3 of a kernel without PGE).
+            self.e.fill(EMPTY);
+        } else {
+            for e in self.e.iter_mut() {
+                if e.tag != INVALID && e.tag & 0xFFF == asid && !(keep_global && e.global) {
+                    *e = EMPTY;
+                }
             }
         }
         self.flushes += 1;
@@ -238,6 +252,7 @@ impl Tlb {
         large: bool,
     ) {
         self.has_large |= large;
+        self.mixed |= global;
         self.stack = StackEntry::default();
         self.e[slot(write, user, lin)] = Entry {
             tag: self.tag(lin),
@@ -275,6 +290,39 @@ mod tests {
         assert_eq!(t.e[i].tag, t.tag(0x1234_5000));
         t.invlpg(0x1234_5000);
         assert_eq!(t.e[i].tag, INVALID);
+    }
+
+    /// MOV CR3's flush drops every entry at once only while all of them are non-global ones
+    /// of the current space: a global entry, or another space's entries after an ASID
+    /// switch, stay.
+    #[test]
+    fn a_flush_of_one_space_keeps_global_entries_and_other_spaces() {
+        let mut t = Tlb::default();
+        t.insert(false, false, 0x1000, 0x7000, false, false);
+        t.insert(true, true, 0x2000, 0x8000, false, false);
+        t.flush_nonglobal();
+        assert!(t.e.iter().all(|e| e.tag == INVALID), "all dropped");
+        t.insert(false, false, 0x1000, 0x7000, false, false);
+        t.insert(false, false, 0x3000, 0x9000, true, false);
+        t.flush_nonglobal();
+        assert_eq!(t.e[slot(false, false, 0x1000)].tag, INVALID);
+        assert_eq!(
+            t.e[slot(false, false, 0x3000)].tag,
+            t.tag(0x3000),
+            "global kept"
+        );
+        t.drop_entries();
+        t.insert(false, false, 0x1000, 0x7000, false, false);
+        t.set_asid(2);
+        t.insert(false, false, 0x4000, 0xA000, false, false);
+        t.flush_nonglobal();
+        assert_eq!(t.e[slot(false, false, 0x4000)].tag, INVALID);
+        t.set_asid(0);
+        assert_eq!(
+            t.e[slot(false, false, 0x1000)].tag,
+            t.tag(0x1000),
+            "ASID 0 kept"
+        );
     }
 
     #[test]
