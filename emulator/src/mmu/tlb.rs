@@ -171,10 +171,8 @@ impl Tlb {
     /// Drops every entry for a host-side reason (a restored snapshot, a bulk memory load):
     /// not an architectural flush, so not counted and the charged model keeps its pages.
     pub fn drop_entries(&mut self) {
-        self.e.fill(EMPTY);
+        self.empty();
         self.stack = StackEntry::default();
-        self.has_large = false;
-        self.mixed = false;
         self.generation += 1;
         self.removals += 1;
     }
@@ -220,7 +218,7 @@ impl Tlb {
         if !self.mixed && asid == self.asid {
             // Every entry is a non-global one of this space (or empty): all go, as the
             // test below would decide for each (a MOV CR3 of a kernel without PGE).
-            self.e.fill(EMPTY);
+            self.empty();
         } else {
             for e in self.e.iter_mut() {
                 if e.tag != INVALID && e.tag & 0xFFF == asid && !(keep_global && e.global) {
@@ -231,6 +229,13 @@ impl Tlb {
         self.flushes += 1;
         self.generation += 1;
         self.removals += 1;
+    }
+    /// Every entry dropped, and with them what the flags say about them (`has_large`,
+    /// `mixed`); the callers count the removal.
+    fn empty(&mut self) {
+        self.e.fill(EMPTY);
+        self.has_large = false;
+        self.mixed = false;
     }
     /// Drops write entries that map `phys_page` (it now holds cached code or is protected).
     pub fn drop_writes_to(&mut self, phys_page: u32) {
