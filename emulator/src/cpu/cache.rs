@@ -116,6 +116,12 @@ fn memo_slot(k: u64) -> usize {
     (base.wrapping_add(k & 0xFFF) as usize) & ((1 << MEMO_BITS) - 1)
 }
 
+/// The front table's entry for key `k` (its low bits, the page folded in).
+#[inline(always)]
+fn front_slot(k: u64) -> usize {
+    ((k ^ (k >> 12)) as usize) & (FRONT - 1)
+}
+
 #[inline(always)]
 pub fn key(phys: u32, code32: bool) -> u64 {
     phys as u64 | (code32 as u64) << 32
@@ -132,7 +138,7 @@ impl DecodeCache {
 
     #[inline(always)]
     pub fn lookup(&mut self, k: u64, ip: u32) -> Option<u32> {
-        let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
+        let f = front_slot(k);
         let (fk, fip, idx) = self.front[f];
         if fk == k && fip == ip {
             self.hits += 1;
@@ -200,7 +206,7 @@ impl DecodeCache {
     pub fn insert(&mut self, k: u64, ip: u32, insns: Vec<Insn>) -> u32 {
         let idx = self.push(k, ip, insns);
         self.map.insert(k, idx);
-        let f = ((k ^ (k >> 12)) as usize) & (FRONT - 1);
+        let f = front_slot(k);
         self.front[f] = (k, ip, idx);
         idx
     }
@@ -260,7 +266,7 @@ impl DecodeCache {
                 if self.crossing.get(&b.key).map(|e| e.0) == Some(idx) {
                     self.crossing.remove(&b.key);
                 }
-                let f = ((b.key ^ (b.key >> 12)) as usize) & (FRONT - 1);
+                let f = front_slot(b.key);
                 if self.front[f].2 == idx {
                     self.front[f] = (u64::MAX, 0, 0);
                 }
