@@ -665,12 +665,13 @@ fn denormal(v: F80) -> bool {
 
 /// Whether the host's FSIN returns a denormal operand unchanged whatever the rounding.
 /// The exact sine of a denormal x lies strictly between x and zero, so rounded toward +inf
-/// the sine of the smallest negative denormal is -0: the hosts these tests were written on
-/// (and Traplab) return that, with C1 clear. A newer host (Intel Xeon, family 6 model 167
-/// as KVM reports it, seen 2026-12-06) returns x itself for every rounding, with C1 clear
-/// also where rounding to nearest gives x, a result rounded up; its FCOS of a denormal
-/// likewise gives 1 with C1 clear. There the denormal operands of FSIN, FCOS and FSINCOS
-/// are left out of the comparison with the host, and
+/// the sine of the smallest negative denormal is -0, and Traplab returns that. The hosts of
+/// the sessions before 2026-12-06 matched Traplab on this test's fixed cases, about 17
+/// denormal operands per form among them. A newer host (Intel Xeon, family 6 model 167 as
+/// KVM reports it, seen 2026-12-06) returns x itself for every rounding and every denormal
+/// tried, always with C1 clear, also where rounding to nearest gives x, a result rounded
+/// up; its FCOS of a denormal likewise gives 1 with C1 clear. On such a host the denormal
+/// operands of FSIN, FCOS and FSINCOS are left out of the comparison with the host, and
 /// `sine_and_cosine_of_a_denormal_round_the_exact_value` checks Traplab's results on every
 /// host.
 fn host_fsin_keeps_denormals() -> bool {
